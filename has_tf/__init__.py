@@ -1,0 +1,39 @@
+"""has_tf: Hide-and-Seek (Singh & Lee, ICCV 2017) in TensorFlow 2 / Keras 3.
+
+The public names below load lazily, so `import has_tf.postprocess` or
+`import has_tf.metrics` never pulls in TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it.
+_EXPORTS = {
+    "hide_patches": "has_tf.hiding",
+    "patch_mask": "has_tf.hiding",
+    "hide_segments": "has_tf.hiding",
+    "segment_mask": "has_tf.hiding",
+    "sample_uniform": "has_tf.hiding",
+    "HideAndSeekLayer": "has_tf.layers",
+    "HideSegments": "has_tf.layers",
+    "channel_moments": "has_tf.dataset_stats",
+    "Moments": "has_tf.dataset_stats",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'has_tf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,220 @@
+"""Speed figures as ratios measured side by side: `python -m has_tf.bench`.
+
+Usage:
+  python -m has_tf.bench hiding [--batch 64] [--size 224] [--repeats 7]
+
+`hiding` times, on one `[batch, size, size, 3]` batch, for patch sizes 16,
+32, 44, 56 and mixed (0, 16, 32, 44, 56), in float32 and uint8:
+
+  (a) floor: one plain elementwise TensorFlow pass in `tf.function`
+      (`x * 2` for float, `x + 1` for uint8); NumPy's copy of the batch is
+      reported beside it for reference;
+  (b) `hide_patches` in `tf.function`;
+  (c) `hide_patches` under XLA (`jit_compile=True`);
+  (d) a per-image, per-patch NumPy loop, in place, with Python's `random`
+      (how the authors' released code hides; add `numpy_copy_ms` for a
+      loop that must not modify its input);
+  (e) `keras.layers.RandomErasing` on the same batch;
+
+each as the median of `--repeats` runs after a warm-up, with its ratio to
+(a). Every timed call draws a fresh mask and fills with the ImageNet mean.
+The JSON goes to stdout. Figures depend on the machine: compare ratios
+taken in one run, not milliseconds across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+
+import numpy as np
+
+_SIZES = {"16": (16,), "32": (32,), "44": (44,), "56": (56,)}
+_SIZES["mixed"] = (0, 16, 32, 44, 56)
+_MEAN_RGB = (123.68, 116.78, 103.94)  # ImageNet mean, pixel units.
+
+
+def _median_ms(fn, repeats: int) -> float:
+    """Median wall time of `fn()` in ms over `repeats` runs after a warm-up.
+
+    `fn` must return something whose `.numpy()` (or itself, for NumPy)
+    forces the work to finish.
+    """
+
+    def run():
+        out = fn()
+        if hasattr(out, "numpy"):
+            out.numpy()
+
+    run()  # Warm-up: tracing, compilation, allocator growth.
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def numpy_loop_hide(images, patch_sizes, hide_prob, fill, rng):
+    """Hides patches in place, one image and one patch at a time.
+
+    The way the authors' released code hides: Python's `random` per image
+    and per patch, NumPy slice assignment per hidden patch.
+
+    Args:
+      images: NumPy `[B, H, W, C]`, modified in place.
+      patch_sizes: sequence of ints (0 hides nothing).
+      hide_prob: probability of hiding a patch.
+      fill: `[C]` fill value.
+      rng: a `random.Random`.
+
+    Returns:
+      `images`, hidden.
+    """
+    height, width = images.shape[1:3]
+    fill = np.asarray(fill, images.dtype)
+    for image in images:
+        size = patch_sizes[rng.randint(0, len(patch_sizes) - 1)]
+        if size == 0:
+            continue
+        for top in range(0, height, size):
+            for left in range(0, width, size):
+                if rng.random() <= hide_prob:
+                    image[top : top + size, left : left + size] = fill
+    return images
+
+
+def bench_hiding(batch: int, size: int, repeats: int) -> dict:
+    """Runs the hiding benchmark; returns the JSON-ready result dict."""
+    import keras
+    import tensorflow as tf
+
+    from has_tf import hiding
+
+    pixels = np.random.default_rng(0).integers(
+        0, 256, [batch, size, size, 3], dtype=np.uint8
+    )
+    rng = random.Random(0)
+    results = {}
+    for dtype_name in ("float32", "uint8"):
+        dtype = tf.as_dtype(dtype_name)
+        host = pixels.astype(dtype_name)
+        images = tf.constant(host)
+        scratch = host.copy()
+        fill = np.round(_MEAN_RGB) if dtype.is_integer else _MEAN_RGB
+        if dtype.is_floating:
+            floor_fn = tf.function(lambda x: x * 2)
+        else:
+            floor_fn = tf.function(lambda x: x + 1)
+        floor = _median_ms(lambda: floor_fn(images), repeats)
+        memcpy = _median_ms(lambda: np.copy(host), repeats)
+
+        erasing = keras.layers.RandomErasing(
+            factor=1.0, value_range=(0, 255), seed=0
+        )
+        erase_fn = tf.function(lambda x: erasing(x, training=True))
+        try:
+            erase = _median_ms(lambda: erase_fn(images), repeats)
+        except Exception as error:  # Reported, not hidden.
+            erase = f"failed: {type(error).__name__}: {error}"[:200]
+
+        per_size = {}
+        for label, sizes in _SIZES.items():
+
+            def hide(x, sizes=sizes):
+                return hiding.hide_patches(x, sizes, 0.5, fill)
+
+            graph_fn = tf.function(hide)
+            xla_fn = tf.function(hide, jit_compile=True)
+            timings = {
+                "hide_patches_tf_function_ms": _median_ms(
+                    lambda: graph_fn(images), repeats
+                ),
+                "hide_patches_xla_ms": _median_ms(
+                    lambda: xla_fn(images), repeats
+                ),
+                # In place on one scratch copy (hiding twice costs the same).
+                "numpy_loop_ms": _median_ms(
+                    lambda sizes=sizes: numpy_loop_hide(
+                        scratch, sizes, 0.5, fill, rng
+                    ),
+                    repeats,
+                ),
+            }
+            ratios = {
+                name.replace("_ms", "_over_floor"): value / floor
+                for name, value in timings.items()
+            }
+            ratios["numpy_loop_over_hide_patches"] = (
+                timings["numpy_loop_ms"]
+                / timings["hide_patches_tf_function_ms"]
+            )
+            if isinstance(erase, float):
+                ratios["random_erasing_over_hide_patches"] = (
+                    erase / timings["hide_patches_tf_function_ms"]
+                )
+            per_size[label] = {**timings, **ratios}
+        results[dtype_name] = {
+            "floor_ms": floor,
+            "numpy_copy_ms": memcpy,
+            "numpy_copy_over_floor": memcpy / floor,
+            "random_erasing_ms": erase,
+            "random_erasing_over_floor": (
+                erase / floor if isinstance(erase, float) else None
+            ),
+            "patch_sizes": per_size,
+        }
+    return {
+        "benchmark": "hiding",
+        "batch_shape": [batch, size, size, 3],
+        "hide_prob": 0.5,
+        "fill": list(_MEAN_RGB),
+        "repeats": repeats,
+        "statistic": "median after one warm-up",
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "devices": [d.name for d in tf.config.list_logical_devices()],
+        },
+        "results": results,
+    }
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text}")
+    return value
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m has_tf.bench", description=__doc__.split("\n")[0]
+    )
+    sub = parser.add_subparsers(dest="benchmark", required=True)
+    hiding_parser = sub.add_parser(
+        "hiding", help="hide_patches against a floor, XLA, NumPy, Keras"
+    )
+    hiding_parser.add_argument("--batch", type=_positive, default=64)
+    hiding_parser.add_argument("--size", type=_positive, default=224)
+    hiding_parser.add_argument(
+        "--repeats", type=_positive, default=7, help="timed runs (median)"
+    )
+    args = parser.parse_args(argv)
+    if args.benchmark == "hiding":
+        result = bench_hiding(args.batch, args.size, args.repeats)
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

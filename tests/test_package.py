@@ -1,0 +1,28 @@
+"""Package-level promises: lazy exports, doctests in the modules."""
+
+import doctest
+import subprocess
+import sys
+
+import pytest
+
+import has_tf
+
+
+def test_import_does_not_load_tensorflow():
+    code = ("import sys, has_tf; "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow loaded'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_attribute():
+    with pytest.raises(AttributeError, match="no_such_name"):
+        has_tf.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("module", ["has_tf.hiding", "has_tf.dataset_stats"])
+def test_doctests(module):
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

@@ -1,0 +1,24 @@
+"""The README's Keras snippet runs as written (read from the README)."""
+
+import pathlib
+import re
+
+README = pathlib.Path(__file__).parent.parent / "README.md"
+
+
+def snippet(heading):
+    text = README.read_text()
+    section = text.split(heading, 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_hiding_snippet_runs():
+    namespace = {}
+    exec(compile(snippet("## Hiding in your own code"), "README", "exec"),
+         namespace)
+    hidden, images = namespace["hidden"], namespace["images"]
+    assert hidden.shape == images.shape
+    assert namespace["model"].output_shape == (None, 10)
+    batch = next(iter(namespace["dataset"]))
+    assert batch.shape == (224, 224, 3)
+    assert namespace["moments"].mean.shape == (3,)
