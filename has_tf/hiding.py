@@ -255,6 +255,27 @@ def _dim(x: tf.Tensor, axis: int):
 # --------------------------------------------------------------------------
 
 
+def _random_bits(shape, seed) -> tf.Tensor:
+    """Stateless raw 32-bit draws: int64 `shape`, values in [0, 2**32).
+
+    Integer draws, not float ones: TensorFlow's float uniforms differ
+    between XLA and its own kernels for one seed, integer draws do not, so
+    a mask is the same everywhere. One call per mask keeps the graph short.
+    """
+    bits = tf.random.stateless_uniform(
+        shape, seed=seed, minval=None, maxval=None, dtype=tf.uint32, alg=_ALG
+    )
+    return tf.cast(bits, tf.int64)
+
+
+def _below(bits: tf.Tensor, prob) -> tf.Tensor:
+    """True with probability `prob` for uniform 32-bit `bits`."""
+    threshold = tf.cast(
+        tf.math.floor(tf.cast(prob, tf.float64) * 2.0**32), tf.int64
+    )
+    return bits < threshold
+
+
 def _sample_grid(batch, height, width, sizes, hide_prob, seed):
     """Draws each image's patch size and its hidden cells.
 
@@ -269,9 +290,6 @@ def _sample_grid(batch, height, width, sizes, hide_prob, seed):
     positive = [s for s in sizes if s > 0]
     if not positive:
         return None
-    size_seed, cell_seed = tf.unstack(
-        tf.random.experimental.stateless_split(seed, 2, alg=_ALG)
-    )
     smallest = min(positive)
     if isinstance(height, int) and isinstance(width, int):
         rows = max(1, math.ceil(height / smallest))
@@ -281,37 +299,19 @@ def _sample_grid(batch, height, width, sizes, hide_prob, seed):
         rows = tf.maximum(1, (height + smallest - 1) // smallest)
         cols = tf.maximum(1, (width + smallest - 1) // smallest)
         whole = tf.maximum(tf.maximum(height, width), 1)
-    choice = tf.random.stateless_uniform(
-        [batch],
-        seed=size_seed,
-        minval=0,
-        maxval=len(sizes),
-        dtype=tf.int32,
-        alg=_ALG,
+    # One draw per image for its size, then one per cell.
+    bits = _random_bits([batch, 1 + rows * cols], seed)
+    # floor(u * K / 2**32) is uniform over [0, K) for u uniform in 32 bits.
+    choice = tf.cast(
+        tf.bitwise.right_shift(bits[:, 0] * len(sizes), 32), tf.int32
     )
     # An image that drew 0 gets one cell covering it, never hidden below.
     side = tf.gather(tf.constant(sizes, tf.int32), choice)
     hides = side > 0
     side = tf.where(hides, side, whole)
-    hidden = _bernoulli([batch, rows, cols], cell_seed, hide_prob)
+    hidden = _below(tf.reshape(bits[:, 1:], [batch, rows, cols]), hide_prob)
     hidden &= hides[:, None, None]
     return choice, side, hidden
-
-
-def _bernoulli(shape, seed, prob) -> tf.Tensor:
-    """bool `shape`, each True with probability `prob`, stateless.
-
-    Compares raw 32-bit draws with `prob * 2**32`: TensorFlow's float
-    uniform draws differ between XLA and its own kernels for one seed,
-    integer draws do not, so the mask is the same everywhere.
-    """
-    bits = tf.random.stateless_uniform(
-        shape, seed=seed, minval=None, maxval=None, dtype=tf.uint32, alg=_ALG
-    )
-    threshold = tf.cast(
-        tf.math.floor(tf.cast(prob, tf.float64) * 2.0**32), tf.int64
-    )
-    return tf.cast(bits, tf.int64) < threshold
 
 
 def _as_batch(images: tf.Tensor):
@@ -549,7 +549,7 @@ def _segment_hidden(batch, steps, segment_size, hide_prob, seed):
         segments = max(1, math.ceil(steps / segment_size))
     else:
         segments = tf.maximum(1, (steps + segment_size - 1) // segment_size)
-    hidden = _bernoulli([batch, segments], seed, hide_prob)
+    hidden = _below(_random_bits([batch, segments], seed), hide_prob)
     return tf.gather(hidden, tf.range(steps) // segment_size, axis=1)
 
 
