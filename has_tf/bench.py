@@ -2,6 +2,7 @@
 
 Usage:
   python -m has_tf.bench hiding [--batch 64] [--size 224] [--repeats 7]
+  python -m has_tf.bench models [--batch 32] [--repeats 3]
 
 `hiding` times, on one `[batch, size, size, 3]` batch, for patch sizes 16,
 32, 44, 56 and mixed (0, 16, 32, 44, 56), in float32 and uint8:
@@ -18,6 +19,10 @@ Usage:
 
 each as the median of `--repeats` runs after a warm-up, with its ratio to
 (a). Every timed call draws a fresh mask and fills with the ImageNet mean.
+`models` times, for each CAM model at its usual input size, a forward pass
+(inference mode) and a forward+backward pass (training mode, gradients of
+the cross-entropy), both in `tf.function`, and reports images per second.
+
 The JSON goes to stdout. Figures depend on the machine: compare ratios
 taken in one run, not milliseconds across machines.
 """
@@ -188,6 +193,67 @@ def bench_hiding(batch: int, size: int, repeats: int) -> dict:
     }
 
 
+_MODEL_INPUTS = {
+    "alexnet_gap": 224,
+    "googlenet_gap": 224,
+    "small_gap": 64,
+}
+
+
+def bench_models(batch: int, repeats: int, num_classes: int = 1000) -> dict:
+    """Runs the model benchmark; returns the JSON-ready result dict."""
+    import keras
+    import tensorflow as tf
+
+    from has_tf import models
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    results = {}
+    for name, side in _MODEL_INPUTS.items():
+        model = getattr(models, name)(
+            num_classes, input_shape=(side, side, 3)
+        )
+        images = tf.random.uniform([batch, side, side, 3], -1, 1, seed=0)
+        labels = tf.random.uniform([batch], 0, num_classes, tf.int32, seed=0)
+
+        @tf.function
+        def forward(x, model=model):
+            return model(x, training=False)
+
+        @tf.function
+        def forward_backward(x, y, model=model):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x, training=True))
+            grads = tape.gradient(loss, model.trainable_variables)
+            return tf.add_n([tf.reduce_sum(g) for g in grads])
+
+        fwd = _median_ms(lambda: forward(images), repeats)
+        both = _median_ms(lambda: forward_backward(images, labels), repeats)
+        results[name] = {
+            "input": [side, side, 3],
+            "parameters": model.count_params(),
+            "forward_ms": fwd,
+            "forward_images_per_s": batch / fwd * 1e3,
+            "forward_backward_ms": both,
+            "forward_backward_images_per_s": batch / both * 1e3,
+        }
+    return {
+        "benchmark": "models",
+        "batch": batch,
+        "num_classes": num_classes,
+        "repeats": repeats,
+        "statistic": "median after one warm-up",
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "devices": [d.name for d in tf.config.list_logical_devices()],
+        },
+        "results": results,
+    }
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -208,9 +274,17 @@ def main(argv=None) -> int:
     hiding_parser.add_argument(
         "--repeats", type=_positive, default=7, help="timed runs (median)"
     )
+    models_parser = sub.add_parser(
+        "models", help="forward and forward+backward images/s per model"
+    )
+    models_parser.add_argument("--batch", type=_positive, default=32)
+    models_parser.add_argument("--repeats", type=_positive, default=3)
+    models_parser.add_argument("--num_classes", type=_positive, default=1000)
     args = parser.parse_args(argv)
     if args.benchmark == "hiding":
         result = bench_hiding(args.batch, args.size, args.repeats)
+    else:
+        result = bench_models(args.batch, args.repeats, args.num_classes)
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

@@ -47,3 +47,22 @@ def test_bad_arguments_exit():
         bench.main(["hiding", "--batch", "0"])
     with pytest.raises(SystemExit):
         bench.main(["unknown"])
+
+
+def test_models_benchmark_json_shape(monkeypatch):
+    # Small inputs keep the smoke test quick; the real run uses 224.
+    monkeypatch.setattr(bench, "_MODEL_INPUTS", {"alexnet_gap": 64,
+                                                 "googlenet_gap": 32,
+                                                 "small_gap": 32})
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert bench.main(["models", "--batch", "2", "--repeats", "1",
+                           "--num_classes", "5"]) == 0
+    result = json.loads(out.getvalue())
+    assert set(result["results"]) == {"alexnet_gap", "googlenet_gap",
+                                      "small_gap"}
+    for entry in result["results"].values():
+        assert entry["forward_images_per_s"] > 0
+        assert entry["forward_backward_images_per_s"] > 0
+        assert entry["forward_images_per_s"] == pytest.approx(
+            2 / entry["forward_ms"] * 1e3)

@@ -1,0 +1,139 @@
+"""Class activation maps (Zhou et al., CVPR 2016) from GAP classifiers.
+
+For a classifier that ends in feature maps F `[B, h, w, K]`, global
+pooling and a dense layer with kernel W `[K, N]` and bias b `[N]`, the CAM
+of class c is `cams[..., c] = sum_k W[k, c] * F[..., k]` (no bias). With
+global average pooling, `logits[c] == mean(cams[..., c]) + b[c]`: the CAM
+spreads the class score over space, which is what makes it a localization
+map. With global max pooling the same CAM is used, without that identity.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from has_tf.models.common import POOL_NAMES
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+class ClassActivationMaps(keras.layers.Layer):
+    """Projects feature maps on a dense classifier's kernel: the CAMs.
+
+    Shares the weights of `classifier` (a `keras.layers.Dense`): no copy,
+    so the CAMs follow training.
+
+    Input shape:
+      `[B, h, w, K]` feature maps, any float dtype.
+
+    Output shape:
+      float32 `[B, h, w, N]`, N the classifier's units.
+    """
+
+    def __init__(self, classifier: keras.layers.Dense, **kwargs):
+        super().__init__(**kwargs)
+        self.classifier = classifier
+
+    def call(self, features):
+        kernel = ops.cast(self.classifier.kernel, "float32")
+        return ops.einsum("bhwk,kn->bhwn", ops.cast(features, "float32"),
+                          kernel)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.classifier.units)
+
+
+def _pool_layer(model: keras.Model):
+    for name in POOL_NAMES.values():
+        try:
+            return model.get_layer(name)
+        except ValueError:
+            continue
+    raise ValueError(
+        "Expected a model with a global pooling layer named "
+        f"{sorted(POOL_NAMES.values())} (as the has_tf.models builders "
+        f"make). Received: model {model.name!r} with layers "
+        f"{[layer.name for layer in model.layers][-6:]} (last six)"
+    )
+
+
+def cam_model(model: keras.Model) -> keras.Model:
+    """A model sharing `model`'s weights that also outputs the CAMs.
+
+    Args:
+      model: a classifier built by `has_tf.models` (or any functional model
+        with a global pooling layer named `gap`/`gmp` on the CAM feature
+        maps and a dense classifier named `logits`).
+
+    Returns:
+      A `keras.Model` from the same inputs to
+      `{"logits": float32 [B, N], "cams": float32 [B, h, w, N]}`.
+
+    Raises:
+      ValueError: the model lacks those layers.
+    """
+    pool = _pool_layer(model)
+    try:
+        classifier = model.get_layer("logits")
+    except ValueError:
+        raise ValueError(
+            "Expected a dense classifier layer named 'logits'. "
+            f"Received: model {model.name!r}"
+        ) from None
+    if not isinstance(classifier, keras.layers.Dense):
+        raise ValueError(
+            "Expected the 'logits' layer to be keras.layers.Dense. "
+            f"Received: {type(classifier).__name__}"
+        )
+    cams = ClassActivationMaps(classifier, name="cams")(pool.input)
+    return keras.Model(
+        model.inputs, {"logits": model.outputs[0], "cams": cams},
+        name=f"{model.name}_cam",
+    )
+
+
+def class_cams(cams, classes=None, logits=None):
+    """The CAM of one class per image: the given class, or the top-1.
+
+    Args:
+      cams: float `[B, h, w, N]`.
+      classes: int `[B]` class per image (e.g. the true labels), or None
+        to take each image's top-1 class from `logits`.
+      logits: float `[B, N]`, needed when `classes` is None.
+
+    Returns:
+      float32 `[B, h, w]`.
+
+    Raises:
+      ValueError: neither `classes` nor `logits` given.
+    """
+    if classes is None:
+        if logits is None:
+            raise ValueError(
+                "Expected `classes` or `logits` (for the top-1 class). "
+                "Received: classes=None, logits=None"
+            )
+        classes = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    cams = tf.convert_to_tensor(cams, tf.float32)
+    per_class = tf.transpose(cams, [0, 3, 1, 2])  # [B, N, h, w]
+    return tf.gather(per_class, tf.cast(classes, tf.int32), axis=1,
+                     batch_dims=1)
+
+
+def upsample_cams(cams, size):
+    """Bilinearly resizes CAMs to an image size (half-pixel centres).
+
+    Args:
+      cams: float `[B, h, w]` or `[B, h, w, N]`.
+      size: `(height, width)` of the output.
+
+    Returns:
+      float32 `[B, height, width]` or `[B, height, width, N]`.
+    """
+    cams = tf.convert_to_tensor(cams, tf.float32)
+    squeeze = cams.shape.rank == 3
+    if squeeze:
+        cams = cams[..., None]
+    out = tf.image.resize(cams, size, method="bilinear")
+    return out[..., 0] if squeeze else out

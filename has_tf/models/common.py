@@ -1,0 +1,143 @@
+"""Pieces the CAM models share: conv blocks, LRN, the GAP head, checks.
+
+Every model here is a Keras functional model with stable layer names:
+the backbone's convs (`conv1`...), the new CAM conv layers (`cam_conv...`),
+the global pooling layer (`gap`, or `gmp` for global max pooling) and the
+classifier (`logits`, always float32 so mixed precision keeps float32
+logits). Models output logits; use `from_logits=True` losses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+from keras import layers
+from keras import ops
+
+POOLINGS = ("avg", "max")
+POOL_NAMES = {"avg": "gap", "max": "gmp"}
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+class LocalResponseNorm(layers.Layer):
+    """Cross-channel local response normalisation (AlexNet, Caffe's LRN).
+
+    `y = x / (bias + alpha / size * sum_{window} x**2) ** beta`, the sum over
+    `size` neighbouring channels centred on each channel (zero-padded at the
+    ends), as Caffe's `LRN` layer with `local_size=size`. Written with
+    `keras.ops` (a cumulative sum over channels), so it runs in float16,
+    bfloat16 and under XLA.
+
+    Input shape / Output shape: `[B, H, W, C]`, channels last.
+    """
+
+    def __init__(self, size=5, alpha=1e-4, beta=0.75, bias=1.0, **kwargs):
+        super().__init__(**kwargs)
+        if size < 1 or size % 2 == 0:
+            raise ValueError(
+                f"Expected an odd LRN `size` >= 1. Received: size={size}"
+            )
+        self.size, self.alpha, self.beta, self.bias = size, alpha, beta, bias
+
+    def call(self, x):
+        half = self.size // 2
+        squares = ops.square(ops.cast(x, "float32"))
+        padded = ops.pad(squares, [[0, 0], [0, 0], [0, 0], [half + 1, half]])
+        totals = ops.cumsum(padded, axis=-1)
+        window = totals[..., self.size :] - totals[..., : -self.size]
+        scale = ops.power(self.bias + self.alpha / self.size * window,
+                          self.beta)
+        return ops.cast(ops.cast(x, "float32") / scale, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size,
+                "alpha": self.alpha, "beta": self.beta, "bias": self.bias}
+
+
+def conv_block(x, filters, kernel, name, strides=1, padding="same",
+               batch_norm=False):
+    """Conv (+ BN) + ReLU; the conv is named `name`, its BN `name + '_bn'`."""
+    x = layers.Conv2D(filters, kernel, strides=strides, padding=padding,
+                      use_bias=not batch_norm, name=name)(x)
+    if batch_norm:
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def cam_head(x, num_classes, cam_filters, batch_norm, pooling,
+             dropout_rate):
+    """The CAM head: new 3x3 convs, global pooling, dropout, classifier.
+
+    Args:
+      x: the backbone's feature maps.
+      num_classes: classifier width.
+      cam_filters: filters of each new 3x3/s1/same conv, named
+        `cam_conv1`, `cam_conv2`, ... (`cam_conv` when there is one).
+      batch_norm: BN after each new conv.
+      pooling: "avg" (GAP, named `gap`) or "max" (GMP, named `gmp`).
+      dropout_rate: dropout before the classifier (0 disables it).
+
+    Returns:
+      float32 logits `[B, num_classes]`.
+    """
+    for index, filters in enumerate(cam_filters, start=1):
+        name = "cam_conv" if len(cam_filters) == 1 else f"cam_conv{index}"
+        x = conv_block(x, filters, 3, name, batch_norm=batch_norm)
+    pool = (layers.GlobalAveragePooling2D if pooling == "avg"
+            else layers.GlobalMaxPooling2D)
+    x = pool(name=POOL_NAMES[pooling])(x)
+    if dropout_rate:
+        x = layers.Dropout(dropout_rate, name="dropout")(x)
+    return layers.Dense(num_classes, name="logits", dtype="float32")(x)
+
+
+def check_common(model_name, num_classes, input_shape, pooling,
+                 dropout_rate):
+    """Validates the arguments every model builder takes."""
+    if (isinstance(num_classes, bool) or not isinstance(num_classes, int)
+            or num_classes < 1):
+        raise ValueError(
+            f"{model_name}: expected `num_classes` to be an int >= 1. "
+            f"Received: num_classes={num_classes!r}"
+        )
+    if pooling not in POOLINGS:
+        raise ValueError(
+            f"{model_name}: expected `pooling` in {POOLINGS}. "
+            f"Received: pooling={pooling!r}"
+        )
+    if not 0.0 <= dropout_rate < 1.0:
+        raise ValueError(
+            f"{model_name}: expected `dropout_rate` in [0, 1). "
+            f"Received: dropout_rate={dropout_rate!r}"
+        )
+    shape = tuple(input_shape)
+    if len(shape) != 3 or shape[-1] is None or any(
+        d is not None and (not isinstance(d, int) or d < 1) for d in shape
+    ):
+        raise ValueError(
+            f"{model_name}: expected `input_shape` (height, width, "
+            f"channels) of positive ints (None for a variable size). "
+            f"Received: input_shape={input_shape!r}"
+        )
+    return shape
+
+
+def check_min_size(model_name, input_shape, out_size: Callable[[int], int],
+                   what="a 1x1 feature map"):
+    """Rejects an input whose height or width `out_size` maps below 1.
+
+    `out_size` maps an input side to the CAM side; the error names the
+    smallest input side that works.
+    """
+    smallest = next(n for n in range(1, 4096) if out_size(n) >= 1)
+    for side in input_shape[:2]:
+        if side is not None and out_size(side) < 1:
+            raise ValueError(
+                f"{model_name}: input_shape={tuple(input_shape)} is too "
+                f"small; the smallest height and width giving {what} are "
+                f"{smallest}."
+            )

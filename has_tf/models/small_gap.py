@@ -1,0 +1,84 @@
+"""A small GAP network for CPU work: the synthetic quickstart and tests.
+
+A few conv stages (3x3 conv + BN + ReLU, then 2x2 max pooling) and the
+same CAM head as the paper's models (a new 3x3 conv, global pooling, a
+dense classifier). At 64x64 input with the default three stages the CAM is
+16x16; it trains on the synthetic dataset in minutes on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+from keras import layers
+
+from has_tf.layers import HideAndSeekLayer
+from has_tf.models import common
+
+
+def small_gap(
+    num_classes: int = 10,
+    input_shape=(64, 64, 3),
+    widths: Sequence[int] = (32, 64, 128),
+    cam_filters: int = 128,
+    batch_norm: bool = True,
+    pooling: str = "avg",
+    dropout_rate: float = 0.0,
+    conv1_hide_patch_sizes=None,
+    conv1_hide_prob: float = 0.5,
+    name: str = "small_gap",
+) -> keras.Model:
+    """Builds the small GAP network.
+
+    Layers: `conv1` .. `conv{n}` (3x3, `widths[i]` filters; a 2x2 max pool
+    `pool{i}` after every stage but the last) - `cam_conv` (3x3) - `gap` -
+    [`dropout`] - `logits`. The CAM side is input side / 2**(n - 1).
+
+    Args:
+      num_classes: classifier width, >= 1.
+      input_shape: `(height, width, channels)`; at least 2**(n-1) pixels
+        per side (a 1x1 CAM), 64 to 128 is the intended range.
+      widths: filters of each stage (at least one stage).
+      cam_filters: filters of the CAM conv.
+      batch_norm: BN after every conv.
+      pooling: "avg" (GAP) or "max" (GMP).
+      dropout_rate: dropout before the classifier; 0 disables it.
+      conv1_hide_patch_sizes: hide patches of the conv1 feature maps in
+        training (as `alexnet_gap`), e.g. `(4,)`; None disables it.
+      conv1_hide_prob: hiding probability for those cells.
+      name: the model's name.
+
+    Returns:
+      A `keras.Model` from images to float32 logits `[B, num_classes]`.
+
+    Raises:
+      ValueError: bad arguments or an input below the minimum size.
+    """
+    shape = common.check_common("small_gap", num_classes, input_shape,
+                                pooling, dropout_rate)
+    widths = tuple(widths)
+    if not widths or any(
+        not isinstance(w, int) or isinstance(w, bool) or w < 1
+        for w in widths + (cam_filters,)
+    ):
+        raise ValueError(
+            "small_gap: expected `widths` to be a non-empty list of ints "
+            f">= 1 and `cam_filters` >= 1. Received: widths={widths!r}, "
+            f"cam_filters={cam_filters!r}"
+        )
+    pools = len(widths) - 1
+    common.check_min_size("small_gap", shape, lambda n: n // 2**pools)
+    inputs = keras.Input(shape, name="images")
+    x = inputs
+    for index, width in enumerate(widths, start=1):
+        x = common.conv_block(x, width, 3, f"conv{index}",
+                              batch_norm=batch_norm)
+        if index == 1 and conv1_hide_patch_sizes is not None:
+            x = HideAndSeekLayer(conv1_hide_patch_sizes, conv1_hide_prob,
+                                 0.0, name="conv1_hide")(x)
+        if index <= pools:
+            x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
+    logits = common.cam_head(x, num_classes, (cam_filters,), batch_norm,
+                             pooling, dropout_rate)
+    return keras.Model(inputs, logits, name=name)
