@@ -18,7 +18,9 @@ Usage:
   (e) `keras.layers.RandomErasing` on the same batch;
 
 each as the median of `--repeats` runs after a warm-up, with its ratio to
-(a). Every timed call draws a fresh mask and fills with the ImageNet mean.
+(a). The functions are timed in turn, round after round, and the floor is
+timed again beside each patch size, so every ratio compares runs made
+under the same state of the machine. Every timed call draws a fresh mask and fills with the ImageNet mean.
 `models` times, for each CAM model at its usual input size, a forward pass
 (inference mode) and a forward+backward pass (training mode, gradients of
 the cross-entropy), both in `tf.function`, and reports images per second.
@@ -64,6 +66,30 @@ def _median_ms(fn, repeats: int) -> float:
         run()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e3
+
+
+def _interleaved_ms(fns: dict, repeats: int) -> dict:
+    """Median ms of each function, timed in turn round after round.
+
+    Interleaving puts every function under the same drift of the machine
+    (allocator state, other load), so ratios between them are fair. Each
+    function is warmed up once first.
+    """
+
+    def run(fn):
+        out = fn()
+        if hasattr(out, "numpy"):
+            out.numpy()
+
+    for fn in fns.values():
+        run(fn)
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            run(fn)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
 
 
 def numpy_loop_hide(images, patch_sizes, hide_prob, fill, rng):
@@ -117,16 +143,27 @@ def bench_hiding(batch: int, size: int, repeats: int) -> dict:
             floor_fn = tf.function(lambda x: x * 2)
         else:
             floor_fn = tf.function(lambda x: x + 1)
-        floor = _median_ms(lambda: floor_fn(images), repeats)
-        memcpy = _median_ms(lambda: np.copy(host), repeats)
-
         erasing = keras.layers.RandomErasing(
             factor=1.0, value_range=(0, 255), seed=0
         )
         erase_fn = tf.function(lambda x: erasing(x, training=True))
         try:
-            erase = _median_ms(lambda: erase_fn(images), repeats)
+            base = _interleaved_ms(
+                {
+                    "floor": lambda: floor_fn(images),
+                    "copy": lambda: np.copy(host),
+                    "erase": lambda: erase_fn(images),
+                },
+                repeats,
+            )
+            floor, memcpy, erase = base["floor"], base["copy"], base["erase"]
         except Exception as error:  # Reported, not hidden.
+            base = _interleaved_ms(
+                {"floor": lambda: floor_fn(images),
+                 "copy": lambda: np.copy(host)},
+                repeats,
+            )
+            floor, memcpy = base["floor"], base["copy"]
             erase = f"failed: {type(error).__name__}: {error}"[:200]
 
         per_size = {}
@@ -137,24 +174,30 @@ def bench_hiding(batch: int, size: int, repeats: int) -> dict:
 
             graph_fn = tf.function(hide)
             xla_fn = tf.function(hide, jit_compile=True)
-            timings = {
-                "hide_patches_tf_function_ms": _median_ms(
-                    lambda: graph_fn(images), repeats
-                ),
-                "hide_patches_xla_ms": _median_ms(
-                    lambda: xla_fn(images), repeats
-                ),
-                # In place on one scratch copy (hiding twice costs the same).
-                "numpy_loop_ms": _median_ms(
-                    lambda sizes=sizes: numpy_loop_hide(
+            # The loop hides in place on one scratch copy (hiding twice
+            # costs the same); the floor is timed again beside each size.
+            measured = _interleaved_ms(
+                {
+                    "floor": lambda: floor_fn(images),
+                    "tf_function": lambda: graph_fn(images),
+                    "xla": lambda: xla_fn(images),
+                    "numpy_loop": lambda sizes=sizes: numpy_loop_hide(
                         scratch, sizes, 0.5, fill, rng
                     ),
-                    repeats,
-                ),
+                },
+                repeats,
+            )
+            size_floor = measured["floor"]
+            timings = {
+                "floor_ms": size_floor,
+                "hide_patches_tf_function_ms": measured["tf_function"],
+                "hide_patches_xla_ms": measured["xla"],
+                "numpy_loop_ms": measured["numpy_loop"],
             }
             ratios = {
-                name.replace("_ms", "_over_floor"): value / floor
-                for name, value in timings.items()
+                name.replace("_ms", "_over_floor"): timings[name] / size_floor
+                for name in ("hide_patches_tf_function_ms",
+                             "hide_patches_xla_ms", "numpy_loop_ms")
             }
             ratios["numpy_loop_over_hide_patches"] = (
                 timings["numpy_loop_ms"]

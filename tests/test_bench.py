@@ -25,7 +25,7 @@ def test_hiding_benchmark_json_shape():
             assert timings["hide_patches_tf_function_ms"] > 0
             assert timings["hide_patches_xla_ms"] > 0
             ratio = (timings["hide_patches_tf_function_ms"]
-                     / entry["floor_ms"])
+                     / timings["floor_ms"])
             assert timings["hide_patches_tf_function_over_floor"] == ratio
 
 

@@ -22,3 +22,11 @@ def test_hiding_snippet_runs():
     batch = next(iter(namespace["dataset"]))
     assert batch.shape == (224, 224, 3)
     assert namespace["moments"].mean.shape == (3,)
+
+
+def test_models_snippet_runs():
+    namespace = {}
+    exec("import tensorflow as tf\n" + snippet("CAM classifiers:"),
+         namespace)
+    assert namespace["outputs"]["cams"].shape == (2, 11, 11, 1000)
+    assert namespace["heat"].shape == (2, 224, 224)
