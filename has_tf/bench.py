@@ -3,6 +3,7 @@
 Usage:
   python -m has_tf.bench hiding [--batch 64] [--size 224] [--repeats 7]
   python -m has_tf.bench models [--batch 32] [--repeats 3]
+  python -m has_tf.bench boxes [--images 8] [--size 224] [--repeats 3]
 
 `hiding` times, on one `[batch, size, size, 3]` batch, for patch sizes 16,
 32, 44, 56 and mixed (0, 16, 32, 44, 56), in float32 and uint8:
@@ -24,6 +25,13 @@ under the same state of the machine. Every timed call draws a fresh mask and fil
 `models` times, for each CAM model at its usual input size, a forward pass
 (inference mode) and a forward+backward pass (training mode, gradients of
 the cross-entropy), both in `tf.function`, and reports images per second.
+
+`boxes` times, per 224x224 CAM (smooth random CAMs, bilinear upsamplings of
+14x14 noise as a GoogLeNet-GAP CAM is), `cam_to_box` at one threshold, the
+100- and 1000-threshold sweeps of `cam_boxes_for_thresholds`, the same 100
+thresholds as one `cam_to_box` call each, and, when OpenCV is installed
+(optional, benchmark only), the per-threshold OpenCV recipe of Choe et al.
+(threshold, `findContours`, largest contour, `boundingRect`).
 
 The JSON goes to stdout. Figures depend on the machine: compare ratios
 taken in one run, not milliseconds across machines.
@@ -297,6 +305,95 @@ def bench_models(batch: int, repeats: int, num_classes: int = 1000) -> dict:
     }
 
 
+def smooth_cams(count: int, size: int, seed: int = 0) -> np.ndarray:
+    """Random smooth CAMs: float64 `[count, size, size]` in [0, 1]."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    cells = max(2, size // 16)
+    cams = []
+    for _ in range(count):
+        small = rng.random((cells, cells))
+        cam = ndimage.zoom(small, size / cells, order=1)[:size, :size]
+        cams.append(cam)
+    return np.stack(cams)
+
+
+def _opencv_boxes(cam, thresholds):
+    """Choe et al.'s per-threshold recipe (their largest contour's box)."""
+    import cv2
+
+    scaled = np.uint8(np.clip(cam * 255, 0, 255))
+    boxes = []
+    for threshold in thresholds:
+        _, binary = cv2.threshold(scaled, threshold * 255, 255,
+                                  cv2.THRESH_BINARY)
+        contours, _ = cv2.findContours(binary, cv2.RETR_TREE,
+                                       cv2.CHAIN_APPROX_SIMPLE)
+        if contours:
+            largest = max(contours, key=cv2.contourArea)
+            x, y, w, h = cv2.boundingRect(largest)
+            boxes.append((y, x, y + h, x + w))
+        else:
+            boxes.append((0, 0, 0, 0))
+    return boxes
+
+
+def bench_boxes(images: int, size: int, repeats: int) -> dict:
+    """Runs the CAM-to-box benchmark; returns the JSON-ready result dict."""
+    import scipy
+
+    from has_tf import postprocess
+
+    cams = smooth_cams(images, size)
+    grid100 = np.arange(100) / 100
+    grid1000 = np.arange(1000) / 1000
+
+    def per_image(fn):
+        return _median_ms(lambda: [fn(cam) for cam in cams], repeats) / len(
+            cams)
+
+    timings = {
+        "cam_to_box_one_threshold_ms": per_image(
+            lambda cam: postprocess.cam_to_box(cam, 0.2)),
+        "sweep_100_ms": per_image(
+            lambda cam: postprocess.cam_boxes_for_thresholds(cam, grid100)),
+        "sweep_1000_ms": per_image(
+            lambda cam: postprocess.cam_boxes_for_thresholds(cam, grid1000)),
+        "cam_to_box_per_threshold_100_ms": per_image(
+            lambda cam: [postprocess.cam_to_box(cam, t) for t in grid100]),
+    }
+    try:
+        import cv2
+
+        timings["opencv_per_threshold_100_ms"] = per_image(
+            lambda cam: _opencv_boxes(cam, grid100))
+        opencv = cv2.__version__
+    except ImportError:
+        opencv = None
+    ratios = {
+        "sweep_1000_over_sweep_100": timings["sweep_1000_ms"]
+        / timings["sweep_100_ms"],
+        "per_threshold_over_sweep_100": timings[
+            "cam_to_box_per_threshold_100_ms"] / timings["sweep_100_ms"],
+    }
+    if opencv:
+        ratios["opencv_over_sweep_100"] = (
+            timings["opencv_per_threshold_100_ms"] / timings["sweep_100_ms"])
+    return {
+        "benchmark": "boxes",
+        "cams": [images, size, size],
+        "repeats": repeats,
+        "statistic": "median after one warm-up, per image",
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "opencv": opencv,
+        "machine": {"platform": platform.platform(),
+                    "cpus": os.cpu_count()},
+        "results": {**timings, **ratios},
+    }
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -323,11 +420,19 @@ def main(argv=None) -> int:
     models_parser.add_argument("--batch", type=_positive, default=32)
     models_parser.add_argument("--repeats", type=_positive, default=3)
     models_parser.add_argument("--num_classes", type=_positive, default=1000)
+    boxes_parser = sub.add_parser(
+        "boxes", help="cam_to_box and threshold sweeps per 224x224 CAM"
+    )
+    boxes_parser.add_argument("--images", type=_positive, default=8)
+    boxes_parser.add_argument("--size", type=_positive, default=224)
+    boxes_parser.add_argument("--repeats", type=_positive, default=3)
     args = parser.parse_args(argv)
     if args.benchmark == "hiding":
         result = bench_hiding(args.batch, args.size, args.repeats)
-    else:
+    elif args.benchmark == "models":
         result = bench_models(args.batch, args.repeats, args.num_classes)
+    else:
+        result = bench_boxes(args.images, args.size, args.repeats)
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

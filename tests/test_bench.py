@@ -66,3 +66,22 @@ def test_models_benchmark_json_shape(monkeypatch):
         assert entry["forward_backward_images_per_s"] > 0
         assert entry["forward_images_per_s"] == pytest.approx(
             2 / entry["forward_ms"] * 1e3)
+
+
+def test_boxes_benchmark_json_shape():
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert bench.main(["boxes", "--images", "2", "--size", "32",
+                           "--repeats", "1"]) == 0
+    result = json.loads(out.getvalue())["results"]
+    for key in ("cam_to_box_one_threshold_ms", "sweep_100_ms",
+                "sweep_1000_ms", "cam_to_box_per_threshold_100_ms"):
+        assert result[key] > 0
+    assert result["sweep_1000_over_sweep_100"] == pytest.approx(
+        result["sweep_1000_ms"] / result["sweep_100_ms"])
+
+
+def test_smooth_cams_are_in_range():
+    cams = bench.smooth_cams(3, 48)
+    assert cams.shape == (3, 48, 48)
+    assert cams.min() >= 0 and cams.max() <= 1

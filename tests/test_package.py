@@ -20,7 +20,8 @@ def test_unknown_attribute():
         has_tf.no_such_name  # noqa: B018
 
 
-@pytest.mark.parametrize("module", ["has_tf.hiding", "has_tf.dataset_stats"])
+@pytest.mark.parametrize("module", ["has_tf.hiding", "has_tf.dataset_stats",
+                                    "has_tf.postprocess", "has_tf.metrics"])
 def test_doctests(module):
     import importlib
 

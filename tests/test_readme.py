@@ -30,3 +30,8 @@ def test_models_snippet_runs():
          namespace)
     assert namespace["outputs"]["cams"].shape == (2, 11, 11, 1000)
     assert namespace["heat"].shape == (2, 224, 224)
+
+
+def test_boxes_snippet_runs(capsys):
+    exec(snippet("From CAMs to boxes"), {})
+    assert capsys.readouterr().out.strip() == "1.0 1.0"

@@ -1,0 +1,371 @@
+"""Localization metrics (NumPy only, no TensorFlow).
+
+Boxes follow `has_tf.postprocess`: continuous `(ymin, xmin, ymax, xmax)`,
+pixel row r spanning [r, r + 1); IoU is computed on these continuous boxes,
+in pixels or normalised units alike (IoU does not depend on the unit, as
+long as predictions and ground truth share it).
+
+A localization counts when its box has IoU >= 0.5 (by default) with ANY
+ground-truth box of the image: ILSVRC images carry several.
+
+Protocols:
+- `PaperLocalization` (Singh & Lee, ICCV 2017; ILSVRC): Top-1 Loc (top-1
+  class right and its box matches), Top-5 Loc (one of the top-5 classes is
+  right and its box matches), GT-known Loc (the box from the true class's
+  CAM matches), Top-1 and Top-5 classification.
+- `ThresholdFreeLocalization` (Choe et al., CVPR 2020): MaxBoxAcc, the
+  GT-known localization at the best CAM threshold, largest component only,
+  IoU 0.5; MaxBoxAccV2, the mean over IoU 0.3, 0.5 and 0.7 of the same with
+  every component's box as a candidate.
+- `PixelAveragePrecision` (Choe et al.): PxAP of the CAM against pixel
+  masks (CUB), from histograms over a threshold grid.
+
+Accumulators keep counts (per threshold, per class), never CAMs, so memory
+does not grow with the number of images. `result()` returns plain dicts of
+Python numbers, ready for JSON; every accuracy is a fraction in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from has_tf import postprocess
+
+__all__ = [
+    "box_iou",
+    "PaperLocalization",
+    "ThresholdFreeLocalization",
+    "PixelAveragePrecision",
+]
+
+
+def _check_boxes(boxes, name: str) -> np.ndarray:
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.ndim == 1 and boxes.size == 4:
+        boxes = boxes[None]
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(
+            f"Expected `{name}` of shape [N, 4] (ymin, xmin, ymax, xmax). "
+            f"Received: {name}.shape={np.shape(boxes)}"
+        )
+    if not np.isfinite(boxes).all():
+        raise ValueError(f"Expected finite `{name}`. Received: {boxes!r}")
+    bad = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+    if bad.any():
+        raise ValueError(
+            f"Expected ymax >= ymin and xmax >= xmin in `{name}`. "
+            f"Received: {boxes[bad][0].tolist()} (row {int(np.argmax(bad))})"
+        )
+    return boxes
+
+
+def box_iou(a, b) -> np.ndarray:
+    """Intersection over union of every box in `a` with every box in `b`.
+
+    >>> box_iou([[0, 0, 2, 2]], [[1, 1, 3, 3], [0, 0, 2, 2], [5, 5, 6, 6]])
+    array([[0.14285714, 1.        , 0.        ]])
+
+    Args:
+      a: `[N, 4]` boxes (ymin, xmin, ymax, xmax); a single `[4]` box is
+        taken as `[1, 4]`.
+      b: `[M, 4]` boxes.
+
+    Returns:
+      float64 `[N, M]` in [0, 1]; 0 where both boxes have no area.
+
+    Raises:
+      ValueError: wrong shapes, non-finite values, or ymax < ymin /
+        xmax < xmin.
+    """
+    a = _check_boxes(a, "a")
+    b = _check_boxes(b, "b")
+    top = np.maximum(a[:, None, 0], b[None, :, 0])
+    left = np.maximum(a[:, None, 1], b[None, :, 1])
+    bottom = np.minimum(a[:, None, 2], b[None, :, 2])
+    right = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(bottom - top, 0, None) * np.clip(right - left, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter),
+                     where=union > 0)
+
+
+def _matches(pred_box, gt_boxes, iou_threshold) -> bool:
+    return bool((box_iou(pred_box, gt_boxes) >= iou_threshold).any())
+
+
+def _fraction(hits, count):
+    return float(hits) / count if count else 0.0
+
+
+class PaperLocalization:
+    """Streaming Top-1/Top-5/GT-known Loc and Top-1/Top-5 Clas.
+
+    Call `update` once per image (or per batch with `update_batch`), then
+    `result()`.
+
+    Args:
+      iou_threshold: the IoU a box needs with some ground-truth box (0.5).
+    """
+
+    _KEYS = ("top1_loc", "top5_loc", "gt_known_loc", "top1_cls",
+             "top5_cls")
+
+    def __init__(self, iou_threshold: float = 0.5):
+        if not 0.0 < iou_threshold <= 1.0:
+            raise ValueError(
+                "Expected `iou_threshold` in (0, 1]. "
+                f"Received: iou_threshold={iou_threshold!r}"
+            )
+        self.iou_threshold = iou_threshold
+        self._totals = dict.fromkeys(self._KEYS, 0)
+        self._count = 0
+        self._per_class: dict[int, dict] = {}
+
+    def update(self, label: int, top_classes, top_boxes, gt_known_box,
+               gt_boxes) -> dict:
+        """Scores one image.
+
+        Args:
+          label: the true class.
+          top_classes: the predicted classes, best first (at least 1; 5 for
+            Top-5).
+          top_boxes: `[len(top_classes), 4]`, the box from each predicted
+            class's CAM (at least the top-1's).
+          gt_known_box: `[4]`, the box from the true class's CAM.
+          gt_boxes: `[M, 4]` ground-truth boxes of the image, M >= 1.
+
+        Returns:
+          This image's outcome: a dict of bools, one per metric.
+        """
+        top_classes = [int(c) for c in np.ravel(top_classes)]
+        if not top_classes:
+            raise ValueError("Expected at least one predicted class.")
+        top_boxes = _check_boxes(top_boxes, "top_boxes")
+        if len(top_boxes) < len(top_classes):
+            raise ValueError(
+                "Expected one box per predicted class. Received: "
+                f"{len(top_classes)} classes, {len(top_boxes)} boxes"
+            )
+        gt_boxes = _check_boxes(gt_boxes, "gt_boxes")
+        if len(gt_boxes) == 0:
+            raise ValueError("Expected at least one ground-truth box.")
+        label = int(label)
+        hits = [_matches(top_boxes[i], gt_boxes, self.iou_threshold)
+                for i in range(min(5, len(top_classes)))]
+        right = [c == label for c in top_classes[:5]]
+        outcome = {
+            "top1_loc": right[0] and hits[0],
+            "top5_loc": any(r and h for r, h in zip(right, hits)),
+            "gt_known_loc": _matches(gt_known_box, gt_boxes,
+                                     self.iou_threshold),
+            "top1_cls": right[0],
+            "top5_cls": any(right),
+        }
+        self._count += 1
+        stats = self._per_class.setdefault(
+            label, {"count": 0, **dict.fromkeys(self._KEYS, 0)})
+        stats["count"] += 1
+        for key, value in outcome.items():
+            self._totals[key] += value
+            stats[key] += value
+        return outcome
+
+    def result(self) -> dict:
+        """`{metric: fraction, "count": n, "per_class": {class: {...}}}`."""
+        out = {key: _fraction(v, self._count)
+               for key, v in self._totals.items()}
+        out["count"] = self._count
+        out["iou_threshold"] = self.iou_threshold
+        out["per_class"] = {
+            str(label): {"count": s["count"],
+                         **{k: _fraction(s[k], s["count"])
+                            for k in self._KEYS}}
+            for label, s in sorted(self._per_class.items())
+        }
+        return out
+
+
+def default_thresholds(step: float = 0.01) -> np.ndarray:
+    """The CAM threshold grid `0, step, 2 * step, ... < 1` (Choe et al.)."""
+    if not 0.0 < step <= 1.0:
+        raise ValueError(f"Expected `step` in (0, 1]. Received: step={step!r}")
+    count = int(round(1.0 / step))
+    return np.arange(count) / count
+
+
+class ThresholdFreeLocalization:
+    """Streaming MaxBoxAcc and MaxBoxAccV2 (Choe et al., CVPR 2020).
+
+    For every image and every threshold of the grid, counts whether the
+    box of the largest component (MaxBoxAcc) or any component's box
+    (MaxBoxAccV2) reaches each IoU threshold with some ground-truth box.
+    The CAM passed is the true class's (GT-known setting).
+
+    Args:
+      thresholds: the CAM thresholds (default 0, 0.01, ..., 0.99); any
+        grid down to 0.001 steps.
+      iou_thresholds: the IoUs averaged by MaxBoxAccV2 (0.3, 0.5, 0.7).
+      normalization: "minmax" (Choe et al.) or "max".
+      connectivity: 8 or 4.
+    """
+
+    def __init__(
+        self,
+        thresholds: Sequence[float] | None = None,
+        iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7),
+        normalization: str = "minmax",
+        connectivity: int = 8,
+    ):
+        self.thresholds = (default_thresholds() if thresholds is None
+                           else postprocess._check_thresholds(thresholds))
+        self.iou_thresholds = tuple(float(t) for t in iou_thresholds)
+        if not self.iou_thresholds or any(
+            not 0 < t <= 1 for t in self.iou_thresholds
+        ):
+            raise ValueError(
+                "Expected IoU thresholds in (0, 1]. "
+                f"Received: iou_thresholds={iou_thresholds!r}"
+            )
+        postprocess._check_options(normalization, connectivity)
+        self.normalization = normalization
+        self.connectivity = connectivity
+        shape = (len(self.iou_thresholds), len(self.thresholds))
+        self._largest = np.zeros(shape, np.int64)
+        self._any = np.zeros(shape, np.int64)
+        self._count = 0
+        self._per_class: dict[int, list] = {}
+
+    def update(self, cam, gt_boxes, label: int | None = None) -> None:
+        """Adds one image.
+
+        Args:
+          cam: `[H, W]` CAM of the true class at image resolution.
+          gt_boxes: `[M, 4]` ground-truth pixel boxes, M >= 1.
+          label: the true class, for the per-class breakdown (optional).
+        """
+        gt_boxes = _check_boxes(gt_boxes, "gt_boxes")
+        if len(gt_boxes) == 0:
+            raise ValueError("Expected at least one ground-truth box.")
+        ious = np.asarray(self.iou_thresholds)[:, None]
+        largest, every = postprocess.cam_boxes_for_thresholds(
+            cam, self.thresholds, "both", self.normalization,
+            self.connectivity)
+        best_largest = box_iou(largest, gt_boxes).max(axis=1)  # [K]
+        best_any = np.array([
+            box_iou(boxes, gt_boxes).max() if len(boxes) else 0.0
+            for boxes in every
+        ])
+        hit_largest = (best_largest[None] >= ious).astype(np.int64)
+        hit_any = (best_any[None] >= ious).astype(np.int64)
+        self._largest += hit_largest
+        self._any += hit_any
+        self._count += 1
+        if label is not None:
+            entry = self._per_class.setdefault(
+                int(label), [0, np.zeros_like(self._largest),
+                             np.zeros_like(self._any)])
+            entry[0] += 1
+            entry[1] += hit_largest
+            entry[2] += hit_any
+
+    def _summary(self, count, largest, any_box) -> dict:
+        if count == 0:
+            return {"count": 0, "max_box_acc": 0.0, "max_box_acc_v2": 0.0}
+        at_half = self.iou_thresholds.index(0.5) if (
+            0.5 in self.iou_thresholds) else None
+        out = {"count": count}
+        if at_half is not None:
+            accuracy = largest[at_half] / count
+            best = int(np.argmax(accuracy))
+            out["max_box_acc"] = float(accuracy[best])
+            out["max_box_acc_threshold"] = float(self.thresholds[best])
+        per_iou = {}
+        for i, iou in enumerate(self.iou_thresholds):
+            accuracy = any_box[i] / count
+            best = int(np.argmax(accuracy))
+            per_iou[f"{iou:g}"] = {"accuracy": float(accuracy[best]),
+                                   "threshold": float(self.thresholds[best])}
+        out["max_box_acc_v2"] = float(
+            np.mean([v["accuracy"] for v in per_iou.values()]))
+        out["max_box_acc_v2_per_iou"] = per_iou
+        return out
+
+    def result(self) -> dict:
+        """MaxBoxAcc (IoU 0.5), MaxBoxAccV2, best thresholds, per class."""
+        out = self._summary(self._count, self._largest, self._any)
+        out["normalization"] = self.normalization
+        out["num_thresholds"] = len(self.thresholds)
+        out["per_class"] = {
+            str(label): self._summary(*entry)
+            for label, entry in sorted(self._per_class.items())
+        }
+        return out
+
+
+class PixelAveragePrecision:
+    """Streaming PxAP: average precision of CAM pixels against masks.
+
+    Per threshold t of the grid, counts foreground and background pixels
+    with normalised CAM >= t; precision and recall follow, and
+    `PxAP = sum_k (R_k - R_{k+1}) * P_k` over thresholds in increasing
+    order (recall decreasing, R_K = 0).
+
+    Args:
+      thresholds: the grid (default 0, 0.01, ..., 0.99).
+      normalization: "minmax" (Choe et al.) or "max".
+    """
+
+    def __init__(self, thresholds=None, normalization: str = "minmax"):
+        grid = (default_thresholds() if thresholds is None
+                else postprocess._check_thresholds(thresholds))
+        self.thresholds = np.sort(grid)
+        postprocess._check_options(normalization, 8)
+        self.normalization = normalization
+        self._fg = np.zeros(len(self.thresholds), np.int64)
+        self._bg = np.zeros(len(self.thresholds), np.int64)
+        self._fg_total = 0
+        self._count = 0
+
+    def update(self, cam, mask) -> None:
+        """Adds one image: `cam` `[H, W]` and a boolean `mask` `[H, W]`."""
+        mask = np.asarray(mask)
+        if mask.shape != np.shape(cam):
+            raise ValueError(
+                "Expected `mask` of the CAM's shape. Received: "
+                f"mask.shape={mask.shape}, cam.shape={np.shape(cam)}"
+            )
+        mask = mask.astype(bool)
+        normalized = postprocess.normalize_cam(cam, self.normalization)
+        if normalized is None:
+            normalized = np.zeros(np.shape(cam))
+        # Number of thresholds each pixel reaches: value >= t_k for k < n.
+        reached = np.searchsorted(self.thresholds, normalized, side="right")
+        size = len(self.thresholds) + 1
+        fg = np.bincount(reached[mask], minlength=size)
+        bg = np.bincount(reached[~mask], minlength=size)
+        # Pixels reaching threshold k: those with n > k.
+        self._fg += np.cumsum(fg[::-1])[::-1][1:]
+        self._bg += np.cumsum(bg[::-1])[::-1][1:]
+        self._fg_total += int(mask.sum())
+        self._count += 1
+
+    def result(self) -> dict:
+        """`{"pxap": ..., "count": ..., "precision": [...], "recall": [...]}`."""
+        predicted = self._fg + self._bg
+        precision = np.divide(self._fg, predicted,
+                              out=np.ones(len(predicted)),
+                              where=predicted > 0)
+        recall = (self._fg / self._fg_total if self._fg_total
+                  else np.zeros(len(predicted)))
+        drops = recall - np.append(recall[1:], 0.0)
+        return {
+            "pxap": float(np.sum(drops * precision)),
+            "count": self._count,
+            "thresholds": self.thresholds.tolist(),
+            "precision": precision.tolist(),
+            "recall": recall.tolist(),
+        }

@@ -1,0 +1,272 @@
+"""From class activation maps to boxes (NumPy/SciPy only, no TensorFlow).
+
+Box conventions:
+- Pixel boxes are continuous `(ymin, xmin, ymax, xmax)`: pixel row r spans
+  [r, r + 1), so the box of the single pixel (r, c) is (r, c, r + 1, c + 1)
+  and has area 1. A box is float64 `[4]`; several are `[N, 4]`.
+- The library's normalised boxes are pixel boxes divided by (H, W, H, W):
+  TFDS's `(ymin, xmin, ymax, xmax)` order, values in [0, 1].
+
+Localization (Zhou et al., CVPR 2016, as used by Singh & Lee, ICCV 2017):
+normalise the CAM, keep the pixels at or above a threshold, label the
+connected components (scipy.ndimage, 8-connectivity by default) and fit a
+tight box to the largest one.
+
+- normalization="max": keep `cam >= threshold * max(cam)` (the paper: 0.2
+  for AlexNet, 0.3 for GoogLeNet).
+- normalization="minmax": rescale to [0, 1] with the CAM's min and max
+  first (Choe et al., CVPR 2020, whose protocol sweeps the threshold).
+- Ties between equally large components go to the one with the highest CAM
+  value (so the one holding the maximum), then to the first in raster order.
+- A CAM that carries no localization — no positive value under "max", no
+  range (constant) under "minmax" — gives the whole image, (0, 0, H, W), at
+  every threshold: a deterministic answer that claims nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = [
+    "NORMALIZATIONS",
+    "cam_to_box",
+    "cam_boxes_for_thresholds",
+    "normalize_cam",
+    "boxes_to_normalized",
+    "boxes_to_pixels",
+]
+
+NORMALIZATIONS = ("max", "minmax")
+_STRUCTURES = {
+    8: np.ones((3, 3), bool),
+    4: ndimage.generate_binary_structure(2, 1),
+}
+
+
+def _check_cam(cam) -> np.ndarray:
+    cam = np.asarray(cam)
+    if cam.ndim != 2 or min(cam.shape, default=0) < 1:
+        raise ValueError(
+            "Expected `cam` of shape [H, W] with H, W >= 1. "
+            f"Received: cam.shape={cam.shape}"
+        )
+    if not np.issubdtype(cam.dtype, np.number) or np.issubdtype(
+        cam.dtype, np.complexfloating
+    ):
+        raise ValueError(
+            f"Expected a real numeric `cam`. Received: cam.dtype={cam.dtype}"
+        )
+    cam = cam.astype(np.float64, copy=False)
+    if not np.isfinite(cam).all():
+        bad = int((~np.isfinite(cam)).sum())
+        raise ValueError(
+            f"Expected a finite `cam`. Received: {bad} NaN or infinite "
+            f"values in cam.shape={cam.shape}"
+        )
+    return cam
+
+
+def _check_options(normalization, connectivity):
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"Expected `normalization` in {NORMALIZATIONS}. "
+            f"Received: normalization={normalization!r}"
+        )
+    if connectivity not in _STRUCTURES:
+        raise ValueError(
+            "Expected `connectivity` 4 or 8. "
+            f"Received: connectivity={connectivity!r}"
+        )
+
+
+def _check_thresholds(thresholds) -> np.ndarray:
+    values = np.asarray(thresholds, dtype=np.float64)
+    if values.ndim == 0:
+        values = values[None]
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(
+            "Expected `thresholds` to be a number or a non-empty 1-D list. "
+            f"Received: thresholds of shape {np.shape(thresholds)}"
+        )
+    if not np.isfinite(values).all() or (values < 0).any() or (
+        values > 1
+    ).any():
+        raise ValueError(
+            "Expected thresholds (fractions) in [0, 1]. Received: "
+            f"min={float(values.min())!r}, max={float(values.max())!r}"
+        )
+    return values
+
+
+def normalize_cam(cam, normalization: str = "max"):
+    """Scales a CAM so that thresholds are fractions in [0, 1].
+
+    Args:
+      cam: `[H, W]` real values.
+      normalization: "max" (divide by the max) or "minmax" (rescale the
+        range to [0, 1]).
+
+    Returns:
+      float64 `[H, W]`, or None when the CAM carries no localization (no
+      positive value under "max", constant under "minmax").
+
+    Raises:
+      ValueError: a CAM that is not 2-D, not numeric, or not finite; an
+        unknown normalization.
+    """
+    cam = _check_cam(cam)
+    _check_options(normalization, 8)
+    top = cam.max()
+    if normalization == "max":
+        return cam / top if top > 0 else None
+    low = cam.min()
+    return (cam - low) / (top - low) if top > low else None
+
+
+def _whole(shape) -> np.ndarray:
+    return np.array([0.0, 0.0, shape[0], shape[1]])
+
+
+def _slice_box(region) -> np.ndarray:
+    rows, cols = region
+    return np.array(
+        [rows.start, cols.start, rows.stop, cols.stop], dtype=np.float64
+    )
+
+
+def _components(mask, values, structure, want_all: bool):
+    """Labels `mask`; returns (largest component's box, every box or None).
+
+    Labels only the bounding box of the mask's pixels (the sets shrink as
+    the threshold rises). The largest component follows the module's tie
+    rule. A mask with no pixel (a threshold above every value) gives NaN
+    and no boxes.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return np.full(4, np.nan), (np.zeros([0, 4]) if want_all else None)
+    cols = np.flatnonzero(mask.any(axis=0))
+    top, left = rows[0], cols[0]
+    window = (slice(top, rows[-1] + 1), slice(left, cols[-1] + 1))
+    labels, count = ndimage.label(mask[window], structure)
+    offset = np.array([top, left, top, left], np.float64)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    candidates = np.flatnonzero(sizes == sizes.max()) + 1
+    best = candidates[0]
+    if candidates.size > 1:
+        peaks = ndimage.maximum(values[window], labels, candidates)
+        best = candidates[int(np.argmax(peaks))]  # First max: raster order.
+    if want_all:
+        regions = ndimage.find_objects(labels)
+        every = np.stack([_slice_box(r) for r in regions]) + offset
+        return every[best - 1].copy(), every
+    region = ndimage.find_objects(labels, max_label=best)[best - 1]
+    return _slice_box(region) + offset, None
+
+
+def cam_to_box(
+    cam,
+    threshold: float,
+    normalization: str = "max",
+    connectivity: int = 8,
+) -> np.ndarray:
+    """The box of the largest component of a thresholded CAM.
+
+    >>> cam = np.zeros([6, 8]); cam[1:3, 2:5] = 1.0; cam[4, 7] = 1.0
+    >>> cam_to_box(cam, 0.5).tolist()
+    [1.0, 2.0, 3.0, 5.0]
+
+    Args:
+      cam: `[H, W]` CAM at image resolution, real values.
+      threshold: a fraction in [0, 1] of the normalised CAM.
+      normalization: "max" (the paper) or "minmax" (Choe et al.).
+      connectivity: 8 (default) or 4 neighbours for components.
+
+    Returns:
+      float64 `[4]` pixel box `(ymin, xmin, ymax, xmax)`, continuous
+      convention (module docstring); the whole image for a CAM without
+      localization.
+
+    Raises:
+      ValueError: a CAM that is not 2-D, numeric and finite; a threshold
+        outside [0, 1]; an unknown normalization or connectivity.
+    """
+    (value,) = _check_thresholds(threshold)
+    _check_options(normalization, connectivity)
+    normalized = normalize_cam(cam, normalization)
+    if normalized is None:
+        return _whole(np.shape(cam))
+    box, _ = _components(normalized >= value, normalized,
+                         _STRUCTURES[connectivity], want_all=False)
+    return box
+
+
+def cam_boxes_for_thresholds(
+    cam,
+    thresholds: Sequence[float],
+    mode: str = "largest",
+    normalization: str = "max",
+    connectivity: int = 8,
+):
+    """Boxes of a CAM at every threshold of a grid.
+
+    `mode="largest"` gives, at each threshold, exactly `cam_to_box(cam, t,
+    normalization, connectivity)` (the box MaxBoxAcc scores);
+    `mode="all"` gives the box of every component (MaxBoxAccV2 scores an
+    image right when any of them matches a ground-truth box); `mode="both"`
+    gives both from one labelling per threshold.
+
+    Args:
+      cam: `[H, W]` CAM at image resolution.
+      thresholds: K fractions in [0, 1], any order.
+      mode: "largest", "all" or "both".
+      normalization: "max" or "minmax".
+      connectivity: 8 or 4.
+
+    Returns:
+      "largest": float64 `[K, 4]` pixel boxes, row k for `thresholds[k]`.
+      "all": a list of K float64 `[n_k, 4]` arrays.
+      "both": the pair `(largest, all)`.
+
+    Raises:
+      ValueError: as `cam_to_box`, or an unknown mode.
+    """
+    if mode not in ("largest", "all", "both"):
+        raise ValueError(
+            "Expected `mode` 'largest', 'all' or 'both'. "
+            f"Received: mode={mode!r}"
+        )
+    values = _check_thresholds(thresholds)
+    _check_options(normalization, connectivity)
+    normalized = normalize_cam(cam, normalization)
+    if normalized is None:
+        whole = _whole(np.shape(cam))
+        largest = np.tile(whole, (values.size, 1))
+        every = [whole[None] for _ in values]
+    else:
+        structure = _STRUCTURES[connectivity]
+        results = [
+            _components(normalized >= t, normalized, structure,
+                        want_all=mode != "largest")
+            for t in values
+        ]
+        largest = np.stack([box for box, _ in results])
+        every = [boxes for _, boxes in results]
+    if mode == "largest":
+        return largest
+    return every if mode == "all" else (largest, every)
+
+
+def boxes_to_normalized(boxes, height: int, width: int) -> np.ndarray:
+    """Pixel boxes `[..., 4]` to normalised ones (divided by H, W, H, W)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    return boxes / np.array([height, width, height, width], np.float64)
+
+
+def boxes_to_pixels(boxes, height: int, width: int) -> np.ndarray:
+    """Normalised boxes `[..., 4]` to pixel boxes (times H, W, H, W)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    return boxes * np.array([height, width, height, width], np.float64)

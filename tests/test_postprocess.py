@@ -1,0 +1,163 @@
+"""Tests for has_tf.postprocess: hand-made CAMs with known boxes."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+from scipy import ndimage
+
+from has_tf import postprocess
+from has_tf.postprocess import cam_boxes_for_thresholds
+from has_tf.postprocess import cam_to_box
+
+
+def test_one_blob():
+    cam = np.zeros([10, 12])
+    cam[2:5, 3:9] = 0.8
+    cam[3, 4] = 1.0
+    assert cam_to_box(cam, 0.5).tolist() == [2, 3, 5, 9]
+    assert cam_to_box(cam, 0.9).tolist() == [3, 4, 4, 5]  # One pixel.
+
+
+def test_largest_of_two_blobs():
+    cam = np.zeros([10, 10])
+    cam[0:2, 0:2] = 1.0  # 4 pixels, holds the max.
+    cam[5:8, 4:9] = 0.6  # 15 pixels.
+    assert cam_to_box(cam, 0.5).tolist() == [5, 4, 8, 9]
+    assert cam_to_box(cam, 0.7).tolist() == [0, 0, 2, 2]
+
+
+def test_diagonal_touch_8_versus_4_connectivity():
+    cam = np.zeros([6, 6])
+    cam[0:2, 0:2] = 1.0
+    cam[2:4, 2:4] = 1.0  # Touches the first only at a corner.
+    cam[5, 0:3] = 1.0  # 3 pixels: smaller than either square.
+    assert cam_to_box(cam, 0.5).tolist() == [0, 0, 4, 4]
+    assert cam_to_box(cam, 0.5, connectivity=4).tolist() == [0, 0, 2, 2]
+
+
+def test_thresholds_zero_and_one():
+    cam = np.array([[0.1, 0.2, 0.0], [0.3, 1.0, 0.4]])
+    assert cam_to_box(cam, 0.0).tolist() == [0, 0, 2, 3]
+    assert cam_to_box(cam, 1.0).tolist() == [1, 1, 2, 2]
+    # minmax: negative values count from the minimum.
+    shifted = cam - 5.0
+    assert cam_to_box(shifted, 0.99, "minmax").tolist() == [1, 1, 2, 2]
+
+
+def test_max_and_minmax_differ():
+    cam = np.array([[2.0, 3.0, 4.0, 6.0]])
+    # max: >= 0.6 * 6 = 3.6 keeps 4 and 6; minmax: (v-2)/4 >= 0.6 keeps 6.
+    assert cam_to_box(cam, 0.6).tolist() == [0, 2, 1, 4]
+    assert cam_to_box(cam, 0.6, "minmax").tolist() == [0, 3, 1, 4]
+
+
+def test_ties_go_to_the_higher_peak_then_raster_order():
+    cam = np.zeros([5, 9])
+    cam[0:2, 0:2] = 0.6
+    cam[3:5, 6:8] = 0.6
+    cam[4, 7] = 1.0  # Same size, higher peak: wins.
+    assert cam_to_box(cam, 0.5).tolist() == [3, 6, 5, 8]
+    cam[4, 7] = 0.6  # Same size, same peak: first in raster order.
+    assert cam_to_box(cam, 0.5).tolist() == [0, 0, 2, 2]
+
+
+@pytest.mark.parametrize(
+    "cam, normalization",
+    [
+        (np.zeros([4, 5]), "max"),
+        (-np.ones([4, 5]), "max"),
+        (np.full([4, 5], 3.0), "minmax"),
+    ],
+)
+def test_cams_without_localization_give_the_whole_image(cam, normalization):
+    assert cam_to_box(cam, 0.5, normalization).tolist() == [0, 0, 4, 5]
+    sweep = cam_boxes_for_thresholds(cam, [0.1, 0.9], "all", normalization)
+    assert [b.tolist() for b in sweep] == [[[0, 0, 4, 5]]] * 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(cam=np.array([[0.0, np.nan]])), "NaN or infinite"),
+        (dict(cam=np.array([[np.inf, 1.0]])), "NaN or infinite"),
+        (dict(cam=np.zeros([2, 2, 2])), r"cam.shape=\(2, 2, 2\)"),
+        (dict(cam=np.zeros([0, 3])), r"cam.shape=\(0, 3\)"),
+        (dict(cam=np.array([["a"]])), "numeric"),
+        (dict(threshold=1.5), "max=1.5"),
+        (dict(threshold=-0.1), "min=-0.1"),
+        (dict(normalization="mean"), "normalization='mean'"),
+        (dict(connectivity=6), "connectivity=6"),
+    ],
+)
+def test_bad_input(kwargs, match):
+    args = dict(cam=np.eye(3), threshold=0.5)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        cam_to_box(**args)
+
+
+def test_bad_mode_and_thresholds():
+    with pytest.raises(ValueError, match="mode='every'"):
+        cam_boxes_for_thresholds(np.eye(3), [0.5], mode="every")
+    with pytest.raises(ValueError, match="non-empty"):
+        cam_boxes_for_thresholds(np.eye(3), [])
+
+
+def test_all_mode_lists_every_component():
+    cam = np.zeros([6, 6])
+    cam[0, 0] = 1.0
+    cam[3:5, 3:6] = 0.7
+    boxes = cam_boxes_for_thresholds(cam, [0.5, 0.8], mode="all")
+    assert sorted(map(tuple, boxes[0].tolist())) == [(0, 0, 1, 1),
+                                                    (3, 3, 5, 6)]
+    assert boxes[1].tolist() == [[0, 0, 1, 1]]
+    largest, every = cam_boxes_for_thresholds(cam, [0.5, 0.8], "both")
+    assert largest.tolist() == [[3, 3, 5, 6], [0, 0, 1, 1]]
+    assert len(every) == 2
+
+
+def test_normalised_round_trip():
+    boxes = np.array([[10.0, 20.0, 50.0, 100.0]])
+    normalized = postprocess.boxes_to_normalized(boxes, 100, 200)
+    assert normalized.tolist() == [[0.1, 0.1, 0.5, 0.5]]
+    np.testing.assert_allclose(
+        postprocess.boxes_to_pixels(normalized, 100, 200), boxes)
+
+
+def reference_box(cam, threshold, connectivity):
+    """Straight from the definition, no shared code path with the module."""
+    values = cam / cam.max()
+    structure = np.ones((3, 3)) if connectivity == 8 else None
+    labels, count = ndimage.label(values >= threshold, structure)
+    best, best_key = None, None
+    for index in range(1, count + 1):
+        pixels = labels == index
+        key = (pixels.sum(), values[pixels].max(), -np.argmax(pixels))
+        if best_key is None or key > best_key:
+            best, best_key = pixels, key
+    rows, cols = np.nonzero(best)
+    return [rows.min(), cols.min(), rows.max() + 1, cols.max() + 1]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    size=st.integers(4, 40),
+    cells=st.integers(2, 6),
+    connectivity=st.sampled_from([4, 8]),
+    levels=st.integers(3, 60),
+)
+def test_sweep_equals_per_threshold_reference(seed, size, cells,
+                                              connectivity, levels):
+    rng = np.random.default_rng(seed)
+    cam = ndimage.zoom(rng.random((cells, cells)), size / cells, order=1)
+    cam = np.round(cam * levels) / levels + 0.01  # Plateaus and ties.
+    thresholds = rng.random(7)
+    swept = cam_boxes_for_thresholds(cam, thresholds,
+                                     connectivity=connectivity)
+    for t, box in zip(thresholds, swept):
+        assert box.tolist() == cam_to_box(cam, t,
+                                          connectivity=connectivity).tolist()
+        assert box.tolist() == reference_box(cam, t, connectivity)
