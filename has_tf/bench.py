@@ -76,6 +76,22 @@ def _median_ms(fn, repeats: int) -> float:
     return statistics.median(times) * 1e3
 
 
+def _tf_environment() -> dict:
+    """Versions and devices for a TensorFlow benchmark's JSON."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "devices": [d.name for d in tf.config.list_logical_devices()],
+        },
+    }
+
+
 def _interleaved_ms(fns: dict, repeats: int) -> dict:
     """Median ms of each function, timed in turn round after round.
 
@@ -233,13 +249,7 @@ def bench_hiding(batch: int, size: int, repeats: int) -> dict:
         "fill": list(_MEAN_RGB),
         "repeats": repeats,
         "statistic": "median after one warm-up",
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "devices": [d.name for d in tf.config.list_logical_devices()],
-        },
+        **_tf_environment(),
         "results": results,
     }
 
@@ -294,13 +304,7 @@ def bench_models(batch: int, repeats: int, num_classes: int = 1000) -> dict:
         "num_classes": num_classes,
         "repeats": repeats,
         "statistic": "median after one warm-up",
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "devices": [d.name for d in tf.config.list_logical_devices()],
-        },
+        **_tf_environment(),
         "results": results,
     }
 

@@ -117,17 +117,20 @@ def _check_hide_prob(hide_prob):
     return value
 
 
-def _check_segment_size(segment_size) -> int:
+def _check_positive_int(value, name: str) -> int:
     if (
-        isinstance(segment_size, bool)
-        or not isinstance(segment_size, (int, np.integer))
-        or segment_size < 1
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < 1
     ):
         raise ValueError(
-            "Expected `segment_size` to be an int >= 1. "
-            f"Received: segment_size={segment_size!r}"
+            f"Expected `{name}` to be an int >= 1. Received: {name}={value!r}"
         )
-    return int(segment_size)
+    return int(value)
+
+
+def _check_segment_size(segment_size) -> int:
+    return _check_positive_int(segment_size, "segment_size")
 
 
 def _check_real_dtype(x: tf.Tensor, name: str) -> None:
@@ -657,15 +660,7 @@ def sample_uniform(sequence: tf.Tensor, num_samples: int) -> tf.Tensor:
             "Expected `sequence` of rank 2 [T, D]. "
             f"Received: sequence.shape={sequence.shape}"
         )
-    if (
-        isinstance(num_samples, bool)
-        or not isinstance(num_samples, (int, np.integer))
-        or num_samples < 1
-    ):
-        raise ValueError(
-            "Expected `num_samples` to be an int >= 1. "
-            f"Received: num_samples={num_samples!r}"
-        )
+    num_samples = _check_positive_int(num_samples, "num_samples")
     if sequence.shape[0] == 0:
         raise ValueError(
             "Expected a non-empty sequence. "

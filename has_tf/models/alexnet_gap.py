@@ -12,7 +12,6 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from has_tf.layers import HideAndSeekLayer
 from has_tf.models import common
 
 
@@ -75,9 +74,7 @@ def alexnet_gap(
     x = layers.ZeroPadding2D(2, name="conv1_pad")(inputs)
     x = common.conv_block(x, 96, 11, "conv1", strides=4, padding="valid",
                           batch_norm=bn)
-    if conv1_hide_patch_sizes is not None:
-        x = HideAndSeekLayer(conv1_hide_patch_sizes, conv1_hide_prob, 0.0,
-                             name="conv1_hide")(x)
+    x = common.hide_conv1(x, conv1_hide_patch_sizes, conv1_hide_prob)
     if lrn:
         x = common.LocalResponseNorm(name="norm1")(x)
     x = layers.MaxPooling2D(3, 2, name="pool1")(x)

@@ -15,6 +15,8 @@ import keras
 from keras import layers
 from keras import ops
 
+from has_tf.layers import HideAndSeekLayer
+
 POOLINGS = ("avg", "max")
 POOL_NAMES = {"avg": "gap", "max": "gmp"}
 
@@ -66,6 +68,17 @@ def conv_block(x, filters, kernel, name, strides=1, padding="same",
     if batch_norm:
         x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def hide_conv1(x, patch_sizes, hide_prob):
+    """The conv1 hiding ablation: `HideAndSeekLayer` named `conv1_hide`.
+
+    Hidden activations take 0; None as `patch_sizes` adds nothing.
+    """
+    if patch_sizes is None:
+        return x
+    return HideAndSeekLayer(patch_sizes, hide_prob, 0.0,
+                            name="conv1_hide")(x)
 
 
 def cam_head(x, num_classes, cam_filters, batch_norm, pooling,

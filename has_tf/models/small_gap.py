@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from has_tf.layers import HideAndSeekLayer
 from has_tf.models import common
 
 
@@ -74,9 +73,9 @@ def small_gap(
     for index, width in enumerate(widths, start=1):
         x = common.conv_block(x, width, 3, f"conv{index}",
                               batch_norm=batch_norm)
-        if index == 1 and conv1_hide_patch_sizes is not None:
-            x = HideAndSeekLayer(conv1_hide_patch_sizes, conv1_hide_prob,
-                                 0.0, name="conv1_hide")(x)
+        if index == 1:
+            x = common.hide_conv1(x, conv1_hide_patch_sizes,
+                                  conv1_hide_prob)
         if index <= pools:
             x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
     logits = common.cam_head(x, num_classes, (cam_filters,), batch_norm,
