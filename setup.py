@@ -45,6 +45,8 @@ setup(
         "numpy>=1.23",
         "scipy>=1.10",
         "absl-py>=1.0",
+        # tensorflow-datasets imports it for builders without declaring it.
+        "importlib_resources",
         "matplotlib>=3.6",
     ],
     extras_require={

@@ -4,6 +4,7 @@ Usage:
   python -m has_tf.bench hiding [--batch 64] [--size 224] [--repeats 7]
   python -m has_tf.bench models [--batch 32] [--repeats 3]
   python -m has_tf.bench boxes [--images 8] [--size 224] [--repeats 3]
+  python -m has_tf.bench pipeline [--batch 64] [--batches 20] [--repeats 5]
 
 `hiding` times, on one `[batch, size, size, 3]` batch, for patch sizes 16,
 32, 44, 56 and mixed (0, 16, 32, 44, 56), in float32 and uint8:
@@ -32,6 +33,11 @@ the cross-entropy), both in `tf.function`, and reports images per second.
 thresholds as one `cam_to_box` call each, and, when OpenCV is installed
 (optional, benchmark only), the per-threshold OpenCV recipe of Choe et al.
 (threshold, `findContours`, largest contour, `boundingRect`).
+
+`pipeline` runs the training input pipeline (JPEG decode, resize to
+256x256, random 224 crop, flip, batch, hide, normalise) over the same
+JPEG-encoded 256x256 synthetic images with hiding on (mixed sizes) and off,
+alternating runs in one process, and reports images per second.
 
 The JSON goes to stdout. Figures depend on the machine: compare ratios
 taken in one run, not milliseconds across machines.
@@ -398,6 +404,62 @@ def bench_boxes(images: int, size: int, repeats: int) -> dict:
     }
 
 
+def bench_pipeline(batch: int, batches: int, repeats: int) -> dict:
+    """Runs the input-pipeline benchmark; returns the JSON-ready dict."""
+    import tensorflow as tf
+
+    from has_tf import input_pipeline
+    from has_tf.datasets.synthetic_parts import generator
+
+    rng = np.random.default_rng(0)
+    count = 2 * batch
+    jpegs = [
+        tf.io.encode_jpeg(generator.draw_example(i % 10, 10, 256, rng)[0])
+        for i in range(count)
+    ]
+    source = tf.data.Dataset.from_tensor_slices(
+        {"jpeg": tf.stack(jpegs), "label": np.arange(count) % 10})
+    source = source.map(lambda e: {"image": tf.io.decode_jpeg(e["jpeg"],
+                                                              channels=3),
+                                   "label": e["label"]})
+    pipelines = {
+        name: input_pipeline.train_pipeline(
+            source, batch, patch_sizes=sizes, shuffle_buffer=count, seed=0)
+        for name, sizes in (("hiding", (0, 16, 32, 44, 56)),
+                            ("no_hiding", None))
+    }
+    # A fresh iterator per run, so neither pipeline's prefetch buffers fill
+    # while the other is timed; two batches warm each one up.
+    rates = {name: [] for name in pipelines}
+    for _ in range(repeats):
+        for name, pipeline in pipelines.items():
+            iterator = iter(pipeline)
+            for _ in range(2):
+                next(iterator)
+            start = time.perf_counter()
+            for _ in range(batches):
+                images, _ = next(iterator)
+            images.numpy()
+            rates[name].append(batch * batches
+                               / (time.perf_counter() - start))
+            del iterator
+    medians = {name: statistics.median(r) for name, r in rates.items()}
+    return {
+        "benchmark": "pipeline",
+        "batch": batch,
+        "batches_per_run": batches,
+        "repeats": repeats,
+        "statistic": "median images/s over alternating runs",
+        **_tf_environment(),
+        "results": {
+            "hiding_images_per_s": medians["hiding"],
+            "no_hiding_images_per_s": medians["no_hiding"],
+            "hiding_over_no_hiding": medians["hiding"]
+            / medians["no_hiding"],
+        },
+    }
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -430,8 +492,16 @@ def main(argv=None) -> int:
     boxes_parser.add_argument("--images", type=_positive, default=8)
     boxes_parser.add_argument("--size", type=_positive, default=224)
     boxes_parser.add_argument("--repeats", type=_positive, default=3)
+    pipeline_parser = sub.add_parser(
+        "pipeline", help="training pipeline images/s, hiding on and off"
+    )
+    pipeline_parser.add_argument("--batch", type=_positive, default=64)
+    pipeline_parser.add_argument("--batches", type=_positive, default=20)
+    pipeline_parser.add_argument("--repeats", type=_positive, default=5)
     args = parser.parse_args(argv)
-    if args.benchmark == "hiding":
+    if args.benchmark == "pipeline":
+        result = bench_pipeline(args.batch, args.batches, args.repeats)
+    elif args.benchmark == "hiding":
         result = bench_hiding(args.batch, args.size, args.repeats)
     elif args.benchmark == "models":
         result = bench_models(args.batch, args.repeats, args.num_classes)

@@ -130,3 +130,41 @@ def channel_moments(
     return Moments(
         mean=mean.numpy(), std=np.sqrt(m2.numpy() / count), count=count
     )
+
+
+def cached_channel_moments(builder, split: str = "train",
+                           key: str = "image",
+                           max_elements: int | None = None) -> Moments:
+    """`channel_moments` of a prepared TFDS split, cached beside its files.
+
+    The first call makes one pass over the split and writes
+    `has_tf_moments-<split>[-<max_elements>].json` into the builder's data
+    directory; later calls read it back.
+
+    Args:
+      builder: a prepared `tfds.core.DatasetBuilder`.
+      split: the split to average over.
+      key: the feature holding the images.
+      max_elements: only the first this many examples, if set.
+
+    Returns:
+      `Moments(mean, std, count)`.
+    """
+    import json
+    import os
+
+    suffix = f"-{max_elements}" if max_elements else ""
+    path = os.path.join(os.fspath(builder.data_dir),
+                        f"has_tf_moments-{split}{suffix}.json")
+    if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path) as f:
+            saved = json.load(f)
+        return Moments(np.array(saved["mean"]), np.array(saved["std"]),
+                       int(saved["count"]))
+    moments = channel_moments(builder.as_dataset(split=split), key=key,
+                              max_elements=max_elements)
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump({"mean": moments.mean.tolist(),
+                   "std": moments.std.tolist(),
+                   "count": moments.count, "split": split, "key": key}, f)
+    return moments

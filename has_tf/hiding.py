@@ -196,7 +196,7 @@ def _fill_vector(fill_value: FillLike, channels, dtype, name="fill_value"):
         )
     if fill.shape.rank not in (0, 1) or (
         fill.shape.rank == 1
-        and channels is not None
+        and isinstance(channels, int)
         and fill.shape[0] is not None
         and fill.shape[0] not in (1, channels)
     ):

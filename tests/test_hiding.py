@@ -398,3 +398,13 @@ def test_hide_patches_properties(
             )
             for s in sizes
         )
+
+
+def test_unknown_channel_count_in_tf_data():
+    spec = tf.TensorSpec([None, None, None], tf.uint8)
+    ds = tf.data.Dataset.from_generator(
+        lambda: (np.zeros([4, 5, 3], np.uint8) for _ in range(2)),
+        output_signature=spec,
+    ).map(lambda x: hiding.hide_patches(x, [2], 1.0, [7, 8, 9], seed=1))
+    for out in ds:
+        assert out.numpy()[0, 0].tolist() == [7, 8, 9]

@@ -1,0 +1,130 @@
+"""Draws synthetic weakly-supervised localization images (NumPy only).
+
+Each image holds one object on a cluttered background. The object has
+three kinds of parts, all informative about its class:
+
+- a head: a small disc whose colour is the class's own, clean hue: the
+  most discriminative part, and small;
+- a body: a large ellipse carrying a class-specific stripe texture
+  (orientation and frequency), at low contrast, under noise, and with the
+  pattern of another class on a fraction of images: informative, noisier;
+- legs: two short bars under the body in the body's colours.
+
+Distractor blobs and stripe patches are drawn independently of the label,
+so they carry no class information. The ground-truth box covers the whole
+object (head, body and legs), and the mask marks its pixels.
+
+Why this reproduces the paper's failure mode: a classifier trained on the
+label alone can reach high accuracy from the head only, so its CAM peaks
+on the head and its box covers a fraction of the object; hiding the head
+in some training images forces it to use the body's texture too, which
+spreads the CAM over the whole object.
+"""
+
+from __future__ import annotations
+
+import colorsys
+
+import numpy as np
+
+# Fraction of images whose body shows another class's texture.
+BODY_CONFUSION = 0.25
+
+
+def class_colors(num_classes: int) -> np.ndarray:
+    """Distinct saturated RGB colours in [0, 255], one per class."""
+    hues = np.arange(num_classes) / num_classes
+    return np.array(
+        [colorsys.hsv_to_rgb(h, 0.9, 0.95) for h in hues]
+    ) * 255.0
+
+
+def class_textures(num_classes: int):
+    """(angle in radians, spatial frequency in cycles per object) pairs."""
+    angles = np.pi * (np.arange(num_classes) % 6) / 6
+    frequencies = 2.5 + 1.5 * (np.arange(num_classes) // 6)
+    return angles, frequencies
+
+
+def draw_example(label: int, num_classes: int, size: int,
+                 rng: np.random.Generator):
+    """One image with its box and mask.
+
+    Args:
+      label: the class, in [0, num_classes).
+      num_classes: number of classes.
+      size: image side in pixels (>= 16).
+      rng: the random generator (the example's own, for determinism).
+
+    Returns:
+      `(image, bbox, mask)`: uint8 `[size, size, 3]` in [0, 255]; float32
+      `[4]` normalised `(ymin, xmin, ymax, xmax)` tight around the object;
+      uint8 `[size, size, 1]`, 1 on the object.
+    """
+    yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
+    image = _background(yy, xx, rng)
+    for _ in range(rng.integers(2, 5)):
+        _distractor(image, yy, xx, rng)
+
+    colors = class_colors(num_classes)
+    angles, frequencies = class_textures(num_classes)
+    # Body: centre, half-axes and tilt.
+    ry = rng.uniform(0.13, 0.2)
+    rx = ry * rng.uniform(1.3, 1.9)
+    cy = rng.uniform(0.3 + ry * 0.5, 0.75 - ry * 0.3)
+    cx = rng.uniform(0.12 + rx, 0.88 - rx)
+    body = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+    legs = np.zeros_like(body)
+    for side in (-0.5, 0.5):
+        lx = cx + side * rx
+        legs |= (np.abs(xx - lx) <= 0.025) & (yy >= cy) & (
+            yy <= cy + ry + 0.1)
+    pattern = label if rng.random() >= BODY_CONFUSION else rng.integers(
+        num_classes)
+    along = (np.cos(angles[pattern]) * (xx - cx)
+             + np.sin(angles[pattern]) * (yy - cy)) / rx
+    stripes = np.sin(2 * np.pi * frequencies[pattern] * along) > 0
+    base = np.array([150.0, 120.0, 90.0]) + rng.normal(0, 15, 3)
+    texture = np.where(stripes[..., None], base + 35, base - 35)
+    texture = texture + rng.normal(0, 25, texture.shape)
+    image[body | legs] = texture[body | legs]
+    # Head: a small clean disc of the class colour at one end of the body.
+    head_r = rng.uniform(0.06, 0.085)
+    end = rng.choice([-1.0, 1.0])
+    hx = cx + end * (rx + head_r * 0.6)
+    hy = cy - ry * rng.uniform(0.3, 0.8)
+    head = (yy - hy) ** 2 + (xx - hx) ** 2 <= head_r**2
+    image[head] = colors[label] + rng.normal(0, 6, 3)
+
+    mask = body | legs | head
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    bbox = np.array(
+        [rows[0], cols[0], rows[-1] + 1, cols[-1] + 1], np.float32
+    ) / size
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    return image, bbox, mask[..., None].astype(np.uint8)
+
+
+def _background(yy, xx, rng):
+    corners = rng.uniform(60, 200, (4, 3))
+    top = corners[0] * (1 - xx[..., None]) + corners[1] * xx[..., None]
+    bottom = corners[2] * (1 - xx[..., None]) + corners[3] * xx[..., None]
+    image = top * (1 - yy[..., None]) + bottom * yy[..., None]
+    return image + rng.normal(0, 12, image.shape)
+
+
+def _distractor(image, yy, xx, rng):
+    cy, cx = rng.uniform(0.05, 0.95, 2)
+    ry, rx = rng.uniform(0.05, 0.12, 2)
+    blob = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+    if rng.random() < 0.5:  # A dull flat blob.
+        grey = rng.uniform(70, 190)
+        image[blob] = grey + rng.normal(0, 20, 3)
+    else:  # A stripe patch of random orientation and frequency.
+        angle = rng.uniform(0, np.pi)
+        along = (np.cos(angle) * (xx - cx) + np.sin(angle) * (yy - cy)) / rx
+        stripes = np.sin(2 * np.pi * rng.uniform(2, 6) * along) > 0
+        base = rng.uniform(90, 170, 3)
+        texture = np.where(stripes[..., None], base + 30, base - 30)
+        image[blob] = texture[blob]

@@ -1,0 +1,154 @@
+"""Tests for has_tf.input_pipeline: box transforms and batches."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+import has_tf.datasets  # noqa: F401
+from has_tf import dataset_stats
+from has_tf import input_pipeline as ip
+
+MEAN = np.array(ip.IMAGENET_MEAN_RGB)
+STD = np.array(ip.IMAGENET_STD_RGB)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    builder = tfds.builder("synthetic_parts/tiny",
+                           data_dir=tmp_path_factory.mktemp("tfds"))
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    return builder
+
+
+def train(tiny, **kwargs):
+    args = dict(batch_size=4, image_size=24, resize_size=32, seed=5)
+    args.update(kwargs)
+    return ip.train_pipeline(tiny.as_dataset(split="train"), **args)
+
+
+def test_flipped_box():
+    boxes = tf.constant([[0.1, 0.2, 0.5, 0.3], [0.0, 0.0, 1.0, 1.0]])
+    np.testing.assert_allclose(ip.flip_boxes(boxes).numpy(),
+                               [[0.1, 0.7, 0.5, 0.8], [0, 0, 1, 1]],
+                               atol=1e-6)
+
+
+def test_box_cut_by_the_crop():
+    # 100x100 image, box rows 10-50, cols 60-90; crop top-left (20, 40),
+    # size 50x40: in pixels the box becomes rows -10..30, cols 20..50,
+    # clipped to rows 0..30 of 50, cols 20..40 of 40.
+    box = tf.constant([[0.1, 0.6, 0.5, 0.9]])
+    out = ip.crop_boxes(box, (20, 40), (50, 40), (100, 100)).numpy()
+    np.testing.assert_allclose(out, [[0.0, 0.5, 0.6, 1.0]], atol=1e-6)
+    outside = ip.crop_boxes(tf.constant([[0.9, 0.9, 1.0, 1.0]]), (0, 0),
+                            (50, 50), (100, 100)).numpy()
+    assert outside[0, 0] == outside[0, 2]  # Zero height after clipping.
+
+
+def test_example_fields_grayscale_and_single_bbox():
+    example = {"image": tf.zeros([5, 6, 1], tf.uint8), "label": 3,
+               "bbox": tf.constant([0.1, 0.2, 1.3, 0.5])}
+    image, label, boxes = ip.example_fields(example)
+    assert image.shape == (5, 6, 3) and int(label) == 3
+    np.testing.assert_allclose(boxes.numpy(), [[0.1, 0.2, 1.0, 0.5]])
+
+
+def test_first_batch_shapes_and_normalisation(tiny):
+    images, labels = next(iter(train(tiny, patch_sizes=None)))
+    assert images.shape == (4, 24, 24, 3) and images.dtype == tf.float32
+    assert labels.shape == (4,) and labels.dtype == tf.int64
+    low, high = (0 - MEAN) / STD, (255 - MEAN) / STD
+    values = images.numpy()
+    assert (values >= low - 1e-5).all() and (values <= high + 1e-5).all()
+    # Pixel values are whole numbers before normalisation.
+    pixels = values * STD + MEAN
+    np.testing.assert_allclose(pixels, np.round(pixels), atol=1e-3)
+
+
+def test_hidden_cells_take_the_mean(tiny):
+    images, _ = next(iter(train(tiny, patch_sizes=(6,), hide_prob=1.0)))
+    # Hidden pixels hold the rounded mean: (round(m) - m) / std per channel.
+    expected = (np.round(MEAN) - MEAN) / STD
+    np.testing.assert_allclose(images.numpy(),
+                               np.broadcast_to(expected, images.shape),
+                               atol=1e-6)
+
+
+def test_same_seed_same_batches_other_seed_others(tiny):
+    a = [x.numpy() for x, _ in train(tiny).take(2)]
+    b = [x.numpy() for x, _ in train(tiny).take(2)]
+    c = [x.numpy() for x, _ in train(tiny, seed=6).take(2)]
+    for first, second in zip(a, b):
+        np.testing.assert_array_equal(first, second)
+    assert any((x != y).any() for x, y in zip(a, c))
+    shown = next(iter(train(tiny, patch_sizes=None)))[0].numpy()
+    hidden = next(iter(train(tiny, patch_sizes=(4,), hide_prob=0.5)))[0]
+    assert (shown != hidden.numpy()).any()
+
+
+def test_random_resized_crop(tiny):
+    images, _ = next(iter(train(tiny, crop="random_resized")))
+    assert images.shape == (4, 24, 24, 3)
+
+
+def test_sharding_by_input_context(tiny):
+    context = tf.distribute.InputContext(num_input_pipelines=2,
+                                         input_pipeline_id=1)
+    sharded = train(tiny, input_context=context, repeat=False,
+                    batch_size=1, shuffle_buffer=0)
+    assert sum(1 for _ in sharded) == 6  # Half of the 12 examples.
+
+
+@pytest.mark.parametrize("protocol, image_shape",
+                         [("center_crop", (3, 24, 24, 3)),
+                          ("ten_crop", (3, 10, 24, 24, 3)),
+                          ("resize", (3, 24, 24, 3))])
+def test_eval_protocols(tiny, protocol, image_shape):
+    ds = ip.eval_pipeline(tiny.as_dataset(split="test", shuffle_files=False),
+                          3, protocol, image_size=24, resize_size=32)
+    batch = next(iter(ds))
+    assert batch["image"].shape == image_shape
+    assert batch["boxes"].shape == (3, 1, 4)
+    assert batch["num_boxes"].numpy().tolist() == [1, 1, 1]
+    boxes = batch["boxes"].numpy()
+    assert (boxes >= 0).all() and (boxes <= 1).all()
+
+
+def test_center_crop_moves_boxes():
+    image = tf.zeros([32, 32, 3], tf.uint8)
+    ds = tf.data.Dataset.from_tensors({
+        "image": image, "label": tf.constant(0, tf.int64),
+        "objects": {"bbox": tf.constant([[0.25, 0.25, 0.75, 0.75]])}})
+    batch = next(iter(ip.eval_pipeline(ds, 1, "center_crop", image_size=16,
+                                       resize_size=32)))
+    # Crop rows/cols 8..24 of 32: the box 8..24 fills it.
+    np.testing.assert_allclose(batch["boxes"].numpy()[0], [[0, 0, 1, 1]])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(crop="center"), "crop='center'"),
+     (dict(image_size=40), "image_size <= resize_size"),
+     (dict(batch_size=0), "batch_size=0"),
+     (dict(patch_sizes=[-1]), r"patch_sizes=\[-1\]")],
+)
+def test_bad_train_arguments(tiny, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        train(tiny, **kwargs)
+
+
+def test_bad_protocol(tiny):
+    with pytest.raises(ValueError, match="protocol='five_crop'"):
+        ip.eval_pipeline(tiny.as_dataset(split="test"), 2, "five_crop")
+
+
+def test_cached_channel_moments(tiny):
+    first = dataset_stats.cached_channel_moments(tiny, split="train")
+    cached = list(tiny.data_path.glob("has_tf_moments-train.json"))
+    assert len(cached) == 1
+    again = dataset_stats.cached_channel_moments(tiny, split="train")
+    np.testing.assert_allclose(first.mean, again.mean)
+    assert first.count == 12 * 32 * 32
+    assert (first.mean > 0).all() and (first.mean < 255).all()
