@@ -53,7 +53,8 @@ setup(
         "cpu": [f"tensorflow-cpu{_TF}"],
         "gpu": [f"tensorflow[and-cuda]{_TF}"],
         "tf": [f"tensorflow{_TF}"],
-        "test": ["pytest>=7", "hypothesis>=6"],
+        # dill: tensorflow_datasets.testing (builder tests) imports it.
+        "test": ["pytest>=7", "hypothesis>=6", "dill"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

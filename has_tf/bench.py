@@ -22,7 +22,8 @@ Usage:
 each as the median of `--repeats` runs after a warm-up, with its ratio to
 (a). The functions are timed in turn, round after round, and the floor is
 timed again beside each patch size, so every ratio compares runs made
-under the same state of the machine. Every timed call draws a fresh mask and fills with the ImageNet mean.
+under the same state of the machine. Every timed call draws a fresh mask
+and fills with the ImageNet mean.
 `models` times, for each CAM model at its usual input size, a forward pass
 (inference mode) and a forward+backward pass (training mode, gradients of
 the cross-entropy), both in `tf.function`, and reports images per second.

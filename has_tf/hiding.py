@@ -599,8 +599,9 @@ def hide_segments(
     `hide_prob` and its steps take `fill_value`.
 
     >>> x = tf.ones([5, 2])
-    >>> hide_segments(x, segment_size=2, hide_prob=1.0, fill_value=-1)[:, 0]
-    <tf.Tensor: shape=(5,), dtype=float32, numpy=array([-1., -1., -1., -1., -1.], dtype=float32)>
+    >>> y = hide_segments(x, segment_size=2, hide_prob=1.0, fill_value=-1)
+    >>> y[:, 0].numpy().tolist()
+    [-1.0, -1.0, -1.0, -1.0, -1.0]
 
     Args:
       sequences: `[T, D]` or `[B, T, D]` feature sequences (e.g. per-snippet

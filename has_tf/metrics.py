@@ -354,7 +354,7 @@ class PixelAveragePrecision:
         self._count += 1
 
     def result(self) -> dict:
-        """`{"pxap": ..., "count": ..., "precision": [...], "recall": [...]}`."""
+        """`{"pxap", "count", "thresholds", "precision", "recall"}`."""
         predicted = self._fg + self._bg
         precision = np.divide(self._fg, predicted,
                               out=np.ones(len(predicted)),

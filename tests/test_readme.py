@@ -35,3 +35,10 @@ def test_models_snippet_runs():
 def test_boxes_snippet_runs(capsys):
     exec(snippet("From CAMs to boxes"), {})
     assert capsys.readouterr().out.strip() == "1.0 1.0"
+
+
+def test_datasets_snippet_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(snippet("Datasets and input pipelines"), namespace)
+    assert namespace["images"].shape == (4, 28, 28, 3)

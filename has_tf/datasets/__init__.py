@@ -2,8 +2,54 @@
 
 `tfds.builder("synthetic_parts", data_dir=...)` then works as for any TFDS
 dataset, and so does `tfds build synthetic_parts --imports has_tf.datasets`.
+`load` gives any dataset has_tf knows in one call, with has_tf's feature
+names (`image`, `label`, `objects/bbox`, and `mask` where masks exist).
 """
 
+from __future__ import annotations
+
+import tensorflow_datasets as tfds
+
+from has_tf.datasets import cub
+from has_tf.datasets import ilsvrc_loc
 from has_tf.datasets import synthetic_parts
 
-__all__ = ["synthetic_parts"]
+__all__ = ["KNOWN", "cub", "ilsvrc_loc", "load", "synthetic_parts"]
+
+# has_tf's name -> the TFDS builder name.
+KNOWN = {
+    "synthetic_parts": "synthetic_parts",
+    "ilsvrc_loc": "ilsvrc_loc",
+    "cub": cub.TFDS_NAME,
+}
+
+
+def load(name: str, split: str, data_dir=None, manual_dir=None,
+         shuffle_files: bool = False):
+    """Prepares (if needed) and reads a dataset by has_tf's name.
+
+    Args:
+      name: one of `KNOWN`, optionally with a config ("synthetic_parts/tiny").
+      split: a TFDS split ("train", "validation", "test", "train[:10%]").
+      data_dir: where TFDS keeps prepared datasets.
+      manual_dir: the manual download dir (ILSVRC).
+      shuffle_files: shuffle the split's files.
+
+    Returns:
+      `(dataset, builder)`.
+
+    Raises:
+      ValueError: an unknown name; the message lists the known ones.
+    """
+    base, _, config = name.partition("/")
+    if base not in KNOWN:
+        raise ValueError(
+            f"Unknown dataset {name!r}. Known: {', '.join(sorted(KNOWN))}")
+    tfds_name = KNOWN[base] + (f"/{config}" if config else "")
+    builder = tfds.builder(tfds_name, data_dir=data_dir)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir=manual_dir, try_download_gcs=False))
+    dataset = builder.as_dataset(split=split, shuffle_files=shuffle_files)
+    if base == "cub":
+        dataset = dataset.map(cub.cub_example)
+    return dataset, builder

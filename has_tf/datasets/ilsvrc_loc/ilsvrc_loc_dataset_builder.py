@@ -1,0 +1,279 @@
+"""TFDS builder `ilsvrc_loc`: ImageNet-1k with every localization box.
+
+TFDS `imagenet2012` carries no boxes. This builder reads a manual
+directory in either layout:
+
+- Kaggle's "ImageNet Object Localization Challenge":
+  `ILSVRC/Data/CLS-LOC/train/<wnid>/<wnid>_<n>.JPEG`,
+  `ILSVRC/Data/CLS-LOC/val/ILSVRC2012_val_<n>.JPEG`,
+  `LOC_train_solution.csv`, `LOC_val_solution.csv`,
+  `LOC_synset_mapping.txt`;
+- the official ILSVRC2012 archives: `ILSVRC2012_img_train.tar`,
+  `ILSVRC2012_img_val.tar`, `ILSVRC2012_bbox_val_v3.tgz` (the validation
+  boxes and labels), optionally `ILSVRC2012_bbox_train_v2.tar.gz` (the
+  training boxes that exist) and the devkit (not needed: the XML files name
+  each image's synset).
+
+Labels follow TFDS `imagenet2012` (its `labels.txt`: synsets in sorted
+order). Train examples carry the boxes that exist (often none);
+validation examples carry all of their boxes.
+
+Conventions (the annotations do not state them; we chose): box coordinates
+in the CSV and XML files are taken as the 0-based indices of the first and
+last pixel a box covers, so the continuous box ends one pixel after the
+last index; boxes are clipped to the image (and counted). Grayscale and
+CMYK images are converted to RGB. A file that does not decode is skipped
+and counted (config "default") or stops the build (config "strict").
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import os
+import tarfile
+import xml.etree.ElementTree as ElementTree
+
+import numpy as np
+import tensorflow_datasets as tfds
+from absl import logging
+from etils import epath
+
+KAGGLE_FILES = (
+    "LOC_synset_mapping.txt",
+    "LOC_train_solution.csv",
+    "LOC_val_solution.csv",
+    "ILSVRC/Data/CLS-LOC/train/",
+    "ILSVRC/Data/CLS-LOC/val/",
+)
+ARCHIVE_FILES = (
+    "ILSVRC2012_img_train.tar",
+    "ILSVRC2012_img_val.tar",
+    "ILSVRC2012_bbox_val_v3.tgz",
+)
+ARCHIVE_OPTIONAL = ("ILSVRC2012_bbox_train_v2.tar.gz",)
+
+
+@dataclasses.dataclass
+class IlsvrcLocConfig(tfds.core.BuilderConfig):
+    """`on_corrupt`: "skip" (name, count and skip the file) or "fail"."""
+
+    on_corrupt: str = "skip"
+
+    def __post_init__(self):
+        if self.on_corrupt not in ("skip", "fail"):
+            raise ValueError(
+                "Expected on_corrupt 'skip' or 'fail'. "
+                f"Received: {self.on_corrupt!r}")
+
+
+def detect_layout(manual_dir) -> str:
+    """"kaggle" or "archives"; a ValueError lists what is missing."""
+    root = epath.Path(manual_dir)
+
+    def missing(names):
+        return [n for n in names if not (root / n.rstrip("/")).exists()]
+
+    kaggle, archives = missing(KAGGLE_FILES), missing(ARCHIVE_FILES)
+    if not kaggle:
+        return "kaggle"
+    if not archives:
+        return "archives"
+    raise ValueError(
+        f"The manual dir {os.fspath(root)!r} holds neither layout of "
+        "ILSVRC2012.\n"
+        "Kaggle layout, missing: " + ", ".join(kaggle) + "\n"
+        "Official archives, missing: " + ", ".join(archives)
+        + " (optional: " + ", ".join(ARCHIVE_OPTIONAL) + ")")
+
+
+def _parse_solution(path) -> dict:
+    """Kaggle CSV -> {image id: [(wnid, xmin, ymin, xmax, ymax), ...]}."""
+    out = {}
+    with epath.Path(path).open() as f:
+        for row in csv.DictReader(f):
+            values = row["PredictionString"].split()
+            out[row["ImageId"]] = [
+                (values[i], *map(float, values[i + 1:i + 5]))
+                for i in range(0, len(values) - 4, 5)
+            ]
+    return out
+
+
+def _parse_xml(data: bytes):
+    """ILSVRC XML -> (file stem, [(wnid, xmin, ymin, xmax, ymax), ...])."""
+    root = ElementTree.fromstring(data)
+    stem = os.path.splitext(root.findtext("filename", ""))[0]
+    boxes = []
+    for obj in root.iter("object"):
+        box = obj.find("bndbox")
+        boxes.append((obj.findtext("name"),
+                      *(float(box.findtext(k))
+                        for k in ("xmin", "ymin", "xmax", "ymax"))))
+    return stem, boxes
+
+
+def _xml_archive(path) -> dict:
+    out = {}
+    with epath.Path(path).open("rb") as f, \
+            tarfile.open(fileobj=f) as archive:
+        for member in archive:
+            if member.isfile() and member.name.endswith(".xml"):
+                stem, boxes = _parse_xml(archive.extractfile(member).read())
+                name = stem or os.path.splitext(
+                    os.path.basename(member.name))[0]
+                out[name] = boxes
+    return out
+
+
+class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
+    """ImageNet-1k (ILSVRC2012) with localization boxes."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "First release."}
+    BUILDER_CONFIGS = [
+        IlsvrcLocConfig(name="default",
+                        description="Corrupt files are skipped, counted."),
+        IlsvrcLocConfig(name="strict", on_corrupt="fail",
+                        description="A corrupt file stops the build."),
+    ]
+    MANUAL_DOWNLOAD_INSTRUCTIONS = (
+        "Put either Kaggle's 'ImageNet Object Localization Challenge' "
+        "files (" + ", ".join(KAGGLE_FILES) + ") or the official archives ("
+        + ", ".join(ARCHIVE_FILES + ARCHIVE_OPTIONAL) + ") in manual_dir.")
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        names = tfds.core.tfds_path("datasets/imagenet2012/labels.txt")
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict({
+                "image": tfds.features.Image(shape=(None, None, 3),
+                                             encoding_format="jpeg"),
+                "label": tfds.features.ClassLabel(names_file=names),
+                "objects": tfds.features.Sequence({
+                    "bbox": tfds.features.BBoxFeature(),
+                }),
+                "file_name": tfds.features.Text(),
+            }),
+            supervised_keys=("image", "label"),
+            homepage="https://image-net.org/challenges/LSVRC/2012/",
+        )
+
+    def _split_generators(self, dl_manager):
+        manual = epath.Path(dl_manager.manual_dir)
+        layout = detect_layout(manual)
+        return {
+            "train": self._generate_examples(manual, layout, "train"),
+            "validation": self._generate_examples(manual, layout, "val"),
+        }
+
+    def _generate_examples(self, manual, layout, split):
+        if layout == "kaggle":
+            return self._kaggle(manual, split)
+        if split == "train":
+            return self._archive_train(manual)
+        return self._archive_val(manual)
+
+    # ---------------------------------------------------------------- Kaggle
+
+    def _kaggle(self, manual, split):
+        solution = _parse_solution(manual / f"LOC_{split}_solution.csv")
+        images = manual / "ILSVRC" / "Data" / "CLS-LOC" / split
+        if split == "train":
+            items = [
+                (path, folder.name)
+                for folder in sorted(images.iterdir())
+                for path in sorted(folder.iterdir())
+            ]
+        else:
+            items = [(images / f"{image_id}.JPEG", boxes[0][0])
+                     for image_id, boxes in sorted(solution.items())]
+        stats = {"skipped": 0, "clipped_boxes": 0}
+        for path, wnid in items:
+            stem = path.stem
+            example = self._example(path.name, path.read_bytes(), wnid,
+                                    solution.get(stem, []), stats)
+            if example is not None:
+                yield stem, example
+        logging.info("ilsvrc_loc %s: %s", split, stats)
+
+    # -------------------------------------------------------------- archives
+
+    def _archive_val(self, manual):
+        boxes = _xml_archive(manual / "ILSVRC2012_bbox_val_v3.tgz")
+        stats = {"skipped": 0, "clipped_boxes": 0}
+        with (manual / "ILSVRC2012_img_val.tar").open("rb") as f, \
+                tarfile.open(fileobj=f) as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                name = os.path.basename(member.name)
+                stem = os.path.splitext(name)[0]
+                if stem not in boxes or not boxes[stem]:
+                    raise ValueError(
+                        f"No boxes for validation image {name} in "
+                        "ILSVRC2012_bbox_val_v3.tgz")
+                example = self._example(
+                    name, tar.extractfile(member).read(), boxes[stem][0][0],
+                    boxes[stem], stats)
+                if example is not None:
+                    yield stem, example
+        logging.info("ilsvrc_loc validation: %s", stats)
+
+    def _archive_train(self, manual):
+        optional = manual / ARCHIVE_OPTIONAL[0]
+        boxes = _xml_archive(optional) if optional.exists() else {}
+        stats = {"skipped": 0, "clipped_boxes": 0}
+        with (manual / "ILSVRC2012_img_train.tar").open("rb") as f, \
+                tarfile.open(fileobj=f) as tar:
+            for member in tar:
+                if not member.isfile() or not member.name.endswith(".tar"):
+                    continue
+                wnid = os.path.splitext(os.path.basename(member.name))[0]
+                with tarfile.open(fileobj=tar.extractfile(member)) as inner:
+                    for image in inner:
+                        if not image.isfile():
+                            continue
+                        name = os.path.basename(image.name)
+                        stem = os.path.splitext(name)[0]
+                        example = self._example(
+                            name, inner.extractfile(image).read(), wnid,
+                            boxes.get(stem, []), stats)
+                        if example is not None:
+                            yield stem, example
+        logging.info("ilsvrc_loc train: %s", stats)
+
+    # ---------------------------------------------------------------- shared
+
+    def _example(self, name, data, wnid, boxes, stats):
+        """Decodes, converts to RGB and normalises boxes; None to skip."""
+        pil = tfds.core.lazy_imports.PIL_Image
+        try:
+            image = pil.open(io.BytesIO(data))
+            image.load()
+        except Exception as error:  # Any decoding failure.
+            if self.builder_config.on_corrupt == "fail":
+                raise ValueError(f"Corrupt image file {name}: {error}")
+            logging.warning("ilsvrc_loc: skipping corrupt file %s: %s",
+                            name, error)
+            stats["skipped"] += 1
+            return None
+        width, height = image.size
+        if image.mode != "RGB" or image.format != "JPEG":
+            image_field = np.asarray(image.convert("RGB"))
+        else:
+            image_field = io.BytesIO(data)
+        scale = np.array([height, width, height, width], np.float64)
+        normalized = []
+        for _, xmin, ymin, xmax, ymax in boxes:
+            box = np.array([ymin, xmin, ymax + 1, xmax + 1]) / scale
+            clipped = np.clip(box, 0.0, 1.0)
+            if not np.array_equal(clipped, box):
+                stats["clipped_boxes"] += 1
+            normalized.append(tfds.features.BBox(*clipped.tolist()))
+        return {
+            "image": image_field,
+            "label": wnid,
+            "objects": {"bbox": normalized},
+            "file_name": name,
+        }

@@ -1,0 +1,46 @@
+"""CUB through caltech_birds2011 with TFDS's mock data."""
+
+import pytest
+import tensorflow_datasets as tfds
+
+import has_tf.datasets
+from has_tf import input_pipeline
+
+
+def test_cub_runs_through_the_pipelines():
+    with tfds.testing.mock_data(num_examples=4):
+        dataset, _ = has_tf.datasets.load("cub", "train")
+        example = next(iter(dataset))
+        assert set(example) == {"image", "label", "objects", "mask"}
+        assert example["objects"]["bbox"].shape == (1, 4)
+        batch = next(iter(input_pipeline.eval_pipeline(
+            dataset, 2, "resize", image_size=32)))
+        assert batch["image"].shape == (2, 32, 32, 3)
+        assert batch["boxes"].shape == (2, 1, 4)
+        images, labels = next(iter(input_pipeline.train_pipeline(
+            dataset, 2, image_size=24, resize_size=32, patch_sizes=(8,))))
+        assert images.shape == (2, 24, 24, 3) and labels.shape == (2,)
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(ValueError,
+                       match="Unknown dataset 'imagenet'. Known: cub, "
+                             "ilsvrc_loc, synthetic_parts"):
+        has_tf.datasets.load("imagenet", "train")
+
+
+def test_load_synthetic_by_name(tmp_path):
+    dataset, builder = has_tf.datasets.load("synthetic_parts/tiny", "test",
+                                            data_dir=tmp_path)
+    assert builder.info.splits["test"].num_examples == 6
+    assert len(list(dataset)) == 6
+
+
+def test_command_line_prepares_a_dataset(tmp_path, capsys):
+    from has_tf.datasets.__main__ import main
+
+    assert main(["synthetic_parts/tiny", "--data_dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "synthetic_parts/tiny/1.0.0" in out and "'train': 12" in out
+    with pytest.raises(SystemExit):
+        main(["nope"])
