@@ -1,7 +1,8 @@
 """Prepares a dataset: `python -m has_tf.datasets NAME [--data_dir DIR]`.
 
 The same as `tfds build NAME --imports has_tf.datasets`, without the TFDS
-command line's extra requirements (its 4.9 release imports apache-beam).
+command line's extra requirements (its 4.9 release imports apache-beam
+and mlcroissant).
 Prints where the dataset is and its splits.
 """
 
