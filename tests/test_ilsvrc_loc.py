@@ -16,8 +16,9 @@ DUMMY = os.path.join(os.path.dirname(__file__), os.pardir, "has_tf",
 class KaggleLayoutTest(tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = IlsvrcLoc
     EXAMPLE_DIR = os.path.join(DUMMY, "kaggle")
-    # 6 RGB + 1 grayscale training images; the corrupt one is skipped.
-    SPLITS = {"train": 7, "validation": 3}
+    # 6 RGB, 1 grayscale and 1 CMYK training images; the corrupt one is
+    # skipped.
+    SPLITS = {"train": 8, "validation": 3}
     SKIP_CHECKSUMS = True
     BUILDER_CONFIG_NAMES_TO_TEST = ["default"]
 
@@ -58,7 +59,7 @@ def test_labels_boxes_and_rgb(tmp_path, layout):
     np.testing.assert_allclose(clipped, [[0, 0, 1, 1]])  # Clipped box.
     assert len(train["n01443537_1.JPEG"]["objects"]["bbox"]) == 0
     for example in train.values():
-        assert example["image"].shape == (20, 24, 3)
+        assert example["image"].shape == (20, 24, 3)  # Gray, CMYK: RGB.
 
 
 def test_strict_config_fails_on_the_corrupt_file(tmp_path):

@@ -2,8 +2,8 @@
 
 From the repository root:
 `python -m has_tf.datasets.ilsvrc_loc.make_dummy_data`.
-Kaggle layout: 3 classes x 2 training images, one grayscale and one corrupt
-extra training file, 3 validation images (one with two boxes, one box
+Kaggle layout: 3 classes x 2 training images, one grayscale, one CMYK and
+one corrupt extra training file, 3 validation images (one with two boxes, one box
 running past the image). Archives: the same images in the official tars.
 """
 
@@ -21,7 +21,7 @@ HERE = os.path.join(os.path.dirname(__file__), "dummy_data")
 
 def _jpeg(seed, mode="RGB", size=(24, 20)):
     rng = np.random.default_rng(seed)
-    channels = 3 if mode == "RGB" else 1
+    channels = {"RGB": 3, "L": 1, "CMYK": 4}[mode]
     pixels = rng.integers(0, 255, (size[1], size[0], channels), np.uint8)
     image = Image.fromarray(pixels.squeeze(), mode=mode)
     buffer = io.BytesIO()
@@ -65,6 +65,9 @@ def kaggle(root):
     with open(os.path.join(train, WNIDS[1], f"{WNIDS[1]}_3.JPEG"),
               "wb") as f:
         f.write(_jpeg(99, mode="L"))  # Grayscale.
+    with open(os.path.join(train, WNIDS[2], f"{WNIDS[2]}_4.JPEG"),
+              "wb") as f:
+        f.write(_jpeg(97, mode="CMYK"))
     with open(os.path.join(train, WNIDS[0], f"{WNIDS[0]}_9.JPEG"),
               "wb") as f:
         f.write(_jpeg(98)[:60])  # Truncated: corrupt.
