@@ -28,7 +28,10 @@ import colorsys
 import numpy as np
 
 # Fraction of images whose body shows another class's texture.
-BODY_CONFUSION = 0.25
+BODY_CONFUSION = 0.1
+# Stripe contrast and per-pixel noise of the body texture (pixel units).
+BODY_CONTRAST = 55.0
+BODY_NOISE = 15.0
 
 
 def class_colors(num_classes: int) -> np.ndarray:
@@ -85,8 +88,9 @@ def draw_example(label: int, num_classes: int, size: int,
              + np.sin(angles[pattern]) * (yy - cy)) / rx
     stripes = np.sin(2 * np.pi * frequencies[pattern] * along) > 0
     base = np.array([150.0, 120.0, 90.0]) + rng.normal(0, 15, 3)
-    texture = np.where(stripes[..., None], base + 35, base - 35)
-    texture = texture + rng.normal(0, 25, texture.shape)
+    texture = np.where(stripes[..., None], base + BODY_CONTRAST,
+                       base - BODY_CONTRAST)
+    texture = texture + rng.normal(0, BODY_NOISE, texture.shape)
     image[body | legs] = texture[body | legs]
     # Head: a small clean disc of the class colour at one end of the body.
     head_r = rng.uniform(0.06, 0.085)
