@@ -397,32 +397,44 @@ def _to_words(values: tf.Tensor, word_dtype: tf.DType, per_word: int):
     return tf.bitcast(values, word_dtype)
 
 
-def _cell_pattern(sizes, choice, hidden, width, channels):
+# Above this many cell columns the one-hot matmul (whose cost grows with
+# columns squared) gives way to a gather (linear in the row length).
+_MATMUL_MAX_COLUMNS = 64
+
+
+def _cell_pattern(sizes, choice, side, hidden, width, channels):
     """Hidden flags of every value of an image row, per cell row.
 
-    A one-hot matmul instead of a per-value gather: value j of an image row
-    lies in pixel column j // channels, so in cell column
-    (j // channels) // S. The one-hot table has one slice per entry of
-    `sizes`, not per image, and is constant-folded when shapes are static.
+    Value j of an image row lies in pixel column j // channels, so in cell
+    column (j // channels) // S. For the usual few columns a one-hot matmul
+    does the lookup (the one-hot table has one slice per entry of `sizes`,
+    not per image, and is constant-folded when shapes are static); for many
+    small cells a gather does.
 
     Args:
       sizes: the patch sizes (Python ints; 0 hides nothing).
       choice: int32 `[B]`, each image's index into `sizes`.
+      side: int32 `[B]`, each image's cell side.
       hidden: bool `[B, rows, cols]`.
       width, channels: image width and channels (ints or scalar tensors).
 
     Returns:
-      float32 `[B, rows, width * channels]`: 1.0 where hidden, else 0.0.
+      bool `[B, rows, width * channels]`, True where hidden.
     """
-    cols = tf.shape(hidden)[2]
     value_col = tf.range(width * channels) // channels  # [Q] pixel column
+    cols = hidden.shape[2]
+    if cols is not None and cols > _MATMUL_MAX_COLUMNS:
+        col_cell = value_col[None, :] // side[:, None]  # [B, Q]
+        return tf.gather(hidden, col_cell, axis=2, batch_dims=1)
+    cols = tf.shape(hidden)[2]
     sides = tf.constant([s if s > 0 else 1 for s in sizes], tf.int32)
     col_cell = value_col[None, :] // sides[:, None]  # [K, Q]
     table = tf.cast(
         tf.equal(col_cell[:, None, :], tf.range(cols)[None, :, None]),
         tf.float32,
     )  # [K, cols, Q]
-    return tf.matmul(tf.cast(hidden, tf.float32), tf.gather(table, choice))
+    pattern = tf.matmul(tf.cast(hidden, tf.float32), tf.gather(table, choice))
+    return pattern > 0.5
 
 
 def hide_patches(
@@ -499,7 +511,8 @@ def hide_patches(
                 band = math.gcd(band, min(size, height))
     bands = height // band
     row = width * channels  # Values in one image row, channels interleaved.
-    pattern = _cell_pattern(sizes, choice, hidden, width, channels)  # [B,r,Q]
+    pattern = _cell_pattern(sizes, choice, side, hidden, width,
+                            channels)  # bool [B, rows, Q]
     row_cell = (tf.range(bands) * band)[None, :] // side[:, None]  # [B, n]
 
     def to_bands(cell_rows):  # [B, rows, ...] -> [B * bands, 1, ...]
@@ -515,7 +528,7 @@ def hide_patches(
         # machine words handles up to 8 uint8 values per instruction.
         word_dtype, per_word = _word_view(row, dtype)
         unsigned = _unsigned(dtype)
-        keep = tf.cast(1.0 - pattern, unsigned) * unsigned.max  # All ones.
+        keep = tf.cast(~pattern, unsigned) * unsigned.max  # All ones.
         keep = _to_words(keep, word_dtype, per_word)  # [B, rows, Qw]
         out = tf.bitwise.bitwise_and(
             _to_words(flat, word_dtype, per_word), to_bands(keep)
@@ -528,7 +541,7 @@ def hide_patches(
             out = tf.bitwise.bitwise_or(out, to_bands(fills))
         out = tf.bitcast(tf.bitcast(out, _unsigned(dtype)), dtype)
     else:
-        out = tf.where(to_bands(pattern > 0.5), fill_row, flat)
+        out = tf.where(to_bands(pattern), fill_row, flat)
     out = tf.reshape(out, tf.shape(batch_images))
     return out[0] if single else out
 

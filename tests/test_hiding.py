@@ -408,3 +408,18 @@ def test_unknown_channel_count_in_tf_data():
     ).map(lambda x: hiding.hide_patches(x, [2], 1.0, [7, 8, 9], seed=1))
     for out in ds:
         assert out.numpy()[0, 0].tolist() == [7, 8, 9]
+
+
+@pytest.mark.parametrize("dtype", [tf.uint8, tf.int16, tf.int64, tf.float64])
+def test_many_small_cells_and_more_dtypes(dtype):
+    # 200 px wide with S=2: 100 cell columns, past the one-hot matmul's
+    # range, so the gather path runs; both must match the pixel mask.
+    images = tf.cast(tf.random.uniform([2, 6, 200, 3], 0, 100, seed=8), dtype)
+    for sizes in [(2,), (2, 50)]:
+        out = hiding.hide_patches(images, sizes, 0.5, [101, 102, 103],
+                                  seed=4)
+        mask = hiding.patch_mask(images, sizes, 0.5, seed=4)
+        expected = tf.where(mask, tf.constant([101, 102, 103], dtype),
+                            images)
+        np.testing.assert_array_equal(out.numpy(), expected.numpy())
+        assert 0 < mask.numpy().mean() < 1
