@@ -48,6 +48,8 @@ setup(
         # tensorflow-datasets imports it for builders without declaring it.
         "importlib_resources",
         "matplotlib>=3.6",
+        # Training logs to TensorBoard; tensorflow-cpu does not pull it in.
+        "tensorboard",
     ],
     extras_require={
         "cpu": [f"tensorflow-cpu{_TF}"],

@@ -1,0 +1,145 @@
+"""Evaluates a trained model's localization: `python -m has_tf.evaluate`.
+
+    python -m has_tf.evaluate --flagfile=flags/quickstart.cfg \\
+        --model_dir=runs/quickstart
+
+Reads `model.keras` and `normalization.json` from `--model_dir`, runs the
+evaluation pipeline, turns CAMs into boxes and scores both protocols: the
+paper's (Top-1 Loc, GT-known Loc, Top-1 Clas at `--cam_threshold`) and the
+threshold-free one (MaxBoxAcc, MaxBoxAccV2). Streams over the split (memory
+stays flat), writes `eval/metrics.json` (fractions in [0, 1]) and overlay
+pictures of the first `--num_pictures` images into the model dir, and
+prints the figures. Training and evaluation share their flags
+(`has_tf.shared_flags`), so one flagfile drives both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from absl import app
+
+from has_tf import shared_flags
+
+# The headline figures, in order, for printing.
+HEADLINE = ("top1_loc", "gt_known_loc", "top1_cls", "max_box_acc",
+            "max_box_acc_v2")
+
+
+def evaluate(model_dir: str, dataset: str, split: str = "test",
+             data_dir=None, manual_dir=None, protocol: str = "resize",
+             cam_threshold: float = 0.2, threshold_step: float = 0.01,
+             batch_size: int = 64, max_images: int = 0,
+             num_pictures: int = 8) -> dict:
+    """Scores the model in `model_dir`; returns and writes the metrics.
+
+    Returns:
+      A dict with the headline figures (fractions in [0, 1]), "count",
+      "paper" and "threshold_free" details (per class included).
+
+    Raises:
+      FileNotFoundError: `model_dir` holds no trained model.
+    """
+    path = os.path.join(model_dir, "model.keras")
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"No trained model in {model_dir!r}: expected {path} (written at "
+            "the end of python -m has_tf.train; a run still in progress "
+            "keeps its checkpoints in backup/).")
+    import keras
+
+    import has_tf.datasets
+    from has_tf import input_pipeline
+    from has_tf import metrics
+    from has_tf import models
+    from has_tf import postprocess
+    from has_tf import visualize
+
+    with open(os.path.join(model_dir, "normalization.json")) as f:
+        norm = json.load(f)
+    model = keras.models.load_model(path)
+    cam_net = models.cam_model(model)
+    size = norm["image_size"]
+    data, _ = has_tf.datasets.load(dataset, split, data_dir, manual_dir)
+    if max_images:
+        data = data.take(max_images)
+    batches = input_pipeline.eval_pipeline(
+        data, batch_size, protocol, image_size=size,
+        resize_size=max(size, int(round(size * 256 / 224))),
+        mean=norm["mean"], std=norm["std"])
+    paper = metrics.PaperLocalization()
+    free = metrics.ThresholdFreeLocalization(
+        thresholds=metrics.default_thresholds(threshold_step))
+    out_dir = os.path.join(model_dir, "eval")
+    os.makedirs(out_dir, exist_ok=True)
+    pictures = 0
+    for batch in batches:
+        out = cam_net(batch["image"], training=False)
+        logits = out["logits"].numpy()
+        labels = batch["label"].numpy()
+        top5 = np.argsort(-logits, axis=1)[:, :5]
+        known = models.upsample_cams(
+            models.class_cams(out["cams"], classes=labels), (size, size))
+        top_cams = [models.upsample_cams(
+            models.class_cams(out["cams"], classes=top5[:, k]), (size, size))
+            for k in range(top5.shape[1])]
+        for i, label in enumerate(labels):
+            count = int(batch["num_boxes"][i])
+            gt = batch["boxes"].numpy()[i, :count] * size
+            if count == 0:
+                continue
+            boxes = [postprocess.cam_to_box(c[i].numpy(), cam_threshold)
+                     for c in top_cams]
+            known_box = postprocess.cam_to_box(known[i].numpy(),
+                                               cam_threshold)
+            paper.update(label, top5[i], boxes, known_box, gt)
+            free.update(known[i].numpy(), gt, label=label)
+            if pictures < num_pictures:
+                image = (batch["image"][i].numpy() * norm["std"]
+                         + norm["mean"])
+                visualize.save_overlay(
+                    os.path.join(out_dir, f"overlay_{pictures:03d}.png"),
+                    image, known[i].numpy(), known_box, gt,
+                    title=f"label {label}, top-1 {top5[i, 0]}")
+                pictures += 1
+    result_paper, result_free = paper.result(), free.result()
+    result = {
+        "top1_loc": result_paper["top1_loc"],
+        "gt_known_loc": result_paper["gt_known_loc"],
+        "top1_cls": result_paper["top1_cls"],
+        "max_box_acc": result_free.get("max_box_acc", 0.0),
+        "max_box_acc_v2": result_free["max_box_acc_v2"],
+        "count": result_paper["count"],
+        "cam_threshold": cam_threshold,
+        "protocol": protocol,
+        "paper": result_paper,
+        "threshold_free": result_free,
+    }
+    with open(os.path.join(out_dir, "metrics.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    return result
+
+
+def main(argv):
+    del argv
+    model_dir = shared_flags.MODEL_DIR.value
+    if not model_dir:
+        raise app.UsageError("--model_dir is required.")
+    try:
+        f = shared_flags
+        result = evaluate(
+            model_dir, f.DATASET.value, f.SPLIT.value, f.DATA_DIR.value,
+            f.MANUAL_DIR.value, f.PROTOCOL.value, f.THRESHOLD.value,
+            f.STEP.value, f.BATCH.value, f.MAX_IMAGES.value,
+            f.PICTURES.value)
+    except FileNotFoundError as error:
+        raise app.UsageError(str(error)) from None
+    figures = ", ".join(f"{k} {result[k]:.3f}" for k in HEADLINE)
+    print(f"{result['count']} images: {figures}")
+    print(f"Metrics and pictures in {os.path.join(model_dir, 'eval')}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,95 @@
+"""The flags of `has_tf.train` and `has_tf.evaluate`, defined once.
+
+Both apps read this one set, so one flagfile drives training and
+evaluation, each app still rejects unknown flags, and a process may import
+both apps. Names reuse the library's argument names.
+"""
+
+from absl import flags
+
+DATASET = flags.DEFINE_string(
+    "dataset", "synthetic_parts",
+    "has_tf dataset name, optionally with a config (synthetic_parts/tiny).")
+DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+MANUAL_DIR = flags.DEFINE_string("manual_dir", None,
+                                 "Manual download directory (ILSVRC).")
+MODEL_DIR = flags.DEFINE_string("model_dir", None,
+                                "The run's directory (written by train).")
+
+# Training.
+MODELS = ("small_gap", "alexnet_gap", "googlenet_gap")
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+TRAIN_SPLIT = flags.DEFINE_string("train_split", "train", "TFDS split.")
+MODEL = flags.DEFINE_enum("model", "small_gap", MODELS, "The classifier.")
+POOLING = flags.DEFINE_enum("pooling", "avg", ("avg", "max"),
+                             "Global pooling: GAP or the GMP ablation.")
+DROPOUT = flags.DEFINE_float("dropout_rate", 0.0,
+                              "Dropout before the classifier.")
+IMAGE_SIZE = flags.DEFINE_integer("image_size", 224, "Training crop side.",
+                                   lower_bound=8)
+RESIZE_SIZE = flags.DEFINE_integer("resize_size", 256,
+                                    "Square resize before the crop.",
+                                    lower_bound=8)
+CROP = flags.DEFINE_enum("crop", "resize_crop",
+                          ("resize_crop", "random_resized"),
+                          "Training crop.")
+PATCH_SIZES = flags.DEFINE_list(
+    "patch_sizes", ["0", "16", "32", "44", "56"],
+    "Hide-and-Seek patch sizes (0 = hide nothing); empty: no hiding.")
+HIDE_PROB = flags.DEFINE_float("hide_prob", 0.5,
+                                "Probability of hiding a cell.",
+                                lower_bound=0.0, upper_bound=1.0)
+NORMALIZATION = flags.DEFINE_enum(
+    "normalization", "dataset", ("dataset", "imagenet"),
+    "Mean/std (and fill) from the training split, or ImageNet's.")
+BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Global batch size.",
+                                   lower_bound=1)
+EPOCHS = flags.DEFINE_integer("epochs", 10, "Epochs.", lower_bound=1)
+STEPS = flags.DEFINE_integer(
+    "steps_per_epoch", 0, "Steps per epoch; 0: the split's size / batch.",
+    lower_bound=0)
+LR = flags.DEFINE_float("learning_rate", 0.01, "Initial learning rate.",
+                         lower_bound=0.0)
+BOUNDARIES = flags.DEFINE_list(
+    "lr_boundaries", ["0.5", "0.75"],
+    "The paper's step schedule: fractions of training where the rate is "
+    "multiplied by --lr_decay (1e-2 -> 1e-3 -> 1e-4 by default).")
+DECAY = flags.DEFINE_float("lr_decay", 0.1, "Step factor.", lower_bound=0.0)
+MOMENTUM = flags.DEFINE_float("momentum", 0.9, "SGD momentum.")
+WEIGHT_DECAY = flags.DEFINE_float("weight_decay", 5e-4, "Weight decay.",
+                                   lower_bound=0.0)
+SEED = flags.DEFINE_integer("seed", 0, "Seed of every random draw.")
+STRATEGY = flags.DEFINE_enum("strategy", "default", STRATEGIES,
+                              "tf.distribute strategy.")
+PRECISION = flags.DEFINE_enum("mixed_precision", "float32", PRECISIONS,
+                               "Keras dtype policy.")
+JIT = flags.DEFINE_bool("jit_compile", False, "Compile the step with XLA.")
+CHECKPOINT_STEPS = flags.DEFINE_integer(
+    "checkpoint_steps", 0,
+    "Checkpoint every this many steps (0: each epoch); a killed run "
+    "resumes from the last one.", lower_bound=0)
+
+
+
+# Evaluation.
+SPLIT = flags.DEFINE_string("eval_split", "test", "TFDS split to score.")
+PROTOCOL = flags.DEFINE_enum("protocol", "resize",
+                              ("resize", "center_crop"),
+                              "Evaluation crop (see input_pipeline).")
+THRESHOLD = flags.DEFINE_float(
+    "cam_threshold", 0.2, "Fraction of the CAM's max for the paper's "
+    "protocol (the paper: 0.2 AlexNet, 0.3 GoogLeNet).", lower_bound=0.0,
+    upper_bound=1.0)
+STEP = flags.DEFINE_float("threshold_step", 0.01,
+                           "Grid step of the threshold-free protocol.",
+                           lower_bound=0.001, upper_bound=1.0)
+BATCH = flags.DEFINE_integer("eval_batch_size", 64, "Batch size.",
+                              lower_bound=1)
+MAX_IMAGES = flags.DEFINE_integer("max_images", 0,
+                                   "Score only this many; 0: all.",
+                                   lower_bound=0)
+PICTURES = flags.DEFINE_integer("num_pictures", 8,
+                                 "Overlay pictures to write.", lower_bound=0)
+

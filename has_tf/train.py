@@ -1,0 +1,271 @@
+"""Trains a CAM classifier with Hide-and-Seek: `python -m has_tf.train`.
+
+    python -m has_tf.train --flagfile=flags/quickstart.cfg [--overrides]
+
+Flags are the only configuration; the real work is in importable functions
+(`TrainConfig`, `train`), so tests and notebooks train without flags. A run
+writes into `--model_dir`: `flags.txt` (the resolved flags),
+`normalization.json` (the mean/std the model was trained with),
+`backup/` (Keras BackupAndRestore: a killed run resumes from its last
+checkpoint), `tensorboard/`, `history.json`, and the final `model.keras`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+
+from absl import app
+from absl import flags
+
+from has_tf import shared_flags
+
+_MODELS = shared_flags.MODELS
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a run needs; the flags above map onto it one to one."""
+
+    model_dir: str
+    dataset: str = "synthetic_parts"
+    data_dir: str | None = None
+    manual_dir: str | None = None
+    train_split: str = "train"
+    model: str = "small_gap"
+    pooling: str = "avg"
+    dropout_rate: float = 0.0
+    image_size: int = 224
+    resize_size: int = 256
+    crop: str = "resize_crop"
+    patch_sizes: tuple = (0, 16, 32, 44, 56)
+    hide_prob: float = 0.5
+    normalization: str = "dataset"
+    batch_size: int = 64
+    epochs: int = 10
+    steps_per_epoch: int = 0
+    learning_rate: float = 0.01
+    lr_boundaries: tuple = (0.5, 0.75)
+    lr_decay: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    seed: int = 0
+    strategy: str = "default"
+    mixed_precision: str = "float32"
+    jit_compile: bool = False
+    checkpoint_steps: int = 0
+
+    def __post_init__(self):
+        self.patch_sizes = tuple(int(s) for s in self.patch_sizes)
+        self.lr_boundaries = tuple(float(b) for b in self.lr_boundaries)
+        validate(self)
+
+
+def validate(config: TrainConfig) -> None:
+    """Rejects invalid combinations, naming the flag and the value."""
+
+    def fail(name, message):
+        raise ValueError(f"--{name}: {message} "
+                         f"Received: {getattr(config, name)!r}")
+
+    if config.model not in _MODELS:
+        fail("model", f"expected one of {_MODELS}.")
+    if any(s < 0 for s in config.patch_sizes):
+        fail("patch_sizes", "expected sizes >= 0.")
+    if any(s > config.image_size for s in config.patch_sizes):
+        fail("patch_sizes", f"a patch is larger than the crop "
+             f"(--image_size={config.image_size}).")
+    if not 0.0 <= config.hide_prob <= 1.0:
+        fail("hide_prob", "expected a probability in [0, 1].")
+    if config.crop == "resize_crop" and config.image_size > config.resize_size:
+        fail("image_size", f"the crop is larger than --resize_size="
+             f"{config.resize_size}.")
+    if any(not 0.0 < b < 1.0 for b in config.lr_boundaries) or list(
+            config.lr_boundaries) != sorted(config.lr_boundaries):
+        fail("lr_boundaries", "expected increasing fractions in (0, 1).")
+    if not 0.0 <= config.dropout_rate < 1.0:
+        fail("dropout_rate", "expected a rate in [0, 1).")
+
+
+def config_from_flags() -> TrainConfig:
+    """The `TrainConfig` the parsed flags describe."""
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    values = {name: flags.FLAGS[name].value for name in names}
+    return TrainConfig(**values)
+
+
+def build_strategy(name: str):
+    """The tf.distribute strategy for `--strategy`."""
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    return tf.distribute.get_strategy()
+
+
+def normalization(config: TrainConfig, builder) -> dict:
+    """Mean and std in pixel units: the dataset's (cached) or ImageNet's."""
+    from has_tf import dataset_stats
+    from has_tf import input_pipeline
+
+    if config.normalization == "imagenet":
+        return {"mean": list(input_pipeline.IMAGENET_MEAN_RGB),
+                "std": list(input_pipeline.IMAGENET_STD_RGB)}
+    moments = dataset_stats.cached_channel_moments(builder,
+                                                   config.train_split)
+    return {"mean": moments.mean.tolist(), "std": moments.std.tolist()}
+
+
+def build_model(config: TrainConfig, num_classes: int, image_size=None):
+    """The classifier `config.model` names, for `num_classes` classes."""
+    from has_tf import models
+
+    side = image_size or config.image_size
+    return getattr(models, config.model)(
+        num_classes, input_shape=(side, side, 3), pooling=config.pooling,
+        dropout_rate=config.dropout_rate)
+
+
+def build_optimizer(config: TrainConfig, total_steps: int):
+    """SGD with momentum, weight decay and the paper's step schedule."""
+    import keras
+
+    boundaries = [max(1, int(b * total_steps)) for b in config.lr_boundaries]
+    rates = [config.learning_rate * config.lr_decay**i
+             for i in range(len(boundaries) + 1)]
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+        boundaries, rates)
+    return keras.optimizers.SGD(schedule, momentum=config.momentum,
+                                weight_decay=config.weight_decay or None)
+
+
+def _step_counter_class():
+    import keras
+
+    class StepCounter(keras.callbacks.Callback):
+        """Counts the steps this process ran (resumed runs run fewer)."""
+
+        def __init__(self):
+            super().__init__()
+            self.steps = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps += 1
+
+    return StepCounter
+
+
+def _StepCounter():  # noqa: N802  (a factory: keras loads lazily)
+    return _step_counter_class()()
+
+
+def train(config: TrainConfig, flags_text: str | None = None) -> dict:
+    """Runs (or resumes) training; returns the history as a dict.
+
+    Args:
+      config: the run.
+      flags_text: the resolved flags, written to `flags.txt` if given.
+
+    Returns:
+      `{"loss": [...], "accuracy": [...], ...}` per checkpoint interval run
+      by this process, plus "steps_done" (the optimizer's step count) and
+      "steps_this_run".
+    """
+    import keras
+    import tensorflow as tf
+
+    import has_tf.datasets
+    from has_tf import input_pipeline
+
+    os.makedirs(config.model_dir, exist_ok=True)
+    if flags_text is not None:
+        with open(os.path.join(config.model_dir, "flags.txt"), "w") as f:
+            f.write(flags_text)
+    keras.utils.set_random_seed(config.seed)
+    keras.mixed_precision.set_global_policy(config.mixed_precision)
+    dataset, builder = has_tf.datasets.load(
+        config.dataset, config.train_split, config.data_dir,
+        config.manual_dir, shuffle_files=True)
+    num_classes = builder.info.features["label"].num_classes
+    examples = builder.info.splits[config.train_split].num_examples
+    steps = config.steps_per_epoch or max(1, examples // config.batch_size)
+    norm = normalization(config, builder)
+    with open(os.path.join(config.model_dir, "normalization.json"),
+              "w") as f:
+        json.dump({**norm, "image_size": config.image_size,
+                   "num_classes": num_classes, "model": config.model}, f)
+
+    strategy = build_strategy(config.strategy)
+
+    def inputs(context):
+        return input_pipeline.train_pipeline(
+            dataset, context.get_per_replica_batch_size(config.batch_size),
+            image_size=config.image_size, resize_size=config.resize_size,
+            crop=config.crop, patch_sizes=config.patch_sizes or None,
+            hide_prob=config.hide_prob, mean=norm["mean"], std=norm["std"],
+            seed=config.seed, input_context=context)
+
+    train_data = strategy.distribute_datasets_from_function(inputs)
+    with strategy.scope():
+        model = build_model(config, num_classes)
+        model.compile(
+            optimizer=build_optimizer(config, steps * config.epochs),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"], jit_compile=config.jit_compile)
+    # Keras resumes a run at the start of the epoch it was killed in, so
+    # `fit` sees one "epoch" per checkpoint interval: a killed run resumes
+    # exactly at its last checkpoint (weights, optimizer and step), losing
+    # at most one interval. The total is rounded up to whole intervals.
+    interval = config.checkpoint_steps or steps
+    chunks = math.ceil(steps * config.epochs / interval)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(
+            os.path.join(config.model_dir, "backup"), save_freq="epoch",
+            delete_checkpoint=False),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.TensorBoard(
+            os.path.join(config.model_dir, "tensorboard")),
+    ]
+    counter = _StepCounter()
+    history = model.fit(train_data, epochs=chunks, steps_per_epoch=interval,
+                        callbacks=callbacks + [counter], verbose=2)
+    losses = history.history.get("loss", [])
+    if any(not math.isfinite(loss) for loss in losses):
+        raise RuntimeError(
+            "The loss became NaN or infinite; training stopped. The last "
+            f"good checkpoint is in {config.model_dir}/backup.")
+    model.save(os.path.join(config.model_dir, "model.keras"))
+    record = {k: [float(v) for v in vals]
+              for k, vals in history.history.items()}
+    record["steps_done"] = int(model.optimizer.iterations.numpy())
+    record["steps_this_run"] = counter.steps
+    with open(os.path.join(config.model_dir, "history.json"), "w") as f:
+        json.dump(record, f)
+    return record
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    try:
+        config = config_from_flags()
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    record = train(config, flags.FLAGS.flags_into_string())
+    print(f"Trained {config.model} on {config.dataset}: final accuracy "
+          f"{record.get('accuracy', [float('nan')])[-1]:.3f}, model in "
+          f"{os.path.join(config.model_dir, 'model.keras')}")
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["model_dir"])
+    app.run(main)

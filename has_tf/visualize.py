@@ -1,0 +1,68 @@
+"""Pictures: CAM overlays with boxes, hidden-patch grids (matplotlib).
+
+Images are float or uint8 `[H, W, 3]` in pixel units [0, 255]; CAMs are
+`[H, W]` at image resolution; boxes are pixel boxes `(ymin, xmin, ymax,
+xmax)` in the continuous convention of `has_tf.postprocess`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _draw_box(ax, box, color, label=None):
+    import matplotlib.patches as patches
+
+    ymin, xmin, ymax, xmax = box
+    # Pixel r spans [r, r + 1); imshow centres pixel r at r.
+    ax.add_patch(patches.Rectangle(
+        (xmin - 0.5, ymin - 0.5), xmax - xmin, ymax - ymin, fill=False,
+        edgecolor=color, linewidth=2, label=label))
+
+
+def save_overlay(path: str, image, cam, pred_box=None,
+                 gt_boxes: Sequence | None = None, title: str = "") -> str:
+    """Writes the image, its CAM heat map and the boxes side by side.
+
+    Args:
+      path: PNG path.
+      image: `[H, W, 3]` pixels in [0, 255].
+      cam: `[H, W]` CAM.
+      pred_box: the predicted pixel box (drawn in white) or None.
+      gt_boxes: ground-truth pixel boxes `[N, 4]` (drawn in green).
+      title: a title above both panels.
+
+    Returns:
+      `path`.
+    """
+    plt = _pyplot()
+    image = np.clip(np.asarray(image, np.float64), 0, 255).astype(np.uint8)
+    fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
+    axes[0].imshow(image)
+    axes[1].imshow(image)
+    axes[1].imshow(np.asarray(cam), cmap="jet", alpha=0.5)
+    for ax in axes:
+        for box in (gt_boxes if gt_boxes is not None else []):
+            _draw_box(ax, box, "lime")
+        if pred_box is not None:
+            _draw_box(ax, pred_box, "white")
+        ax.axis("off")
+    axes[0].set_title("image, boxes (green: truth)", fontsize=8)
+    axes[1].set_title("CAM, predicted box (white)", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,84 @@
+"""Train then evaluate on the tiny synthetic config; resume after SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from has_tf import evaluate
+from has_tf import train
+
+TINY = dict(dataset="synthetic_parts/tiny", image_size=28, resize_size=32,
+            patch_sizes=(0, 8), batch_size=4, learning_rate=0.02)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(patch_sizes=(0, 40)), "--patch_sizes: a patch is larger"),
+        (dict(hide_prob=2.0), "--hide_prob.*Received: 2.0"),
+        (dict(lr_boundaries=(0.8, 0.5)), "--lr_boundaries"),
+        (dict(image_size=40), "--image_size"),
+        (dict(model="vgg"), "--model"),
+    ],
+)
+def test_invalid_configs_name_the_flag(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        train.TrainConfig(model_dir=str(tmp_path), **{**TINY, **kwargs})
+
+
+def test_train_then_evaluate(tmp_path):
+    data = str(tmp_path / "data")
+    run = str(tmp_path / "run")
+    record = train.train(train.TrainConfig(
+        model_dir=run, data_dir=data, epochs=2, steps_per_epoch=3, **TINY))
+    assert record["steps_done"] == 6 and len(record["loss"]) == 2
+    for name in ("model.keras", "normalization.json", "history.json"):
+        assert os.path.exists(os.path.join(run, name))
+    result = evaluate.evaluate(run, "synthetic_parts/tiny", "test", data,
+                               threshold_step=0.1, num_pictures=2)
+    assert result["count"] == 6
+    for key in evaluate.HEADLINE:
+        assert 0.0 <= result[key] <= 1.0
+    saved = json.load(open(os.path.join(run, "eval", "metrics.json")))
+    assert saved["gt_known_loc"] == result["gt_known_loc"]
+    pictures = sorted(os.listdir(os.path.join(run, "eval")))
+    assert pictures[:2] == ["metrics.json", "overlay_000.png"]
+
+
+def test_evaluate_without_a_model_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No trained model"):
+        evaluate.evaluate(str(tmp_path), "synthetic_parts/tiny")
+
+
+def test_resume_after_sigkill(tmp_path):
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "has_tf.train",
+            "--dataset=synthetic_parts/tiny", f"--data_dir={tmp_path}/data",
+            f"--model_dir={run}", "--image_size=28", "--resize_size=32",
+            "--patch_sizes=0,8", "--batch_size=4", "--epochs=1",
+            "--steps_per_epoch=400", "--checkpoint_steps=20"]
+    env = {**os.environ, "PYTHONPATH": os.getcwd(),
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    first = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    metadata = run / "backup" / "training_metadata.json"
+    deadline = time.time() + 240
+    while not metadata.exists() and first.poll() is None:
+        assert time.time() < deadline, "no checkpoint within 4 minutes"
+        time.sleep(0.1)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert first.returncode == -signal.SIGKILL
+    assert not (run / "model.keras").exists()
+    subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    record = json.loads((run / "history.json").read_text())
+    assert record["steps_done"] == 400
+    # The second process continued from a checkpoint: it ran fewer steps.
+    assert 0 < record["steps_this_run"] <= 380
+    assert record["steps_this_run"] % 20 == 0
