@@ -237,7 +237,8 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     ]
     counter = _StepCounter()
     history = model.fit(train_data, epochs=chunks, steps_per_epoch=interval,
-                        callbacks=callbacks + [counter], verbose=2)
+                        callbacks=callbacks + [counter], shuffle=False,
+                        verbose=2)
     losses = history.history.get("loss", [])
     if any(not math.isfinite(loss) for loss in losses):
         raise RuntimeError(
