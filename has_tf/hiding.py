@@ -25,7 +25,7 @@ feature vector). `sample_uniform` resamples a variable-length sequence to a
 fixed number of steps (the paper's F_total).
 
 Every op here is vectorised over the batch (no Python loop over images,
-patches or segments, no `tf.py_function`) and runs eagerly, inside
+patches or segments, no call back into Python) and runs eagerly, inside
 `tf.function`, inside `tf.data.Dataset.map` and under `jit_compile=True`
 when shapes are static. Randomness is stateless: with a `seed` the same
 inputs give the same mask on any run, device or replica; with `seed=None`

@@ -95,11 +95,13 @@ def crop_boxes(boxes, offset, crop_size, image_size) -> tf.Tensor:
     return tf.clip_by_value((boxes * size - start) / extent, 0.0, 1.0)
 
 
-def _check_positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"Expected `{name}` to be an int >= 1. Received: {name}={value!r}"
-        )
+def _check_sizes(batch_size, image_size, resize_size):
+    for value, name in ((batch_size, "batch_size"),
+                        (image_size, "image_size"),
+                        (resize_size, "resize_size")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"Expected `{name}` to be an int >= 1. "
+                             f"Received: {name}={value!r}")
 
 
 def _random_crop(image, boxes, seed, crop, image_size, resize_size):
@@ -181,10 +183,7 @@ def train_pipeline(
       ValueError: an unknown `crop`, non-positive sizes, or a crop larger
         than the resize.
     """
-    for value, name in ((batch_size, "batch_size"),
-                        (image_size, "image_size"),
-                        (resize_size, "resize_size")):
-        _check_positive(value, name)
+    _check_sizes(batch_size, image_size, resize_size)
     if crop not in CROPS:
         raise ValueError(
             f"Expected `crop` in {CROPS}. Received: crop={crop!r}")
@@ -270,10 +269,7 @@ def eval_pipeline(
       centre crop ("center_crop"), the resized image ("resize") or the
       256x256 resize ("ten_crop", where crops map back by their offsets).
     """
-    for value, name in ((batch_size, "batch_size"),
-                        (image_size, "image_size"),
-                        (resize_size, "resize_size")):
-        _check_positive(value, name)
+    _check_sizes(batch_size, image_size, resize_size)
     if protocol not in PROTOCOLS:
         raise ValueError(
             f"Expected `protocol` in {PROTOCOLS}. "
