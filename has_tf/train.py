@@ -7,7 +7,8 @@ Flags are the only configuration; the real work is in importable functions
 writes into `--model_dir`: `flags.txt` (the resolved flags),
 `normalization.json` (the mean/std the model was trained with),
 `backup/` (Keras BackupAndRestore: a killed run resumes from its last
-checkpoint), `tensorboard/`, `history.json`, and the final `model.keras`.
+checkpoint), `tensorboard/`, `history.json`, the final `model.keras` and
+`saved_model/` (serving logits and CAMs).
 """
 
 from __future__ import annotations
@@ -168,6 +169,19 @@ def _StepCounter():  # noqa: N802  (a factory: keras loads lazily)
     return _step_counter_class()()
 
 
+def export_saved_model(model, path: str) -> str:
+    """Exports a SavedModel whose `serve` gives logits and CAMs.
+
+    `tf.saved_model.load(path).serve(images)` returns
+    `{"logits": [B, N], "cams": [B, h, w, N]}` for normalised images.
+    """
+    from has_tf import models
+
+    models.cam_model(model).export(path, format="tf_saved_model",
+                                   verbose=False)
+    return path
+
+
 def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     """Runs (or resumes) training; returns the history as a dict.
 
@@ -245,6 +259,7 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
             "The loss became NaN or infinite; training stopped. The last "
             f"good checkpoint is in {config.model_dir}/backup.")
     model.save(os.path.join(config.model_dir, "model.keras"))
+    export_saved_model(model, os.path.join(config.model_dir, "saved_model"))
     record = {k: [float(v) for v in vals]
               for k, vals in history.history.items()}
     record["steps_done"] = int(model.optimizer.iterations.numpy())

@@ -82,3 +82,27 @@ def test_resume_after_sigkill(tmp_path):
     # The second process continued from a checkpoint: it ran fewer steps.
     assert 0 < record["steps_this_run"] <= 380
     assert record["steps_this_run"] % 20 == 0
+
+
+def test_saved_model_serves_logits_and_cams(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+
+    run = str(tmp_path / "run")
+    train.train(train.TrainConfig(model_dir=run, data_dir=str(tmp_path),
+                                  epochs=1, steps_per_epoch=1, **TINY))
+    served = tf.saved_model.load(os.path.join(run, "saved_model"))
+    out = served.serve(tf.zeros([2, 28, 28, 3]))
+    assert out["logits"].shape == (2, 3)
+    assert out["cams"].shape == (2, 7, 7, 3)
+    assert np.isfinite(out["cams"].numpy()).all()
+
+
+def test_nan_loss_stops_with_a_clear_message(tmp_path):
+    run = str(tmp_path / "run")
+    config = train.TrainConfig(model_dir=run, data_dir=str(tmp_path),
+                               epochs=3, steps_per_epoch=4,
+                               **{**TINY, "learning_rate": 1e30})
+    with pytest.raises(RuntimeError, match="NaN or infinite"):
+        train.train(config)
+    assert not os.path.exists(os.path.join(run, "model.keras"))

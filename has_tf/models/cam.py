@@ -87,8 +87,9 @@ def cam_model(model: keras.Model) -> keras.Model:
             f"Received: {type(classifier).__name__}"
         )
     cams = ClassActivationMaps(classifier, name="cams")(pool.input)
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     return keras.Model(
-        model.inputs, {"logits": model.outputs[0], "cams": cams},
+        inputs, {"logits": model.outputs[0], "cams": cams},
         name=f"{model.name}_cam",
     )
 
