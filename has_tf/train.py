@@ -169,6 +169,23 @@ def _StepCounter():  # noqa: N802  (a factory: keras loads lazily)
     return _step_counter_class()()
 
 
+def _replica_spread(strategy, model) -> float:
+    """Largest difference between replicas' copies of a trainable weight.
+
+    0 when the replicas are in sync. (Batch-norm moving statistics are
+    kept per replica and averaged when read, so they are not compared.)
+    """
+    import numpy as np
+
+    spread = 0.0
+    for variable in model.trainable_weights:
+        copies = [np.asarray(v) for v in
+                  strategy.experimental_local_results(variable.value)]
+        for copy in copies[1:]:
+            spread = max(spread, float(np.max(np.abs(copy - copies[0]))))
+    return spread
+
+
 def export_saved_model(model, path: str) -> str:
     """Exports a SavedModel whose `serve` gives logits and CAMs.
 
@@ -200,6 +217,8 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     import has_tf.datasets
     from has_tf import input_pipeline
 
+    # Multi-worker collectives must be set up before any other TF op runs.
+    strategy = build_strategy(config.strategy)
     os.makedirs(config.model_dir, exist_ok=True)
     if flags_text is not None:
         with open(os.path.join(config.model_dir, "flags.txt"), "w") as f:
@@ -217,8 +236,6 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
               "w") as f:
         json.dump({**norm, "image_size": config.image_size,
                    "num_classes": num_classes, "model": config.model}, f)
-
-    strategy = build_strategy(config.strategy)
 
     def inputs(context):
         return input_pipeline.train_pipeline(
@@ -264,6 +281,8 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
               for k, vals in history.history.items()}
     record["steps_done"] = int(model.optimizer.iterations.numpy())
     record["steps_this_run"] = counter.steps
+    record["replicas"] = strategy.num_replicas_in_sync
+    record["replica_weights_max_diff"] = _replica_spread(strategy, model)
     with open(os.path.join(config.model_dir, "history.json"), "w") as f:
         json.dump(record, f)
     return record

@@ -106,3 +106,31 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path):
     with pytest.raises(RuntimeError, match="NaN or infinite"):
         train.train(config)
     assert not os.path.exists(os.path.join(run, "model.keras"))
+
+
+MIRRORED = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from has_tf import train
+record = train.train(train.TrainConfig(
+    model_dir=sys.argv[1], data_dir=sys.argv[2], strategy="mirrored",
+    epochs=1, steps_per_epoch=3, dataset="synthetic_parts/tiny",
+    image_size=28, resize_size=32, patch_sizes=(0, 8), batch_size=4))
+print("RECORD", json.dumps(record))
+"""
+
+
+def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.getcwd(),
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(tmp_path / "run"),
+         str(tmp_path / "data")], env=env, check=True, capture_output=True,
+        text=True).stdout
+    record = json.loads(out.split("RECORD", 1)[1])
+    assert record["replicas"] == 2
+    assert all(loss == loss and abs(loss) < 1e6 for loss in record["loss"])
+    assert record["replica_weights_max_diff"] == 0.0
