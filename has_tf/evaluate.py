@@ -9,7 +9,8 @@ paper's (Top-1 Loc, GT-known Loc, Top-1 Clas at `--cam_threshold`) and the
 threshold-free one (MaxBoxAcc, MaxBoxAccV2). Streams over the split (memory
 stays flat), writes `eval/metrics.json` (fractions in [0, 1]) and overlay
 pictures of the first `--num_pictures` images into the model dir, and
-prints the figures. Training and evaluation share their flags
+prints the figures. `--compare=dir_a,dir_b` prints evaluated runs side by
+side instead. Training and evaluation share their flags
 (`has_tf.shared_flags`), so one flagfile drives both.
 """
 
@@ -122,8 +123,43 @@ def evaluate(model_dir: str, dataset: str, split: str = "test",
     return result
 
 
+def compare(model_dirs) -> str:
+    """A table of the headline figures of several evaluated runs.
+
+    Args:
+      model_dirs: directories holding `eval/metrics.json`.
+
+    Returns:
+      The table as text, one row per metric and one column per run.
+
+    Raises:
+      FileNotFoundError: a run has not been evaluated.
+    """
+    results = []
+    for model_dir in model_dirs:
+        path = os.path.join(model_dir, "eval", "metrics.json")
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"No evaluation in {model_dir!r}: expected {path} (run "
+                "python -m has_tf.evaluate --model_dir=... first).")
+        with open(path) as f:
+            results.append(json.load(f))
+    width = max(14, *(len(d) for d in model_dirs))
+    lines = [f"{'':16}" + "".join(f"{d:>{width + 2}}" for d in model_dirs)]
+    for key in HEADLINE + ("count",):
+        cells = "".join(f"{r[key]:>{width + 2}.4g}" for r in results)
+        lines.append(f"{key:16}{cells}")
+    return "\n".join(lines)
+
+
 def main(argv):
     del argv
+    if shared_flags.COMPARE.value:
+        try:
+            print(compare(shared_flags.COMPARE.value))
+        except FileNotFoundError as error:
+            raise app.UsageError(str(error)) from None
+        return
     model_dir = shared_flags.MODEL_DIR.value
     if not model_dir:
         raise app.UsageError("--model_dir is required.")

@@ -93,3 +93,6 @@ MAX_IMAGES = flags.DEFINE_integer("max_images", 0,
 PICTURES = flags.DEFINE_integer("num_pictures", 8,
                                  "Overlay pictures to write.", lower_bound=0)
 
+COMPARE = flags.DEFINE_list(
+    "compare", [], "Model dirs whose eval/metrics.json to print side by "
+    "side (no evaluation runs), e.g. runs/quickstart,runs/quickstart_baseline.")

@@ -50,6 +50,21 @@ def test_train_then_evaluate(tmp_path):
     assert pictures[:2] == ["metrics.json", "overlay_000.png"]
 
 
+def test_compare_prints_runs_side_by_side(tmp_path):
+    for name, value in (("a", 0.5), ("b", 0.25)):
+        os.makedirs(tmp_path / name / "eval")
+        metrics = {key: value for key in evaluate.HEADLINE}
+        metrics["count"] = 10
+        (tmp_path / name / "eval" / "metrics.json").write_text(
+            json.dumps(metrics))
+    table = evaluate.compare([str(tmp_path / "a"), str(tmp_path / "b")])
+    row = next(line for line in table.splitlines()
+               if line.startswith("gt_known_loc"))
+    assert row.split()[1:] == ["0.5", "0.25"]
+    with pytest.raises(FileNotFoundError, match="No evaluation"):
+        evaluate.compare([str(tmp_path / "missing")])
+
+
 def test_evaluate_without_a_model_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="No trained model"):
         evaluate.evaluate(str(tmp_path), "synthetic_parts/tiny")
