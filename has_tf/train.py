@@ -23,9 +23,6 @@ from absl import flags
 
 from has_tf import shared_flags
 
-_MODELS = shared_flags.MODELS
-
-
 @dataclasses.dataclass
 class TrainConfig:
     """Everything a run needs; the flags above map onto it one to one."""
@@ -71,8 +68,8 @@ def validate(config: TrainConfig) -> None:
         raise ValueError(f"--{name}: {message} "
                          f"Received: {getattr(config, name)!r}")
 
-    if config.model not in _MODELS:
-        fail("model", f"expected one of {_MODELS}.")
+    if config.model not in shared_flags.MODELS:
+        fail("model", f"expected one of {shared_flags.MODELS}.")
     if any(s < 0 for s in config.patch_sizes):
         fail("patch_sizes", "expected sizes >= 0.")
     if any(s > config.image_size for s in config.patch_sizes):
@@ -149,12 +146,15 @@ def build_optimizer(config: TrainConfig, total_steps: int):
                                 weight_decay=config.weight_decay or None)
 
 
-def _step_counter_class():
+def _step_counter():
+    """A Keras callback counting the steps this process ran.
+
+    A resumed run runs fewer than the total. Defined here so importing
+    this module does not load Keras.
+    """
     import keras
 
     class StepCounter(keras.callbacks.Callback):
-        """Counts the steps this process ran (resumed runs run fewer)."""
-
         def __init__(self):
             super().__init__()
             self.steps = 0
@@ -162,11 +162,7 @@ def _step_counter_class():
         def on_train_batch_end(self, batch, logs=None):
             self.steps += 1
 
-    return StepCounter
-
-
-def _StepCounter():  # noqa: N802  (a factory: keras loads lazily)
-    return _step_counter_class()()
+    return StepCounter()
 
 
 def _replica_spread(strategy, model) -> float:
@@ -266,7 +262,7 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
         keras.callbacks.TensorBoard(
             os.path.join(config.model_dir, "tensorboard")),
     ]
-    counter = _StepCounter()
+    counter = _step_counter()
     history = model.fit(train_data, epochs=chunks, steps_per_epoch=interval,
                         callbacks=callbacks + [counter], shuffle=False,
                         verbose=2)
