@@ -38,6 +38,12 @@ CROP = flags.DEFINE_enum("crop", "resize_crop",
 PATCH_SIZES = flags.DEFINE_list(
     "patch_sizes", ["0", "16", "32", "44", "56"],
     "Hide-and-Seek patch sizes (0 = hide nothing); empty: no hiding.")
+CONV1_PATCH_SIZES = flags.DEFINE_list(
+    "conv1_patch_sizes", [],
+    "Hide patches of this many conv1 cells (the paper's conv1 ablation: 5 "
+    "or 11 on AlexNet's 55x55 conv1); empty: off. alexnet_gap, small_gap.")
+CONV1_HIDE_PROB = flags.DEFINE_float(
+    "conv1_hide_prob", 0.5, "Hiding probability of the conv1 cells.")
 HIDE_PROB = flags.DEFINE_float("hide_prob", 0.5,
                                 "Probability of hiding a cell.",
                                 lower_bound=0.0, upper_bound=1.0)
@@ -70,14 +76,18 @@ CHECKPOINT_STEPS = flags.DEFINE_integer(
     "checkpoint_steps", 0,
     "Checkpoint every this many steps (0: each epoch); a killed run "
     "resumes from the last one.", lower_bound=0)
-
-
+TB_IMAGES = flags.DEFINE_integer(
+    "tensorboard_images", 8,
+    "CAMs of this many fixed --eval_split images logged to TensorBoard "
+    "after every checkpoint interval; 0 logs none.", lower_bound=0)
 
 # Evaluation.
 SPLIT = flags.DEFINE_string("eval_split", "test", "TFDS split to score.")
 PROTOCOL = flags.DEFINE_enum("protocol", "resize",
-                              ("resize", "center_crop"),
-                              "Evaluation crop (see input_pipeline).")
+                              ("resize", "center_crop", "ten_crop"),
+                              "Evaluation crop (see input_pipeline); "
+                              "ten_crop averages the crops' class scores "
+                              "and merges their CAMs.")
 THRESHOLD = flags.DEFINE_float(
     "cam_threshold", 0.2, "Fraction of the CAM's max for the paper's "
     "protocol (the paper: 0.2 AlexNet, 0.3 GoogLeNet).", lower_bound=0.0,

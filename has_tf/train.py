@@ -17,6 +17,7 @@ import dataclasses
 import json
 import math
 import os
+import sys
 
 from absl import app
 from absl import flags
@@ -40,6 +41,8 @@ class TrainConfig:
     crop: str = "resize_crop"
     patch_sizes: tuple = (0, 16, 32, 44, 56)
     hide_prob: float = 0.5
+    conv1_patch_sizes: tuple = ()
+    conv1_hide_prob: float = 0.5
     normalization: str = "dataset"
     batch_size: int = 64
     epochs: int = 10
@@ -54,9 +57,13 @@ class TrainConfig:
     mixed_precision: str = "float32"
     jit_compile: bool = False
     checkpoint_steps: int = 0
+    eval_split: str = "test"
+    tensorboard_images: int = 8
 
     def __post_init__(self):
         self.patch_sizes = tuple(int(s) for s in self.patch_sizes)
+        self.conv1_patch_sizes = tuple(
+            int(s) for s in self.conv1_patch_sizes)
         self.lr_boundaries = tuple(float(b) for b in self.lr_boundaries)
         validate(self)
 
@@ -77,6 +84,13 @@ def validate(config: TrainConfig) -> None:
              f"(--image_size={config.image_size}).")
     if not 0.0 <= config.hide_prob <= 1.0:
         fail("hide_prob", "expected a probability in [0, 1].")
+    if not 0.0 <= config.conv1_hide_prob <= 1.0:
+        fail("conv1_hide_prob", "expected a probability in [0, 1].")
+    if any(s < 0 for s in config.conv1_patch_sizes):
+        fail("conv1_patch_sizes", "expected sizes >= 0.")
+    if config.conv1_patch_sizes and config.model == "googlenet_gap":
+        fail("conv1_patch_sizes", "conv1 hiding is built into alexnet_gap "
+             "and small_gap only (--model=googlenet_gap).")
     if config.crop == "resize_crop" and config.image_size > config.resize_size:
         fail("image_size", f"the crop is larger than --resize_size="
              f"{config.resize_size}.")
@@ -128,9 +142,13 @@ def build_model(config: TrainConfig, num_classes: int, image_size=None):
     from has_tf import models
 
     side = image_size or config.image_size
+    options = {}
+    if config.conv1_patch_sizes:
+        options = dict(conv1_hide_patch_sizes=config.conv1_patch_sizes,
+                       conv1_hide_prob=config.conv1_hide_prob)
     return getattr(models, config.model)(
         num_classes, input_shape=(side, side, 3), pooling=config.pooling,
-        dropout_rate=config.dropout_rate)
+        dropout_rate=config.dropout_rate, **options)
 
 
 def build_optimizer(config: TrainConfig, total_steps: int):
@@ -182,6 +200,69 @@ def _replica_spread(strategy, model) -> float:
     return spread
 
 
+def _cam_image_logger(model, images, labels, log_dir, mean, std):
+    """A Keras callback logging the CAMs of fixed images to TensorBoard.
+
+    After every `fit` epoch (one checkpoint interval) it writes, under
+    the tag "cams", each image blended with the CAM of its true class,
+    and the learning rate under "learning_rate".
+
+    Args:
+      model: the classifier being trained (a `has_tf.models` network).
+      images: float32 `[K, S, S, 3]` normalised images.
+      labels: int `[K]` their classes.
+      log_dir: the summary directory.
+      mean, std: the normalisation, to show the images in pixel units.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from has_tf import models
+    from has_tf import visualize
+
+    class CamImages(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.writer = tf.summary.create_file_writer(log_dir)
+            self.cam_net = models.cam_model(model)
+            self.pixels = (np.asarray(images) * np.asarray(std)
+                           + np.asarray(mean))
+
+        def on_epoch_end(self, epoch, logs=None):
+            step = int(self.model.optimizer.iterations.numpy())
+            cams = self.cam_net(images, training=False)["cams"]
+            cams = models.upsample_cams(
+                models.class_cams(cams, classes=labels),
+                images.shape[1:3]).numpy()
+            blended = np.stack([visualize.blend_cam(p, c)
+                                for p, c in zip(self.pixels, cams)])
+            rate = self.model.optimizer.learning_rate
+            with self.writer.as_default():
+                tf.summary.image("cams", blended, step=step,
+                                 max_outputs=len(blended))
+                tf.summary.scalar("learning_rate", float(np.asarray(rate)),
+                                  step=step)
+            self.writer.flush()
+
+    return CamImages()
+
+
+def _fixed_eval_batch(config: TrainConfig, norm: dict):
+    """The first `config.tensorboard_images` images of `eval_split`."""
+    import has_tf.datasets
+    from has_tf import input_pipeline
+
+    data, _ = has_tf.datasets.load(config.dataset, config.eval_split,
+                                   config.data_dir, config.manual_dir)
+    batch = next(iter(input_pipeline.eval_pipeline(
+        data.take(config.tensorboard_images), config.tensorboard_images,
+        "resize", image_size=config.image_size,
+        resize_size=config.resize_size, mean=norm["mean"],
+        std=norm["std"])))
+    return batch["image"], batch["label"].numpy()
+
+
 def export_saved_model(model, path: str) -> str:
     """Exports a SavedModel whose `serve` gives logits and CAMs.
 
@@ -215,9 +296,15 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
 
     # Multi-worker collectives must be set up before any other TF op runs.
     strategy = build_strategy(config.strategy)
-    os.makedirs(config.model_dir, exist_ok=True)
+    # Under multi_worker only the chief writes into the model dir.
+    out_dir = config.model_dir
+    if config.strategy == "multi_worker":
+        from has_tf import multi_worker
+
+        out_dir = multi_worker.worker_dir(strategy, config.model_dir)
+    os.makedirs(out_dir, exist_ok=True)
     if flags_text is not None:
-        with open(os.path.join(config.model_dir, "flags.txt"), "w") as f:
+        with open(os.path.join(out_dir, "flags.txt"), "w") as f:
             f.write(flags_text)
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.mixed_precision)
@@ -228,8 +315,7 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     examples = builder.info.splits[config.train_split].num_examples
     steps = config.steps_per_epoch or max(1, examples // config.batch_size)
     norm = normalization(config, builder)
-    with open(os.path.join(config.model_dir, "normalization.json"),
-              "w") as f:
+    with open(os.path.join(out_dir, "normalization.json"), "w") as f:
         json.dump({**norm, "image_size": config.image_size,
                    "num_classes": num_classes, "model": config.model}, f)
 
@@ -254,32 +340,46 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     # at most one interval. The total is rounded up to whole intervals.
     interval = config.checkpoint_steps or steps
     chunks = math.ceil(steps * config.epochs / interval)
-    callbacks = [
-        keras.callbacks.BackupAndRestore(
-            os.path.join(config.model_dir, "backup"), save_freq="epoch",
-            delete_checkpoint=False),
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.TensorBoard(
-            os.path.join(config.model_dir, "tensorboard")),
-    ]
-    counter = _step_counter()
-    history = model.fit(train_data, epochs=chunks, steps_per_epoch=interval,
-                        callbacks=callbacks + [counter], shuffle=False,
-                        verbose=2)
-    losses = history.history.get("loss", [])
+    images_logger = []
+    if config.tensorboard_images:
+        images, labels = _fixed_eval_batch(config, norm)
+        images_logger.append(_cam_image_logger(
+            model, images, labels, os.path.join(out_dir, "tensorboard",
+                                                "cams"),
+            norm["mean"], norm["std"]))
+    if config.strategy == "multi_worker":
+        history = multi_worker.fit(
+            strategy, model, train_data, config.batch_size, chunks,
+            interval, out_dir, callbacks=images_logger)
+        steps_this_run = history.pop("steps_this_run")
+    else:
+        callbacks = [
+            keras.callbacks.BackupAndRestore(
+                os.path.join(out_dir, "backup"), save_freq="epoch",
+                delete_checkpoint=False),
+            keras.callbacks.TerminateOnNaN(),
+            keras.callbacks.TensorBoard(os.path.join(out_dir,
+                                                     "tensorboard")),
+        ] + images_logger
+        counter = _step_counter()
+        history = model.fit(
+            train_data, epochs=chunks, steps_per_epoch=interval,
+            callbacks=callbacks + [counter], shuffle=False,
+            verbose=1 if sys.stdout.isatty() else 2).history
+        steps_this_run = counter.steps
+    losses = history.get("loss", [])
     if any(not math.isfinite(loss) for loss in losses):
         raise RuntimeError(
             "The loss became NaN or infinite; training stopped. The last "
-            f"good checkpoint is in {config.model_dir}/backup.")
-    model.save(os.path.join(config.model_dir, "model.keras"))
-    export_saved_model(model, os.path.join(config.model_dir, "saved_model"))
-    record = {k: [float(v) for v in vals]
-              for k, vals in history.history.items()}
+            f"good checkpoint is in {out_dir}/backup.")
+    model.save(os.path.join(out_dir, "model.keras"))
+    export_saved_model(model, os.path.join(out_dir, "saved_model"))
+    record = {k: [float(v) for v in vals] for k, vals in history.items()}
     record["steps_done"] = int(model.optimizer.iterations.numpy())
-    record["steps_this_run"] = counter.steps
+    record["steps_this_run"] = steps_this_run
     record["replicas"] = strategy.num_replicas_in_sync
     record["replica_weights_max_diff"] = _replica_spread(strategy, model)
-    with open(os.path.join(config.model_dir, "history.json"), "w") as f:
+    with open(os.path.join(out_dir, "history.json"), "w") as f:
         json.dump(record, f)
     return record
 

@@ -31,6 +31,35 @@ def _draw_box(ax, box, color, label=None):
         edgecolor=color, linewidth=2, label=label))
 
 
+def blend_cam(image, cam, alpha: float = 0.5) -> np.ndarray:
+    """The image with its CAM laid over it as a jet heat map.
+
+    Args:
+      image: `[H, W, 3]` pixels in [0, 255] (float or uint8).
+      cam: `[H, W]` CAM at image resolution, any range (min-max scaled
+        here; a constant CAM shows as the colormap's lowest colour).
+      alpha: weight of the heat map in [0, 1].
+
+    Returns:
+      uint8 `[H, W, 3]` in [0, 255].
+    """
+    import matplotlib
+
+    image = np.asarray(image, np.float64)
+    cam = np.asarray(cam, np.float64)
+    if image.ndim != 3 or image.shape[-1] != 3 or cam.shape != image.shape[:2]:
+        raise ValueError(
+            "Expected image [H, W, 3] and cam [H, W] of the same H, W. "
+            f"Received: image {image.shape}, cam {cam.shape}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"Expected alpha in [0, 1]. Received: alpha={alpha}")
+    span = cam.max() - cam.min()
+    scaled = (cam - cam.min()) / span if span > 0 else np.zeros_like(cam)
+    heat = matplotlib.colormaps["jet"](scaled)[..., :3] * 255.0
+    out = (1 - alpha) * np.clip(image, 0, 255) + alpha * heat
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
 def save_overlay(path: str, image, cam, pred_box=None,
                  gt_boxes: Sequence | None = None, title: str = "") -> str:
     """Writes the image, its CAM heat map and the boxes side by side.

@@ -24,6 +24,9 @@ TINY = dict(dataset="synthetic_parts/tiny", image_size=28, resize_size=32,
         (dict(lr_boundaries=(0.8, 0.5)), "--lr_boundaries"),
         (dict(image_size=40), "--image_size"),
         (dict(model="vgg"), "--model"),
+        (dict(conv1_hide_prob=-0.1), "--conv1_hide_prob.*-0.1"),
+        (dict(model="googlenet_gap", conv1_patch_sizes=(5,)),
+         "--conv1_patch_sizes: conv1 hiding"),
     ],
 )
 def test_invalid_configs_name_the_flag(tmp_path, kwargs, match):
@@ -35,7 +38,8 @@ def test_train_then_evaluate(tmp_path):
     data = str(tmp_path / "data")
     run = str(tmp_path / "run")
     record = train.train(train.TrainConfig(
-        model_dir=run, data_dir=data, epochs=2, steps_per_epoch=3, **TINY))
+        model_dir=run, data_dir=data, epochs=2, steps_per_epoch=3,
+        tensorboard_images=TINY_IMAGES, **TINY))
     assert record["steps_done"] == 6 and len(record["loss"]) == 2
     for name in ("model.keras", "normalization.json", "history.json"):
         assert os.path.exists(os.path.join(run, name))
@@ -48,6 +52,42 @@ def test_train_then_evaluate(tmp_path):
     assert saved["gt_known_loc"] == result["gt_known_loc"]
     pictures = sorted(os.listdir(os.path.join(run, "eval")))
     assert pictures[:2] == ["metrics.json", "overlay_000.png"]
+    _check_cam_summaries(os.path.join(run, "tensorboard", "cams"),
+                         steps=[3, 6], count=TINY_IMAGES)
+    ten = evaluate.evaluate(run, "synthetic_parts/tiny", "test", data,
+                            protocol="ten_crop", threshold_step=0.1,
+                            num_pictures=1)
+    assert ten["count"] == 6 and ten["protocol"] == "ten_crop"
+    for key in evaluate.HEADLINE:
+        assert 0.0 <= ten[key] <= 1.0
+
+
+TINY_IMAGES = 3
+
+
+def _check_cam_summaries(log_dir, steps, count):
+    """The CAM images and learning rate logged after every interval."""
+    import tensorflow as tf
+
+    images, rates = {}, {}
+    for name in os.listdir(log_dir):
+        for event in tf.compat.v1.train.summary_iterator(
+                os.path.join(log_dir, name)):
+            for value in event.summary.value:
+                tensor = tf.make_ndarray(value.tensor)
+                if value.tag == "cams":
+                    images[event.step] = tensor
+                elif value.tag == "learning_rate":
+                    rates[event.step] = float(tensor)
+    assert sorted(images) == steps and sorted(rates) == steps
+    # An image summary holds width, height, then one PNG per image.
+    for tensor in images.values():
+        assert len(tensor) == 2 + count
+        assert (int(tensor[0]), int(tensor[1])) == (28, 28)
+        assert tensor[2][:4] == b"\x89PNG"
+    # The step schedule: 0.02 up to step 3, then two decays by 0.1.
+    assert rates[3] == pytest.approx(0.02)
+    assert rates[6] == pytest.approx(0.0002)
 
 
 def test_compare_prints_runs_side_by_side(tmp_path):
@@ -63,6 +103,17 @@ def test_compare_prints_runs_side_by_side(tmp_path):
     assert row.split()[1:] == ["0.5", "0.25"]
     with pytest.raises(FileNotFoundError, match="No evaluation"):
         evaluate.compare([str(tmp_path / "missing")])
+
+
+def test_conv1_hiding_reaches_the_model(tmp_path):
+    config = train.TrainConfig(model_dir=str(tmp_path), **TINY,
+                               conv1_patch_sizes=(2,), conv1_hide_prob=0.25)
+    model = train.build_model(config, num_classes=3)
+    layer = model.get_layer("conv1_hide")
+    assert layer.hide_prob == 0.25
+    plain = train.build_model(train.TrainConfig(model_dir=str(tmp_path),
+                                                **TINY), num_classes=3)
+    assert "conv1_hide" not in [layer.name for layer in plain.layers]
 
 
 def test_evaluate_without_a_model_says_so(tmp_path):
@@ -149,3 +200,73 @@ def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
     assert record["replicas"] == 2
     assert all(loss == loss and abs(loss) < 1e6 for loss in record["loss"])
     assert record["replica_weights_max_diff"] == 0.0
+
+
+MULTI_WORKER = """
+import json, sys
+from has_tf import train
+record = train.train(train.TrainConfig(
+    model_dir=sys.argv[1], data_dir=sys.argv[2], strategy="multi_worker",
+    epochs=int(sys.argv[3]), steps_per_epoch=2, dataset="synthetic_parts/tiny",
+    image_size=28, resize_size=32, patch_sizes=(0, 8), batch_size=4,
+    tensorboard_images=2))
+print("RECORD", json.dumps(record))
+"""
+
+
+def _free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_strategy_with_two_processes(tmp_path):
+    import has_tf.datasets
+    import numpy as np
+
+    data, run = str(tmp_path / "data"), str(tmp_path / "run")
+    has_tf.datasets.load("synthetic_parts/tiny", "train", data)  # Build once.
+    records = _run_two_workers(run, data, epochs=2)
+    for record in records:
+        assert record["steps_done"] == 4 and len(record["loss"]) == 2
+        assert all(np.isfinite(record["loss"]))
+    # Both workers took the same synchronous steps: identical losses and
+    # weights. The chief writes into the model dir, worker 1 beside it.
+    assert records[0]["loss"] == records[1]["loss"]
+    import keras
+
+    chief = keras.models.load_model(os.path.join(run, "model.keras"))
+    other = keras.models.load_model(
+        os.path.join(run, "worker_1", "model.keras"))
+    for a, b in zip(chief.trainable_weights, other.trainable_weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert os.listdir(os.path.join(run, "tensorboard", "cams"))
+    assert os.listdir(os.path.join(run, "backup_mw"))
+    # Asked for one more epoch, the workers resume from their checkpoints.
+    for record in _run_two_workers(run, data, epochs=3):
+        assert record["steps_done"] == 6 and record["steps_this_run"] == 2
+
+
+def _run_two_workers(run, data, epochs):
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    procs = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers},
+                     "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "PYTHONPATH": os.getcwd(),
+               "TF_CPP_MIN_LOG_LEVEL": "2",
+               "TF_CONFIG": json.dumps(tf_config)}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", MULTI_WORKER, run, data, str(epochs)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True))
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    return [json.loads(out.split("RECORD", 1)[1]) for out, _ in outs]
