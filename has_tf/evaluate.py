@@ -66,10 +66,10 @@ def evaluate(model_dir: str, dataset: str, split: str = "test",
     data, _ = has_tf.datasets.load(dataset, split, data_dir, manual_dir)
     if max_images:
         data = data.take(max_images)
+    resize_size = max(size, int(round(size * 256 / 224)))
     batches = input_pipeline.eval_pipeline(
         data, batch_size, protocol, image_size=size,
-        resize_size=max(size, int(round(size * 256 / 224))),
-        mean=norm["mean"], std=norm["std"])
+        resize_size=resize_size, mean=norm["mean"], std=norm["std"])
     paper = metrics.PaperLocalization()
     free = metrics.ThresholdFreeLocalization(
         thresholds=metrics.default_thresholds(threshold_step))
@@ -77,32 +77,28 @@ def evaluate(model_dir: str, dataset: str, split: str = "test",
     os.makedirs(out_dir, exist_ok=True)
     pictures = 0
     for batch in batches:
-        out = cam_net(batch["image"], training=False)
-        logits = out["logits"].numpy()
+        scores, cams_of, images = _score_batch(cam_net, batch["image"],
+                                               protocol, size, resize_size)
         labels = batch["label"].numpy()
-        top5 = np.argsort(-logits, axis=1)[:, :5]
-        known = models.upsample_cams(
-            models.class_cams(out["cams"], classes=labels), (size, size))
-        top_cams = [models.upsample_cams(
-            models.class_cams(out["cams"], classes=top5[:, k]), (size, size))
-            for k in range(top5.shape[1])]
+        frame = images.shape[1]
+        top5 = np.argsort(-scores, axis=1)[:, :5]
+        known = cams_of(labels)
+        top_cams = [cams_of(top5[:, k]) for k in range(top5.shape[1])]
         for i, label in enumerate(labels):
             count = int(batch["num_boxes"][i])
-            gt = batch["boxes"].numpy()[i, :count] * size
+            gt = batch["boxes"].numpy()[i, :count] * frame
             if count == 0:
                 continue
-            boxes = [postprocess.cam_to_box(c[i].numpy(), cam_threshold)
+            boxes = [postprocess.cam_to_box(c[i], cam_threshold)
                      for c in top_cams]
-            known_box = postprocess.cam_to_box(known[i].numpy(),
-                                               cam_threshold)
+            known_box = postprocess.cam_to_box(known[i], cam_threshold)
             paper.update(label, top5[i], boxes, known_box, gt)
-            free.update(known[i].numpy(), gt, label=label)
+            free.update(known[i], gt, label=label)
             if pictures < num_pictures:
-                image = (batch["image"][i].numpy() * norm["std"]
-                         + norm["mean"])
+                image = images[i] * norm["std"] + norm["mean"]
                 visualize.save_overlay(
                     os.path.join(out_dir, f"overlay_{pictures:03d}.png"),
-                    image, known[i].numpy(), known_box, gt,
+                    image, known[i], known_box, gt,
                     title=f"label {label}, top-1 {top5[i, 0]}")
                 pictures += 1
     result_paper, result_free = paper.result(), free.result()
@@ -121,6 +117,52 @@ def evaluate(model_dir: str, dataset: str, split: str = "test",
     with open(os.path.join(out_dir, "metrics.json"), "w") as f:
         json.dump(result, f, indent=2)
     return result
+
+
+def _score_batch(cam_net, images, protocol, size, resize_size):
+    """Class scores and CAMs of one batch, in the frame its boxes use.
+
+    Returns:
+      `(scores [B, N], cams_of, frames)`: `cams_of(classes [B])` gives the
+      CAMs of those classes as float `[B, F, F]` at the boxes' frame (F =
+      `size`, or `resize_size` for "ten_crop", whose class scores are the
+      softmax averaged over the crops and whose CAMs are the crops' merged
+      by `postprocess.merge_ten_crop_cams`); `frames` are the normalised
+      images `[B, F, F, 3]` in that frame, for pictures.
+    """
+    import tensorflow as tf
+
+    from has_tf import models
+    from has_tf import postprocess
+
+    if protocol != "ten_crop":
+        out = cam_net(images, training=False)
+
+        def cams_of(classes):
+            return models.upsample_cams(
+                models.class_cams(out["cams"], classes=classes),
+                (size, size)).numpy()
+
+        return out["logits"].numpy(), cams_of, images.numpy()
+    count = images.shape[0]
+    flat = tf.reshape(images, (-1, *images.shape[2:]))
+    out = cam_net(flat, training=False)
+    scores = tf.reduce_mean(tf.reshape(
+        tf.nn.softmax(out["logits"]), (count, 10, -1)), axis=1).numpy()
+    crops = flat.numpy().reshape(count, 10, size, size, 3)
+    frames = np.stack([
+        np.stack([postprocess.merge_ten_crop_cams(crops[i, ..., ch],
+                                                  resize_size)
+                  for ch in range(3)], axis=-1) for i in range(count)])
+
+    def cams_of(classes):
+        cams = models.upsample_cams(
+            models.class_cams(out["cams"], classes=np.repeat(classes, 10)),
+            (size, size)).numpy().reshape(count, 10, size, size)
+        return np.stack([postprocess.merge_ten_crop_cams(c, resize_size)
+                         for c in cams])
+
+    return scores, cams_of, frames
 
 
 def compare(model_dirs) -> str:

@@ -37,6 +37,7 @@ __all__ = [
     "normalize_cam",
     "boxes_to_normalized",
     "boxes_to_pixels",
+    "merge_ten_crop_cams",
 ]
 
 NORMALIZATIONS = ("max", "minmax")
@@ -270,3 +271,50 @@ def boxes_to_pixels(boxes, height: int, width: int) -> np.ndarray:
     """Normalised boxes `[..., 4]` to pixel boxes (times H, W, H, W)."""
     boxes = np.asarray(boxes, dtype=np.float64)
     return boxes * np.array([height, width, height, width], np.float64)
+
+
+def merge_ten_crop_cams(cams, resize_size: int) -> np.ndarray:
+    """Averages the CAMs of the ten crops in the resized image's frame.
+
+    The crops are those of `has_tf.input_pipeline.eval_pipeline(...,
+    protocol="ten_crop")`: the S x S corners TL, TR, BL, BR and the centre
+    of the R x R resized image, then the same five flipped left-right.
+    Each CAM is flipped back where its crop was flipped, placed at its
+    crop's offset, and every pixel of the R x R frame gets the mean of the
+    CAMs that cover it (all do when 2 S >= R, as for 224 of 256).
+
+    Args:
+      cams: `[10, S, S]` CAMs of one class at crop resolution, finite.
+      resize_size: R, the resized side (>= S).
+
+    Returns:
+      float64 `[R, R]`; pixels no crop covers hold the minimum of the
+      covered ones.
+
+    Raises:
+      ValueError: a shape other than `[10, S, S]` or R < S.
+    """
+    cams = np.asarray(cams, dtype=np.float64)
+    if cams.ndim != 3 or cams.shape[0] != 10 or cams.shape[1] != cams.shape[2]:
+        raise ValueError(
+            "Expected `cams` of shape [10, S, S] (the ten crops). Received: "
+            f"cams of shape {cams.shape}")
+    side = cams.shape[1]
+    if resize_size < side:
+        raise ValueError(
+            f"Expected resize_size >= the crop side {side}. Received: "
+            f"resize_size={resize_size}")
+    margin = resize_size - side
+    starts = [(0, 0), (0, margin), (margin, 0), (margin, margin),
+              (margin // 2, margin // 2)] * 2
+    total = np.zeros((resize_size, resize_size))
+    count = np.zeros((resize_size, resize_size))
+    for index, (top, left) in enumerate(starts):
+        cam = cams[index][:, ::-1] if index >= 5 else cams[index]
+        total[top:top + side, left:left + side] += cam
+        count[top:top + side, left:left + side] += 1
+    covered = count > 0
+    merged = np.zeros_like(total)
+    merged[covered] = total[covered] / count[covered]
+    merged[~covered] = merged[covered].min()
+    return merged

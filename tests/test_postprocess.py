@@ -161,3 +161,35 @@ def test_sweep_equals_per_threshold_reference(seed, size, cells,
         assert box.tolist() == cam_to_box(cam, t,
                                           connectivity=connectivity).tolist()
         assert box.tolist() == reference_box(cam, t, connectivity)
+
+
+def test_ten_crop_merge_maps_crops_back():
+    # A CAM defined on the 40x40 frame; each crop sees its own window,
+    # flipped where the crop was flipped: merging must give it back.
+    side, resize = 32, 40
+    frame = np.arange(resize * resize, dtype=np.float64).reshape(
+        resize, resize)
+    margin = resize - side
+    starts = [(0, 0), (0, margin), (margin, 0), (margin, margin),
+              (margin // 2, margin // 2)]
+    crops = [frame[t:t + side, s:s + side] for t, s in starts]
+    crops += [c[:, ::-1] for c in crops]
+    merged = postprocess.merge_ten_crop_cams(np.stack(crops), resize)
+    np.testing.assert_allclose(merged, frame)
+
+
+def test_ten_crop_merge_averages_overlaps_and_fills_gaps():
+    cams = np.zeros((10, 4, 4))
+    cams[0] = 10.0  # Top-left crop only.
+    merged = postprocess.merge_ten_crop_cams(cams, 10)
+    # Pixel (0, 0) is covered by TL and its flip: mean 5.
+    assert merged[0, 0] == 5.0
+    # The middle of the frame (rows 4-5) is covered by no crop of side 4
+    # from a 10 frame except the centre ones (start 3): zero there.
+    assert merged[4, 4] == 0.0
+    # Row 8 col 4 is covered by none: the minimum of the covered values.
+    assert merged[8, 4] == merged[merged > -1].min()
+    with pytest.raises(ValueError, match=r"\[10, S, S\].*\(9, 4, 4\)"):
+        postprocess.merge_ten_crop_cams(np.zeros((9, 4, 4)), 10)
+    with pytest.raises(ValueError, match="resize_size=3"):
+        postprocess.merge_ten_crop_cams(np.zeros((10, 4, 4)), 3)
