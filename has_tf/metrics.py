@@ -20,6 +20,9 @@ Protocols:
 - `PixelAveragePrecision` (Choe et al.): PxAP of the CAM against pixel
   masks (CUB), from histograms over a threshold grid.
 
+- `temporal_map` (from `has_tf.temporal_metrics`): temporal action
+  localization mAP under the THUMOS14 kit's and ActivityNet's rules.
+
 Accumulators keep counts (per threshold, per class), never CAMs, so memory
 does not grow with the number of images. `result()` returns plain dicts of
 Python numbers, ready for JSON; every accuracy is a fraction in [0, 1].
@@ -32,8 +35,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from has_tf import postprocess
+from has_tf.temporal_metrics import temporal_map
 
 __all__ = [
+    "temporal_map",
     "box_iou",
     "PaperLocalization",
     "ThresholdFreeLocalization",
