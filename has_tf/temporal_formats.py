@@ -1,0 +1,169 @@
+"""THUMOS14 and ActivityNet-style files for temporal detections (no TF).
+
+Rows follow `has_tf.temporal_metrics`: detections `(video, start_s, end_s,
+class_index, score)`, ground truth `(video, start_s, end_s, class_index)`,
+with `class_index` in 0..19, the order of `THUMOS14_CLASSES`.
+
+Formats:
+
+- THUMOS14 detection text (the evaluation kit's input): one detection per
+  line, "video start end class-id score", class-id the class's id in the
+  101-class UCF101 list (`THUMOS14_IDS`, e.g. 7 for BaseballPitch).
+- THUMOS14 annotation files: `<Class>_val.txt` / `<Class>_test.txt` with
+  lines "video start end" (seconds), and `Ambiguous_val.txt` /
+  `Ambiguous_test.txt` likewise.
+- ActivityNet-style JSON: `{"version": ..., "results": {video: [{"label":
+  class name, "score": s, "segment": [start, end]}, ...]}, "external_data":
+  {}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+# The 20 THUMOS14 detection classes and their ids in the 101-class list.
+THUMOS14_CLASSES = (
+    "BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk",
+    "CliffDiving", "CricketBowling", "CricketShot", "Diving", "FrisbeeCatch",
+    "GolfSwing", "HammerThrow", "HighJump", "JavelinThrow", "LongJump",
+    "PoleVault", "Shotput", "SoccerPenalty", "TennisSwing", "ThrowDiscus",
+    "VolleyballSpiking",
+)
+THUMOS14_IDS = (7, 9, 12, 21, 22, 23, 24, 26, 31, 33, 36, 40, 45, 51, 68,
+                79, 85, 92, 93, 97)
+_INDEX_OF_ID = {id_: index for index, id_ in enumerate(THUMOS14_IDS)}
+_INDEX_OF_NAME = {name: index for index, name in enumerate(THUMOS14_CLASSES)}
+
+__all__ = [
+    "THUMOS14_CLASSES",
+    "THUMOS14_IDS",
+    "class_index_of_id",
+    "id_of_class_index",
+    "read_thumos_detections",
+    "write_thumos_detections",
+    "read_thumos_annotations",
+    "read_activitynet_json",
+    "write_activitynet_json",
+]
+
+
+def class_index_of_id(class_id: int) -> int:
+    """The 0..19 index of a THUMOS14 class from its 101-list id."""
+    try:
+        return _INDEX_OF_ID[int(class_id)]
+    except KeyError:
+        raise ValueError(
+            "Expected a THUMOS14 detection class id, one of "
+            f"{THUMOS14_IDS}. Received: class_id={class_id!r}") from None
+
+
+def id_of_class_index(index: int) -> int:
+    """The 101-list id of the 0..19 class index."""
+    if not 0 <= int(index) < len(THUMOS14_IDS):
+        raise ValueError(f"Expected a class index in [0, 20). Received: "
+                         f"index={index!r}")
+    return THUMOS14_IDS[int(index)]
+
+
+def write_thumos_detections(path: str, detections) -> str:
+    """Writes detection rows as the kit's text lines; returns `path`."""
+    with open(path, "w") as f:
+        for video, start, end, index, score in detections:
+            f.write(f"{video} {float(start):.2f} {float(end):.2f} "
+                    f"{id_of_class_index(index)} {float(score):.6f}\n")
+    return path
+
+
+def read_thumos_detections(path: str) -> list:
+    """Reads the kit's detection lines into rows (class ids -> 0..19)."""
+    rows = []
+    with open(path) as f:
+        for number, line in enumerate(f, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 5:
+                raise ValueError(
+                    f"{path}:{number}: expected 'video start end class-id "
+                    f"score'. Received: {line.strip()!r}")
+            video, start, end, class_id, score = fields
+            rows.append((video, float(start), float(end),
+                         class_index_of_id(int(float(class_id))),
+                         float(score)))
+    return rows
+
+
+def read_thumos_annotations(directory: str, subset: str = "test"):
+    """Reads `<Class>_<subset>.txt` and `Ambiguous_<subset>.txt`.
+
+    Args:
+      directory: the folder holding the annotation files.
+      subset: "val" or "test".
+
+    Returns:
+      `(ground_truth, ambiguous)`: rows `(video, start_s, end_s,
+      class_index)` and `(video, start_s, end_s)`.
+
+    Raises:
+      FileNotFoundError: a class's file is missing (the message names it).
+    """
+    ground_truth = []
+    for index, name in enumerate(THUMOS14_CLASSES):
+        path = os.path.join(directory, f"{name}_{subset}.txt")
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"Missing THUMOS14 annotation file {path}: the temporal "
+                "annotations (TH14_Temporal_annotations_validation/test) hold "
+                f"one <Class>_{subset}.txt per class.")
+        ground_truth += [(v, s, e, index) for v, s, e in _intervals(path)]
+    path = os.path.join(directory, f"Ambiguous_{subset}.txt")
+    ambiguous = _intervals(path) if os.path.exists(path) else []
+    return ground_truth, ambiguous
+
+
+def _intervals(path):
+    rows = []
+    with open(path) as f:
+        for number, line in enumerate(f, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) < 3:
+                raise ValueError(f"{path}:{number}: expected 'video start "
+                                 f"end'. Received: {line.strip()!r}")
+            rows.append((fields[0], float(fields[1]), float(fields[2])))
+    return rows
+
+
+def write_activitynet_json(path: str, detections,
+                           class_names=THUMOS14_CLASSES,
+                           version: str = "THUMOS14") -> str:
+    """Writes detection rows as ActivityNet-style JSON; returns `path`."""
+    results = {}
+    for video, start, end, index, score in detections:
+        results.setdefault(str(video), []).append({
+            "label": class_names[int(index)], "score": float(score),
+            "segment": [float(start), float(end)]})
+    with open(path, "w") as f:
+        json.dump({"version": version, "results": results,
+                   "external_data": {}}, f, indent=1)
+    return path
+
+
+def read_activitynet_json(path: str, class_names=THUMOS14_CLASSES) -> list:
+    """Reads ActivityNet-style JSON results into detection rows."""
+    index_of = {name: index for index, name in enumerate(class_names)}
+    with open(path) as f:
+        results = json.load(f)["results"]
+    rows = []
+    for video, items in results.items():
+        for item in items:
+            if item["label"] not in index_of:
+                raise ValueError(
+                    f"{path}: unknown label {item['label']!r} in video "
+                    f"{video!r}; expected one of {list(class_names)}")
+            start, end = item["segment"]
+            rows.append((video, float(start), float(end),
+                         index_of[item["label"]], float(item["score"])))
+    return rows
