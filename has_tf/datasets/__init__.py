@@ -12,16 +12,24 @@ import tensorflow_datasets as tfds
 
 from has_tf.datasets import cub
 from has_tf.datasets import ilsvrc_loc
+from has_tf.datasets import synthetic_actions
 from has_tf.datasets import synthetic_parts
+from has_tf.datasets import thumos14_features
 
-__all__ = ["KNOWN", "cub", "ilsvrc_loc", "load", "synthetic_parts"]
+__all__ = ["KNOWN", "TEMPORAL", "cub", "ilsvrc_loc", "load",
+           "synthetic_actions", "synthetic_parts", "thumos14_features"]
 
 # has_tf's name -> the TFDS builder name.
 KNOWN = {
     "synthetic_parts": "synthetic_parts",
     "ilsvrc_loc": "ilsvrc_loc",
     "cub": cub.TFDS_NAME,
+    "synthetic_actions": "synthetic_actions",
+    "thumos14_features": "thumos14_features",
 }
+
+# Datasets of video feature sequences (`temporal_features` schema).
+TEMPORAL = ("synthetic_actions", "thumos14_features")
 
 
 def load(name: str, split: str, data_dir=None, manual_dir=None,

@@ -1,0 +1,11 @@
+"""The `thumos14_features` TFDS dataset."""
+
+from has_tf.datasets.thumos14_features.thumos14_features_dataset_builder import (  # noqa: E501
+    TEST_LISTS,
+    Thumos14Features,
+    Thumos14FeaturesConfig,
+    keep_video,
+)
+
+__all__ = ["TEST_LISTS", "Thumos14Features", "Thumos14FeaturesConfig",
+           "keep_video"]

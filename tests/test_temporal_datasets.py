@@ -1,0 +1,102 @@
+"""The temporal datasets: synthetic_actions and thumos14_features (dummy)."""
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+import has_tf.datasets
+from has_tf import temporal_formats
+from has_tf.datasets import thumos14_features
+from has_tf.datasets.synthetic_actions import generator
+
+
+def test_synthetic_actions_tiny(tmp_path):
+    data, builder = has_tf.datasets.load("synthetic_actions/tiny", "train",
+                                         str(tmp_path))
+    assert builder.info.splits["train"].num_examples == 12
+    for example in tfds.as_numpy(data.take(4)):
+        features = example["features"]
+        assert features.dtype == np.float32 and features.shape[1] == 32
+        assert 48 <= len(features) <= 64
+        rate = example["feature_rate"]
+        assert rate == generator.FEATURE_RATE
+        assert example["duration_s"] == pytest.approx(len(features) / rate)
+        labels = example["labels"]
+        assert labels.sum() == 1.0
+        segments = example["segments"]
+        assert set(segments["label"]) == {int(np.argmax(labels))}
+        assert np.all(segments["start_s"] < segments["end_s"])
+        assert np.all(segments["end_s"] <= example["duration_s"])
+
+
+def test_synthetic_actions_key_span_is_inside_the_action():
+    weak, key = generator.class_directions(5)
+    features, spans = generator.draw_video(2, 5, np.random.default_rng(3))
+    score = features @ key[2]
+    peak = int(np.argmax(score))
+    seconds = peak / generator.FEATURE_RATE
+    assert any(s <= seconds < e for s, e in spans)
+
+
+def _dummy_manual_dir(root):
+    names = temporal_formats.THUMOS14_CLASSES
+    rng = np.random.default_rng(0)
+    for split, subset in (("validation", "val"), ("test", "test")):
+        (root / "annotations" / split).mkdir(parents=True)
+        (root / "features" / split).mkdir(parents=True)
+        for name in names:
+            (root / "annotations" / split / f"{name}_{subset}.txt").write_text("")
+    ann = root / "annotations"
+    (ann / "validation" / "HighJump_val.txt").write_text(
+        "video_validation_0000001 1.0 3.0\nvideo_validation_0000002 0.5 2\n")
+    (ann / "validation" / "Diving_val.txt").write_text(
+        "video_validation_0000001 4.0 6.0\n")
+    (ann / "test" / "PoleVault_test.txt").write_text(
+        "video_test_0000004 2.0 5.0\nvideo_test_0000009 1 2\n")
+    (ann / "test" / "Ambiguous_test.txt").write_text(
+        "video_test_0001292 0 1\nvideo_test_0000004 6 7\n")
+    feats = root / "features"
+    for video in ("video_validation_0000001", "video_validation_0000002"):
+        np.save(feats / "validation" / f"{video}.npy",
+                rng.normal(size=(20, 8)))
+    np.save(feats / "test" / "video_test_0000004_rgb.npy",
+            rng.normal(size=(16, 4)))
+    np.save(feats / "test" / "video_test_0000004_flow.npy",
+            rng.normal(size=(15, 4)))
+    np.save(feats / "test" / "video_test_0001292.npy",
+            rng.normal(size=(10, 8)))
+    # video_test_0000009 has annotations but no features: skipped.
+
+
+def test_thumos14_features_on_dummy_data(tmp_path):
+    _dummy_manual_dir(tmp_path / "manual")
+    val, builder = has_tf.datasets.load(
+        "thumos14_features/dummy", "validation", str(tmp_path / "data"),
+        str(tmp_path / "manual"))
+    assert builder.info.splits["test"].num_examples == 2
+    videos = {e["video"].decode(): e for e in tfds.as_numpy(val)}
+    first = videos["video_validation_0000001"]
+    index = temporal_formats.THUMOS14_CLASSES.index
+    assert np.flatnonzero(first["labels"]).tolist() == sorted(
+        [index("HighJump"), index("Diving")])
+    assert first["duration_s"] == 10.0 and first["feature_rate"] == 2.0
+    test, _ = has_tf.datasets.load("thumos14_features/dummy", "test",
+                                   str(tmp_path / "data"))
+    videos = {e["video"].decode(): e for e in tfds.as_numpy(test)}
+    pair = videos["video_test_0000004"]
+    assert pair["features"].shape == (15, 8)  # RGB + flow, shorter T.
+    assert pair["ambiguous"]["start_s"].tolist() == [6.0]
+    assert videos["video_test_0001292"]["labels"].sum() == 0.0
+    assert not thumos14_features.keep_video("video_test_0001292",
+                                            "thumos14-test-212-v1")
+    assert thumos14_features.keep_video("video_test_0001292",
+                                        "thumos14-test-213-v1")
+    with pytest.raises(ValueError, match="test_list='210'"):
+        thumos14_features.keep_video("v", "210")
+
+
+def test_thumos14_features_missing_manual_data_explains(tmp_path):
+    (tmp_path / "manual").mkdir()
+    with pytest.raises(Exception, match="features/.*<video>.npy"):
+        has_tf.datasets.load("thumos14_features/dummy", "test",
+                             str(tmp_path / "data"), str(tmp_path / "manual"))
