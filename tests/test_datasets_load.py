@@ -25,7 +25,8 @@ def test_cub_runs_through_the_pipelines():
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(ValueError,
                        match="Unknown dataset 'imagenet'. Known: cub, "
-                             "ilsvrc_loc, synthetic_parts"):
+                             "ilsvrc_loc, synthetic_actions, synthetic_parts, "
+                             "thumos14_features"):
         has_tf.datasets.load("imagenet", "train")
 
 
