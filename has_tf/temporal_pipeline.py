@@ -1,0 +1,128 @@
+"""tf.data pipelines for video features: resample, hide segments, batch.
+
+Examples follow `has_tf.datasets.temporal_features`. Every video is
+resampled to `num_steps` steps (the paper's F_total, 2000) with
+`has_tf.sample_uniform`; in training, segments of `segment_size` steps
+(F_segment, 100) are hidden with `hide_prob` and filled with the
+dataset-mean feature, in-graph and deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from has_tf import hiding
+
+
+def feature_mean(dataset: tf.data.Dataset) -> np.ndarray:
+    """The mean feature over every step of every video: float32 `[D]`."""
+    def moments(example):
+        features = tf.cast(example["features"], tf.float64)
+        return tf.reduce_sum(features, 0), tf.cast(tf.shape(features)[0],
+                                                   tf.float64)
+
+    total, count = None, 0.0
+    for sums, steps in dataset.map(moments).prefetch(8):
+        total = sums.numpy() if total is None else total + sums.numpy()
+        count += float(steps)
+    if total is None or count == 0:
+        raise ValueError("Expected a dataset with at least one step.")
+    return (total / count).astype(np.float32)
+
+
+def _check(batch_size, num_steps, segment_size, hide_prob):
+    for name, value in (("batch_size", batch_size), ("num_steps", num_steps)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"Expected `{name}` an int >= 1. Received: "
+                             f"{name}={value!r}")
+    if not isinstance(segment_size, int) or segment_size < 0:
+        raise ValueError("Expected `segment_size` an int >= 0 (0: no "
+                         f"hiding). Received: segment_size={segment_size!r}")
+    if not 0.0 <= hide_prob <= 1.0:
+        raise ValueError(f"Expected `hide_prob` in [0, 1]. Received: "
+                         f"hide_prob={hide_prob!r}")
+
+
+def train_pipeline(dataset: tf.data.Dataset, batch_size: int,
+                   num_steps: int = 2000, segment_size: int = 100,
+                   hide_prob: float = 0.5, fill_value=0.0, seed: int = 0,
+                   shuffle_buffer: int = 1024,
+                   input_context: tf.distribute.InputContext | None = None
+                   ) -> tf.data.Dataset:
+    """Endless training batches `(features [B, F, D], labels [B, N])`.
+
+    Args:
+      dataset: temporal-feature examples.
+      batch_size: videos per batch (per replica under a strategy).
+      num_steps: F, the resampled length.
+      segment_size: steps per hidden segment; 0 turns hiding off.
+      hide_prob: probability that a segment is hidden.
+      fill_value: a scalar or the `[D]` mean feature (the paper).
+      seed: shuffling and hiding seed.
+      shuffle_buffer: videos in the shuffle buffer.
+      input_context: shards the input per worker.
+
+    Returns:
+      float32 features and float32 multi-hot labels, batch after batch.
+    """
+    _check(batch_size, num_steps, segment_size, hide_prob)
+    if input_context is not None:
+        dataset = dataset.shard(input_context.num_input_pipelines,
+                                input_context.input_pipeline_id)
+    fill = np.asarray(fill_value, np.float32)
+
+    def prepare(example):
+        features = hiding.sample_uniform(
+            tf.cast(example["features"], tf.float32), num_steps)
+        return features, example["labels"]
+
+    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.cache().shuffle(shuffle_buffer, seed=seed).repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    if segment_size and hide_prob > 0:
+        shard = input_context.input_pipeline_id if input_context else 0
+
+        def hide(index, batch):
+            features, labels = batch
+            seeds = tf.stack([tf.constant(seed, tf.int64) * 1000 + shard,
+                              index])
+            return hiding.hide_segments(features, segment_size, hide_prob,
+                                        fill, seed=seeds), labels
+
+        dataset = dataset.enumerate().map(
+            hide, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def eval_pipeline(dataset: tf.data.Dataset, batch_size: int,
+                  num_steps: int = 2000) -> tf.data.Dataset:
+    """Evaluation batches: resampled features, no hiding.
+
+    Returns:
+      Dicts: "features" float32 `[B, F, D]`, "labels" `[B, N]`, "video"
+      string `[B]`, "duration_s" float32 `[B]`, "segments" (start_s,
+      end_s, label padded with -1 to the batch's most) and "ambiguous"
+      (start_s, end_s padded with -1).
+    """
+    _check(batch_size, num_steps, 0, 0.0)
+
+    def prepare(example):
+        return {
+            "features": hiding.sample_uniform(
+                tf.cast(example["features"], tf.float32), num_steps),
+            "labels": example["labels"],
+            "video": example["video"],
+            "duration_s": example["duration_s"],
+            "segments": tf.stack([
+                example["segments"]["start_s"], example["segments"]["end_s"],
+                tf.cast(example["segments"]["label"], tf.float32)], -1),
+            "ambiguous": tf.stack([example["ambiguous"]["start_s"],
+                                   example["ambiguous"]["end_s"]], -1),
+        }
+
+    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.padded_batch(
+        batch_size, padding_values={
+            "features": 0.0, "labels": 0.0, "video": "", "duration_s": 0.0,
+            "segments": -1.0, "ambiguous": -1.0}).prefetch(tf.data.AUTOTUNE)
