@@ -205,17 +205,30 @@ def main(argv):
     model_dir = shared_flags.MODEL_DIR.value
     if not model_dir:
         raise app.UsageError("--model_dir is required.")
+    f = shared_flags
+    name = f.DATASET.value
     try:
-        f = shared_flags
-        result = evaluate(
-            model_dir, f.DATASET.value, f.SPLIT.value, f.DATA_DIR.value,
-            f.MANUAL_DIR.value, f.PROTOCOL.value, f.THRESHOLD.value,
-            f.STEP.value, f.BATCH.value, f.MAX_IMAGES.value,
-            f.PICTURES.value)
-    except FileNotFoundError as error:
+        if name.partition("/")[0] in ("synthetic_actions",
+                                      "thumos14_features"):
+            from has_tf import evaluate_temporal
+
+            result = evaluate_temporal.evaluate_temporal(
+                model_dir, name, f.SPLIT.value, f.DATA_DIR.value,
+                f.MANUAL_DIR.value, f.BATCH.value, f.MAX_IMAGES.value,
+                f.TCAM_THRESHOLD.value, f.CLASS_THRESHOLD.value,
+                f.SEGMENT_SCORE.value, f.NMS_IOU.value, f.NUM_PLOTS.value,
+                f.TEST_LIST.value)
+            print(evaluate_temporal.headline(result))
+        else:
+            result = evaluate(
+                model_dir, name, f.SPLIT.value, f.DATA_DIR.value,
+                f.MANUAL_DIR.value, f.PROTOCOL.value, f.THRESHOLD.value,
+                f.STEP.value, f.BATCH.value, f.MAX_IMAGES.value,
+                f.PICTURES.value)
+            figures = ", ".join(f"{k} {result[k]:.3f}" for k in HEADLINE)
+            print(f"{result['count']} images: {figures}")
+    except (FileNotFoundError, ValueError) as error:
         raise app.UsageError(str(error)) from None
-    figures = ", ".join(f"{k} {result[k]:.3f}" for k in HEADLINE)
-    print(f"{result['count']} images: {figures}")
     print(f"Metrics and pictures in {os.path.join(model_dir, 'eval')}")
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import os
 
-import keras
 import tensorflow as tf
 
 
@@ -40,7 +39,7 @@ def worker_dir(strategy, model_dir: str) -> str:
 
 
 def fit(strategy, model, train_data, global_batch_size: int,
-        intervals: int, interval_steps: int, out_dir: str,
+        intervals: int, interval_steps: int, out_dir: str, loss_fn,
         callbacks=()) -> dict:
     """Trains `model` for `intervals * interval_steps` steps, resumably.
 
@@ -52,6 +51,9 @@ def fit(strategy, model, train_data, global_batch_size: int,
       intervals, interval_steps: checkpoint after every `interval_steps`.
       out_dir: this worker's directory (`worker_dir`); checkpoints go to
         `out_dir/backup_mw`, scalars to `out_dir/tensorboard/train`.
+      loss_fn: `(labels, logits) -> [B]` per-example losses. Accuracy
+        compares the top logit with the label (the top label for
+        multi-hot `[B, N]` labels).
       callbacks: Keras callbacks; `on_epoch_end` is called after each
         interval (as `fit` calls it), with `self.model` set.
 
@@ -74,9 +76,6 @@ def fit(strategy, model, train_data, global_batch_size: int,
     if manager.latest_checkpoint:
         checkpoint.restore(
             manager.latest_checkpoint).assert_existing_objects_matched()
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(
-        from_logits=True, reduction="none")
-
     def replica_step(images, labels):
         with tf.GradientTape() as tape:
             logits = tf.cast(model(images, training=True), tf.float32)
@@ -88,9 +87,10 @@ def fit(strategy, model, train_data, global_batch_size: int,
                     tf.add_n(model.losses))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        truth = (tf.argmax(labels, -1) if labels.shape.rank == 2
+                 else tf.cast(labels, tf.int64))
         hits = tf.reduce_sum(tf.cast(
-            tf.equal(tf.argmax(logits, -1), tf.cast(labels, tf.int64)),
-            tf.float32))
+            tf.equal(tf.argmax(logits, -1), truth), tf.float32))
         return loss, hits
 
     @tf.function

@@ -81,6 +81,42 @@ TB_IMAGES = flags.DEFINE_integer(
     "CAMs of this many fixed --eval_split images logged to TensorBoard "
     "after every checkpoint interval; 0 logs none.", lower_bound=0)
 
+# Video-feature datasets (synthetic_actions, thumos14_features).
+NUM_STEPS = flags.DEFINE_integer(
+    "num_steps", 2000, "F_total: steps every video is resampled to (the "
+    "paper: 2000).", lower_bound=1)
+SEGMENT_SIZE = flags.DEFINE_integer(
+    "segment_size", 100, "F_segment: steps per hidden segment (the paper: "
+    "100); 0 turns hiding off.", lower_bound=0)
+TEMPORAL_POOLING = flags.DEFINE_enum(
+    "temporal_pooling", "max_features", ("max_features", "max", "topk", "avg"),
+    "Pooling over time (the paper: max over features; topk: mean of the "
+    "T/8 largest T-CAM values).")
+TEMPORAL_LOSS = flags.DEFINE_enum(
+    "temporal_loss", "softmax", ("softmax", "sigmoid"),
+    "softmax (the paper; multi-hot labels scaled to sum 1) or sigmoid "
+    "(multi-label).")
+UNITS = flags.DEFINE_integer("units", 500, "Width of the temporal convs.",
+                             lower_bound=1)
+TCAM_THRESHOLD = flags.DEFINE_float(
+    "tcam_threshold", 0.5, "Fraction of a class's T-CAM max kept as "
+    "detections (the paper: 0.5).", lower_bound=0.0, upper_bound=1.0)
+CLASS_THRESHOLD = flags.DEFINE_float(
+    "class_threshold", 0.1, "Classes whose video score reaches this are "
+    "localized (else the top-1).", lower_bound=0.0, upper_bound=1.0)
+SEGMENT_SCORE = flags.DEFINE_enum(
+    "segment_score", "mean", ("mean", "outer_inner"),
+    "Detection score: mean T-CAM inside, or inside minus around.")
+NMS_IOU = flags.DEFINE_float(
+    "nms_iou", 0.0, "Per-class temporal NMS at this IoU; 0: off.",
+    lower_bound=0.0, upper_bound=1.0)
+TEST_LIST = flags.DEFINE_string(
+    "test_list", "thumos14-test-210-v1",
+    "THUMOS14: the named list of scored test videos (213/212/210).")
+NUM_PLOTS = flags.DEFINE_integer("num_plots", 8,
+                                 "Videos whose T-CAM plot to write.",
+                                 lower_bound=0)
+
 # Evaluation.
 SPLIT = flags.DEFINE_string("eval_split", "test", "TFDS split to score.")
 PROTOCOL = flags.DEFINE_enum("protocol", "resize",

@@ -59,6 +59,12 @@ class TrainConfig:
     checkpoint_steps: int = 0
     eval_split: str = "test"
     tensorboard_images: int = 8
+    # Video-feature datasets (has_tf.train_temporal).
+    num_steps: int = 2000
+    segment_size: int = 100
+    temporal_pooling: str = "max_features"
+    temporal_loss: str = "softmax"
+    units: int = 500
 
     def __post_init__(self):
         self.patch_sizes = tuple(int(s) for s in self.patch_sizes)
@@ -99,6 +105,13 @@ def validate(config: TrainConfig) -> None:
         fail("lr_boundaries", "expected increasing fractions in (0, 1).")
     if not 0.0 <= config.dropout_rate < 1.0:
         fail("dropout_rate", "expected a rate in [0, 1).")
+    if config.num_steps < 1:
+        fail("num_steps", "expected an int >= 1.")
+    if not 0 <= config.segment_size <= config.num_steps:
+        fail("segment_size", f"expected 0 (no hiding) to --num_steps="
+             f"{config.num_steps}.")
+    if config.units < 1:
+        fail("units", "expected an int >= 1.")
 
 
 def config_from_flags() -> TrainConfig:
@@ -263,16 +276,53 @@ def _fixed_eval_batch(config: TrainConfig, norm: dict):
     return batch["image"], batch["label"].numpy()
 
 
+def _image_setup(config: TrainConfig, dataset, builder) -> dict:
+    """What `train` needs for an image run (see `train_temporal.setup`)."""
+    import keras
+
+    from has_tf import input_pipeline
+
+    num_classes = builder.info.features["label"].num_classes
+    norm = normalization(config, builder)
+
+    def inputs(context):
+        return input_pipeline.train_pipeline(
+            dataset, context.get_per_replica_batch_size(config.batch_size),
+            image_size=config.image_size, resize_size=config.resize_size,
+            crop=config.crop, patch_sizes=config.patch_sizes or None,
+            hide_prob=config.hide_prob, mean=norm["mean"], std=norm["std"],
+            seed=config.seed, input_context=context)
+
+    return {
+        "num_classes": num_classes,
+        "examples": builder.info.splits[config.train_split].num_examples,
+        "norm": norm,
+        "info": {**norm, "image_size": config.image_size,
+                 "num_classes": num_classes, "model": config.model},
+        "inputs": inputs,
+        "build_model": lambda: build_model(config, num_classes),
+        "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        "per_example_loss": keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="none"),
+        "metrics": ["accuracy"],
+    }
+
+
 def export_saved_model(model, path: str) -> str:
     """Exports a SavedModel whose `serve` gives logits and CAMs.
 
     `tf.saved_model.load(path).serve(images)` returns
-    `{"logits": [B, N], "cams": [B, h, w, N]}` for normalised images.
+    `{"logits": [B, N], "cams": [B, h, w, N]}` for normalised images; for
+    the action network, `serve(features)` returns `{"logits": [B, N],
+    "tcam": [B, T, N]}`.
     """
     from has_tf import models
 
-    models.cam_model(model).export(path, format="tf_saved_model",
-                                   verbose=False)
+    if isinstance(model.layers[-1], models.TemporalClassifier):
+        net = models.temporal_cam_model(model)
+    else:
+        net = models.cam_model(model)
+    net.export(path, format="tf_saved_model", verbose=False)
     return path
 
 
@@ -289,10 +339,8 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
       "steps_this_run".
     """
     import keras
-    import tensorflow as tf
 
     import has_tf.datasets
-    from has_tf import input_pipeline
 
     # Multi-worker collectives must be set up before any other TF op runs.
     strategy = build_strategy(config.strategy)
@@ -311,29 +359,23 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     dataset, builder = has_tf.datasets.load(
         config.dataset, config.train_split, config.data_dir,
         config.manual_dir, shuffle_files=True)
-    num_classes = builder.info.features["label"].num_classes
-    examples = builder.info.splits[config.train_split].num_examples
-    steps = config.steps_per_epoch or max(1, examples // config.batch_size)
-    norm = normalization(config, builder)
+    if has_tf.datasets.is_temporal(config.dataset):
+        from has_tf import train_temporal
+
+        task = train_temporal.setup(config, dataset, builder)
+    else:
+        task = _image_setup(config, dataset, builder)
+    steps = config.steps_per_epoch or max(
+        1, task["examples"] // config.batch_size)
     with open(os.path.join(out_dir, "normalization.json"), "w") as f:
-        json.dump({**norm, "image_size": config.image_size,
-                   "num_classes": num_classes, "model": config.model}, f)
-
-    def inputs(context):
-        return input_pipeline.train_pipeline(
-            dataset, context.get_per_replica_batch_size(config.batch_size),
-            image_size=config.image_size, resize_size=config.resize_size,
-            crop=config.crop, patch_sizes=config.patch_sizes or None,
-            hide_prob=config.hide_prob, mean=norm["mean"], std=norm["std"],
-            seed=config.seed, input_context=context)
-
-    train_data = strategy.distribute_datasets_from_function(inputs)
+        json.dump(task["info"], f)
+    train_data = strategy.distribute_datasets_from_function(task["inputs"])
     with strategy.scope():
-        model = build_model(config, num_classes)
+        model = task["build_model"]()
         model.compile(
             optimizer=build_optimizer(config, steps * config.epochs),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"], jit_compile=config.jit_compile)
+            loss=task["loss"], metrics=task["metrics"],
+            jit_compile=config.jit_compile)
     # Keras resumes a run at the start of the epoch it was killed in, so
     # `fit` sees one "epoch" per checkpoint interval: a killed run resumes
     # exactly at its last checkpoint (weights, optimizer and step), losing
@@ -341,7 +383,8 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     interval = config.checkpoint_steps or steps
     chunks = math.ceil(steps * config.epochs / interval)
     images_logger = []
-    if config.tensorboard_images:
+    if config.tensorboard_images and "norm" in task:
+        norm = task["norm"]
         images, labels = _fixed_eval_batch(config, norm)
         images_logger.append(_cam_image_logger(
             model, images, labels, os.path.join(out_dir, "tensorboard",
@@ -350,7 +393,8 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     if config.strategy == "multi_worker":
         history = multi_worker.fit(
             strategy, model, train_data, config.batch_size, chunks,
-            interval, out_dir, callbacks=images_logger)
+            interval, out_dir, task["per_example_loss"],
+            callbacks=images_logger)
         steps_this_run = history.pop("steps_this_run")
     else:
         callbacks = [
@@ -392,7 +436,11 @@ def main(argv):
     except ValueError as error:
         raise app.UsageError(str(error)) from None
     record = train(config, flags.FLAGS.flags_into_string())
-    print(f"Trained {config.model} on {config.dataset}: final accuracy "
+    import has_tf.datasets
+
+    model = ("temporal_net" if has_tf.datasets.is_temporal(config.dataset)
+             else config.model)
+    print(f"Trained {model} on {config.dataset}: final accuracy "
           f"{record.get('accuracy', [float('nan')])[-1]:.3f}, model in "
           f"{os.path.join(config.model_dir, 'model.keras')}")
 

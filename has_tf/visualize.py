@@ -1,4 +1,4 @@
-"""Pictures: CAM overlays with boxes, hidden-patch grids (matplotlib).
+"""Pictures: CAM overlays with boxes, CAM blends, T-CAM plots (matplotlib).
 
 Images are float or uint8 `[H, W, 3]` in pixel units [0, 255]; CAMs are
 `[H, W]` at image resolution; boxes are pixel boxes `(ymin, xmin, ymax,
@@ -91,6 +91,50 @@ def save_overlay(path: str, image, cam, pred_box=None,
     axes[1].set_title("CAM, predicted box (white)", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def save_tcam_plot(path: str, tcam, duration_s: float,
+                   gt_segments: Sequence = (), detections: Sequence = (),
+                   threshold: float | None = None, title: str = "") -> str:
+    """Writes one class's T-CAM over time with true and detected segments.
+
+    Args:
+      path: PNG path.
+      tcam: `[T]` T-CAM of the class; step t covers seconds
+        [t, t + 1) * duration_s / T.
+      duration_s: the video's length in seconds.
+      gt_segments: `(start_s, end_s)` ground truth (green band, top).
+      detections: `(start_s, end_s[, score])` (orange band, bottom).
+      threshold: the detection threshold in T-CAM units, drawn dashed.
+      title: the figure title.
+
+    Returns:
+      `path`.
+    """
+    plt = _pyplot()
+    tcam = np.asarray(tcam, np.float64)
+    seconds = (np.arange(tcam.size) + 0.5) * duration_s / max(tcam.size, 1)
+    fig, ax = plt.subplots(figsize=(8, 2.6))
+    ax.plot(seconds, tcam, color="tab:blue", linewidth=1.2, label="T-CAM")
+    low, high = (float(tcam.min()), float(tcam.max())) if tcam.size else (0, 1)
+    span = (high - low) or 1.0
+    for start, end, *_ in gt_segments:
+        ax.axvspan(start, end, ymin=0.9, ymax=1.0, color="tab:green",
+                   alpha=0.8)
+    for start, end, *_ in detections:
+        ax.axvspan(start, end, ymin=0.0, ymax=0.1, color="tab:orange",
+                   alpha=0.8)
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlim(0, duration_s)
+    ax.set_ylim(low - 0.15 * span, high + 0.15 * span)
+    ax.set_xlabel("seconds (green: truth, orange: detections)")
+    if title:
+        ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

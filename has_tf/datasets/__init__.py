@@ -16,7 +16,7 @@ from has_tf.datasets import synthetic_actions
 from has_tf.datasets import synthetic_parts
 from has_tf.datasets import thumos14_features
 
-__all__ = ["KNOWN", "TEMPORAL", "cub", "ilsvrc_loc", "load",
+__all__ = ["KNOWN", "TEMPORAL", "cub", "ilsvrc_loc", "is_temporal", "load",
            "synthetic_actions", "synthetic_parts", "thumos14_features"]
 
 # has_tf's name -> the TFDS builder name.
@@ -30,6 +30,11 @@ KNOWN = {
 
 # Datasets of video feature sequences (`temporal_features` schema).
 TEMPORAL = ("synthetic_actions", "thumos14_features")
+
+
+def is_temporal(name: str) -> bool:
+    """Whether `name` ("base" or "base/config") is a video-feature dataset."""
+    return name.partition("/")[0] in TEMPORAL
 
 
 def load(name: str, split: str, data_dir=None, manual_dir=None,

@@ -146,7 +146,7 @@ def temporal_cam_model(model: keras.Model) -> keras.Model:
             "TemporalClassifier named 'classifier'). Received: model "
             f"{model.name!r}")
     tcam = TemporalCam(classifier, name="tcam")(classifier.input)
-    return keras.Model(model.inputs, {"logits": model.output, "tcam": tcam},
+    return keras.Model(model.input, {"logits": model.output, "tcam": tcam},
                        name=f"{model.name}_tcam")
 
 
