@@ -56,7 +56,9 @@ setup(
         "gpu": [f"tensorflow[and-cuda]{_TF}"],
         "tf": [f"tensorflow{_TF}"],
         # dill: tensorflow_datasets.testing (builder tests) imports it.
-        "test": ["pytest>=7", "hypothesis>=6", "dill"],
+        # nbclient, nbformat, ipykernel: the notebook test runs it headless.
+        "test": ["pytest>=7", "hypothesis>=6", "dill", "nbclient",
+                 "nbformat", "ipykernel"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

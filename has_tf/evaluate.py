@@ -119,6 +119,45 @@ def evaluate(model_dir: str, dataset: str, split: str = "test",
     return result
 
 
+def predict_cams(model_dir: str, images, labels=None,
+                 cam_threshold: float = 0.2) -> dict:
+    """CAMs, boxes and predictions of a trained model on raw images.
+
+    Args:
+      model_dir: a run's model dir (`model.keras`, `normalization.json`).
+      images: uint8 or float `[K, H, W, 3]` pixels in [0, 255]; resized to
+        the model's input side.
+      labels: `[K]` classes whose CAMs to return; None: the top-1 classes.
+      cam_threshold: the paper's box threshold (fraction of the max).
+
+    Returns:
+      `{"images": float32 [K, S, S, 3] resized pixels, "cams": [K, S, S],
+      "boxes": [K, 4] pixel boxes at side S, "top1": [K]}`.
+    """
+    import keras
+    import tensorflow as tf
+
+    from has_tf import models
+    from has_tf import postprocess
+
+    with open(os.path.join(model_dir, "normalization.json")) as f:
+        norm = json.load(f)
+    size = norm["image_size"]
+    pixels = tf.image.resize(tf.cast(images, tf.float32), (size, size))
+    net = models.cam_model(keras.models.load_model(
+        os.path.join(model_dir, "model.keras")))
+    out = net((pixels - norm["mean"]) / norm["std"], training=False)
+    top1 = np.argmax(out["logits"].numpy(), axis=1)
+    classes = top1 if labels is None else np.asarray(labels)
+    cams = models.upsample_cams(models.class_cams(out["cams"],
+                                                  classes=classes),
+                                (size, size)).numpy()
+    boxes = np.stack([postprocess.cam_to_box(c, cam_threshold)
+                      for c in cams])
+    return {"images": pixels.numpy(), "cams": cams, "boxes": boxes,
+            "top1": top1}
+
+
 def _score_batch(cam_net, images, protocol, size, resize_size):
     """Class scores and CAMs of one batch, in the frame its boxes use.
 

@@ -300,8 +300,17 @@ class ThresholdFreeLocalization:
         return out
 
     def result(self) -> dict:
-        """MaxBoxAcc (IoU 0.5), MaxBoxAccV2, best thresholds, per class."""
+        """MaxBoxAcc (IoU 0.5), MaxBoxAccV2, best thresholds, per class.
+
+        Also "box_acc_curve": the GT-known accuracy at IoU 0.5 (largest
+        component) at every threshold, for metric-vs-threshold plots.
+        """
         out = self._summary(self._count, self._largest, self._any)
+        if self._count and 0.5 in self.iou_thresholds:
+            at_half = self.iou_thresholds.index(0.5)
+            out["box_acc_curve"] = {
+                "thresholds": [float(t) for t in self.thresholds],
+                "accuracy": (self._largest[at_half] / self._count).tolist()}
         out["normalization"] = self.normalization
         out["num_thresholds"] = len(self.thresholds)
         out["per_class"] = {

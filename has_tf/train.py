@@ -121,6 +121,29 @@ def config_from_flags() -> TrainConfig:
     return TrainConfig(**values)
 
 
+def config_from_flagfile(path: str, **overrides) -> TrainConfig:
+    """The `TrainConfig` a flagfile describes, with `overrides` on top.
+
+    Reads the file with the apps' own flags (nested `--flagfile=` lines
+    included) without touching the process's `absl.flags.FLAGS`, so
+    notebooks and tests run the experiments of `flags/` exactly.
+
+    Raises:
+      ValueError: an invalid combination (naming the flag);
+      absl.flags.Error: an unknown flag or a bad value in the file.
+    """
+    import copy
+
+    values = flags.FlagValues()
+    for flag in flags.FLAGS.get_key_flags_for_module(shared_flags):
+        values[flag.name] = copy.deepcopy(flag)
+    values(["has_tf.train", f"--flagfile={path}"])
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    fields = {name: values[name].value for name in names}
+    fields.update(overrides)
+    return TrainConfig(**fields)
+
+
 def build_strategy(name: str):
     """The tf.distribute strategy for `--strategy`."""
     import tensorflow as tf

@@ -13,9 +13,12 @@ import numpy as np
 
 
 def _pyplot():
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:  # Notebooks keep their inline backend.
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
@@ -139,3 +142,115 @@ def save_tcam_plot(path: str, tcam, duration_s: float,
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def save(fig, path: str, dpi: int = 100) -> str:
+    """Writes a figure of this module to a PNG and closes it."""
+    fig.savefig(path, dpi=dpi)
+    _pyplot().close(fig)
+    return path
+
+
+def hidden_patch_grid(images, patch_sizes: Sequence[int] = (16, 32, 44, 56),
+                      hide_prob: float = 0.5, fill_value=0, seed: int = 0):
+    """A grid of images (columns) with patches hidden, one row per size.
+
+    The last row draws the size per image from `patch_sizes` (the mixed
+    setting, with 0 meaning no hiding if it is listed).
+
+    Args:
+      images: uint8 `[K, H, W, 3]` training images.
+      patch_sizes: the sizes to show, one row each.
+      hide_prob: probability that a cell is hidden.
+      fill_value: the fill (the dataset-mean pixel in training).
+      seed: the hiding seed.
+
+    Returns:
+      A matplotlib Figure (save it with `save`).
+    """
+    from has_tf import hiding
+
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError("Expected images [K, H, W, 3]. Received: shape "
+                         f"{images.shape}")
+    rows = [(f"S={size}", hiding.hide_patches(
+        images, size, hide_prob, fill_value, seed=(seed, index)))
+        for index, size in enumerate(patch_sizes)]
+    rows.append((f"mixed {tuple(patch_sizes)}", hiding.hide_patches(
+        images, list(patch_sizes), hide_prob, fill_value, seed=(seed, 99))))
+    plt = _pyplot()
+    count = images.shape[0]
+    fig, axes = plt.subplots(len(rows), count, squeeze=False,
+                             figsize=(1.6 * count, 1.7 * len(rows)))
+    for r, (label, hidden) in enumerate(rows):
+        for c in range(count):
+            axes[r, c].imshow(np.asarray(hidden[c]).astype(np.uint8))
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+        axes[r, 0].set_ylabel(label, fontsize=8)
+    fig.suptitle("Hidden patches (each cell hidden with probability "
+                 f"{hide_prob})", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def cam_grid(images, cams: dict, boxes: dict | None = None,
+             gt_boxes: Sequence | None = None):
+    """Each image (rows) with the CAM of each model (columns) and boxes.
+
+    Args:
+      images: `[K, H, W, 3]` pixels in [0, 255].
+      cams: `{model name: [K, H, W] CAMs}`.
+      boxes: `{model name: [K, 4] predicted pixel boxes}` (white).
+      gt_boxes: per image, `[N, 4]` ground-truth pixel boxes (green).
+
+    Returns:
+      A matplotlib Figure.
+    """
+    plt = _pyplot()
+    images = np.asarray(images)
+    names = list(cams)
+    count = images.shape[0]
+    fig, axes = plt.subplots(count, len(names) + 1, squeeze=False,
+                             figsize=(2.2 * (len(names) + 1), 2.2 * count))
+    for i in range(count):
+        axes[i, 0].imshow(np.clip(images[i], 0, 255).astype(np.uint8))
+        for j, name in enumerate(names, start=1):
+            axes[i, j].imshow(blend_cam(images[i], np.asarray(cams[name][i])))
+            if boxes and name in boxes:
+                _draw_box(axes[i, j], boxes[name][i], "white")
+        for ax in axes[i]:
+            for box in (gt_boxes[i] if gt_boxes is not None else []):
+                _draw_box(ax, box, "lime")
+            ax.axis("off")
+    axes[0, 0].set_title("image (green: truth)", fontsize=8)
+    for j, name in enumerate(names, start=1):
+        axes[0, j].set_title(f"{name}: CAM, box", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def threshold_curves(curves: dict, marker: float | None = 0.2):
+    """GT-known localization accuracy against the CAM threshold.
+
+    Args:
+      curves: `{name: (thresholds [K], accuracy [K])}`, e.g. from
+        `evaluate`'s "threshold_free"/"box_acc_curve".
+      marker: a threshold to mark (the paper's 0.2), or None.
+
+    Returns:
+      A matplotlib Figure.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    for name, (thresholds, accuracy) in curves.items():
+        ax.plot(thresholds, accuracy, label=name)
+    if marker is not None:
+        ax.axvline(marker, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("CAM threshold (fraction of max)")
+    ax.set_ylabel("GT-known Loc (IoU >= 0.5)")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,16 +1,24 @@
 """Every flagfile parses with the apps' flags into a valid config."""
 
-import copy
 import glob
 import os
 
 import pytest
-from absl import flags
-
-from has_tf import shared_flags  # noqa: F401  (defines the flags)
 from has_tf import train
 
 FILES = sorted(glob.glob(os.path.join("flags", "*.cfg")))
+
+
+def test_overrides_and_bad_files(tmp_path):
+    config = train.config_from_flagfile("flags/quickstart.cfg", epochs=1)
+    assert config.epochs == 1 and config.patch_sizes == (0, 8, 16, 24)
+    bad = tmp_path / "bad.cfg"
+    bad.write_text("--hide_prob=2\n")
+    with pytest.raises(Exception, match="hide_prob"):
+        train.config_from_flagfile(str(bad))
+    bad.write_text("--no_such_flag=1\n")
+    with pytest.raises(Exception, match="no_such_flag"):
+        train.config_from_flagfile(str(bad))
 
 
 def test_there_are_experiment_files():
@@ -29,13 +37,7 @@ def test_flagfile_gives_a_valid_config(path):
     if not os.path.basename(path).startswith("base_"):
         assert "# Run:  python -m has_tf.train --flagfile=" + path in text
         assert "Paper" in text.split("\n--", 1)[0]
-    values = flags.FlagValues()
-    for flag in flags.FLAGS.get_key_flags_for_module(shared_flags):
-        values[flag.name] = copy.deepcopy(flag)  # Fresh values.
-    values(["prog", f"--flagfile={path}"])
-    config = train.TrainConfig(
-        **{f: values[f].value for f in train.TrainConfig.__dataclass_fields__
-           if f != "model_dir"}, model_dir="unused")
+    config = train.config_from_flagfile(path, model_dir="unused")
     assert config.epochs >= 1
     if "_has_" in path and "conv1" not in path:
         assert config.patch_sizes
