@@ -21,6 +21,7 @@ import os
 
 import numpy as np
 from absl import app
+from absl import flags
 
 from has_tf import shared_flags
 
@@ -233,6 +234,34 @@ def compare(model_dirs) -> str:
     return "\n".join(lines)
 
 
+def run_from_flags(values, model_dir: str):
+    """Evaluates `model_dir` as the parsed flags `values` say.
+
+    Image datasets go to `evaluate`, video-feature datasets to
+    `has_tf.evaluate_temporal`.
+
+    Returns:
+      `(result dict, printable summary)`.
+    """
+    v = {name: values[name].value for name in values}
+    name = v["dataset"]
+    if name.partition("/")[0] in ("synthetic_actions", "thumos14_features"):
+        from has_tf import evaluate_temporal
+
+        result = evaluate_temporal.evaluate_temporal(
+            model_dir, name, v["eval_split"], v["data_dir"], v["manual_dir"],
+            v["eval_batch_size"], v["max_images"], v["tcam_threshold"],
+            v["class_threshold"], v["segment_score"], v["nms_iou"],
+            v["num_plots"], v["test_list"])
+        return result, evaluate_temporal.headline(result)
+    result = evaluate(
+        model_dir, name, v["eval_split"], v["data_dir"], v["manual_dir"],
+        v["protocol"], v["cam_threshold"], v["threshold_step"],
+        v["eval_batch_size"], v["max_images"], v["num_pictures"])
+    figures = ", ".join(f"{k} {result[k]:.3f}" for k in HEADLINE)
+    return result, f"{result['count']} images: {figures}"
+
+
 def main(argv):
     del argv
     if shared_flags.COMPARE.value:
@@ -244,30 +273,11 @@ def main(argv):
     model_dir = shared_flags.MODEL_DIR.value
     if not model_dir:
         raise app.UsageError("--model_dir is required.")
-    f = shared_flags
-    name = f.DATASET.value
     try:
-        if name.partition("/")[0] in ("synthetic_actions",
-                                      "thumos14_features"):
-            from has_tf import evaluate_temporal
-
-            result = evaluate_temporal.evaluate_temporal(
-                model_dir, name, f.SPLIT.value, f.DATA_DIR.value,
-                f.MANUAL_DIR.value, f.BATCH.value, f.MAX_IMAGES.value,
-                f.TCAM_THRESHOLD.value, f.CLASS_THRESHOLD.value,
-                f.SEGMENT_SCORE.value, f.NMS_IOU.value, f.NUM_PLOTS.value,
-                f.TEST_LIST.value)
-            print(evaluate_temporal.headline(result))
-        else:
-            result = evaluate(
-                model_dir, name, f.SPLIT.value, f.DATA_DIR.value,
-                f.MANUAL_DIR.value, f.PROTOCOL.value, f.THRESHOLD.value,
-                f.STEP.value, f.BATCH.value, f.MAX_IMAGES.value,
-                f.PICTURES.value)
-            figures = ", ".join(f"{k} {result[k]:.3f}" for k in HEADLINE)
-            print(f"{result['count']} images: {figures}")
+        _, text = run_from_flags(flags.FLAGS, model_dir)
     except (FileNotFoundError, ValueError) as error:
         raise app.UsageError(str(error)) from None
+    print(text)
     print(f"Metrics and pictures in {os.path.join(model_dir, 'eval')}")
 
 

@@ -142,3 +142,23 @@ PICTURES = flags.DEFINE_integer("num_pictures", 8,
 COMPARE = flags.DEFINE_list(
     "compare", [], "Model dirs whose eval/metrics.json to print side by "
     "side (no evaluation runs), e.g. runs/quickstart,runs/quickstart_baseline.")
+
+
+def read_flagfile(path: str, **overrides) -> flags.FlagValues:
+    """Parses a flagfile with these flags into fresh `FlagValues`.
+
+    Nested `--flagfile=` lines are followed; the process's `flags.FLAGS`
+    is left alone. `overrides` set flags afterwards (by name).
+
+    Raises:
+      absl.flags.Error: an unknown flag or a bad value.
+    """
+    import copy
+
+    values = flags.FlagValues()
+    for flag in flags.FLAGS.get_key_flags_for_module(__name__):
+        values[flag.name] = copy.deepcopy(flag)
+    values(["has_tf", f"--flagfile={path}"])
+    for name, value in overrides.items():
+        values[name].value = value
+    return values

@@ -114,11 +114,11 @@ def validate(config: TrainConfig) -> None:
         fail("units", "expected an int >= 1.")
 
 
-def config_from_flags() -> TrainConfig:
-    """The `TrainConfig` the parsed flags describe."""
+def config_from_flags(values=None) -> TrainConfig:
+    """The `TrainConfig` the parsed flags (default `flags.FLAGS`) describe."""
+    values = flags.FLAGS if values is None else values
     names = [f.name for f in dataclasses.fields(TrainConfig)]
-    values = {name: flags.FLAGS[name].value for name in names}
-    return TrainConfig(**values)
+    return TrainConfig(**{name: values[name].value for name in names})
 
 
 def config_from_flagfile(path: str, **overrides) -> TrainConfig:
@@ -132,12 +132,7 @@ def config_from_flagfile(path: str, **overrides) -> TrainConfig:
       ValueError: an invalid combination (naming the flag);
       absl.flags.Error: an unknown flag or a bad value in the file.
     """
-    import copy
-
-    values = flags.FlagValues()
-    for flag in flags.FLAGS.get_key_flags_for_module(shared_flags):
-        values[flag.name] = copy.deepcopy(flag)
-    values(["has_tf.train", f"--flagfile={path}"])
+    values = shared_flags.read_flagfile(path)
     names = [f.name for f in dataclasses.fields(TrainConfig)]
     fields = {name: values[name].value for name in names}
     fields.update(overrides)
