@@ -56,18 +56,32 @@ def test_deterministic_for_a_seed(tmp_path, tiny):
         np.testing.assert_array_equal(first[key], second[key])
 
 
-def test_the_head_is_the_class_colour_and_small():
-    rng = np.random.default_rng(0)
-    colors = generator.class_colors(10)
-    for label in range(10):
-        image, bbox, mask = generator.draw_example(label, 10, 64, rng)
-        distance = np.abs(image.astype(float) - colors[label]).sum(-1)
-        head = distance < 40  # The head's pixels: near the class colour.
-        object_pixels = mask[..., 0] > 0
+def _head(label, seed):
+    image, _, mask = generator.draw_example(
+        label, 10, 64, np.random.default_rng(seed))
+    headless, _, _ = generator.draw_example(
+        label, 10, 64, np.random.default_rng(seed), head=False)
+    return image, np.any(image != headless, axis=-1), mask[..., 0] > 0
+
+
+def test_the_head_is_small_and_tells_the_class():
+    means, labels = [], []
+    for seed in range(100):
+        label = seed % 10
+        image, head, object_pixels = _head(label, seed)
         assert head.sum() > 20
-        assert (head & object_pixels).sum() >= 0.9 * head.sum()
+        assert np.all(object_pixels[head])
         # The head is a small part of the object.
         assert head.sum() < 0.3 * object_pixels.sum()
+        means.append(image[head].astype(float).mean(0))
+        labels.append(label)
+    # The head's colour alone tells the class (nearest class centroid,
+    # fitted on half, tested on the other half).
+    means, labels = np.array(means), np.array(labels)
+    centroids = np.stack([means[:50][labels[:50] == c].mean(0)
+                          for c in range(10)])
+    nearest = np.argmin(((means[50:, None] - centroids) ** 2).sum(-1), 1)
+    assert np.mean(nearest == labels[50:]) >= 0.9
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,14 @@
 Each image holds one object on a cluttered background. The object has
 three kinds of parts, all informative about its class:
 
-- a head: a small disc whose colour is the class's own, clean hue: the
-  most discriminative part, and small;
-- a body: a large ellipse carrying a class-specific stripe texture
-  (orientation and frequency), at low contrast, under noise, and with the
-  pattern of another class on a fraction of images: informative, noisier;
+- a head: a small disc in the class's hue (half-way between the class
+  colour and the body's base colour): the most discriminative part, and
+  small;
+- a body: a large ellipse with a class-specific stripe texture (one of
+  five orientations and two periods) over a base colour tinted towards
+  the class colour, under noise, and with another class's pattern and
+  tint on a fraction of images: informative, but noisier and slower to
+  learn than the head;
 - legs: two short bars under the body in the body's colours.
 
 Distractor blobs and stripe patches are drawn independently of the label,
@@ -32,6 +35,14 @@ BODY_CONFUSION = 0.1
 # Stripe contrast and per-pixel noise of the body texture (pixel units).
 BODY_CONTRAST = 55.0
 BODY_NOISE = 15.0
+# Strength of the body's tint towards the class colour (0: none).
+BODY_TINT = 0.35
+# Head radius range (fraction of the side) and per-pixel head noise.
+HEAD_RADIUS = (0.05, 0.07)
+HEAD_NOISE = 0.0
+# Blend of the head colour towards the body's base colour (0: pure class
+# colour).
+HEAD_BLEND = 0.5
 
 
 def class_colors(num_classes: int) -> np.ndarray:
@@ -43,14 +54,14 @@ def class_colors(num_classes: int) -> np.ndarray:
 
 
 def class_textures(num_classes: int):
-    """(angle in radians, spatial frequency in cycles per object) pairs."""
-    angles = np.pi * (np.arange(num_classes) % 6) / 6
-    frequencies = 2.5 + 1.5 * (np.arange(num_classes) // 6)
-    return angles, frequencies
+    """(angle in radians, stripe period as a fraction of the side) pairs."""
+    angles = np.pi * (np.arange(num_classes) % 5) / 5
+    periods = np.where((np.arange(num_classes) // 5) % 2 == 0, 0.11, 0.19)
+    return angles, periods
 
 
 def draw_example(label: int, num_classes: int, size: int,
-                 rng: np.random.Generator):
+                 rng: np.random.Generator, head: bool = True):
     """One image with its box and mask.
 
     Args:
@@ -58,6 +69,8 @@ def draw_example(label: int, num_classes: int, size: int,
       num_classes: number of classes.
       size: image side in pixels (>= 16).
       rng: the random generator (the example's own, for determinism).
+      head: draw the head; False leaves the background there (for
+        probing what a classifier uses; the random draws are the same).
 
     Returns:
       `(image, bbox, mask)`: uint8 `[size, size, 3]` in [0, 255]; float32
@@ -70,12 +83,12 @@ def draw_example(label: int, num_classes: int, size: int,
         _distractor(image, yy, xx, rng)
 
     colors = class_colors(num_classes)
-    angles, frequencies = class_textures(num_classes)
-    # Body: centre, half-axes and tilt.
-    ry = rng.uniform(0.13, 0.2)
-    rx = ry * rng.uniform(1.3, 1.9)
+    angles, periods = class_textures(num_classes)
+    # Body: centre and half-axes.
+    ry = rng.uniform(0.16, 0.22)
+    rx = ry * rng.uniform(1.3, 1.6)
     cy = rng.uniform(0.3 + ry * 0.5, 0.75 - ry * 0.3)
-    cx = rng.uniform(0.12 + rx, 0.88 - rx)
+    cx = rng.uniform(0.09 + rx, 0.91 - rx)
     body = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
     legs = np.zeros_like(body)
     for side in (-0.5, 0.5):
@@ -85,22 +98,28 @@ def draw_example(label: int, num_classes: int, size: int,
     pattern = label if rng.random() >= BODY_CONFUSION else rng.integers(
         num_classes)
     along = (np.cos(angles[pattern]) * (xx - cx)
-             + np.sin(angles[pattern]) * (yy - cy)) / rx
-    stripes = np.sin(2 * np.pi * frequencies[pattern] * along) > 0
+             + np.sin(angles[pattern]) * (yy - cy))
+    stripes = np.sin(2 * np.pi * along / periods[pattern]
+                     + rng.uniform(0, 2 * np.pi)) > 0
     base = np.array([150.0, 120.0, 90.0]) + rng.normal(0, 15, 3)
+    base = base + BODY_TINT * (colors[pattern] - colors[pattern].mean())
     texture = np.where(stripes[..., None], base + BODY_CONTRAST,
                        base - BODY_CONTRAST)
     texture = texture + rng.normal(0, BODY_NOISE, texture.shape)
     image[body | legs] = texture[body | legs]
     # Head: a small clean disc of the class colour at one end of the body.
-    head_r = rng.uniform(0.06, 0.085)
+    head_r = rng.uniform(*HEAD_RADIUS)
     end = rng.choice([-1.0, 1.0])
     hx = cx + end * (rx + head_r * 0.6)
     hy = cy - ry * rng.uniform(0.3, 0.8)
-    head = (yy - hy) ** 2 + (xx - hx) ** 2 <= head_r**2
-    image[head] = colors[label] + rng.normal(0, 6, 3)
+    head_mask = (yy - hy) ** 2 + (xx - hx) ** 2 <= head_r**2
+    head_color = ((1 - HEAD_BLEND) * colors[label] + HEAD_BLEND * base
+                  + rng.normal(0, 6, 3))
+    if head:
+        image[head_mask] = (head_color + rng.normal(
+            0, 1, (int(head_mask.sum()), 3)) * HEAD_NOISE)
 
-    mask = body | legs | head
+    mask = body | legs | head_mask
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     bbox = np.array(

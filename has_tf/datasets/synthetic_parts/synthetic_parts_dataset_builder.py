@@ -15,8 +15,8 @@ from has_tf.datasets.synthetic_parts import generator
 
 _DESCRIPTION = """
 One object per image on a cluttered background: a small head in the class's
-own colour (very discriminative), a large body with a class-specific but
-noisy stripe texture, and legs. Label-independent distractors. Boxes cover
+hue (very discriminative), a large body with a class-specific but noisy,
+tinted stripe texture, and legs. Label-independent distractors. Boxes cover
 the whole object; masks mark its pixels. A plain GAP classifier localizes
 mostly the head; Hide-and-Seek has room to do better.
 """
@@ -58,8 +58,13 @@ class SyntheticPartsConfig(tfds.core.BuilderConfig):
 class SyntheticParts(tfds.core.GeneratorBasedBuilder):
     """Synthetic parts dataset for weakly-supervised localization."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release.",
+        "2.0.0": "Larger bodies with coarser, class-tinted stripes and a "
+                 "head blended towards the body colour, so hiding's effect "
+                 "on the CAM shows (README Results).",
+    }
     BUILDER_CONFIGS = [
         SyntheticPartsConfig(
             name="default",
