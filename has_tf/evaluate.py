@@ -30,6 +30,28 @@ HEADLINE = ("top1_loc", "gt_known_loc", "top1_cls", "max_box_acc",
             "max_box_acc_v2")
 
 
+def load_run(model_dir: str):
+    """The trained model and the `normalization.json` of a run's dir.
+
+    Returns:
+      `(keras.Model, dict)`.
+
+    Raises:
+      FileNotFoundError: `model_dir` holds no trained model.
+    """
+    path = os.path.join(model_dir, "model.keras")
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"No trained model in {model_dir!r}: expected {path} (written at "
+            "the end of python -m has_tf.train; a run still in progress "
+            "keeps its checkpoints in backup/).")
+    import keras
+
+    with open(os.path.join(model_dir, "normalization.json")) as f:
+        info = json.load(f)
+    return keras.models.load_model(path), info
+
+
 def evaluate(model_dir: str, dataset: str, split: str = "test",
              data_dir=None, manual_dir=None, protocol: str = "resize",
              cam_threshold: float = 0.2, threshold_step: float = 0.01,
@@ -44,14 +66,6 @@ def evaluate(model_dir: str, dataset: str, split: str = "test",
     Raises:
       FileNotFoundError: `model_dir` holds no trained model.
     """
-    path = os.path.join(model_dir, "model.keras")
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"No trained model in {model_dir!r}: expected {path} (written at "
-            "the end of python -m has_tf.train; a run still in progress "
-            "keeps its checkpoints in backup/).")
-    import keras
-
     import has_tf.datasets
     from has_tf import input_pipeline
     from has_tf import metrics
@@ -59,9 +73,7 @@ def evaluate(model_dir: str, dataset: str, split: str = "test",
     from has_tf import postprocess
     from has_tf import visualize
 
-    with open(os.path.join(model_dir, "normalization.json")) as f:
-        norm = json.load(f)
-    model = keras.models.load_model(path)
+    model, norm = load_run(model_dir)
     cam_net = models.cam_model(model)
     size = norm["image_size"]
     data, _ = has_tf.datasets.load(dataset, split, data_dir, manual_dir)
@@ -135,18 +147,15 @@ def predict_cams(model_dir: str, images, labels=None,
       `{"images": float32 [K, S, S, 3] resized pixels, "cams": [K, S, S],
       "boxes": [K, 4] pixel boxes at side S, "top1": [K]}`.
     """
-    import keras
     import tensorflow as tf
 
     from has_tf import models
     from has_tf import postprocess
 
-    with open(os.path.join(model_dir, "normalization.json")) as f:
-        norm = json.load(f)
+    model, norm = load_run(model_dir)
     size = norm["image_size"]
     pixels = tf.image.resize(tf.cast(images, tf.float32), (size, size))
-    net = models.cam_model(keras.models.load_model(
-        os.path.join(model_dir, "model.keras")))
+    net = models.cam_model(model)
     out = net((pixels - norm["mean"]) / norm["std"], training=False)
     top1 = np.argmax(out["logits"].numpy(), axis=1)
     classes = top1 if labels is None else np.asarray(labels)

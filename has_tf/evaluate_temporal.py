@@ -35,16 +35,10 @@ def evaluate_temporal(model_dir: str, dataset: str, split: str = "test",
     Raises:
       FileNotFoundError: `model_dir` holds no trained model.
     """
-    path = os.path.join(model_dir, "model.keras")
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"No trained model in {model_dir!r}: expected {path} (written at "
-            "the end of python -m has_tf.train; a run still in progress "
-            "keeps its checkpoints in backup/).")
-    import keras
     import tensorflow as tf
 
     import has_tf.datasets
+    from has_tf import evaluate
     from has_tf import models
     from has_tf import temporal_formats
     from has_tf import temporal_metrics
@@ -52,9 +46,7 @@ def evaluate_temporal(model_dir: str, dataset: str, split: str = "test",
     from has_tf import temporal_postprocess
     from has_tf import visualize
 
-    with open(os.path.join(model_dir, "normalization.json")) as f:
-        info = json.load(f)
-    model = keras.models.load_model(path)
+    model, info = evaluate.load_run(model_dir)
     net = models.temporal_cam_model(model)
     data, builder = has_tf.datasets.load(dataset, split, data_dir,
                                          manual_dir)

@@ -43,6 +43,7 @@ __all__ = [
     "read_thumos_detections",
     "write_thumos_detections",
     "read_thumos_annotations",
+    "parse_intervals",
     "read_activitynet_json",
     "write_activitynet_json",
 ]
@@ -79,18 +80,13 @@ def read_thumos_detections(path: str) -> list:
     """Reads the kit's detection lines into rows (class ids -> 0..19)."""
     rows = []
     with open(path) as f:
-        for number, line in enumerate(f, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 5:
-                raise ValueError(
-                    f"{path}:{number}: expected 'video start end class-id "
-                    f"score'. Received: {line.strip()!r}")
-            video, start, end, class_id, score = fields
-            rows.append((video, float(start), float(end),
-                         class_index_of_id(int(float(class_id))),
-                         float(score)))
+        text = f.read()
+    form = "video start end class-id score"
+    for _, fields in _fields(text, path, 5, form, exact=True):
+        video, start, end, class_id, score = fields
+        rows.append((video, float(start), float(end),
+                     class_index_of_id(int(float(class_id))),
+                     float(score)))
     return rows
 
 
@@ -123,17 +119,36 @@ def read_thumos_annotations(directory: str, subset: str = "test"):
 
 
 def _intervals(path):
-    rows = []
     with open(path) as f:
-        for number, line in enumerate(f, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) < 3:
-                raise ValueError(f"{path}:{number}: expected 'video start "
-                                 f"end'. Received: {line.strip()!r}")
-            rows.append((fields[0], float(fields[1]), float(fields[2])))
-    return rows
+        return parse_intervals(f.read(), path)
+
+
+def _fields(text: str, source: str, count: int, form: str,
+            exact: bool = False):
+    """(line number, fields) of each non-blank line; `count` fields at least
+    (exactly, if `exact`), else a ValueError naming the line."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) < count or (exact and len(fields) != count):
+            raise ValueError(f"{source}:{number}: expected '{form}'. "
+                             f"Received: {line.strip()!r}")
+        yield number, fields
+
+
+def parse_intervals(text: str, source: str = "<text>") -> list:
+    """Rows `(video, start_s, end_s)` of annotation-file text.
+
+    Args:
+      text: lines "video start end" (THUMOS14 annotation files).
+      source: the file's name, for error messages.
+
+    Raises:
+      ValueError: a line with fewer than three fields (naming the line).
+    """
+    return [(f[0], float(f[1]), float(f[2]))
+            for _, f in _fields(text, source, 3, "video start end")]
 
 
 def write_activitynet_json(path: str, detections,

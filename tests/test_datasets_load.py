@@ -42,6 +42,6 @@ def test_command_line_prepares_a_dataset(tmp_path, capsys):
 
     assert main(["synthetic_parts/tiny", "--data_dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "synthetic_parts/tiny/1.0.0" in out and "'train': 12" in out
+    assert "synthetic_parts/tiny/2.0.0" in out and "'train': 12" in out
     with pytest.raises(SystemExit):
         main(["nope"])

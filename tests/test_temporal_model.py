@@ -39,7 +39,7 @@ def test_paper_tcam_is_the_projection_of_the_features():
     x = np.random.default_rng(1).normal(size=(1, 9, 5)).astype("float32")
     import keras
 
-    features = keras.Model(model.inputs,
+    features = keras.Model(model.input,
                            model.get_layer("tconv2").output)(x)
     kernel = np.asarray(model.get_layer("classifier").kernel)
     tcam = np.asarray(models.temporal_cam_model(model)(x)["tcam"])

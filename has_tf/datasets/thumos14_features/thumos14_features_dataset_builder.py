@@ -147,20 +147,14 @@ def _annotations(folder, subset):
         if not path.exists():
             raise FileNotFoundError(f"Missing THUMOS14 annotation file "
                                     f"{os.fspath(path)}.")
-        ground_truth += [(v, s, e, index)
-                         for v, s, e in _intervals(path.read_text())]
+        ground_truth += [(v, s, e, index) for v, s, e in
+                         temporal_formats.parse_intervals(
+                             path.read_text(), os.fspath(path))]
     path = folder / f"Ambiguous_{subset}.txt"
-    ambiguous = _intervals(path.read_text()) if path.exists() else []
+    ambiguous = (temporal_formats.parse_intervals(path.read_text(),
+                                                  os.fspath(path))
+                 if path.exists() else [])
     return ground_truth, ambiguous
-
-
-def _intervals(text):
-    rows = []
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) >= 3:
-            rows.append((fields[0], float(fields[1]), float(fields[2])))
-    return rows
 
 
 def _features(folder, video):
