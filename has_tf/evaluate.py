@@ -47,9 +47,12 @@ def load_run(model_dir: str):
             "keeps its checkpoints in backup/).")
     import keras
 
+    import has_tf.models  # noqa: F401  (registers the custom layers)
+
     with open(os.path.join(model_dir, "normalization.json")) as f:
         info = json.load(f)
-    return keras.models.load_model(path), info
+    # Evaluation needs no optimizer or loss: skip the compile config.
+    return keras.models.load_model(path, compile=False), info
 
 
 def evaluate(model_dir: str, dataset: str, split: str = "test",

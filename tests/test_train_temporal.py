@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -36,6 +38,14 @@ def test_train_then_evaluate_actions(tmp_path, loss):
     files = sorted(os.listdir(os.path.join(run, "eval")))
     assert "metrics.json" in files and "tcam_000.png" in files
     assert "detections_activitynet.json" in files
+    # The command line, in a fresh process (nothing registered beforehand).
+    out = subprocess.run(
+        [sys.executable, "-m", "has_tf.evaluate",
+         f"--dataset={TINY['dataset']}", f"--data_dir={data}",
+         f"--model_dir={run}", "--num_plots=0"],
+        env={**os.environ, "PYTHONPATH": os.getcwd()}, check=True,
+        capture_output=True, text=True).stdout
+    assert "thumos14 mAP@0.1..0.5:" in out and "6 videos" in out
     import tensorflow as tf
 
     loaded = tf.saved_model.load(os.path.join(run, "saved_model"))
