@@ -53,10 +53,9 @@ def run(flagfiles, seeds) -> dict:
     for path in flagfiles:
         runs = []
         for seed in seeds:
-            values = shared_flags.read_flagfile(path)
+            values = shared_flags.read_flagfile(path, seed=seed)
             model_dir = f"{values['model_dir'].value}_s{seed}"
-            values = shared_flags.read_flagfile(path, seed=seed,
-                                                model_dir=model_dir)
+            values["model_dir"].value = model_dir
             config = train.config_from_flags(values)
             start = time.time()
             train.train(config)

@@ -132,11 +132,7 @@ def config_from_flagfile(path: str, **overrides) -> TrainConfig:
       ValueError: an invalid combination (naming the flag);
       absl.flags.Error: an unknown flag or a bad value in the file.
     """
-    values = shared_flags.read_flagfile(path)
-    names = [f.name for f in dataclasses.fields(TrainConfig)]
-    fields = {name: values[name].value for name in names}
-    fields.update(overrides)
-    return TrainConfig(**fields)
+    return config_from_flags(shared_flags.read_flagfile(path, **overrides))
 
 
 def build_strategy(name: str):
