@@ -54,9 +54,8 @@ def evaluate_temporal(model_dir: str, dataset: str, split: str = "test",
     if thumos:
         from has_tf.datasets import thumos14_features
 
-        thumos14_features.keep_video("", test_list)  # Checks the name.
         excluded = tf.constant(
-            list(thumos14_features.TEST_LISTS[test_list]) or [""])
+            list(thumos14_features.excluded_videos(test_list)) or [""])
         data = data.filter(lambda e: tf.reduce_all(
             tf.not_equal(e["video"], excluded)))
     if max_videos:

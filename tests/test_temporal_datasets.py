@@ -100,3 +100,32 @@ def test_thumos14_features_missing_manual_data_explains(tmp_path):
     with pytest.raises(Exception, match="features/.*<video>.npy"):
         has_tf.datasets.load("thumos14_features/dummy", "test",
                              str(tmp_path / "data"), str(tmp_path / "manual"))
+
+
+def test_thumos14_train_and_evaluate_with_a_test_list(tmp_path):
+    from has_tf import evaluate_temporal
+    from has_tf import train
+
+    _dummy_manual_dir(tmp_path / "manual")
+    run, data = str(tmp_path / "run"), str(tmp_path / "data")
+    train.train(train.TrainConfig(
+        model_dir=run, dataset="thumos14_features/dummy", data_dir=data,
+        manual_dir=str(tmp_path / "manual"), train_split="validation",
+        num_steps=8, segment_size=2, units=4, batch_size=2, epochs=1,
+        steps_per_epoch=2, patch_sizes=(), tensorboard_images=0))
+    counts = {}
+    for test_list in ("thumos14-test-213-v1", "thumos14-test-212-v1"):
+        result = evaluate_temporal.evaluate_temporal(
+            run, "thumos14_features/dummy", data_dir=data, num_plots=1,
+            test_list=test_list)
+        assert result["test_list"] == test_list
+        assert result["classes"] == ["PoleVault"]
+        counts[test_list] = result["count"]
+    assert counts == {"thumos14-test-213-v1": 2, "thumos14-test-212-v1": 1}
+    lines = (tmp_path / "run" / "eval" / "detections_thumos14.txt"
+             ).read_text().splitlines()
+    assert lines and all(line.startswith("video_test_0000004 ")
+                         for line in lines)
+    with pytest.raises(ValueError, match="test_list='210'"):
+        evaluate_temporal.evaluate_temporal(
+            run, "thumos14_features/dummy", data_dir=data, test_list="210")

@@ -4,8 +4,9 @@ from has_tf.datasets.thumos14_features.thumos14_features_dataset_builder import 
     TEST_LISTS,
     Thumos14Features,
     Thumos14FeaturesConfig,
+    excluded_videos,
     keep_video,
 )
 
 __all__ = ["TEST_LISTS", "Thumos14Features", "Thumos14FeaturesConfig",
-           "keep_video"]
+           "excluded_videos", "keep_video"]

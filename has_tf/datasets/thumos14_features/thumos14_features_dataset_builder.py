@@ -50,12 +50,21 @@ TEST_LISTS = {
 }
 
 
-def keep_video(video: str, test_list: str) -> bool:
-    """Whether `test_list` (a `TEST_LISTS` name) scores `video`."""
+def excluded_videos(test_list: str) -> tuple:
+    """The test videos a `TEST_LISTS` name leaves out.
+
+    Raises:
+      ValueError: an unknown list name.
+    """
     if test_list not in TEST_LISTS:
         raise ValueError(f"Expected a test list in {sorted(TEST_LISTS)}. "
                          f"Received: test_list={test_list!r}")
-    return video not in TEST_LISTS[test_list]
+    return TEST_LISTS[test_list]
+
+
+def keep_video(video: str, test_list: str) -> bool:
+    """Whether `test_list` (a `TEST_LISTS` name) scores `video`."""
+    return video not in excluded_videos(test_list)
 
 
 @dataclasses.dataclass
