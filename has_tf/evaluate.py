@@ -255,9 +255,11 @@ def run_from_flags(values, model_dir: str):
     Returns:
       `(result dict, printable summary)`.
     """
+    import has_tf.datasets
+
     v = {name: values[name].value for name in values}
     name = v["dataset"]
-    if name.partition("/")[0] in ("synthetic_actions", "thumos14_features"):
+    if has_tf.datasets.is_temporal(name):
         from has_tf import evaluate_temporal
 
         result = evaluate_temporal.evaluate_temporal(
