@@ -93,16 +93,17 @@ def evaluate(model_dir: str, dataset: str, split: str = "test",
     os.makedirs(out_dir, exist_ok=True)
     pictures = 0
     for batch in batches:
-        scores, cams_of, images = _score_batch(cam_net, batch["image"],
-                                               protocol, size, resize_size)
+        scores, cams_of, frame_of = _score_batch(
+            cam_net, batch["image"], protocol, size, resize_size)
         labels = batch["label"].numpy()
-        frame = images.shape[1]
+        all_gt = batch["boxes"].numpy()
+        frame = resize_size if protocol == "ten_crop" else size
         top5 = np.argsort(-scores, axis=1)[:, :5]
         known = cams_of(labels)
         top_cams = [cams_of(top5[:, k]) for k in range(top5.shape[1])]
         for i, label in enumerate(labels):
             count = int(batch["num_boxes"][i])
-            gt = batch["boxes"].numpy()[i, :count] * frame
+            gt = all_gt[i, :count] * frame
             if count == 0:
                 continue
             boxes = [postprocess.cam_to_box(c[i], cam_threshold)
@@ -111,7 +112,7 @@ def evaluate(model_dir: str, dataset: str, split: str = "test",
             paper.update(label, top5[i], boxes, known_box, gt)
             free.update(known[i], gt, label=label)
             if pictures < num_pictures:
-                image = images[i] * norm["std"] + norm["mean"]
+                image = frame_of(i) * norm["std"] + norm["mean"]
                 visualize.save_overlay(
                     os.path.join(out_dir, f"overlay_{pictures:03d}.png"),
                     image, known[i], known_box, gt,
@@ -175,12 +176,13 @@ def _score_batch(cam_net, images, protocol, size, resize_size):
     """Class scores and CAMs of one batch, in the frame its boxes use.
 
     Returns:
-      `(scores [B, N], cams_of, frames)`: `cams_of(classes [B])` gives the
-      CAMs of those classes as float `[B, F, F]` at the boxes' frame (F =
-      `size`, or `resize_size` for "ten_crop", whose class scores are the
-      softmax averaged over the crops and whose CAMs are the crops' merged
-      by `postprocess.merge_ten_crop_cams`); `frames` are the normalised
-      images `[B, F, F, 3]` in that frame, for pictures.
+      `(scores [B, N], cams_of, frame_of)`: `cams_of(classes [B])` gives
+      the CAMs of those classes as float `[B, F, F]` at the boxes' frame
+      (F = `size`, or `resize_size` for "ten_crop", whose class scores are
+      the softmax averaged over the crops and whose CAMs are the crops'
+      merged by `postprocess.merge_ten_crop_cams`); `frame_of(i)` gives
+      image i, normalised, as `[F, F, 3]` in that frame (for pictures, so
+      built only when asked for).
     """
     import tensorflow as tf
 
@@ -195,17 +197,18 @@ def _score_batch(cam_net, images, protocol, size, resize_size):
                 models.class_cams(out["cams"], classes=classes),
                 (size, size)).numpy()
 
-        return out["logits"].numpy(), cams_of, images.numpy()
+        return out["logits"].numpy(), cams_of, lambda i: images[i].numpy()
     count = images.shape[0]
     flat = tf.reshape(images, (-1, *images.shape[2:]))
     out = cam_net(flat, training=False)
     scores = tf.reduce_mean(tf.reshape(
         tf.nn.softmax(out["logits"]), (count, 10, -1)), axis=1).numpy()
-    crops = flat.numpy().reshape(count, 10, size, size, 3)
-    frames = np.stack([
-        np.stack([postprocess.merge_ten_crop_cams(crops[i, ..., ch],
-                                                  resize_size)
-                  for ch in range(3)], axis=-1) for i in range(count)])
+
+    def frame_of(i):
+        crops = images[i].numpy()  # [10, S, S, 3]
+        return np.stack([postprocess.merge_ten_crop_cams(crops[..., ch],
+                                                         resize_size)
+                         for ch in range(3)], axis=-1)
 
     def cams_of(classes):
         cams = models.upsample_cams(
@@ -214,7 +217,7 @@ def _score_batch(cam_net, images, protocol, size, resize_size):
         return np.stack([postprocess.merge_ten_crop_cams(c, resize_size)
                          for c in cams])
 
-    return scores, cams_of, frames
+    return scores, cams_of, frame_of
 
 
 def compare(model_dirs) -> str:
