@@ -14,6 +14,9 @@ Usage:
       reported beside it for reference;
   (b) `hide_patches` in `tf.function`;
   (c) `hide_patches` under XLA (`jit_compile=True`);
+  (c') the reference formulation, `tf.where(patch_mask(...), fill, x)`
+      in `tf.function`: a pixel-wise mask, then a select (why
+      `hide_patches` builds its mask per band of rows instead);
   (d) a per-image, per-patch NumPy loop, in place, with Python's `random`
       (how the authors' released code hides; add `numpy_copy_ms` for a
       loop that must not modify its input);
@@ -55,11 +58,26 @@ import statistics
 import sys
 import time
 
+import keras
 import numpy as np
+import scipy
+import tensorflow as tf
+from scipy import ndimage
+
+from has_tf import hiding
+from has_tf import input_pipeline
+from has_tf import models
+from has_tf import postprocess
+from has_tf.datasets.synthetic_parts import generator
+
+try:  # Optional: the comparison row of `boxes` (never a dependency).
+    import cv2
+except ImportError:
+    cv2 = None
 
 _SIZES = {"16": (16,), "32": (32,), "44": (44,), "56": (56,)}
 _SIZES["mixed"] = (0, 16, 32, 44, 56)
-_MEAN_RGB = (123.68, 116.78, 103.94)  # ImageNet mean, pixel units.
+_MEAN_RGB = input_pipeline.IMAGENET_MEAN_RGB
 
 
 def _median_ms(fn, repeats: int) -> float:
@@ -69,9 +87,6 @@ def _median_ms(fn, repeats: int) -> float:
 
 def _tf_environment() -> dict:
     """Versions and devices for a TensorFlow benchmark's JSON."""
-    import keras
-    import tensorflow as tf
-
     return {
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
@@ -139,11 +154,6 @@ def numpy_loop_hide(images, patch_sizes, hide_prob, fill, rng):
 
 def bench_hiding(batch: int, size: int, repeats: int) -> dict:
     """Runs the hiding benchmark; returns the JSON-ready result dict."""
-    import keras
-    import tensorflow as tf
-
-    from has_tf import hiding
-
     pixels = np.random.default_rng(0).integers(
         0, 256, [batch, size, size, 3], dtype=np.uint8
     )
@@ -181,8 +191,13 @@ def bench_hiding(batch: int, size: int, repeats: int) -> dict:
             def hide(x, sizes=sizes):
                 return hiding.hide_patches(x, sizes, 0.5, fill)
 
+            def reference(x, sizes=sizes):
+                mask = hiding.patch_mask(x, sizes, 0.5)
+                return tf.where(mask, tf.cast(fill, x.dtype), x)
+
             graph_fn = tf.function(hide)
             xla_fn = tf.function(hide, jit_compile=True)
+            reference_fn = tf.function(reference)
             # The loop hides in place on one scratch copy (hiding twice
             # costs the same); the floor is timed again beside each size.
             measured = _interleaved_ms(
@@ -190,6 +205,7 @@ def bench_hiding(batch: int, size: int, repeats: int) -> dict:
                     "floor": lambda: floor_fn(images),
                     "tf_function": lambda: graph_fn(images),
                     "xla": lambda: xla_fn(images),
+                    "reference": lambda: reference_fn(images),
                     "numpy_loop": lambda sizes=sizes: numpy_loop_hide(
                         scratch, sizes, 0.5, fill, rng
                     ),
@@ -201,13 +217,19 @@ def bench_hiding(batch: int, size: int, repeats: int) -> dict:
                 "floor_ms": size_floor,
                 "hide_patches_tf_function_ms": measured["tf_function"],
                 "hide_patches_xla_ms": measured["xla"],
+                "where_patch_mask_ms": measured["reference"],
                 "numpy_loop_ms": measured["numpy_loop"],
             }
             ratios = {
                 name.replace("_ms", "_over_floor"): timings[name] / size_floor
                 for name in ("hide_patches_tf_function_ms",
-                             "hide_patches_xla_ms", "numpy_loop_ms")
+                             "hide_patches_xla_ms", "where_patch_mask_ms",
+                             "numpy_loop_ms")
             }
+            ratios["where_patch_mask_over_hide_patches"] = (
+                timings["where_patch_mask_ms"]
+                / timings["hide_patches_tf_function_ms"]
+            )
             ratios["numpy_loop_over_hide_patches"] = (
                 timings["numpy_loop_ms"]
                 / timings["hide_patches_tf_function_ms"]
@@ -239,24 +261,12 @@ def bench_hiding(batch: int, size: int, repeats: int) -> dict:
     }
 
 
-_MODEL_INPUTS = {
-    "alexnet_gap": 224,
-    "googlenet_gap": 224,
-    "small_gap": 64,
-}
-
-
 def bench_models(batch: int, repeats: int, num_classes: int = 1000) -> dict:
     """Runs the model benchmark; returns the JSON-ready result dict."""
-    import keras
-    import tensorflow as tf
-
-    from has_tf import models
-
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     results = {}
-    for name, side in _MODEL_INPUTS.items():
-        model = getattr(models, name)(
+    for name, side in models.INPUT_SIDES.items():
+        model = models.IMAGE_MODELS[name](
             num_classes, input_shape=(side, side, 3)
         )
         images = tf.random.uniform([batch, side, side, 3], -1, 1, seed=0)
@@ -296,8 +306,6 @@ def bench_models(batch: int, repeats: int, num_classes: int = 1000) -> dict:
 
 def smooth_cams(count: int, size: int, seed: int = 0) -> np.ndarray:
     """Random smooth CAMs: float64 `[count, size, size]` in [0, 1]."""
-    from scipy import ndimage
-
     rng = np.random.default_rng(seed)
     cells = max(2, size // 16)
     cams = []
@@ -310,8 +318,6 @@ def smooth_cams(count: int, size: int, seed: int = 0) -> np.ndarray:
 
 def _opencv_boxes(cam, thresholds):
     """Choe et al.'s per-threshold recipe (their largest contour's box)."""
-    import cv2
-
     scaled = np.uint8(np.clip(cam * 255, 0, 255))
     boxes = []
     for threshold in thresholds:
@@ -330,10 +336,6 @@ def _opencv_boxes(cam, thresholds):
 
 def bench_boxes(images: int, size: int, repeats: int) -> dict:
     """Runs the CAM-to-box benchmark; returns the JSON-ready result dict."""
-    import scipy
-
-    from has_tf import postprocess
-
     cams = smooth_cams(images, size)
     grid100 = np.arange(100) / 100
     grid1000 = np.arange(1000) / 1000
@@ -352,14 +354,11 @@ def bench_boxes(images: int, size: int, repeats: int) -> dict:
         "cam_to_box_per_threshold_100_ms": per_image(
             lambda cam: [postprocess.cam_to_box(cam, t) for t in grid100]),
     }
-    try:
-        import cv2
-
+    opencv = None
+    if cv2 is not None:
         timings["opencv_per_threshold_100_ms"] = per_image(
             lambda cam: _opencv_boxes(cam, grid100))
         opencv = cv2.__version__
-    except ImportError:
-        opencv = None
     ratios = {
         "sweep_1000_over_sweep_100": timings["sweep_1000_ms"]
         / timings["sweep_100_ms"],
@@ -385,11 +384,6 @@ def bench_boxes(images: int, size: int, repeats: int) -> dict:
 
 def bench_pipeline(batch: int, batches: int, repeats: int) -> dict:
     """Runs the input-pipeline benchmark; returns the JSON-ready dict."""
-    import tensorflow as tf
-
-    from has_tf import input_pipeline
-    from has_tf.datasets.synthetic_parts import generator
-
     rng = np.random.default_rng(0)
     count = 2 * batch
     jpegs = [

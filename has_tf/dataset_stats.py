@@ -11,6 +11,8 @@ ImageNet-sized datasets.
 
 from __future__ import annotations
 
+import json
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -150,9 +152,6 @@ def cached_channel_moments(builder, split: str = "train",
     Returns:
       `Moments(mean, std, count)`.
     """
-    import json
-    import os
-
     suffix = f"-{max_elements}" if max_elements else ""
     path = os.path.join(os.fspath(builder.data_dir),
                         f"has_tf_moments-{split}{suffix}.json")

@@ -16,8 +16,14 @@ import os
 import sys
 
 import numpy as np
+from matplotlib.figure import Figure
 
-_MEAN_RGB = (124, 117, 104)  # ImageNet mean, pixel units, rounded.
+from has_tf import hiding
+from has_tf import visualize
+from has_tf.input_pipeline import IMAGENET_MEAN_RGB
+
+# The fill of the uint8 image: the ImageNet mean, rounded to pixel values.
+_FILL = tuple(int(v) for v in np.round(IMAGENET_MEAN_RGB))
 _SETTINGS = (
     ("full image (test time)", None),
     ("S=16", (16,)),
@@ -58,20 +64,14 @@ def render(out_dir: str, size: int = 224, seed: int = 0) -> str:
     Returns:
       The path of the PNG.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from has_tf import hiding
-
     image = sample_image(size, seed)
-    fig, axes = plt.subplots(2, 3, figsize=(9, 6.4))
+    fig = Figure(figsize=(9, 6.4))
+    axes = fig.subplots(2, 3)
     for index, (ax, (title, sizes)) in enumerate(zip(axes.flat, _SETTINGS)):
         shown = image
         if sizes is not None:
             shown = hiding.hide_patches(
-                image, sizes, 0.5, _MEAN_RGB, seed=(seed, index)
+                image, sizes, 0.5, _FILL, seed=(seed, index)
             ).numpy()
         ax.imshow(shown)
         ax.set_title(title, fontsize=10)
@@ -79,10 +79,8 @@ def render(out_dir: str, size: int = 224, seed: int = 0) -> str:
     fig.suptitle("Hide-and-Seek: hidden patches take the dataset-mean RGB")
     fig.tight_layout()
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "hide_and_seek_demo.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return visualize.save(fig, os.path.join(out_dir,
+                                            "hide_and_seek_demo.png"))
 
 
 def main(argv=None) -> int:

@@ -44,6 +44,16 @@ from typing import Union
 import numpy as np
 import tensorflow as tf
 
+from has_tf import _checks
+
+# TensorFlow offers no public way to ask whether XLA compiles the function
+# being traced; its internals are read where present (see _in_xla_context).
+try:
+    from tensorflow.python.framework import ops as _tf_ops
+    from tensorflow.python.ops import control_flow_util as _control_flow_util
+except ImportError:  # pragma: no cover - a TensorFlow that moved them.
+    _tf_ops = _control_flow_util = None
+
 SeedLike = Union[int, Sequence[int], tf.Tensor, None]
 FillLike = Union[float, int, Sequence[float], np.ndarray, tf.Tensor]
 
@@ -66,71 +76,11 @@ _ALG = "philox"
 # --------------------------------------------------------------------------
 
 
-def _check_patch_sizes(patch_sizes) -> tuple[int, ...]:
-    """Returns `patch_sizes` as a non-empty tuple of non-negative ints."""
-    if isinstance(patch_sizes, (int, np.integer)) and not isinstance(
-        patch_sizes, bool
-    ):
-        patch_sizes = (patch_sizes,)
-    try:
-        sizes = tuple(patch_sizes)
-    except TypeError:
-        raise ValueError(
-            "Expected `patch_sizes` to be an int or a sequence of ints. "
-            f"Received: patch_sizes={patch_sizes!r}"
-        ) from None
-    if not sizes:
-        raise ValueError(
-            "Expected at least one patch size. "
-            f"Received: patch_sizes={patch_sizes!r}"
-        )
-    for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
-            raise ValueError(
-                "Expected every patch size to be a Python int. "
-                f"Received: patch_sizes={patch_sizes!r}"
-            )
-        if size < 0:
-            raise ValueError(
-                "Expected patch sizes >= 0 (0 hides nothing). "
-                f"Received: patch_sizes={patch_sizes!r}"
-            )
-    return tuple(int(s) for s in sizes)
-
-
 def _check_hide_prob(hide_prob):
-    """Checks a Python `hide_prob` lies in [0, 1]; tensors pass unchecked."""
+    """A Python `hide_prob` is checked to lie in [0, 1]; tensors pass."""
     if isinstance(hide_prob, (tf.Tensor, tf.Variable)):
         return tf.cast(hide_prob, tf.float32)
-    try:
-        value = float(hide_prob)
-    except (TypeError, ValueError):
-        raise ValueError(
-            "Expected `hide_prob` to be a number in [0, 1]. "
-            f"Received: hide_prob={hide_prob!r}"
-        ) from None
-    if not 0.0 <= value <= 1.0:  # Also rejects NaN.
-        raise ValueError(
-            "Expected `hide_prob` in [0, 1]. "
-            f"Received: hide_prob={hide_prob!r}"
-        )
-    return value
-
-
-def _check_positive_int(value, name: str) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < 1
-    ):
-        raise ValueError(
-            f"Expected `{name}` to be an int >= 1. Received: {name}={value!r}"
-        )
-    return int(value)
-
-
-def _check_segment_size(segment_size) -> int:
-    return _check_positive_int(segment_size, "segment_size")
+    return _checks.probability(hide_prob, "hide_prob")
 
 
 def _check_real_dtype(x: tf.Tensor, name: str) -> None:
@@ -235,15 +185,14 @@ def _in_xla_context() -> bool:
 
     XLA fuses a broadcasting select into one loop, while TensorFlow's own
     kernels run `tf.where` a value at a time; the integer path picks its
-    formulation by this. Falls back to False if TensorFlow's internals move.
+    formulation by this. False if TensorFlow's internals have moved.
     """
+    if _control_flow_util is None:
+        return False
     try:
-        from tensorflow.python.framework import ops
-        from tensorflow.python.ops import control_flow_util
-
-        graph = ops.get_default_graph()
-        return bool(control_flow_util.GraphOrParentsInXlaContext(graph))
-    except (ImportError, AttributeError):
+        graph = _tf_ops.get_default_graph()
+        return bool(_control_flow_util.GraphOrParentsInXlaContext(graph))
+    except AttributeError:
         return False
 
 
@@ -354,7 +303,7 @@ def patch_mask(
       ValueError: for a bad rank, dtype, `patch_sizes`, `hide_prob` or seed.
     """
     batch_images, single = _as_batch(images)
-    sizes = _check_patch_sizes(patch_sizes)
+    sizes = _checks.patch_sizes(patch_sizes)
     hide_prob = _check_hide_prob(hide_prob)
     batch, height, width = (_dim(batch_images, a) for a in range(3))
     grid = _sample_grid(batch, height, width, sizes, hide_prob, _as_seed(seed))
@@ -490,7 +439,7 @@ def hide_patches(
       Weakly-supervised Object and Action Localization", ICCV 2017.
     """
     batch_images, single = _as_batch(images)
-    sizes = _check_patch_sizes(patch_sizes)
+    sizes = _checks.patch_sizes(patch_sizes)
     hide_prob = _check_hide_prob(hide_prob)
     dtype = batch_images.dtype
     batch, height, width, channels = (_dim(batch_images, a) for a in range(4))
@@ -589,7 +538,7 @@ def segment_mask(
       steps.
     """
     batch_seq, single = _as_sequence_batch(sequences)
-    segment_size = _check_segment_size(segment_size)
+    segment_size = _checks.positive_int(segment_size, "segment_size")
     hide_prob = _check_hide_prob(hide_prob)
     batch, steps = _dim(batch_seq, 0), _dim(batch_seq, 1)
     mask = _segment_hidden(
@@ -634,7 +583,7 @@ def hide_segments(
         `fill_value` whose length does not match D, a bad seed.
     """
     batch_seq, single = _as_sequence_batch(sequences)
-    segment_size = _check_segment_size(segment_size)
+    segment_size = _checks.positive_int(segment_size, "segment_size")
     hide_prob = _check_hide_prob(hide_prob)
     batch, steps, depth = (_dim(batch_seq, a) for a in range(3))
     fill = _fill_vector(fill_value, depth, batch_seq.dtype)
@@ -674,7 +623,7 @@ def sample_uniform(sequence: tf.Tensor, num_samples: int) -> tf.Tensor:
             "Expected `sequence` of rank 2 [T, D]. "
             f"Received: sequence.shape={sequence.shape}"
         )
-    num_samples = _check_positive_int(num_samples, "num_samples")
+    num_samples = _checks.positive_int(num_samples, "num_samples")
     if sequence.shape[0] == 0:
         raise ValueError(
             "Expected a non-empty sequence. "

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from has_tf import _checks
 from has_tf import hiding
 
 __all__ = ["HideAndSeekLayer", "HideSegments"]
@@ -56,7 +57,7 @@ class _HidingLayer(keras.layers.Layer):
 
     def __init__(self, hide_prob, fill_value, seed, **kwargs):
         super().__init__(**kwargs)
-        self.hide_prob = hiding._check_hide_prob(hide_prob)
+        self.hide_prob = _checks.probability(hide_prob, "hide_prob")
         self.fill_value = _check_fill(fill_value)
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
@@ -154,7 +155,7 @@ class HideAndSeekLayer(_HidingLayer):
         **kwargs,
     ):
         super().__init__(hide_prob, fill_value, seed, **kwargs)
-        self.patch_sizes = hiding._check_patch_sizes(patch_sizes)
+        self.patch_sizes = _checks.patch_sizes(patch_sizes)
 
     def transform_images(self, images, transformation):
         """Applies a drawn transformation (see `get_random_transformation`)."""
@@ -213,7 +214,7 @@ class HideSegments(_HidingLayer):
         **kwargs,
     ):
         super().__init__(hide_prob, fill_value, seed, **kwargs)
-        self.segment_size = hiding._check_segment_size(segment_size)
+        self.segment_size = _checks.positive_int(segment_size, "segment_size")
 
     def transform_sequences(self, sequences, transformation):
         """Applies a drawn transformation (see `get_random_transformation`)."""

@@ -20,22 +20,14 @@ import numpy as np
 from absl import app
 from absl import flags
 
+from has_tf import config as config_lib
+from has_tf import evaluate
+from has_tf import tasks
+from has_tf import train
+
 _FLAGFILES = flags.DEFINE_list("flagfiles", [], "Experiments to run.")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds.")
 _OUT = flags.DEFINE_string("out", "runs/seeds.json", "Where the JSON goes.")
-
-
-def figures(result: dict) -> dict:
-    """The headline numbers of an image or a temporal evaluation."""
-    if "map" in result:  # Temporal.
-        out = {"top1_cls": result["top1_cls"]}
-        for protocol, values in result["map"].items():
-            for iou in ("0.1", "0.3", "0.5", "0.7"):
-                out[f"{protocol}_map@{iou}"] = values[iou]
-        return out
-    return {key: result[key] for key in ("gt_known_loc", "top1_loc",
-                                         "top1_cls", "max_box_acc",
-                                         "max_box_acc_v2")}
 
 
 def run(flagfiles, seeds) -> dict:
@@ -45,25 +37,22 @@ def run(flagfiles, seeds) -> dict:
       `{flagfile: {"runs": [{"seed", "model_dir", "train_seconds",
       figures...}], "mean": {figure: mean over seeds}}}`.
     """
-    from has_tf import evaluate
-    from has_tf import shared_flags
-    from has_tf import train
-
     report = {}
     for path in flagfiles:
         runs = []
         for seed in seeds:
-            values = shared_flags.read_flagfile(path, seed=seed)
+            values = config_lib.read_flagfile(path, seed=seed)
             model_dir = f"{values['model_dir'].value}_s{seed}"
             values["model_dir"].value = model_dir
-            config = train.config_from_flags(values)
             start = time.time()
-            train.train(config)
+            train.train(config_lib.train_config(values))
             seconds = time.time() - start
-            result, _ = evaluate.run_from_flags(values, model_dir)
+            eval_config = config_lib.eval_config(values)
+            result, _ = evaluate.run_config(model_dir, eval_config)
+            task = tasks.for_dataset(eval_config.dataset)
             runs.append({"seed": seed, "model_dir": model_dir,
                          "train_seconds": round(seconds, 1),
-                         **figures(result)})
+                         **task.figures(result)})
             print(json.dumps(runs[-1]), flush=True)
         keys = [k for k in runs[0] if k not in ("seed", "model_dir")]
         report[path] = {"runs": runs, "mean": {

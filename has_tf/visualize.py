@@ -9,24 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib
 import numpy as np
+from matplotlib import patches
+from matplotlib.figure import Figure
 
-
-def _pyplot():
-    import sys
-
-    import matplotlib
-
-    if "ipykernel" not in sys.modules:  # Notebooks keep their inline backend.
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from has_tf import hiding
 
 
 def _draw_box(ax, box, color, label=None):
-    import matplotlib.patches as patches
-
     ymin, xmin, ymax, xmax = box
     # Pixel r spans [r, r + 1); imshow centres pixel r at r.
     ax.add_patch(patches.Rectangle(
@@ -46,8 +37,6 @@ def blend_cam(image, cam, alpha: float = 0.5) -> np.ndarray:
     Returns:
       uint8 `[H, W, 3]` in [0, 255].
     """
-    import matplotlib
-
     image = np.asarray(image, np.float64)
     cam = np.asarray(cam, np.float64)
     if image.ndim != 3 or image.shape[-1] != 3 or cam.shape != image.shape[:2]:
@@ -78,9 +67,9 @@ def save_overlay(path: str, image, cam, pred_box=None,
     Returns:
       `path`.
     """
-    plt = _pyplot()
     image = np.clip(np.asarray(image, np.float64), 0, 255).astype(np.uint8)
-    fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
+    fig = Figure(figsize=(6, 3.2))
+    axes = fig.subplots(1, 2)
     axes[0].imshow(image)
     axes[1].imshow(image)
     axes[1].imshow(np.asarray(cam), cmap="jet", alpha=0.5)
@@ -95,9 +84,7 @@ def save_overlay(path: str, image, cam, pred_box=None,
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def save_tcam_plot(path: str, tcam, duration_s: float,
@@ -118,10 +105,10 @@ def save_tcam_plot(path: str, tcam, duration_s: float,
     Returns:
       `path`.
     """
-    plt = _pyplot()
     tcam = np.asarray(tcam, np.float64)
     seconds = (np.arange(tcam.size) + 0.5) * duration_s / max(tcam.size, 1)
-    fig, ax = plt.subplots(figsize=(8, 2.6))
+    fig = Figure(figsize=(8, 2.6))
+    ax = fig.subplots()
     ax.plot(seconds, tcam, color="tab:blue", linewidth=1.2, label="T-CAM")
     low, high = (float(tcam.min()), float(tcam.max())) if tcam.size else (0, 1)
     span = (high - low) or 1.0
@@ -139,15 +126,17 @@ def save_tcam_plot(path: str, tcam, duration_s: float,
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
-def save(fig, path: str, dpi: int = 100) -> str:
-    """Writes a figure of this module to a PNG and closes it."""
+def save(fig: Figure, path: str, dpi: int = 100) -> str:
+    """Writes a figure of this module to a PNG; returns `path`.
+
+    The figures are `matplotlib.figure.Figure` objects outside pyplot, so
+    nothing needs closing and no backend is switched: a notebook shows one
+    by displaying it.
+    """
     fig.savefig(path, dpi=dpi)
-    _pyplot().close(fig)
     return path
 
 
@@ -168,8 +157,6 @@ def hidden_patch_grid(images, patch_sizes: Sequence[int] = (16, 32, 44, 56),
     Returns:
       A matplotlib Figure (save it with `save`).
     """
-    from has_tf import hiding
-
     images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError("Expected images [K, H, W, 3]. Received: shape "
@@ -179,10 +166,9 @@ def hidden_patch_grid(images, patch_sizes: Sequence[int] = (16, 32, 44, 56),
         for index, size in enumerate(patch_sizes)]
     rows.append((f"mixed {tuple(patch_sizes)}", hiding.hide_patches(
         images, list(patch_sizes), hide_prob, fill_value, seed=(seed, 99))))
-    plt = _pyplot()
     count = images.shape[0]
-    fig, axes = plt.subplots(len(rows), count, squeeze=False,
-                             figsize=(1.6 * count, 1.7 * len(rows)))
+    fig = Figure(figsize=(1.6 * count, 1.7 * len(rows)))
+    axes = fig.subplots(len(rows), count, squeeze=False)
     for r, (label, hidden) in enumerate(rows):
         for c in range(count):
             axes[r, c].imshow(np.asarray(hidden[c]).astype(np.uint8))
@@ -208,12 +194,11 @@ def cam_grid(images, cams: dict, boxes: dict | None = None,
     Returns:
       A matplotlib Figure.
     """
-    plt = _pyplot()
     images = np.asarray(images)
     names = list(cams)
     count = images.shape[0]
-    fig, axes = plt.subplots(count, len(names) + 1, squeeze=False,
-                             figsize=(2.2 * (len(names) + 1), 2.2 * count))
+    fig = Figure(figsize=(2.2 * (len(names) + 1), 2.2 * count))
+    axes = fig.subplots(count, len(names) + 1, squeeze=False)
     for i in range(count):
         axes[i, 0].imshow(np.clip(images[i], 0, 255).astype(np.uint8))
         for j, name in enumerate(names, start=1):
@@ -236,14 +221,14 @@ def threshold_curves(curves: dict, marker: float | None = 0.2):
 
     Args:
       curves: `{name: (thresholds [K], accuracy [K])}`, e.g. from
-        `evaluate`'s "threshold_free"/"box_acc_curve".
+        an image evaluation's "threshold_free"/"box_acc_curve".
       marker: a threshold to mark (the paper's 0.2), or None.
 
     Returns:
       A matplotlib Figure.
     """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    fig = Figure(figsize=(4.5, 3.2))
+    ax = fig.subplots()
     for name, (thresholds, accuracy) in curves.items():
         ax.plot(thresholds, accuracy, label=name)
     if marker is not None:

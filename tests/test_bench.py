@@ -51,7 +51,7 @@ def test_bad_arguments_exit():
 
 def test_models_benchmark_json_shape(monkeypatch):
     # Small inputs keep the smoke test quick; the real run uses 224.
-    monkeypatch.setattr(bench, "_MODEL_INPUTS", {"alexnet_gap": 64,
+    monkeypatch.setattr(bench.models, "INPUT_SIDES", {"alexnet_gap": 64,
                                                  "googlenet_gap": 32,
                                                  "small_gap": 32})
     out = io.StringIO()

@@ -4,21 +4,22 @@ import glob
 import os
 
 import pytest
-from has_tf import train
+
+from has_tf import config as config_lib
 
 FILES = sorted(glob.glob(os.path.join("flags", "*.cfg")))
 
 
 def test_overrides_and_bad_files(tmp_path):
-    config = train.config_from_flagfile("flags/quickstart.cfg", epochs=1)
+    config = config_lib.train_config_from_flagfile("flags/quickstart.cfg", epochs=1)
     assert config.epochs == 1 and config.patch_sizes == (0, 8, 16, 24)
     bad = tmp_path / "bad.cfg"
     bad.write_text("--hide_prob=2\n")
     with pytest.raises(Exception, match="hide_prob"):
-        train.config_from_flagfile(str(bad))
+        config_lib.train_config_from_flagfile(str(bad))
     bad.write_text("--no_such_flag=1\n")
     with pytest.raises(Exception, match="no_such_flag"):
-        train.config_from_flagfile(str(bad))
+        config_lib.train_config_from_flagfile(str(bad))
 
 
 def test_there_are_experiment_files():
@@ -37,7 +38,7 @@ def test_flagfile_gives_a_valid_config(path):
     if not os.path.basename(path).startswith("base_"):
         assert "# Run:  python -m has_tf.train --flagfile=" + path in text
         assert "Paper" in text.split("\n--", 1)[0]
-    config = train.config_from_flagfile(path, model_dir="unused")
+    config = config_lib.train_config_from_flagfile(path, model_dir="unused")
     assert config.epochs >= 1
     if "_has_" in path and "conv1" not in path:
         assert config.patch_sizes

@@ -28,13 +28,6 @@ def train(tiny, **kwargs):
     return ip.train_pipeline(tiny.as_dataset(split="train"), **args)
 
 
-def test_flipped_box():
-    boxes = tf.constant([[0.1, 0.2, 0.5, 0.3], [0.0, 0.0, 1.0, 1.0]])
-    np.testing.assert_allclose(ip.flip_boxes(boxes).numpy(),
-                               [[0.1, 0.7, 0.5, 0.8], [0, 0, 1, 1]],
-                               atol=1e-6)
-
-
 def test_box_cut_by_the_crop():
     # 100x100 image, box rows 10-50, cols 60-90; crop top-left (20, 40),
     # size 50x40: in pixels the box becomes rows -10..30, cols 20..50,

@@ -21,7 +21,9 @@ def test_unknown_attribute():
 
 
 @pytest.mark.parametrize("module", ["has_tf.hiding", "has_tf.dataset_stats",
-                                    "has_tf.postprocess", "has_tf.metrics"])
+                                    "has_tf.postprocess.boxes",
+                                    "has_tf.metrics.localization",
+                                    "has_tf.input_pipeline.images"])
 def test_doctests(module):
     import importlib
 

@@ -5,9 +5,11 @@ import pytest
 import tensorflow_datasets as tfds
 
 import has_tf.datasets
-from has_tf import temporal_formats
+from has_tf import evaluate
+from has_tf import train
 from has_tf.datasets import thumos14_features
 from has_tf.datasets.synthetic_actions import generator
+from has_tf.metrics import detection_files
 
 
 def test_synthetic_actions_tiny(tmp_path):
@@ -39,7 +41,7 @@ def test_synthetic_actions_key_span_is_inside_the_action():
 
 
 def _dummy_manual_dir(root):
-    names = temporal_formats.THUMOS14_CLASSES
+    names = detection_files.THUMOS14_CLASSES
     rng = np.random.default_rng(0)
     for split, subset in (("validation", "val"), ("test", "test")):
         (root / "annotations" / split).mkdir(parents=True)
@@ -76,7 +78,7 @@ def test_thumos14_features_on_dummy_data(tmp_path):
     assert builder.info.splits["test"].num_examples == 2
     videos = {e["video"].decode(): e for e in tfds.as_numpy(val)}
     first = videos["video_validation_0000001"]
-    index = temporal_formats.THUMOS14_CLASSES.index
+    index = detection_files.THUMOS14_CLASSES.index
     assert np.flatnonzero(first["labels"]).tolist() == sorted(
         [index("HighJump"), index("Diving")])
     assert first["duration_s"] == 10.0 and first["feature_rate"] == 2.0
@@ -103,9 +105,6 @@ def test_thumos14_features_missing_manual_data_explains(tmp_path):
 
 
 def test_thumos14_train_and_evaluate_with_a_test_list(tmp_path):
-    from has_tf import evaluate_temporal
-    from has_tf import train
-
     _dummy_manual_dir(tmp_path / "manual")
     run, data = str(tmp_path / "run"), str(tmp_path / "data")
     train.train(train.TrainConfig(
@@ -115,7 +114,7 @@ def test_thumos14_train_and_evaluate_with_a_test_list(tmp_path):
         steps_per_epoch=2, patch_sizes=(), tensorboard_images=0))
     counts = {}
     for test_list in ("thumos14-test-213-v1", "thumos14-test-212-v1"):
-        result = evaluate_temporal.evaluate_temporal(
+        result = evaluate.evaluate(
             run, "thumos14_features/dummy", data_dir=data, num_plots=1,
             test_list=test_list)
         assert result["test_list"] == test_list
@@ -127,5 +126,5 @@ def test_thumos14_train_and_evaluate_with_a_test_list(tmp_path):
     assert lines and all(line.startswith("video_test_0000004 ")
                          for line in lines)
     with pytest.raises(ValueError, match="test_list='210'"):
-        evaluate_temporal.evaluate_temporal(
+        evaluate.evaluate(
             run, "thumos14_features/dummy", data_dir=data, test_list="210")

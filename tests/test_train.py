@@ -11,6 +11,7 @@ import pytest
 
 from has_tf import evaluate
 from has_tf import train
+from has_tf.tasks import image_localization
 
 TINY = dict(dataset="synthetic_parts/tiny", image_size=28, resize_size=32,
             patch_sizes=(0, 8), batch_size=4, learning_rate=0.02)
@@ -41,7 +42,7 @@ def test_train_then_evaluate(tmp_path):
         model_dir=run, data_dir=data, epochs=2, steps_per_epoch=3,
         tensorboard_images=TINY_IMAGES, **TINY))
     assert record["steps_done"] == 6 and len(record["loss"]) == 2
-    for name in ("model.keras", "normalization.json", "history.json"):
+    for name in ("model.keras", "run_info.json", "history.json"):
         assert os.path.exists(os.path.join(run, name))
     result = evaluate.evaluate(run, "synthetic_parts/tiny", "test", data,
                                threshold_step=0.1, num_pictures=2)
@@ -55,8 +56,8 @@ def test_train_then_evaluate(tmp_path):
     _check_cam_summaries(os.path.join(run, "tensorboard", "cams"),
                          steps=[3, 6], count=TINY_IMAGES)
     ten = evaluate.evaluate(run, "synthetic_parts/tiny", "test", data,
-                            protocol="ten_crop", threshold_step=0.1,
-                            num_pictures=1)
+                            protocol="ten_crop", resize_size=32,
+                            threshold_step=0.1, num_pictures=1)
     assert ten["count"] == 6 and ten["protocol"] == "ten_crop"
     for key in evaluate.HEADLINE:
         assert 0.0 <= ten[key] <= 1.0
@@ -108,10 +109,10 @@ def test_compare_prints_runs_side_by_side(tmp_path):
 def test_conv1_hiding_reaches_the_model(tmp_path):
     config = train.TrainConfig(model_dir=str(tmp_path), **TINY,
                                conv1_patch_sizes=(2,), conv1_hide_prob=0.25)
-    model = train.build_model(config, num_classes=3)
+    model = image_localization.build_model(config, num_classes=3)
     layer = model.get_layer("conv1_hide")
     assert layer.hide_prob == 0.25
-    plain = train.build_model(train.TrainConfig(model_dir=str(tmp_path),
+    plain = image_localization.build_model(train.TrainConfig(model_dir=str(tmp_path),
                                                 **TINY), num_classes=3)
     assert "conv1_hide" not in [layer.name for layer in plain.layers]
 
@@ -181,6 +182,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from has_tf import train
+from has_tf.tasks import image_localization
 record = train.train(train.TrainConfig(
     model_dir=sys.argv[1], data_dir=sys.argv[2], strategy="mirrored",
     epochs=1, steps_per_epoch=3, dataset="synthetic_parts/tiny",
@@ -205,6 +207,7 @@ def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
 MULTI_WORKER = """
 import json, sys
 from has_tf import train
+from has_tf.tasks import image_localization
 record = train.train(train.TrainConfig(
     model_dir=sys.argv[1], data_dir=sys.argv[2], strategy="multi_worker",
     epochs=int(sys.argv[3]), steps_per_epoch=2, dataset="synthetic_parts/tiny",

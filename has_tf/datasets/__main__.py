@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import has_tf.datasets
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m has_tf.datasets",
@@ -20,9 +22,6 @@ def main(argv=None) -> int:
     parser.add_argument("--data_dir", default=None)
     parser.add_argument("--manual_dir", default=None)
     args = parser.parse_args(argv)
-
-    import has_tf.datasets
-
     try:  # Every dataset has_tf knows has a train split.
         _, builder = has_tf.datasets.load(args.name, "train", args.data_dir,
                                           args.manual_dir)

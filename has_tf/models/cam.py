@@ -138,3 +138,17 @@ def upsample_cams(cams, size):
         cams = cams[..., None]
     out = tf.image.resize(cams, size, method="bilinear")
     return out[..., 0] if squeeze else out
+
+
+def class_cams_at_size(cams, classes, size):
+    """The CAM of one class per image, resized to the image: float32 `[B, H, W]`.
+
+    `upsample_cams(class_cams(cams, classes), size)`: what localization
+    (boxes, pictures) works on.
+
+    Args:
+      cams: float `[B, h, w, N]`.
+      classes: int `[B]` class per image.
+      size: `(H, W)` of the image.
+    """
+    return upsample_cams(class_cams(cams, classes=classes), size)

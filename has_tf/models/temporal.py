@@ -24,7 +24,13 @@ import keras
 from keras import layers
 from keras import ops
 
+from has_tf import _checks
+
 POOLINGS = ("max_features", "max", "topk", "avg")
+# Losses: "softmax" (the paper; for videos with several classes, against
+# the multi-hot labels scaled to sum 1) or "sigmoid" (independent binary
+# cross-entropies, later work's multi-label loss).
+LOSSES = ("softmax", "sigmoid")
 
 
 @keras.saving.register_keras_serializable(package="has_tf")
@@ -165,3 +171,40 @@ class TemporalCam(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.classifier.num_classes)
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+def normalized_softmax_crossentropy(labels, logits):
+    """Softmax cross-entropy against multi-hot labels scaled to sum 1.
+
+    Args:
+      labels: float `[B, N]` multi-hot.
+      logits: float `[B, N]`.
+
+    Returns:
+      float32 `[B]` per-video losses.
+    """
+    labels = keras.ops.cast(labels, "float32")
+    total = keras.ops.maximum(keras.ops.sum(labels, -1, keepdims=True), 1.0)
+    return keras.losses.categorical_crossentropy(
+        labels / total, keras.ops.cast(logits, "float32"), from_logits=True)
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+def sigmoid_crossentropy(labels, logits):
+    """Binary cross-entropy per class, averaged: float32 `[B]`."""
+    return keras.losses.binary_crossentropy(
+        keras.ops.cast(labels, "float32"), keras.ops.cast(logits, "float32"),
+        from_logits=True)
+
+
+def temporal_loss(name: str):
+    """The per-example loss `name` names (one of `LOSSES`).
+
+    Returns:
+      `(labels [B, N], logits [B, N]) -> float32 [B]`.
+    """
+    _checks.choice(name, "temporal_loss", LOSSES)
+    if name == "softmax":
+        return normalized_softmax_crossentropy
+    return sigmoid_crossentropy

@@ -32,8 +32,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from has_tf import temporal_formats
 from has_tf.datasets import temporal_features
+from has_tf.datasets.thumos14_features import annotations
+from has_tf.metrics import detection_files
 
 _SUBSETS = {"validation": "val", "test": "test"}
 
@@ -109,7 +110,7 @@ class Thumos14Features(tfds.core.GeneratorBasedBuilder):
         return self.dataset_info_from_configs(
             description=__doc__,
             features=temporal_features.features_dict(
-                temporal_formats.THUMOS14_CLASSES,
+                detection_files.THUMOS14_CLASSES,
                 self.builder_config.feature_dim),
             homepage="https://www.crcv.ucf.edu/THUMOS14/",
         )
@@ -127,7 +128,7 @@ class Thumos14Features(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, root, split: str):
         config = self.builder_config
-        ground_truth, ambiguous = _annotations(root / "annotations" / split,
+        ground_truth, ambiguous = annotations.read_annotations(root / "annotations" / split,
                                                _SUBSETS[split])
         videos = sorted({row[0] for row in ground_truth}
                         | {row[0] for row in ambiguous})
@@ -146,24 +147,7 @@ class Thumos14Features(tfds.core.GeneratorBasedBuilder):
             spans = [(s, e) for v, s, e in ambiguous if v == video]
             yield video, temporal_features.example(
                 video, features, config.feature_rate, segments,
-                len(temporal_formats.THUMOS14_CLASSES), spans)
-
-
-def _annotations(folder, subset):
-    ground_truth = []
-    for index, name in enumerate(temporal_formats.THUMOS14_CLASSES):
-        path = folder / f"{name}_{subset}.txt"
-        if not path.exists():
-            raise FileNotFoundError(f"Missing THUMOS14 annotation file "
-                                    f"{os.fspath(path)}.")
-        ground_truth += [(v, s, e, index) for v, s, e in
-                         temporal_formats.parse_intervals(
-                             path.read_text(), os.fspath(path))]
-    path = folder / f"Ambiguous_{subset}.txt"
-    ambiguous = (temporal_formats.parse_intervals(path.read_text(),
-                                                  os.fspath(path))
-                 if path.exists() else [])
-    return ground_truth, ambiguous
+                len(detection_files.THUMOS14_CLASSES), spans)
 
 
 def _features(folder, video):

@@ -2,7 +2,8 @@
 
 import pytest
 
-from has_tf import temporal_formats as tf_
+from has_tf.datasets.thumos14_features import annotations
+from has_tf.metrics import detection_files as tf_
 
 
 def test_class_mapping():
@@ -36,13 +37,13 @@ def test_annotations(tmp_path):
     (tmp_path / "HighJump_test.txt").write_text(
         "video_test_0000001  3.2  5.0\nvideo_test_0000002 1 2\n")
     (tmp_path / "Ambiguous_test.txt").write_text("video_test_0000001 9 10\n")
-    gt, ambiguous = tf_.read_thumos_annotations(str(tmp_path), "test")
+    gt, ambiguous = annotations.read_annotations(str(tmp_path), "test")
     assert gt == [("video_test_0000001", 3.2, 5.0, 11),
                   ("video_test_0000002", 1.0, 2.0, 11)]
     assert ambiguous == [("video_test_0000001", 9.0, 10.0)]
     (tmp_path / "Diving_test.txt").unlink()
     with pytest.raises(FileNotFoundError, match="Diving_test.txt"):
-        tf_.read_thumos_annotations(str(tmp_path), "test")
+        annotations.read_annotations(str(tmp_path), "test")
     (tmp_path / "bad.txt").write_text("v 1 2 7\n")
     with pytest.raises(ValueError, match="bad.txt:1"):
         tf_.read_thumos_detections(str(tmp_path / "bad.txt"))

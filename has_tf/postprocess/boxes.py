@@ -30,8 +30,13 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
+from has_tf import _checks
+
 __all__ = [
     "NORMALIZATIONS",
+    "CONNECTIVITIES",
+    "check_options",
+    "ten_crop_offsets",
     "cam_to_box",
     "cam_boxes_for_thresholds",
     "normalize_cam",
@@ -70,36 +75,13 @@ def _check_cam(cam) -> np.ndarray:
     return cam
 
 
-def _check_options(normalization, connectivity):
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(
-            f"Expected `normalization` in {NORMALIZATIONS}. "
-            f"Received: normalization={normalization!r}"
-        )
-    if connectivity not in _STRUCTURES:
-        raise ValueError(
-            "Expected `connectivity` 4 or 8. "
-            f"Received: connectivity={connectivity!r}"
-        )
+CONNECTIVITIES = (8, 4)
 
 
-def _check_thresholds(thresholds) -> np.ndarray:
-    values = np.asarray(thresholds, dtype=np.float64)
-    if values.ndim == 0:
-        values = values[None]
-    if values.ndim != 1 or values.size == 0:
-        raise ValueError(
-            "Expected `thresholds` to be a number or a non-empty 1-D list. "
-            f"Received: thresholds of shape {np.shape(thresholds)}"
-        )
-    if not np.isfinite(values).all() or (values < 0).any() or (
-        values > 1
-    ).any():
-        raise ValueError(
-            "Expected thresholds (fractions) in [0, 1]. Received: "
-            f"min={float(values.min())!r}, max={float(values.max())!r}"
-        )
-    return values
+def check_options(normalization: str, connectivity: int) -> None:
+    """Raises unless `normalization` and `connectivity` are known values."""
+    _checks.choice(normalization, "normalization", NORMALIZATIONS)
+    _checks.choice(connectivity, "connectivity", CONNECTIVITIES)
 
 
 def normalize_cam(cam, normalization: str = "max"):
@@ -119,7 +101,7 @@ def normalize_cam(cam, normalization: str = "max"):
         unknown normalization.
     """
     cam = _check_cam(cam)
-    _check_options(normalization, 8)
+    _checks.choice(normalization, "normalization", NORMALIZATIONS)
     top = cam.max()
     if normalization == "max":
         return cam / top if top > 0 else None
@@ -195,8 +177,8 @@ def cam_to_box(
       ValueError: a CAM that is not 2-D, numeric and finite; a threshold
         outside [0, 1]; an unknown normalization or connectivity.
     """
-    (value,) = _check_thresholds(threshold)
-    _check_options(normalization, connectivity)
+    (value,) = _checks.thresholds(threshold)
+    check_options(normalization, connectivity)
     normalized = normalize_cam(cam, normalization)
     if normalized is None:
         return _whole(np.shape(cam))
@@ -240,8 +222,8 @@ def cam_boxes_for_thresholds(
             "Expected `mode` 'largest', 'all' or 'both'. "
             f"Received: mode={mode!r}"
         )
-    values = _check_thresholds(thresholds)
-    _check_options(normalization, connectivity)
+    values = _checks.thresholds(thresholds)
+    check_options(normalization, connectivity)
     normalized = normalize_cam(cam, normalization)
     if normalized is None:
         whole = _whole(np.shape(cam))
@@ -273,13 +255,33 @@ def boxes_to_pixels(boxes, height: int, width: int) -> np.ndarray:
     return boxes * np.array([height, width, height, width], np.float64)
 
 
+def ten_crop_offsets(image_size: int, resize_size: int) -> list:
+    """Top-left corners of the ten crops of a square resized image.
+
+    The one definition of the ten-crop geometry: the S x S crops
+    (S = `image_size`) of the R x R resized image (R = `resize_size`) at
+    its corners TL, TR, BL, BR and its centre, then the same five again
+    for the crops' left-right flips.
+
+    >>> ten_crop_offsets(224, 256)[:5]
+    [(0, 0), (0, 32), (32, 0), (32, 32), (16, 16)]
+
+    Returns:
+      Ten `(top, left)` pixel offsets; entries 5..9 repeat 0..4 (those
+      crops are flipped after cropping).
+    """
+    margin = resize_size - image_size
+    corners = [(0, 0), (0, margin), (margin, 0), (margin, margin),
+               (margin // 2, margin // 2)]
+    return corners * 2
+
+
 def merge_ten_crop_cams(cams, resize_size: int) -> np.ndarray:
     """Averages the CAMs of the ten crops in the resized image's frame.
 
-    The crops are those of `has_tf.input_pipeline.eval_pipeline(...,
-    protocol="ten_crop")`: the S x S corners TL, TR, BL, BR and the centre
-    of the R x R resized image, then the same five flipped left-right.
-    Each CAM is flipped back where its crop was flipped, placed at its
+    The crops are those of `ten_crop_offsets` (as
+    `has_tf.input_pipeline.eval_pipeline(..., protocol="ten_crop")` cuts
+    them), the last five flipped left-right. Each CAM is flipped back where its crop was flipped, placed at its
     crop's offset, and every pixel of the R x R frame gets the mean of the
     CAMs that cover it (all do when 2 S >= R, as for 224 of 256).
 
@@ -304,9 +306,7 @@ def merge_ten_crop_cams(cams, resize_size: int) -> np.ndarray:
         raise ValueError(
             f"Expected resize_size >= the crop side {side}. Received: "
             f"resize_size={resize_size}")
-    margin = resize_size - side
-    starts = [(0, 0), (0, margin), (margin, 0), (margin, margin),
-              (margin // 2, margin // 2)] * 2
+    starts = ten_crop_offsets(side, resize_size)
     total = np.zeros((resize_size, resize_size))
     count = np.zeros((resize_size, resize_size))
     for index, (top, left) in enumerate(starts):

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from has_tf import evaluate_temporal
+from has_tf import evaluate
 from has_tf import train
 
 TINY = dict(dataset="synthetic_actions/tiny", num_steps=32, segment_size=4,
@@ -24,10 +24,10 @@ def test_train_then_evaluate_actions(tmp_path, loss):
         temporal_loss=loss, temporal_pooling="topk", **TINY))
     assert record["steps_done"] == 6
     assert all(np.isfinite(record["loss"]))
-    info = json.load(open(os.path.join(run, "normalization.json")))
+    info = json.load(open(os.path.join(run, "run_info.json")))
     assert info["num_steps"] == 32 and len(info["fill"]) == 32
-    result = evaluate_temporal.evaluate_temporal(run, TINY["dataset"],
-                                                 data_dir=data, num_plots=2)
+    result = evaluate.evaluate(run, TINY["dataset"], data_dir=data,
+                               num_plots=2)
     assert result["count"] == 6
     for protocol in ("thumos14", "activitynet"):
         values = result["map"][protocol]

@@ -1,6 +1,9 @@
-"""THUMOS14 and ActivityNet-style files for temporal detections (no TF).
+"""THUMOS14 and ActivityNet-style files of temporal detections (no TF).
 
-Rows follow `has_tf.temporal_metrics`: detections `(video, start_s, end_s,
+The THUMOS14 annotation files (ground truth) are read by the dataset,
+`has_tf.datasets.thumos14_features.annotations`.
+
+Rows follow `has_tf.metrics.temporal`: detections `(video, start_s, end_s,
 class_index, score)`, ground truth `(video, start_s, end_s, class_index)`,
 with `class_index` in 0..19, the order of `THUMOS14_CLASSES`.
 
@@ -9,9 +12,6 @@ Formats:
 - THUMOS14 detection text (the evaluation kit's input): one detection per
   line, "video start end class-id score", class-id the class's id in the
   101-class UCF101 list (`THUMOS14_IDS`, e.g. 7 for BaseballPitch).
-- THUMOS14 annotation files: `<Class>_val.txt` / `<Class>_test.txt` with
-  lines "video start end" (seconds), and `Ambiguous_val.txt` /
-  `Ambiguous_test.txt` likewise.
 - ActivityNet-style JSON: `{"version": ..., "results": {video: [{"label":
   class name, "score": s, "segment": [start, end]}, ...]}, "external_data":
   {}}`.
@@ -20,7 +20,6 @@ Formats:
 from __future__ import annotations
 
 import json
-import os
 
 # The 20 THUMOS14 detection classes and their ids in the 101-class list.
 THUMOS14_CLASSES = (
@@ -42,8 +41,7 @@ __all__ = [
     "id_of_class_index",
     "read_thumos_detections",
     "write_thumos_detections",
-    "read_thumos_annotations",
-    "parse_intervals",
+    "parse_rows",
     "read_activitynet_json",
     "write_activitynet_json",
 ]
@@ -82,7 +80,7 @@ def read_thumos_detections(path: str) -> list:
     with open(path) as f:
         text = f.read()
     form = "video start end class-id score"
-    for _, fields in _fields(text, path, 5, form, exact=True):
+    for _, fields in parse_rows(text, path, 5, form, exact=True):
         video, start, end, class_id, score = fields
         rows.append((video, float(start), float(end),
                      class_index_of_id(int(float(class_id))),
@@ -90,43 +88,20 @@ def read_thumos_detections(path: str) -> list:
     return rows
 
 
-def read_thumos_annotations(directory: str, subset: str = "test"):
-    """Reads `<Class>_<subset>.txt` and `Ambiguous_<subset>.txt`.
+def parse_rows(text: str, source: str, count: int, form: str,
+               exact: bool = False):
+    """Yields `(line number, fields)` of each non-blank line of `text`.
 
     Args:
-      directory: the folder holding the annotation files.
-      subset: "val" or "test".
-
-    Returns:
-      `(ground_truth, ambiguous)`: rows `(video, start_s, end_s,
-      class_index)` and `(video, start_s, end_s)`.
+      text: whitespace-separated rows.
+      source: the file's name, for error messages.
+      count: fields a row needs at least (exactly, if `exact`).
+      form: the expected row, for error messages (e.g. "video start end").
 
     Raises:
-      FileNotFoundError: a class's file is missing (the message names it).
+      ValueError: a short (or, with `exact`, long) row, naming
+        `source:line`.
     """
-    ground_truth = []
-    for index, name in enumerate(THUMOS14_CLASSES):
-        path = os.path.join(directory, f"{name}_{subset}.txt")
-        if not os.path.exists(path):
-            raise FileNotFoundError(
-                f"Missing THUMOS14 annotation file {path}: the temporal "
-                "annotations (TH14_Temporal_annotations_validation/test) hold "
-                f"one <Class>_{subset}.txt per class.")
-        ground_truth += [(v, s, e, index) for v, s, e in _intervals(path)]
-    path = os.path.join(directory, f"Ambiguous_{subset}.txt")
-    ambiguous = _intervals(path) if os.path.exists(path) else []
-    return ground_truth, ambiguous
-
-
-def _intervals(path):
-    with open(path) as f:
-        return parse_intervals(f.read(), path)
-
-
-def _fields(text: str, source: str, count: int, form: str,
-            exact: bool = False):
-    """(line number, fields) of each non-blank line; `count` fields at least
-    (exactly, if `exact`), else a ValueError naming the line."""
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
@@ -135,20 +110,6 @@ def _fields(text: str, source: str, count: int, form: str,
             raise ValueError(f"{source}:{number}: expected '{form}'. "
                              f"Received: {line.strip()!r}")
         yield number, fields
-
-
-def parse_intervals(text: str, source: str = "<text>") -> list:
-    """Rows `(video, start_s, end_s)` of annotation-file text.
-
-    Args:
-      text: lines "video start end" (THUMOS14 annotation files).
-      source: the file's name, for error messages.
-
-    Raises:
-      ValueError: a line with fewer than three fields (naming the line).
-    """
-    return [(f[0], float(f[1]), float(f[2]))
-            for _, f in _fields(text, source, 3, "video start end")]
 
 
 def write_activitynet_json(path: str, detections,

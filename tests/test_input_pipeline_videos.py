@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from has_tf import temporal_pipeline as tp
+from has_tf.input_pipeline import videos as tp
 
 
 def _videos(lengths, dim=3):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from has_tf import metrics
-from has_tf import temporal_metrics as tm
+from has_tf.metrics import temporal as tm
 
 
 def _map(dets, gts, theta, protocol, ambiguous=None):

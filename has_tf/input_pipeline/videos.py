@@ -12,36 +12,25 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from has_tf import _checks
 from has_tf import hiding
+from has_tf.dataset_stats import channel_moments
 
 
 def feature_mean(dataset: tf.data.Dataset) -> np.ndarray:
-    """The mean feature over every step of every video: float32 `[D]`."""
-    def moments(example):
-        features = tf.cast(example["features"], tf.float64)
-        return tf.reduce_sum(features, 0), tf.cast(tf.shape(features)[0],
-                                                   tf.float64)
+    """The mean feature over every step of every video: float32 `[D]`.
 
-    total, count = None, 0.0
-    for sums, steps in dataset.map(moments).prefetch(8):
-        total = sums.numpy() if total is None else total + sums.numpy()
-        count += float(steps)
-    if total is None or count == 0:
-        raise ValueError("Expected a dataset with at least one step.")
-    return (total / count).astype(np.float32)
+    The hidden segments' fill (the paper's dataset-mean feature), from
+    `has_tf.channel_moments` over the examples' "features".
+    """
+    return channel_moments(dataset, key="features").mean.astype(np.float32)
 
 
 def _check(batch_size, num_steps, segment_size, hide_prob):
-    for name, value in (("batch_size", batch_size), ("num_steps", num_steps)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"Expected `{name}` an int >= 1. Received: "
-                             f"{name}={value!r}")
-    if not isinstance(segment_size, int) or segment_size < 0:
-        raise ValueError("Expected `segment_size` an int >= 0 (0: no "
-                         f"hiding). Received: segment_size={segment_size!r}")
-    if not 0.0 <= hide_prob <= 1.0:
-        raise ValueError(f"Expected `hide_prob` in [0, 1]. Received: "
-                         f"hide_prob={hide_prob!r}")
+    _checks.positive_int(batch_size, "batch_size")
+    _checks.positive_int(num_steps, "num_steps")
+    _checks.nonnegative_int(segment_size, "segment_size", "0: no hiding")
+    _checks.probability(hide_prob, "hide_prob")
 
 
 def train_pipeline(dataset: tf.data.Dataset, batch_size: int,

@@ -24,18 +24,25 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from has_tf import _checks
 from has_tf import hiding
+from has_tf.postprocess.boxes import ten_crop_offsets
 
 __all__ = [
+    "CROPS",
+    "PROTOCOLS",
     "IMAGENET_MEAN_RGB",
     "IMAGENET_STD_RGB",
     "example_fields",
-    "flip_boxes",
     "crop_boxes",
     "train_pipeline",
     "eval_pipeline",
 ]
 
+# The ImageNet (ILSVRC-2012 train) per-channel mean and std in pixel units:
+# the figures torchvision's pretrained models normalise with, (0.485, 0.456,
+# 0.406) and (0.229, 0.224, 0.225) on a [0, 1] scale, times 255. The one
+# definition in has_tf (`--normalization=imagenet`, the demo, benchmarks).
 IMAGENET_MEAN_RGB = (123.675, 116.28, 103.53)
 IMAGENET_STD_RGB = (58.395, 57.12, 57.375)
 CROPS = ("resize_crop", "random_resized")
@@ -62,16 +69,6 @@ def example_fields(example: dict):
     return image, tf.cast(example["label"], tf.int64), boxes
 
 
-def flip_boxes(boxes: tf.Tensor) -> tf.Tensor:
-    """Boxes `[N, 4]` of a horizontally flipped image.
-
-    >>> flip_boxes(tf.constant([[0.1, 0.2, 0.5, 0.3]])).numpy().round(6)
-    array([[0.1, 0.7, 0.5, 0.8]], dtype=float32)
-    """
-    ymin, xmin, ymax, xmax = tf.unstack(boxes, axis=-1)
-    return tf.stack([ymin, 1.0 - xmax, ymax, 1.0 - xmin], axis=-1)
-
-
 def crop_boxes(boxes, offset, crop_size, image_size) -> tf.Tensor:
     """Boxes `[N, 4]` after cropping, in the crop's normalised frame.
 
@@ -96,16 +93,13 @@ def crop_boxes(boxes, offset, crop_size, image_size) -> tf.Tensor:
 
 
 def _check_sizes(batch_size, image_size, resize_size):
-    for value, name in ((batch_size, "batch_size"),
-                        (image_size, "image_size"),
-                        (resize_size, "resize_size")):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"Expected `{name}` to be an int >= 1. "
-                             f"Received: {name}={value!r}")
+    _checks.positive_int(batch_size, "batch_size")
+    _checks.positive_int(image_size, "image_size")
+    _checks.positive_int(resize_size, "resize_size")
 
 
-def _random_crop(image, boxes, seed, crop, image_size, resize_size):
-    """One training crop: uint8 `[image_size, image_size, 3]` and boxes."""
+def _random_crop(image, seed, crop, image_size, resize_size):
+    """One training crop: uint8 `[image_size, image_size, 3]`."""
     if crop == "resize_crop":
         image = tf.image.resize(image, [resize_size, resize_size],
                                 antialias=True)
@@ -114,8 +108,6 @@ def _random_crop(image, boxes, seed, crop, image_size, resize_size):
             [2], seed=seed, maxval=limit, dtype=tf.int32, alg="philox")
         image = tf.slice(image, [top_left[0], top_left[1], 0],
                          [image_size, image_size, 3])
-        boxes = crop_boxes(boxes, top_left, (image_size, image_size),
-                           (resize_size, resize_size))
     else:
         shape = tf.shape(image)
         begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
@@ -124,11 +116,9 @@ def _random_crop(image, boxes, seed, crop, image_size, resize_size):
             min_object_covered=0.0, use_image_if_no_bounding_boxes=True)
         image = tf.ensure_shape(tf.slice(image, begin, size),
                                 [None, None, 3])
-        boxes = crop_boxes(boxes, begin[:2], size[:2], shape[:2])
         image = tf.image.resize(image, [image_size, image_size],
                                 antialias=True)
-    image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-    return image, boxes
+    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
 
 
 def _normalize(images, mean, std):
@@ -192,8 +182,8 @@ def train_pipeline(
             "Expected image_size <= resize_size. Received: "
             f"image_size={image_size}, resize_size={resize_size}")
     if patch_sizes is not None:
-        patch_sizes = hiding._check_patch_sizes(patch_sizes)
-        hiding._check_hide_prob(hide_prob)
+        patch_sizes = _checks.patch_sizes(patch_sizes)
+        _checks.probability(hide_prob, "hide_prob")
     fill = [min(255.0, max(0.0, float(round(m)))) for m in mean]
 
     if input_context is not None:
@@ -210,9 +200,8 @@ def train_pipeline(
     def augment(example, pair):
         crop_seed, flip_seed = tf.unstack(
             tf.random.experimental.stateless_split(pair, 2, alg="philox"))
-        image, label, boxes = example_fields(example)
-        image, _ = _random_crop(image, boxes, crop_seed, crop, image_size,
-                                resize_size)
+        image, label, _ = example_fields(example)
+        image = _random_crop(image, crop_seed, crop, image_size, resize_size)
         image = tf.image.stateless_random_flip_left_right(image, flip_seed)
         return image, label
 
@@ -278,7 +267,7 @@ def eval_pipeline(
         raise ValueError(
             "Expected image_size <= resize_size. Received: "
             f"image_size={image_size}, resize_size={resize_size}")
-    margin = resize_size - image_size
+    offsets = ten_crop_offsets(image_size, resize_size)[:5]
 
     def prepare(example):
         image, label, boxes = example_fields(example)
@@ -287,16 +276,14 @@ def eval_pipeline(
         else:
             image = _resize_uint8(image, [resize_size, resize_size])
             if protocol == "center_crop":
-                offset = (margin // 2, margin // 2)
+                offset = offsets[4]  # The centre.
                 image = image[offset[0]:offset[0] + image_size,
                               offset[1]:offset[1] + image_size]
                 boxes = crop_boxes(boxes, offset, (image_size, image_size),
                                    (resize_size, resize_size))
             else:
-                starts = [(0, 0), (0, margin), (margin, 0),
-                          (margin, margin), (margin // 2, margin // 2)]
                 crops = [image[t:t + image_size, s:s + image_size]
-                         for t, s in starts]
+                         for t, s in offsets]
                 crops += [tf.image.flip_left_right(c) for c in crops]
                 image = tf.stack(crops)
         return {

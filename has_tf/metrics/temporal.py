@@ -9,7 +9,7 @@ Rows, everywhere in this module:
 
 `video` is any hashable id (a name such as "video_test_0000004"); times are
 seconds with `start_s <= end_s`; classes are integers (0..19 for THUMOS14,
-see `has_tf.temporal_formats`). Only classes present in the ground truth
+see `has_tf.metrics.detection_files`). Only classes present in the ground truth
 are scored; a class none of whose instances is found scores AP 0.
 
 Protocols:
@@ -38,6 +38,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from has_tf.postprocess.segments import segment_iou
+
 PROTOCOLS = ("thumos14", "activitynet")
 DEFAULT_IOU_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
@@ -49,21 +51,6 @@ __all__ = [
     "segment_iou",
     "temporal_map",
 ]
-
-
-def segment_iou(a, b) -> np.ndarray:
-    """Temporal IoU between intervals: `[N, 2]` x `[M, 2]` -> `[N, M]`.
-
-    Intervals are `(start, end)` in seconds; a zero-length union gives 0.
-    """
-    a = np.asarray(a, np.float64).reshape(-1, 2)
-    b = np.asarray(b, np.float64).reshape(-1, 2)
-    inter = np.clip(np.minimum(a[:, None, 1], b[None, :, 1])
-                    - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    union = ((a[:, 1] - a[:, 0])[:, None] + (b[:, 1] - b[:, 0])[None, :]
-             - inter)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def _precision_recall(is_tp, positives):

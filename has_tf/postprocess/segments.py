@@ -21,11 +21,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from has_tf.temporal_metrics import segment_iou
-
 SCORES = ("mean", "outer_inner")
 
-__all__ = ["SCORES", "runs_above", "tcam_to_segments", "nms_1d"]
+__all__ = [
+    "SCORES",
+    "nms_1d",
+    "runs_above",
+    "segment_iou",
+    "tcam_to_segments",
+]
+
+
+def segment_iou(a, b) -> np.ndarray:
+    """Temporal IoU between intervals: `[N, 2]` x `[M, 2]` -> `[N, M]`.
+
+    Intervals are `(start, end)` in seconds; a zero-length union gives 0.
+    """
+    a = np.asarray(a, np.float64).reshape(-1, 2)
+    b = np.asarray(b, np.float64).reshape(-1, 2)
+    inter = np.clip(np.minimum(a[:, None, 1], b[None, :, 1])
+                    - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    union = ((a[:, 1] - a[:, 0])[:, None] + (b[:, 1] - b[:, 0])[None, :]
+             - inter)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def runs_above(values, threshold: float) -> list:

@@ -1,6 +1,6 @@
 """Localization metrics (NumPy only, no TensorFlow).
 
-Boxes follow `has_tf.postprocess`: continuous `(ymin, xmin, ymax, xmax)`,
+Boxes follow `has_tf.postprocess.boxes`: continuous `(ymin, xmin, ymax, xmax)`,
 pixel row r spanning [r, r + 1); IoU is computed on these continuous boxes,
 in pixels or normalised units alike (IoU does not depend on the unit, as
 long as predictions and ground truth share it).
@@ -20,9 +20,6 @@ Protocols:
 - `PixelAveragePrecision` (Choe et al.): PxAP of the CAM against pixel
   masks (CUB), from histograms over a threshold grid.
 
-- `temporal_map` (from `has_tf.temporal_metrics`): temporal action
-  localization mAP under the THUMOS14 kit's and ActivityNet's rules.
-
 Accumulators keep counts (per threshold, per class), never CAMs, so memory
 does not grow with the number of images. `result()` returns plain dicts of
 Python numbers, ready for JSON; every accuracy is a fraction in [0, 1].
@@ -34,11 +31,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from has_tf import postprocess
-from has_tf.temporal_metrics import temporal_map
+from has_tf import _checks
+from has_tf.postprocess import boxes as postprocess
 
 __all__ = [
-    "temporal_map",
     "box_iou",
     "PaperLocalization",
     "ThresholdFreeLocalization",
@@ -226,7 +222,7 @@ class ThresholdFreeLocalization:
         connectivity: int = 8,
     ):
         self.thresholds = (default_thresholds() if thresholds is None
-                           else postprocess._check_thresholds(thresholds))
+                           else _checks.thresholds(thresholds))
         self.iou_thresholds = tuple(float(t) for t in iou_thresholds)
         if not self.iou_thresholds or any(
             not 0 < t <= 1 for t in self.iou_thresholds
@@ -235,7 +231,7 @@ class ThresholdFreeLocalization:
                 "Expected IoU thresholds in (0, 1]. "
                 f"Received: iou_thresholds={iou_thresholds!r}"
             )
-        postprocess._check_options(normalization, connectivity)
+        postprocess.check_options(normalization, connectivity)
         self.normalization = normalization
         self.connectivity = connectivity
         shape = (len(self.iou_thresholds), len(self.thresholds))
@@ -335,9 +331,10 @@ class PixelAveragePrecision:
 
     def __init__(self, thresholds=None, normalization: str = "minmax"):
         grid = (default_thresholds() if thresholds is None
-                else postprocess._check_thresholds(thresholds))
+                else _checks.thresholds(thresholds))
         self.thresholds = np.sort(grid)
-        postprocess._check_options(normalization, 8)
+        _checks.choice(normalization, "normalization",
+                       postprocess.NORMALIZATIONS)
         self.normalization = normalization
         self._fg = np.zeros(len(self.thresholds), np.int64)
         self._bg = np.zeros(len(self.thresholds), np.int64)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from has_tf import temporal_postprocess as tp
+from has_tf.postprocess import segments as tp
 
 
 def test_runs_above():

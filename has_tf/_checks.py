@@ -1,0 +1,118 @@
+"""Argument checks shared by the library's layers (plain Python and NumPy).
+
+Each check is written once here and raises a `ValueError` that names the
+argument and repeats the value received. The module imports no TensorFlow,
+so the NumPy-only packages (`postprocess`, `metrics`) use it too; checks of
+tensors (dtype, rank) stay with the TensorFlow code that owns them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(
+        value, bool
+    )
+
+
+def positive_int(value, name: str) -> int:
+    """Returns `value` as an int, or raises unless it is an int >= 1."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(
+            f"Expected `{name}` to be an int >= 1. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def nonnegative_int(value, name: str, meaning: str = "") -> int:
+    """Returns `value` as an int, or raises unless it is an int >= 0."""
+    if not _is_int(value) or value < 0:
+        note = f" ({meaning})" if meaning else ""
+        raise ValueError(
+            f"Expected `{name}` to be an int >= 0{note}. "
+            f"Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def probability(value, name: str) -> float:
+    """Returns `value` as a float, or raises unless it lies in [0, 1].
+
+    NaN is rejected with the other out-of-range values.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Expected `{name}` to be a number in [0, 1]. "
+            f"Received: {name}={value!r}"
+        ) from None
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(
+            f"Expected `{name}` in [0, 1]. Received: {name}={value!r}"
+        )
+    return number
+
+
+def choice(value, name: str, choices) -> None:
+    """Raises unless `value` is one of `choices`."""
+    if value not in choices:
+        raise ValueError(
+            f"Expected `{name}` in {tuple(choices)}. "
+            f"Received: {name}={value!r}"
+        )
+
+
+def patch_sizes(sizes) -> tuple[int, ...]:
+    """Returns Hide-and-Seek patch sizes as a non-empty tuple of ints >= 0.
+
+    A single int is one size; 0 means "hide nothing".
+    """
+    if _is_int(sizes):
+        sizes = (sizes,)
+    try:
+        values = tuple(sizes)
+    except TypeError:
+        raise ValueError(
+            "Expected `patch_sizes` to be an int or a sequence of ints. "
+            f"Received: patch_sizes={sizes!r}"
+        ) from None
+    if not values:
+        raise ValueError(
+            f"Expected at least one patch size. Received: patch_sizes={sizes!r}"
+        )
+    for size in values:
+        if not _is_int(size):
+            raise ValueError(
+                "Expected every patch size to be a Python int. "
+                f"Received: patch_sizes={sizes!r}"
+            )
+        if size < 0:
+            raise ValueError(
+                "Expected patch sizes >= 0 (0 hides nothing). "
+                f"Received: patch_sizes={sizes!r}"
+            )
+    return tuple(int(s) for s in values)
+
+
+def thresholds(values) -> np.ndarray:
+    """Returns CAM thresholds (fractions in [0, 1]) as float64 `[K]`.
+
+    A single number is one threshold.
+    """
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 0:
+        array = array[None]
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(
+            "Expected `thresholds` to be a number or a non-empty 1-D list. "
+            f"Received: thresholds of shape {np.shape(values)}"
+        )
+    if not np.isfinite(array).all() or (array < 0).any() or (array > 1).any():
+        raise ValueError(
+            "Expected thresholds (fractions) in [0, 1]. Received: "
+            f"min={float(array.min())!r}, max={float(array.max())!r}"
+        )
+    return array

@@ -1,0 +1,132 @@
+"""The task contract: what differs between image and action localization.
+
+`has_tf.train` and `has_tf.evaluate` are task-agnostic: they ask
+`has_tf.tasks.for_dataset(name)` for a `Task` and call it. A task gives
+
+- for training, a `TrainingSetup`: the input pipeline, the model, the
+  per-example loss, the Keras metrics, extra callbacks, and `run_info`,
+  what the run records in `run_info.json` for evaluation (the input
+  normalisation or fill, the input size, the classes, the model);
+- `serving_model`: the model `saved_model/` serves (logits plus CAMs or
+  T-CAMs);
+- `evaluate`: scores a trained run and writes `eval/metrics.json`;
+- `headline` and `figures`: the printed summary and the numbers
+  `has_tf.seeds` averages.
+
+`load_run` reads a run written by `has_tf.train`, including runs of
+has_tf 0.1, whose record was named `normalization.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from typing import Protocol
+
+import keras
+
+# Registers the custom layers and losses a saved run refers to.
+from has_tf import models  # noqa: F401
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from has_tf.config import EvalConfig
+    from has_tf.config import TrainConfig
+
+RUN_INFO = "run_info.json"
+_RUN_INFO_0_1 = "normalization.json"  # Its name in has_tf 0.1.
+
+__all__ = ["RUN_INFO", "Task", "TrainingSetup", "load_run", "write_run_info"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSetup:
+    """What `has_tf.train.train` needs from a task for one run.
+
+    Attributes:
+      num_examples: examples in the training split (an epoch's size).
+      run_info: JSON-ready dict written to `run_info.json`: what evaluation
+        needs to rebuild the inputs (always "model" and "num_classes").
+      inputs: `(tf.distribute.InputContext) -> tf.data.Dataset` of
+        `(inputs, labels)` batches for `distribute_datasets_from_function`.
+      build_model: `() -> keras.Model` giving float32 logits `[B, N]`;
+        called inside the strategy's scope.
+      loss: `(labels, logits) -> float32 [B]` per-example losses (Keras
+        averages them; the multi-worker loop scales them itself).
+      metrics: Keras metrics for `compile`, one named "accuracy".
+      callbacks: `(model, out_dir) -> list` of Keras callbacks run after
+        every checkpoint interval (e.g. CAM images for TensorBoard).
+    """
+
+    num_examples: int
+    run_info: dict
+    inputs: Callable[[tf.distribute.InputContext], tf.data.Dataset]
+    build_model: Callable[[], keras.Model]
+    loss: Callable
+    metrics: list
+    callbacks: Callable[[keras.Model, str], list]
+
+
+class Task(Protocol):
+    """One kind of localization, chosen by `has_tf.tasks.for_dataset`."""
+
+    name: str
+
+    def training(self, config: TrainConfig, dataset,
+                 builder) -> TrainingSetup:
+        """The setup of a run on `dataset` (the training split's examples,
+        shuffled) from the prepared TFDS `builder`."""
+
+    def serving_model(self, model: keras.Model) -> keras.Model:
+        """The model to export: `{"logits", "cams"}` or `{"logits",
+        "tcam"}` outputs."""
+
+    def evaluate(self, model_dir: str, config: EvalConfig) -> dict:
+        """Scores the run in `model_dir`; writes and returns the metrics.
+
+        Raises:
+          FileNotFoundError: `model_dir` holds no trained model.
+        """
+
+    def headline(self, result: dict) -> str:
+        """The printed summary of an `evaluate` result."""
+
+    def figures(self, result: dict) -> dict:
+        """The headline numbers of an `evaluate` result, flat."""
+
+
+def write_run_info(out_dir: str, info: dict) -> str:
+    """Writes a run's record, `run_info.json`; returns its path."""
+    path = os.path.join(out_dir, RUN_INFO)
+    with open(path, "w") as f:
+        json.dump(info, f)
+    return path
+
+
+def load_run(model_dir: str):
+    """The trained model and the run's record.
+
+    Returns:
+      `(keras.Model, dict)`: the model without its compile config (an
+      evaluation needs no optimizer or loss) and `run_info.json` (or a 0.1
+      run's `normalization.json`).
+
+    Raises:
+      FileNotFoundError: `model_dir` holds no trained model.
+    """
+    path = os.path.join(model_dir, "model.keras")
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"No trained model in {model_dir!r}: expected {path} (written at "
+            "the end of python -m has_tf.train; a run still in progress "
+            "keeps its checkpoints in backup/).")
+    info_path = os.path.join(model_dir, RUN_INFO)
+    if not os.path.exists(info_path):
+        info_path = os.path.join(model_dir, _RUN_INFO_0_1)
+    with open(info_path) as f:
+        info = json.load(f)
+    return keras.models.load_model(path, compile=False), info
