@@ -4,6 +4,7 @@ import glob
 import os
 
 import pytest
+from absl import flags
 
 from has_tf import config as config_lib
 
@@ -15,10 +16,10 @@ def test_overrides_and_bad_files(tmp_path):
     assert config.epochs == 1 and config.patch_sizes == (0, 8, 16, 24)
     bad = tmp_path / "bad.cfg"
     bad.write_text("--hide_prob=2\n")
-    with pytest.raises(Exception, match="hide_prob"):
+    with pytest.raises(flags.IllegalFlagValueError, match="hide_prob"):
         config_lib.train_config_from_flagfile(str(bad))
     bad.write_text("--no_such_flag=1\n")
-    with pytest.raises(Exception, match="no_such_flag"):
+    with pytest.raises(flags.UnrecognizedFlagError, match="no_such_flag"):
         config_lib.train_config_from_flagfile(str(bad))
 
 

@@ -63,7 +63,7 @@ def test_labels_boxes_and_rgb(tmp_path, layout):
 
 
 def test_strict_config_fails_on_the_corrupt_file(tmp_path):
-    with pytest.raises(Exception, match="n01440764_9.JPEG"):
+    with pytest.raises(ValueError, match="n01440764_9.JPEG"):
         build(tmp_path, "kaggle", config="strict")
 
 

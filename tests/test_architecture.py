@@ -1,0 +1,179 @@
+"""The import graph of has_tf: no cycle, layers import one way.
+
+WORKSPACE.md states the directions; these tests read every module's
+imports (module level and inside functions alike) from its source.
+"""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).parent.parent
+PACKAGE = ROOT / "has_tf"
+
+# Apps: entry points nothing else may import (seeds runs train/evaluate).
+APPS = {"has_tf.train", "has_tf.evaluate", "has_tf.seeds", "has_tf.bench",
+        "has_tf.demo"}
+# importer prefix -> prefixes it may not import.
+FORBIDDEN = {
+    "has_tf._checks": ["has_tf."],
+    "has_tf.hiding": ["has_tf.layers", "has_tf.models", "has_tf.tasks",
+                      "has_tf.input_pipeline", "has_tf.config"],
+    "has_tf.layers": ["has_tf.models", "has_tf.tasks",
+                      "has_tf.input_pipeline", "has_tf.config"],
+    "has_tf.models": ["has_tf.tasks", "has_tf.input_pipeline",
+                      "has_tf.config", "has_tf.datasets"],
+    "has_tf.postprocess": ["has_tf.metrics", "has_tf.hiding",
+                           "has_tf.layers", "has_tf.models",
+                           "has_tf.input_pipeline", "has_tf.tasks",
+                           "has_tf.config", "has_tf.datasets"],
+    "has_tf.metrics": ["has_tf.hiding", "has_tf.layers", "has_tf.models",
+                       "has_tf.input_pipeline", "has_tf.tasks",
+                       "has_tf.config", "has_tf.datasets"],
+    "has_tf.input_pipeline": ["has_tf.tasks", "has_tf.config",
+                              "has_tf.models"],
+    "has_tf.datasets": ["has_tf.tasks", "has_tf.config", "has_tf.models",
+                        "has_tf.input_pipeline"],
+    "has_tf.config": ["has_tf.tasks"],
+    "has_tf.tasks": ["has_tf.config"],
+}
+
+
+def _module_name(path: pathlib.Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict:
+    return {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _runtime_nodes(tree):
+    """Every node of `tree` but those under `if TYPE_CHECKING:`."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, ast.If) and getattr(
+                node.test, "id", None) == "TYPE_CHECKING":
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+
+
+def _imports(path: pathlib.Path, known: set) -> set:
+    """The has_tf modules `path` imports at run time (submodules resolved)."""
+    found = set()
+    for node in _runtime_nodes(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}"
+                                     for alias in node.names]
+        else:
+            continue
+        found.update(n for n in names if n in known)
+    return found
+
+
+def _graph() -> dict:
+    """module -> modules it imports, with their parent packages.
+
+    Importing `a.b.c` runs `a.b` first, so it is an edge too, except for
+    the importer's own ancestors (already being imported).
+    """
+    modules = _modules()
+    known = set(modules)
+    graph = {}
+    for name, path in modules.items():
+        ancestors = {".".join(name.split(".")[:i])
+                     for i in range(1, name.count(".") + 1)}
+        edges = set()
+        for target in _imports(path, known):
+            parts = target.split(".")
+            for i in range(2, len(parts) + 1):
+                prefix = ".".join(parts[:i])
+                if prefix in known and prefix not in ancestors:
+                    edges.add(prefix)
+        edges.discard(name)
+        graph[name] = edges
+    return graph
+
+
+def _cycle(graph: dict):
+    """One import cycle as a list of modules, or None."""
+    state = {}
+    stack = []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c",
+                                                             "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_cycle():
+    graph = _graph()
+    assert "has_tf.tasks.image_localization" in graph  # The walk saw it.
+    assert _cycle(graph) is None
+
+
+def test_nothing_imports_an_app():
+    for name, edges in _graph().items():
+        allowed = {"has_tf.train", "has_tf.evaluate"} if (
+            name == "has_tf.seeds") else set()
+        assert not (edges & APPS) - allowed, (name, edges & APPS)
+
+
+@pytest.mark.parametrize("importer", sorted(FORBIDDEN))
+def test_layers_import_one_way(importer):
+    for name, edges in _graph().items():
+        if name != importer and not name.startswith(importer + "."):
+            continue
+        for target in edges:
+            for banned in FORBIDDEN[importer]:
+                assert not target.startswith(banned) or target == name, (
+                    f"{name} imports {target}")
+
+
+def test_tasks_are_used_by_apps_only():
+    for name, edges in _graph().items():
+        if name.startswith("has_tf.tasks") or name in APPS:
+            continue
+        assert not any(e.startswith("has_tf.tasks") for e in edges), name
+
+
+def test_numpy_packages_load_no_tensorflow():
+    code = (
+        "import sys\n"
+        "import has_tf._checks, has_tf.postprocess, has_tf.metrics\n"
+        "loaded = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
