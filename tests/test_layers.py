@@ -128,8 +128,8 @@ def test_keras_save_load_round_trip(tmp_path, sequential):
     loaded = keras.models.load_model(path)
     np.testing.assert_allclose(loaded.predict(x, verbose=0),
                                model.predict(x, verbose=0), rtol=1e-6)
-    hide = [l for l in loaded.layers if isinstance(l, HideAndSeekLayer)]
-    original = [l for l in model.layers if isinstance(l, HideAndSeekLayer)]
+    hide = [x for x in loaded.layers if isinstance(x, HideAndSeekLayer)]
+    original = [x for x in model.layers if isinstance(x, HideAndSeekLayer)]
     assert len(hide) == 1
     assert hide[0].get_config() == original[0].get_config()
 

@@ -104,7 +104,7 @@ def test_stable_layer_names():
     names = {layer.name for layer in models.googlenet_gap(3).layers}
     assert {"conv1", "conv2", "cam_conv", "gap", "logits"} <= names
     gmp = models.small_gap(3, pooling="max", dropout_rate=0.5)
-    assert {"gmp", "dropout", "logits"} <= {l.name for l in gmp.layers}
+    assert {"gmp", "dropout", "logits"} <= {x.name for x in gmp.layers}
 
 
 # ------------------------------------------------------------ CAM identities

@@ -230,8 +230,9 @@ def _free_ports(count):
 
 
 def test_multi_worker_strategy_with_two_processes(tmp_path):
-    import has_tf.datasets
     import numpy as np
+
+    import has_tf.datasets
 
     data, run = str(tmp_path / "data"), str(tmp_path / "run")
     has_tf.datasets.load("synthetic_parts/tiny", "train", data)  # Build once.
@@ -270,6 +271,6 @@ def _run_two_workers(run, data, epochs):
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True))
     outs = [p.communicate(timeout=600) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
     return [json.loads(out.split("RECORD", 1)[1]) for out, _ in outs]

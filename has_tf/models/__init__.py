@@ -14,8 +14,8 @@ from has_tf.models.small_gap import small_gap
 from has_tf.models.temporal import LOSSES as TEMPORAL_LOSSES
 from has_tf.models.temporal import POOLINGS as TEMPORAL_POOLINGS
 from has_tf.models.temporal import TemporalClassifier
-from has_tf.models.temporal import temporal_loss
 from has_tf.models.temporal import temporal_cam_model
+from has_tf.models.temporal import temporal_loss
 from has_tf.models.temporal import temporal_net
 
 # The image classifiers by name, with the input side each is usually run

@@ -141,7 +141,7 @@ def upsample_cams(cams, size):
 
 
 def class_cams_at_size(cams, classes, size):
-    """The CAM of one class per image, resized to the image: float32 `[B, H, W]`.
+    """The CAM of one class per image at image size: float32 `[B, H, W]`.
 
     `upsample_cams(class_cams(cams, classes), size)`: what localization
     (boxes, pictures) works on.

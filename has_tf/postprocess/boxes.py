@@ -281,8 +281,9 @@ def merge_ten_crop_cams(cams, resize_size: int) -> np.ndarray:
 
     The crops are those of `ten_crop_offsets` (as
     `has_tf.input_pipeline.eval_pipeline(..., protocol="ten_crop")` cuts
-    them), the last five flipped left-right. Each CAM is flipped back where its crop was flipped, placed at its
-    crop's offset, and every pixel of the R x R frame gets the mean of the
+    them), the last five flipped left-right. Each CAM is flipped back
+    where its crop was flipped, placed at its crop's offset, and every
+    pixel of the R x R frame gets the mean of the
     CAMs that cover it (all do when 2 S >= R, as for 224 of 256).
 
     Args:

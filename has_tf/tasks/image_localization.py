@@ -22,8 +22,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from has_tf import datasets
 from has_tf import dataset_stats
+from has_tf import datasets
 from has_tf import input_pipeline
 from has_tf import metrics
 from has_tf import models

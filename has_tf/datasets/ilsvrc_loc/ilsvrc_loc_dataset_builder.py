@@ -253,7 +253,8 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
             image.load()
         except Exception as error:  # Any decoding failure.
             if self.builder_config.on_corrupt == "fail":
-                raise ValueError(f"Corrupt image file {name}: {error}")
+                raise ValueError(
+                    f"Corrupt image file {name}: {error}") from error
             logging.warning("ilsvrc_loc: skipping corrupt file %s: %s",
                             name, error)
             stats["skipped"] += 1

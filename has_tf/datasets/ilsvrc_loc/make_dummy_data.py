@@ -3,8 +3,8 @@
 From the repository root:
 `python -m has_tf.datasets.ilsvrc_loc.make_dummy_data`.
 Kaggle layout: 3 classes x 2 training images, one grayscale, one CMYK and
-one corrupt extra training file, 3 validation images (one with two boxes, one box
-running past the image). Archives: the same images in the official tars.
+one corrupt extra training file, 3 validation images (one with two boxes,
+one box running past the image). Archives: the same images in the official tars.
 """
 
 import io
