@@ -37,8 +37,14 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["has_tf", "has_tf.*"]),
     include_package_data=True,
-    package_data={"has_tf": ["datasets/*/dummy_data/**/*", "datasets/*/*.tsv",
-                             "datasets/*/*.bib", "datasets/*/*.md"]},
+    package_data={
+        "has_tf": [
+            "datasets/*/dummy_data/**/*",
+            "datasets/*/*.tsv",
+            "datasets/*/*.bib",
+            "datasets/*/*.md",
+        ]
+    },
     install_requires=[
         "keras>=3.0",
         "tensorflow-datasets>=4.9",
@@ -57,8 +63,14 @@ setup(
         "tf": [f"tensorflow{_TF}"],
         # dill: tensorflow_datasets.testing (builder tests) imports it.
         # nbclient, nbformat, ipykernel: the notebook test runs it headless.
-        "test": ["pytest>=7", "hypothesis>=6", "dill", "nbclient",
-                 "nbformat", "ipykernel"],
+        "test": [
+            "pytest>=7",
+            "hypothesis>=6",
+            "dill",
+            "nbclient",
+            "nbformat",
+            "ipykernel",
+        ],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

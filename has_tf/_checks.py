@@ -12,9 +12,7 @@ import numpy as np
 
 
 def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(
-        value, bool
-    )
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def positive_int(value, name: str) -> int:
@@ -60,8 +58,7 @@ def choice(value, name: str, choices) -> None:
     """Raises unless `value` is one of `choices`."""
     if value not in choices:
         raise ValueError(
-            f"Expected `{name}` in {tuple(choices)}. "
-            f"Received: {name}={value!r}"
+            f"Expected `{name}` in {tuple(choices)}. Received: {name}={value!r}"
         )
 
 

@@ -173,8 +173,10 @@ def bench_hiding(batch: int, size: int, repeats: int) -> dict:
             factor=1.0, value_range=(0, 255), seed=0
         )
         erase_fn = tf.function(lambda x: erasing(x, training=True))
-        baseline = {"floor": lambda: floor_fn(images),
-                    "copy": lambda: np.copy(host)}
+        baseline = {
+            "floor": lambda: floor_fn(images),
+            "copy": lambda: np.copy(host),
+        }
         try:
             erase_fn(images)  # Keras may not take every dtype.
             baseline["erase"] = lambda: erase_fn(images)
@@ -222,9 +224,12 @@ def bench_hiding(batch: int, size: int, repeats: int) -> dict:
             }
             ratios = {
                 name.replace("_ms", "_over_floor"): timings[name] / size_floor
-                for name in ("hide_patches_tf_function_ms",
-                             "hide_patches_xla_ms", "where_patch_mask_ms",
-                             "numpy_loop_ms")
+                for name in (
+                    "hide_patches_tf_function_ms",
+                    "hide_patches_xla_ms",
+                    "where_patch_mask_ms",
+                    "numpy_loop_ms",
+                )
             }
             ratios["where_patch_mask_over_hide_patches"] = (
                 timings["where_patch_mask_ms"]
@@ -321,10 +326,12 @@ def _opencv_boxes(cam, thresholds):
     scaled = np.uint8(np.clip(cam * 255, 0, 255))
     boxes = []
     for threshold in thresholds:
-        _, binary = cv2.threshold(scaled, threshold * 255, 255,
-                                  cv2.THRESH_BINARY)
-        contours, _ = cv2.findContours(binary, cv2.RETR_TREE,
-                                       cv2.CHAIN_APPROX_SIMPLE)
+        _, binary = cv2.threshold(
+            scaled, threshold * 255, 255, cv2.THRESH_BINARY
+        )
+        contours, _ = cv2.findContours(
+            binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE
+        )
         if contours:
             largest = max(contours, key=cv2.contourArea)
             x, y, w, h = cv2.boundingRect(largest)
@@ -342,32 +349,41 @@ def bench_boxes(images: int, size: int, repeats: int) -> dict:
 
     def per_image(fn):
         return _median_ms(lambda: [fn(cam) for cam in cams], repeats) / len(
-            cams)
+            cams
+        )
 
     timings = {
         "cam_to_box_one_threshold_ms": per_image(
-            lambda cam: postprocess.cam_to_box(cam, 0.2)),
+            lambda cam: postprocess.cam_to_box(cam, 0.2)
+        ),
         "sweep_100_ms": per_image(
-            lambda cam: postprocess.cam_boxes_for_thresholds(cam, grid100)),
+            lambda cam: postprocess.cam_boxes_for_thresholds(cam, grid100)
+        ),
         "sweep_1000_ms": per_image(
-            lambda cam: postprocess.cam_boxes_for_thresholds(cam, grid1000)),
+            lambda cam: postprocess.cam_boxes_for_thresholds(cam, grid1000)
+        ),
         "cam_to_box_per_threshold_100_ms": per_image(
-            lambda cam: [postprocess.cam_to_box(cam, t) for t in grid100]),
+            lambda cam: [postprocess.cam_to_box(cam, t) for t in grid100]
+        ),
     }
     opencv = None
     if cv2 is not None:
         timings["opencv_per_threshold_100_ms"] = per_image(
-            lambda cam: _opencv_boxes(cam, grid100))
+            lambda cam: _opencv_boxes(cam, grid100)
+        )
         opencv = cv2.__version__
     ratios = {
         "sweep_1000_over_sweep_100": timings["sweep_1000_ms"]
         / timings["sweep_100_ms"],
         "per_threshold_over_sweep_100": timings[
-            "cam_to_box_per_threshold_100_ms"] / timings["sweep_100_ms"],
+            "cam_to_box_per_threshold_100_ms"
+        ]
+        / timings["sweep_100_ms"],
     }
     if opencv:
         ratios["opencv_over_sweep_100"] = (
-            timings["opencv_per_threshold_100_ms"] / timings["sweep_100_ms"])
+            timings["opencv_per_threshold_100_ms"] / timings["sweep_100_ms"]
+        )
     return {
         "benchmark": "boxes",
         "cams": [images, size, size],
@@ -376,8 +392,7 @@ def bench_boxes(images: int, size: int, repeats: int) -> dict:
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "opencv": opencv,
-        "machine": {"platform": platform.platform(),
-                    "cpus": os.cpu_count()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "results": {**timings, **ratios},
     }
 
@@ -391,15 +406,22 @@ def bench_pipeline(batch: int, batches: int, repeats: int) -> dict:
         for i in range(count)
     ]
     source = tf.data.Dataset.from_tensor_slices(
-        {"jpeg": tf.stack(jpegs), "label": np.arange(count) % 10})
-    source = source.map(lambda e: {"image": tf.io.decode_jpeg(e["jpeg"],
-                                                              channels=3),
-                                   "label": e["label"]})
+        {"jpeg": tf.stack(jpegs), "label": np.arange(count) % 10}
+    )
+    source = source.map(
+        lambda e: {
+            "image": tf.io.decode_jpeg(e["jpeg"], channels=3),
+            "label": e["label"],
+        }
+    )
     pipelines = {
         name: input_pipeline.train_pipeline(
-            source, batch, patch_sizes=sizes, shuffle_buffer=count, seed=0)
-        for name, sizes in (("hiding", (0, 16, 32, 44, 56)),
-                            ("no_hiding", None))
+            source, batch, patch_sizes=sizes, shuffle_buffer=count, seed=0
+        )
+        for name, sizes in (
+            ("hiding", (0, 16, 32, 44, 56)),
+            ("no_hiding", None),
+        )
     }
     # A fresh iterator per run, so neither pipeline's prefetch buffers fill
     # while the other is timed; two batches warm each one up.
@@ -413,8 +435,7 @@ def bench_pipeline(batch: int, batches: int, repeats: int) -> dict:
             for _ in range(batches):
                 images, _ = next(iterator)
             images.numpy()
-            rates[name].append(batch * batches
-                               / (time.perf_counter() - start))
+            rates[name].append(batch * batches / (time.perf_counter() - start))
             del iterator
     medians = {name: statistics.median(r) for name, r in rates.items()}
     return {
@@ -427,8 +448,7 @@ def bench_pipeline(batch: int, batches: int, repeats: int) -> dict:
         "results": {
             "hiding_images_per_s": medians["hiding"],
             "no_hiding_images_per_s": medians["no_hiding"],
-            "hiding_over_no_hiding": medians["hiding"]
-            / medians["no_hiding"],
+            "hiding_over_no_hiding": medians["hiding"] / medians["no_hiding"],
         },
     }
 

@@ -43,8 +43,17 @@ __all__ = [
 ]
 
 
-def _option(default, help_text: str, *, choices=None, lower=None,
-            upper=None, lower_open=False, upper_open=False, item=None):
+def _option(
+    default,
+    help_text: str,
+    *,
+    choices=None,
+    lower=None,
+    upper=None,
+    lower_open=False,
+    upper_open=False,
+    item=None,
+):
     """A config field: its default and what its flag says and accepts.
 
     Args:
@@ -55,9 +64,18 @@ def _option(default, help_text: str, *, choices=None, lower=None,
         `upper_open`: exclusive); of every item for list-valued options.
       item: `int` or `float`, the item type of a list-valued option.
     """
-    return dataclasses.field(default=default, metadata=dict(
-        help=help_text, choices=choices, lower=lower, upper=upper,
-        lower_open=lower_open, upper_open=upper_open, item=item))
+    return dataclasses.field(
+        default=default,
+        metadata=dict(
+            help=help_text,
+            choices=choices,
+            lower=lower,
+            upper=upper,
+            lower_open=lower_open,
+            upper_open=upper_open,
+            item=item,
+        ),
+    )
 
 
 @dataclasses.dataclass
@@ -65,24 +83,31 @@ class RunConfig:
     """What training and evaluation both read: the data and the run."""
 
     model_dir: str | None = _option(
-        None, "The run's directory (written by train, read by evaluate).")
+        None, "The run's directory (written by train, read by evaluate)."
+    )
     dataset: str = _option(
         "synthetic_parts",
-        "has_tf dataset name, optionally with a config "
-        "(synthetic_parts/tiny).")
+        "has_tf dataset name, optionally with a config (synthetic_parts/tiny).",
+    )
     data_dir: str | None = _option(None, "TFDS data directory.")
     manual_dir: str | None = _option(
-        None, "Manual download directory (ILSVRC, THUMOS14).")
+        None, "Manual download directory (ILSVRC, THUMOS14)."
+    )
     eval_split: str = _option(
-        "test", "TFDS split to score (train logs CAMs of its first images).")
+        "test", "TFDS split to score (train logs CAMs of its first images)."
+    )
     resize_size: int = _option(
-        256, "Square resize before the crop (training's resize_crop; "
-        "evaluation's center_crop and ten_crop).", lower=8)
+        256,
+        "Square resize before the crop (training's resize_crop; "
+        "evaluation's center_crop and ten_crop).",
+        lower=8,
+    )
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
-            setattr(self, field.name,
-                    _checked(field, getattr(self, field.name)))
+            setattr(
+                self, field.name, _checked(field, getattr(self, field.name))
+            )
 
 
 @dataclasses.dataclass
@@ -90,72 +115,114 @@ class TrainConfig(RunConfig):
     """Everything a training run needs (`has_tf.train.train`)."""
 
     train_split: str = _option("train", "TFDS split to train on.")
-    model: str = _option("small_gap", "The image classifier.",
-                         choices=tuple(models.IMAGE_MODELS))
-    pooling: str = _option("avg", "Global pooling: GAP or the GMP ablation.",
-                           choices=models.POOLINGS)
+    model: str = _option(
+        "small_gap", "The image classifier.", choices=tuple(models.IMAGE_MODELS)
+    )
+    pooling: str = _option(
+        "avg",
+        "Global pooling: GAP or the GMP ablation.",
+        choices=models.POOLINGS,
+    )
     dropout_rate: float = _option(
-        0.0, "Dropout before the classifier.", lower=0.0, upper=1.0,
-        upper_open=True)
+        0.0,
+        "Dropout before the classifier.",
+        lower=0.0,
+        upper=1.0,
+        upper_open=True,
+    )
     image_size: int = _option(224, "Training crop side.", lower=8)
-    crop: str = _option("resize_crop", "Training crop.",
-                        choices=input_pipeline.CROPS)
+    crop: str = _option(
+        "resize_crop", "Training crop.", choices=input_pipeline.CROPS
+    )
     patch_sizes: tuple = _option(
         (0, 16, 32, 44, 56),
         "Hide-and-Seek patch sizes (0 = hide nothing); empty: no hiding.",
-        item=int, lower=0)
-    hide_prob: float = _option(0.5, "Probability of hiding a cell.",
-                               lower=0.0, upper=1.0)
+        item=int,
+        lower=0,
+    )
+    hide_prob: float = _option(
+        0.5, "Probability of hiding a cell.", lower=0.0, upper=1.0
+    )
     conv1_patch_sizes: tuple = _option(
-        (), "Hide patches of this many conv1 cells (the paper's conv1 "
+        (),
+        "Hide patches of this many conv1 cells (the paper's conv1 "
         "ablation: 5 or 11 on AlexNet's 55x55 conv1); empty: off. "
-        "alexnet_gap, small_gap.", item=int, lower=0)
+        "alexnet_gap, small_gap.",
+        item=int,
+        lower=0,
+    )
     conv1_hide_prob: float = _option(
-        0.5, "Hiding probability of the conv1 cells.", lower=0.0, upper=1.0)
+        0.5, "Hiding probability of the conv1 cells.", lower=0.0, upper=1.0
+    )
     normalization: str = _option(
-        "dataset", "Mean/std (and fill) from the training split, or "
-        "ImageNet's.", choices=("dataset", "imagenet"))
+        "dataset",
+        "Mean/std (and fill) from the training split, or ImageNet's.",
+        choices=("dataset", "imagenet"),
+    )
     batch_size: int = _option(64, "Global batch size.", lower=1)
     epochs: int = _option(10, "Epochs.", lower=1)
     steps_per_epoch: int = _option(
-        0, "Steps per epoch; 0: the split's size / batch.", lower=0)
-    learning_rate: float = _option(0.01, "Initial learning rate.",
-                                   lower=0.0)
+        0, "Steps per epoch; 0: the split's size / batch.", lower=0
+    )
+    learning_rate: float = _option(0.01, "Initial learning rate.", lower=0.0)
     lr_boundaries: tuple = _option(
-        (0.5, 0.75), "The paper's step schedule: increasing fractions of "
+        (0.5, 0.75),
+        "The paper's step schedule: increasing fractions of "
         "training where the rate is multiplied by --lr_decay (1e-2 -> 1e-3 "
-        "-> 1e-4 by default).", item=float, lower=0.0, upper=1.0,
-        lower_open=True, upper_open=True)
+        "-> 1e-4 by default).",
+        item=float,
+        lower=0.0,
+        upper=1.0,
+        lower_open=True,
+        upper_open=True,
+    )
     lr_decay: float = _option(0.1, "Step factor.", lower=0.0)
     momentum: float = _option(0.9, "SGD momentum.")
     weight_decay: float = _option(5e-4, "Weight decay.", lower=0.0)
     seed: int = _option(0, "Seed of every random draw.")
-    strategy: str = _option("default", "tf.distribute strategy.",
-                            choices=STRATEGIES)
-    mixed_precision: str = _option("float32", "Keras dtype policy.",
-                                   choices=PRECISIONS)
+    strategy: str = _option(
+        "default", "tf.distribute strategy.", choices=STRATEGIES
+    )
+    mixed_precision: str = _option(
+        "float32", "Keras dtype policy.", choices=PRECISIONS
+    )
     jit_compile: bool = _option(False, "Compile the step with XLA.")
     checkpoint_steps: int = _option(
-        0, "Checkpoint every this many steps (0: each epoch); a killed run "
-        "resumes from the last one.", lower=0)
+        0,
+        "Checkpoint every this many steps (0: each epoch); a killed run "
+        "resumes from the last one.",
+        lower=0,
+    )
     tensorboard_images: int = _option(
-        8, "CAMs of this many fixed --eval_split images logged to "
+        8,
+        "CAMs of this many fixed --eval_split images logged to "
         "TensorBoard after every checkpoint interval; 0 logs none.",
-        lower=0)
+        lower=0,
+    )
     # Video-feature datasets (synthetic_actions, thumos14_features).
     num_steps: int = _option(
-        2000, "F_total: steps every video is resampled to (the paper: "
-        "2000).", lower=1)
+        2000,
+        "F_total: steps every video is resampled to (the paper: 2000).",
+        lower=1,
+    )
     segment_size: int = _option(
-        100, "F_segment: steps per hidden segment (the paper: 100); 0 turns "
-        "hiding off.", lower=0)
+        100,
+        "F_segment: steps per hidden segment (the paper: 100); 0 turns "
+        "hiding off.",
+        lower=0,
+    )
     temporal_pooling: str = _option(
-        "max_features", "Pooling over time (the paper: max over features; "
+        "max_features",
+        "Pooling over time (the paper: max over features; "
         "topk: mean of the T/8 largest T-CAM values).",
-        choices=models.TEMPORAL_POOLINGS)
+        choices=models.TEMPORAL_POOLINGS,
+    )
     temporal_loss: str = _option(
-        "softmax", "softmax (the paper; multi-hot labels scaled to sum 1) "
-        "or sigmoid (multi-label).", choices=models.TEMPORAL_LOSSES)
+        "softmax",
+        "softmax (the paper; multi-hot labels scaled to sum 1) "
+        "or sigmoid (multi-label).",
+        choices=models.TEMPORAL_LOSSES,
+    )
     units: int = _option(500, "Width of the temporal convs.", lower=1)
 
     def __post_init__(self):
@@ -163,21 +230,37 @@ class TrainConfig(RunConfig):
         if not self.model_dir:
             _fail("model_dir", "a run needs a directory.", self.model_dir)
         if any(s > self.image_size for s in self.patch_sizes):
-            _fail("patch_sizes", "a patch is larger than the crop "
-                  f"(--image_size={self.image_size}).", self.patch_sizes)
+            _fail(
+                "patch_sizes",
+                "a patch is larger than the crop "
+                f"(--image_size={self.image_size}).",
+                self.patch_sizes,
+            )
         if self.conv1_patch_sizes and self.model == "googlenet_gap":
-            _fail("conv1_patch_sizes", "conv1 hiding is built into "
-                  "alexnet_gap and small_gap only (--model=googlenet_gap).",
-                  self.conv1_patch_sizes)
+            _fail(
+                "conv1_patch_sizes",
+                "conv1 hiding is built into "
+                "alexnet_gap and small_gap only (--model=googlenet_gap).",
+                self.conv1_patch_sizes,
+            )
         if self.crop == "resize_crop" and self.image_size > self.resize_size:
-            _fail("image_size", "the crop is larger than --resize_size="
-                  f"{self.resize_size}.", self.image_size)
+            _fail(
+                "image_size",
+                f"the crop is larger than --resize_size={self.resize_size}.",
+                self.image_size,
+            )
         if list(self.lr_boundaries) != sorted(self.lr_boundaries):
-            _fail("lr_boundaries", "expected increasing fractions in (0, 1).",
-                  self.lr_boundaries)
+            _fail(
+                "lr_boundaries",
+                "expected increasing fractions in (0, 1).",
+                self.lr_boundaries,
+            )
         if self.segment_size > self.num_steps:
-            _fail("segment_size", "expected 0 (no hiding) to --num_steps="
-                  f"{self.num_steps}.", self.segment_size)
+            _fail(
+                "segment_size",
+                f"expected 0 (no hiding) to --num_steps={self.num_steps}.",
+                self.segment_size,
+            )
 
 
 @dataclasses.dataclass
@@ -185,37 +268,56 @@ class EvalConfig(RunConfig):
     """How `has_tf.evaluate` scores a run (images and videos)."""
 
     protocol: str = _option(
-        "resize", "Evaluation crop (see input_pipeline); ten_crop averages "
+        "resize",
+        "Evaluation crop (see input_pipeline); ten_crop averages "
         "the crops' class scores and merges their CAMs.",
-        choices=input_pipeline.PROTOCOLS)
+        choices=input_pipeline.PROTOCOLS,
+    )
     cam_threshold: float = _option(
-        0.2, "Fraction of the CAM's max for the paper's protocol (the "
-        "paper: 0.2 AlexNet, 0.3 GoogLeNet).", lower=0.0, upper=1.0)
+        0.2,
+        "Fraction of the CAM's max for the paper's protocol (the "
+        "paper: 0.2 AlexNet, 0.3 GoogLeNet).",
+        lower=0.0,
+        upper=1.0,
+    )
     threshold_step: float = _option(
-        0.01, "Grid step of the threshold-free protocol.", lower=0.001,
-        upper=1.0)
+        0.01,
+        "Grid step of the threshold-free protocol.",
+        lower=0.001,
+        upper=1.0,
+    )
     eval_batch_size: int = _option(64, "Evaluation batch size.", lower=1)
     max_images: int = _option(
-        0, "Score only this many images or videos; 0: all.", lower=0)
+        0, "Score only this many images or videos; 0: all.", lower=0
+    )
     num_pictures: int = _option(8, "Overlay pictures to write.", lower=0)
     # Video-feature datasets.
     tcam_threshold: float = _option(
-        0.5, "Fraction of a class's T-CAM max kept as detections (the "
-        "paper: 0.5).", lower=0.0, upper=1.0)
+        0.5,
+        "Fraction of a class's T-CAM max kept as detections (the paper: 0.5).",
+        lower=0.0,
+        upper=1.0,
+    )
     class_threshold: float = _option(
-        0.1, "Classes whose video score reaches this are localized (else "
-        "the top-1).", lower=0.0, upper=1.0)
+        0.1,
+        "Classes whose video score reaches this are localized (else "
+        "the top-1).",
+        lower=0.0,
+        upper=1.0,
+    )
     segment_score: str = _option(
-        "mean", "Detection score: mean T-CAM inside, or inside minus "
-        "around.", choices=segments.SCORES)
+        "mean",
+        "Detection score: mean T-CAM inside, or inside minus around.",
+        choices=segments.SCORES,
+    )
     nms_iou: float = _option(
-        0.0, "Per-class temporal NMS at this IoU; 0: off.", lower=0.0,
-        upper=1.0)
+        0.0, "Per-class temporal NMS at this IoU; 0: off.", lower=0.0, upper=1.0
+    )
     test_list: str = _option(
         "thumos14-test-210-v1",
-        "THUMOS14: the named list of scored test videos (213/212/210).")
-    num_plots: int = _option(8, "Videos whose T-CAM plot to write.",
-                             lower=0)
+        "THUMOS14: the named list of scored test videos (213/212/210).",
+    )
+    num_plots: int = _option(8, "Videos whose T-CAM plot to write.", lower=0)
 
 
 def _fail(name, message, value):
@@ -226,11 +328,13 @@ def _in_bounds(value, meta) -> bool:
     lower, upper = meta["lower"], meta["upper"]
     if isinstance(value, float) and math.isnan(value):
         return lower is None and upper is None
-    if lower is not None and (value <= lower if meta["lower_open"]
-                              else value < lower):
+    if lower is not None and (
+        value <= lower if meta["lower_open"] else value < lower
+    ):
         return False
-    if upper is not None and (value >= upper if meta["upper_open"]
-                              else value > upper):
+    if upper is not None and (
+        value >= upper if meta["upper_open"] else value > upper
+    ):
         return False
     return True
 
@@ -251,18 +355,19 @@ def _checked(field, value):
         try:
             value = tuple(meta["item"](v) for v in value)
         except (TypeError, ValueError):
-            _fail(field.name, f"expected a list of {meta['item'].__name__}"
-                  "s.", value)
+            _fail(
+                field.name,
+                f"expected a list of {meta['item'].__name__}s.",
+                value,
+            )
         items = value
     else:
         items = (value,)
     if meta["choices"] is not None and value not in meta["choices"]:
-        _fail(field.name, f"expected one of {tuple(meta['choices'])}.",
-              value)
+        _fail(field.name, f"expected one of {tuple(meta['choices'])}.", value)
     if meta["lower"] is not None or meta["upper"] is not None:
         if not all(_in_bounds(v, meta) for v in items):
-            _fail(field.name, f"expected values {_bounds_text(meta)}.",
-                  value)
+            _fail(field.name, f"expected values {_bounds_text(meta)}.", value)
     return value
 
 
@@ -283,17 +388,23 @@ def define_flags(values: flags.FlagValues) -> None:
         if meta["item"] is not None:
             flags.DEFINE_list(default=[str(v) for v in default], **common)
         elif meta["choices"] is not None:
-            flags.DEFINE_enum(default=default, enum_values=meta["choices"],
-                              **common)
+            flags.DEFINE_enum(
+                default=default, enum_values=meta["choices"], **common
+            )
         elif isinstance(default, bool):
             flags.DEFINE_bool(default=default, **common)
         elif isinstance(default, (int, float)):
-            define = (flags.DEFINE_integer if isinstance(default, int)
-                      else flags.DEFINE_float)
-            define(default=default,
-                   lower_bound=None if meta["lower_open"] else meta["lower"],
-                   upper_bound=None if meta["upper_open"] else meta["upper"],
-                   **common)
+            define = (
+                flags.DEFINE_integer
+                if isinstance(default, int)
+                else flags.DEFINE_float
+            )
+            define(
+                default=default,
+                lower_bound=None if meta["lower_open"] else meta["lower"],
+                upper_bound=None if meta["upper_open"] else meta["upper"],
+                **common,
+            )
         else:
             flags.DEFINE_string(default=default, **common)
 
@@ -309,14 +420,12 @@ def train_config(values: flags.FlagValues | None = None) -> TrainConfig:
     Raises:
       ValueError: an invalid value or combination (naming the flag).
     """
-    return _from_values(TrainConfig, flags.FLAGS if values is None
-                        else values)
+    return _from_values(TrainConfig, flags.FLAGS if values is None else values)
 
 
 def eval_config(values: flags.FlagValues | None = None) -> EvalConfig:
     """The `EvalConfig` parsed flags (default `flags.FLAGS`) describe."""
-    return _from_values(EvalConfig, flags.FLAGS if values is None
-                        else values)
+    return _from_values(EvalConfig, flags.FLAGS if values is None else values)
 
 
 def read_flagfile(path: str, **overrides) -> flags.FlagValues:

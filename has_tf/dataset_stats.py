@@ -117,9 +117,7 @@ def channel_moments(
         # deviations from two partial results. Empty elements change nothing.
         weight = tf.math.divide_no_nan(n, total)
         mean = tf.where(n > 0, mean + delta * weight, mean)
-        m2 = tf.where(
-            n > 0, m2 + batch_m2 + delta**2 * count * weight, m2
-        )
+        m2 = tf.where(n > 0, m2 + batch_m2 + delta**2 * count * weight, m2)
         return total, mean, m2
 
     zeros = tf.zeros([channels], tf.float64)
@@ -134,9 +132,12 @@ def channel_moments(
     )
 
 
-def cached_channel_moments(builder, split: str = "train",
-                           key: str = "image",
-                           max_elements: int | None = None) -> Moments:
+def cached_channel_moments(
+    builder,
+    split: str = "train",
+    key: str = "image",
+    max_elements: int | None = None,
+) -> Moments:
     """`channel_moments` of a prepared TFDS split, cached beside its files.
 
     The first call makes one pass over the split and writes
@@ -153,17 +154,27 @@ def cached_channel_moments(builder, split: str = "train",
       `Moments(mean, std, count)`.
     """
     suffix = f"-{max_elements}" if max_elements else ""
-    path = os.path.join(os.fspath(builder.data_dir),
-                        f"has_tf_moments-{split}{suffix}.json")
+    path = os.path.join(
+        os.fspath(builder.data_dir), f"has_tf_moments-{split}{suffix}.json"
+    )
     if tf.io.gfile.exists(path):
         with tf.io.gfile.GFile(path) as f:
             saved = json.load(f)
-        return Moments(np.array(saved["mean"]), np.array(saved["std"]),
-                       int(saved["count"]))
-    moments = channel_moments(builder.as_dataset(split=split), key=key,
-                              max_elements=max_elements)
+        return Moments(
+            np.array(saved["mean"]), np.array(saved["std"]), int(saved["count"])
+        )
+    moments = channel_moments(
+        builder.as_dataset(split=split), key=key, max_elements=max_elements
+    )
     with tf.io.gfile.GFile(path, "w") as f:
-        json.dump({"mean": moments.mean.tolist(),
-                   "std": moments.std.tolist(),
-                   "count": moments.count, "split": split, "key": key}, f)
+        json.dump(
+            {
+                "mean": moments.mean.tolist(),
+                "std": moments.std.tolist(),
+                "count": moments.count,
+                "split": split,
+                "key": key,
+            },
+            f,
+        )
     return moments

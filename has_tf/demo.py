@@ -79,8 +79,7 @@ def render(out_dir: str, size: int = 224, seed: int = 0) -> str:
     fig.suptitle("Hide-and-Seek: hidden patches take the dataset-mean RGB")
     fig.tight_layout()
     os.makedirs(out_dir, exist_ok=True)
-    return visualize.save(fig, os.path.join(out_dir,
-                                            "hide_and_seek_demo.png"))
+    return visualize.save(fig, os.path.join(out_dir, "hide_and_seek_demo.png"))
 
 
 def main(argv=None) -> int:

@@ -26,8 +26,11 @@ from has_tf import tasks
 from has_tf.tasks.image_localization import HEADLINE
 
 _COMPARE = flags.DEFINE_list(
-    "compare", [], "Model dirs whose eval/metrics.json to print side by "
-    "side (no evaluation runs), e.g. runs/quickstart,runs/quickstart_baseline.")
+    "compare",
+    [],
+    "Model dirs whose eval/metrics.json to print side by "
+    "side (no evaluation runs), e.g. runs/quickstart,runs/quickstart_baseline.",
+)
 
 __all__ = ["HEADLINE", "compare", "evaluate", "run_config"]
 
@@ -46,8 +49,14 @@ def run_config(model_dir: str, config: config_lib.EvalConfig):
     return result, task.headline(result)
 
 
-def evaluate(model_dir: str, dataset: str, split: str = "test",
-             data_dir=None, manual_dir=None, **options) -> dict:
+def evaluate(
+    model_dir: str,
+    dataset: str,
+    split: str = "test",
+    data_dir=None,
+    manual_dir=None,
+    **options,
+) -> dict:
     """Scores the run in `model_dir` on `dataset`; returns the metrics.
 
     Args:
@@ -67,8 +76,13 @@ def evaluate(model_dir: str, dataset: str, split: str = "test",
       ValueError: an invalid option (naming it).
     """
     config = config_lib.EvalConfig(
-        model_dir=model_dir, dataset=dataset, eval_split=split,
-        data_dir=data_dir, manual_dir=manual_dir, **options)
+        model_dir=model_dir,
+        dataset=dataset,
+        eval_split=split,
+        data_dir=data_dir,
+        manual_dir=manual_dir,
+        **options,
+    )
     return run_config(model_dir, config)[0]
 
 
@@ -90,7 +104,8 @@ def compare(model_dirs) -> str:
         if not os.path.exists(path):
             raise FileNotFoundError(
                 f"No evaluation in {model_dir!r}: expected {path} (run "
-                "python -m has_tf.evaluate --model_dir=... first).")
+                "python -m has_tf.evaluate --model_dir=... first)."
+            )
         with open(path) as f:
             results.append(json.load(f))
     width = max(14, *(len(d) for d in model_dirs))

@@ -460,8 +460,9 @@ def hide_patches(
                 band = math.gcd(band, min(size, height))
     bands = height // band
     row = width * channels  # Values in one image row, channels interleaved.
-    pattern = _cell_pattern(sizes, choice, side, hidden, width,
-                            channels)  # bool [B, rows, Q]
+    pattern = _cell_pattern(
+        sizes, choice, side, hidden, width, channels
+    )  # bool [B, rows, Q]
     row_cell = (tf.range(bands) * band)[None, :] // side[:, None]  # [B, n]
 
     def to_bands(cell_rows):  # [B, rows, ...] -> [B * bands, 1, ...]
@@ -484,9 +485,7 @@ def hide_patches(
         )
         if not _static_zero(fill_value):
             fill_words = _to_words(fill_row, word_dtype, per_word)
-            fills = tf.bitwise.bitwise_and(
-                fill_words, tf.bitwise.invert(keep)
-            )
+            fills = tf.bitwise.bitwise_and(fill_words, tf.bitwise.invert(keep))
             out = tf.bitwise.bitwise_or(out, to_bands(fills))
         out = tf.bitcast(tf.bitcast(out, _unsigned(dtype)), dtype)
     else:
@@ -631,7 +630,9 @@ def sample_uniform(sequence: tf.Tensor, num_samples: int) -> tf.Tensor:
         )
     steps = tf.cast(tf.shape(sequence)[0], tf.int64)
     # Integer arithmetic: floor((2i + 1) * T / (2N)), exact for any length.
-    index = (tf.range(num_samples, dtype=tf.int64) * 2 + 1) * steps // (
-        2 * num_samples
+    index = (
+        (tf.range(num_samples, dtype=tf.int64) * 2 + 1)
+        * steps
+        // (2 * num_samples)
     )
     return tf.gather(sequence, index)

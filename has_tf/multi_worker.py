@@ -25,9 +25,11 @@ def is_chief(strategy) -> bool:
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.task_type:
         return True
-    return (resolver.task_type == "chief"
-            or (resolver.task_type == "worker" and resolver.task_id == 0
-                and "chief" not in resolver.cluster_spec().as_dict()))
+    return resolver.task_type == "chief" or (
+        resolver.task_type == "worker"
+        and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )
 
 
 def worker_dir(strategy, model_dir: str) -> str:
@@ -38,9 +40,17 @@ def worker_dir(strategy, model_dir: str) -> str:
     return os.path.join(model_dir, f"worker_{resolver.task_id}")
 
 
-def fit(strategy, model, train_data, global_batch_size: int,
-        intervals: int, interval_steps: int, out_dir: str, loss_fn,
-        callbacks=()) -> dict:
+def fit(
+    strategy,
+    model,
+    train_data,
+    global_batch_size: int,
+    intervals: int,
+    interval_steps: int,
+    out_dir: str,
+    loss_fn,
+    callbacks=(),
+) -> dict:
     """Trains `model` for `intervals * interval_steps` steps, resumably.
 
     Args:
@@ -72,25 +82,32 @@ def fit(strategy, model, train_data, global_batch_size: int,
         optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
     manager = tf.train.CheckpointManager(
-        checkpoint, os.path.join(out_dir, "backup_mw"), max_to_keep=2)
+        checkpoint, os.path.join(out_dir, "backup_mw"), max_to_keep=2
+    )
     if manager.latest_checkpoint:
         checkpoint.restore(
-            manager.latest_checkpoint).assert_existing_objects_matched()
+            manager.latest_checkpoint
+        ).assert_existing_objects_matched()
+
     def replica_step(images, labels):
         with tf.GradientTape() as tape:
             logits = tf.cast(model(images, training=True), tf.float32)
             per_example = loss_fn(labels, logits)
             loss = tf.nn.compute_average_loss(
-                per_example, global_batch_size=global_batch_size)
+                per_example, global_batch_size=global_batch_size
+            )
             if model.losses:
-                loss += tf.nn.scale_regularization_loss(
-                    tf.add_n(model.losses))
+                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        truth = (tf.argmax(labels, -1) if labels.shape.rank == 2
-                 else tf.cast(labels, tf.int64))
-        hits = tf.reduce_sum(tf.cast(
-            tf.equal(tf.argmax(logits, -1), truth), tf.float32))
+        truth = (
+            tf.argmax(labels, -1)
+            if labels.shape.rank == 2
+            else tf.cast(labels, tf.int64)
+        )
+        hits = tf.reduce_sum(
+            tf.cast(tf.equal(tf.argmax(logits, -1), truth), tf.float32)
+        )
         return loss, hits
 
     @tf.function
@@ -103,10 +120,12 @@ def fit(strategy, model, train_data, global_batch_size: int,
             total += strategy.reduce(tf.distribute.ReduceOp.SUM, loss, None)
             hits += strategy.reduce(tf.distribute.ReduceOp.SUM, hit, None)
         return total / interval_steps, hits / (
-            interval_steps * global_batch_size)
+            interval_steps * global_batch_size
+        )
 
     writer = tf.summary.create_file_writer(
-        os.path.join(out_dir, "tensorboard", "train"))
+        os.path.join(out_dir, "tensorboard", "train")
+    )
     for callback in callbacks:
         callback.set_model(model)
     done = int(optimizer.iterations.numpy()) // interval_steps
@@ -117,18 +136,23 @@ def fit(strategy, model, train_data, global_batch_size: int,
         if not math.isfinite(loss):
             raise RuntimeError(
                 "The loss became NaN or infinite; training stopped. The "
-                f"last good checkpoint is in {manager.directory}.")
+                f"last good checkpoint is in {manager.directory}."
+            )
         history["loss"].append(loss)
         history["accuracy"].append(accuracy)
         step = int(optimizer.iterations.numpy())
-        print(f"Interval {interval + 1}/{intervals} (step {step}): "
-              f"loss {loss:.4f}, accuracy {accuracy:.4f}", flush=True)
+        print(
+            f"Interval {interval + 1}/{intervals} (step {step}): "
+            f"loss {loss:.4f}, accuracy {accuracy:.4f}",
+            flush=True,
+        )
         with writer.as_default():
             tf.summary.scalar("epoch_loss", loss, step=step)
             tf.summary.scalar("epoch_accuracy", accuracy, step=step)
         manager.save(checkpoint_number=step)
         for callback in callbacks:
-            callback.on_epoch_end(interval, {"loss": loss,
-                                             "accuracy": accuracy})
+            callback.on_epoch_end(
+                interval, {"loss": loss, "accuracy": accuracy}
+            )
     history["steps_this_run"] = (intervals - done) * interval_steps
     return history

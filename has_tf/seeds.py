@@ -50,13 +50,20 @@ def run(flagfiles, seeds) -> dict:
             eval_config = config_lib.eval_config(values)
             result, _ = evaluate.run_config(model_dir, eval_config)
             task = tasks.for_dataset(eval_config.dataset)
-            runs.append({"seed": seed, "model_dir": model_dir,
-                         "train_seconds": round(seconds, 1),
-                         **task.figures(result)})
+            runs.append(
+                {
+                    "seed": seed,
+                    "model_dir": model_dir,
+                    "train_seconds": round(seconds, 1),
+                    **task.figures(result),
+                }
+            )
             print(json.dumps(runs[-1]), flush=True)
         keys = [k for k in runs[0] if k not in ("seed", "model_dir")]
-        report[path] = {"runs": runs, "mean": {
-            k: float(np.mean([r[k] for r in runs])) for k in keys}}
+        report[path] = {
+            "runs": runs,
+            "mean": {k: float(np.mean([r[k] for r in runs])) for k in keys},
+        }
     return report
 
 
@@ -68,8 +75,9 @@ def main(argv):
     try:
         seeds = [int(s) for s in _SEEDS.value]
     except ValueError:
-        raise app.UsageError(f"--seeds: expected integers. Received: "
-                             f"{_SEEDS.value}") from None
+        raise app.UsageError(
+            f"--seeds: expected integers. Received: {_SEEDS.value}"
+        ) from None
     report = run(_FLAGFILES.value, seeds)
     for path, entry in report.items():
         means = ", ".join(f"{k} {v:.3f}" for k, v in entry["mean"].items())

@@ -34,8 +34,13 @@ from has_tf.config import train_config
 from has_tf.tasks.base import RUN_INFO
 from has_tf.tasks.base import write_run_info
 
-__all__ = ["TrainConfig", "build_optimizer", "build_strategy",
-           "export_saved_model", "train"]
+__all__ = [
+    "TrainConfig",
+    "build_optimizer",
+    "build_strategy",
+    "export_saved_model",
+    "train",
+]
 
 
 def build_strategy(name: str):
@@ -55,12 +60,18 @@ def build_strategy(name: str):
 def build_optimizer(config: TrainConfig, total_steps: int):
     """SGD with momentum, weight decay and the paper's step schedule."""
     boundaries = [max(1, int(b * total_steps)) for b in config.lr_boundaries]
-    rates = [config.learning_rate * config.lr_decay**i
-             for i in range(len(boundaries) + 1)]
+    rates = [
+        config.learning_rate * config.lr_decay**i
+        for i in range(len(boundaries) + 1)
+    ]
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
-        boundaries, rates)
-    return keras.optimizers.SGD(schedule, momentum=config.momentum,
-                                weight_decay=config.weight_decay or None)
+        boundaries, rates
+    )
+    return keras.optimizers.SGD(
+        schedule,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay or None,
+    )
 
 
 class StepCounter(keras.callbacks.Callback):
@@ -82,8 +93,10 @@ def _replica_spread(strategy, model) -> float:
     """
     spread = 0.0
     for variable in model.trainable_weights:
-        copies = [np.asarray(v) for v in
-                  strategy.experimental_local_results(variable.value)]
+        copies = [
+            np.asarray(v)
+            for v in strategy.experimental_local_results(variable.value)
+        ]
         for copy in copies[1:]:
             spread = max(spread, float(np.max(np.abs(copy - copies[0]))))
     return spread
@@ -101,8 +114,9 @@ def export_saved_model(model, path: str, task: tasks.Task) -> str:
       path: the SavedModel directory.
       task: the `has_tf.tasks` task that trained it.
     """
-    task.serving_model(model).export(path, format="tf_saved_model",
-                                     verbose=False)
+    task.serving_model(model).export(
+        path, format="tf_saved_model", verbose=False
+    )
     return path
 
 
@@ -132,20 +146,27 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.mixed_precision)
     dataset, builder = datasets.load(
-        config.dataset, config.train_split, config.data_dir,
-        config.manual_dir, shuffle_files=True)
+        config.dataset,
+        config.train_split,
+        config.data_dir,
+        config.manual_dir,
+        shuffle_files=True,
+    )
     task = tasks.for_dataset(config.dataset)
     setup = task.training(config, dataset, builder)
     steps = config.steps_per_epoch or max(
-        1, setup.num_examples // config.batch_size)
+        1, setup.num_examples // config.batch_size
+    )
     write_run_info(out_dir, setup.run_info)
     train_data = strategy.distribute_datasets_from_function(setup.inputs)
     with strategy.scope():
         model = setup.build_model()
         model.compile(
             optimizer=build_optimizer(config, steps * config.epochs),
-            loss=setup.loss, metrics=setup.metrics,
-            jit_compile=config.jit_compile)
+            loss=setup.loss,
+            metrics=setup.metrics,
+            jit_compile=config.jit_compile,
+        )
     # Keras resumes a run at the start of the epoch it was killed in, so
     # `fit` sees one "epoch" per checkpoint interval: a killed run resumes
     # exactly at its last checkpoint (weights, optimizer and step), losing
@@ -155,29 +176,43 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     task_callbacks = setup.callbacks(model, out_dir)
     if config.strategy == "multi_worker":
         history = multi_worker.fit(
-            strategy, model, train_data, config.batch_size, chunks,
-            interval, out_dir, setup.loss, callbacks=task_callbacks)
+            strategy,
+            model,
+            train_data,
+            config.batch_size,
+            chunks,
+            interval,
+            out_dir,
+            setup.loss,
+            callbacks=task_callbacks,
+        )
         steps_this_run = history.pop("steps_this_run")
     else:
         callbacks = [
             keras.callbacks.BackupAndRestore(
-                os.path.join(out_dir, "backup"), save_freq="epoch",
-                delete_checkpoint=False),
+                os.path.join(out_dir, "backup"),
+                save_freq="epoch",
+                delete_checkpoint=False,
+            ),
             keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.TensorBoard(os.path.join(out_dir,
-                                                     "tensorboard")),
+            keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard")),
         ] + task_callbacks
         counter = StepCounter()
         history = model.fit(
-            train_data, epochs=chunks, steps_per_epoch=interval,
-            callbacks=callbacks + [counter], shuffle=False,
-            verbose=1 if sys.stdout.isatty() else 2).history
+            train_data,
+            epochs=chunks,
+            steps_per_epoch=interval,
+            callbacks=callbacks + [counter],
+            shuffle=False,
+            verbose=1 if sys.stdout.isatty() else 2,
+        ).history
         steps_this_run = counter.steps
     losses = history.get("loss", [])
     if any(not math.isfinite(loss) for loss in losses):
         raise RuntimeError(
             "The loss became NaN or infinite; training stopped. The last "
-            f"good checkpoint is in {out_dir}/backup.")
+            f"good checkpoint is in {out_dir}/backup."
+        )
     model.save(os.path.join(out_dir, "model.keras"))
     export_saved_model(model, os.path.join(out_dir, "saved_model"), task)
     record = {k: [float(v) for v in vals] for k, vals in history.items()}
@@ -201,9 +236,11 @@ def main(argv):
     record = train(config, flags.FLAGS.flags_into_string())
     with open(os.path.join(config.model_dir, RUN_INFO)) as f:
         model = json.load(f)["model"]
-    print(f"Trained {model} on {config.dataset}: final accuracy "
-          f"{record.get('accuracy', [float('nan')])[-1]:.3f}, model in "
-          f"{os.path.join(config.model_dir, 'model.keras')}")
+    print(
+        f"Trained {model} on {config.dataset}: final accuracy "
+        f"{record.get('accuracy', [float('nan')])[-1]:.3f}, model in "
+        f"{os.path.join(config.model_dir, 'model.keras')}"
+    )
 
 
 if __name__ == "__main__":

@@ -20,9 +20,17 @@ from has_tf import hiding
 def _draw_box(ax, box, color, label=None):
     ymin, xmin, ymax, xmax = box
     # Pixel r spans [r, r + 1); imshow centres pixel r at r.
-    ax.add_patch(patches.Rectangle(
-        (xmin - 0.5, ymin - 0.5), xmax - xmin, ymax - ymin, fill=False,
-        edgecolor=color, linewidth=2, label=label))
+    ax.add_patch(
+        patches.Rectangle(
+            (xmin - 0.5, ymin - 0.5),
+            xmax - xmin,
+            ymax - ymin,
+            fill=False,
+            edgecolor=color,
+            linewidth=2,
+            label=label,
+        )
+    )
 
 
 def blend_cam(image, cam, alpha: float = 0.5) -> np.ndarray:
@@ -42,7 +50,8 @@ def blend_cam(image, cam, alpha: float = 0.5) -> np.ndarray:
     if image.ndim != 3 or image.shape[-1] != 3 or cam.shape != image.shape[:2]:
         raise ValueError(
             "Expected image [H, W, 3] and cam [H, W] of the same H, W. "
-            f"Received: image {image.shape}, cam {cam.shape}")
+            f"Received: image {image.shape}, cam {cam.shape}"
+        )
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"Expected alpha in [0, 1]. Received: alpha={alpha}")
     span = cam.max() - cam.min()
@@ -52,8 +61,14 @@ def blend_cam(image, cam, alpha: float = 0.5) -> np.ndarray:
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
-def save_overlay(path: str, image, cam, pred_box=None,
-                 gt_boxes: Sequence | None = None, title: str = "") -> str:
+def save_overlay(
+    path: str,
+    image,
+    cam,
+    pred_box=None,
+    gt_boxes: Sequence | None = None,
+    title: str = "",
+) -> str:
     """Writes the image, its CAM heat map and the boxes side by side.
 
     Args:
@@ -74,7 +89,7 @@ def save_overlay(path: str, image, cam, pred_box=None,
     axes[1].imshow(image)
     axes[1].imshow(np.asarray(cam), cmap="jet", alpha=0.5)
     for ax in axes:
-        for box in (gt_boxes if gt_boxes is not None else []):
+        for box in gt_boxes if gt_boxes is not None else []:
             _draw_box(ax, box, "lime")
         if pred_box is not None:
             _draw_box(ax, pred_box, "white")
@@ -87,9 +102,15 @@ def save_overlay(path: str, image, cam, pred_box=None,
     return save(fig, path)
 
 
-def save_tcam_plot(path: str, tcam, duration_s: float,
-                   gt_segments: Sequence = (), detections: Sequence = (),
-                   threshold: float | None = None, title: str = "") -> str:
+def save_tcam_plot(
+    path: str,
+    tcam,
+    duration_s: float,
+    gt_segments: Sequence = (),
+    detections: Sequence = (),
+    threshold: float | None = None,
+    title: str = "",
+) -> str:
     """Writes one class's T-CAM over time with true and detected segments.
 
     Args:
@@ -113,11 +134,11 @@ def save_tcam_plot(path: str, tcam, duration_s: float,
     low, high = (float(tcam.min()), float(tcam.max())) if tcam.size else (0, 1)
     span = (high - low) or 1.0
     for start, end, *_ in gt_segments:
-        ax.axvspan(start, end, ymin=0.9, ymax=1.0, color="tab:green",
-                   alpha=0.8)
+        ax.axvspan(start, end, ymin=0.9, ymax=1.0, color="tab:green", alpha=0.8)
     for start, end, *_ in detections:
-        ax.axvspan(start, end, ymin=0.0, ymax=0.1, color="tab:orange",
-                   alpha=0.8)
+        ax.axvspan(
+            start, end, ymin=0.0, ymax=0.1, color="tab:orange", alpha=0.8
+        )
     if threshold is not None:
         ax.axhline(threshold, color="grey", linestyle="--", linewidth=1)
     ax.set_xlim(0, duration_s)
@@ -140,8 +161,13 @@ def save(fig: Figure, path: str, dpi: int = 100) -> str:
     return path
 
 
-def hidden_patch_grid(images, patch_sizes: Sequence[int] = (16, 32, 44, 56),
-                      hide_prob: float = 0.5, fill_value=0, seed: int = 0):
+def hidden_patch_grid(
+    images,
+    patch_sizes: Sequence[int] = (16, 32, 44, 56),
+    hide_prob: float = 0.5,
+    fill_value=0,
+    seed: int = 0,
+):
     """A grid of images (columns) with patches hidden, one row per size.
 
     The last row draws the size per image from `patch_sizes` (the mixed
@@ -159,13 +185,30 @@ def hidden_patch_grid(images, patch_sizes: Sequence[int] = (16, 32, 44, 56),
     """
     images = np.asarray(images)
     if images.ndim != 4:
-        raise ValueError("Expected images [K, H, W, 3]. Received: shape "
-                         f"{images.shape}")
-    rows = [(f"S={size}", hiding.hide_patches(
-        images, size, hide_prob, fill_value, seed=(seed, index)))
-        for index, size in enumerate(patch_sizes)]
-    rows.append((f"mixed {tuple(patch_sizes)}", hiding.hide_patches(
-        images, list(patch_sizes), hide_prob, fill_value, seed=(seed, 99))))
+        raise ValueError(
+            f"Expected images [K, H, W, 3]. Received: shape {images.shape}"
+        )
+    rows = [
+        (
+            f"S={size}",
+            hiding.hide_patches(
+                images, size, hide_prob, fill_value, seed=(seed, index)
+            ),
+        )
+        for index, size in enumerate(patch_sizes)
+    ]
+    rows.append(
+        (
+            f"mixed {tuple(patch_sizes)}",
+            hiding.hide_patches(
+                images,
+                list(patch_sizes),
+                hide_prob,
+                fill_value,
+                seed=(seed, 99),
+            ),
+        )
+    )
     count = images.shape[0]
     fig = Figure(figsize=(1.6 * count, 1.7 * len(rows)))
     axes = fig.subplots(len(rows), count, squeeze=False)
@@ -175,14 +218,20 @@ def hidden_patch_grid(images, patch_sizes: Sequence[int] = (16, 32, 44, 56),
             axes[r, c].set_xticks([])
             axes[r, c].set_yticks([])
         axes[r, 0].set_ylabel(label, fontsize=8)
-    fig.suptitle("Hidden patches (each cell hidden with probability "
-                 f"{hide_prob})", fontsize=9)
+    fig.suptitle(
+        f"Hidden patches (each cell hidden with probability {hide_prob})",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
 
-def cam_grid(images, cams: dict, boxes: dict | None = None,
-             gt_boxes: Sequence | None = None):
+def cam_grid(
+    images,
+    cams: dict,
+    boxes: dict | None = None,
+    gt_boxes: Sequence | None = None,
+):
     """Each image (rows) with the CAM of each model (columns) and boxes.
 
     Args:
@@ -206,7 +255,7 @@ def cam_grid(images, cams: dict, boxes: dict | None = None,
             if boxes and name in boxes:
                 _draw_box(axes[i, j], boxes[name][i], "white")
         for ax in axes[i]:
-            for box in (gt_boxes[i] if gt_boxes is not None else []):
+            for box in gt_boxes[i] if gt_boxes is not None else []:
                 _draw_box(ax, box, "lime")
             ax.axis("off")
     axes[0, 0].set_title("image (green: truth)", fontsize=8)

@@ -11,28 +11,49 @@ import pytest
 from has_tf import evaluate
 from has_tf import train
 
-TINY = dict(dataset="synthetic_actions/tiny", num_steps=32, segment_size=4,
-            units=16, batch_size=4, learning_rate=0.05, patch_sizes=(),
-            tensorboard_images=0)
+TINY = dict(
+    dataset="synthetic_actions/tiny",
+    num_steps=32,
+    segment_size=4,
+    units=16,
+    batch_size=4,
+    learning_rate=0.05,
+    patch_sizes=(),
+    tensorboard_images=0,
+)
 
 
 @pytest.mark.parametrize("loss", ["softmax", "sigmoid"])
 def test_train_then_evaluate_actions(tmp_path, loss):
     data, run = str(tmp_path / "data"), str(tmp_path / "run")
-    record = train.train(train.TrainConfig(
-        model_dir=run, data_dir=data, epochs=2, steps_per_epoch=3,
-        temporal_loss=loss, temporal_pooling="topk", **TINY))
+    record = train.train(
+        train.TrainConfig(
+            model_dir=run,
+            data_dir=data,
+            epochs=2,
+            steps_per_epoch=3,
+            temporal_loss=loss,
+            temporal_pooling="topk",
+            **TINY,
+        )
+    )
     assert record["steps_done"] == 6
     assert all(np.isfinite(record["loss"]))
     info = json.load(open(os.path.join(run, "run_info.json")))
     assert info["num_steps"] == 32 and len(info["fill"]) == 32
-    result = evaluate.evaluate(run, TINY["dataset"], data_dir=data,
-                               num_plots=2)
+    result = evaluate.evaluate(run, TINY["dataset"], data_dir=data, num_plots=2)
     assert result["count"] == 6
     for protocol in ("thumos14", "activitynet"):
         values = result["map"][protocol]
-        assert sorted(values) == ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6",
-                                  "0.7"]
+        assert sorted(values) == [
+            "0.1",
+            "0.2",
+            "0.3",
+            "0.4",
+            "0.5",
+            "0.6",
+            "0.7",
+        ]
         assert all(0.0 <= v <= 1.0 for v in values.values())
         assert len(result["ap"][protocol]["0.5"]) == len(result["classes"])
     files = sorted(os.listdir(os.path.join(run, "eval")))
@@ -40,11 +61,20 @@ def test_train_then_evaluate_actions(tmp_path, loss):
     assert "detections_activitynet.json" in files
     # The command line, in a fresh process (nothing registered beforehand).
     out = subprocess.run(
-        [sys.executable, "-m", "has_tf.evaluate",
-         f"--dataset={TINY['dataset']}", f"--data_dir={data}",
-         f"--model_dir={run}", "--num_plots=0"],
-        env={**os.environ, "PYTHONPATH": os.getcwd()}, check=True,
-        capture_output=True, text=True).stdout
+        [
+            sys.executable,
+            "-m",
+            "has_tf.evaluate",
+            f"--dataset={TINY['dataset']}",
+            f"--data_dir={data}",
+            f"--model_dir={run}",
+            "--num_plots=0",
+        ],
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "thumos14 mAP@0.1..0.5:" in out and "6 videos" in out
     import tensorflow as tf
 
@@ -55,5 +85,6 @@ def test_train_then_evaluate_actions(tmp_path, loss):
 
 def test_temporal_flag_validation(tmp_path):
     with pytest.raises(ValueError, match="--segment_size.*Received: 40"):
-        train.TrainConfig(model_dir=str(tmp_path), **{**TINY,
-                                                      "segment_size": 40})
+        train.TrainConfig(
+            model_dir=str(tmp_path), **{**TINY, "segment_size": 40}
+        )

@@ -15,28 +15,61 @@ ROOT = pathlib.Path(__file__).parent.parent
 PACKAGE = ROOT / "has_tf"
 
 # Apps: entry points nothing else may import (seeds runs train/evaluate).
-APPS = {"has_tf.train", "has_tf.evaluate", "has_tf.seeds", "has_tf.bench",
-        "has_tf.demo"}
+APPS = {
+    "has_tf.train",
+    "has_tf.evaluate",
+    "has_tf.seeds",
+    "has_tf.bench",
+    "has_tf.demo",
+}
 # importer prefix -> prefixes it may not import.
 FORBIDDEN = {
     "has_tf._checks": ["has_tf."],
-    "has_tf.hiding": ["has_tf.layers", "has_tf.models", "has_tf.tasks",
-                      "has_tf.input_pipeline", "has_tf.config"],
-    "has_tf.layers": ["has_tf.models", "has_tf.tasks",
-                      "has_tf.input_pipeline", "has_tf.config"],
-    "has_tf.models": ["has_tf.tasks", "has_tf.input_pipeline",
-                      "has_tf.config", "has_tf.datasets"],
-    "has_tf.postprocess": ["has_tf.metrics", "has_tf.hiding",
-                           "has_tf.layers", "has_tf.models",
-                           "has_tf.input_pipeline", "has_tf.tasks",
-                           "has_tf.config", "has_tf.datasets"],
-    "has_tf.metrics": ["has_tf.hiding", "has_tf.layers", "has_tf.models",
-                       "has_tf.input_pipeline", "has_tf.tasks",
-                       "has_tf.config", "has_tf.datasets"],
-    "has_tf.input_pipeline": ["has_tf.tasks", "has_tf.config",
-                              "has_tf.models"],
-    "has_tf.datasets": ["has_tf.tasks", "has_tf.config", "has_tf.models",
-                        "has_tf.input_pipeline"],
+    "has_tf.hiding": [
+        "has_tf.layers",
+        "has_tf.models",
+        "has_tf.tasks",
+        "has_tf.input_pipeline",
+        "has_tf.config",
+    ],
+    "has_tf.layers": [
+        "has_tf.models",
+        "has_tf.tasks",
+        "has_tf.input_pipeline",
+        "has_tf.config",
+    ],
+    "has_tf.models": [
+        "has_tf.tasks",
+        "has_tf.input_pipeline",
+        "has_tf.config",
+        "has_tf.datasets",
+    ],
+    "has_tf.postprocess": [
+        "has_tf.metrics",
+        "has_tf.hiding",
+        "has_tf.layers",
+        "has_tf.models",
+        "has_tf.input_pipeline",
+        "has_tf.tasks",
+        "has_tf.config",
+        "has_tf.datasets",
+    ],
+    "has_tf.metrics": [
+        "has_tf.hiding",
+        "has_tf.layers",
+        "has_tf.models",
+        "has_tf.input_pipeline",
+        "has_tf.tasks",
+        "has_tf.config",
+        "has_tf.datasets",
+    ],
+    "has_tf.input_pipeline": ["has_tf.tasks", "has_tf.config", "has_tf.models"],
+    "has_tf.datasets": [
+        "has_tf.tasks",
+        "has_tf.config",
+        "has_tf.models",
+        "has_tf.input_pipeline",
+    ],
     "has_tf.config": ["has_tf.tasks"],
     "has_tf.tasks": ["has_tf.config"],
 }
@@ -59,8 +92,10 @@ def _runtime_nodes(tree):
     while todo:
         node = todo.pop()
         yield node
-        if isinstance(node, ast.If) and getattr(
-                node.test, "id", None) == "TYPE_CHECKING":
+        if (
+            isinstance(node, ast.If)
+            and getattr(node.test, "id", None) == "TYPE_CHECKING"
+        ):
             todo.extend(node.orelse)
             continue
         todo.extend(ast.iter_child_nodes(node))
@@ -73,8 +108,9 @@ def _imports(path: pathlib.Path, known: set) -> set:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module] + [f"{node.module}.{alias.name}"
-                                     for alias in node.names]
+            names = [node.module] + [
+                f"{node.module}.{alias.name}" for alias in node.names
+            ]
         else:
             continue
         found.update(n for n in names if n in known)
@@ -91,8 +127,9 @@ def _graph() -> dict:
     known = set(modules)
     graph = {}
     for name, path in modules.items():
-        ancestors = {".".join(name.split(".")[:i])
-                     for i in range(1, name.count(".") + 1)}
+        ancestors = {
+            ".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)
+        }
         edges = set()
         for target in _imports(path, known):
             parts = target.split(".")
@@ -115,7 +152,7 @@ def _cycle(graph: dict):
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -133,8 +170,7 @@ def _cycle(graph: dict):
 
 
 def test_cycle_finder_finds_a_cycle():
-    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c",
-                                                             "a"]
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
 
 
@@ -146,8 +182,11 @@ def test_no_import_cycle():
 
 def test_nothing_imports_an_app():
     for name, edges in _graph().items():
-        allowed = {"has_tf.train", "has_tf.evaluate"} if (
-            name == "has_tf.seeds") else set()
+        allowed = (
+            {"has_tf.train", "has_tf.evaluate"}
+            if (name == "has_tf.seeds")
+            else set()
+        )
         assert not (edges & APPS) - allowed, (name, edges & APPS)
 
 
@@ -159,7 +198,8 @@ def test_layers_import_one_way(importer):
         for target in edges:
             for banned in FORBIDDEN[importer]:
                 assert not target.startswith(banned) or target == name, (
-                    f"{name} imports {target}")
+                    f"{name} imports {target}"
+                )
 
 
 def test_tasks_are_used_by_apps_only():

@@ -13,8 +13,12 @@ from has_tf import bench
 def test_hiding_benchmark_json_shape():
     out = io.StringIO()
     with redirect_stdout(out):
-        assert bench.main(["hiding", "--batch", "2", "--size", "24",
-                           "--repeats", "1"]) == 0
+        assert (
+            bench.main(
+                ["hiding", "--batch", "2", "--size", "24", "--repeats", "1"]
+            )
+            == 0
+        )
     result = json.loads(out.getvalue())
     assert result["batch_shape"] == [2, 24, 24, 3]
     for dtype in ("float32", "uint8"):
@@ -24,8 +28,7 @@ def test_hiding_benchmark_json_shape():
         for timings in entry["patch_sizes"].values():
             assert timings["hide_patches_tf_function_ms"] > 0
             assert timings["hide_patches_xla_ms"] > 0
-            ratio = (timings["hide_patches_tf_function_ms"]
-                     / timings["floor_ms"])
+            ratio = timings["hide_patches_tf_function_ms"] / timings["floor_ms"]
             assert timings["hide_patches_tf_function_over_floor"] == ratio
 
 
@@ -33,12 +36,10 @@ def test_numpy_loop_reference_hides_whole_cells():
     import random
 
     images = np.ones([3, 10, 10, 2], np.float32)
-    out = bench.numpy_loop_hide(images, [4], 1.0, [0.0, 0.0],
-                                random.Random(0))
+    out = bench.numpy_loop_hide(images, [4], 1.0, [0.0, 0.0], random.Random(0))
     assert (out == 0).all()
     images = np.ones([3, 10, 10, 2], np.float32)
-    out = bench.numpy_loop_hide(images, [0], 1.0, [0.0, 0.0],
-                                random.Random(0))
+    out = bench.numpy_loop_hide(images, [0], 1.0, [0.0, 0.0], random.Random(0))
     assert (out == 1).all()
 
 
@@ -51,34 +52,61 @@ def test_bad_arguments_exit():
 
 def test_models_benchmark_json_shape(monkeypatch):
     # Small inputs keep the smoke test quick; the real run uses 224.
-    monkeypatch.setattr(bench.models, "INPUT_SIDES", {"alexnet_gap": 64,
-                                                 "googlenet_gap": 32,
-                                                 "small_gap": 32})
+    monkeypatch.setattr(
+        bench.models,
+        "INPUT_SIDES",
+        {"alexnet_gap": 64, "googlenet_gap": 32, "small_gap": 32},
+    )
     out = io.StringIO()
     with redirect_stdout(out):
-        assert bench.main(["models", "--batch", "2", "--repeats", "1",
-                           "--num_classes", "5"]) == 0
+        assert (
+            bench.main(
+                [
+                    "models",
+                    "--batch",
+                    "2",
+                    "--repeats",
+                    "1",
+                    "--num_classes",
+                    "5",
+                ]
+            )
+            == 0
+        )
     result = json.loads(out.getvalue())
-    assert set(result["results"]) == {"alexnet_gap", "googlenet_gap",
-                                      "small_gap"}
+    assert set(result["results"]) == {
+        "alexnet_gap",
+        "googlenet_gap",
+        "small_gap",
+    }
     for entry in result["results"].values():
         assert entry["forward_images_per_s"] > 0
         assert entry["forward_backward_images_per_s"] > 0
         assert entry["forward_images_per_s"] == pytest.approx(
-            2 / entry["forward_ms"] * 1e3)
+            2 / entry["forward_ms"] * 1e3
+        )
 
 
 def test_boxes_benchmark_json_shape():
     out = io.StringIO()
     with redirect_stdout(out):
-        assert bench.main(["boxes", "--images", "2", "--size", "32",
-                           "--repeats", "1"]) == 0
+        assert (
+            bench.main(
+                ["boxes", "--images", "2", "--size", "32", "--repeats", "1"]
+            )
+            == 0
+        )
     result = json.loads(out.getvalue())["results"]
-    for key in ("cam_to_box_one_threshold_ms", "sweep_100_ms",
-                "sweep_1000_ms", "cam_to_box_per_threshold_100_ms"):
+    for key in (
+        "cam_to_box_one_threshold_ms",
+        "sweep_100_ms",
+        "sweep_1000_ms",
+        "cam_to_box_per_threshold_100_ms",
+    ):
         assert result[key] > 0
     assert result["sweep_1000_over_sweep_100"] == pytest.approx(
-        result["sweep_1000_ms"] / result["sweep_100_ms"])
+        result["sweep_1000_ms"] / result["sweep_100_ms"]
+    )
 
 
 def test_smooth_cams_are_in_range():

@@ -44,21 +44,32 @@ def test_large_offset_does_not_lose_precision():
     # Sum-of-squares formulas lose the variance when the mean dwarfs it.
     values = 1e8 + np.arange(1000, dtype=np.float64).reshape(100, 10, 1)
     moments = channel_moments(tf.data.Dataset.from_tensor_slices(values))
-    np.testing.assert_allclose(moments.std, [np.arange(1000).std()],
-                               rtol=1e-9)
+    np.testing.assert_allclose(moments.std, [np.arange(1000).std()], rtol=1e-9)
 
 
 @pytest.mark.parametrize(
     "ds, key, match",
     [
-        (tf.data.Dataset.from_tensors({"image": tf.zeros([2, 2, 3])}), None,
-         "pass `key`"),
-        (tf.data.Dataset.from_tensors(tf.zeros([2, 2, 3])), "image",
-         "key 'image'"),
-        (tf.data.Dataset.from_tensors(tf.constant(["a"])), None,
-         "dtype=string"),
-        (tf.data.Dataset.from_tensors(tf.zeros([2, 3])).take(0), None,
-         "at least one value"),
+        (
+            tf.data.Dataset.from_tensors({"image": tf.zeros([2, 2, 3])}),
+            None,
+            "pass `key`",
+        ),
+        (
+            tf.data.Dataset.from_tensors(tf.zeros([2, 2, 3])),
+            "image",
+            "key 'image'",
+        ),
+        (
+            tf.data.Dataset.from_tensors(tf.constant(["a"])),
+            None,
+            "dtype=string",
+        ),
+        (
+            tf.data.Dataset.from_tensors(tf.zeros([2, 3])).take(0),
+            None,
+            "at least one value",
+        ),
     ],
 )
 def test_bad_input(ds, key, match):

@@ -13,8 +13,9 @@ OFFLINE = tfds.download.DownloadConfig(try_download_gcs=False)
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    builder = tfds.builder("synthetic_parts/tiny",
-                           data_dir=tmp_path_factory.mktemp("tfds"))
+    builder = tfds.builder(
+        "synthetic_parts/tiny", data_dir=tmp_path_factory.mktemp("tfds")
+    )
     builder.download_and_prepare(download_config=OFFLINE)
     return builder
 
@@ -25,8 +26,11 @@ def test_registered_under_its_name():
 
 def test_tiny_splits_and_features(tiny):
     splits = tiny.info.splits
-    assert (splits["train"].num_examples, splits["validation"].num_examples,
-            splits["test"].num_examples) == (12, 6, 6)
+    assert (
+        splits["train"].num_examples,
+        splits["validation"].num_examples,
+        splits["test"].num_examples,
+    ) == (12, 6, 6)
     examples = list(tiny.as_dataset(split="train"))
     labels = sorted(int(e["label"]) for e in examples)
     assert labels == [0] * 4 + [1] * 4 + [2] * 4  # Balanced.
@@ -46,21 +50,29 @@ def test_tiny_splits_and_features(tiny):
 def test_deterministic_for_a_seed(tmp_path, tiny):
     again = tfds.builder("synthetic_parts/tiny", data_dir=tmp_path)
     again.download_and_prepare(download_config=OFFLINE)
-    first = {int(e["tfds_id"] if "tfds_id" in e else i): e["image"].numpy()
-             for i, e in enumerate(tiny.as_dataset(split="test",
-                                                   shuffle_files=False))}
-    second = {int(e["tfds_id"] if "tfds_id" in e else i): e["image"].numpy()
-              for i, e in enumerate(again.as_dataset(split="test",
-                                                     shuffle_files=False))}
+    first = {
+        int(e["tfds_id"] if "tfds_id" in e else i): e["image"].numpy()
+        for i, e in enumerate(
+            tiny.as_dataset(split="test", shuffle_files=False)
+        )
+    }
+    second = {
+        int(e["tfds_id"] if "tfds_id" in e else i): e["image"].numpy()
+        for i, e in enumerate(
+            again.as_dataset(split="test", shuffle_files=False)
+        )
+    }
     for key in first:
         np.testing.assert_array_equal(first[key], second[key])
 
 
 def _head(label, seed):
     image, _, mask = generator.draw_example(
-        label, 10, 64, np.random.default_rng(seed))
+        label, 10, 64, np.random.default_rng(seed)
+    )
     headless, _, _ = generator.draw_example(
-        label, 10, 64, np.random.default_rng(seed), head=False)
+        label, 10, 64, np.random.default_rng(seed), head=False
+    )
     return image, np.any(image != headless, axis=-1), mask[..., 0] > 0
 
 
@@ -78,17 +90,20 @@ def test_the_head_is_small_and_tells_the_class():
     # The head's colour alone tells the class (nearest class centroid,
     # fitted on half, tested on the other half).
     means, labels = np.array(means), np.array(labels)
-    centroids = np.stack([means[:50][labels[:50] == c].mean(0)
-                          for c in range(10)])
+    centroids = np.stack(
+        [means[:50][labels[:50] == c].mean(0) for c in range(10)]
+    )
     nearest = np.argmin(((means[50:, None] - centroids) ** 2).sum(-1), 1)
     assert np.mean(nearest == labels[50:]) >= 0.9
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [(dict(image_size=8), "image_size >= 16"),
-     (dict(num_classes=1), "num_classes >= 2"),
-     (dict(num_test=0), "num_test >= 1")],
+    [
+        (dict(image_size=8), "image_size >= 16"),
+        (dict(num_classes=1), "num_classes >= 2"),
+        (dict(num_test=0), "num_test >= 1"),
+    ],
 )
 def test_bad_config(kwargs, match):
     with pytest.raises(ValueError, match=match):

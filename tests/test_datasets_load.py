@@ -13,26 +13,39 @@ def test_cub_runs_through_the_pipelines():
         example = next(iter(dataset))
         assert set(example) == {"image", "label", "objects", "mask"}
         assert example["objects"]["bbox"].shape == (1, 4)
-        batch = next(iter(input_pipeline.eval_pipeline(
-            dataset, 2, "resize", image_size=32)))
+        batch = next(
+            iter(
+                input_pipeline.eval_pipeline(
+                    dataset, 2, "resize", image_size=32
+                )
+            )
+        )
         assert batch["image"].shape == (2, 32, 32, 3)
         assert batch["boxes"].shape == (2, 1, 4)
-        images, labels = next(iter(input_pipeline.train_pipeline(
-            dataset, 2, image_size=24, resize_size=32, patch_sizes=(8,))))
+        images, labels = next(
+            iter(
+                input_pipeline.train_pipeline(
+                    dataset, 2, image_size=24, resize_size=32, patch_sizes=(8,)
+                )
+            )
+        )
         assert images.shape == (2, 24, 24, 3) and labels.shape == (2,)
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError,
-                       match="Unknown dataset 'imagenet'. Known: cub, "
-                             "ilsvrc_loc, synthetic_actions, synthetic_parts, "
-                             "thumos14_features"):
+    with pytest.raises(
+        ValueError,
+        match="Unknown dataset 'imagenet'. Known: cub, "
+        "ilsvrc_loc, synthetic_actions, synthetic_parts, "
+        "thumos14_features",
+    ):
         has_tf.datasets.load("imagenet", "train")
 
 
 def test_load_synthetic_by_name(tmp_path):
-    dataset, builder = has_tf.datasets.load("synthetic_parts/tiny", "test",
-                                            data_dir=tmp_path)
+    dataset, builder = has_tf.datasets.load(
+        "synthetic_parts/tiny", "test", data_dir=tmp_path
+    )
     assert builder.info.splits["test"].num_examples == 6
     assert len(list(dataset)) == 6
 

@@ -12,7 +12,9 @@ FILES = sorted(glob.glob(os.path.join("flags", "*.cfg")))
 
 
 def test_overrides_and_bad_files(tmp_path):
-    config = config_lib.train_config_from_flagfile("flags/quickstart.cfg", epochs=1)
+    config = config_lib.train_config_from_flagfile(
+        "flags/quickstart.cfg", epochs=1
+    )
     assert config.epochs == 1 and config.patch_sizes == (0, 8, 16, 24)
     bad = tmp_path / "bad.cfg"
     bad.write_text("--hide_prob=2\n")
@@ -25,11 +27,18 @@ def test_overrides_and_bad_files(tmp_path):
 
 def test_there_are_experiment_files():
     names = {os.path.basename(f) for f in FILES}
-    for name in ("quickstart.cfg", "quickstart_baseline.cfg",
-                 "alexnet_gap.cfg", "alexnet_has_mixed.cfg",
-                 "googlenet_has_32.cfg", "alexnet_has_conv1_11.cfg",
-                 "alexnet_gmp_has_56.cfg", "alexnet_has_mixed_p75.cfg",
-                 "cub_googlenet_has_mixed.cfg", "alexnet_dropout.cfg"):
+    for name in (
+        "quickstart.cfg",
+        "quickstart_baseline.cfg",
+        "alexnet_gap.cfg",
+        "alexnet_has_mixed.cfg",
+        "googlenet_has_32.cfg",
+        "alexnet_has_conv1_11.cfg",
+        "alexnet_gmp_has_56.cfg",
+        "alexnet_has_mixed_p75.cfg",
+        "cub_googlenet_has_mixed.cfg",
+        "alexnet_dropout.cfg",
+    ):
         assert name in names
 
 

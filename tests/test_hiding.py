@@ -103,8 +103,9 @@ def test_integer_fill_is_rounded_and_saturated():
 
 def test_hidden_fraction_within_binomial_bounds():
     hide_prob = 0.3
-    masks = hiding.patch_mask(tf.zeros([200, 32, 32, 1]), [8], hide_prob,
-                              seed=11).numpy()
+    masks = hiding.patch_mask(
+        tf.zeros([200, 32, 32, 1]), [8], hide_prob, seed=11
+    ).numpy()
     cells = masks[:, ::8, ::8, 0]  # 200 * 16 independent cells.
     n = cells.size
     sigma = math.sqrt(hide_prob * (1 - hide_prob) / n)
@@ -121,8 +122,9 @@ def test_mixed_sizes_are_drawn_about_equally_often():
     sigma = math.sqrt(batch * (1 / 5) * (4 / 5))
     assert (np.abs(counts - expected) < 5 * sigma).all(), counts
     # Images that drew 0 hide nothing; the others hide on their own grid.
-    masks = hiding.patch_mask(tf.zeros([300, 64, 64, 1]), (0, 16), 1.0,
-                              seed=6).numpy()
+    masks = hiding.patch_mask(
+        tf.zeros([300, 64, 64, 1]), (0, 16), 1.0, seed=6
+    ).numpy()
     hidden_images = masks.reshape(300, -1).all(axis=1)
     shown_images = ~masks.reshape(300, -1).any(axis=1)
     assert (hidden_images | shown_images).all()
@@ -416,10 +418,8 @@ def test_many_small_cells_and_more_dtypes(dtype):
     # range, so the gather path runs; both must match the pixel mask.
     images = tf.cast(tf.random.uniform([2, 6, 200, 3], 0, 100, seed=8), dtype)
     for sizes in [(2,), (2, 50)]:
-        out = hiding.hide_patches(images, sizes, 0.5, [101, 102, 103],
-                                  seed=4)
+        out = hiding.hide_patches(images, sizes, 0.5, [101, 102, 103], seed=4)
         mask = hiding.patch_mask(images, sizes, 0.5, seed=4)
-        expected = tf.where(mask, tf.constant([101, 102, 103], dtype),
-                            images)
+        expected = tf.where(mask, tf.constant([101, 102, 103], dtype), images)
         np.testing.assert_array_equal(out.numpy(), expected.numpy())
         assert 0 < mask.numpy().mean() < 1

@@ -15,10 +15,12 @@ STD = np.array(ip.IMAGENET_STD_RGB)
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    builder = tfds.builder("synthetic_parts/tiny",
-                           data_dir=tmp_path_factory.mktemp("tfds"))
+    builder = tfds.builder(
+        "synthetic_parts/tiny", data_dir=tmp_path_factory.mktemp("tfds")
+    )
     builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False)
+    )
     return builder
 
 
@@ -35,14 +37,18 @@ def test_box_cut_by_the_crop():
     box = tf.constant([[0.1, 0.6, 0.5, 0.9]])
     out = ip.crop_boxes(box, (20, 40), (50, 40), (100, 100)).numpy()
     np.testing.assert_allclose(out, [[0.0, 0.5, 0.6, 1.0]], atol=1e-6)
-    outside = ip.crop_boxes(tf.constant([[0.9, 0.9, 1.0, 1.0]]), (0, 0),
-                            (50, 50), (100, 100)).numpy()
+    outside = ip.crop_boxes(
+        tf.constant([[0.9, 0.9, 1.0, 1.0]]), (0, 0), (50, 50), (100, 100)
+    ).numpy()
     assert outside[0, 0] == outside[0, 2]  # Zero height after clipping.
 
 
 def test_example_fields_grayscale_and_single_bbox():
-    example = {"image": tf.zeros([5, 6, 1], tf.uint8), "label": 3,
-               "bbox": tf.constant([0.1, 0.2, 1.3, 0.5])}
+    example = {
+        "image": tf.zeros([5, 6, 1], tf.uint8),
+        "label": 3,
+        "bbox": tf.constant([0.1, 0.2, 1.3, 0.5]),
+    }
     image, label, boxes = ip.example_fields(example)
     assert image.shape == (5, 6, 3) and int(label) == 3
     np.testing.assert_allclose(boxes.numpy(), [[0.1, 0.2, 1.0, 0.5]])
@@ -64,9 +70,9 @@ def test_hidden_cells_take_the_mean(tiny):
     images, _ = next(iter(train(tiny, patch_sizes=(6,), hide_prob=1.0)))
     # Hidden pixels hold the rounded mean: (round(m) - m) / std per channel.
     expected = (np.round(MEAN) - MEAN) / STD
-    np.testing.assert_allclose(images.numpy(),
-                               np.broadcast_to(expected, images.shape),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        images.numpy(), np.broadcast_to(expected, images.shape), atol=1e-6
+    )
 
 
 def test_same_seed_same_batches_other_seed_others(tiny):
@@ -87,20 +93,35 @@ def test_random_resized_crop(tiny):
 
 
 def test_sharding_by_input_context(tiny):
-    context = tf.distribute.InputContext(num_input_pipelines=2,
-                                         input_pipeline_id=1)
-    sharded = train(tiny, input_context=context, repeat=False,
-                    batch_size=1, shuffle_buffer=0)
+    context = tf.distribute.InputContext(
+        num_input_pipelines=2, input_pipeline_id=1
+    )
+    sharded = train(
+        tiny,
+        input_context=context,
+        repeat=False,
+        batch_size=1,
+        shuffle_buffer=0,
+    )
     assert sum(1 for _ in sharded) == 6  # Half of the 12 examples.
 
 
-@pytest.mark.parametrize("protocol, image_shape",
-                         [("center_crop", (3, 24, 24, 3)),
-                          ("ten_crop", (3, 10, 24, 24, 3)),
-                          ("resize", (3, 24, 24, 3))])
+@pytest.mark.parametrize(
+    "protocol, image_shape",
+    [
+        ("center_crop", (3, 24, 24, 3)),
+        ("ten_crop", (3, 10, 24, 24, 3)),
+        ("resize", (3, 24, 24, 3)),
+    ],
+)
 def test_eval_protocols(tiny, protocol, image_shape):
-    ds = ip.eval_pipeline(tiny.as_dataset(split="test", shuffle_files=False),
-                          3, protocol, image_size=24, resize_size=32)
+    ds = ip.eval_pipeline(
+        tiny.as_dataset(split="test", shuffle_files=False),
+        3,
+        protocol,
+        image_size=24,
+        resize_size=32,
+    )
     batch = next(iter(ds))
     assert batch["image"].shape == image_shape
     assert batch["boxes"].shape == (3, 1, 4)
@@ -111,21 +132,32 @@ def test_eval_protocols(tiny, protocol, image_shape):
 
 def test_center_crop_moves_boxes():
     image = tf.zeros([32, 32, 3], tf.uint8)
-    ds = tf.data.Dataset.from_tensors({
-        "image": image, "label": tf.constant(0, tf.int64),
-        "objects": {"bbox": tf.constant([[0.25, 0.25, 0.75, 0.75]])}})
-    batch = next(iter(ip.eval_pipeline(ds, 1, "center_crop", image_size=16,
-                                       resize_size=32)))
+    ds = tf.data.Dataset.from_tensors(
+        {
+            "image": image,
+            "label": tf.constant(0, tf.int64),
+            "objects": {"bbox": tf.constant([[0.25, 0.25, 0.75, 0.75]])},
+        }
+    )
+    batch = next(
+        iter(
+            ip.eval_pipeline(
+                ds, 1, "center_crop", image_size=16, resize_size=32
+            )
+        )
+    )
     # Crop rows/cols 8..24 of 32: the box 8..24 fills it.
     np.testing.assert_allclose(batch["boxes"].numpy()[0], [[0, 0, 1, 1]])
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [(dict(crop="center"), "crop='center'"),
-     (dict(image_size=40), "image_size <= resize_size"),
-     (dict(batch_size=0), "batch_size=0"),
-     (dict(patch_sizes=[-1]), r"patch_sizes=\[-1\]")],
+    [
+        (dict(crop="center"), "crop='center'"),
+        (dict(image_size=40), "image_size <= resize_size"),
+        (dict(batch_size=0), "batch_size=0"),
+        (dict(patch_sizes=[-1]), r"patch_sizes=\[-1\]"),
+    ],
 )
 def test_bad_train_arguments(tiny, kwargs, match):
     with pytest.raises(ValueError, match=match):

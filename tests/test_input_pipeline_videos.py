@@ -9,25 +9,41 @@ from has_tf.input_pipeline import videos as tp
 def _videos(lengths, dim=3):
     def gen():
         for i, length in enumerate(lengths):
-            features = np.arange(length * dim, dtype=np.float32).reshape(
-                length, dim) + 1.0
-            yield {"features": features,
-                   "labels": np.eye(2, dtype=np.float32)[i % 2],
-                   "video": f"v{i}", "duration_s": np.float32(length / 2),
-                   "segments": {"start_s": np.array([0.5], np.float32),
-                                "end_s": np.array([1.5], np.float32),
-                                "label": np.array([i % 2])},
-                   "ambiguous": {"start_s": np.zeros(0, np.float32),
-                                 "end_s": np.zeros(0, np.float32)}}
-    spec = {"features": tf.TensorSpec([None, dim], tf.float32),
-            "labels": tf.TensorSpec([2], tf.float32),
-            "video": tf.TensorSpec([], tf.string),
-            "duration_s": tf.TensorSpec([], tf.float32),
-            "segments": {"start_s": tf.TensorSpec([None], tf.float32),
-                         "end_s": tf.TensorSpec([None], tf.float32),
-                         "label": tf.TensorSpec([None], tf.int64)},
-            "ambiguous": {"start_s": tf.TensorSpec([None], tf.float32),
-                          "end_s": tf.TensorSpec([None], tf.float32)}}
+            features = (
+                np.arange(length * dim, dtype=np.float32).reshape(length, dim)
+                + 1.0
+            )
+            yield {
+                "features": features,
+                "labels": np.eye(2, dtype=np.float32)[i % 2],
+                "video": f"v{i}",
+                "duration_s": np.float32(length / 2),
+                "segments": {
+                    "start_s": np.array([0.5], np.float32),
+                    "end_s": np.array([1.5], np.float32),
+                    "label": np.array([i % 2]),
+                },
+                "ambiguous": {
+                    "start_s": np.zeros(0, np.float32),
+                    "end_s": np.zeros(0, np.float32),
+                },
+            }
+
+    spec = {
+        "features": tf.TensorSpec([None, dim], tf.float32),
+        "labels": tf.TensorSpec([2], tf.float32),
+        "video": tf.TensorSpec([], tf.string),
+        "duration_s": tf.TensorSpec([], tf.float32),
+        "segments": {
+            "start_s": tf.TensorSpec([None], tf.float32),
+            "end_s": tf.TensorSpec([None], tf.float32),
+            "label": tf.TensorSpec([None], tf.int64),
+        },
+        "ambiguous": {
+            "start_s": tf.TensorSpec([None], tf.float32),
+            "end_s": tf.TensorSpec([None], tf.float32),
+        },
+    }
     return tf.data.Dataset.from_generator(gen, output_signature=spec)
 
 
@@ -39,8 +55,7 @@ def test_feature_mean():
 def test_eval_pipeline_resamples_without_hiding():
     batch = next(iter(tp.eval_pipeline(_videos([8, 4]), 2, num_steps=4)))
     # Video 0 (8 steps) keeps steps 1, 3, 5, 7; video 1 (4 steps) all.
-    np.testing.assert_array_equal(batch["features"][0, :, 0],
-                                  [4, 10, 16, 22])
+    np.testing.assert_array_equal(batch["features"][0, :, 0], [4, 10, 16, 22])
     np.testing.assert_array_equal(batch["features"][1, :, 0], [1, 4, 7, 10])
     assert batch["video"].numpy().tolist() == [b"v0", b"v1"]
     assert batch["segments"].shape == (2, 1, 3)
@@ -48,9 +63,15 @@ def test_eval_pipeline_resamples_without_hiding():
 
 def test_train_pipeline_hides_whole_segments_with_the_fill():
     fill = np.array([-5.0, -6.0, -7.0], np.float32)
-    data = tp.train_pipeline(_videos([40] * 4), 4, num_steps=20,
-                             segment_size=5, hide_prob=0.5, fill_value=fill,
-                             seed=3)
+    data = tp.train_pipeline(
+        _videos([40] * 4),
+        4,
+        num_steps=20,
+        segment_size=5,
+        hide_prob=0.5,
+        fill_value=fill,
+        seed=3,
+    )
     features, labels = next(iter(data))
     assert features.shape == (4, 20, 3) and labels.shape == (4, 2)
     hidden = np.all(features.numpy() == fill, axis=-1)  # [B, T]
@@ -58,10 +79,25 @@ def test_train_pipeline_hides_whole_segments_with_the_fill():
     # Each segment is hidden as a whole or not at all, and some are.
     assert np.all(segments.all(-1) == segments.any(-1))
     assert 0 < hidden.mean() < 1
-    again, _ = next(iter(tp.train_pipeline(
-        _videos([40] * 4), 4, num_steps=20, segment_size=5, hide_prob=0.5,
-        fill_value=fill, seed=3)))
+    again, _ = next(
+        iter(
+            tp.train_pipeline(
+                _videos([40] * 4),
+                4,
+                num_steps=20,
+                segment_size=5,
+                hide_prob=0.5,
+                fill_value=fill,
+                seed=3,
+            )
+        )
+    )
     np.testing.assert_array_equal(features, again)
-    plain, _ = next(iter(tp.train_pipeline(
-        _videos([40] * 4), 4, num_steps=20, segment_size=0, seed=3)))
+    plain, _ = next(
+        iter(
+            tp.train_pipeline(
+                _videos([40] * 4), 4, num_steps=20, segment_size=0, seed=3
+            )
+        )
+    )
     assert not np.any(np.all(plain.numpy() == fill, axis=-1))

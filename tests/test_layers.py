@@ -12,8 +12,9 @@ from has_tf.layers import HideSegments
 
 
 def images(batch=4, size=16, dtype=tf.float32):
-    return tf.cast(tf.random.uniform([batch, size, size, 3], 1, 250, seed=1),
-                   dtype)
+    return tf.cast(
+        tf.random.uniform([batch, size, size, 3], 1, 250, seed=1), dtype
+    )
 
 
 def test_exported_at_top_level():
@@ -26,8 +27,9 @@ def test_exported_at_top_level():
 def test_identity_unless_training(training):
     x = images()
     layer = HideAndSeekLayer([4], 1.0, 0.0, seed=1)
-    np.testing.assert_array_equal(layer(x, training=training).numpy(),
-                                  x.numpy())
+    np.testing.assert_array_equal(
+        layer(x, training=training).numpy(), x.numpy()
+    )
     seqs = tf.ones([2, 10, 3])
     np.testing.assert_array_equal(
         HideSegments(2, 1.0)(seqs, training=training).numpy(), seqs.numpy()
@@ -61,17 +63,21 @@ def test_dtype_preserved_and_dict_inputs_pass_through():
     assert out.dtype == tf.uint8
     np.testing.assert_array_equal(out.numpy()[0, 0, 0], [10, 20, 30])
     boxes = tf.constant([[0.1, 0.2, 0.5, 0.6]])
-    result = layer({"images": x, "labels": tf.constant([2]),
-                    "bounding_boxes": boxes}, training=True)
+    result = layer(
+        {"images": x, "labels": tf.constant([2]), "bounding_boxes": boxes},
+        training=True,
+    )
     assert set(result) == {"images", "labels", "bounding_boxes"}
     assert (result["images"].numpy() != x.numpy()).any()
-    np.testing.assert_array_equal(result["bounding_boxes"].numpy(),
-                                  boxes.numpy())
+    np.testing.assert_array_equal(
+        result["bounding_boxes"].numpy(), boxes.numpy()
+    )
 
 
 def test_config_round_trip():
-    layer = HideAndSeekLayer((0, 16, 32), 0.33, [1.5, 2.5, 3.5], seed=7,
-                             name="hide")
+    layer = HideAndSeekLayer(
+        (0, 16, 32), 0.33, [1.5, 2.5, 3.5], seed=7, name="hide"
+    )
     clone = HideAndSeekLayer.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
     assert clone.patch_sizes == (0, 16, 32) and clone.hide_prob == 0.33
@@ -126,8 +132,9 @@ def test_keras_save_load_round_trip(tmp_path, sequential):
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0),
-                               model.predict(x, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6
+    )
     hide = [x for x in loaded.layers if isinstance(x, HideAndSeekLayer)]
     original = [x for x in model.layers if isinstance(x, HideAndSeekLayer)]
     assert len(hide) == 1

@@ -12,21 +12,24 @@ from has_tf.metrics import box_iou
 
 
 def test_postprocess_and_metrics_do_not_import_tensorflow():
-    code = ("import sys, has_tf.postprocess, has_tf.metrics; "
-            "assert 'tensorflow' not in sys.modules")
+    code = (
+        "import sys, has_tf.postprocess, has_tf.metrics; "
+        "assert 'tensorflow' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_iou_hand_computed_pairs():
     a = [[0, 0, 2, 2]]
-    b = [[0, 0, 2, 2],   # identical: 1
-         [1, 1, 3, 3],   # inter 1, union 7
-         [5, 5, 6, 6],   # disjoint: 0
-         [0, 0, 1, 1],   # nested: 1/4
-         [2, 0, 4, 2],   # touching edge: 0
-         [0, 0, 4, 1]]   # inter 2, union 4 + 4 - 2 = 6
-    np.testing.assert_allclose(box_iou(a, b),
-                               [[1, 1 / 7, 0, 1 / 4, 0, 2 / 6]])
+    b = [
+        [0, 0, 2, 2],  # identical: 1
+        [1, 1, 3, 3],  # inter 1, union 7
+        [5, 5, 6, 6],  # disjoint: 0
+        [0, 0, 1, 1],  # nested: 1/4
+        [2, 0, 4, 2],  # touching edge: 0
+        [0, 0, 4, 1],
+    ]  # inter 2, union 4 + 4 - 2 = 6
+    np.testing.assert_allclose(box_iou(a, b), [[1, 1 / 7, 0, 1 / 4, 0, 2 / 6]])
     assert box_iou([0, 0, 0, 0], [[0, 0, 0, 0]]).tolist() == [[0.0]]
     assert box_iou(np.zeros([0, 4]), b).shape == (0, 6)
 
@@ -52,11 +55,14 @@ def test_paper_protocol_fixture():
     # 1: right class, box right.
     acc.update(3, [3, 1, 2, 4, 5], [good] * 5, good, gt)
     # 2: top-1 wrong, true class 2nd with a good box; GT-known box right.
-    out = acc.update(1, [7, 1, 2, 4, 5], [bad, good, bad, bad, bad], good,
-                     gt)
-    assert out == {"top1_loc": False, "top5_loc": True,
-                   "gt_known_loc": True, "top1_cls": False,
-                   "top5_cls": True}
+    out = acc.update(1, [7, 1, 2, 4, 5], [bad, good, bad, bad, bad], good, gt)
+    assert out == {
+        "top1_loc": False,
+        "top5_loc": True,
+        "gt_known_loc": True,
+        "top1_cls": False,
+        "top5_cls": True,
+    }
     # 3: right class, its box matches the SECOND ground-truth box only.
     acc.update(3, [3, 0, 1, 2, 4], [second] + [bad] * 4, second, gt)
     # 4: right class, box wrong everywhere; true class outside top-5 never.
@@ -83,13 +89,14 @@ def test_paper_protocol_top1_only():
 
 def blob_cam(shape, box, peak=1.0):
     cam = np.zeros(shape)
-    cam[box[0]:box[2], box[1]:box[3]] = peak
+    cam[box[0] : box[2], box[1] : box[3]] = peak
     return cam
 
 
 def test_max_box_acc_fixture():
     acc = metrics.ThresholdFreeLocalization(
-        thresholds=[0.1, 0.5, 0.9], normalization="max")
+        thresholds=[0.1, 0.5, 0.9], normalization="max"
+    )
     # Image 1: the CAM is the GT box at every threshold.
     acc.update(blob_cam([20, 20], [2, 2, 10, 10]), [[2, 2, 10, 10]], label=0)
     # Image 2: the largest component misses; a small one matches GT with
@@ -104,14 +111,17 @@ def test_max_box_acc_fixture():
     assert v2["0.5"]["accuracy"] == 0.5 and v2["0.7"]["accuracy"] == 0.5
     assert result["max_box_acc_v2"] == pytest.approx((1 + 0.5 + 0.5) / 3)
     assert result["per_class"]["1"]["max_box_acc"] == 0.0
-    assert result["per_class"]["1"]["max_box_acc_v2_per_iou"]["0.3"][
-        "accuracy"] == 1.0
+    assert (
+        result["per_class"]["1"]["max_box_acc_v2_per_iou"]["0.3"]["accuracy"]
+        == 1.0
+    )
     json.dumps(result)
 
 
 def test_best_threshold_is_reported():
     acc = metrics.ThresholdFreeLocalization(
-        thresholds=[0.1, 0.6], normalization="max")
+        thresholds=[0.1, 0.6], normalization="max"
+    )
     cam = blob_cam([20, 20], [0, 0, 20, 20], 0.5)
     cam[5:10, 5:10] = 1.0  # The GT; only threshold 0.6 isolates it.
     acc.update(cam, [[5, 5, 10, 10]])
@@ -141,8 +151,9 @@ def test_pxap_hand_computed():
     # Pixels (cam, is foreground): (0.9, 1) (0.6, 0) (0.3, 1) (0.0, 0).
     cam = np.array([[0.9, 0.6], [0.3, 0.0]])
     mask = np.array([[1, 0], [1, 0]])
-    acc = metrics.PixelAveragePrecision(thresholds=[0.0, 0.5, 0.8],
-                                        normalization="max")
+    acc = metrics.PixelAveragePrecision(
+        thresholds=[0.0, 0.5, 0.8], normalization="max"
+    )
     acc.update(cam, mask)
     result = acc.result()
     # "max" normalisation divides by 0.9: values 1, .667, .333, 0.
@@ -159,5 +170,6 @@ def test_pxap_hand_computed():
 
 def test_pxap_shape_mismatch():
     with pytest.raises(ValueError, match="mask.shape"):
-        metrics.PixelAveragePrecision().update(np.zeros([2, 2]),
-                                               np.zeros([3, 2]))
+        metrics.PixelAveragePrecision().update(
+            np.zeros([2, 2]), np.zeros([3, 2])
+        )

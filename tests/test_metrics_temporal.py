@@ -38,16 +38,25 @@ def test_ambiguous_overlaps_are_ignored_by_thumos14_only():
     # positive: hits F T, 11-point AP 6 x 0.5 / 11 + 5 x 0.5 / 11 = 0.5.
     assert _map(dets, gts, 0.5, "thumos14")[0] == pytest.approx(0.5)
     assert _map(dets, gts, 0.5, "activitynet", ambiguous)[0] == (
-        pytest.approx(0.5))
+        pytest.approx(0.5)
+    )
     # Touching the ambiguous interval at one instant is no overlap.
-    assert _map([("a", 20, 25, 0, 0.9), ("a", 0, 10, 0, 0.5)], gts, 0.5,
-                "thumos14", ambiguous)[0] == pytest.approx(0.5)
+    assert _map(
+        [("a", 20, 25, 0, 0.9), ("a", 0, 10, 0, 0.5)],
+        gts,
+        0.5,
+        "thumos14",
+        ambiguous,
+    )[0] == pytest.approx(0.5)
 
 
 def test_class_with_no_true_positive_scores_zero():
     gts = [("a", 0, 10, 0), ("a", 0, 5, 1)]
-    dets = [("a", 0, 10, 0, 0.9), ("a", 10, 20, 1, 0.8),
-            ("a", 0, 10, 2, 0.7)]  # Class 2 has no ground truth: unscored.
+    dets = [
+        ("a", 0, 10, 0, 0.9),
+        ("a", 10, 20, 1, 0.8),
+        ("a", 0, 10, 2, 0.7),
+    ]  # Class 2 has no ground truth: unscored.
     for protocol in tm.PROTOCOLS:
         value, result = _map(dets, gts, 0.5, protocol)
         assert result["classes"] == [0, 1]
@@ -98,13 +107,16 @@ def test_ap_helpers():
     assert tm.all_point_ap([], 3) == 0.0
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(protocol="voc"), "protocol='voc'"),
-    (dict(iou_thresholds=[1.5]), "iou_thresholds"),
-    (dict(ground_truth=[]), "empty `ground_truth`"),
-    (dict(detections=[("a", 5, 1, 0, 0.1)]), "start_s <= end_s"),
-    (dict(detections=[("a", 1, 2, 0)]), "at least 5 fields"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(protocol="voc"), "protocol='voc'"),
+        (dict(iou_thresholds=[1.5]), "iou_thresholds"),
+        (dict(ground_truth=[]), "empty `ground_truth`"),
+        (dict(detections=[("a", 5, 1, 0, 0.1)]), "start_s <= end_s"),
+        (dict(detections=[("a", 1, 2, 0)]), "at least 5 fields"),
+    ],
+)
 def test_bad_input(kwargs, match):
     args = dict(detections=[], ground_truth=[("a", 0, 1, 0)])
     args.update(kwargs)

@@ -10,9 +10,11 @@ from has_tf.models.common import LocalResponseNorm
 
 
 def features_and_logits(model, x):
-    pool = model.get_layer("gap") if any(
-        layer.name == "gap" for layer in model.layers
-    ) else model.get_layer("gmp")
+    pool = (
+        model.get_layer("gap")
+        if any(layer.name == "gap" for layer in model.layers)
+        else model.get_layer("gmp")
+    )
     probe = keras.Model(model.inputs, [pool.input, model.outputs[0]])
     return probe(x, training=False)
 
@@ -94,13 +96,27 @@ def test_logits_and_cam_shapes(build, image, cam_side):
 def test_googlenet_reaches_inception_4e_at_14x14x832():
     model = models.googlenet_gap(3)
     assert model.get_layer("inception_4e_output").output.shape == (
-        None, 14, 14, 832)
+        None,
+        14,
+        14,
+        832,
+    )
 
 
 def test_stable_layer_names():
     names = {layer.name for layer in models.alexnet_gap(3).layers}
-    assert {"conv1", "conv2", "conv3", "conv4", "conv5", "pool5",
-            "cam_conv1", "cam_conv2", "gap", "logits"} <= names
+    assert {
+        "conv1",
+        "conv2",
+        "conv3",
+        "conv4",
+        "conv5",
+        "pool5",
+        "cam_conv1",
+        "cam_conv2",
+        "gap",
+        "logits",
+    } <= names
     names = {layer.name for layer in models.googlenet_gap(3).layers}
     assert {"conv1", "conv2", "cam_conv", "gap", "logits"} <= names
     gmp = models.small_gap(3, pooling="max", dropout_rate=0.5)
@@ -124,18 +140,20 @@ def test_cams_are_the_einsum_and_average_to_the_logits(build, image):
     features, logits = features_and_logits(model, x)
     dense = model.get_layer("logits")
     out = models.cam_model(model)(x, training=False)
-    expected = np.einsum("bhwk,kn->bhwn", features.numpy(),
-                         dense.kernel.numpy())
-    np.testing.assert_allclose(out["cams"].numpy(), expected, rtol=1e-5,
-                               atol=1e-5)
+    expected = np.einsum(
+        "bhwk,kn->bhwn", features.numpy(), dense.kernel.numpy()
+    )
+    np.testing.assert_allclose(
+        out["cams"].numpy(), expected, rtol=1e-5, atol=1e-5
+    )
     # GAP: logits[c] = mean(cams[..., c]) + bias[c].
     np.testing.assert_allclose(
         logits.numpy(),
         out["cams"].numpy().mean(axis=(1, 2)) + dense.bias.numpy(),
-        rtol=1e-5, atol=1e-5,
+        rtol=1e-5,
+        atol=1e-5,
     )
-    np.testing.assert_allclose(out["logits"].numpy(), logits.numpy(),
-                               rtol=1e-6)
+    np.testing.assert_allclose(out["logits"].numpy(), logits.numpy(), rtol=1e-6)
 
 
 def test_gmp_logits_are_the_max_of_features():
@@ -144,13 +162,13 @@ def test_gmp_logits_are_the_max_of_features():
     features, logits = features_and_logits(model, x)
     dense = model.get_layer("logits")
     expected = features.numpy().max(axis=(1, 2)) @ dense.kernel.numpy()
-    np.testing.assert_allclose(logits.numpy(), expected + dense.bias.numpy(),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        logits.numpy(), expected + dense.bias.numpy(), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_class_cams_and_upsampling():
-    cams = tf.reshape(tf.range(2 * 2 * 3 * 4, dtype=tf.float32),
-                      [2, 2, 3, 4])
+    cams = tf.reshape(tf.range(2 * 2 * 3 * 4, dtype=tf.float32), [2, 2, 3, 4])
     picked = models.class_cams(cams, classes=[3, 1])
     np.testing.assert_array_equal(picked[0].numpy(), cams[0, ..., 3].numpy())
     np.testing.assert_array_equal(picked[1].numpy(), cams[1, ..., 1].numpy())
@@ -189,8 +207,7 @@ def test_local_response_norm_matches_caffe_formula():
     "build, image",
     [
         (lambda: models.small_gap(3), 64),
-        (lambda: models.alexnet_gap(3, input_shape=(72, 72, 3), lrn=False),
-         72),
+        (lambda: models.alexnet_gap(3, input_shape=(72, 72, 3), lrn=False), 72),
     ],
 )
 def test_one_step_lowers_the_loss(build, image):
@@ -213,11 +230,19 @@ def test_one_step_lowers_the_loss(build, image):
 
 
 def test_conv1_hiding_only_in_training():
-    model = models.alexnet_gap(3, input_shape=(96, 96, 3),
-                               conv1_hide_patch_sizes=(5,),
-                               conv1_hide_prob=1.0)
-    probe = keras.Model(model.inputs, [model.get_layer("conv1_relu").output,
-                                       model.get_layer("conv1_hide").output])
+    model = models.alexnet_gap(
+        3,
+        input_shape=(96, 96, 3),
+        conv1_hide_patch_sizes=(5,),
+        conv1_hide_prob=1.0,
+    )
+    probe = keras.Model(
+        model.inputs,
+        [
+            model.get_layer("conv1_relu").output,
+            model.get_layer("conv1_hide").output,
+        ],
+    )
     x = tf.random.uniform([2, 96, 96, 3], seed=4)
     relu, hidden = probe(x, training=True)
     assert float(tf.reduce_max(relu)) > 0
@@ -228,19 +253,23 @@ def test_conv1_hiding_only_in_training():
 
 
 def test_jit_compiled_training_and_cam_model():
-    model = models.small_gap(3, input_shape=(32, 32, 3),
-                             conv1_hide_patch_sizes=(4,))
-    model.compile(optimizer="sgd", jit_compile=True,
-                  loss=keras.losses.SparseCategoricalCrossentropy(
-                      from_logits=True))
+    model = models.small_gap(
+        3, input_shape=(32, 32, 3), conv1_hide_patch_sizes=(4,)
+    )
+    model.compile(
+        optimizer="sgd",
+        jit_compile=True,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     x = tf.random.uniform([4, 32, 32, 3], seed=5)
     history = model.fit(x, tf.constant([0, 1, 2, 0]), verbose=0, epochs=1)
     assert np.isfinite(history.history["loss"][0])
     cam = models.cam_model(model)
     eager = cam(x)
     xla = tf.function(lambda t: cam(t), jit_compile=True)(x)
-    np.testing.assert_allclose(xla["cams"].numpy(), eager["cams"].numpy(),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        xla["cams"].numpy(), eager["cams"].numpy(), rtol=1e-4, atol=1e-4
+    )
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
@@ -264,8 +293,12 @@ def test_mixed_precision_keeps_float32_logits(policy):
 @pytest.mark.parametrize(
     "build, image",
     [
-        (lambda: models.alexnet_gap(3, input_shape=(72, 72, 3),
-                                    conv1_hide_patch_sizes=(5,)), 72),
+        (
+            lambda: models.alexnet_gap(
+                3, input_shape=(72, 72, 3), conv1_hide_patch_sizes=(5,)
+            ),
+            72,
+        ),
         (lambda: models.googlenet_gap(3, input_shape=(48, 48, 3)), 48),
         (lambda: models.small_gap(3, pooling="max", dropout_rate=0.2), 64),
     ],
@@ -293,10 +326,14 @@ def test_keras_save_load_round_trip(tmp_path, build, image):
         (lambda: models.googlenet_gap(2.5), "num_classes=2.5"),
         (lambda: models.small_gap(3, pooling="median"), "pooling='median'"),
         (lambda: models.alexnet_gap(3, dropout_rate=1.0), "dropout_rate=1.0"),
-        (lambda: models.alexnet_gap(3, input_shape=(62, 62, 3)),
-         r"input_shape=\(62, 62, 3\) is too small.*are 63"),
-        (lambda: models.alexnet_gap(3, input_shape=(30, 30, 3), pool5=False),
-         "are 31"),
+        (
+            lambda: models.alexnet_gap(3, input_shape=(62, 62, 3)),
+            r"input_shape=\(62, 62, 3\) is too small.*are 63",
+        ),
+        (
+            lambda: models.alexnet_gap(3, input_shape=(30, 30, 3), pool5=False),
+            "are 31",
+        ),
         (lambda: models.googlenet_gap(3, input_shape=(224, 16, 3)), "are 17"),
         (lambda: models.small_gap(3, input_shape=(3, 64, 3)), "are 4"),
         (lambda: models.small_gap(3, input_shape=(64, 64)), "input_shape"),
@@ -309,8 +346,9 @@ def test_bad_arguments(build, match):
 
 
 def test_cam_model_needs_a_gap_classifier():
-    plain = keras.Sequential([keras.Input((8, 8, 3)),
-                              keras.layers.Flatten(), keras.layers.Dense(2)])
+    plain = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
     with pytest.raises(ValueError, match="global pooling layer"):
         models.cam_model(plain)
 

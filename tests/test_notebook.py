@@ -8,8 +8,9 @@ import pytest
 
 nbclient = pytest.importorskip("nbclient")
 
-NOTEBOOK = pathlib.Path(__file__).parent.parent / "notebooks" / (
-    "quickstart.ipynb")
+NOTEBOOK = (
+    pathlib.Path(__file__).parent.parent / "notebooks" / ("quickstart.ipynb")
+)
 
 
 def test_quickstart_notebook_runs(tmp_path, monkeypatch):
@@ -20,14 +21,24 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
     # hide them.
     monkeypatch.delenv("MPLBACKEND", raising=False)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    assert all(not cell.get("outputs") for cell in notebook.cells
-               if cell.cell_type == "code"), "commit the notebook unrun"
+    assert all(
+        not cell.get("outputs")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    ), "commit the notebook unrun"
     client = nbclient.NotebookClient(
-        notebook, timeout=600, kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    )
     client.execute()
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code"
-               for o in cell.outputs]
+    outputs = [
+        o
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for o in cell.outputs
+    ]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) == 3  # Hidden patches, CAM grid, threshold curves.

@@ -10,8 +10,10 @@ import has_tf
 
 
 def test_import_does_not_load_tensorflow():
-    code = ("import sys, has_tf; "
-            "assert 'tensorflow' not in sys.modules, 'tensorflow loaded'")
+    code = (
+        "import sys, has_tf; "
+        "assert 'tensorflow' not in sys.modules, 'tensorflow loaded'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -20,10 +22,16 @@ def test_unknown_attribute():
         has_tf.no_such_name  # noqa: B018
 
 
-@pytest.mark.parametrize("module", ["has_tf.hiding", "has_tf.dataset_stats",
-                                    "has_tf.postprocess.boxes",
-                                    "has_tf.metrics.localization",
-                                    "has_tf.input_pipeline.images"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "has_tf.hiding",
+        "has_tf.dataset_stats",
+        "has_tf.postprocess.boxes",
+        "has_tf.metrics.localization",
+        "has_tf.input_pipeline.images",
+    ],
+)
 def test_doctests(module):
     import importlib
 

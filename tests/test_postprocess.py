@@ -110,8 +110,7 @@ def test_all_mode_lists_every_component():
     cam[0, 0] = 1.0
     cam[3:5, 3:6] = 0.7
     boxes = cam_boxes_for_thresholds(cam, [0.5, 0.8], mode="all")
-    assert sorted(map(tuple, boxes[0].tolist())) == [(0, 0, 1, 1),
-                                                    (3, 3, 5, 6)]
+    assert sorted(map(tuple, boxes[0].tolist())) == [(0, 0, 1, 1), (3, 3, 5, 6)]
     assert boxes[1].tolist() == [[0, 0, 1, 1]]
     largest, every = cam_boxes_for_thresholds(cam, [0.5, 0.8], "both")
     assert largest.tolist() == [[3, 3, 5, 6], [0, 0, 1, 1]]
@@ -123,7 +122,8 @@ def test_normalised_round_trip():
     normalized = postprocess.boxes_to_normalized(boxes, 100, 200)
     assert normalized.tolist() == [[0.1, 0.1, 0.5, 0.5]]
     np.testing.assert_allclose(
-        postprocess.boxes_to_pixels(normalized, 100, 200), boxes)
+        postprocess.boxes_to_pixels(normalized, 100, 200), boxes
+    )
 
 
 def reference_box(cam, threshold, connectivity):
@@ -149,17 +149,19 @@ def reference_box(cam, threshold, connectivity):
     connectivity=st.sampled_from([4, 8]),
     levels=st.integers(3, 60),
 )
-def test_sweep_equals_per_threshold_reference(seed, size, cells,
-                                              connectivity, levels):
+def test_sweep_equals_per_threshold_reference(
+    seed, size, cells, connectivity, levels
+):
     rng = np.random.default_rng(seed)
     cam = ndimage.zoom(rng.random((cells, cells)), size / cells, order=1)
     cam = np.round(cam * levels) / levels + 0.01  # Plateaus and ties.
     thresholds = rng.random(7)
-    swept = cam_boxes_for_thresholds(cam, thresholds,
-                                     connectivity=connectivity)
+    swept = cam_boxes_for_thresholds(cam, thresholds, connectivity=connectivity)
     for t, box in zip(thresholds, swept):
-        assert box.tolist() == cam_to_box(cam, t,
-                                          connectivity=connectivity).tolist()
+        assert (
+            box.tolist()
+            == cam_to_box(cam, t, connectivity=connectivity).tolist()
+        )
         assert box.tolist() == reference_box(cam, t, connectivity)
 
 
@@ -167,12 +169,16 @@ def test_ten_crop_merge_maps_crops_back():
     # A CAM defined on the 40x40 frame; each crop sees its own window,
     # flipped where the crop was flipped: merging must give it back.
     side, resize = 32, 40
-    frame = np.arange(resize * resize, dtype=np.float64).reshape(
-        resize, resize)
+    frame = np.arange(resize * resize, dtype=np.float64).reshape(resize, resize)
     margin = resize - side
-    starts = [(0, 0), (0, margin), (margin, 0), (margin, margin),
-              (margin // 2, margin // 2)]
-    crops = [frame[t:t + side, s:s + side] for t, s in starts]
+    starts = [
+        (0, 0),
+        (0, margin),
+        (margin, 0),
+        (margin, margin),
+        (margin // 2, margin // 2),
+    ]
+    crops = [frame[t : t + side, s : s + side] for t, s in starts]
     crops += [c[:, ::-1] for c in crops]
     merged = postprocess.merge_ten_crop_cams(np.stack(crops), resize)
     np.testing.assert_allclose(merged, frame)

@@ -14,8 +14,10 @@ def snippet(heading):
 
 def test_hiding_snippet_runs():
     namespace = {}
-    exec(compile(snippet("## Hiding in your own code"), "README", "exec"),
-         namespace)
+    exec(
+        compile(snippet("## Hiding in your own code"), "README", "exec"),
+        namespace,
+    )
     hidden, images = namespace["hidden"], namespace["images"]
     assert hidden.shape == images.shape
     assert namespace["model"].output_shape == (None, 10)
@@ -26,8 +28,7 @@ def test_hiding_snippet_runs():
 
 def test_models_snippet_runs():
     namespace = {}
-    exec("import tensorflow as tf\n" + snippet("CAM classifiers:"),
-         namespace)
+    exec("import tensorflow as tf\n" + snippet("CAM classifiers:"), namespace)
     assert namespace["outputs"]["cams"].shape == (2, 11, 11, 1000)
     assert namespace["heat"].shape == (2, 224, 224)
 

@@ -13,8 +13,9 @@ from has_tf.metrics import detection_files
 
 
 def test_synthetic_actions_tiny(tmp_path):
-    data, builder = has_tf.datasets.load("synthetic_actions/tiny", "train",
-                                         str(tmp_path))
+    data, builder = has_tf.datasets.load(
+        "synthetic_actions/tiny", "train", str(tmp_path)
+    )
     assert builder.info.splits["train"].num_examples == 12
     for example in tfds.as_numpy(data.take(4)):
         features = example["features"]
@@ -47,52 +48,65 @@ def _dummy_manual_dir(root):
         (root / "annotations" / split).mkdir(parents=True)
         (root / "features" / split).mkdir(parents=True)
         for name in names:
-            (root / "annotations" / split / f"{name}_{subset}.txt").write_text("")
+            (root / "annotations" / split / f"{name}_{subset}.txt").write_text(
+                ""
+            )
     ann = root / "annotations"
     (ann / "validation" / "HighJump_val.txt").write_text(
-        "video_validation_0000001 1.0 3.0\nvideo_validation_0000002 0.5 2\n")
+        "video_validation_0000001 1.0 3.0\nvideo_validation_0000002 0.5 2\n"
+    )
     (ann / "validation" / "Diving_val.txt").write_text(
-        "video_validation_0000001 4.0 6.0\n")
+        "video_validation_0000001 4.0 6.0\n"
+    )
     (ann / "test" / "PoleVault_test.txt").write_text(
-        "video_test_0000004 2.0 5.0\nvideo_test_0000009 1 2\n")
+        "video_test_0000004 2.0 5.0\nvideo_test_0000009 1 2\n"
+    )
     (ann / "test" / "Ambiguous_test.txt").write_text(
-        "video_test_0001292 0 1\nvideo_test_0000004 6 7\n")
+        "video_test_0001292 0 1\nvideo_test_0000004 6 7\n"
+    )
     feats = root / "features"
     for video in ("video_validation_0000001", "video_validation_0000002"):
-        np.save(feats / "validation" / f"{video}.npy",
-                rng.normal(size=(20, 8)))
-    np.save(feats / "test" / "video_test_0000004_rgb.npy",
-            rng.normal(size=(16, 4)))
-    np.save(feats / "test" / "video_test_0000004_flow.npy",
-            rng.normal(size=(15, 4)))
-    np.save(feats / "test" / "video_test_0001292.npy",
-            rng.normal(size=(10, 8)))
+        np.save(feats / "validation" / f"{video}.npy", rng.normal(size=(20, 8)))
+    np.save(
+        feats / "test" / "video_test_0000004_rgb.npy", rng.normal(size=(16, 4))
+    )
+    np.save(
+        feats / "test" / "video_test_0000004_flow.npy", rng.normal(size=(15, 4))
+    )
+    np.save(feats / "test" / "video_test_0001292.npy", rng.normal(size=(10, 8)))
     # video_test_0000009 has annotations but no features: skipped.
 
 
 def test_thumos14_features_on_dummy_data(tmp_path):
     _dummy_manual_dir(tmp_path / "manual")
     val, builder = has_tf.datasets.load(
-        "thumos14_features/dummy", "validation", str(tmp_path / "data"),
-        str(tmp_path / "manual"))
+        "thumos14_features/dummy",
+        "validation",
+        str(tmp_path / "data"),
+        str(tmp_path / "manual"),
+    )
     assert builder.info.splits["test"].num_examples == 2
     videos = {e["video"].decode(): e for e in tfds.as_numpy(val)}
     first = videos["video_validation_0000001"]
     index = detection_files.THUMOS14_CLASSES.index
     assert np.flatnonzero(first["labels"]).tolist() == sorted(
-        [index("HighJump"), index("Diving")])
+        [index("HighJump"), index("Diving")]
+    )
     assert first["duration_s"] == 10.0 and first["feature_rate"] == 2.0
-    test, _ = has_tf.datasets.load("thumos14_features/dummy", "test",
-                                   str(tmp_path / "data"))
+    test, _ = has_tf.datasets.load(
+        "thumos14_features/dummy", "test", str(tmp_path / "data")
+    )
     videos = {e["video"].decode(): e for e in tfds.as_numpy(test)}
     pair = videos["video_test_0000004"]
     assert pair["features"].shape == (15, 8)  # RGB + flow, shorter T.
     assert pair["ambiguous"]["start_s"].tolist() == [6.0]
     assert videos["video_test_0001292"]["labels"].sum() == 0.0
-    assert not thumos14_features.keep_video("video_test_0001292",
-                                            "thumos14-test-212-v1")
-    assert thumos14_features.keep_video("video_test_0001292",
-                                        "thumos14-test-213-v1")
+    assert not thumos14_features.keep_video(
+        "video_test_0001292", "thumos14-test-212-v1"
+    )
+    assert thumos14_features.keep_video(
+        "video_test_0001292", "thumos14-test-213-v1"
+    )
     with pytest.raises(ValueError, match="test_list='210'"):
         thumos14_features.keep_video("v", "210")
 
@@ -101,31 +115,56 @@ def test_thumos14_features_missing_manual_data_explains(tmp_path):
     (tmp_path / "manual").mkdir()
     # TFDS itself refuses an empty manual dir, quoting our instructions.
     with pytest.raises(AssertionError, match="features/.*<video>.npy"):
-        has_tf.datasets.load("thumos14_features/dummy", "test",
-                             str(tmp_path / "data"), str(tmp_path / "manual"))
+        has_tf.datasets.load(
+            "thumos14_features/dummy",
+            "test",
+            str(tmp_path / "data"),
+            str(tmp_path / "manual"),
+        )
 
 
 def test_thumos14_train_and_evaluate_with_a_test_list(tmp_path):
     _dummy_manual_dir(tmp_path / "manual")
     run, data = str(tmp_path / "run"), str(tmp_path / "data")
-    train.train(train.TrainConfig(
-        model_dir=run, dataset="thumos14_features/dummy", data_dir=data,
-        manual_dir=str(tmp_path / "manual"), train_split="validation",
-        num_steps=8, segment_size=2, units=4, batch_size=2, epochs=1,
-        steps_per_epoch=2, patch_sizes=(), tensorboard_images=0))
+    train.train(
+        train.TrainConfig(
+            model_dir=run,
+            dataset="thumos14_features/dummy",
+            data_dir=data,
+            manual_dir=str(tmp_path / "manual"),
+            train_split="validation",
+            num_steps=8,
+            segment_size=2,
+            units=4,
+            batch_size=2,
+            epochs=1,
+            steps_per_epoch=2,
+            patch_sizes=(),
+            tensorboard_images=0,
+        )
+    )
     counts = {}
     for test_list in ("thumos14-test-213-v1", "thumos14-test-212-v1"):
         result = evaluate.evaluate(
-            run, "thumos14_features/dummy", data_dir=data, num_plots=1,
-            test_list=test_list)
+            run,
+            "thumos14_features/dummy",
+            data_dir=data,
+            num_plots=1,
+            test_list=test_list,
+        )
         assert result["test_list"] == test_list
         assert result["classes"] == ["PoleVault"]
         counts[test_list] = result["count"]
     assert counts == {"thumos14-test-213-v1": 2, "thumos14-test-212-v1": 1}
-    lines = (tmp_path / "run" / "eval" / "detections_thumos14.txt"
-             ).read_text().splitlines()
-    assert lines and all(line.startswith("video_test_0000004 ")
-                         for line in lines)
+    lines = (
+        (tmp_path / "run" / "eval" / "detections_thumos14.txt")
+        .read_text()
+        .splitlines()
+    )
+    assert lines and all(
+        line.startswith("video_test_0000004 ") for line in lines
+    )
     with pytest.raises(ValueError, match="test_list='210'"):
         evaluate.evaluate(
-            run, "thumos14_features/dummy", data_dir=data, test_list="210")
+            run, "thumos14_features/dummy", data_dir=data, test_list="210"
+        )

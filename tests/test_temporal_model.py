@@ -14,8 +14,9 @@ def test_tcam_and_logits(pooling, tmp_path):
     out = net(x)
     logits, tcam = np.asarray(out["logits"]), np.asarray(out["tcam"])
     assert logits.shape == (2, 4) and tcam.shape == (2, 16, 4)
-    np.testing.assert_allclose(logits, np.asarray(model(x)), rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        logits, np.asarray(model(x)), rtol=1e-5, atol=1e-5
+    )
     bias = np.asarray(model.get_layer("classifier").bias)
     expected = {
         "max": tcam.max(axis=1),
@@ -23,15 +24,17 @@ def test_tcam_and_logits(pooling, tmp_path):
         "topk": np.sort(tcam, axis=1)[:, ::-1][:, :2].mean(axis=1),
     }.get(pooling)
     if expected is not None:  # k = 16 // 8 = 2 for topk.
-        np.testing.assert_allclose(logits, expected + bias, rtol=1e-5,
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            logits, expected + bias, rtol=1e-5, atol=1e-5
+        )
     path = str(tmp_path / "m.keras")
     model.save(path)
     import keras
 
     again = keras.models.load_model(path)
-    np.testing.assert_allclose(np.asarray(again(x)), logits, rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(again(x)), logits, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_paper_tcam_is_the_projection_of_the_features():
@@ -39,19 +42,22 @@ def test_paper_tcam_is_the_projection_of_the_features():
     x = np.random.default_rng(1).normal(size=(1, 9, 5)).astype("float32")
     import keras
 
-    features = keras.Model(model.input,
-                           model.get_layer("tconv2").output)(x)
+    features = keras.Model(model.input, model.get_layer("tconv2").output)(x)
     kernel = np.asarray(model.get_layer("classifier").kernel)
     tcam = np.asarray(models.temporal_cam_model(model)(x)["tcam"])
-    np.testing.assert_allclose(tcam, np.asarray(features) @ kernel,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        tcam, np.asarray(features) @ kernel, rtol=1e-5, atol=1e-5
+    )
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(pooling="mean"), "pooling='mean'"),
-    (dict(units=0), "units=0"),
-    (dict(dropout_rate=1.0), "dropout_rate=1.0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(pooling="mean"), "pooling='mean'"),
+        (dict(units=0), "units=0"),
+        (dict(dropout_rate=1.0), "dropout_rate=1.0"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         models.temporal_net(3, 5, **kwargs)

@@ -13,8 +13,14 @@ from has_tf import evaluate
 from has_tf import train
 from has_tf.tasks import image_localization
 
-TINY = dict(dataset="synthetic_parts/tiny", image_size=28, resize_size=32,
-            patch_sizes=(0, 8), batch_size=4, learning_rate=0.02)
+TINY = dict(
+    dataset="synthetic_parts/tiny",
+    image_size=28,
+    resize_size=32,
+    patch_sizes=(0, 8),
+    batch_size=4,
+    learning_rate=0.02,
+)
 
 
 @pytest.mark.parametrize(
@@ -26,8 +32,10 @@ TINY = dict(dataset="synthetic_parts/tiny", image_size=28, resize_size=32,
         (dict(image_size=40), "--image_size"),
         (dict(model="vgg"), "--model"),
         (dict(conv1_hide_prob=-0.1), "--conv1_hide_prob.*-0.1"),
-        (dict(model="googlenet_gap", conv1_patch_sizes=(5,)),
-         "--conv1_patch_sizes: conv1 hiding"),
+        (
+            dict(model="googlenet_gap", conv1_patch_sizes=(5,)),
+            "--conv1_patch_sizes: conv1 hiding",
+        ),
     ],
 )
 def test_invalid_configs_name_the_flag(tmp_path, kwargs, match):
@@ -38,14 +46,27 @@ def test_invalid_configs_name_the_flag(tmp_path, kwargs, match):
 def test_train_then_evaluate(tmp_path):
     data = str(tmp_path / "data")
     run = str(tmp_path / "run")
-    record = train.train(train.TrainConfig(
-        model_dir=run, data_dir=data, epochs=2, steps_per_epoch=3,
-        tensorboard_images=TINY_IMAGES, **TINY))
+    record = train.train(
+        train.TrainConfig(
+            model_dir=run,
+            data_dir=data,
+            epochs=2,
+            steps_per_epoch=3,
+            tensorboard_images=TINY_IMAGES,
+            **TINY,
+        )
+    )
     assert record["steps_done"] == 6 and len(record["loss"]) == 2
     for name in ("model.keras", "run_info.json", "history.json"):
         assert os.path.exists(os.path.join(run, name))
-    result = evaluate.evaluate(run, "synthetic_parts/tiny", "test", data,
-                               threshold_step=0.1, num_pictures=2)
+    result = evaluate.evaluate(
+        run,
+        "synthetic_parts/tiny",
+        "test",
+        data,
+        threshold_step=0.1,
+        num_pictures=2,
+    )
     assert result["count"] == 6
     for key in evaluate.HEADLINE:
         assert 0.0 <= result[key] <= 1.0
@@ -53,11 +74,21 @@ def test_train_then_evaluate(tmp_path):
     assert saved["gt_known_loc"] == result["gt_known_loc"]
     pictures = sorted(os.listdir(os.path.join(run, "eval")))
     assert pictures[:2] == ["metrics.json", "overlay_000.png"]
-    _check_cam_summaries(os.path.join(run, "tensorboard", "cams"),
-                         steps=[3, 6], count=TINY_IMAGES)
-    ten = evaluate.evaluate(run, "synthetic_parts/tiny", "test", data,
-                            protocol="ten_crop", resize_size=32,
-                            threshold_step=0.1, num_pictures=1)
+    _check_cam_summaries(
+        os.path.join(run, "tensorboard", "cams"),
+        steps=[3, 6],
+        count=TINY_IMAGES,
+    )
+    ten = evaluate.evaluate(
+        run,
+        "synthetic_parts/tiny",
+        "test",
+        data,
+        protocol="ten_crop",
+        resize_size=32,
+        threshold_step=0.1,
+        num_pictures=1,
+    )
     assert ten["count"] == 6 and ten["protocol"] == "ten_crop"
     for key in evaluate.HEADLINE:
         assert 0.0 <= ten[key] <= 1.0
@@ -73,7 +104,8 @@ def _check_cam_summaries(log_dir, steps, count):
     images, rates = {}, {}
     for name in os.listdir(log_dir):
         for event in tf.compat.v1.train.summary_iterator(
-                os.path.join(log_dir, name)):
+            os.path.join(log_dir, name)
+        ):
             for value in event.summary.value:
                 tensor = tf.make_ndarray(value.tensor)
                 if value.tag == "cams":
@@ -97,23 +129,30 @@ def test_compare_prints_runs_side_by_side(tmp_path):
         metrics = {key: value for key in evaluate.HEADLINE}
         metrics["count"] = 10
         (tmp_path / name / "eval" / "metrics.json").write_text(
-            json.dumps(metrics))
+            json.dumps(metrics)
+        )
     table = evaluate.compare([str(tmp_path / "a"), str(tmp_path / "b")])
-    row = next(line for line in table.splitlines()
-               if line.startswith("gt_known_loc"))
+    row = next(
+        line for line in table.splitlines() if line.startswith("gt_known_loc")
+    )
     assert row.split()[1:] == ["0.5", "0.25"]
     with pytest.raises(FileNotFoundError, match="No evaluation"):
         evaluate.compare([str(tmp_path / "missing")])
 
 
 def test_conv1_hiding_reaches_the_model(tmp_path):
-    config = train.TrainConfig(model_dir=str(tmp_path), **TINY,
-                               conv1_patch_sizes=(2,), conv1_hide_prob=0.25)
+    config = train.TrainConfig(
+        model_dir=str(tmp_path),
+        **TINY,
+        conv1_patch_sizes=(2,),
+        conv1_hide_prob=0.25,
+    )
     model = image_localization.build_model(config, num_classes=3)
     layer = model.get_layer("conv1_hide")
     assert layer.hide_prob == 0.25
-    plain = image_localization.build_model(train.TrainConfig(model_dir=str(tmp_path),
-                                                **TINY), num_classes=3)
+    plain = image_localization.build_model(
+        train.TrainConfig(model_dir=str(tmp_path), **TINY), num_classes=3
+    )
     assert "conv1_hide" not in [layer.name for layer in plain.layers]
 
 
@@ -124,15 +163,25 @@ def test_evaluate_without_a_model_says_so(tmp_path):
 
 def test_resume_after_sigkill(tmp_path):
     run = tmp_path / "run"
-    args = [sys.executable, "-m", "has_tf.train",
-            "--dataset=synthetic_parts/tiny", f"--data_dir={tmp_path}/data",
-            f"--model_dir={run}", "--image_size=28", "--resize_size=32",
-            "--patch_sizes=0,8", "--batch_size=4", "--epochs=1",
-            "--steps_per_epoch=400", "--checkpoint_steps=20"]
-    env = {**os.environ, "PYTHONPATH": os.getcwd(),
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
-    first = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    args = [
+        sys.executable,
+        "-m",
+        "has_tf.train",
+        "--dataset=synthetic_parts/tiny",
+        f"--data_dir={tmp_path}/data",
+        f"--model_dir={run}",
+        "--image_size=28",
+        "--resize_size=32",
+        "--patch_sizes=0,8",
+        "--batch_size=4",
+        "--epochs=1",
+        "--steps_per_epoch=400",
+        "--checkpoint_steps=20",
+    ]
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    first = subprocess.Popen(
+        args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     metadata = run / "backup" / "training_metadata.json"
     deadline = time.time() + 240
     while not metadata.exists() and first.poll() is None:
@@ -142,8 +191,13 @@ def test_resume_after_sigkill(tmp_path):
     first.wait()
     assert first.returncode == -signal.SIGKILL
     assert not (run / "model.keras").exists()
-    subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        args,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     record = json.loads((run / "history.json").read_text())
     assert record["steps_done"] == 400
     # The second process continued from a checkpoint: it ran fewer steps.
@@ -156,8 +210,15 @@ def test_saved_model_serves_logits_and_cams(tmp_path):
     import tensorflow as tf
 
     run = str(tmp_path / "run")
-    train.train(train.TrainConfig(model_dir=run, data_dir=str(tmp_path),
-                                  epochs=1, steps_per_epoch=1, **TINY))
+    train.train(
+        train.TrainConfig(
+            model_dir=run,
+            data_dir=str(tmp_path),
+            epochs=1,
+            steps_per_epoch=1,
+            **TINY,
+        )
+    )
     served = tf.saved_model.load(os.path.join(run, "saved_model"))
     out = served.serve(tf.zeros([2, 28, 28, 3]))
     assert out["logits"].shape == (2, 3)
@@ -167,9 +228,13 @@ def test_saved_model_serves_logits_and_cams(tmp_path):
 
 def test_nan_loss_stops_with_a_clear_message(tmp_path):
     run = str(tmp_path / "run")
-    config = train.TrainConfig(model_dir=run, data_dir=str(tmp_path),
-                               epochs=3, steps_per_epoch=4,
-                               **{**TINY, "learning_rate": 1e30})
+    config = train.TrainConfig(
+        model_dir=run,
+        data_dir=str(tmp_path),
+        epochs=3,
+        steps_per_epoch=4,
+        **{**TINY, "learning_rate": 1e30},
+    )
     with pytest.raises(RuntimeError, match="NaN or infinite"):
         train.train(config)
     assert not os.path.exists(os.path.join(run, "model.keras"))
@@ -192,12 +257,20 @@ print("RECORD", json.dumps(record))
 
 
 def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.getcwd(),
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "TF_CPP_MIN_LOG_LEVEL": "2"}
     out = subprocess.run(
-        [sys.executable, "-c", MIRRORED, str(tmp_path / "run"),
-         str(tmp_path / "data")], env=env, check=True, capture_output=True,
-        text=True).stdout
+        [
+            sys.executable,
+            "-c",
+            MIRRORED,
+            str(tmp_path / "run"),
+            str(tmp_path / "data"),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     record = json.loads(out.split("RECORD", 1)[1])
     assert record["replicas"] == 2
     assert all(loss == loss and abs(loss) < 1e6 for loss in record["loss"])
@@ -247,7 +320,8 @@ def test_multi_worker_strategy_with_two_processes(tmp_path):
 
     chief = keras.models.load_model(os.path.join(run, "model.keras"))
     other = keras.models.load_model(
-        os.path.join(run, "worker_1", "model.keras"))
+        os.path.join(run, "worker_1", "model.keras")
+    )
     for a, b in zip(chief.trainable_weights, other.trainable_weights):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert os.listdir(os.path.join(run, "tensorboard", "cams"))
@@ -261,15 +335,25 @@ def _run_two_workers(run, data, epochs):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     procs = []
     for index in range(2):
-        tf_config = {"cluster": {"worker": workers},
-                     "task": {"type": "worker", "index": index}}
-        env = {**os.environ, "PYTHONPATH": os.getcwd(),
-               "TF_CPP_MIN_LOG_LEVEL": "2",
-               "TF_CONFIG": json.dumps(tf_config)}
-        procs.append(subprocess.Popen(
-            [sys.executable, "-c", MULTI_WORKER, run, data, str(epochs)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True))
+        tf_config = {
+            "cluster": {"worker": workers},
+            "task": {"type": "worker", "index": index},
+        }
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.getcwd(),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "TF_CONFIG": json.dumps(tf_config),
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", MULTI_WORKER, run, data, str(epochs)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]

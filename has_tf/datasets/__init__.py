@@ -16,8 +16,17 @@ from has_tf.datasets import synthetic_actions
 from has_tf.datasets import synthetic_parts
 from has_tf.datasets import thumos14_features
 
-__all__ = ["KNOWN", "TEMPORAL", "cub", "ilsvrc_loc", "is_temporal", "load",
-           "synthetic_actions", "synthetic_parts", "thumos14_features"]
+__all__ = [
+    "KNOWN",
+    "TEMPORAL",
+    "cub",
+    "ilsvrc_loc",
+    "is_temporal",
+    "load",
+    "synthetic_actions",
+    "synthetic_parts",
+    "thumos14_features",
+]
 
 # has_tf's name -> the TFDS builder name.
 KNOWN = {
@@ -37,8 +46,13 @@ def is_temporal(name: str) -> bool:
     return name.partition("/")[0] in TEMPORAL
 
 
-def load(name: str, split: str, data_dir=None, manual_dir=None,
-         shuffle_files: bool = False):
+def load(
+    name: str,
+    split: str,
+    data_dir=None,
+    manual_dir=None,
+    shuffle_files: bool = False,
+):
     """Prepares (if needed) and reads a dataset by has_tf's name.
 
     Args:
@@ -57,11 +71,15 @@ def load(name: str, split: str, data_dir=None, manual_dir=None,
     base, _, config = name.partition("/")
     if base not in KNOWN:
         raise ValueError(
-            f"Unknown dataset {name!r}. Known: {', '.join(sorted(KNOWN))}")
+            f"Unknown dataset {name!r}. Known: {', '.join(sorted(KNOWN))}"
+        )
     tfds_name = KNOWN[base] + (f"/{config}" if config else "")
     builder = tfds.builder(tfds_name, data_dir=data_dir)
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-        manual_dir=manual_dir, try_download_gcs=False))
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+            manual_dir=manual_dir, try_download_gcs=False
+        )
+    )
     dataset = builder.as_dataset(split=split, shuffle_files=shuffle_files)
     if base == "cub":
         dataset = dataset.map(cub.cub_example)

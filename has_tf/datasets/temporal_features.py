@@ -21,24 +21,32 @@ import tensorflow_datasets as tfds
 
 def features_dict(class_names, dim: int) -> tfds.features.FeaturesDict:
     """The FeaturesDict for `class_names` and feature dimension `dim`."""
-    return tfds.features.FeaturesDict({
-        "video": tfds.features.Text(),
-        "features": tfds.features.Tensor(shape=(None, dim),
-                                         dtype=np.float32),
-        "feature_rate": tfds.features.Scalar(dtype=np.float32),
-        "duration_s": tfds.features.Scalar(dtype=np.float32),
-        "labels": tfds.features.Tensor(shape=(len(class_names),),
-                                       dtype=np.float32),
-        "segments": tfds.features.Sequence({
-            "start_s": np.float32,
-            "end_s": np.float32,
-            "label": tfds.features.ClassLabel(names=list(class_names)),
-        }),
-        "ambiguous": tfds.features.Sequence({
-            "start_s": np.float32,
-            "end_s": np.float32,
-        }),
-    })
+    return tfds.features.FeaturesDict(
+        {
+            "video": tfds.features.Text(),
+            "features": tfds.features.Tensor(
+                shape=(None, dim), dtype=np.float32
+            ),
+            "feature_rate": tfds.features.Scalar(dtype=np.float32),
+            "duration_s": tfds.features.Scalar(dtype=np.float32),
+            "labels": tfds.features.Tensor(
+                shape=(len(class_names),), dtype=np.float32
+            ),
+            "segments": tfds.features.Sequence(
+                {
+                    "start_s": np.float32,
+                    "end_s": np.float32,
+                    "label": tfds.features.ClassLabel(names=list(class_names)),
+                }
+            ),
+            "ambiguous": tfds.features.Sequence(
+                {
+                    "start_s": np.float32,
+                    "end_s": np.float32,
+                }
+            ),
+        }
+    )
 
 
 def example(video, features, rate, segments, num_classes, ambiguous=()):

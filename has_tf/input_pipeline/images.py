@@ -101,30 +101,37 @@ def _check_sizes(batch_size, image_size, resize_size):
 def _random_crop(image, seed, crop, image_size, resize_size):
     """One training crop: uint8 `[image_size, image_size, 3]`."""
     if crop == "resize_crop":
-        image = tf.image.resize(image, [resize_size, resize_size],
-                                antialias=True)
+        image = tf.image.resize(
+            image, [resize_size, resize_size], antialias=True
+        )
         limit = resize_size - image_size + 1
         top_left = tf.random.stateless_uniform(
-            [2], seed=seed, maxval=limit, dtype=tf.int32, alg="philox")
-        image = tf.slice(image, [top_left[0], top_left[1], 0],
-                         [image_size, image_size, 3])
+            [2], seed=seed, maxval=limit, dtype=tf.int32, alg="philox"
+        )
+        image = tf.slice(
+            image, [top_left[0], top_left[1], 0], [image_size, image_size, 3]
+        )
     else:
         shape = tf.shape(image)
         begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-            shape, tf.zeros([1, 0, 4]), seed=seed,
-            area_range=(0.08, 1.0), aspect_ratio_range=(3 / 4, 4 / 3),
-            min_object_covered=0.0, use_image_if_no_bounding_boxes=True)
-        image = tf.ensure_shape(tf.slice(image, begin, size),
-                                [None, None, 3])
-        image = tf.image.resize(image, [image_size, image_size],
-                                antialias=True)
+            shape,
+            tf.zeros([1, 0, 4]),
+            seed=seed,
+            area_range=(0.08, 1.0),
+            aspect_ratio_range=(3 / 4, 4 / 3),
+            min_object_covered=0.0,
+            use_image_if_no_bounding_boxes=True,
+        )
+        image = tf.ensure_shape(tf.slice(image, begin, size), [None, None, 3])
+        image = tf.image.resize(image, [image_size, image_size], antialias=True)
     return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
 
 
 def _normalize(images, mean, std):
     images = tf.cast(images, tf.float32)
     return (images - tf.constant(mean, tf.float32)) / tf.constant(
-        std, tf.float32)
+        std, tf.float32
+    )
 
 
 def train_pipeline(
@@ -175,23 +182,25 @@ def train_pipeline(
     """
     _check_sizes(batch_size, image_size, resize_size)
     if crop not in CROPS:
-        raise ValueError(
-            f"Expected `crop` in {CROPS}. Received: crop={crop!r}")
+        raise ValueError(f"Expected `crop` in {CROPS}. Received: crop={crop!r}")
     if crop == "resize_crop" and image_size > resize_size:
         raise ValueError(
             "Expected image_size <= resize_size. Received: "
-            f"image_size={image_size}, resize_size={resize_size}")
+            f"image_size={image_size}, resize_size={resize_size}"
+        )
     if patch_sizes is not None:
         patch_sizes = _checks.patch_sizes(patch_sizes)
         _checks.probability(hide_prob, "hide_prob")
     fill = [min(255.0, max(0.0, float(round(m)))) for m in mean]
 
     if input_context is not None:
-        dataset = dataset.shard(input_context.num_input_pipelines,
-                                input_context.input_pipeline_id)
+        dataset = dataset.shard(
+            input_context.num_input_pipelines, input_context.input_pipeline_id
+        )
     if shuffle_buffer:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed,
-                                  reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(
+            shuffle_buffer, seed=seed, reshuffle_each_iteration=True
+        )
     if repeat:
         dataset = dataset.repeat()
     seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
@@ -199,7 +208,8 @@ def train_pipeline(
 
     def augment(example, pair):
         crop_seed, flip_seed = tf.unstack(
-            tf.random.experimental.stateless_split(pair, 2, alg="philox"))
+            tf.random.experimental.stateless_split(pair, 2, alg="philox")
+        )
         image, label, _ = example_fields(example)
         image = _random_crop(image, crop_seed, crop, image_size, resize_size)
         image = tf.image.stateless_random_flip_left_right(image, flip_seed)
@@ -208,18 +218,21 @@ def train_pipeline(
     dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=True)
     batch_seeds = tf.data.Dataset.random(seed=seed + 1).batch(
-        2, drop_remainder=True)
+        2, drop_remainder=True
+    )
     dataset = tf.data.Dataset.zip((dataset, batch_seeds))
 
     def hide_and_normalize(batch, pair):
         images, labels = batch
         if patch_sizes is not None:
-            images = hiding.hide_patches(images, patch_sizes, hide_prob,
-                                         fill, seed=pair)
+            images = hiding.hide_patches(
+                images, patch_sizes, hide_prob, fill, seed=pair
+            )
         return _normalize(images, mean, std), labels
 
-    dataset = dataset.map(hide_and_normalize,
-                          num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(
+        hide_and_normalize, num_parallel_calls=tf.data.AUTOTUNE
+    )
     options = tf.data.Options()
     options.deterministic = True
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
@@ -262,11 +275,13 @@ def eval_pipeline(
     if protocol not in PROTOCOLS:
         raise ValueError(
             f"Expected `protocol` in {PROTOCOLS}. "
-            f"Received: protocol={protocol!r}")
+            f"Received: protocol={protocol!r}"
+        )
     if protocol != "resize" and image_size > resize_size:
         raise ValueError(
             "Expected image_size <= resize_size. Received: "
-            f"image_size={image_size}, resize_size={resize_size}")
+            f"image_size={image_size}, resize_size={resize_size}"
+        )
     offsets = ten_crop_offsets(image_size, resize_size)[:5]
 
     def prepare(example):
@@ -277,13 +292,21 @@ def eval_pipeline(
             image = _resize_uint8(image, [resize_size, resize_size])
             if protocol == "center_crop":
                 offset = offsets[4]  # The centre.
-                image = image[offset[0]:offset[0] + image_size,
-                              offset[1]:offset[1] + image_size]
-                boxes = crop_boxes(boxes, offset, (image_size, image_size),
-                                   (resize_size, resize_size))
+                image = image[
+                    offset[0] : offset[0] + image_size,
+                    offset[1] : offset[1] + image_size,
+                ]
+                boxes = crop_boxes(
+                    boxes,
+                    offset,
+                    (image_size, image_size),
+                    (resize_size, resize_size),
+                )
             else:
-                crops = [image[t:t + image_size, s:s + image_size]
-                         for t, s in offsets]
+                crops = [
+                    image[t : t + image_size, s : s + image_size]
+                    for t, s in offsets
+                ]
                 crops += [tf.image.flip_left_right(c) for c in crops]
                 image = tf.stack(crops)
         return {

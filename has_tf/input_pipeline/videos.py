@@ -33,12 +33,17 @@ def _check(batch_size, num_steps, segment_size, hide_prob):
     _checks.probability(hide_prob, "hide_prob")
 
 
-def train_pipeline(dataset: tf.data.Dataset, batch_size: int,
-                   num_steps: int = 2000, segment_size: int = 100,
-                   hide_prob: float = 0.5, fill_value=0.0, seed: int = 0,
-                   shuffle_buffer: int = 1024,
-                   input_context: tf.distribute.InputContext | None = None
-                   ) -> tf.data.Dataset:
+def train_pipeline(
+    dataset: tf.data.Dataset,
+    batch_size: int,
+    num_steps: int = 2000,
+    segment_size: int = 100,
+    hide_prob: float = 0.5,
+    fill_value=0.0,
+    seed: int = 0,
+    shuffle_buffer: int = 1024,
+    input_context: tf.distribute.InputContext | None = None,
+) -> tf.data.Dataset:
     """Endless training batches `(features [B, F, D], labels [B, N])`.
 
     Args:
@@ -57,13 +62,15 @@ def train_pipeline(dataset: tf.data.Dataset, batch_size: int,
     """
     _check(batch_size, num_steps, segment_size, hide_prob)
     if input_context is not None:
-        dataset = dataset.shard(input_context.num_input_pipelines,
-                                input_context.input_pipeline_id)
+        dataset = dataset.shard(
+            input_context.num_input_pipelines, input_context.input_pipeline_id
+        )
     fill = np.asarray(fill_value, np.float32)
 
     def prepare(example):
         features = hiding.sample_uniform(
-            tf.cast(example["features"], tf.float32), num_steps)
+            tf.cast(example["features"], tf.float32), num_steps
+        )
         return features, example["labels"]
 
     dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
@@ -74,18 +81,22 @@ def train_pipeline(dataset: tf.data.Dataset, batch_size: int,
 
         def hide(index, batch):
             features, labels = batch
-            seeds = tf.stack([tf.constant(seed, tf.int64) * 1000 + shard,
-                              index])
-            return hiding.hide_segments(features, segment_size, hide_prob,
-                                        fill, seed=seeds), labels
+            seeds = tf.stack(
+                [tf.constant(seed, tf.int64) * 1000 + shard, index]
+            )
+            return hiding.hide_segments(
+                features, segment_size, hide_prob, fill, seed=seeds
+            ), labels
 
         dataset = dataset.enumerate().map(
-            hide, num_parallel_calls=tf.data.AUTOTUNE)
+            hide, num_parallel_calls=tf.data.AUTOTUNE
+        )
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def eval_pipeline(dataset: tf.data.Dataset, batch_size: int,
-                  num_steps: int = 2000) -> tf.data.Dataset:
+def eval_pipeline(
+    dataset: tf.data.Dataset, batch_size: int, num_steps: int = 2000
+) -> tf.data.Dataset:
     """Evaluation batches: resampled features, no hiding.
 
     Returns:
@@ -99,19 +110,37 @@ def eval_pipeline(dataset: tf.data.Dataset, batch_size: int,
     def prepare(example):
         return {
             "features": hiding.sample_uniform(
-                tf.cast(example["features"], tf.float32), num_steps),
+                tf.cast(example["features"], tf.float32), num_steps
+            ),
             "labels": example["labels"],
             "video": example["video"],
             "duration_s": example["duration_s"],
-            "segments": tf.stack([
-                example["segments"]["start_s"], example["segments"]["end_s"],
-                tf.cast(example["segments"]["label"], tf.float32)], -1),
-            "ambiguous": tf.stack([example["ambiguous"]["start_s"],
-                                   example["ambiguous"]["end_s"]], -1),
+            "segments": tf.stack(
+                [
+                    example["segments"]["start_s"],
+                    example["segments"]["end_s"],
+                    tf.cast(example["segments"]["label"], tf.float32),
+                ],
+                -1,
+            ),
+            "ambiguous": tf.stack(
+                [
+                    example["ambiguous"]["start_s"],
+                    example["ambiguous"]["end_s"],
+                ],
+                -1,
+            ),
         }
 
     dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.padded_batch(
-        batch_size, padding_values={
-            "features": 0.0, "labels": 0.0, "video": "", "duration_s": 0.0,
-            "segments": -1.0, "ambiguous": -1.0}).prefetch(tf.data.AUTOTUNE)
+        batch_size,
+        padding_values={
+            "features": 0.0,
+            "labels": 0.0,
+            "video": "",
+            "duration_s": 0.0,
+            "segments": -1.0,
+            "ambiguous": -1.0,
+        },
+    ).prefetch(tf.data.AUTOTUNE)

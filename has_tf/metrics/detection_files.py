@@ -23,14 +23,49 @@ import json
 
 # The 20 THUMOS14 detection classes and their ids in the 101-class list.
 THUMOS14_CLASSES = (
-    "BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk",
-    "CliffDiving", "CricketBowling", "CricketShot", "Diving", "FrisbeeCatch",
-    "GolfSwing", "HammerThrow", "HighJump", "JavelinThrow", "LongJump",
-    "PoleVault", "Shotput", "SoccerPenalty", "TennisSwing", "ThrowDiscus",
+    "BaseballPitch",
+    "BasketballDunk",
+    "Billiards",
+    "CleanAndJerk",
+    "CliffDiving",
+    "CricketBowling",
+    "CricketShot",
+    "Diving",
+    "FrisbeeCatch",
+    "GolfSwing",
+    "HammerThrow",
+    "HighJump",
+    "JavelinThrow",
+    "LongJump",
+    "PoleVault",
+    "Shotput",
+    "SoccerPenalty",
+    "TennisSwing",
+    "ThrowDiscus",
     "VolleyballSpiking",
 )
-THUMOS14_IDS = (7, 9, 12, 21, 22, 23, 24, 26, 31, 33, 36, 40, 45, 51, 68,
-                79, 85, 92, 93, 97)
+THUMOS14_IDS = (
+    7,
+    9,
+    12,
+    21,
+    22,
+    23,
+    24,
+    26,
+    31,
+    33,
+    36,
+    40,
+    45,
+    51,
+    68,
+    79,
+    85,
+    92,
+    93,
+    97,
+)
 _INDEX_OF_ID = {id_: index for index, id_ in enumerate(THUMOS14_IDS)}
 _INDEX_OF_NAME = {name: index for index, name in enumerate(THUMOS14_CLASSES)}
 
@@ -54,14 +89,16 @@ def class_index_of_id(class_id: int) -> int:
     except KeyError:
         raise ValueError(
             "Expected a THUMOS14 detection class id, one of "
-            f"{THUMOS14_IDS}. Received: class_id={class_id!r}") from None
+            f"{THUMOS14_IDS}. Received: class_id={class_id!r}"
+        ) from None
 
 
 def id_of_class_index(index: int) -> int:
     """The 101-list id of the 0..19 class index."""
     if not 0 <= int(index) < len(THUMOS14_IDS):
-        raise ValueError(f"Expected a class index in [0, 20). Received: "
-                         f"index={index!r}")
+        raise ValueError(
+            f"Expected a class index in [0, 20). Received: index={index!r}"
+        )
     return THUMOS14_IDS[int(index)]
 
 
@@ -69,8 +106,10 @@ def write_thumos_detections(path: str, detections) -> str:
     """Writes detection rows as the kit's text lines; returns `path`."""
     with open(path, "w") as f:
         for video, start, end, index, score in detections:
-            f.write(f"{video} {float(start):.2f} {float(end):.2f} "
-                    f"{id_of_class_index(index)} {float(score):.6f}\n")
+            f.write(
+                f"{video} {float(start):.2f} {float(end):.2f} "
+                f"{id_of_class_index(index)} {float(score):.6f}\n"
+            )
     return path
 
 
@@ -82,14 +121,21 @@ def read_thumos_detections(path: str) -> list:
     form = "video start end class-id score"
     for _, fields in parse_rows(text, path, 5, form, exact=True):
         video, start, end, class_id, score = fields
-        rows.append((video, float(start), float(end),
-                     class_index_of_id(int(float(class_id))),
-                     float(score)))
+        rows.append(
+            (
+                video,
+                float(start),
+                float(end),
+                class_index_of_id(int(float(class_id))),
+                float(score),
+            )
+        )
     return rows
 
 
-def parse_rows(text: str, source: str, count: int, form: str,
-               exact: bool = False):
+def parse_rows(
+    text: str, source: str, count: int, form: str, exact: bool = False
+):
     """Yields `(line number, fields)` of each non-blank line of `text`.
 
     Args:
@@ -107,23 +153,35 @@ def parse_rows(text: str, source: str, count: int, form: str,
         if not fields:
             continue
         if len(fields) < count or (exact and len(fields) != count):
-            raise ValueError(f"{source}:{number}: expected '{form}'. "
-                             f"Received: {line.strip()!r}")
+            raise ValueError(
+                f"{source}:{number}: expected '{form}'. "
+                f"Received: {line.strip()!r}"
+            )
         yield number, fields
 
 
-def write_activitynet_json(path: str, detections,
-                           class_names=THUMOS14_CLASSES,
-                           version: str = "THUMOS14") -> str:
+def write_activitynet_json(
+    path: str,
+    detections,
+    class_names=THUMOS14_CLASSES,
+    version: str = "THUMOS14",
+) -> str:
     """Writes detection rows as ActivityNet-style JSON; returns `path`."""
     results = {}
     for video, start, end, index, score in detections:
-        results.setdefault(str(video), []).append({
-            "label": class_names[int(index)], "score": float(score),
-            "segment": [float(start), float(end)]})
+        results.setdefault(str(video), []).append(
+            {
+                "label": class_names[int(index)],
+                "score": float(score),
+                "segment": [float(start), float(end)],
+            }
+        )
     with open(path, "w") as f:
-        json.dump({"version": version, "results": results,
-                   "external_data": {}}, f, indent=1)
+        json.dump(
+            {"version": version, "results": results, "external_data": {}},
+            f,
+            indent=1,
+        )
     return path
 
 
@@ -138,8 +196,16 @@ def read_activitynet_json(path: str, class_names=THUMOS14_CLASSES) -> list:
             if item["label"] not in index_of:
                 raise ValueError(
                     f"{path}: unknown label {item['label']!r} in video "
-                    f"{video!r}; expected one of {list(class_names)}")
+                    f"{video!r}; expected one of {list(class_names)}"
+                )
             start, end = item["segment"]
-            rows.append((video, float(start), float(end),
-                         index_of[item["label"]], float(item["score"])))
+            rows.append(
+                (
+                    video,
+                    float(start),
+                    float(end),
+                    index_of[item["label"]],
+                    float(item["score"]),
+                )
+            )
     return rows

@@ -90,8 +90,7 @@ def box_iou(a, b) -> np.ndarray:
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter),
-                     where=union > 0)
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def _matches(pred_box, gt_boxes, iou_threshold) -> bool:
@@ -112,8 +111,7 @@ class PaperLocalization:
       iou_threshold: the IoU a box needs with some ground-truth box (0.5).
     """
 
-    _KEYS = ("top1_loc", "top5_loc", "gt_known_loc", "top1_cls",
-             "top5_cls")
+    _KEYS = ("top1_loc", "top5_loc", "gt_known_loc", "top1_cls", "top5_cls")
 
     def __init__(self, iou_threshold: float = 0.5):
         if not 0.0 < iou_threshold <= 1.0:
@@ -126,8 +124,9 @@ class PaperLocalization:
         self._count = 0
         self._per_class: dict[int, dict] = {}
 
-    def update(self, label: int, top_classes, top_boxes, gt_known_box,
-               gt_boxes) -> dict:
+    def update(
+        self, label: int, top_classes, top_boxes, gt_known_box, gt_boxes
+    ) -> dict:
         """Scores one image.
 
         Args:
@@ -155,20 +154,24 @@ class PaperLocalization:
         if len(gt_boxes) == 0:
             raise ValueError("Expected at least one ground-truth box.")
         label = int(label)
-        hits = [_matches(top_boxes[i], gt_boxes, self.iou_threshold)
-                for i in range(min(5, len(top_classes)))]
+        hits = [
+            _matches(top_boxes[i], gt_boxes, self.iou_threshold)
+            for i in range(min(5, len(top_classes)))
+        ]
         right = [c == label for c in top_classes[:5]]
         outcome = {
             "top1_loc": right[0] and hits[0],
             "top5_loc": any(r and h for r, h in zip(right, hits)),
-            "gt_known_loc": _matches(gt_known_box, gt_boxes,
-                                     self.iou_threshold),
+            "gt_known_loc": _matches(
+                gt_known_box, gt_boxes, self.iou_threshold
+            ),
             "top1_cls": right[0],
             "top5_cls": any(right),
         }
         self._count += 1
         stats = self._per_class.setdefault(
-            label, {"count": 0, **dict.fromkeys(self._KEYS, 0)})
+            label, {"count": 0, **dict.fromkeys(self._KEYS, 0)}
+        )
         stats["count"] += 1
         for key, value in outcome.items():
             self._totals[key] += value
@@ -177,14 +180,16 @@ class PaperLocalization:
 
     def result(self) -> dict:
         """`{metric: fraction, "count": n, "per_class": {class: {...}}}`."""
-        out = {key: _fraction(v, self._count)
-               for key, v in self._totals.items()}
+        out = {
+            key: _fraction(v, self._count) for key, v in self._totals.items()
+        }
         out["count"] = self._count
         out["iou_threshold"] = self.iou_threshold
         out["per_class"] = {
-            str(label): {"count": s["count"],
-                         **{k: _fraction(s[k], s["count"])
-                            for k in self._KEYS}}
+            str(label): {
+                "count": s["count"],
+                **{k: _fraction(s[k], s["count"]) for k in self._KEYS},
+            }
             for label, s in sorted(self._per_class.items())
         }
         return out
@@ -221,8 +226,11 @@ class ThresholdFreeLocalization:
         normalization: str = "minmax",
         connectivity: int = 8,
     ):
-        self.thresholds = (default_thresholds() if thresholds is None
-                           else _checks.thresholds(thresholds))
+        self.thresholds = (
+            default_thresholds()
+            if thresholds is None
+            else _checks.thresholds(thresholds)
+        )
         self.iou_thresholds = tuple(float(t) for t in iou_thresholds)
         if not self.iou_thresholds or any(
             not 0 < t <= 1 for t in self.iou_thresholds
@@ -253,13 +261,15 @@ class ThresholdFreeLocalization:
             raise ValueError("Expected at least one ground-truth box.")
         ious = np.asarray(self.iou_thresholds)[:, None]
         largest, every = postprocess.cam_boxes_for_thresholds(
-            cam, self.thresholds, "both", self.normalization,
-            self.connectivity)
+            cam, self.thresholds, "both", self.normalization, self.connectivity
+        )
         best_largest = box_iou(largest, gt_boxes).max(axis=1)  # [K]
-        best_any = np.array([
-            box_iou(boxes, gt_boxes).max() if len(boxes) else 0.0
-            for boxes in every
-        ])
+        best_any = np.array(
+            [
+                box_iou(boxes, gt_boxes).max() if len(boxes) else 0.0
+                for boxes in every
+            ]
+        )
         hit_largest = (best_largest[None] >= ious).astype(np.int64)
         hit_any = (best_any[None] >= ious).astype(np.int64)
         self._largest += hit_largest
@@ -267,8 +277,9 @@ class ThresholdFreeLocalization:
         self._count += 1
         if label is not None:
             entry = self._per_class.setdefault(
-                int(label), [0, np.zeros_like(self._largest),
-                             np.zeros_like(self._any)])
+                int(label),
+                [0, np.zeros_like(self._largest), np.zeros_like(self._any)],
+            )
             entry[0] += 1
             entry[1] += hit_largest
             entry[2] += hit_any
@@ -276,8 +287,11 @@ class ThresholdFreeLocalization:
     def _summary(self, count, largest, any_box) -> dict:
         if count == 0:
             return {"count": 0, "max_box_acc": 0.0, "max_box_acc_v2": 0.0}
-        at_half = self.iou_thresholds.index(0.5) if (
-            0.5 in self.iou_thresholds) else None
+        at_half = (
+            self.iou_thresholds.index(0.5)
+            if (0.5 in self.iou_thresholds)
+            else None
+        )
         out = {"count": count}
         if at_half is not None:
             accuracy = largest[at_half] / count
@@ -288,10 +302,13 @@ class ThresholdFreeLocalization:
         for i, iou in enumerate(self.iou_thresholds):
             accuracy = any_box[i] / count
             best = int(np.argmax(accuracy))
-            per_iou[f"{iou:g}"] = {"accuracy": float(accuracy[best]),
-                                   "threshold": float(self.thresholds[best])}
+            per_iou[f"{iou:g}"] = {
+                "accuracy": float(accuracy[best]),
+                "threshold": float(self.thresholds[best]),
+            }
         out["max_box_acc_v2"] = float(
-            np.mean([v["accuracy"] for v in per_iou.values()]))
+            np.mean([v["accuracy"] for v in per_iou.values()])
+        )
         out["max_box_acc_v2_per_iou"] = per_iou
         return out
 
@@ -306,7 +323,8 @@ class ThresholdFreeLocalization:
             at_half = self.iou_thresholds.index(0.5)
             out["box_acc_curve"] = {
                 "thresholds": [float(t) for t in self.thresholds],
-                "accuracy": (self._largest[at_half] / self._count).tolist()}
+                "accuracy": (self._largest[at_half] / self._count).tolist(),
+            }
         out["normalization"] = self.normalization
         out["num_thresholds"] = len(self.thresholds)
         out["per_class"] = {
@@ -330,11 +348,15 @@ class PixelAveragePrecision:
     """
 
     def __init__(self, thresholds=None, normalization: str = "minmax"):
-        grid = (default_thresholds() if thresholds is None
-                else _checks.thresholds(thresholds))
+        grid = (
+            default_thresholds()
+            if thresholds is None
+            else _checks.thresholds(thresholds)
+        )
         self.thresholds = np.sort(grid)
-        _checks.choice(normalization, "normalization",
-                       postprocess.NORMALIZATIONS)
+        _checks.choice(
+            normalization, "normalization", postprocess.NORMALIZATIONS
+        )
         self.normalization = normalization
         self._fg = np.zeros(len(self.thresholds), np.int64)
         self._bg = np.zeros(len(self.thresholds), np.int64)
@@ -367,11 +389,17 @@ class PixelAveragePrecision:
     def result(self) -> dict:
         """`{"pxap", "count", "thresholds", "precision", "recall"}`."""
         predicted = self._fg + self._bg
-        precision = np.divide(self._fg, predicted,
-                              out=np.ones(len(predicted)),
-                              where=predicted > 0)
-        recall = (self._fg / self._fg_total if self._fg_total
-                  else np.zeros(len(predicted)))
+        precision = np.divide(
+            self._fg,
+            predicted,
+            out=np.ones(len(predicted)),
+            where=predicted > 0,
+        )
+        recall = (
+            self._fg / self._fg_total
+            if self._fg_total
+            else np.zeros(len(predicted))
+        )
         drops = recall - np.append(recall[1:], 0.0)
         return {
             "pxap": float(np.sum(drops * precision)),

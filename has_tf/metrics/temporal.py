@@ -67,8 +67,10 @@ def interpolated_ap_11(is_tp, positives: int) -> float:
     if positives <= 0 or is_tp.size == 0:
         return 0.0
     precision, recall = _precision_recall(is_tp, positives)
-    points = [precision[recall >= r].max() if np.any(recall >= r) else 0.0
-              for r in np.linspace(0, 1, 11)]
+    points = [
+        precision[recall >= r].max() if np.any(recall >= r) else 0.0
+        for r in np.linspace(0, 1, 11)
+    ]
     return float(np.mean(points))
 
 
@@ -82,8 +84,7 @@ def all_point_ap(is_tp, positives: int) -> float:
     recall = np.concatenate([[0.0], recall, [1.0]])
     envelope = np.maximum.accumulate(precision[::-1])[::-1]
     steps = np.flatnonzero(recall[1:] != recall[:-1]) + 1
-    return float(np.sum((recall[steps] - recall[steps - 1])
-                        * envelope[steps]))
+    return float(np.sum((recall[steps] - recall[steps - 1]) * envelope[steps]))
 
 
 def _rows(rows, width: int, name: str):
@@ -93,17 +94,20 @@ def _rows(rows, width: int, name: str):
         if len(row) < width:
             raise ValueError(
                 f"Expected each row of `{name}` to hold at least {width} "
-                f"fields. Received: row {index} = {tuple(row)!r}")
+                f"fields. Received: row {index} = {tuple(row)!r}"
+            )
     videos = [row[0] for row in rows]
-    values = np.array([[float(v) for v in row[1:width]] for row in rows],
-                      np.float64).reshape(len(rows), width - 1)
+    values = np.array(
+        [[float(v) for v in row[1:width]] for row in rows], np.float64
+    ).reshape(len(rows), width - 1)
     if values.size and not np.all(np.isfinite(values)):
         raise ValueError(f"Expected finite numbers in `{name}`.")
     bad = np.flatnonzero(values[:, 1] < values[:, 0]) if values.size else []
     if len(bad):
         raise ValueError(
             f"Expected start_s <= end_s in `{name}`. Received: row "
-            f"{bad[0]} = {tuple(rows[bad[0]])!r}")
+            f"{bad[0]} = {tuple(rows[bad[0]])!r}"
+        )
     return videos, values
 
 
@@ -115,8 +119,9 @@ def _group(videos, values, classes=True):
     return groups
 
 
-def _thumos_class(det_idx, det_videos, det, gt_groups, gt, amb_groups,
-                  amb, theta, klass):
+def _thumos_class(
+    det_idx, det_videos, det, gt_groups, gt, amb_groups, amb, theta, klass
+):
     """Ranked hits (bool) of one class's detections; ignored ones dropped."""
     by_video = defaultdict(list)
     for i in det_idx:
@@ -138,20 +143,22 @@ def _thumos_class(det_idx, det_videos, det, gt_groups, gt, amb_groups,
         ambiguous = amb_groups.get(video, [])
         if ambiguous:
             spans = amb[ambiguous, :2]
-            inter = (np.minimum(det[indices, 1][:, None], spans[None, :, 1])
-                     - np.maximum(det[indices, 0][:, None], spans[None, :, 0]))
+            inter = np.minimum(
+                det[indices, 1][:, None], spans[None, :, 1]
+            ) - np.maximum(det[indices, 0][:, None], spans[None, :, 0])
             ignored = ~matched & np.any(inter > 0, axis=1)
         for j, i in enumerate(indices):
             if not ignored[j]:
                 kept_scores.append((det[i, 3], i))
                 kept_hits.append(matched[j])
-    order = sorted(range(len(kept_scores)),
-                   key=lambda k: (-kept_scores[k][0], kept_scores[k][1]))
+    order = sorted(
+        range(len(kept_scores)),
+        key=lambda k: (-kept_scores[k][0], kept_scores[k][1]),
+    )
     return np.array([kept_hits[k] for k in order], bool)
 
 
-def _activitynet_class(det_idx, det_videos, det, gt_groups, gt, theta,
-                       klass):
+def _activitynet_class(det_idx, det_videos, det, gt_groups, gt, theta, klass):
     order = sorted(det_idx, key=lambda i: (-det[i, 3], i))
     claimed = set()
     hits = []
@@ -161,7 +168,7 @@ def _activitynet_class(det_idx, det_videos, det, gt_groups, gt, theta,
         if not free:
             hits.append(False)
             continue
-        overlap = segment_iou(det[i:i + 1, :2], gt[free, :2])[0]
+        overlap = segment_iou(det[i : i + 1, :2], gt[free, :2])[0]
         best = int(np.argmax(overlap))
         if overlap[best] >= theta:
             claimed.add(free[best])
@@ -171,9 +178,13 @@ def _activitynet_class(det_idx, det_videos, det, gt_groups, gt, theta,
     return np.array(hits, bool)
 
 
-def temporal_map(detections, ground_truth,
-                 iou_thresholds: Sequence[float] = DEFAULT_IOU_THRESHOLDS,
-                 protocol: str = "thumos14", ambiguous=None) -> dict:
+def temporal_map(
+    detections,
+    ground_truth,
+    iou_thresholds: Sequence[float] = DEFAULT_IOU_THRESHOLDS,
+    protocol: str = "thumos14",
+    ambiguous=None,
+) -> dict:
     """Mean average precision of temporal detections.
 
     Args:
@@ -193,19 +204,26 @@ def temporal_map(detections, ground_truth,
         [0, 1] or no ground truth.
     """
     if protocol not in PROTOCOLS:
-        raise ValueError(f"Expected `protocol` in {PROTOCOLS}. Received: "
-                         f"protocol={protocol!r}")
+        raise ValueError(
+            f"Expected `protocol` in {PROTOCOLS}. Received: "
+            f"protocol={protocol!r}"
+        )
     thetas = [float(t) for t in np.atleast_1d(iou_thresholds)]
     if not thetas or any(not 0.0 <= t <= 1.0 for t in thetas):
-        raise ValueError("Expected `iou_thresholds` in [0, 1]. Received: "
-                         f"iou_thresholds={iou_thresholds!r}")
+        raise ValueError(
+            "Expected `iou_thresholds` in [0, 1]. Received: "
+            f"iou_thresholds={iou_thresholds!r}"
+        )
     det_videos, det = _rows(detections, 5, "detections")
     gt_videos, gt = _rows(ground_truth, 4, "ground_truth")
     if not len(gt_videos):
-        raise ValueError("Expected at least one ground-truth row. Received: "
-                         "an empty `ground_truth`.")
-    amb_videos, amb = _rows(ambiguous if ambiguous is not None else [], 3,
-                            "ambiguous")
+        raise ValueError(
+            "Expected at least one ground-truth row. Received: "
+            "an empty `ground_truth`."
+        )
+    amb_videos, amb = _rows(
+        ambiguous if ambiguous is not None else [], 3, "ambiguous"
+    )
     gt_groups = _group(gt_videos, gt)
     amb_groups = _group(amb_videos, amb, classes=False)
     classes = sorted({int(c) for c in gt[:, 2]})
@@ -219,12 +237,22 @@ def temporal_map(detections, ground_truth,
             positives = int(np.sum(gt[:, 2] == klass))
             indices = det_by_class.get(klass, [])
             if protocol == "thumos14":
-                hits = _thumos_class(indices, det_videos, det, gt_groups, gt,
-                                     amb_groups, amb, theta, klass)
+                hits = _thumos_class(
+                    indices,
+                    det_videos,
+                    det,
+                    gt_groups,
+                    gt,
+                    amb_groups,
+                    amb,
+                    theta,
+                    klass,
+                )
                 aps.append(interpolated_ap_11(hits, positives))
             else:
-                hits = _activitynet_class(indices, det_videos, det,
-                                          gt_groups, gt, theta, klass)
+                hits = _activitynet_class(
+                    indices, det_videos, det, gt_groups, gt, theta, klass
+                )
                 aps.append(all_point_ap(hits, positives))
         result["ap"][theta] = aps
         result["map"][theta] = float(np.mean(aps))

@@ -65,15 +65,16 @@ def alexnet_gap(
       ValueError: bad `num_classes`, `pooling`, `dropout_rate`,
         `input_shape` or an input smaller than the minimum.
     """
-    shape = common.check_common("alexnet_gap", num_classes, input_shape,
-                                pooling, dropout_rate)
-    common.check_min_size("alexnet_gap", shape,
-                          lambda n: _cam_side(n, pool5))
+    shape = common.check_common(
+        "alexnet_gap", num_classes, input_shape, pooling, dropout_rate
+    )
+    common.check_min_size("alexnet_gap", shape, lambda n: _cam_side(n, pool5))
     bn = batch_norm
     inputs = keras.Input(shape, name="images")
     x = layers.ZeroPadding2D(2, name="conv1_pad")(inputs)
-    x = common.conv_block(x, 96, 11, "conv1", strides=4, padding="valid",
-                          batch_norm=bn)
+    x = common.conv_block(
+        x, 96, 11, "conv1", strides=4, padding="valid", batch_norm=bn
+    )
     x = common.hide_conv1(x, conv1_hide_patch_sizes, conv1_hide_prob)
     if lrn:
         x = common.LocalResponseNorm(name="norm1")(x)
@@ -87,6 +88,7 @@ def alexnet_gap(
     x = common.conv_block(x, 256, 3, "conv5", batch_norm=bn)
     if pool5:
         x = layers.MaxPooling2D(3, 1, name="pool5")(x)
-    logits = common.cam_head(x, num_classes, (512, 512), bn, pooling,
-                             dropout_rate)
+    logits = common.cam_head(
+        x, num_classes, (512, 512), bn, pooling, dropout_rate
+    )
     return keras.Model(inputs, logits, name=name)

@@ -37,8 +37,9 @@ class ClassActivationMaps(keras.layers.Layer):
 
     def call(self, features):
         kernel = ops.cast(self.classifier.kernel, "float32")
-        return ops.einsum("bhwk,kn->bhwn", ops.cast(features, "float32"),
-                          kernel)
+        return ops.einsum(
+            "bhwk,kn->bhwn", ops.cast(features, "float32"), kernel
+        )
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.classifier.units)
@@ -89,7 +90,8 @@ def cam_model(model: keras.Model) -> keras.Model:
     cams = ClassActivationMaps(classifier, name="cams")(pool.input)
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     return keras.Model(
-        inputs, {"logits": model.outputs[0], "cams": cams},
+        inputs,
+        {"logits": model.outputs[0], "cams": cams},
         name=f"{model.name}_cam",
     )
 
@@ -118,8 +120,9 @@ def class_cams(cams, classes=None, logits=None):
         classes = tf.argmax(logits, axis=-1, output_type=tf.int32)
     cams = tf.convert_to_tensor(cams, tf.float32)
     per_class = tf.transpose(cams, [0, 3, 1, 2])  # [B, N, h, w]
-    return tf.gather(per_class, tf.cast(classes, tf.int32), axis=1,
-                     batch_dims=1)
+    return tf.gather(
+        per_class, tf.cast(classes, tf.int32), axis=1, batch_dims=1
+    )
 
 
 def upsample_cams(cams, size):

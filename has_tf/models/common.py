@@ -48,23 +48,36 @@ class LocalResponseNorm(layers.Layer):
         padded = ops.pad(squares, [[0, 0], [0, 0], [0, 0], [half + 1, half]])
         totals = ops.cumsum(padded, axis=-1)
         window = totals[..., self.size :] - totals[..., : -self.size]
-        scale = ops.power(self.bias + self.alpha / self.size * window,
-                          self.beta)
+        scale = ops.power(
+            self.bias + self.alpha / self.size * window, self.beta
+        )
         return ops.cast(ops.cast(x, "float32") / scale, x.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "size": self.size,
-                "alpha": self.alpha, "beta": self.beta, "bias": self.bias}
+        return {
+            **super().get_config(),
+            "size": self.size,
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "bias": self.bias,
+        }
 
 
-def conv_block(x, filters, kernel, name, strides=1, padding="same",
-               batch_norm=False):
+def conv_block(
+    x, filters, kernel, name, strides=1, padding="same", batch_norm=False
+):
     """Conv (+ BN) + ReLU; the conv is named `name`, its BN `name + '_bn'`."""
-    x = layers.Conv2D(filters, kernel, strides=strides, padding=padding,
-                      use_bias=not batch_norm, name=name)(x)
+    x = layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding=padding,
+        use_bias=not batch_norm,
+        name=name,
+    )(x)
     if batch_norm:
         x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
@@ -77,12 +90,10 @@ def hide_conv1(x, patch_sizes, hide_prob):
     """
     if patch_sizes is None:
         return x
-    return HideAndSeekLayer(patch_sizes, hide_prob, 0.0,
-                            name="conv1_hide")(x)
+    return HideAndSeekLayer(patch_sizes, hide_prob, 0.0, name="conv1_hide")(x)
 
 
-def cam_head(x, num_classes, cam_filters, batch_norm, pooling,
-             dropout_rate):
+def cam_head(x, num_classes, cam_filters, batch_norm, pooling, dropout_rate):
     """The CAM head: new 3x3 convs, global pooling, dropout, classifier.
 
     Args:
@@ -100,19 +111,24 @@ def cam_head(x, num_classes, cam_filters, batch_norm, pooling,
     for index, filters in enumerate(cam_filters, start=1):
         name = "cam_conv" if len(cam_filters) == 1 else f"cam_conv{index}"
         x = conv_block(x, filters, 3, name, batch_norm=batch_norm)
-    pool = (layers.GlobalAveragePooling2D if pooling == "avg"
-            else layers.GlobalMaxPooling2D)
+    pool = (
+        layers.GlobalAveragePooling2D
+        if pooling == "avg"
+        else layers.GlobalMaxPooling2D
+    )
     x = pool(name=POOL_NAMES[pooling])(x)
     if dropout_rate:
         x = layers.Dropout(dropout_rate, name="dropout")(x)
     return layers.Dense(num_classes, name="logits", dtype="float32")(x)
 
 
-def check_common(model_name, num_classes, input_shape, pooling,
-                 dropout_rate):
+def check_common(model_name, num_classes, input_shape, pooling, dropout_rate):
     """Validates the arguments every model builder takes."""
-    if (isinstance(num_classes, bool) or not isinstance(num_classes, int)
-            or num_classes < 1):
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, int)
+        or num_classes < 1
+    ):
         raise ValueError(
             f"{model_name}: expected `num_classes` to be an int >= 1. "
             f"Received: num_classes={num_classes!r}"
@@ -128,8 +144,12 @@ def check_common(model_name, num_classes, input_shape, pooling,
             f"Received: dropout_rate={dropout_rate!r}"
         )
     shape = tuple(input_shape)
-    if len(shape) != 3 or shape[-1] is None or any(
-        d is not None and (not isinstance(d, int) or d < 1) for d in shape
+    if (
+        len(shape) != 3
+        or shape[-1] is None
+        or any(
+            d is not None and (not isinstance(d, int) or d < 1) for d in shape
+        )
     ):
         raise ValueError(
             f"{model_name}: expected `input_shape` (height, width, "
@@ -139,8 +159,12 @@ def check_common(model_name, num_classes, input_shape, pooling,
     return shape
 
 
-def check_min_size(model_name, input_shape, out_size: Callable[[int], int],
-                   what="a 1x1 feature map"):
+def check_min_size(
+    model_name,
+    input_shape,
+    out_size: Callable[[int], int],
+    what="a 1x1 feature map",
+):
     """Rejects an input whose height or width `out_size` maps below 1.
 
     `out_size` maps an input side to the CAM side; the error names the

@@ -36,15 +36,18 @@ _MIN_CAM_SIDE = 2
 def _inception(x, name, filters, batch_norm):
     f1, f3r, f3, f5r, f5, fp = filters
     b1 = common.conv_block(x, f1, 1, f"{name}_1x1", batch_norm=batch_norm)
-    b3 = common.conv_block(x, f3r, 1, f"{name}_3x3_reduce",
-                           batch_norm=batch_norm)
+    b3 = common.conv_block(
+        x, f3r, 1, f"{name}_3x3_reduce", batch_norm=batch_norm
+    )
     b3 = common.conv_block(b3, f3, 3, f"{name}_3x3", batch_norm=batch_norm)
-    b5 = common.conv_block(x, f5r, 1, f"{name}_5x5_reduce",
-                           batch_norm=batch_norm)
+    b5 = common.conv_block(
+        x, f5r, 1, f"{name}_5x5_reduce", batch_norm=batch_norm
+    )
     b5 = common.conv_block(b5, f5, 5, f"{name}_5x5", batch_norm=batch_norm)
     bp = layers.MaxPooling2D(3, 1, padding="same", name=f"{name}_pool")(x)
-    bp = common.conv_block(bp, fp, 1, f"{name}_pool_proj",
-                           batch_norm=batch_norm)
+    bp = common.conv_block(
+        bp, fp, 1, f"{name}_pool_proj", batch_norm=batch_norm
+    )
     return layers.Concatenate(name=f"{name}_output")([b1, b3, b5, bp])
 
 
@@ -82,10 +85,12 @@ def googlenet_gap(
       ValueError: bad `num_classes`, `pooling`, `dropout_rate`,
         `input_shape` or an input smaller than the minimum.
     """
-    shape = common.check_common("googlenet_gap", num_classes, input_shape,
-                                pooling, dropout_rate)
+    shape = common.check_common(
+        "googlenet_gap", num_classes, input_shape, pooling, dropout_rate
+    )
     common.check_min_size(
-        "googlenet_gap", shape,
+        "googlenet_gap",
+        shape,
         lambda n: math.ceil(n / 16) - _MIN_CAM_SIDE + 1,
         what=f"a {_MIN_CAM_SIDE}x{_MIN_CAM_SIDE} CAM",
     )
@@ -99,9 +104,13 @@ def googlenet_gap(
     for block in ("inception_3a", "inception_3b"):
         x = _inception(x, block, INCEPTION_FILTERS[block], bn)
     x = layers.MaxPooling2D(3, 2, padding="same", name="pool3")(x)
-    for block in ("inception_4a", "inception_4b", "inception_4c",
-                  "inception_4d", "inception_4e"):
+    for block in (
+        "inception_4a",
+        "inception_4b",
+        "inception_4c",
+        "inception_4d",
+        "inception_4e",
+    ):
         x = _inception(x, block, INCEPTION_FILTERS[block], bn)
-    logits = common.cam_head(x, num_classes, (1024,), bn, pooling,
-                             dropout_rate)
+    logits = common.cam_head(x, num_classes, (1024,), bn, pooling, dropout_rate)
     return keras.Model(inputs, logits, name=name)

@@ -54,8 +54,9 @@ def small_gap(
     Raises:
       ValueError: bad arguments or an input below the minimum size.
     """
-    shape = common.check_common("small_gap", num_classes, input_shape,
-                                pooling, dropout_rate)
+    shape = common.check_common(
+        "small_gap", num_classes, input_shape, pooling, dropout_rate
+    )
     widths = tuple(widths)
     if not widths or any(
         not isinstance(w, int) or isinstance(w, bool) or w < 1
@@ -71,13 +72,14 @@ def small_gap(
     inputs = keras.Input(shape, name="images")
     x = inputs
     for index, width in enumerate(widths, start=1):
-        x = common.conv_block(x, width, 3, f"conv{index}",
-                              batch_norm=batch_norm)
+        x = common.conv_block(
+            x, width, 3, f"conv{index}", batch_norm=batch_norm
+        )
         if index == 1:
-            x = common.hide_conv1(x, conv1_hide_patch_sizes,
-                                  conv1_hide_prob)
+            x = common.hide_conv1(x, conv1_hide_patch_sizes, conv1_hide_prob)
         if index <= pools:
             x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
-    logits = common.cam_head(x, num_classes, (cam_filters,), batch_norm,
-                             pooling, dropout_rate)
+    logits = common.cam_head(
+        x, num_classes, (cam_filters,), batch_norm, pooling, dropout_rate
+    )
     return keras.Model(inputs, logits, name=name)

@@ -41,25 +41,37 @@ class TemporalClassifier(layers.Layer):
     else logits alone; both float32.
     """
 
-    def __init__(self, num_classes: int, pooling: str = "max_features",
-                 topk_divisor: int = 8, **kwargs):
+    def __init__(
+        self,
+        num_classes: int,
+        pooling: str = "max_features",
+        topk_divisor: int = 8,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if pooling not in POOLINGS:
-            raise ValueError(f"Expected `pooling` in {POOLINGS}. Received: "
-                             f"pooling={pooling!r}")
+            raise ValueError(
+                f"Expected `pooling` in {POOLINGS}. Received: "
+                f"pooling={pooling!r}"
+            )
         if not isinstance(topk_divisor, int) or topk_divisor < 1:
-            raise ValueError("Expected `topk_divisor` an int >= 1. Received: "
-                             f"topk_divisor={topk_divisor!r}")
+            raise ValueError(
+                "Expected `topk_divisor` an int >= 1. Received: "
+                f"topk_divisor={topk_divisor!r}"
+            )
         self.num_classes = int(num_classes)
         self.pooling = pooling
         self.topk_divisor = topk_divisor
 
     def build(self, input_shape):
         self.kernel = self.add_weight(
-            name="kernel", shape=(input_shape[-1], self.num_classes),
-            initializer="glorot_uniform")
-        self.bias = self.add_weight(name="bias", shape=(self.num_classes,),
-                                    initializer="zeros")
+            name="kernel",
+            shape=(input_shape[-1], self.num_classes),
+            initializer="glorot_uniform",
+        )
+        self.bias = self.add_weight(
+            name="bias", shape=(self.num_classes,), initializer="zeros"
+        )
 
     def call(self, features, return_tcam: bool = False):
         features = ops.cast(features, "float32")
@@ -77,20 +89,31 @@ class TemporalClassifier(layers.Layer):
             k = ops.maximum(1, steps // self.topk_divisor)
             ranked = ops.flip(ops.sort(tcam, axis=1), axis=1)
             mask = ops.cast(ops.arange(steps) < k, "float32")[None, :, None]
-            logits = (ops.sum(ranked * mask, axis=1)
-                      / ops.cast(k, "float32") + bias)
+            logits = (
+                ops.sum(ranked * mask, axis=1) / ops.cast(k, "float32") + bias
+            )
         return (logits, tcam) if return_tcam else logits
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes,
-                "pooling": self.pooling, "topk_divisor": self.topk_divisor}
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "pooling": self.pooling,
+            "topk_divisor": self.topk_divisor,
+        }
 
 
-def temporal_net(num_classes: int, feature_dim: int, steps=None,
-                 units: int = 500, num_layers: int = 2,
-                 pooling: str = "max_features", topk_divisor: int = 8,
-                 dropout_rate: float = 0.0,
-                 name: str = "temporal_net") -> keras.Model:
+def temporal_net(
+    num_classes: int,
+    feature_dim: int,
+    steps=None,
+    units: int = 500,
+    num_layers: int = 2,
+    pooling: str = "max_features",
+    topk_divisor: int = 8,
+    dropout_rate: float = 0.0,
+    name: str = "temporal_net",
+) -> keras.Model:
     """Builds the action network.
 
     Args:
@@ -111,24 +134,31 @@ def temporal_net(num_classes: int, feature_dim: int, steps=None,
     Raises:
       ValueError: bad sizes, pooling or rates.
     """
-    for arg, value in (("num_classes", num_classes),
-                       ("feature_dim", feature_dim), ("units", units),
-                       ("num_layers", num_layers)):
+    for arg, value in (
+        ("num_classes", num_classes),
+        ("feature_dim", feature_dim),
+        ("units", units),
+        ("num_layers", num_layers),
+    ):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"temporal_net: expected `{arg}` an int >= 1. "
-                             f"Received: {arg}={value!r}")
+            raise ValueError(
+                f"temporal_net: expected `{arg}` an int >= 1. "
+                f"Received: {arg}={value!r}"
+            )
     if not 0.0 <= dropout_rate < 1.0:
-        raise ValueError("temporal_net: expected `dropout_rate` in [0, 1). "
-                         f"Received: dropout_rate={dropout_rate!r}")
+        raise ValueError(
+            "temporal_net: expected `dropout_rate` in [0, 1). "
+            f"Received: dropout_rate={dropout_rate!r}"
+        )
     inputs = keras.Input((steps, feature_dim), name="features")
     x = inputs
     for index in range(1, num_layers + 1):
-        x = layers.Conv1D(units, 1, activation="relu",
-                          name=f"tconv{index}")(x)
+        x = layers.Conv1D(units, 1, activation="relu", name=f"tconv{index}")(x)
         if dropout_rate:
             x = layers.Dropout(dropout_rate, name=f"dropout{index}")(x)
-    logits = TemporalClassifier(num_classes, pooling, topk_divisor,
-                                name="classifier", dtype="float32")(x)
+    logits = TemporalClassifier(
+        num_classes, pooling, topk_divisor, name="classifier", dtype="float32"
+    )(x)
     return keras.Model(inputs, logits, name=name)
 
 
@@ -150,10 +180,14 @@ def temporal_cam_model(model: keras.Model) -> keras.Model:
         raise ValueError(
             "Expected a model built by has_tf.models.temporal_net (a "
             "TemporalClassifier named 'classifier'). Received: model "
-            f"{model.name!r}")
+            f"{model.name!r}"
+        )
     tcam = TemporalCam(classifier, name="tcam")(classifier.input)
-    return keras.Model(model.input, {"logits": model.output, "tcam": tcam},
-                       name=f"{model.name}_tcam")
+    return keras.Model(
+        model.input,
+        {"logits": model.output, "tcam": tcam},
+        name=f"{model.name}_tcam",
+    )
 
 
 class TemporalCam(layers.Layer):
@@ -187,15 +221,18 @@ def normalized_softmax_crossentropy(labels, logits):
     labels = keras.ops.cast(labels, "float32")
     total = keras.ops.maximum(keras.ops.sum(labels, -1, keepdims=True), 1.0)
     return keras.losses.categorical_crossentropy(
-        labels / total, keras.ops.cast(logits, "float32"), from_logits=True)
+        labels / total, keras.ops.cast(logits, "float32"), from_logits=True
+    )
 
 
 @keras.saving.register_keras_serializable(package="has_tf")
 def sigmoid_crossentropy(labels, logits):
     """Binary cross-entropy per class, averaged: float32 `[B]`."""
     return keras.losses.binary_crossentropy(
-        keras.ops.cast(labels, "float32"), keras.ops.cast(logits, "float32"),
-        from_logits=True)
+        keras.ops.cast(labels, "float32"),
+        keras.ops.cast(logits, "float32"),
+        from_logits=True,
+    )
 
 
 def temporal_loss(name: str):

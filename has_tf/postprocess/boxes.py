@@ -182,8 +182,12 @@ def cam_to_box(
     normalized = normalize_cam(cam, normalization)
     if normalized is None:
         return _whole(np.shape(cam))
-    box, _ = _components(normalized >= value, normalized,
-                         _STRUCTURES[connectivity], want_all=False)
+    box, _ = _components(
+        normalized >= value,
+        normalized,
+        _STRUCTURES[connectivity],
+        want_all=False,
+    )
     return box
 
 
@@ -232,8 +236,12 @@ def cam_boxes_for_thresholds(
     else:
         structure = _STRUCTURES[connectivity]
         results = [
-            _components(normalized >= t, normalized, structure,
-                        want_all=mode != "largest")
+            _components(
+                normalized >= t,
+                normalized,
+                structure,
+                want_all=mode != "largest",
+            )
             for t in values
         ]
         largest = np.stack([box for box, _ in results])
@@ -271,8 +279,13 @@ def ten_crop_offsets(image_size: int, resize_size: int) -> list:
       crops are flipped after cropping).
     """
     margin = resize_size - image_size
-    corners = [(0, 0), (0, margin), (margin, 0), (margin, margin),
-               (margin // 2, margin // 2)]
+    corners = [
+        (0, 0),
+        (0, margin),
+        (margin, 0),
+        (margin, margin),
+        (margin // 2, margin // 2),
+    ]
     return corners * 2
 
 
@@ -301,19 +314,21 @@ def merge_ten_crop_cams(cams, resize_size: int) -> np.ndarray:
     if cams.ndim != 3 or cams.shape[0] != 10 or cams.shape[1] != cams.shape[2]:
         raise ValueError(
             "Expected `cams` of shape [10, S, S] (the ten crops). Received: "
-            f"cams of shape {cams.shape}")
+            f"cams of shape {cams.shape}"
+        )
     side = cams.shape[1]
     if resize_size < side:
         raise ValueError(
             f"Expected resize_size >= the crop side {side}. Received: "
-            f"resize_size={resize_size}")
+            f"resize_size={resize_size}"
+        )
     starts = ten_crop_offsets(side, resize_size)
     total = np.zeros((resize_size, resize_size))
     count = np.zeros((resize_size, resize_size))
     for index, (top, left) in enumerate(starts):
         cam = cams[index][:, ::-1] if index >= 5 else cams[index]
-        total[top:top + side, left:left + side] += cam
-        count[top:top + side, left:left + side] += 1
+        total[top : top + side, left : left + side] += cam
+        count[top : top + side, left : left + side] += 1
     covered = count > 0
     merged = np.zeros_like(total)
     merged[covered] = total[covered] / count[covered]

@@ -39,18 +39,20 @@ def segment_iou(a, b) -> np.ndarray:
     """
     a = np.asarray(a, np.float64).reshape(-1, 2)
     b = np.asarray(b, np.float64).reshape(-1, 2)
-    inter = np.clip(np.minimum(a[:, None, 1], b[None, :, 1])
-                    - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    union = ((a[:, 1] - a[:, 0])[:, None] + (b[:, 1] - b[:, 0])[None, :]
-             - inter)
+    inter = np.clip(
+        np.minimum(a[:, None, 1], b[None, :, 1])
+        - np.maximum(a[:, None, 0], b[None, :, 0]),
+        0,
+        None,
+    )
+    union = (a[:, 1] - a[:, 0])[:, None] + (b[:, 1] - b[:, 0])[None, :] - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def runs_above(values, threshold: float) -> list:
     """Half-open `(start, end)` step ranges where `values >= threshold`."""
-    above = np.concatenate([[False], np.asarray(values) >= threshold,
-                            [False]])
+    above = np.concatenate([[False], np.asarray(values) >= threshold, [False]])
     edges = np.flatnonzero(above[1:] != above[:-1])
     return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
 
@@ -60,8 +62,10 @@ def nms_1d(segments, iou: float) -> list:
     order = sorted(range(len(segments)), key=lambda i: -segments[i][2])
     kept = []
     for i in order:
-        if all(segment_iou([segments[i][:2]], [segments[k][:2]])[0, 0] <= iou
-               for k in kept):
+        if all(
+            segment_iou([segments[i][:2]], [segments[k][:2]])[0, 0] <= iou
+            for k in kept
+        ):
             kept.append(i)
     return [segments[i] for i in kept]
 
@@ -71,15 +75,21 @@ def _score(tcam, start, end, how):
     if how == "mean":
         return inner
     margin = max(1, (end - start) // 4)
-    outer = np.concatenate([tcam[max(0, start - margin):start],
-                            tcam[end:end + margin]])
+    outer = np.concatenate(
+        [tcam[max(0, start - margin) : start], tcam[end : end + margin]]
+    )
     return inner - (float(np.mean(outer)) if outer.size else 0.0)
 
 
-def tcam_to_segments(tcam, class_scores, duration_s: float,
-                     class_threshold: float = 0.1,
-                     cam_threshold: float = 0.5, score: str = "mean",
-                     nms_iou: float | None = None) -> list:
+def tcam_to_segments(
+    tcam,
+    class_scores,
+    duration_s: float,
+    class_threshold: float = 0.1,
+    cam_threshold: float = 0.5,
+    score: str = "mean",
+    nms_iou: float | None = None,
+) -> list:
     """Detections of one video.
 
     Args:
@@ -104,17 +114,20 @@ def tcam_to_segments(tcam, class_scores, duration_s: float,
     if tcam.ndim != 2 or class_scores.shape != (tcam.shape[1],):
         raise ValueError(
             "Expected tcam [T, N] and class_scores [N]. Received: tcam "
-            f"{tcam.shape}, class_scores {class_scores.shape}")
+            f"{tcam.shape}, class_scores {class_scores.shape}"
+        )
     if not np.all(np.isfinite(tcam)):
         raise ValueError("Expected a finite tcam.")
     if not duration_s > 0:
         raise ValueError(f"Expected duration_s > 0. Received: {duration_s}")
     if not 0.0 <= cam_threshold <= 1.0:
-        raise ValueError("Expected cam_threshold in [0, 1]. Received: "
-                         f"{cam_threshold}")
+        raise ValueError(
+            f"Expected cam_threshold in [0, 1]. Received: {cam_threshold}"
+        )
     if score not in SCORES:
-        raise ValueError(f"Expected score in {SCORES}. Received: "
-                         f"score={score!r}")
+        raise ValueError(
+            f"Expected score in {SCORES}. Received: score={score!r}"
+        )
     classes = np.flatnonzero(class_scores >= class_threshold)
     if classes.size == 0:
         classes = [int(np.argmax(class_scores))]
@@ -125,10 +138,19 @@ def tcam_to_segments(tcam, class_scores, duration_s: float,
         peak = values.max()
         if peak <= 0:
             continue
-        found = [(start, end, _score(values, start, end, score))
-                 for start, end in runs_above(values, cam_threshold * peak)]
+        found = [
+            (start, end, _score(values, start, end, score))
+            for start, end in runs_above(values, cam_threshold * peak)
+        ]
         if nms_iou is not None:
             found = nms_1d(found, nms_iou)
-        rows += [(start * seconds_per_step, end * seconds_per_step,
-                  int(klass), value) for start, end, value in found]
+        rows += [
+            (
+                start * seconds_per_step,
+                end * seconds_per_step,
+                int(klass),
+                value,
+            )
+            for start, end, value in found
+        ]
     return rows

@@ -60,21 +60,33 @@ class ActionLocalization:
             return videos.train_pipeline(
                 dataset,
                 context.get_per_replica_batch_size(config.batch_size),
-                num_steps=config.num_steps, segment_size=config.segment_size,
-                hide_prob=config.hide_prob, fill_value=mean,
-                seed=config.seed, input_context=context)
+                num_steps=config.num_steps,
+                segment_size=config.segment_size,
+                hide_prob=config.hide_prob,
+                fill_value=mean,
+                seed=config.seed,
+                input_context=context,
+            )
 
         def build_model():
             return models.temporal_net(
-                num_classes, dim, steps=config.num_steps, units=config.units,
+                num_classes,
+                dim,
+                steps=config.num_steps,
+                units=config.units,
                 pooling=config.temporal_pooling,
-                dropout_rate=config.dropout_rate)
+                dropout_rate=config.dropout_rate,
+            )
 
         return TrainingSetup(
             num_examples=builder.info.splits[config.train_split].num_examples,
-            run_info={"fill": mean.tolist(), "num_steps": config.num_steps,
-                      "num_classes": num_classes, "model": "temporal_net",
-                      "temporal_loss": config.temporal_loss},
+            run_info={
+                "fill": mean.tolist(),
+                "num_steps": config.num_steps,
+                "num_classes": num_classes,
+                "model": "temporal_net",
+                "temporal_loss": config.temporal_loss,
+            },
             inputs=inputs,
             build_model=build_model,
             loss=models.temporal_loss(config.temporal_loss),
@@ -97,14 +109,21 @@ class ActionLocalization:
         """
         model, info = load_run(model_dir)
         net = models.temporal_cam_model(model)
-        data, builder = datasets.load(config.dataset, config.eval_split,
-                                      config.data_dir, config.manual_dir)
+        data, builder = datasets.load(
+            config.dataset,
+            config.eval_split,
+            config.data_dir,
+            config.manual_dir,
+        )
         thumos = config.dataset.partition("/")[0] == "thumos14_features"
         if thumos:
-            excluded = tf.constant(list(thumos14_features.excluded_videos(
-                config.test_list)) or [""])
-            data = data.filter(lambda e: tf.reduce_all(
-                tf.not_equal(e["video"], excluded)))
+            excluded = tf.constant(
+                list(thumos14_features.excluded_videos(config.test_list))
+                or [""]
+            )
+            data = data.filter(
+                lambda e: tf.reduce_all(tf.not_equal(e["video"], excluded))
+            )
         if config.max_images:
             data = data.take(config.max_images)
         names = builder.info.features["segments"]["label"].names
@@ -113,26 +132,43 @@ class ActionLocalization:
         os.makedirs(out_dir, exist_ok=True)
         detections, ground_truth, ambiguous = [], [], []
         hits = count = labelled = plots = 0
-        for batch in videos.eval_pipeline(data, config.eval_batch_size,
-                                          info["num_steps"]):
+        for batch in videos.eval_pipeline(
+            data, config.eval_batch_size, info["num_steps"]
+        ):
             out = net(batch["features"], training=False)
             logits = out["logits"].numpy()
-            scores = (1 / (1 + np.exp(-logits)) if sigmoid
-                      else tf.nn.softmax(logits).numpy())
+            scores = (
+                1 / (1 + np.exp(-logits))
+                if sigmoid
+                else tf.nn.softmax(logits).numpy()
+            )
             tcams = out["tcam"].numpy()
             labels = batch["labels"].numpy()
             for i, video in enumerate(batch["video"].numpy()):
                 video = video.decode()
                 duration = float(batch["duration_s"][i])
-                truth = [(video, s, e, int(c))
-                         for s, e, c in batch["segments"][i].numpy()
-                         if c >= 0]
-                spans = [(video, s, e)
-                         for s, e in batch["ambiguous"][i].numpy() if e >= 0]
-                found = [(video, *row) for row in segments.tcam_to_segments(
-                    tcams[i], scores[i], duration, config.class_threshold,
-                    config.tcam_threshold, config.segment_score,
-                    config.nms_iou or None)]
+                truth = [
+                    (video, s, e, int(c))
+                    for s, e, c in batch["segments"][i].numpy()
+                    if c >= 0
+                ]
+                spans = [
+                    (video, s, e)
+                    for s, e in batch["ambiguous"][i].numpy()
+                    if e >= 0
+                ]
+                found = [
+                    (video, *row)
+                    for row in segments.tcam_to_segments(
+                        tcams[i],
+                        scores[i],
+                        duration,
+                        config.class_threshold,
+                        config.tcam_threshold,
+                        config.segment_score,
+                        config.nms_iou or None,
+                    )
+                ]
                 ground_truth += truth
                 ambiguous += spans
                 detections += found
@@ -141,45 +177,71 @@ class ActionLocalization:
                     labelled += 1
                     hits += int(labels[i, int(np.argmax(scores[i]))] > 0)
                 if plots < config.num_plots and truth:
-                    _plot(os.path.join(out_dir, f"tcam_{plots:03d}.png"),
-                          tcams[i], duration, truth, found,
-                          config.tcam_threshold, f"{video}: ", names)
+                    _plot(
+                        os.path.join(out_dir, f"tcam_{plots:03d}.png"),
+                        tcams[i],
+                        duration,
+                        truth,
+                        found,
+                        config.tcam_threshold,
+                        f"{video}: ",
+                        names,
+                    )
                     plots += 1
-        result = {"count": count, "classes": None, "map": {}, "ap": {},
-                  "top1_cls": hits / max(1, labelled),
-                  "options": {"tcam_threshold": config.tcam_threshold,
-                              "class_threshold": config.class_threshold,
-                              "segment_score": config.segment_score,
-                              "nms_iou": config.nms_iou,
-                              "num_steps": info["num_steps"]}}
+        result = {
+            "count": count,
+            "classes": None,
+            "map": {},
+            "ap": {},
+            "top1_cls": hits / max(1, labelled),
+            "options": {
+                "tcam_threshold": config.tcam_threshold,
+                "class_threshold": config.class_threshold,
+                "segment_score": config.segment_score,
+                "nms_iou": config.nms_iou,
+                "num_steps": info["num_steps"],
+            },
+        }
         if thumos:
             result["test_list"] = config.test_list
         for protocol in metrics.temporal.PROTOCOLS:
             scored = metrics.temporal_map(
-                detections, ground_truth, IOUS, protocol,
-                ambiguous if protocol == "thumos14" else None)
+                detections,
+                ground_truth,
+                IOUS,
+                protocol,
+                ambiguous if protocol == "thumos14" else None,
+            )
             result["classes"] = [names[c] for c in scored["classes"]]
-            result["map"][protocol] = {f"{t:.1f}": v
-                                       for t, v in scored["map"].items()}
-            result["ap"][protocol] = {f"{t:.1f}": v
-                                      for t, v in scored["ap"].items()}
+            result["map"][protocol] = {
+                f"{t:.1f}": v for t, v in scored["map"].items()
+            }
+            result["ap"][protocol] = {
+                f"{t:.1f}": v for t, v in scored["ap"].items()
+            }
         with open(os.path.join(out_dir, "metrics.json"), "w") as f:
             json.dump(result, f, indent=2)
         if thumos:
             detection_files.write_thumos_detections(
-                os.path.join(out_dir, "detections_thumos14.txt"), detections)
+                os.path.join(out_dir, "detections_thumos14.txt"), detections
+            )
         detection_files.write_activitynet_json(
-            os.path.join(out_dir, "detections_activitynet.json"), detections,
-            class_names=names)
+            os.path.join(out_dir, "detections_activitynet.json"),
+            detections,
+            class_names=names,
+        )
         return result
 
     def headline(self, result: dict) -> str:
         """One line per protocol: mAP at IoU 0.1..0.5 in percent."""
-        lines = [f"{result['count']} videos, top-1 clas "
-                 f"{result['top1_cls']:.3f}"]
+        lines = [
+            f"{result['count']} videos, top-1 clas {result['top1_cls']:.3f}"
+        ]
         for protocol, values in result["map"].items():
-            figures = " / ".join(f"{100 * values[k]:.2f}"
-                                 for k in ("0.1", "0.2", "0.3", "0.4", "0.5"))
+            figures = " / ".join(
+                f"{100 * values[k]:.2f}"
+                for k in ("0.1", "0.2", "0.3", "0.4", "0.5")
+            )
             lines.append(f"{protocol} mAP@0.1..0.5: {figures}")
         return "\n".join(lines)
 
@@ -191,14 +253,16 @@ class ActionLocalization:
         return out
 
 
-def _plot(path, tcam, duration, truth, found, tcam_threshold, title,
-          names):
+def _plot(path, tcam, duration, truth, found, tcam_threshold, title, names):
     """The T-CAM of the first true class with its true and found segments."""
     klass = truth[0][3]
     peak = tcam[:, klass].max()
     visualize.save_tcam_plot(
-        path, tcam[:, klass], duration,
+        path,
+        tcam[:, klass],
+        duration,
         [(s, e) for _, s, e, c in truth if c == klass],
         [(s, e) for _, s, e, c, _ in found if c == klass],
         threshold=tcam_threshold * peak if peak > 0 else None,
-        title=f"{title}{names[klass]}")
+        title=f"{title}{names[klass]}",
+    )

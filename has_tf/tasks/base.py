@@ -76,8 +76,7 @@ class Task(Protocol):
 
     name: str
 
-    def training(self, config: TrainConfig, dataset,
-                 builder) -> TrainingSetup:
+    def training(self, config: TrainConfig, dataset, builder) -> TrainingSetup:
         """The setup of a run on `dataset` (the training split's examples,
         shuffled) from the prepared TFDS `builder`."""
 
@@ -123,7 +122,8 @@ def load_run(model_dir: str):
         raise FileNotFoundError(
             f"No trained model in {model_dir!r}: expected {path} (written at "
             "the end of python -m has_tf.train; a run still in progress "
-            "keeps its checkpoints in backup/).")
+            "keeps its checkpoints in backup/)."
+        )
     info_path = os.path.join(model_dir, RUN_INFO)
     if not os.path.exists(info_path):
         info_path = os.path.join(model_dir, _RUN_INFO_0_1)

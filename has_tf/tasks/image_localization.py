@@ -33,8 +33,13 @@ from has_tf.tasks.base import TrainingSetup
 from has_tf.tasks.base import load_run
 
 # The headline figures, in order, for printing.
-HEADLINE = ("top1_loc", "gt_known_loc", "top1_cls", "max_box_acc",
-            "max_box_acc_v2")
+HEADLINE = (
+    "top1_loc",
+    "gt_known_loc",
+    "top1_cls",
+    "max_box_acc",
+    "max_box_acc_v2",
+)
 
 __all__ = [
     "HEADLINE",
@@ -49,17 +54,19 @@ __all__ = [
 @keras.saving.register_keras_serializable(package="has_tf")
 def sparse_crossentropy(labels, logits):
     """Softmax cross-entropy of int labels `[B]` and logits `[B, N]`: `[B]`."""
-    return keras.losses.sparse_categorical_crossentropy(labels, logits,
-                                                        from_logits=True)
+    return keras.losses.sparse_categorical_crossentropy(
+        labels, logits, from_logits=True
+    )
 
 
 def normalization(config, builder) -> dict:
     """Mean and std in pixel units: the dataset's (cached) or ImageNet's."""
     if config.normalization == "imagenet":
-        return {"mean": list(input_pipeline.IMAGENET_MEAN_RGB),
-                "std": list(input_pipeline.IMAGENET_STD_RGB)}
-    moments = dataset_stats.cached_channel_moments(builder,
-                                                   config.train_split)
+        return {
+            "mean": list(input_pipeline.IMAGENET_MEAN_RGB),
+            "std": list(input_pipeline.IMAGENET_STD_RGB),
+        }
+    moments = dataset_stats.cached_channel_moments(builder, config.train_split)
     return {"mean": moments.mean.tolist(), "std": moments.std.tolist()}
 
 
@@ -68,11 +75,17 @@ def build_model(config, num_classes: int) -> keras.Model:
     side = config.image_size
     options = {}
     if config.conv1_patch_sizes:
-        options = dict(conv1_hide_patch_sizes=config.conv1_patch_sizes,
-                       conv1_hide_prob=config.conv1_hide_prob)
+        options = dict(
+            conv1_hide_patch_sizes=config.conv1_patch_sizes,
+            conv1_hide_prob=config.conv1_hide_prob,
+        )
     return models.IMAGE_MODELS[config.model](
-        num_classes, input_shape=(side, side, 3), pooling=config.pooling,
-        dropout_rate=config.dropout_rate, **options)
+        num_classes,
+        input_shape=(side, side, 3),
+        pooling=config.pooling,
+        dropout_rate=config.dropout_rate,
+        **options,
+    )
 
 
 class CamImages(keras.callbacks.Callback):
@@ -100,28 +113,41 @@ class CamImages(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
         cams = self.cam_net(self.images, training=False)["cams"]
-        cams = models.class_cams_at_size(cams, self.labels,
-                                         self.images.shape[1:3]).numpy()
-        blended = np.stack([visualize.blend_cam(p, c)
-                            for p, c in zip(self.pixels, cams)])
+        cams = models.class_cams_at_size(
+            cams, self.labels, self.images.shape[1:3]
+        ).numpy()
+        blended = np.stack(
+            [visualize.blend_cam(p, c) for p, c in zip(self.pixels, cams)]
+        )
         rate = self.model.optimizer.learning_rate
         with self.writer.as_default():
-            tf.summary.image("cams", blended, step=step,
-                             max_outputs=len(blended))
-            tf.summary.scalar("learning_rate", float(np.asarray(rate)),
-                              step=step)
+            tf.summary.image(
+                "cams", blended, step=step, max_outputs=len(blended)
+            )
+            tf.summary.scalar(
+                "learning_rate", float(np.asarray(rate)), step=step
+            )
         self.writer.flush()
 
 
 def _fixed_eval_batch(config, norm: dict):
     """The first `config.tensorboard_images` images of `eval_split`."""
-    data, _ = datasets.load(config.dataset, config.eval_split,
-                            config.data_dir, config.manual_dir)
-    batch = next(iter(input_pipeline.eval_pipeline(
-        data.take(config.tensorboard_images), config.tensorboard_images,
-        "resize", image_size=config.image_size,
-        resize_size=config.resize_size, mean=norm["mean"],
-        std=norm["std"])))
+    data, _ = datasets.load(
+        config.dataset, config.eval_split, config.data_dir, config.manual_dir
+    )
+    batch = next(
+        iter(
+            input_pipeline.eval_pipeline(
+                data.take(config.tensorboard_images),
+                config.tensorboard_images,
+                "resize",
+                image_size=config.image_size,
+                resize_size=config.resize_size,
+                mean=norm["mean"],
+                std=norm["std"],
+            )
+        )
+    )
     return batch["image"], batch["label"].numpy()
 
 
@@ -139,23 +165,39 @@ class ImageLocalization:
                 dataset,
                 context.get_per_replica_batch_size(config.batch_size),
                 image_size=config.image_size,
-                resize_size=config.resize_size, crop=config.crop,
+                resize_size=config.resize_size,
+                crop=config.crop,
                 patch_sizes=config.patch_sizes or None,
-                hide_prob=config.hide_prob, mean=norm["mean"],
-                std=norm["std"], seed=config.seed, input_context=context)
+                hide_prob=config.hide_prob,
+                mean=norm["mean"],
+                std=norm["std"],
+                seed=config.seed,
+                input_context=context,
+            )
 
         def callbacks(model, out_dir):
             if not config.tensorboard_images:
                 return []
             images, labels = _fixed_eval_batch(config, norm)
-            return [CamImages(model, images, labels,
-                              os.path.join(out_dir, "tensorboard", "cams"),
-                              norm["mean"], norm["std"])]
+            return [
+                CamImages(
+                    model,
+                    images,
+                    labels,
+                    os.path.join(out_dir, "tensorboard", "cams"),
+                    norm["mean"],
+                    norm["std"],
+                )
+            ]
 
         return TrainingSetup(
             num_examples=builder.info.splits[config.train_split].num_examples,
-            run_info={**norm, "image_size": config.image_size,
-                      "num_classes": num_classes, "model": config.model},
+            run_info={
+                **norm,
+                "image_size": config.image_size,
+                "num_classes": num_classes,
+                "model": config.model,
+            },
             inputs=inputs,
             build_model=lambda: build_model(config, num_classes),
             loss=sparse_crossentropy,
@@ -179,23 +221,35 @@ class ImageLocalization:
         size = norm["image_size"]
         resize_size = config.resize_size
         protocol = config.protocol
-        data, _ = datasets.load(config.dataset, config.eval_split,
-                                config.data_dir, config.manual_dir)
+        data, _ = datasets.load(
+            config.dataset,
+            config.eval_split,
+            config.data_dir,
+            config.manual_dir,
+        )
         if config.max_images:
             data = data.take(config.max_images)
         batches = input_pipeline.eval_pipeline(
-            data, config.eval_batch_size, protocol, image_size=size,
-            resize_size=resize_size, mean=norm["mean"], std=norm["std"])
+            data,
+            config.eval_batch_size,
+            protocol,
+            image_size=size,
+            resize_size=resize_size,
+            mean=norm["mean"],
+            std=norm["std"],
+        )
         paper = metrics.PaperLocalization()
         free = metrics.ThresholdFreeLocalization(
-            thresholds=metrics.default_thresholds(config.threshold_step))
+            thresholds=metrics.default_thresholds(config.threshold_step)
+        )
         out_dir = os.path.join(model_dir, "eval")
         os.makedirs(out_dir, exist_ok=True)
         pictures = 0
         frame = resize_size if protocol == "ten_crop" else size
         for batch in batches:
             scores, cams_of, frame_of = _score_batch(
-                cam_net, batch["image"], protocol, size, resize_size)
+                cam_net, batch["image"], protocol, size, resize_size
+            )
             labels = batch["label"].numpy()
             all_gt = batch["boxes"].numpy()
             top5 = np.argsort(-scores, axis=1)[:, :5]
@@ -206,18 +260,25 @@ class ImageLocalization:
                 gt = all_gt[i, :count] * frame
                 if count == 0:
                     continue
-                boxes = [postprocess.cam_to_box(c[i], config.cam_threshold)
-                         for c in top_cams]
-                known_box = postprocess.cam_to_box(known[i],
-                                                   config.cam_threshold)
+                boxes = [
+                    postprocess.cam_to_box(c[i], config.cam_threshold)
+                    for c in top_cams
+                ]
+                known_box = postprocess.cam_to_box(
+                    known[i], config.cam_threshold
+                )
                 paper.update(label, top5[i], boxes, known_box, gt)
                 free.update(known[i], gt, label=label)
                 if pictures < config.num_pictures:
                     image = frame_of(i) * norm["std"] + norm["mean"]
                     visualize.save_overlay(
                         os.path.join(out_dir, f"overlay_{pictures:03d}.png"),
-                        image, known[i], known_box, gt,
-                        title=f"label {label}, top-1 {top5[i, 0]}")
+                        image,
+                        known[i],
+                        known_box,
+                        gt,
+                        title=f"label {label}, top-1 {top5[i, 0]}",
+                    )
                     pictures += 1
         result_paper, result_free = paper.result(), free.result()
         result = {
@@ -241,13 +302,21 @@ class ImageLocalization:
         return f"{result['count']} images: {figures}"
 
     def figures(self, result: dict) -> dict:
-        return {key: result[key] for key in ("gt_known_loc", "top1_loc",
-                                             "top1_cls", "max_box_acc",
-                                             "max_box_acc_v2")}
+        return {
+            key: result[key]
+            for key in (
+                "gt_known_loc",
+                "top1_loc",
+                "top1_cls",
+                "max_box_acc",
+                "max_box_acc_v2",
+            )
+        }
 
 
-def predict_cams(model_dir: str, images, labels=None,
-                 cam_threshold: float = 0.2) -> dict:
+def predict_cams(
+    model_dir: str, images, labels=None, cam_threshold: float = 0.2
+) -> dict:
     """CAMs, boxes and predictions of a trained model on raw images.
 
     Args:
@@ -268,12 +337,14 @@ def predict_cams(model_dir: str, images, labels=None,
     out = net((pixels - norm["mean"]) / norm["std"], training=False)
     top1 = np.argmax(out["logits"].numpy(), axis=1)
     classes = top1 if labels is None else np.asarray(labels)
-    cams = models.class_cams_at_size(out["cams"], classes,
-                                     (size, size)).numpy()
-    boxes = np.stack([postprocess.cam_to_box(c, cam_threshold)
-                      for c in cams])
-    return {"images": pixels.numpy(), "cams": cams, "boxes": boxes,
-            "top1": top1}
+    cams = models.class_cams_at_size(out["cams"], classes, (size, size)).numpy()
+    boxes = np.stack([postprocess.cam_to_box(c, cam_threshold) for c in cams])
+    return {
+        "images": pixels.numpy(),
+        "cams": cams,
+        "boxes": boxes,
+        "top1": top1,
+    }
 
 
 def _score_batch(cam_net, images, protocol, size, resize_size):
@@ -292,27 +363,38 @@ def _score_batch(cam_net, images, protocol, size, resize_size):
         out = cam_net(images, training=False)
 
         def cams_of(classes):
-            return models.class_cams_at_size(out["cams"], classes,
-                                             (size, size)).numpy()
+            return models.class_cams_at_size(
+                out["cams"], classes, (size, size)
+            ).numpy()
 
         return out["logits"].numpy(), cams_of, lambda i: images[i].numpy()
     count = images.shape[0]
     flat = tf.reshape(images, (-1, *images.shape[2:]))
     out = cam_net(flat, training=False)
-    scores = tf.reduce_mean(tf.reshape(
-        tf.nn.softmax(out["logits"]), (count, 10, -1)), axis=1).numpy()
+    scores = tf.reduce_mean(
+        tf.reshape(tf.nn.softmax(out["logits"]), (count, 10, -1)), axis=1
+    ).numpy()
 
     def frame_of(i):
         crops = images[i].numpy()  # [10, S, S, 3]
-        return np.stack([postprocess.merge_ten_crop_cams(crops[..., ch],
-                                                         resize_size)
-                         for ch in range(3)], axis=-1)
+        return np.stack(
+            [
+                postprocess.merge_ten_crop_cams(crops[..., ch], resize_size)
+                for ch in range(3)
+            ],
+            axis=-1,
+        )
 
     def cams_of(classes):
-        cams = models.class_cams_at_size(
-            out["cams"], np.repeat(classes, 10),
-            (size, size)).numpy().reshape(count, 10, size, size)
-        return np.stack([postprocess.merge_ten_crop_cams(c, resize_size)
-                         for c in cams])
+        cams = (
+            models.class_cams_at_size(
+                out["cams"], np.repeat(classes, 10), (size, size)
+            )
+            .numpy()
+            .reshape(count, 10, size, size)
+        )
+        return np.stack(
+            [postprocess.merge_ten_crop_cams(c, resize_size) for c in cams]
+        )
 
     return scores, cams_of, frame_of

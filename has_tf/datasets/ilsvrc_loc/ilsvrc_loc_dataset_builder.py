@@ -65,11 +65,12 @@ class IlsvrcLocConfig(tfds.core.BuilderConfig):
         if self.on_corrupt not in ("skip", "fail"):
             raise ValueError(
                 "Expected on_corrupt 'skip' or 'fail'. "
-                f"Received: {self.on_corrupt!r}")
+                f"Received: {self.on_corrupt!r}"
+            )
 
 
 def detect_layout(manual_dir) -> str:
-    """"kaggle" or "archives"; a ValueError lists what is missing."""
+    """ "kaggle" or "archives"; a ValueError lists what is missing."""
     root = epath.Path(manual_dir)
 
     def missing(names):
@@ -84,8 +85,12 @@ def detect_layout(manual_dir) -> str:
         f"The manual dir {os.fspath(root)!r} holds neither layout of "
         "ILSVRC2012.\n"
         "Kaggle layout, missing: " + ", ".join(kaggle) + "\n"
-        "Official archives, missing: " + ", ".join(archives)
-        + " (optional: " + ", ".join(ARCHIVE_OPTIONAL) + ")")
+        "Official archives, missing: "
+        + ", ".join(archives)
+        + " (optional: "
+        + ", ".join(ARCHIVE_OPTIONAL)
+        + ")"
+    )
 
 
 def _parse_solution(path) -> dict:
@@ -95,7 +100,7 @@ def _parse_solution(path) -> dict:
         for row in csv.DictReader(f):
             values = row["PredictionString"].split()
             out[row["ImageId"]] = [
-                (values[i], *map(float, values[i + 1:i + 5]))
+                (values[i], *map(float, values[i + 1 : i + 5]))
                 for i in range(0, len(values) - 4, 5)
             ]
     return out
@@ -108,21 +113,27 @@ def _parse_xml(data: bytes):
     boxes = []
     for obj in root.iter("object"):
         box = obj.find("bndbox")
-        boxes.append((obj.findtext("name"),
-                      *(float(box.findtext(k))
-                        for k in ("xmin", "ymin", "xmax", "ymax"))))
+        boxes.append(
+            (
+                obj.findtext("name"),
+                *(
+                    float(box.findtext(k))
+                    for k in ("xmin", "ymin", "xmax", "ymax")
+                ),
+            )
+        )
     return stem, boxes
 
 
 def _xml_archive(path) -> dict:
     out = {}
-    with epath.Path(path).open("rb") as f, \
-            tarfile.open(fileobj=f) as archive:
+    with epath.Path(path).open("rb") as f, tarfile.open(fileobj=f) as archive:
         for member in archive:
             if member.isfile() and member.name.endswith(".xml"):
                 stem, boxes = _parse_xml(archive.extractfile(member).read())
-                name = stem or os.path.splitext(
-                    os.path.basename(member.name))[0]
+                name = (
+                    stem or os.path.splitext(os.path.basename(member.name))[0]
+                )
                 out[name] = boxes
     return out
 
@@ -133,28 +144,41 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "First release."}
     BUILDER_CONFIGS = [
-        IlsvrcLocConfig(name="default",
-                        description="Corrupt files are skipped, counted."),
-        IlsvrcLocConfig(name="strict", on_corrupt="fail",
-                        description="A corrupt file stops the build."),
+        IlsvrcLocConfig(
+            name="default", description="Corrupt files are skipped, counted."
+        ),
+        IlsvrcLocConfig(
+            name="strict",
+            on_corrupt="fail",
+            description="A corrupt file stops the build.",
+        ),
     ]
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Put either Kaggle's 'ImageNet Object Localization Challenge' "
-        "files (" + ", ".join(KAGGLE_FILES) + ") or the official archives ("
-        + ", ".join(ARCHIVE_FILES + ARCHIVE_OPTIONAL) + ") in manual_dir.")
+        "files ("
+        + ", ".join(KAGGLE_FILES)
+        + ") or the official archives ("
+        + ", ".join(ARCHIVE_FILES + ARCHIVE_OPTIONAL)
+        + ") in manual_dir."
+    )
 
     def _info(self) -> tfds.core.DatasetInfo:
         names = tfds.core.tfds_path("datasets/imagenet2012/labels.txt")
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(None, None, 3),
-                                             encoding_format="jpeg"),
-                "label": tfds.features.ClassLabel(names_file=names),
-                "objects": tfds.features.Sequence({
-                    "bbox": tfds.features.BBoxFeature(),
-                }),
-                "file_name": tfds.features.Text(),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(
+                        shape=(None, None, 3), encoding_format="jpeg"
+                    ),
+                    "label": tfds.features.ClassLabel(names_file=names),
+                    "objects": tfds.features.Sequence(
+                        {
+                            "bbox": tfds.features.BBoxFeature(),
+                        }
+                    ),
+                    "file_name": tfds.features.Text(),
+                }
+            ),
             supervised_keys=("image", "label"),
             homepage="https://image-net.org/challenges/LSVRC/2012/",
         )
@@ -186,13 +210,20 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
                 for path in sorted(folder.iterdir())
             ]
         else:
-            items = [(images / f"{image_id}.JPEG", boxes[0][0])
-                     for image_id, boxes in sorted(solution.items())]
+            items = [
+                (images / f"{image_id}.JPEG", boxes[0][0])
+                for image_id, boxes in sorted(solution.items())
+            ]
         stats = {"skipped": 0, "clipped_boxes": 0}
         for path, wnid in items:
             stem = path.stem
-            example = self._example(path.name, path.read_bytes(), wnid,
-                                    solution.get(stem, []), stats)
+            example = self._example(
+                path.name,
+                path.read_bytes(),
+                wnid,
+                solution.get(stem, []),
+                stats,
+            )
             if example is not None:
                 yield stem, example
         logging.info("ilsvrc_loc %s: %s", split, stats)
@@ -202,8 +233,10 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
     def _archive_val(self, manual):
         boxes = _xml_archive(manual / "ILSVRC2012_bbox_val_v3.tgz")
         stats = {"skipped": 0, "clipped_boxes": 0}
-        with (manual / "ILSVRC2012_img_val.tar").open("rb") as f, \
-                tarfile.open(fileobj=f) as tar:
+        with (
+            (manual / "ILSVRC2012_img_val.tar").open("rb") as f,
+            tarfile.open(fileobj=f) as tar,
+        ):
             for member in tar:
                 if not member.isfile():
                     continue
@@ -212,10 +245,15 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
                 if stem not in boxes or not boxes[stem]:
                     raise ValueError(
                         f"No boxes for validation image {name} in "
-                        "ILSVRC2012_bbox_val_v3.tgz")
+                        "ILSVRC2012_bbox_val_v3.tgz"
+                    )
                 example = self._example(
-                    name, tar.extractfile(member).read(), boxes[stem][0][0],
-                    boxes[stem], stats)
+                    name,
+                    tar.extractfile(member).read(),
+                    boxes[stem][0][0],
+                    boxes[stem],
+                    stats,
+                )
                 if example is not None:
                     yield stem, example
         logging.info("ilsvrc_loc validation: %s", stats)
@@ -224,8 +262,10 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
         optional = manual / ARCHIVE_OPTIONAL[0]
         boxes = _xml_archive(optional) if optional.exists() else {}
         stats = {"skipped": 0, "clipped_boxes": 0}
-        with (manual / "ILSVRC2012_img_train.tar").open("rb") as f, \
-                tarfile.open(fileobj=f) as tar:
+        with (
+            (manual / "ILSVRC2012_img_train.tar").open("rb") as f,
+            tarfile.open(fileobj=f) as tar,
+        ):
             for member in tar:
                 if not member.isfile() or not member.name.endswith(".tar"):
                     continue
@@ -237,8 +277,12 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
                         name = os.path.basename(image.name)
                         stem = os.path.splitext(name)[0]
                         example = self._example(
-                            name, inner.extractfile(image).read(), wnid,
-                            boxes.get(stem, []), stats)
+                            name,
+                            inner.extractfile(image).read(),
+                            wnid,
+                            boxes.get(stem, []),
+                            stats,
+                        )
                         if example is not None:
                             yield stem, example
         logging.info("ilsvrc_loc train: %s", stats)
@@ -254,9 +298,11 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
         except Exception as error:  # Any decoding failure.
             if self.builder_config.on_corrupt == "fail":
                 raise ValueError(
-                    f"Corrupt image file {name}: {error}") from error
-            logging.warning("ilsvrc_loc: skipping corrupt file %s: %s",
-                            name, error)
+                    f"Corrupt image file {name}: {error}"
+                ) from error
+            logging.warning(
+                "ilsvrc_loc: skipping corrupt file %s: %s", name, error
+            )
             stats["skipped"] += 1
             return None
         width, height = image.size

@@ -33,20 +33,28 @@ def _xml(stem, wnid, boxes, width=24, height=20):
     objects = "".join(
         f"<object><name>{wnid}</name><bndbox><xmin>{b[0]}</xmin>"
         f"<ymin>{b[1]}</ymin><xmax>{b[2]}</xmax><ymax>{b[3]}</ymax>"
-        "</bndbox></object>" for b in boxes)
-    return (f"<annotation><filename>{stem}</filename><size><width>{width}"
-            f"</width><height>{height}</height></size>{objects}"
-            "</annotation>").encode()
+        "</bndbox></object>"
+        for b in boxes
+    )
+    return (
+        f"<annotation><filename>{stem}</filename><size><width>{width}"
+        f"</width><height>{height}</height></size>{objects}"
+        "</annotation>"
+    ).encode()
 
 
-TRAIN = {f"{w}_{i}": (w, 10 * k + i) for k, w in enumerate(WNIDS)
-         for i in (1, 2)}
-TRAIN_BOXES = {"n01440764_1": [(2, 3, 10, 12)],
-               "n01484850_2": [(0, 0, 30, 19)]}  # Runs past the width.
-VAL = {"ILSVRC2012_val_00000001": ("n01443537", [(1, 1, 8, 8)]),
-       "ILSVRC2012_val_00000002": ("n01440764",
-                                   [(0, 0, 5, 5), (10, 10, 20, 15)]),
-       "ILSVRC2012_val_00000003": ("n01484850", [(4, 2, 23, 19)])}
+TRAIN = {
+    f"{w}_{i}": (w, 10 * k + i) for k, w in enumerate(WNIDS) for i in (1, 2)
+}
+TRAIN_BOXES = {
+    "n01440764_1": [(2, 3, 10, 12)],
+    "n01484850_2": [(0, 0, 30, 19)],
+}  # Runs past the width.
+VAL = {
+    "ILSVRC2012_val_00000001": ("n01443537", [(1, 1, 8, 8)]),
+    "ILSVRC2012_val_00000002": ("n01440764", [(0, 0, 5, 5), (10, 10, 20, 15)]),
+    "ILSVRC2012_val_00000003": ("n01484850", [(4, 2, 23, 19)]),
+}
 
 
 def _add(tar, name, data):
@@ -62,14 +70,11 @@ def kaggle(root):
         os.makedirs(os.path.join(train, wnid), exist_ok=True)
         with open(os.path.join(train, wnid, f"{stem}.JPEG"), "wb") as f:
             f.write(_jpeg(seed))
-    with open(os.path.join(train, WNIDS[1], f"{WNIDS[1]}_3.JPEG"),
-              "wb") as f:
+    with open(os.path.join(train, WNIDS[1], f"{WNIDS[1]}_3.JPEG"), "wb") as f:
         f.write(_jpeg(99, mode="L"))  # Grayscale.
-    with open(os.path.join(train, WNIDS[2], f"{WNIDS[2]}_4.JPEG"),
-              "wb") as f:
+    with open(os.path.join(train, WNIDS[2], f"{WNIDS[2]}_4.JPEG"), "wb") as f:
         f.write(_jpeg(97, mode="CMYK"))
-    with open(os.path.join(train, WNIDS[0], f"{WNIDS[0]}_9.JPEG"),
-              "wb") as f:
+    with open(os.path.join(train, WNIDS[0], f"{WNIDS[0]}_9.JPEG"), "wb") as f:
         f.write(_jpeg(98)[:60])  # Truncated: corrupt.
     os.makedirs(val, exist_ok=True)
     for k, stem in enumerate(VAL):
@@ -77,10 +82,16 @@ def kaggle(root):
             f.write(_jpeg(50 + k))
     with open(os.path.join(root, "LOC_synset_mapping.txt"), "w") as f:
         f.writelines(f"{w} a class\n" for w in WNIDS)
-    for split, rows in (("train", {s: [(TRAIN[s][0], *b) for b in bs]
-                                   for s, bs in TRAIN_BOXES.items()}),
-                        ("val", {s: [(w, *b) for b in bs]
-                                 for s, (w, bs) in VAL.items()})):
+    for split, rows in (
+        (
+            "train",
+            {
+                s: [(TRAIN[s][0], *b) for b in bs]
+                for s, bs in TRAIN_BOXES.items()
+            },
+        ),
+        ("val", {s: [(w, *b) for b in bs] for s, (w, bs) in VAL.items()}),
+    ):
         with open(os.path.join(root, f"LOC_{split}_solution.csv"), "w") as f:
             f.write("ImageId,PredictionString\n")
             for stem, boxes in rows.items():
@@ -90,8 +101,9 @@ def kaggle(root):
 
 def archives(root):
     os.makedirs(root, exist_ok=True)
-    with tarfile.open(os.path.join(root, "ILSVRC2012_img_train.tar"),
-                      "w") as outer:
+    with tarfile.open(
+        os.path.join(root, "ILSVRC2012_img_train.tar"), "w"
+    ) as outer:
         for wnid in WNIDS:
             buffer = io.BytesIO()
             with tarfile.open(fileobj=buffer, mode="w") as inner:
@@ -99,17 +111,18 @@ def archives(root):
                     if w == wnid:
                         _add(inner, f"{stem}.JPEG", _jpeg(seed))
             _add(outer, f"{wnid}.tar", buffer.getvalue())
-    with tarfile.open(os.path.join(root, "ILSVRC2012_bbox_train_v2.tar.gz"),
-                      "w:gz") as tar:
+    with tarfile.open(
+        os.path.join(root, "ILSVRC2012_bbox_train_v2.tar.gz"), "w:gz"
+    ) as tar:
         for stem, boxes in TRAIN_BOXES.items():
             wnid = TRAIN[stem][0]
             _add(tar, f"{wnid}/{stem}.xml", _xml(stem, wnid, boxes))
-    with tarfile.open(os.path.join(root, "ILSVRC2012_img_val.tar"),
-                      "w") as tar:
+    with tarfile.open(os.path.join(root, "ILSVRC2012_img_val.tar"), "w") as tar:
         for k, stem in enumerate(VAL):
             _add(tar, f"{stem}.JPEG", _jpeg(50 + k))
-    with tarfile.open(os.path.join(root, "ILSVRC2012_bbox_val_v3.tgz"),
-                      "w:gz") as tar:
+    with tarfile.open(
+        os.path.join(root, "ILSVRC2012_bbox_val_v3.tgz"), "w:gz"
+    ) as tar:
         for stem, (wnid, boxes) in VAL.items():
             _add(tar, f"val/{stem}.xml", _xml(stem, wnid, boxes))
 

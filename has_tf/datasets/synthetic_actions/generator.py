@@ -49,8 +49,13 @@ def class_directions(num_classes: int, dim: int = FEATURE_DIM):
     return weak.astype(np.float32), key.astype(np.float32)
 
 
-def draw_video(label: int, num_classes: int, rng: np.random.Generator,
-               length=(160, 320), dim: int = FEATURE_DIM):
+def draw_video(
+    label: int,
+    num_classes: int,
+    rng: np.random.Generator,
+    length=(160, 320),
+    dim: int = FEATURE_DIM,
+):
     """One video's features and its action instances.
 
     Args:
@@ -71,24 +76,29 @@ def draw_video(label: int, num_classes: int, rng: np.random.Generator,
     for _ in range(int(rng.integers(0, 3))):  # Label-free bursts.
         where = int(rng.integers(0, steps - KEY_STEPS))
         burst = rng.normal(size=dim)
-        features[where:where + KEY_STEPS] += (
-            KEY_AMPLITUDE * burst / np.linalg.norm(burst))
+        features[where : where + KEY_STEPS] += (
+            KEY_AMPLITUDE * burst / np.linalg.norm(burst)
+        )
     count = int(rng.integers(1, 4))
     # Non-overlapping instances: one per slot of equal length.
     slot = steps // count
     segments = []
     for index in range(count):
-        span = int(rng.integers(max(KEY_STEPS * 4, slot // 4),
-                                max(KEY_STEPS * 4 + 1, slot * 3 // 4)))
+        span = int(
+            rng.integers(
+                max(KEY_STEPS * 4, slot // 4),
+                max(KEY_STEPS * 4 + 1, slot * 3 // 4),
+            )
+        )
         span = min(span, slot - 2)
         start = index * slot + int(rng.integers(1, slot - span))
-        features[start:start + span] += WEAK_AMPLITUDE * weak[label]
+        features[start : start + span] += WEAK_AMPLITUDE * weak[label]
         # The key sub-span carries the key direction instead.
         key_at = start + int(rng.integers(0, span - KEY_STEPS + 1))
-        features[key_at:key_at + KEY_STEPS] += (
-            KEY_AMPLITUDE * key[label] - WEAK_AMPLITUDE * weak[label])
-        segments.append((start / FEATURE_RATE,
-                         (start + span) / FEATURE_RATE))
+        features[key_at : key_at + KEY_STEPS] += (
+            KEY_AMPLITUDE * key[label] - WEAK_AMPLITUDE * weak[label]
+        )
+        segments.append((start / FEATURE_RATE, (start + span) / FEATURE_RATE))
     return features.astype(np.float32), segments
 
 

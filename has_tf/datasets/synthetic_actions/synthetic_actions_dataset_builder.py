@@ -48,8 +48,12 @@ class SyntheticActions(tfds.core.GeneratorBasedBuilder):
             description="5 classes, 400/200 videos of 160-320 snippets.",
         ),
         SyntheticActionsConfig(
-            name="tiny", description="3 classes, 12/6 short videos: tests.",
-            num_classes=3, num_train=12, num_test=6, length=(48, 64),
+            name="tiny",
+            description="3 classes, 12/6 short videos: tests.",
+            num_classes=3,
+            num_train=12,
+            num_test=6,
+            length=(48, 64),
         ),
     ]
     DEFAULT_CONFIG_NAME = "default"
@@ -59,7 +63,8 @@ class SyntheticActions(tfds.core.GeneratorBasedBuilder):
         return self.dataset_info_from_configs(
             description=generator.__doc__,
             features=temporal_features.features_dict(
-                names, generator.FEATURE_DIM),
+                names, generator.FEATURE_DIM
+            ),
             homepage="https://arxiv.org/abs/1704.04232",
         )
 
@@ -75,11 +80,20 @@ class SyntheticActions(tfds.core.GeneratorBasedBuilder):
         config = self.builder_config
         for index in range(count):
             rng = np.random.default_rng(
-                [config.seed, _SPLIT_SEEDS[split], index])
+                [config.seed, _SPLIT_SEEDS[split], index]
+            )
             label = index % config.num_classes
             features, spans = generator.draw_video(
-                label, config.num_classes, rng, tuple(config.length))
+                label, config.num_classes, rng, tuple(config.length)
+            )
             name = f"video_{split}_{index:07d}"
-            yield name, temporal_features.example(
-                name, features, generator.FEATURE_RATE,
-                [(s, e, label) for s, e in spans], config.num_classes)
+            yield (
+                name,
+                temporal_features.example(
+                    name,
+                    features,
+                    generator.FEATURE_RATE,
+                    [(s, e, label) for s, e in spans],
+                    config.num_classes,
+                ),
+            )

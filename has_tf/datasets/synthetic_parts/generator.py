@@ -48,9 +48,7 @@ HEAD_BLEND = 0.5
 def class_colors(num_classes: int) -> np.ndarray:
     """Distinct saturated RGB colours in [0, 255], one per class."""
     hues = np.arange(num_classes) / num_classes
-    return np.array(
-        [colorsys.hsv_to_rgb(h, 0.9, 0.95) for h in hues]
-    ) * 255.0
+    return np.array([colorsys.hsv_to_rgb(h, 0.9, 0.95) for h in hues]) * 255.0
 
 
 def class_textures(num_classes: int):
@@ -60,8 +58,13 @@ def class_textures(num_classes: int):
     return angles, periods
 
 
-def draw_example(label: int, num_classes: int, size: int,
-                 rng: np.random.Generator, head: bool = True):
+def draw_example(
+    label: int,
+    num_classes: int,
+    size: int,
+    rng: np.random.Generator,
+    head: bool = True,
+):
     """One image with its box and mask.
 
     Args:
@@ -93,18 +96,22 @@ def draw_example(label: int, num_classes: int, size: int,
     legs = np.zeros_like(body)
     for side in (-0.5, 0.5):
         lx = cx + side * rx
-        legs |= (np.abs(xx - lx) <= 0.025) & (yy >= cy) & (
-            yy <= cy + ry + 0.1)
-    pattern = label if rng.random() >= BODY_CONFUSION else rng.integers(
-        num_classes)
-    along = (np.cos(angles[pattern]) * (xx - cx)
-             + np.sin(angles[pattern]) * (yy - cy))
-    stripes = np.sin(2 * np.pi * along / periods[pattern]
-                     + rng.uniform(0, 2 * np.pi)) > 0
+        legs |= (np.abs(xx - lx) <= 0.025) & (yy >= cy) & (yy <= cy + ry + 0.1)
+    pattern = (
+        label if rng.random() >= BODY_CONFUSION else rng.integers(num_classes)
+    )
+    along = np.cos(angles[pattern]) * (xx - cx) + np.sin(angles[pattern]) * (
+        yy - cy
+    )
+    stripes = (
+        np.sin(2 * np.pi * along / periods[pattern] + rng.uniform(0, 2 * np.pi))
+        > 0
+    )
     base = np.array([150.0, 120.0, 90.0]) + rng.normal(0, 15, 3)
     base = base + BODY_TINT * (colors[pattern] - colors[pattern].mean())
-    texture = np.where(stripes[..., None], base + BODY_CONTRAST,
-                       base - BODY_CONTRAST)
+    texture = np.where(
+        stripes[..., None], base + BODY_CONTRAST, base - BODY_CONTRAST
+    )
     texture = texture + rng.normal(0, BODY_NOISE, texture.shape)
     image[body | legs] = texture[body | legs]
     # Head: a small clean disc of the class colour at one end of the body.
@@ -113,18 +120,24 @@ def draw_example(label: int, num_classes: int, size: int,
     hx = cx + end * (rx + head_r * 0.6)
     hy = cy - ry * rng.uniform(0.3, 0.8)
     head_mask = (yy - hy) ** 2 + (xx - hx) ** 2 <= head_r**2
-    head_color = ((1 - HEAD_BLEND) * colors[label] + HEAD_BLEND * base
-                  + rng.normal(0, 6, 3))
+    head_color = (
+        (1 - HEAD_BLEND) * colors[label]
+        + HEAD_BLEND * base
+        + rng.normal(0, 6, 3)
+    )
     if head:
-        image[head_mask] = (head_color + rng.normal(
-            0, 1, (int(head_mask.sum()), 3)) * HEAD_NOISE)
+        image[head_mask] = (
+            head_color
+            + rng.normal(0, 1, (int(head_mask.sum()), 3)) * HEAD_NOISE
+        )
 
     mask = body | legs | head_mask
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
-    bbox = np.array(
-        [rows[0], cols[0], rows[-1] + 1, cols[-1] + 1], np.float32
-    ) / size
+    bbox = (
+        np.array([rows[0], cols[0], rows[-1] + 1, cols[-1] + 1], np.float32)
+        / size
+    )
     image = np.clip(image, 0, 255).astype(np.uint8)
     return image, bbox, mask[..., None].astype(np.uint8)
 

@@ -45,14 +45,17 @@ class SyntheticPartsConfig(tfds.core.BuilderConfig):
     def __post_init__(self):
         if self.image_size < 16:
             raise ValueError(
-                f"Expected image_size >= 16. Received: {self.image_size}")
+                f"Expected image_size >= 16. Received: {self.image_size}"
+            )
         if self.num_classes < 2:
             raise ValueError(
-                f"Expected num_classes >= 2. Received: {self.num_classes}")
+                f"Expected num_classes >= 2. Received: {self.num_classes}"
+            )
         for split in ("num_train", "num_validation", "num_test"):
             if getattr(self, split) < 1:
                 raise ValueError(
-                    f"Expected {split} >= 1. Received: {getattr(self, split)}")
+                    f"Expected {split} >= 1. Received: {getattr(self, split)}"
+                )
 
 
 class SyntheticParts(tfds.core.GeneratorBasedBuilder):
@@ -62,8 +65,8 @@ class SyntheticParts(tfds.core.GeneratorBasedBuilder):
     RELEASE_NOTES = {
         "1.0.0": "First release.",
         "2.0.0": "Larger bodies with coarser, class-tinted stripes and a "
-                 "head blended towards the body colour, so hiding's effect "
-                 "on the CAM shows (README Results).",
+        "head blended towards the body colour, so hiding's effect "
+        "on the CAM shows (README Results).",
     }
     BUILDER_CONFIGS = [
         SyntheticPartsConfig(
@@ -73,7 +76,10 @@ class SyntheticParts(tfds.core.GeneratorBasedBuilder):
         SyntheticPartsConfig(
             name="tiny",
             description="32x32, 3 classes, 12/6/6 images: for tests.",
-            image_size=32, num_classes=3, num_train=12, num_validation=6,
+            image_size=32,
+            num_classes=3,
+            num_train=12,
+            num_validation=6,
             num_test=6,
         ),
     ]
@@ -83,15 +89,20 @@ class SyntheticParts(tfds.core.GeneratorBasedBuilder):
         size = self.builder_config.image_size
         return self.dataset_info_from_configs(
             description=_DESCRIPTION,
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(size, size, 3)),
-                "label": tfds.features.ClassLabel(
-                    num_classes=self.builder_config.num_classes),
-                "objects": tfds.features.Sequence({
-                    "bbox": tfds.features.BBoxFeature(),
-                }),
-                "mask": tfds.features.Image(shape=(size, size, 1)),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=(size, size, 3)),
+                    "label": tfds.features.ClassLabel(
+                        num_classes=self.builder_config.num_classes
+                    ),
+                    "objects": tfds.features.Sequence(
+                        {
+                            "bbox": tfds.features.BBoxFeature(),
+                        }
+                    ),
+                    "mask": tfds.features.Image(shape=(size, size, 1)),
+                }
+            ),
             supervised_keys=("image", "label"),
             homepage="https://arxiv.org/abs/1704.04232",
         )
@@ -102,7 +113,8 @@ class SyntheticParts(tfds.core.GeneratorBasedBuilder):
         return {
             "train": self._generate_examples("train", config.num_train),
             "validation": self._generate_examples(
-                "validation", config.num_validation),
+                "validation", config.num_validation
+            ),
             "test": self._generate_examples("test", config.num_test),
         }
 
@@ -110,13 +122,18 @@ class SyntheticParts(tfds.core.GeneratorBasedBuilder):
         config = self.builder_config
         for index in range(count):
             rng = np.random.default_rng(
-                [config.seed, _SPLIT_SEEDS[split], index])
+                [config.seed, _SPLIT_SEEDS[split], index]
+            )
             label = index % config.num_classes  # Balanced classes.
             image, bbox, mask = generator.draw_example(
-                label, config.num_classes, config.image_size, rng)
-            yield index, {
-                "image": image,
-                "label": label,
-                "objects": {"bbox": [tfds.features.BBox(*bbox.tolist())]},
-                "mask": mask,
-            }
+                label, config.num_classes, config.image_size, rng
+            )
+            yield (
+                index,
+                {
+                    "image": image,
+                    "label": label,
+                    "objects": {"bbox": [tfds.features.BBox(*bbox.tolist())]},
+                    "mask": mask,
+                },
+            )

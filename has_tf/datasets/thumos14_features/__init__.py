@@ -16,5 +16,10 @@ from has_tf.datasets.thumos14_features.thumos14_features_dataset_builder import 
     keep_video,
 )
 
-__all__ = ["TEST_LISTS", "Thumos14Features", "Thumos14FeaturesConfig",
-           "excluded_videos", "keep_video"]
+__all__ = [
+    "TEST_LISTS",
+    "Thumos14Features",
+    "Thumos14FeaturesConfig",
+    "excluded_videos",
+    "keep_video",
+]

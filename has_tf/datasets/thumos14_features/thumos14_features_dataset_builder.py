@@ -46,8 +46,11 @@ _SUBSETS = {"validation": "val", "test": "test"}
 TEST_LISTS = {
     "thumos14-test-213-v1": (),
     "thumos14-test-212-v1": ("video_test_0001292",),
-    "thumos14-test-210-v1": ("video_test_0000270", "video_test_0001292",
-                             "video_test_0001496"),
+    "thumos14-test-210-v1": (
+        "video_test_0000270",
+        "video_test_0001292",
+        "video_test_0001496",
+    ),
 }
 
 
@@ -58,8 +61,10 @@ def excluded_videos(test_list: str) -> tuple:
       ValueError: an unknown list name.
     """
     if test_list not in TEST_LISTS:
-        raise ValueError(f"Expected a test list in {sorted(TEST_LISTS)}. "
-                         f"Received: test_list={test_list!r}")
+        raise ValueError(
+            f"Expected a test list in {sorted(TEST_LISTS)}. "
+            f"Received: test_list={test_list!r}"
+        )
     return TEST_LISTS[test_list]
 
 
@@ -92,17 +97,27 @@ class Thumos14Features(tfds.core.GeneratorBasedBuilder):
         "<video>.npy (or <video>_rgb.npy and <video>_flow.npy) and the "
         "THUMOS14 temporal annotations in manual_dir/annotations/"
         "{validation,test}/ (<Class>_val.txt, <Class>_test.txt, "
-        "Ambiguous_*.txt from TH14_Temporal_annotations_validation/test).")
+        "Ambiguous_*.txt from TH14_Temporal_annotations_validation/test)."
+    )
     BUILDER_CONFIGS = [
         Thumos14FeaturesConfig(
-            name="i3d", description="I3D RGB+flow, 2048-d, 25/16 per second.",
-            feature_dim=2048, feature_rate=25.0 / 16.0),
+            name="i3d",
+            description="I3D RGB+flow, 2048-d, 25/16 per second.",
+            feature_dim=2048,
+            feature_rate=25.0 / 16.0,
+        ),
         Thumos14FeaturesConfig(
-            name="c3d", description="C3D fc7, 4096-d, one per 16 frames.",
-            feature_dim=4096, feature_rate=25.0 / 16.0),
+            name="c3d",
+            description="C3D fc7, 4096-d, one per 16 frames.",
+            feature_dim=4096,
+            feature_rate=25.0 / 16.0,
+        ),
         Thumos14FeaturesConfig(
-            name="dummy", description="Tiny dummy data for tests: 8-d.",
-            feature_dim=8, feature_rate=2.0),
+            name="dummy",
+            description="Tiny dummy data for tests: 8-d.",
+            feature_dim=8,
+            feature_rate=2.0,
+        ),
     ]
     DEFAULT_CONFIG_NAME = "i3d"
 
@@ -111,7 +126,8 @@ class Thumos14Features(tfds.core.GeneratorBasedBuilder):
             description=__doc__,
             features=temporal_features.features_dict(
                 detection_files.THUMOS14_CLASSES,
-                self.builder_config.feature_dim),
+                self.builder_config.feature_dim,
+            ),
             homepage="https://www.crcv.ucf.edu/THUMOS14/",
         )
 
@@ -122,16 +138,20 @@ class Thumos14Features(tfds.core.GeneratorBasedBuilder):
                 if not (root / sub / split).exists():
                     raise FileNotFoundError(
                         f"Missing {os.fspath(root / sub / split)}. "
-                        + self.MANUAL_DOWNLOAD_INSTRUCTIONS)
-        return {split: self._generate_examples(root, split)
-                for split in _SUBSETS}
+                        + self.MANUAL_DOWNLOAD_INSTRUCTIONS
+                    )
+        return {
+            split: self._generate_examples(root, split) for split in _SUBSETS
+        }
 
     def _generate_examples(self, root, split: str):
         config = self.builder_config
-        ground_truth, ambiguous = annotations.read_annotations(root / "annotations" / split,
-                                               _SUBSETS[split])
-        videos = sorted({row[0] for row in ground_truth}
-                        | {row[0] for row in ambiguous})
+        ground_truth, ambiguous = annotations.read_annotations(
+            root / "annotations" / split, _SUBSETS[split]
+        )
+        videos = sorted(
+            {row[0] for row in ground_truth} | {row[0] for row in ambiguous}
+        )
         folder = root / "features" / split
         for video in videos:
             features = _features(folder, video)
@@ -141,13 +161,21 @@ class Thumos14Features(tfds.core.GeneratorBasedBuilder):
                 raise ValueError(
                     f"Expected features [T, {config.feature_dim}] for "
                     f"{video} (config {config.name!r}). Received: shape "
-                    f"{features.shape}")
-            segments = [(s, e, c) for v, s, e, c in ground_truth
-                        if v == video]
+                    f"{features.shape}"
+                )
+            segments = [(s, e, c) for v, s, e, c in ground_truth if v == video]
             spans = [(s, e) for v, s, e in ambiguous if v == video]
-            yield video, temporal_features.example(
-                video, features, config.feature_rate, segments,
-                len(detection_files.THUMOS14_CLASSES), spans)
+            yield (
+                video,
+                temporal_features.example(
+                    video,
+                    features,
+                    config.feature_rate,
+                    segments,
+                    len(detection_files.THUMOS14_CLASSES),
+                    spans,
+                ),
+            )
 
 
 def _features(folder, video):
