@@ -34,6 +34,7 @@ setup(
     long_description=(_HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
+    license_files=["LICENSE"],
     python_requires=">=3.10",
     packages=find_packages(include=["has_tf", "has_tf.*"]),
     include_package_data=True,
@@ -61,6 +62,9 @@ setup(
         "cpu": [f"tensorflow-cpu{_TF}"],
         "gpu": [f"tensorflow[and-cuda]{_TF}"],
         "tf": [f"tensorflow{_TF}"],
+        # Lint and format (pinned: a formatter's output changes between
+        # releases, and CI checks it).
+        "lint": ["ruff==0.17.6"],
         # dill: tensorflow_datasets.testing (builder tests) imports it.
         # nbclient, nbformat, ipykernel: the notebook test runs it headless.
         "test": [

@@ -18,8 +18,9 @@ Protocols:
   class, each ground truth in turn (in the order given) claims the
   unmatched detection that overlaps it most (of equal overlaps, the
   higher score), if that temporal IoU is strictly above theta; the other
-  detections are false positives, except those that intersect an ambiguous interval of their video (any overlap
-  of positive length), which are ignored. AP is 11-point interpolated
+  detections are false positives, except those that intersect an
+  ambiguous interval of their video (any overlap of positive length),
+  which are ignored. AP is 11-point interpolated
   (the mean over recall 0, 0.1, .., 1 of the best precision at that
   recall or more).
 - "activitynet", the ActivityNet rules: per class, detections in
