@@ -23,6 +23,7 @@ TINY = dict(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["softmax", "sigmoid"])
 def test_train_then_evaluate_actions(tmp_path, loss):
     data, run = str(tmp_path / "data"), str(tmp_path / "run")

@@ -10,6 +10,7 @@ import pytest
 from has_tf import bench
 
 
+@pytest.mark.slow
 def test_hiding_benchmark_json_shape():
     out = io.StringIO()
     with redirect_stdout(out):
@@ -50,6 +51,7 @@ def test_bad_arguments_exit():
         bench.main(["unknown"])
 
 
+@pytest.mark.slow
 def test_models_benchmark_json_shape(monkeypatch):
     # Small inputs keep the smoke test quick; the real run uses 224.
     monkeypatch.setattr(

@@ -13,6 +13,7 @@ NOTEBOOK = (
 )
 
 
+@pytest.mark.slow
 def test_quickstart_notebook_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("HAS_TF_NOTEBOOK_SMOKE", "1")
     monkeypatch.setenv("HAS_TF_NOTEBOOK_DIR", str(tmp_path))

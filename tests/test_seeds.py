@@ -5,6 +5,7 @@ import pytest
 from has_tf import seeds
 
 
+@pytest.mark.slow
 def test_sweep_over_two_seeds(tmp_path):
     cfg = tmp_path / "tiny.cfg"
     cfg.write_text(

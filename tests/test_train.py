@@ -161,6 +161,7 @@ def test_evaluate_without_a_model_says_so(tmp_path):
         evaluate.evaluate(str(tmp_path), "synthetic_parts/tiny")
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill(tmp_path):
     run = tmp_path / "run"
     args = [
@@ -256,6 +257,7 @@ print("RECORD", json.dumps(record))
 """
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.getcwd(), "TF_CPP_MIN_LOG_LEVEL": "2"}
     out = subprocess.run(
@@ -302,6 +304,7 @@ def _free_ports(count):
     return ports
 
 
+@pytest.mark.slow
 def test_multi_worker_strategy_with_two_processes(tmp_path):
     import numpy as np
 
