@@ -9,6 +9,7 @@ from has_tf import evaluate
 from has_tf import train
 from has_tf.datasets import thumos14_features
 from has_tf.datasets.synthetic_actions import generator
+from has_tf.datasets.thumos14_features import make_dummy_data
 from has_tf.metrics import detection_files
 
 
@@ -41,44 +42,8 @@ def test_synthetic_actions_key_span_is_inside_the_action():
     assert any(s <= seconds < e for s, e in spans)
 
 
-def _dummy_manual_dir(root):
-    names = detection_files.THUMOS14_CLASSES
-    rng = np.random.default_rng(0)
-    for split, subset in (("validation", "val"), ("test", "test")):
-        (root / "annotations" / split).mkdir(parents=True)
-        (root / "features" / split).mkdir(parents=True)
-        for name in names:
-            (root / "annotations" / split / f"{name}_{subset}.txt").write_text(
-                ""
-            )
-    ann = root / "annotations"
-    (ann / "validation" / "HighJump_val.txt").write_text(
-        "video_validation_0000001 1.0 3.0\nvideo_validation_0000002 0.5 2\n"
-    )
-    (ann / "validation" / "Diving_val.txt").write_text(
-        "video_validation_0000001 4.0 6.0\n"
-    )
-    (ann / "test" / "PoleVault_test.txt").write_text(
-        "video_test_0000004 2.0 5.0\nvideo_test_0000009 1 2\n"
-    )
-    (ann / "test" / "Ambiguous_test.txt").write_text(
-        "video_test_0001292 0 1\nvideo_test_0000004 6 7\n"
-    )
-    feats = root / "features"
-    for video in ("video_validation_0000001", "video_validation_0000002"):
-        np.save(feats / "validation" / f"{video}.npy", rng.normal(size=(20, 8)))
-    np.save(
-        feats / "test" / "video_test_0000004_rgb.npy", rng.normal(size=(16, 4))
-    )
-    np.save(
-        feats / "test" / "video_test_0000004_flow.npy", rng.normal(size=(15, 4))
-    )
-    np.save(feats / "test" / "video_test_0001292.npy", rng.normal(size=(10, 8)))
-    # video_test_0000009 has annotations but no features: skipped.
-
-
 def test_thumos14_features_on_dummy_data(tmp_path):
-    _dummy_manual_dir(tmp_path / "manual")
+    make_dummy_data.write(tmp_path / "manual")
     val, builder = has_tf.datasets.load(
         "thumos14_features/dummy",
         "validation",
@@ -124,7 +89,7 @@ def test_thumos14_features_missing_manual_data_explains(tmp_path):
 
 
 def test_thumos14_train_and_evaluate_with_a_test_list(tmp_path):
-    _dummy_manual_dir(tmp_path / "manual")
+    make_dummy_data.write(tmp_path / "manual")
     run, data = str(tmp_path / "run"), str(tmp_path / "data")
     train.train(
         train.TrainConfig(
