@@ -9,8 +9,9 @@ from has_tf.datasets.synthetic_actions import SyntheticActions
 from has_tf.datasets.synthetic_parts import SyntheticParts
 from has_tf.datasets.thumos14_features import Thumos14Features
 
-_DATASETS = os.path.join(os.path.dirname(__file__), os.pardir, "has_tf",
-                         "datasets")
+_DATASETS = os.path.join(
+    os.path.dirname(__file__), os.pardir, "has_tf", "datasets"
+)
 
 
 class SyntheticPartsTest(tfds.testing.DatasetBuilderTestCase):

@@ -40,9 +40,7 @@ from has_tf.postprocess import segments
 from has_tf.tasks.base import TrainingSetup
 from has_tf.tasks.base import load_run
 
-IOUS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-
-__all__ = ["IOUS", "ActionLocalization"]
+__all__ = ["ActionLocalization"]
 
 
 class ActionLocalization:
@@ -208,7 +206,7 @@ class ActionLocalization:
             scored = metrics.temporal_map(
                 detections,
                 ground_truth,
-                IOUS,
+                metrics.temporal.DEFAULT_IOU_THRESHOLDS,
                 protocol,
                 ambiguous if protocol == "thumos14" else None,
             )
