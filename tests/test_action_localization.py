@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from has_tf import evaluate
 from has_tf import train
@@ -77,7 +78,6 @@ def test_train_then_evaluate_actions(tmp_path, loss):
         text=True,
     ).stdout
     assert "thumos14 mAP@0.1..0.5:" in out and "6 videos" in out
-    import tensorflow as tf
 
     loaded = tf.saved_model.load(os.path.join(run, "saved_model"))
     served = loaded.serve(tf.zeros([1, 32, 32]))

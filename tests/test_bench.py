@@ -2,6 +2,7 @@
 
 import io
 import json
+import random
 from contextlib import redirect_stdout
 
 import numpy as np
@@ -34,7 +35,6 @@ def test_hiding_benchmark_json_shape():
 
 
 def test_numpy_loop_reference_hides_whole_cells():
-    import random
 
     images = np.ones([3, 10, 10, 2], np.float32)
     out = bench.numpy_loop_hide(images, [4], 1.0, [0.0, 0.0], random.Random(0))

@@ -5,6 +5,7 @@ import tensorflow_datasets as tfds
 
 import has_tf.datasets
 from has_tf import input_pipeline
+from has_tf.datasets.__main__ import main
 
 
 def test_cub_runs_through_the_pipelines():
@@ -51,7 +52,6 @@ def test_load_synthetic_by_name(tmp_path):
 
 
 def test_command_line_prepares_a_dataset(tmp_path, capsys):
-    from has_tf.datasets.__main__ import main
 
     assert main(["synthetic_parts/tiny", "--data_dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out

@@ -1,5 +1,6 @@
 """The README's main command writes its picture."""
 
+import matplotlib.image
 import numpy as np
 import pytest
 
@@ -10,7 +11,6 @@ def test_demo_writes_png(tmp_path, capsys):
     assert demo.main(["--out_dir", str(tmp_path), "--size", "64"]) == 0
     path = tmp_path / "hide_and_seek_demo.png"
     assert str(path) in capsys.readouterr().out
-    import matplotlib.image
 
     picture = matplotlib.image.imread(path)
     assert picture.shape[:2] == (640, 900)  # figsize (9, 6.4) at 100 dpi.

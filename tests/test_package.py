@@ -1,6 +1,7 @@
 """Package-level promises: lazy exports, doctests in the modules."""
 
 import doctest
+import importlib
 import subprocess
 import sys
 
@@ -33,7 +34,6 @@ def test_unknown_attribute():
     ],
 )
 def test_doctests(module):
-    import importlib
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0

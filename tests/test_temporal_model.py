@@ -1,5 +1,6 @@
 """The action network: shapes, the T-CAM identities, saving."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -29,7 +30,6 @@ def test_tcam_and_logits(pooling, tmp_path):
         )
     path = str(tmp_path / "m.keras")
     model.save(path)
-    import keras
 
     again = keras.models.load_model(path)
     np.testing.assert_allclose(
@@ -40,7 +40,6 @@ def test_tcam_and_logits(pooling, tmp_path):
 def test_paper_tcam_is_the_projection_of_the_features():
     model = models.temporal_net(3, 5, units=7)
     x = np.random.default_rng(1).normal(size=(1, 9, 5)).astype("float32")
-    import keras
 
     features = keras.Model(model.input, model.get_layer("tconv2").output)(x)
     kernel = np.asarray(model.get_layer("classifier").kernel)

@@ -3,12 +3,17 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 
+import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 
+import has_tf.datasets
 from has_tf import evaluate
 from has_tf import train
 from has_tf.tasks import image_localization
@@ -99,7 +104,6 @@ TINY_IMAGES = 3
 
 def _check_cam_summaries(log_dir, steps, count):
     """The CAM images and learning rate logged after every interval."""
-    import tensorflow as tf
 
     images, rates = {}, {}
     for name in os.listdir(log_dir):
@@ -207,8 +211,6 @@ def test_resume_after_sigkill(tmp_path):
 
 
 def test_saved_model_serves_logits_and_cams(tmp_path):
-    import numpy as np
-    import tensorflow as tf
 
     run = str(tmp_path / "run")
     train.train(
@@ -248,7 +250,6 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from has_tf import train
-from has_tf.tasks import image_localization
 record = train.train(train.TrainConfig(
     model_dir=sys.argv[1], data_dir=sys.argv[2], strategy="mirrored",
     epochs=1, steps_per_epoch=3, dataset="synthetic_parts/tiny",
@@ -282,7 +283,6 @@ def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
 MULTI_WORKER = """
 import json, sys
 from has_tf import train
-from has_tf.tasks import image_localization
 record = train.train(train.TrainConfig(
     model_dir=sys.argv[1], data_dir=sys.argv[2], strategy="multi_worker",
     epochs=int(sys.argv[3]), steps_per_epoch=2, dataset="synthetic_parts/tiny",
@@ -293,7 +293,6 @@ print("RECORD", json.dumps(record))
 
 
 def _free_ports(count):
-    import socket
 
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:
@@ -306,9 +305,6 @@ def _free_ports(count):
 
 @pytest.mark.slow
 def test_multi_worker_strategy_with_two_processes(tmp_path):
-    import numpy as np
-
-    import has_tf.datasets
 
     data, run = str(tmp_path / "data"), str(tmp_path / "run")
     has_tf.datasets.load("synthetic_parts/tiny", "train", data)  # Build once.
@@ -319,7 +315,6 @@ def test_multi_worker_strategy_with_two_processes(tmp_path):
     # Both workers took the same synchronous steps: identical losses and
     # weights. The chief writes into the model dir, worker 1 beside it.
     assert records[0]["loss"] == records[1]["loss"]
-    import keras
 
     chief = keras.models.load_model(os.path.join(run, "model.keras"))
     other = keras.models.load_model(

@@ -1,5 +1,6 @@
 """Figure functions write non-empty pictures of the expected size."""
 
+import matplotlib.image
 import numpy as np
 import pytest
 
@@ -23,7 +24,6 @@ def test_blend_cam_colours_the_peak_and_keeps_the_shape():
 
 
 def _png_shape(path):
-    import matplotlib.image
 
     assert path.stat().st_size > 1000
     return matplotlib.image.imread(str(path)).shape
