@@ -52,9 +52,9 @@ def run_config(model_dir: str, config: config_lib.EvalConfig):
 def evaluate(
     model_dir: str,
     dataset: str,
-    split: str = "test",
-    data_dir=None,
-    manual_dir=None,
+    split: str | None = None,
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
     **options,
 ) -> dict:
     """Scores the run in `model_dir` on `dataset`; returns the metrics.
@@ -62,11 +62,11 @@ def evaluate(
     Args:
       model_dir: a run written by `has_tf.train`.
       dataset: a has_tf dataset name (picks the task).
-      split: the split to score.
+      split: the split to score (`eval_split`); None: the config's default.
       data_dir, manual_dir: as for `has_tf.datasets.load`.
       **options: any other `has_tf.config.EvalConfig` field
-        (`protocol`, `cam_threshold`, `threshold_step`, ...); the rest keep
-        the config's defaults.
+        (`protocol`, `cam_threshold`, `threshold_step`, ...); what is not
+        given keeps the config's default.
 
     Returns:
       The task's result dict (also written to `eval/metrics.json`).
@@ -75,13 +75,10 @@ def evaluate(
       FileNotFoundError: `model_dir` holds no trained model.
       ValueError: an invalid option (naming it).
     """
+    given = dict(eval_split=split, data_dir=data_dir, manual_dir=manual_dir)
+    options.update({k: v for k, v in given.items() if v is not None})
     config = config_lib.EvalConfig(
-        model_dir=model_dir,
-        dataset=dataset,
-        eval_split=split,
-        data_dir=data_dir,
-        manual_dir=manual_dir,
-        **options,
+        model_dir=model_dir, dataset=dataset, **options
     )
     return run_config(model_dir, config)[0]
 

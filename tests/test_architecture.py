@@ -22,6 +22,16 @@ APPS = {
     "has_tf.bench",
     "has_tf.demo",
 }
+# What the NumPy-only packages may not import.
+_TENSORFLOW_LAYERS = [
+    "has_tf.hiding",
+    "has_tf.layers",
+    "has_tf.models",
+    "has_tf.input_pipeline",
+    "has_tf.tasks",
+    "has_tf.config",
+    "has_tf.datasets",
+]
 # importer prefix -> prefixes it may not import.
 FORBIDDEN = {
     "has_tf._checks": ["has_tf."],
@@ -44,25 +54,8 @@ FORBIDDEN = {
         "has_tf.config",
         "has_tf.datasets",
     ],
-    "has_tf.postprocess": [
-        "has_tf.metrics",
-        "has_tf.hiding",
-        "has_tf.layers",
-        "has_tf.models",
-        "has_tf.input_pipeline",
-        "has_tf.tasks",
-        "has_tf.config",
-        "has_tf.datasets",
-    ],
-    "has_tf.metrics": [
-        "has_tf.hiding",
-        "has_tf.layers",
-        "has_tf.models",
-        "has_tf.input_pipeline",
-        "has_tf.tasks",
-        "has_tf.config",
-        "has_tf.datasets",
-    ],
+    "has_tf.postprocess": ["has_tf.metrics", *_TENSORFLOW_LAYERS],
+    "has_tf.metrics": _TENSORFLOW_LAYERS,
     "has_tf.input_pipeline": ["has_tf.tasks", "has_tf.config", "has_tf.models"],
     "has_tf.datasets": [
         "has_tf.tasks",
