@@ -25,6 +25,8 @@ from has_tf import config as config_lib
 from has_tf import tasks
 from has_tf.tasks.image_localization import HEADLINE
 
+# --helpshort lists the config flags as this app's own.
+flags.adopt_module_key_flags(config_lib)
 _COMPARE = flags.DEFINE_list(
     "compare",
     [],

@@ -26,6 +26,7 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 
+from has_tf import config as config_lib
 from has_tf import datasets
 from has_tf import multi_worker
 from has_tf import tasks
@@ -33,6 +34,9 @@ from has_tf.config import TrainConfig
 from has_tf.config import train_config
 from has_tf.tasks.base import RUN_INFO
 from has_tf.tasks.base import write_run_info
+
+# --helpshort lists the config flags as this app's own.
+flags.adopt_module_key_flags(config_lib)
 
 __all__ = [
     "TrainConfig",
