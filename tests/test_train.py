@@ -165,6 +165,31 @@ def test_evaluate_without_a_model_says_so(tmp_path):
         evaluate.evaluate(str(tmp_path), "synthetic_parts/tiny")
 
 
+def test_a_run_of_version_0_1_still_evaluates(tmp_path):
+    # has_tf 0.1 named the run record normalization.json.
+    run = str(tmp_path / "run")
+    train.train(
+        train.TrainConfig(
+            model_dir=run,
+            data_dir=str(tmp_path),
+            epochs=1,
+            steps_per_epoch=1,
+            tensorboard_images=0,
+            **TINY,
+        )
+    )
+    record = json.loads(open(os.path.join(run, "run_info.json")).read())
+    assert record["image_size"] == 28 and record["model"] == "small_gap"
+    os.rename(
+        os.path.join(run, "run_info.json"),
+        os.path.join(run, "normalization.json"),
+    )
+    result = evaluate.evaluate(
+        run, "synthetic_parts/tiny", "test", str(tmp_path), num_pictures=0
+    )
+    assert result["count"] == 6
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill(tmp_path):
     run = tmp_path / "run"
