@@ -90,6 +90,30 @@ def test_ties_in_score_keep_the_input_order():
     assert _map([miss, hit], gts, 0.5, "activitynet")[0] == 0.5
 
 
+def test_thumos14_ranks_true_positives_first_among_equal_scores():
+    # Two videos, two ground truths. Ranked by score, with the false
+    # positive of video "a" given before the true positive of video "b":
+    #   input order: TP 0.9 (a), FP 0.5 (a), TP 0.5 (b).
+    # The kit ranks TP 0.9, TP 0.5, FP 0.5: precision 1 up to recall 1,
+    # 11-point AP 1. Input order would give precision 2/3 at recall 1:
+    # AP (6 * 1 + 5 * 2/3) / 11 = 0.8485.
+    gts = [("a", 0, 10, 0), ("b", 20, 30, 0)]
+    dets = [
+        ("a", 0, 10, 0, 0.9),
+        ("a", 40, 50, 0, 0.5),
+        ("b", 20, 30, 0, 0.5),
+    ]
+    assert _map(dets, gts, 0.5, "thumos14")[0] == 1.0
+    # ActivityNet keeps the input order among ties: P = 1, 1/2, 2/3 at
+    # recall 1/2, 1/2, 1; the envelope gives 1/2 * 1 + 1/2 * 2/3.
+    assert _map(dets, gts, 0.5, "activitynet")[0] == pytest.approx(5 / 6)
+    # The same detections with distinct scores rank as given.
+    dets[1] = ("a", 40, 50, 0, 0.6)
+    assert _map(dets, gts, 0.5, "thumos14")[0] == pytest.approx(
+        (6 + 5 * 2 / 3) / 11
+    )
+
+
 def test_ground_truth_order_decides_thumos14_claims():
     # Each ground truth in turn takes its best unmatched detection: the
     # first takes the exact one, the second the remaining one.

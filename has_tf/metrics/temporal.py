@@ -29,7 +29,17 @@ Protocols:
   AP is all-point (the area under the monotone precision envelope).
   Ambiguous intervals play no part.
 
-Ties in score keep the input order (a stable sort), in both protocols.
+Ties in score:
+
+- "thumos14", as the kit's `TH14eventdetpr.m`: it collects a class's
+  true-positive confidences over all videos, then its unignored
+  false-positive confidences, and sorts the concatenation by confidence
+  with MATLAB's stable sort, so among equal scores every true positive
+  ranks before every false positive. (Ranking ties by input order instead
+  moves mAP by several points on detections with rounded scores.)
+- "activitynet": detections of equal score keep their input order (a
+  stable sort), as ActivityNet's evaluator does; which one claims a ground
+  truth can then depend on that order.
 """
 
 from __future__ import annotations
@@ -152,9 +162,12 @@ def _thumos_class(
             if not ignored[j]:
                 kept_scores.append((det[i, 3], i))
                 kept_hits.append(matched[j])
+    # The kit ranks the true positives' scores, then the false positives',
+    # with MATLAB's stable sort: among equal scores, every true positive
+    # comes before every false positive.
     order = sorted(
         range(len(kept_scores)),
-        key=lambda k: (-kept_scores[k][0], kept_scores[k][1]),
+        key=lambda k: (-kept_scores[k][0], not kept_hits[k], kept_scores[k][1]),
     )
     return np.array([kept_hits[k] for k in order], bool)
 
