@@ -51,6 +51,8 @@ setup(
         "tensorflow-datasets>=4.9",
         "numpy>=1.23",
         "scipy>=1.10",
+        # The compiled union-find of the threshold sweep (postprocess).
+        "numba>=0.59",
         "absl-py>=1.0",
         # tensorflow-datasets imports it for builders without declaring it.
         "importlib_resources",

@@ -101,13 +101,19 @@ def test_boxes_benchmark_json_shape():
     result = json.loads(out.getvalue())["results"]
     for key in (
         "cam_to_box_one_threshold_ms",
-        "sweep_100_ms",
-        "sweep_1000_ms",
+        "sweep_100_largest_ms",
+        "sweep_100_both_ms",
+        "sweep_1000_both_ms",
         "cam_to_box_per_threshold_100_ms",
+        "max_box_acc_update_100_ms",
+        "max_box_acc_update_1000_ms",
     ):
         assert result[key] > 0
     assert result["sweep_1000_over_sweep_100"] == pytest.approx(
-        result["sweep_1000_ms"] / result["sweep_100_ms"]
+        result["sweep_1000_both_ms"] / result["sweep_100_both_ms"]
+    )
+    assert result["max_box_acc_update_1000_50k_images_s"] == pytest.approx(
+        result["max_box_acc_update_1000_ms"] * 50
     )
 
 

@@ -165,6 +165,61 @@ def test_sweep_equals_per_threshold_reference(
         assert box.tolist() == reference_box(cam, t, connectivity)
 
 
+def reference_all_boxes(values, threshold, connectivity):
+    """Every component's box by ndimage, in its label (raster) order."""
+    structure = np.ones((3, 3)) if connectivity == 8 else None
+    labels, _ = ndimage.label(values >= threshold, structure)
+    return [
+        [r.start, c.start, r.stop, c.stop]
+        for r, c in ndimage.find_objects(labels)
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    height=st.integers(1, 30),
+    width=st.integers(1, 30),
+    connectivity=st.sampled_from([4, 8]),
+    levels=st.integers(2, 40),
+    normalization=st.sampled_from(["max", "minmax"]),
+)
+def test_every_component_equals_ndimage_at_every_threshold(
+    seed, height, width, connectivity, levels, normalization
+):
+    rng = np.random.default_rng(seed)
+    # Several blobs, plateaus (few levels) and 1x1 / 1xN maps.
+    cam = np.round(rng.random((height, width)) ** 3 * levels) / levels + 0.01
+    thresholds = np.concatenate([rng.random(6), [0.0, 1.0, 0.5, 0.5]])
+    largest, every = cam_boxes_for_thresholds(
+        cam, thresholds, "both", normalization, connectivity
+    )
+    values = postprocess.normalize_cam(cam, normalization)
+    for k, t in enumerate(thresholds):
+        if values is None:  # A constant CAM under minmax.
+            assert every[k].tolist() == [[0, 0, height, width]]
+            continue
+        assert every[k].tolist() == reference_all_boxes(values, t, connectivity)
+        assert (
+            largest[k].tolist()
+            == cam_to_box(cam, t, normalization, connectivity).tolist()
+        )
+
+
+def test_one_pixel_and_one_row_maps():
+    assert cam_boxes_for_thresholds([[3.0]], [0.0, 1.0]).tolist() == [
+        [0, 0, 1, 1],
+        [0, 0, 1, 1],
+    ]
+    row = np.array([[1.0, 0.0, 2.0, 2.0, 0.0, 1.0]])
+    largest, every = cam_boxes_for_thresholds(row, [0.4, 0.0], "both")
+    assert largest.tolist() == [[0, 2, 1, 4], [0, 0, 1, 6]]
+    assert [b.tolist() for b in every] == [
+        [[0, 0, 1, 1], [0, 2, 1, 4], [0, 5, 1, 6]],
+        [[0, 0, 1, 6]],
+    ]
+
+
 def test_ten_crop_merge_maps_crops_back():
     # A CAM defined on the 40x40 frame; each crop sees its own window,
     # flipped where the crop was flipped: merging must give it back.

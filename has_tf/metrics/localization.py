@@ -93,6 +93,18 @@ def box_iou(a, b) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
+def _best_iou(boxes, gt_boxes) -> np.ndarray:
+    """Each box's best IoU with the ground truth; NaN boxes score 0."""
+    if len(boxes) == 0:
+        return np.zeros(0)
+    empty = np.isnan(boxes).any(axis=1)
+    if empty.any():
+        best = np.zeros(len(boxes))
+        best[~empty] = _best_iou(boxes[~empty], gt_boxes)
+        return best
+    return box_iou(boxes, gt_boxes).max(axis=1)
+
+
 def _matches(pred_box, gt_boxes, iou_threshold) -> bool:
     return bool((box_iou(pred_box, gt_boxes) >= iou_threshold).any())
 
@@ -260,16 +272,18 @@ class ThresholdFreeLocalization:
         if len(gt_boxes) == 0:
             raise ValueError("Expected at least one ground-truth box.")
         ious = np.asarray(self.iou_thresholds)[:, None]
-        largest, every = postprocess.cam_boxes_for_thresholds(
-            cam, self.thresholds, "both", self.normalization, self.connectivity
+        largest, counts, boxes = postprocess.cam_component_boxes(
+            cam, self.thresholds, self.normalization, self.connectivity
         )
-        best_largest = box_iou(largest, gt_boxes).max(axis=1)  # [K]
-        best_any = np.array(
-            [
-                box_iou(boxes, gt_boxes).max() if len(boxes) else 0.0
-                for boxes in every
-            ]
-        )
+        best_largest = _best_iou(largest, gt_boxes)  # [K]
+        # Best IoU of any component per threshold: a max over each
+        # threshold's run of boxes (thresholds without one score 0).
+        per_box = _best_iou(boxes, gt_boxes)
+        best_any = np.zeros(len(counts))
+        present = counts > 0
+        if present.any():
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            best_any[present] = np.maximum.reduceat(per_box, starts[present])
         hit_largest = (best_largest[None] >= ious).astype(np.int64)
         hit_any = (best_any[None] >= ious).astype(np.int64)
         self._largest += hit_largest

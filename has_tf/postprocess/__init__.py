@@ -11,6 +11,7 @@ from has_tf.postprocess.boxes import NORMALIZATIONS
 from has_tf.postprocess.boxes import boxes_to_normalized
 from has_tf.postprocess.boxes import boxes_to_pixels
 from has_tf.postprocess.boxes import cam_boxes_for_thresholds
+from has_tf.postprocess.boxes import cam_component_boxes
 from has_tf.postprocess.boxes import cam_to_box
 from has_tf.postprocess.boxes import check_options
 from has_tf.postprocess.boxes import merge_ten_crop_cams
@@ -23,6 +24,7 @@ __all__ = [
     "boxes_to_normalized",
     "boxes_to_pixels",
     "cam_boxes_for_thresholds",
+    "cam_component_boxes",
     "cam_to_box",
     "check_options",
     "merge_ten_crop_cams",
