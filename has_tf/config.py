@@ -130,6 +130,11 @@ class TrainConfig(RunConfig):
         upper=1.0,
         upper_open=True,
     )
+    dropout_at_test: bool = _option(
+        False,
+        "Keep --dropout_rate's dropout active at evaluation too (the "
+        "paper's dropout-traintest baseline, Table 3).",
+    )
     image_size: int = _option(224, "Training crop side.", lower=8)
     crop: str = _option(
         "resize_crop", "Training crop.", choices=input_pipeline.CROPS

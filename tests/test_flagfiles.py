@@ -2,6 +2,7 @@
 
 import glob
 import os
+import re
 
 import pytest
 from absl import flags
@@ -35,9 +36,10 @@ def test_there_are_experiment_files():
         "googlenet_has_32.cfg",
         "alexnet_has_conv1_11.cfg",
         "alexnet_gmp_has_56.cfg",
-        "alexnet_has_mixed_p75.cfg",
+        "alexnet_has_56_p75.cfg",
         "cub_googlenet_has_mixed.cfg",
-        "alexnet_dropout.cfg",
+        "alexnet_dropout_trainonly.cfg",
+        "alexnet_dropout_traintest.cfg",
     ):
         assert name in names
 
@@ -54,3 +56,79 @@ def test_flagfile_gives_a_valid_config(path):
         assert config.patch_sizes
     if path.endswith("_gap.cfg"):
         assert not config.patch_sizes and not config.conv1_patch_sizes
+
+
+# The paper's tables (Singh & Lee, ICCV 2017), transcribed independently of
+# the flagfiles: file -> (table, row, figures in the order the headers
+# quote them: GT-known Loc, Top-1 Loc[, Top-1 Clas]; THUMOS14: mAP at IoU
+# 0.1 to 0.5).
+PAPER = {
+    "alexnet_gap": (1, "AlexNet-GAP", (54.90, 36.25, 60.23)),
+    "alexnet_has_16": (1, "AlexNet-HaS-16", (57.86, 36.77, 57.97)),
+    "alexnet_has_32": (1, "AlexNet-HaS-32", (58.75, 37.33, 57.94)),
+    "alexnet_has_44": (1, "AlexNet-HaS-44", (58.55, 37.54, 58.10)),
+    "alexnet_has_56": (1, "AlexNet-HaS-56", (58.43, 37.34, 58.13)),
+    "alexnet_has_mixed": (1, "AlexNet-HaS-Mixed", (58.68, 37.65, 58.68)),
+    "googlenet_gap": (1, "GoogLeNet-GAP", (58.41, 43.60, 71.95)),
+    "googlenet_has_16": (1, "GoogLeNet-HaS-16", (59.83, 44.62, 70.49)),
+    "googlenet_has_32": (1, "GoogLeNet-HaS-32", (60.29, 45.21, 70.70)),
+    "googlenet_has_44": (1, "GoogLeNet-HaS-44", (60.11, 44.75, 70.34)),
+    "googlenet_has_56": (1, "GoogLeNet-HaS-56", (59.93, 44.78, 70.37)),
+    "alexnet_dropout_trainonly": (
+        3,
+        "AlexNet-dropout-trainonly",
+        (42.17, 7.65),
+    ),
+    "alexnet_dropout_traintest": (
+        3,
+        "AlexNet-dropout-traintest",
+        (53.48, 31.68),
+    ),
+    "alexnet_gmp": (4, "AlexNet-GMP", (50.40, 32.52)),
+    "alexnet_gmp_has_56": (4, "AlexNet-Max-HaS", (59.27, 37.57)),
+    "alexnet_has_conv1_5": (5, "AlexNet-HaS-conv1-5", (57.36, 36.91)),
+    "alexnet_has_conv1_11": (5, "AlexNet-HaS-conv1-11", (58.33, 37.38)),
+    "alexnet_has_56_p25": (6, "AlexNet-HaS-25%", (57.49, 37.77)),
+    "alexnet_has_56_p33": (6, "AlexNet-HaS-33%", (58.12, 38.05)),
+    "alexnet_has_56_p66": (6, "AlexNet-HaS-66%", (58.52, 35.72)),
+    "alexnet_has_56_p75": (6, "AlexNet-HaS-75%", (58.28, 34.21)),
+    "thumos14_video_full": (
+        7,
+        "Video-full",
+        (34.23, 25.68, 17.72, 11.00, 6.11),
+    ),
+    "thumos14_video_has": (
+        7,
+        "Video-HaS",
+        (36.44, 27.84, 19.49, 12.66, 6.84),
+    ),
+}
+# Not the paper's experiments: synthetic quickstarts, shared recipes, CUB
+# (not in the ICCV paper) and GoogLeNet-HaS-Mixed (no row).
+NOT_IN_THE_PAPER = ("quickstart", "base_", "cub_", "googlenet_has_mixed")
+
+
+def _header(path):
+    return "".join(line for line in open(path) if line.startswith("#")).replace(
+        "\n#", " "
+    )
+
+
+@pytest.mark.parametrize("path", FILES, ids=os.path.basename)
+def test_paper_experiments_quote_their_table_row_and_figures(path):
+    name = os.path.basename(path)[: -len(".cfg")]
+    if any(part in name for part in NOT_IN_THE_PAPER):
+        assert name not in PAPER
+        return
+    table, row, figures = PAPER[name]
+    header = " ".join(_header(path).split())
+    assert f"Paper: Table {table}, row '{row}'" in header
+    assert "not run here" in header
+    after = header.split(f"row '{row}'", 1)[1]
+    quoted = [float(v) for v in re.findall(r"\b\d+\.\d\d\b", after)]
+    assert quoted[: len(figures)] == list(figures), quoted
+
+
+def test_every_table_row_has_a_flagfile():
+    names = {os.path.basename(f)[: -len(".cfg")] for f in FILES}
+    assert set(PAPER) <= names

@@ -357,3 +357,21 @@ def test_variable_input_size():
     model = models.small_gap(3, input_shape=(None, None, 3))
     out = models.cam_model(model)(tf.zeros([1, 40, 56, 3]))
     assert out["cams"].shape == (1, 10, 14, 3)
+
+
+@pytest.mark.parametrize("at_test", [False, True])
+def test_dropout_at_test_keeps_dropout_active_in_inference(at_test, tmp_path):
+    model = models.small_gap(
+        3, input_shape=(16, 16, 3), dropout_rate=0.5, dropout_at_test=at_test
+    )
+    x = np.random.default_rng(0).normal(size=(4, 16, 16, 3)).astype("float32")
+    first = np.asarray(model(x, training=False))
+    second = np.asarray(model(x, training=False))
+    # Training-only dropout: inference is deterministic; dropout at test:
+    # two inference calls drop different features.
+    assert np.array_equal(first, second) != at_test
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    again = [np.asarray(loaded(x, training=False)) for _ in range(2)]
+    assert np.array_equal(*again) != at_test

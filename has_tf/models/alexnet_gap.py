@@ -30,6 +30,7 @@ def alexnet_gap(
     lrn: bool = True,
     pooling: str = "avg",
     dropout_rate: float = 0.0,
+    dropout_at_test: bool = False,
     conv1_hide_patch_sizes=None,
     conv1_hide_prob: float = 0.5,
     name: str = "alexnet_gap",
@@ -51,6 +52,8 @@ def alexnet_gap(
       pooling: "avg" (GAP, the paper) or "max" (the GMP ablation).
       dropout_rate: dropout before the classifier (the paper compares
         dropout with hiding); 0 disables it.
+      dropout_at_test: keep that dropout active at inference (the paper's
+        "dropout-traintest" baseline).
       conv1_hide_patch_sizes: hide patches of the conv1 feature maps in
         training (the paper's ablation uses cells of 5 or 11 on 55x55
         maps), e.g. `(5,)`; None disables it. Hidden activations are 0.
@@ -89,6 +92,6 @@ def alexnet_gap(
     if pool5:
         x = layers.MaxPooling2D(3, 1, name="pool5")(x)
     logits = common.cam_head(
-        x, num_classes, (512, 512), bn, pooling, dropout_rate
+        x, num_classes, (512, 512), bn, pooling, dropout_rate, dropout_at_test
     )
     return keras.Model(inputs, logits, name=name)

@@ -66,6 +66,18 @@ class LocalResponseNorm(layers.Layer):
         }
 
 
+@keras.saving.register_keras_serializable(package="has_tf")
+class AlwaysDropout(layers.Dropout):
+    """Dropout also at inference: a model's output is then random.
+
+    The paper's "dropout-traintest" baseline (Table 3) drops at test time
+    as in training; Keras's `Dropout` is the identity unless training.
+    """
+
+    def call(self, inputs, training=None):
+        return super().call(inputs, training=True)
+
+
 def conv_block(
     x, filters, kernel, name, strides=1, padding="same", batch_norm=False
 ):
@@ -93,7 +105,15 @@ def hide_conv1(x, patch_sizes, hide_prob):
     return HideAndSeekLayer(patch_sizes, hide_prob, 0.0, name="conv1_hide")(x)
 
 
-def cam_head(x, num_classes, cam_filters, batch_norm, pooling, dropout_rate):
+def cam_head(
+    x,
+    num_classes,
+    cam_filters,
+    batch_norm,
+    pooling,
+    dropout_rate,
+    dropout_at_test=False,
+):
     """The CAM head: new 3x3 convs, global pooling, dropout, classifier.
 
     Args:
@@ -104,6 +124,8 @@ def cam_head(x, num_classes, cam_filters, batch_norm, pooling, dropout_rate):
       batch_norm: BN after each new conv.
       pooling: "avg" (GAP, named `gap`) or "max" (GMP, named `gmp`).
       dropout_rate: dropout before the classifier (0 disables it).
+      dropout_at_test: keep the dropout active at inference too (the
+        paper's "dropout-traintest" baseline); else training only.
 
     Returns:
       float32 logits `[B, num_classes]`.
@@ -118,7 +140,8 @@ def cam_head(x, num_classes, cam_filters, batch_norm, pooling, dropout_rate):
     )
     x = pool(name=POOL_NAMES[pooling])(x)
     if dropout_rate:
-        x = layers.Dropout(dropout_rate, name="dropout")(x)
+        dropout = AlwaysDropout if dropout_at_test else layers.Dropout
+        x = dropout(dropout_rate, name="dropout")(x)
     return layers.Dense(num_classes, name="logits", dtype="float32")(x)
 
 

@@ -57,6 +57,7 @@ def googlenet_gap(
     batch_norm: bool = True,
     pooling: str = "avg",
     dropout_rate: float = 0.0,
+    dropout_at_test: bool = False,
     name: str = "googlenet_gap",
 ) -> keras.Model:
     """Builds GoogLeNet-GAP.
@@ -75,6 +76,8 @@ def googlenet_gap(
         with biases.
       pooling: "avg" (GAP) or "max" (the GMP ablation).
       dropout_rate: dropout before the classifier; 0 disables it.
+      dropout_at_test: keep that dropout active at inference (the paper's
+        "dropout-traintest" baseline).
       name: the model's name.
 
     Returns:
@@ -112,5 +115,7 @@ def googlenet_gap(
         "inception_4e",
     ):
         x = _inception(x, block, INCEPTION_FILTERS[block], bn)
-    logits = common.cam_head(x, num_classes, (1024,), bn, pooling, dropout_rate)
+    logits = common.cam_head(
+        x, num_classes, (1024,), bn, pooling, dropout_rate, dropout_at_test
+    )
     return keras.Model(inputs, logits, name=name)

@@ -24,6 +24,7 @@ def small_gap(
     batch_norm: bool = True,
     pooling: str = "avg",
     dropout_rate: float = 0.0,
+    dropout_at_test: bool = False,
     conv1_hide_patch_sizes=None,
     conv1_hide_prob: float = 0.5,
     name: str = "small_gap",
@@ -43,6 +44,8 @@ def small_gap(
       batch_norm: BN after every conv.
       pooling: "avg" (GAP) or "max" (GMP).
       dropout_rate: dropout before the classifier; 0 disables it.
+      dropout_at_test: keep that dropout active at inference (the paper's
+        "dropout-traintest" baseline).
       conv1_hide_patch_sizes: hide patches of the conv1 feature maps in
         training (as `alexnet_gap`), e.g. `(4,)`; None disables it.
       conv1_hide_prob: hiding probability for those cells.
@@ -80,6 +83,12 @@ def small_gap(
         if index <= pools:
             x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
     logits = common.cam_head(
-        x, num_classes, (cam_filters,), batch_norm, pooling, dropout_rate
+        x,
+        num_classes,
+        (cam_filters,),
+        batch_norm,
+        pooling,
+        dropout_rate,
+        dropout_at_test,
     )
     return keras.Model(inputs, logits, name=name)

@@ -84,6 +84,7 @@ def build_model(config, num_classes: int) -> keras.Model:
         input_shape=(side, side, 3),
         pooling=config.pooling,
         dropout_rate=config.dropout_rate,
+        dropout_at_test=config.dropout_at_test,
         **options,
     )
 
