@@ -35,6 +35,7 @@ from has_tf import _checks
 from has_tf.postprocess import boxes as postprocess
 
 __all__ = [
+    "PROTOCOLS",
     "box_iou",
     "PaperLocalization",
     "ThresholdFreeLocalization",
@@ -215,6 +216,9 @@ def default_thresholds(step: float = 0.01) -> np.ndarray:
     return np.arange(count) / count
 
 
+PROTOCOLS = ("has_tf", "wsolevaluation")
+
+
 class ThresholdFreeLocalization:
     """Streaming MaxBoxAcc and MaxBoxAccV2 (Choe et al., CVPR 2020).
 
@@ -223,12 +227,33 @@ class ThresholdFreeLocalization:
     (MaxBoxAccV2) reaches each IoU threshold with some ground-truth box.
     The CAM passed is the true class's (GT-known setting).
 
+    Two protocols:
+
+    - "has_tf" (default): the CAM normalised in float64, components kept
+      at `value >= threshold`, the largest by pixel count, tight
+      continuous boxes and their exact IoU (`box_iou`), 4- or
+      8-connectivity: what the metric defines, free of quantization.
+    - "wsolevaluation": the numbers of the official tool
+      (clovaai/wsolevaluation), rule for rule: its `normalize_scoremap`
+      (NaN or constant CAMs become zeros), the 8-bit quantization and
+      strict threshold, OpenCV's contours with the largest by contour
+      area and, for V2, hole contours too, boxes one pixel wider and
+      taller read with its inclusive IoU, (0, 0, 0, 0) when nothing is
+      kept (`postprocess.wsolevaluation_boxes` states each rule). CAMs
+      and boxes are in the frame the tool scores (224 x 224, see
+      `has_tf.evaluate_cams`); ground-truth boxes are its integer
+      corners. The official tool's own figures come out equal.
+
+    The protocols differ by up to a few points on the same CAMs (mostly
+    from the one-pixel-wider boxes and the quantization).
+
     Args:
       thresholds: the CAM thresholds (default 0, 0.01, ..., 0.99); any
         grid down to 0.001 steps.
       iou_thresholds: the IoUs averaged by MaxBoxAccV2 (0.3, 0.5, 0.7).
-      normalization: "minmax" (Choe et al.) or "max".
-      connectivity: 8 or 4.
+      normalization: "minmax" (Choe et al.) or "max" ("has_tf" only).
+      connectivity: 8 or 4 ("has_tf" only; the official tool's is 8).
+      protocol: "has_tf" or "wsolevaluation".
     """
 
     def __init__(
@@ -237,7 +262,19 @@ class ThresholdFreeLocalization:
         iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7),
         normalization: str = "minmax",
         connectivity: int = 8,
+        protocol: str = "has_tf",
     ):
+        _checks.choice(protocol, "protocol", PROTOCOLS)
+        if protocol == "wsolevaluation" and (
+            normalization != "minmax" or connectivity != 8
+        ):
+            raise ValueError(
+                "Expected normalization='minmax' and connectivity=8 with "
+                "protocol='wsolevaluation' (the official tool's). Received: "
+                f"normalization={normalization!r}, "
+                f"connectivity={connectivity!r}"
+            )
+        self.protocol = protocol
         self.thresholds = (
             default_thresholds()
             if thresholds is None
@@ -265,20 +302,32 @@ class ThresholdFreeLocalization:
 
         Args:
           cam: `[H, W]` CAM of the true class at image resolution.
-          gt_boxes: `[M, 4]` ground-truth pixel boxes, M >= 1.
+          gt_boxes: `[M, 4]` ground-truth pixel boxes `(ymin, xmin, ymax,
+            xmax)`, M >= 1: continuous (ends exclusive) for "has_tf";
+            the official tool's integer corners for "wsolevaluation".
           label: the true class, for the per-class breakdown (optional).
         """
         gt_boxes = _check_boxes(gt_boxes, "gt_boxes")
         if len(gt_boxes) == 0:
             raise ValueError("Expected at least one ground-truth box.")
         ious = np.asarray(self.iou_thresholds)[:, None]
-        largest, counts, boxes = postprocess.cam_component_boxes(
-            cam, self.thresholds, self.normalization, self.connectivity
-        )
-        best_largest = _best_iou(largest, gt_boxes)  # [K]
+        if self.protocol == "wsolevaluation":
+            scoremap = postprocess.wsolevaluation_normalize(cam)
+            largest, counts, boxes = postprocess.wsolevaluation_boxes(
+                scoremap, self.thresholds
+            )
+            best_largest = postprocess.inclusive_box_iou(largest, gt_boxes).max(
+                axis=1
+            )
+            per_box = postprocess.inclusive_box_iou(boxes, gt_boxes).max(axis=1)
+        else:
+            largest, counts, boxes = postprocess.cam_component_boxes(
+                cam, self.thresholds, self.normalization, self.connectivity
+            )
+            best_largest = _best_iou(largest, gt_boxes)  # [K]
+            per_box = _best_iou(boxes, gt_boxes)
         # Best IoU of any component per threshold: a max over each
         # threshold's run of boxes (thresholds without one score 0).
-        per_box = _best_iou(boxes, gt_boxes)
         best_any = np.zeros(len(counts))
         present = counts > 0
         if present.any():
@@ -339,6 +388,7 @@ class ThresholdFreeLocalization:
                 "thresholds": [float(t) for t in self.thresholds],
                 "accuracy": (self._largest[at_half] / self._count).tolist(),
             }
+        out["protocol"] = self.protocol
         out["normalization"] = self.normalization
         out["num_thresholds"] = len(self.thresholds)
         out["per_class"] = {
@@ -352,16 +402,30 @@ class PixelAveragePrecision:
     """Streaming PxAP: average precision of CAM pixels against masks.
 
     Per threshold t of the grid, counts foreground and background pixels
-    with normalised CAM >= t; precision and recall follow, and
-    `PxAP = sum_k (R_k - R_{k+1}) * P_k` over thresholds in increasing
-    order (recall decreasing, R_K = 0).
+    with normalised CAM >= t; precision and recall follow. Pixels an
+    optional ignore mask marks (OpenImages30k's ignore regions) count as
+    neither.
+
+    - "has_tf" (default): `PxAP = sum_k (R_k - R_{k+1}) * P_k` over the
+      thresholds in increasing order (recall decreasing, R_K = 0).
+    - "wsolevaluation": the official tool's histogram, whose bins add the
+      edges 1, 2 and 3 above the grid (so the pixels at exactly 1 form a
+      point of their own), and its sum `sum_i P_i (R_i - R_{i-1})` over
+      the thresholds in decreasing order, skipping thresholds no pixel
+      reaches; the CAM is normalised by its `normalize_scoremap`.
 
     Args:
       thresholds: the grid (default 0, 0.01, ..., 0.99).
-      normalization: "minmax" (Choe et al.) or "max".
+      normalization: "minmax" (Choe et al.) or "max" ("has_tf" only).
+      protocol: "has_tf" or "wsolevaluation".
     """
 
-    def __init__(self, thresholds=None, normalization: str = "minmax"):
+    def __init__(
+        self,
+        thresholds=None,
+        normalization: str = "minmax",
+        protocol: str = "has_tf",
+    ):
         grid = (
             default_thresholds()
             if thresholds is None
@@ -371,14 +435,24 @@ class PixelAveragePrecision:
         _checks.choice(
             normalization, "normalization", postprocess.NORMALIZATIONS
         )
+        _checks.choice(protocol, "protocol", PROTOCOLS)
         self.normalization = normalization
-        self._fg = np.zeros(len(self.thresholds), np.int64)
-        self._bg = np.zeros(len(self.thresholds), np.int64)
-        self._fg_total = 0
+        self.protocol = protocol
+        # wsolevaluation's bins: [t_0, t_1), ..., [t_last, 1), [1, 2), [2, 3].
+        self._edges = np.append(self.thresholds, [1.0, 2.0, 3.0])
+        size = len(self._edges) - 1
+        self._fg = np.zeros(size, np.int64)
+        self._bg = np.zeros(size, np.int64)
         self._count = 0
 
-    def update(self, cam, mask) -> None:
-        """Adds one image: `cam` `[H, W]` and a boolean `mask` `[H, W]`."""
+    def update(self, cam, mask, ignore=None) -> None:
+        """Adds one image.
+
+        Args:
+          cam: `[H, W]` CAM.
+          mask: `[H, W]` the foreground (bool, or nonzero).
+          ignore: `[H, W]` pixels to leave out (bool, or nonzero), or None.
+        """
         mask = np.asarray(mask)
         if mask.shape != np.shape(cam):
             raise ValueError(
@@ -386,39 +460,68 @@ class PixelAveragePrecision:
                 f"mask.shape={mask.shape}, cam.shape={np.shape(cam)}"
             )
         mask = mask.astype(bool)
-        normalized = postprocess.normalize_cam(cam, self.normalization)
-        if normalized is None:
-            normalized = np.zeros(np.shape(cam))
-        # Number of thresholds each pixel reaches: value >= t_k for k < n.
-        reached = np.searchsorted(self.thresholds, normalized, side="right")
-        size = len(self.thresholds) + 1
-        fg = np.bincount(reached[mask], minlength=size)
-        bg = np.bincount(reached[~mask], minlength=size)
-        # Pixels reaching threshold k: those with n > k.
-        self._fg += np.cumsum(fg[::-1])[::-1][1:]
-        self._bg += np.cumsum(bg[::-1])[::-1][1:]
-        self._fg_total += int(mask.sum())
+        keep = np.ones(mask.shape, bool)
+        if ignore is not None:
+            ignore = np.asarray(ignore)
+            if ignore.shape != mask.shape:
+                raise ValueError(
+                    "Expected `ignore` of the CAM's shape. Received: "
+                    f"ignore.shape={ignore.shape}, cam.shape={mask.shape}"
+                )
+            keep = ~ignore.astype(bool)
+        if self.protocol == "wsolevaluation":
+            normalized = postprocess.wsolevaluation_normalize(cam)
+        else:
+            normalized = postprocess.normalize_cam(cam, self.normalization)
+            if normalized is None:
+                normalized = np.zeros(np.shape(cam))
+        self._fg += np.histogram(normalized[mask & keep], self._edges)[0]
+        self._bg += np.histogram(normalized[~mask & keep], self._edges)[0]
         self._count += 1
 
     def result(self) -> dict:
-        """`{"pxap", "count", "thresholds", "precision", "recall"}`."""
-        predicted = self._fg + self._bg
+        """`{"pxap", "count", "thresholds", "precision", "recall",
+        "protocol"}` (precision and recall per threshold, increasing)."""
+        # Pixels reaching each edge: counts of the bins at or above it.
+        fg = np.cumsum(self._fg[::-1])[::-1]
+        bg = np.cumsum(self._bg[::-1])[::-1]
+        positives = int(self._fg.sum())
+        if self.protocol == "wsolevaluation":
+            pxap = _official_pxap(fg, bg, positives)
+        fg, bg = fg[: len(self.thresholds)], bg[: len(self.thresholds)]
+        predicted = fg + bg
         precision = np.divide(
-            self._fg,
-            predicted,
-            out=np.ones(len(predicted)),
-            where=predicted > 0,
+            fg, predicted, out=np.ones(len(predicted)), where=predicted > 0
         )
-        recall = (
-            self._fg / self._fg_total
-            if self._fg_total
-            else np.zeros(len(predicted))
-        )
-        drops = recall - np.append(recall[1:], 0.0)
+        recall = fg / positives if positives else np.zeros(len(predicted))
+        if self.protocol == "has_tf":
+            drops = recall - np.append(recall[1:], 0.0)
+            pxap = float(np.sum(drops * precision))
         return {
-            "pxap": float(np.sum(drops * precision)),
+            "pxap": pxap,
             "count": self._count,
+            "protocol": self.protocol,
             "thresholds": self.thresholds.tolist(),
             "precision": precision.tolist(),
             "recall": recall.tolist(),
         }
+
+
+def _official_pxap(fg, bg, positives) -> float:
+    """wsolevaluation's `MaskEvaluator.compute` on reaching counts.
+
+    Args:
+      fg, bg: int `[K + 2]` pixels reaching each bin's lower edge, in
+        increasing order (the K thresholds, then 1 and 2).
+      positives: foreground pixels.
+    """
+    # Its cumulative counts run from the top bin down.
+    tp = fg[::-1].astype(np.float64)
+    fp = bg[::-1].astype(np.float64)
+    if positives == 0 or not (tp + fp > 0).any():
+        return 0.0
+    present = (tp + fp) != 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = tp / (tp + fp)
+    recall = tp / positives
+    return float((precision[1:] * np.diff(recall))[present[1:]].sum())

@@ -53,6 +53,7 @@ def _sweep(
     added,
     links_count,
     links,
+    by_area,
 ):
     """Components of `{values >= t_j}` for every threshold, highest first.
 
@@ -64,6 +65,13 @@ def _sweep(
       work, info, peak, added: the workspace (`_workspace`).
       links_count, links: the link table of the connectivity
         (`_link_table`).
+      by_area: "largest" is the component of the largest contour area
+        (OpenCV's `contourArea` of its outer border: 2x2 pixel windows
+        fully in it count 1, with three of four pixels 1/2), ties going to
+        the component that starts last in raster order (wsolevaluation's
+        `max(contours, key=cv2.contourArea)` over OpenCV's contour list);
+        else the largest by pixel count, then peak, then first in raster
+        order. Area mode lists live components as `want_all` does.
 
     Returns:
       largest: int64 `[K, 4]` box (ymin, xmin, ymax, xmax), ends exclusive,
@@ -107,7 +115,11 @@ def _sweep(
     order = work[2]
     live = work[3]
     where = work[4]
+    windows = work[5]  # Pixels of each 2x2 window added so far.
     added[:n] = False
+    if by_area:
+        windows[: max(height - 1, 0) * max(width - 1, 0)] = 0
+    track_live = want_all or by_area
     # Bucket b holds the pixels reaching exactly b thresholds (binary
     # search); counting sort by bucket, raster order within one.
     starts = np.zeros(num_levels + 2, np.int64)
@@ -228,7 +240,8 @@ def _sweep(
                 if info[b, 5] > info[a, 5]:
                     info[a, 5] = info[b, 5]
                 root = a
-                if want_all:
+                info[a, 6] += info[b, 6]
+                if track_live:
                     # Drop b from the live list (swap with the last).
                     j = where[b]
                     num_live -= 1
@@ -237,6 +250,7 @@ def _sweep(
                     where[last] = j
             if root == p:  # A new component of one pixel.
                 info[p, 0] = 1
+                info[p, 6] = 0
                 peak[p] = value
                 info[p, 1] = i
                 info[p, 2], info[p, 3], info[p, 4], info[p, 5] = (
@@ -245,16 +259,42 @@ def _sweep(
                     r + 1,
                     c + 1,
                 )
-                if want_all:
+                if track_live:
                     live[num_live] = p
                     where[p] = num_live
                     num_live += 1
+            if by_area:
+                # The 2x2 windows holding p: at three pixels a window adds
+                # half a unit of area to p's component, at four another
+                # half (in halves: +1 each), all of its pixels being in
+                # that component by then.
+                for wr in range(max(r - 1, 0), min(r, height - 2) + 1):
+                    for wc in range(max(c - 1, 0), min(c, width - 2) + 1):
+                        w = wr * (width - 1) + wc
+                        windows[w] += 1
+                        if windows[w] >= 3:
+                            info[root, 6] += 1
+                continue
             # Components only grow, so the largest is the previous one's
             # component or one that gained a pixel in this bucket.
             if best >= 0 and parent[best] != best:
                 best = _find(parent, best)
             if best < 0 or (root != best and _better(root, best, info, peak)):
                 best = root
+        if by_area:
+            # Contour areas can tie while a component's start moves, so
+            # the live components are compared afresh at every threshold.
+            best = -1
+            for j in range(num_live):
+                a = live[j]
+                if best < 0 or (
+                    info[a, 6] > info[best, 6]
+                    or (
+                        info[a, 6] == info[best, 6]
+                        and info[a, 1] > info[best, 1]
+                    )
+                ):
+                    best = a
         if best >= 0:
             largest[level, 0] = info[best, 2]
             largest[level, 1] = info[best, 3]
@@ -318,6 +358,67 @@ def _link_table(count: int, ring: bool):
     return counts, positions
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def outside_levels(levels):
+    """The level at which each pixel joins the outside background.
+
+    With foreground `{levels > l}`, the outside at l is the background
+    4-connected to the image border (OpenCV's contours take the pixels
+    beyond the border as background). A pixel joins it at the smallest l
+    with a 4-path to the border whose levels are all <= l: the path's
+    largest level, minimised. Computed by a flood from the border in
+    increasing level (a bucket queue over 0..255).
+
+    Args:
+      levels: uint8 `[H, W]`.
+
+    Returns:
+      int64 `[H, W]`: `{result > l}` is the foreground at l with its holes
+      (and what they enclose) filled.
+    """
+    height, width = levels.shape
+    n = height * width
+    result = np.full(n, 256, np.int64)
+    capacity = 5 * n + 1
+    item = np.empty(capacity, np.int64)
+    link = np.empty(capacity, np.int64)
+    head = np.full(256, -1, np.int64)
+    used = 0
+    for r in range(height):
+        for c in range(width):
+            if r == 0 or c == 0 or r == height - 1 or c == width - 1:
+                b = levels[r, c]
+                item[used] = r * width + c
+                link[used] = head[b]
+                head[b] = used
+                used += 1
+    for level in range(256):
+        while head[level] >= 0:
+            k = head[level]
+            head[level] = link[k]
+            p = item[k]
+            if result[p] <= level:
+                continue
+            result[p] = level
+            r = p // width
+            c = p - r * width
+            for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+                rr, cc = r + dr, c + dc
+                if rr < 0 or rr >= height or cc < 0 or cc >= width:
+                    continue
+                q = rr * width + cc
+                if result[q] <= level:
+                    continue
+                b = max(level, np.int64(levels[rr, cc]))
+                if b >= result[q]:
+                    continue
+                item[used] = q
+                link[used] = head[b]
+                head[b] = used
+                used += 1
+    return result.reshape(height, width)
+
+
 _LINKS_8 = _link_table(8, ring=True)
 _LINKS_4 = _link_table(4, ring=False)
 _LOCAL = threading.local()
@@ -328,7 +429,7 @@ def _workspace(n: int):
     cached = getattr(_LOCAL, "arrays", None)
     if cached is None or cached[0].shape[1] < n:
         cached = (
-            np.empty((5, n), np.int32),
+            np.empty((6, n), np.int32),
             np.empty((n, 8), np.int32),
             np.empty(n, np.float64),
             np.empty(n, np.bool_),
@@ -342,6 +443,7 @@ def sweep(
     thresholds: np.ndarray,
     connectivity: int,
     want_all: bool,
+    by_area: bool = False,
 ):
     """Runs the kernel for thresholds in any order.
 
@@ -350,6 +452,7 @@ def sweep(
       thresholds: float64 `[K]`, any order, duplicates allowed.
       connectivity: 4 or 8.
       want_all: also every component's box.
+      by_area: pick "largest" by contour area (see `_sweep`).
 
     Returns:
       `(largest, counts, boxes)` in the order of `thresholds`: float64
@@ -382,6 +485,7 @@ def sweep(
         peak,
         added,
         *(_LINKS_8 if connectivity == 8 else _LINKS_4),
+        by_area,
     )
     largest = np.empty((len(thresholds), 4), np.float64)
     largest[order] = largest_sorted
