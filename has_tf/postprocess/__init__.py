@@ -14,9 +14,13 @@ from has_tf.postprocess.boxes import cam_boxes_for_thresholds
 from has_tf.postprocess.boxes import cam_component_boxes
 from has_tf.postprocess.boxes import cam_to_box
 from has_tf.postprocess.boxes import check_options
+from has_tf.postprocess.boxes import inclusive_box_iou
 from has_tf.postprocess.boxes import merge_ten_crop_cams
 from has_tf.postprocess.boxes import normalize_cam
+from has_tf.postprocess.boxes import resize_cam_bicubic
 from has_tf.postprocess.boxes import ten_crop_offsets
+from has_tf.postprocess.boxes import wsolevaluation_boxes
+from has_tf.postprocess.boxes import wsolevaluation_normalize
 
 __all__ = [
     "CONNECTIVITIES",
@@ -27,8 +31,12 @@ __all__ = [
     "cam_component_boxes",
     "cam_to_box",
     "check_options",
+    "inclusive_box_iou",
     "merge_ten_crop_cams",
     "normalize_cam",
+    "resize_cam_bicubic",
     "segments",
     "ten_crop_offsets",
+    "wsolevaluation_boxes",
+    "wsolevaluation_normalize",
 ]

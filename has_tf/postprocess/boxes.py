@@ -46,6 +46,7 @@ __all__ = [
     "boxes_to_pixels",
     "merge_ten_crop_cams",
     "inclusive_box_iou",
+    "resize_cam_bicubic",
     "wsolevaluation_boxes",
     "wsolevaluation_normalize",
 ]
@@ -416,6 +417,54 @@ def inclusive_box_iou(a, b) -> np.ndarray:
     area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _cubic_weights(source: int, target: int) -> np.ndarray:
+    """`[target, source]` rows of OpenCV's INTER_CUBIC weights.
+
+    Half-pixel centres, Keys' kernel with a = -0.75, indices clamped at the
+    border (replicated edge pixels), no antialiasing when shrinking.
+    """
+    a = -0.75
+    weights = np.zeros((target, source))
+    position = (np.arange(target) + 0.5) * (source / target) - 0.5
+    start = np.floor(position).astype(np.int64)
+    t = position - start
+    taps = [
+        ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a,
+        ((a + 2) * t - (a + 3)) * t * t + 1,
+        ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1,
+    ]
+    taps.append(1 - taps[0] - taps[1] - taps[2])
+    rows = np.arange(target)
+    for k, tap in enumerate(taps):
+        np.add.at(weights, (rows, np.clip(start - 1 + k, 0, source - 1)), tap)
+    return weights
+
+
+def resize_cam_bicubic(cam, size) -> np.ndarray:
+    """Resizes a CAM as wsolevaluation's inference does (OpenCV INTER_CUBIC).
+
+    Args:
+      cam: `[h, w]` real values.
+      size: `(H, W)` of the output.
+
+    Returns:
+      `[H, W]` in the CAM's floating dtype (float64 for integers); equal to
+      `cv2.resize(cam, (W, H), interpolation=cv2.INTER_CUBIC)` up to float
+      rounding (the weights are computed in float64).
+    """
+    cam = np.asarray(cam)
+    dtype = cam.dtype if np.issubdtype(cam.dtype, np.floating) else np.float64
+    height, width = size
+    if cam.shape == (height, width):
+        return cam.astype(dtype)
+    out = (
+        _cubic_weights(cam.shape[0], height)
+        @ cam.astype(np.float64)
+        @ _cubic_weights(cam.shape[1], width).T
+    )
+    return out.astype(dtype)
 
 
 def boxes_to_normalized(boxes, height: int, width: int) -> np.ndarray:
