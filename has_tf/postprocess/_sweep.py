@@ -308,12 +308,20 @@ def _sweep(
                 grown = np.empty((capacity, 4), np.int64)
                 grown[:total] = out[:total]
                 out = grown
-            firsts = np.empty(num_live, np.int64)
+            # Keep the live list in raster order of first pixels: an
+            # insertion sort, cheap on the nearly sorted list that the
+            # previous threshold left (no allocation per threshold).
+            for j in range(1, num_live):
+                a = live[j]
+                key = info[a, 1]
+                k = j - 1
+                while k >= 0 and info[live[k], 1] > key:
+                    live[k + 1] = live[k]
+                    k -= 1
+                live[k + 1] = a
             for j in range(num_live):
-                firsts[j] = info[live[j], 1]
-            ranked = np.argsort(firsts)
-            for j in range(num_live):
-                a = live[ranked[j]]
+                a = live[j]
+                where[a] = j
                 out[total + j, 0] = info[a, 2]
                 out[total + j, 1] = info[a, 3]
                 out[total + j, 2] = info[a, 4]
