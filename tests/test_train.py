@@ -160,6 +160,17 @@ def test_conv1_hiding_reaches_the_model(tmp_path):
     assert "conv1_hide" not in [layer.name for layer in plain.layers]
 
 
+def _one_step_run(tmp_path, **kwargs):
+    """A run of one training step on the tiny set; returns its dir."""
+    run = str(tmp_path / "run")
+    config = dict(epochs=1, steps_per_epoch=1, **TINY)
+    config.update(kwargs)
+    train.train(
+        train.TrainConfig(model_dir=run, data_dir=str(tmp_path), **config)
+    )
+    return run
+
+
 def test_evaluate_without_a_model_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="No trained model"):
         evaluate.evaluate(str(tmp_path), "synthetic_parts/tiny")
@@ -167,17 +178,7 @@ def test_evaluate_without_a_model_says_so(tmp_path):
 
 def test_a_run_of_version_0_1_still_evaluates(tmp_path):
     # has_tf 0.1 named the run record normalization.json.
-    run = str(tmp_path / "run")
-    train.train(
-        train.TrainConfig(
-            model_dir=run,
-            data_dir=str(tmp_path),
-            epochs=1,
-            steps_per_epoch=1,
-            tensorboard_images=0,
-            **TINY,
-        )
-    )
+    run = _one_step_run(tmp_path, tensorboard_images=0)
     record = json.loads(open(os.path.join(run, "run_info.json")).read())
     assert record["image_size"] == 28 and record["model"] == "small_gap"
     os.rename(
@@ -236,17 +237,7 @@ def test_resume_after_sigkill(tmp_path):
 
 
 def test_saved_model_serves_logits_and_cams(tmp_path):
-
-    run = str(tmp_path / "run")
-    train.train(
-        train.TrainConfig(
-            model_dir=run,
-            data_dir=str(tmp_path),
-            epochs=1,
-            steps_per_epoch=1,
-            **TINY,
-        )
-    )
+    run = _one_step_run(tmp_path)
     served = tf.saved_model.load(os.path.join(run, "saved_model"))
     out = served.serve(tf.zeros([2, 28, 28, 3]))
     assert out["logits"].shape == (2, 3)
