@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 from absl import flags
 
@@ -34,6 +35,7 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 __all__ = [
     "EvalConfig",
     "RunConfig",
+    "check_flagfiles",
     "TrainConfig",
     "define_flags",
     "eval_config",
@@ -433,6 +435,47 @@ def eval_config(values: flags.FlagValues | None = None) -> EvalConfig:
     return _from_values(EvalConfig, flags.FLAGS if values is None else values)
 
 
+def check_flagfiles(argv) -> None:
+    """Raises if a flagfile named in `argv` includes itself, at any depth.
+
+    absl only warns about a circular `--flagfile=` and goes on with the
+    defaults; a run must not start from a configuration nobody wrote.
+
+    Args:
+      argv: command-line arguments (`--flagfile=PATH` or `--flagfile
+        PATH`), e.g. `sys.argv`.
+
+    Raises:
+      ValueError: naming the chain of files, e.g. "a.cfg -> b.cfg ->
+        a.cfg".
+    """
+    args = list(argv)
+    paths = [
+        arg.split("=", 1)[1] if "=" in arg else args[i + 1]
+        for i, arg in enumerate(args)
+        if arg.split("=", 1)[0] in ("--flagfile", "-flagfile")
+        and ("=" in arg or i + 1 < len(args))
+    ]
+    for path in paths:
+        _follow_flagfile(path, [])
+
+
+def _follow_flagfile(path: str, chain: list) -> None:
+    real = os.path.realpath(path)
+    if real in chain:
+        names = [os.path.relpath(p) for p in chain + [real]]
+        raise ValueError(
+            "--flagfile: a circular include: " + " -> ".join(names)
+        )
+    if not os.path.exists(real):
+        return  # absl reports a missing file itself.
+    with open(real) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("--flagfile="):
+                _follow_flagfile(line.split("=", 1)[1], chain + [real])
+
+
 def read_flagfile(path: str, **overrides) -> flags.FlagValues:
     """Parses a flagfile with the config's flags into fresh `FlagValues`.
 
@@ -441,7 +484,9 @@ def read_flagfile(path: str, **overrides) -> flags.FlagValues:
 
     Raises:
       absl.flags.Error: an unknown flag or a bad value.
+      ValueError: a circular include.
     """
+    check_flagfiles([f"--flagfile={path}"])
     values = flags.FlagValues()
     define_flags(values)
     values(["has_tf", f"--flagfile={path}"])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from absl import app
 from absl import flags
@@ -125,6 +126,7 @@ def main(argv):
             raise app.UsageError(str(error)) from None
         return
     try:
+        config_lib.check_flagfiles(sys.argv)
         config = config_lib.eval_config()
         if not config.model_dir:
             raise ValueError("--model_dir is required.")

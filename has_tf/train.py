@@ -234,6 +234,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     try:
+        config_lib.check_flagfiles(sys.argv)
         config = train_config()
     except ValueError as error:
         raise app.UsageError(str(error)) from None

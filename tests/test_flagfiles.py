@@ -3,6 +3,8 @@
 import glob
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 from absl import flags
@@ -132,3 +134,35 @@ def test_paper_experiments_quote_their_table_row_and_figures(path):
 def test_every_table_row_has_a_flagfile():
     names = {os.path.basename(f)[: -len(".cfg")] for f in FILES}
     assert set(PAPER) <= names
+
+
+def test_a_circular_include_is_an_error(tmp_path):
+    a, b = tmp_path / "a.cfg", tmp_path / "b.cfg"
+    a.write_text(f"--epochs=3\n--flagfile={b}\n")
+    b.write_text(f"--flagfile={a}\n")
+    with pytest.raises(
+        ValueError, match=r"circular include: .*a.cfg -> .*b.cfg -> .*a.cfg"
+    ):
+        config_lib.read_flagfile(str(a))
+    self_include = tmp_path / "self.cfg"
+    self_include.write_text(f"--flagfile={self_include}\n")
+    with pytest.raises(ValueError, match="circular include"):
+        config_lib.check_flagfiles(["train", "--flagfile", str(self_include)])
+    config_lib.check_flagfiles(
+        ["train", "--flagfile=flags/quickstart_baseline.cfg"]
+    )
+    # The app stops before doing anything, naming the chain.
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "has_tf.train",
+            f"--flagfile={self_include}",
+            f"--model_dir={tmp_path / 'run'}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode != 0
+    assert "circular include" in run.stderr
+    assert not (tmp_path / "run").exists()
