@@ -77,9 +77,22 @@ _ALG = "philox"
 
 
 def _check_hide_prob(hide_prob):
-    """A Python `hide_prob` is checked to lie in [0, 1]; tensors pass."""
+    """Checks `hide_prob` lies in [0, 1] (NaN is outside).
+
+    A Python number is checked now; a tensor when the op runs (an
+    `InvalidArgumentError`), except under XLA, which compiles no checks.
+    """
     if isinstance(hide_prob, (tf.Tensor, tf.Variable)):
-        return tf.cast(hide_prob, tf.float32)
+        value = tf.cast(hide_prob, tf.float32)
+        if _in_xla_context():
+            return value
+        message = "Expected `hide_prob` in [0, 1]."
+        checks = [
+            tf.debugging.assert_greater_equal(value, 0.0, message=message),
+            tf.debugging.assert_less_equal(value, 1.0, message=message),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(value)
     return _checks.probability(hide_prob, "hide_prob")
 
 
@@ -160,7 +173,18 @@ def _fill_vector(fill_value: FillLike, channels, dtype, name="fill_value"):
             fill = tf.round(fill)
         fill = tf.saturate_cast(fill, dtype)
     else:
-        fill = tf.cast(fill, dtype)
+        cast = tf.cast(fill, dtype)
+        before, after = tf.get_static_value(fill), tf.get_static_value(cast)
+        if (
+            before is not None
+            and np.all(np.isfinite(before))
+            and not np.all(np.isfinite(np.asarray(after, np.float64)))
+        ):
+            raise ValueError(
+                f"Expected `{name}` to fit {dtype.name} (it overflows to "
+                f"inf). Received: {name}={_short_repr(fill_value)}"
+            )
+        fill = cast
     return tf.broadcast_to(tf.reshape(fill, [-1]), [channels])
 
 
@@ -444,6 +468,9 @@ def hide_patches(
     dtype = batch_images.dtype
     batch, height, width, channels = (_dim(batch_images, a) for a in range(4))
     fill = _fill_vector(fill_value, channels, dtype)
+    if any(isinstance(d, int) and d == 0 for d in (height, width)):
+        # An empty image (static size 0): nothing to hide.
+        return batch_images[0] if single else batch_images
     grid = _sample_grid(batch, height, width, sizes, hide_prob, _as_seed(seed))
     if grid is None:  # Only S=0: nothing is ever hidden.
         return batch_images[0] if single else batch_images

@@ -423,3 +423,29 @@ def test_many_small_cells_and_more_dtypes(dtype):
         expected = tf.where(mask, tf.constant([101, 102, 103], dtype), images)
         np.testing.assert_array_equal(out.numpy(), expected.numpy())
         assert 0 < mask.numpy().mean() < 1
+
+
+def test_tensor_hide_prob_outside_0_1_is_an_error():
+    images = tf.zeros([1, 4, 4, 1])
+    for bad in (2.0, -0.5, float("nan")):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="hide_prob"):
+            hiding.hide_patches(images, 2, tf.constant(bad), seed=1)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="hide_prob"):
+            hiding.hide_segments(tf.zeros([1, 8, 2]), 2, tf.constant(bad))
+    assert hiding.hide_patches(images, 2, tf.constant(0.5), seed=1).shape == (
+        1,
+        4,
+        4,
+        1,
+    )
+
+
+def test_empty_images_pass_through():
+    empty = np.zeros((2, 0, 8, 3), np.float32)
+    assert hiding.hide_patches(empty, 4).shape == (2, 0, 8, 3)
+    assert hiding.patch_mask(empty, 4).shape == (2, 0, 8, 1)
+
+
+def test_fill_that_overflows_the_dtype_is_an_error():
+    with pytest.raises(ValueError, match="fill_value.*float16"):
+        hiding.hide_patches(np.zeros((1, 4, 4, 1), np.float16), 2, 1.0, 1e6)

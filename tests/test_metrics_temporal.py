@@ -146,3 +146,11 @@ def test_bad_input(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         metrics.temporal_map(**args)
+
+
+def test_fractional_classes_and_mixed_video_ids_are_errors():
+    gts = [("a", 0, 10, 0)]
+    with pytest.raises(ValueError, match="whole class indices.*0.5"):
+        metrics.temporal_map([("a", 0, 10, 0.5, 0.9)], gts, [0.5])
+    with pytest.raises(ValueError, match="1.*'1'"):
+        metrics.temporal_map([(1, 0, 10, 0, 0.9)], [("1", 0, 10, 0)], [0.5])

@@ -254,3 +254,8 @@ def test_ten_crop_merge_averages_overlaps_and_fills_gaps():
         postprocess.merge_ten_crop_cams(np.zeros((9, 4, 4)), 10)
     with pytest.raises(ValueError, match="resize_size=3"):
         postprocess.merge_ten_crop_cams(np.zeros((10, 4, 4)), 3)
+
+
+def test_cam_to_box_takes_one_threshold():
+    with pytest.raises(ValueError, match="`threshold` to be one number"):
+        cam_to_box(np.eye(3), [0.2, 0.5])

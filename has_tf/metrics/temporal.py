@@ -122,6 +122,34 @@ def _rows(rows, width: int, name: str):
     return videos, values
 
 
+def _check_classes(values, name: str, column: int) -> None:
+    """Class indices must be whole numbers (no silent truncation)."""
+    if not values.size:
+        return
+    classes = values[:, column]
+    bad = np.flatnonzero(classes != np.round(classes))
+    if bad.size:
+        raise ValueError(
+            f"Expected whole class indices in `{name}`. Received: "
+            f"{classes[bad[0]]!r} in row {bad[0]}"
+        )
+
+
+def _check_video_ids(named: dict) -> None:
+    """Video ids that print alike must be equal (1 and "1" are not)."""
+    seen = {}
+    for name, videos in named.items():
+        for video in videos:
+            key = str(video)
+            first = seen.setdefault(key, (video, name))
+            if first[0] != video:
+                raise ValueError(
+                    f"Expected one id per video. Received: {first[0]!r} in "
+                    f"`{first[1]}` and {video!r} in `{name}`, which differ "
+                    "(convert the ids to one type)."
+                )
+
+
 def _group(videos, values, classes=True):
     groups = defaultdict(list)
     for index, video in enumerate(videos):
@@ -215,7 +243,8 @@ def temporal_map(
 
     Raises:
       ValueError: an unknown protocol, malformed rows, thresholds outside
-        [0, 1] or no ground truth.
+        [0, 1], no ground truth, fractional class indices, or one video
+        given ids of different types (1 and "1").
     """
     if protocol not in PROTOCOLS:
         raise ValueError(
@@ -237,6 +266,15 @@ def temporal_map(
         )
     amb_videos, amb = _rows(
         ambiguous if ambiguous is not None else [], 3, "ambiguous"
+    )
+    _check_classes(det, "detections", 2)
+    _check_classes(gt, "ground_truth", 2)
+    _check_video_ids(
+        {
+            "detections": det_videos,
+            "ground_truth": gt_videos,
+            "ambiguous": amb_videos,
+        }
     )
     gt_groups = _group(gt_videos, gt)
     amb_groups = _group(amb_videos, amb, classes=False)

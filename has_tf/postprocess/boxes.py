@@ -183,6 +183,12 @@ def cam_to_box(
       ValueError: a CAM that is not 2-D, numeric and finite; a threshold
         outside [0, 1]; an unknown normalization or connectivity.
     """
+    if np.ndim(threshold) != 0:
+        raise ValueError(
+            "Expected `threshold` to be one number (see "
+            "cam_boxes_for_thresholds for a grid). Received: "
+            f"threshold of shape {np.shape(threshold)}"
+        )
     (value,) = _checks.thresholds(threshold)
     check_options(normalization, connectivity)
     normalized = normalize_cam(cam, normalization)
