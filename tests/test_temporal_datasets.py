@@ -133,3 +133,46 @@ def test_thumos14_train_and_evaluate_with_a_test_list(tmp_path):
         evaluate.evaluate(
             run, "thumos14_features/dummy", data_dir=data, test_list="210"
         )
+
+
+def test_thumos14_build_names_skipped_videos_and_rejects_bad_data(
+    tmp_path, caplog
+):
+    manual = make_dummy_data.write(tmp_path / "manual")
+    feats = manual / "features" / "test"
+    # video_test_0000009 is annotated but has no features; give another
+    # annotated video RGB features only.
+    (manual / "annotations" / "test" / "Diving_test.txt").write_text(
+        "video_test_0000011 0 1\n"
+    )
+    np.save(feats / "video_test_0000011_rgb.npy", np.zeros((4, 4)))
+    caplog.set_level("INFO")
+    has_tf.datasets.load(
+        "thumos14_features/dummy", "test", str(tmp_path / "data"), str(manual)
+    )
+    log = caplog.text
+    assert "skipping video_test_0000009 (no features)" in log
+    assert "skipping video_test_0000011 (RGB features but no flow)" in log
+    assert "2 of 4 annotated videos built" in log
+    # Zero-length features and start > end stop the build, named.
+    np.save(feats / "video_test_0000009.npy", np.zeros((0, 8)))
+    with pytest.raises(ValueError, match="video_test_0000009"):
+        has_tf.datasets.load(
+            "thumos14_features/dummy",
+            "test",
+            str(tmp_path / "d2"),
+            str(manual),
+        )
+    (feats / "video_test_0000009.npy").unlink()
+    (manual / "annotations" / "test" / "Diving_test.txt").write_text(
+        "video_test_0000011 0 1\nvideo_test_0000004 5 2\n"
+    )
+    with pytest.raises(
+        ValueError, match=r"Diving_test.txt:2: expected start <= end"
+    ):
+        has_tf.datasets.load(
+            "thumos14_features/dummy",
+            "test",
+            str(tmp_path / "d3"),
+            str(manual),
+        )

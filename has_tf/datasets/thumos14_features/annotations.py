@@ -26,14 +26,27 @@ def parse_intervals(text: str, source: str = "<text>") -> list:
       source: the file's name, for error messages.
 
     Raises:
-      ValueError: a line with fewer than three fields (naming the line).
+      ValueError: a line with fewer than three fields, non-numeric times
+        or start > end (naming the line).
     """
-    return [
-        (f[0], float(f[1]), float(f[2]))
-        for _, f in detection_files.parse_rows(
-            text, source, 3, "video start end"
-        )
-    ]
+    rows = []
+    for number, f in detection_files.parse_rows(
+        text, source, 3, "video start end"
+    ):
+        try:
+            start, end = float(f[1]), float(f[2])
+        except ValueError:
+            raise ValueError(
+                f"{source}:{number}: expected 'video start end' in seconds. "
+                f"Received: {' '.join(f)!r}"
+            ) from None
+        if not start <= end:
+            raise ValueError(
+                f"{source}:{number}: expected start <= end. Received: "
+                f"{' '.join(f)!r}"
+            )
+        rows.append((f[0], start, end))
+    return rows
 
 
 def read_annotations(directory, subset: str = "test"):

@@ -30,6 +30,7 @@ import os
 
 import numpy as np
 import tensorflow_datasets as tfds
+from absl import logging
 from etils import epath
 
 from has_tf.datasets import temporal_features
@@ -153,15 +154,29 @@ class Thumos14Features(tfds.core.GeneratorBasedBuilder):
             {row[0] for row in ground_truth} | {row[0] for row in ambiguous}
         )
         folder = root / "features" / split
+        skipped = {}
         for video in videos:
-            features = _features(folder, video)
+            features, missing = _features(folder, video)
             if features is None:
-                continue  # Features absent: the video is skipped.
+                # Its ground truth leaves the split: say so, by name.
+                logging.warning(
+                    "thumos14_features/%s: skipping %s (%s).",
+                    split,
+                    video,
+                    missing,
+                )
+                skipped.setdefault(missing, []).append(video)
+                continue
             if features.ndim != 2 or features.shape[1] != config.feature_dim:
                 raise ValueError(
                     f"Expected features [T, {config.feature_dim}] for "
                     f"{video} (config {config.name!r}). Received: shape "
                     f"{features.shape}"
+                )
+            if features.shape[0] == 0:
+                raise ValueError(
+                    f"Expected at least one feature step for {video} in "
+                    f"{os.fspath(folder)}. Received: shape {features.shape}"
                 )
             segments = [(s, e, c) for v, s, e, c in ground_truth if v == video]
             spans = [(s, e) for v, s, e in ambiguous if v == video]
@@ -176,13 +191,25 @@ class Thumos14Features(tfds.core.GeneratorBasedBuilder):
                     spans,
                 ),
             )
+        kept = len(videos) - sum(len(v) for v in skipped.values())
+        reasons = "; ".join(
+            f"{len(v)} {why}: {', '.join(v)}" for why, v in skipped.items()
+        )
+        logging.info(
+            "thumos14_features/%s: %d of %d annotated videos built%s",
+            split,
+            kept,
+            len(videos),
+            f"; skipped {reasons}." if skipped else ".",
+        )
 
 
 def _features(folder, video):
+    """`(features [T, D] float32, None)`, or `(None, why it is missing)`."""
     single = folder / f"{video}.npy"
     if single.exists():
         with single.open("rb") as f:
-            return np.load(f).astype(np.float32)
+            return np.load(f).astype(np.float32), None
     rgb, flow = folder / f"{video}_rgb.npy", folder / f"{video}_flow.npy"
     if rgb.exists() and flow.exists():
         with rgb.open("rb") as f:
@@ -190,5 +217,11 @@ def _features(folder, video):
         with flow.open("rb") as f:
             b = np.load(f)
         steps = min(len(a), len(b))
-        return np.concatenate([a[:steps], b[:steps]], 1).astype(np.float32)
-    return None
+        return np.concatenate([a[:steps], b[:steps]], 1).astype(
+            np.float32
+        ), None
+    if rgb.exists():
+        return None, "RGB features but no flow"
+    if flow.exists():
+        return None, "flow features but no RGB"
+    return None, "no features"
