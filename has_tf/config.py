@@ -55,6 +55,7 @@ def _option(
     lower_open=False,
     upper_open=False,
     item=None,
+    shapes_run=True,
 ):
     """A config field: its default and what its flag says and accepts.
 
@@ -65,6 +66,9 @@ def _option(
       lower, upper: inclusive bounds of a number (`lower_open`,
         `upper_open`: exclusive); of every item for list-valued options.
       item: `int` or `float`, the item type of a list-valued option.
+      shapes_run: whether the option changes what training computes (a
+        restart must match the recorded value, `has_tf.run_dir`); False
+        for where data lives, logging and how the work is spread.
     """
     return dataclasses.field(
         default=default,
@@ -76,6 +80,7 @@ def _option(
             lower_open=lower_open,
             upper_open=upper_open,
             item=item,
+            shapes_run=shapes_run,
         ),
     )
 
@@ -85,18 +90,24 @@ class RunConfig:
     """What training and evaluation both read: the data and the run."""
 
     model_dir: str | None = _option(
-        None, "The run's directory (written by train, read by evaluate)."
+        None,
+        "The run's directory (written by train, read by evaluate).",
+        shapes_run=False,
     )
     dataset: str = _option(
         "synthetic_parts",
         "has_tf dataset name, optionally with a config (synthetic_parts/tiny).",
     )
-    data_dir: str | None = _option(None, "TFDS data directory.")
+    data_dir: str | None = _option(
+        None, "TFDS data directory.", shapes_run=False
+    )
     manual_dir: str | None = _option(
-        None, "Manual download directory (ILSVRC, THUMOS14)."
+        None, "Manual download directory (ILSVRC, THUMOS14).", shapes_run=False
     )
     eval_split: str = _option(
-        "test", "TFDS split to score (train logs CAMs of its first images)."
+        "test",
+        "TFDS split to score (train logs CAMs of its first images).",
+        shapes_run=False,
     )
     resize_size: int = _option(
         256,
@@ -188,12 +199,17 @@ class TrainConfig(RunConfig):
     weight_decay: float = _option(5e-4, "Weight decay.", lower=0.0)
     seed: int = _option(0, "Seed of every random draw.")
     strategy: str = _option(
-        "default", "tf.distribute strategy.", choices=STRATEGIES
+        "default",
+        "tf.distribute strategy.",
+        choices=STRATEGIES,
+        shapes_run=False,
     )
     mixed_precision: str = _option(
         "float32", "Keras dtype policy.", choices=PRECISIONS
     )
-    jit_compile: bool = _option(False, "Compile the step with XLA.")
+    jit_compile: bool = _option(
+        False, "Compile the step with XLA.", shapes_run=False
+    )
     checkpoint_steps: int = _option(
         0,
         "Checkpoint every this many steps (0: each epoch); a killed run "
@@ -205,6 +221,13 @@ class TrainConfig(RunConfig):
         "CAMs of this many fixed --eval_split images logged to "
         "TensorBoard after every checkpoint interval; 0 logs none.",
         lower=0,
+        shapes_run=False,
+    )
+    overwrite: bool = _option(
+        False,
+        "Start over in a --model_dir that holds a run with other training "
+        "options (deleting it); without it such a restart refuses.",
+        shapes_run=False,
     )
     # Video-feature datasets (synthetic_actions, thumos14_features).
     num_steps: int = _option(

@@ -26,9 +26,11 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 
+from has_tf import _files
 from has_tf import config as config_lib
 from has_tf import datasets
 from has_tf import multi_worker
+from has_tf import run_dir
 from has_tf import tasks
 from has_tf.config import TrainConfig
 from has_tf.config import train_config
@@ -143,10 +145,20 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     out_dir = config.model_dir
     if config.strategy == "multi_worker":
         out_dir = multi_worker.worker_dir(strategy, config.model_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    if flags_text is not None:
-        with open(os.path.join(out_dir, "flags.txt"), "w") as f:
-            f.write(flags_text)
+    # One process per directory; a restart only with the same options.
+    with run_dir.RunLock(out_dir):
+        if config.overwrite:
+            run_dir.clear(out_dir, keep=(run_dir.LOCK,))
+        run_dir.check_config(out_dir, config)
+        if flags_text is not None:
+            _files.write_atomically(
+                os.path.join(out_dir, "flags.txt"), flags_text
+            )
+        return _train(config, strategy, out_dir)
+
+
+def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
+    """`train` inside its run directory's lock."""
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.mixed_precision)
     dataset, builder = datasets.load(
@@ -220,13 +232,20 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     model.save(os.path.join(out_dir, "model.keras"))
     export_saved_model(model, os.path.join(out_dir, "saved_model"), task)
     record = {k: [float(v) for v in vals] for k, vals in history.items()}
+    # A resumed or repeated run keeps the history already recorded.
+    history_path = os.path.join(out_dir, "history.json")
+    if os.path.exists(history_path):
+        with open(history_path) as f:
+            earlier = json.load(f)
+        for key, values in earlier.items():
+            if isinstance(values, list):
+                record[key] = values + record.get(key, [])
     record["steps_done"] = int(model.optimizer.iterations.numpy())
     record["steps_this_run"] = steps_this_run
     record["replicas"] = strategy.num_replicas_in_sync
     if strategy.num_replicas_in_sync > 1:
         record["replica_weights_max_diff"] = _replica_spread(strategy, model)
-    with open(os.path.join(out_dir, "history.json"), "w") as f:
-        json.dump(record, f)
+    _files.write_json_atomically(history_path, record)
     return record
 
 
@@ -238,7 +257,10 @@ def main(argv):
         config = train_config()
     except ValueError as error:
         raise app.UsageError(str(error)) from None
-    record = train(config, flags.FLAGS.flags_into_string())
+    try:
+        record = train(config, flags.FLAGS.flags_into_string())
+    except (run_dir.RunLockedError, run_dir.RunConfigMismatchError) as error:
+        raise app.UsageError(str(error)) from None
     with open(os.path.join(config.model_dir, RUN_INFO)) as f:
         model = json.load(f)["model"]
     print(

@@ -171,6 +171,69 @@ def _one_step_run(tmp_path, **kwargs):
     return run
 
 
+def test_a_second_run_on_one_model_dir_refuses(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    # A live process (this one) holds the directory.
+    (run / "run.lock").write_text(
+        json.dumps(
+            {"pid": os.getpid(), "host": socket.gethostname(), "started": "now"}
+        )
+    )
+    config = train.TrainConfig(model_dir=str(run), **TINY)
+    with pytest.raises(
+        train.run_dir.RunLockedError, match=f"process {os.getpid()}"
+    ):
+        train.train(config)
+    # A lock left by a process that has exited is stale: replaced.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (run / "run.lock").write_text(
+        json.dumps(
+            {"pid": gone.pid, "host": socket.gethostname(), "started": "then"}
+        )
+    )
+    with train.run_dir.RunLock(str(run)) as lock:
+        assert json.loads(open(lock.path).read())["pid"] == os.getpid()
+    assert not (run / "run.lock").exists()
+
+
+def test_restart_with_other_training_flags_refuses(tmp_path):
+    run = _one_step_run(tmp_path, tensorboard_images=0)
+    history = json.loads(open(os.path.join(run, "history.json")).read())
+    changed = train.TrainConfig(
+        model_dir=run,
+        data_dir=str(tmp_path),
+        epochs=1,
+        steps_per_epoch=1,
+        **{**TINY, "hide_prob": 0.0, "learning_rate": 0.5},
+    )
+    with pytest.raises(
+        train.run_dir.RunConfigMismatchError,
+        match=r"--hide_prob: recorded 0.5, now 0.0(.|\n)*--learning_rate",
+    ):
+        train.train(changed)
+    # Nothing was touched: same flags still resume, history kept.
+    again = _one_step_run(tmp_path, tensorboard_images=2)  # Logging only.
+    assert (
+        json.loads(open(os.path.join(again, "history.json")).read())["loss"]
+        == history["loss"]
+    )
+    # --overwrite starts over.
+    record = train.train(
+        train.TrainConfig(
+            model_dir=run,
+            data_dir=str(tmp_path),
+            epochs=1,
+            steps_per_epoch=1,
+            tensorboard_images=0,
+            overwrite=True,
+            **{**TINY, "hide_prob": 0.0, "learning_rate": 0.5},
+        )
+    )
+    assert record["steps_this_run"] == 1 and len(record["loss"]) == 1
+
+
 def test_evaluate_without_a_model_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="No trained model"):
         evaluate.evaluate(str(tmp_path), "synthetic_parts/tiny")
@@ -340,9 +403,11 @@ def test_multi_worker_strategy_with_two_processes(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert os.listdir(os.path.join(run, "tensorboard", "cams"))
     assert os.listdir(os.path.join(run, "backup_mw"))
-    # Asked for one more epoch, the workers resume from their checkpoints.
-    for record in _run_two_workers(run, data, epochs=3):
-        assert record["steps_done"] == 6 and record["steps_this_run"] == 2
+    # Started again, the workers resume from their checkpoints (at the
+    # end: no step left) and keep the recorded history.
+    for record in _run_two_workers(run, data, epochs=2):
+        assert record["steps_done"] == 4 and record["steps_this_run"] == 0
+        assert len(record["loss"]) == 2
 
 
 def _run_two_workers(run, data, epochs):

@@ -22,13 +22,13 @@ Paper says / we chose:
 
 from __future__ import annotations
 
-import json
 import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from has_tf import _files
 from has_tf import datasets
 from has_tf import metrics
 from has_tf import models
@@ -217,8 +217,9 @@ class ActionLocalization:
             result["ap"][protocol] = {
                 f"{t:.1f}": v for t, v in scored["ap"].items()
             }
-        with open(os.path.join(out_dir, "metrics.json"), "w") as f:
-            json.dump(result, f, indent=2)
+        _files.write_json_atomically(
+            os.path.join(out_dir, "metrics.json"), result, indent=2
+        )
         if thumos:
             detection_files.write_thumos_detections(
                 os.path.join(out_dir, "detections_thumos14.txt"), detections

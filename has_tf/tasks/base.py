@@ -28,6 +28,8 @@ from typing import Protocol
 
 import keras
 
+from has_tf import _files
+
 # Registers the custom layers and losses a saved run refers to.
 from has_tf import models  # noqa: F401
 
@@ -100,10 +102,7 @@ class Task(Protocol):
 
 def write_run_info(out_dir: str, info: dict) -> str:
     """Writes a run's record, `run_info.json`; returns its path."""
-    path = os.path.join(out_dir, RUN_INFO)
-    with open(path, "w") as f:
-        json.dump(info, f)
-    return path
+    return _files.write_json_atomically(os.path.join(out_dir, RUN_INFO), info)
 
 
 def load_run(model_dir: str):

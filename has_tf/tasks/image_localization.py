@@ -15,13 +15,13 @@ MaxBoxAccV2). It streams over the split (memory stays flat) and writes
 
 from __future__ import annotations
 
-import json
 import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from has_tf import _files
 from has_tf import dataset_stats
 from has_tf import datasets
 from has_tf import input_pipeline
@@ -309,8 +309,9 @@ class ImageLocalization:
             "paper": result_paper,
             "threshold_free": result_free,
         }
-        with open(os.path.join(out_dir, "metrics.json"), "w") as f:
-            json.dump(result, f, indent=2)
+        _files.write_json_atomically(
+            os.path.join(out_dir, "metrics.json"), result, indent=2
+        )
         return result
 
     def headline(self, result: dict) -> str:

@@ -1,0 +1,40 @@
+"""Writing files so that a kill or a full disk never leaves a torn one.
+
+A file is written under a temporary name in its own directory, flushed to
+disk, and renamed over the old one: readers see the old file or the new
+one, never half of either. (Plain Python; no TensorFlow.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+__all__ = ["write_atomically", "write_json_atomically"]
+
+
+def write_atomically(path: str, data) -> str:
+    """Writes `data` (str or bytes) to `path` atomically; returns `path`."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    descriptor, temporary = tempfile.mkstemp(
+        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, mode) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    return path
+
+
+def write_json_atomically(path: str, value, **dump_args) -> str:
+    """`json.dump(value)` to `path` atomically; returns `path`."""
+    return write_atomically(path, json.dumps(value, **dump_args))
