@@ -8,9 +8,10 @@ flags. The dataset picks the task (`has_tf.tasks.for_dataset`): image or
 action localization; everything here is shared by both. A run writes into
 `--model_dir`: `flags.txt` (the resolved flags), `run_info.json` (what
 evaluation needs: normalisation or fill, input size, classes, model),
-`backup/` (Keras BackupAndRestore: a killed run resumes from its last
-checkpoint), `tensorboard/`, `history.json`, the final `model.keras` and
-`saved_model/` (serving logits and CAMs or T-CAMs).
+`backup/` (`checkpoints.AtomicBackup`: a killed run resumes from its
+last complete checkpoint), `tensorboard/`, `history.json`, the final
+`model.keras` and `saved_model/` (serving logits and CAMs or T-CAMs), all
+written atomically; `run.lock` and `run_config.json` (`has_tf.run_dir`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from absl import app
 from absl import flags
 
 from has_tf import _files
+from has_tf import checkpoints
 from has_tf import config as config_lib
 from has_tf import datasets
 from has_tf import multi_worker
@@ -120,10 +122,13 @@ def export_saved_model(model, path: str, task: tasks.Task) -> str:
       path: the SavedModel directory.
       task: the `has_tf.tasks` task that trained it.
     """
-    task.serving_model(model).export(
-        path, format="tf_saved_model", verbose=False
+    serving = task.serving_model(model)
+    return checkpoints.replace_directory(
+        lambda temporary: serving.export(
+            temporary, format="tf_saved_model", verbose=False
+        ),
+        path,
     )
-    return path
 
 
 def train(config: TrainConfig, flags_text: str | None = None) -> dict:
@@ -205,11 +210,7 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
         steps_this_run = history.pop("steps_this_run")
     else:
         callbacks = [
-            keras.callbacks.BackupAndRestore(
-                os.path.join(out_dir, "backup"),
-                save_freq="epoch",
-                delete_checkpoint=False,
-            ),
+            checkpoints.AtomicBackup(os.path.join(out_dir, "backup")),
             keras.callbacks.TerminateOnNaN(),
             keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard")),
         ] + task_callbacks
@@ -229,7 +230,7 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
             "The loss became NaN or infinite; training stopped. The last "
             f"good checkpoint is in {out_dir}/backup."
         )
-    model.save(os.path.join(out_dir, "model.keras"))
+    checkpoints.save_model(model, os.path.join(out_dir, "model.keras"))
     export_saved_model(model, os.path.join(out_dir, "saved_model"), task)
     record = {k: [float(v) for v in vals] for k, vals in history.items()}
     # A resumed or repeated run keeps the history already recorded.

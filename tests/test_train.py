@@ -234,6 +234,55 @@ def test_restart_with_other_training_flags_refuses(tmp_path):
     assert record["steps_this_run"] == 1 and len(record["loss"]) == 1
 
 
+def test_torn_checkpoints_fall_back_to_the_last_good_one(tmp_path, caplog):
+    run = tmp_path / "run"
+    config = train.TrainConfig(
+        model_dir=str(run),
+        data_dir=str(tmp_path),
+        epochs=3,
+        steps_per_epoch=2,
+        tensorboard_images=0,
+        **TINY,
+    )
+    train.train(config)
+    backup = run / "backup"
+    assert sorted(p.name for p in backup.glob("ckpt-*.json")) == [
+        "ckpt-000002.json",
+        "ckpt-000003.json",
+    ]
+    # A kill while the newest weights were written: 96 bytes left.
+    newest = backup / "ckpt-000003.weights.h5"
+    newest.write_bytes(newest.read_bytes()[:96])
+    caplog.set_level("INFO")
+    record = train.train(config)
+    assert "ckpt-000003.weights.h5" in caplog.text
+    assert "Resuming from" in caplog.text
+    assert "ckpt-000002.weights.h5" in caplog.text
+    assert record["steps_done"] == 6 and record["steps_this_run"] == 2
+    # An empty commit file, and one missing (a kill between the weights and
+    # it), leave the checkpoint out as well.
+    (backup / "ckpt-000003.json").write_text("")
+    (backup / "ckpt-000002.json").unlink()
+    caplog.clear()
+    record = train.train(config)
+    assert "No readable checkpoint" in caplog.text
+    assert record["steps_this_run"] == 6
+
+
+def test_evaluate_tells_missing_from_unreadable(tmp_path):
+    run = _one_step_run(tmp_path, tensorboard_images=0)
+    model = os.path.join(run, "model.keras")
+    with open(model, "rb") as f:
+        data = f.read()
+    with open(model, "wb") as f:
+        f.write(data[: len(data) // 3])  # A disk that filled up.
+    with pytest.raises(ValueError, match="Unreadable trained model"):
+        evaluate.evaluate(run, "synthetic_parts/tiny", "test", str(tmp_path))
+    os.remove(model)
+    with pytest.raises(FileNotFoundError, match="No trained model"):
+        evaluate.evaluate(run, "synthetic_parts/tiny", "test", str(tmp_path))
+
+
 def test_evaluate_without_a_model_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="No trained model"):
         evaluate.evaluate(str(tmp_path), "synthetic_parts/tiny")
@@ -276,9 +325,12 @@ def test_resume_after_sigkill(tmp_path):
     first = subprocess.Popen(
         args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    metadata = run / "backup" / "training_metadata.json"
     deadline = time.time() + 240
-    while not metadata.exists() and first.poll() is None:
+    while (
+        not list((run / "backup").glob("ckpt-*.json"))
+        if (run / "backup").exists()
+        else True
+    ) and first.poll() is None:
         assert time.time() < deadline, "no checkpoint within 4 minutes"
         time.sleep(0.1)
     first.send_signal(signal.SIGKILL)

@@ -115,6 +115,7 @@ def load_run(model_dir: str):
 
     Raises:
       FileNotFoundError: `model_dir` holds no trained model.
+      ValueError: the model file is there but cannot be read.
     """
     path = os.path.join(model_dir, "model.keras")
     if not os.path.exists(path):
@@ -128,4 +129,12 @@ def load_run(model_dir: str):
         info_path = os.path.join(model_dir, _RUN_INFO_0_1)
     with open(info_path) as f:
         info = json.load(f)
-    return keras.models.load_model(path, compile=False), info
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as error:  # Truncated, corrupt or foreign file.
+        raise ValueError(
+            f"Unreadable trained model {path}: {type(error).__name__}: "
+            f"{str(error)[:300]} (train again into this --model_dir, or "
+            "restore the file)."
+        ) from None
+    return model, info
