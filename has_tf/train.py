@@ -33,6 +33,7 @@ from has_tf import config as config_lib
 from has_tf import datasets
 from has_tf import multi_worker
 from has_tf import run_dir
+from has_tf import serving
 from has_tf import tasks
 from has_tf.config import TrainConfig
 from has_tf.config import train_config
@@ -110,25 +111,23 @@ def _replica_spread(strategy, model) -> float:
     return spread
 
 
-def export_saved_model(model, path: str, task: tasks.Task) -> str:
-    """Exports a SavedModel whose `serve` gives the task's outputs.
+def export_saved_model(
+    model, path: str, task: tasks.Task, run_info: dict
+) -> str:
+    """Exports `saved_model/`, whose `serve` follows `has_tf.serving`.
 
-    `tf.saved_model.load(path).serve(images)` returns `{"logits": [B, N],
-    "cams": [B, h, w, N]}` for normalised images; for the action network,
-    `serve(features)` returns `{"logits": [B, N], "tcam": [B, T, N]}`.
+    `tf.saved_model.load(path).serve(pixels)` takes uint8 `[B, S, S, 3]`
+    and returns `{"logits": [B, N], "cams": [B, h, w, N]}`; for the action
+    network, `serve(features)` takes float32 `[B, T, D]` and returns
+    `{"logits": [B, N], "tcam": [B, T, N]}`.
 
     Args:
       model: a trained classifier.
-      path: the SavedModel directory.
+      path: the SavedModel directory (swapped in when complete).
       task: the `has_tf.tasks` task that trained it.
+      run_info: the run's record (normalisation, input size).
     """
-    serving = task.serving_model(model)
-    return checkpoints.replace_directory(
-        lambda temporary: serving.export(
-            temporary, format="tf_saved_model", verbose=False
-        ),
-        path,
-    )
+    return serving.export(task.serving(model, run_info), path)
 
 
 def train(config: TrainConfig, flags_text: str | None = None) -> dict:
@@ -231,7 +230,9 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
             f"good checkpoint is in {out_dir}/backup."
         )
     checkpoints.save_model(model, os.path.join(out_dir, "model.keras"))
-    export_saved_model(model, os.path.join(out_dir, "saved_model"), task)
+    export_saved_model(
+        model, os.path.join(out_dir, "saved_model"), task, setup.run_info
+    )
     record = {k: [float(v) for v in vals] for k, vals in history.items()}
     # A resumed or repeated run keeps the history already recorded.
     history_path = os.path.join(out_dir, "history.json")

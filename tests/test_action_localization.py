@@ -82,6 +82,13 @@ def test_train_then_evaluate_actions(tmp_path, loss):
     loaded = tf.saved_model.load(os.path.join(run, "saved_model"))
     served = loaded.serve(tf.zeros([1, 32, 32]))
     assert served["tcam"].shape == (1, 32, 3)
+    # NaN in gives NaN out (for that video only); an empty batch, empties.
+    features = np.zeros((2, 32, 32), np.float32)
+    features[1, 3, 4] = np.nan
+    out = loaded.serve(tf.constant(features))
+    assert np.isfinite(out["logits"][0]).all()
+    assert np.isnan(out["logits"][1]).all() and np.isnan(out["tcam"][1]).all()
+    assert loaded.serve(tf.zeros([0, 32, 32]))["tcam"].shape == (0, 32, 3)
 
 
 def test_temporal_flag_validation(tmp_path):

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 import has_tf.datasets
 from has_tf import evaluate
+from has_tf import tasks
 from has_tf import train
 from has_tf.tasks import image_localization
 
@@ -351,13 +352,26 @@ def test_resume_after_sigkill(tmp_path):
     assert record["steps_this_run"] % 20 == 0
 
 
-def test_saved_model_serves_logits_and_cams(tmp_path):
+def test_saved_model_serves_raw_pixels(tmp_path):
     run = _one_step_run(tmp_path)
     served = tf.saved_model.load(os.path.join(run, "saved_model"))
-    out = served.serve(tf.zeros([2, 28, 28, 3]))
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 28, 28, 3))
+    out = served.serve(tf.constant(pixels, tf.uint8))
     assert out["logits"].shape == (2, 3)
     assert out["cams"].shape == (2, 7, 7, 3)
     assert np.isfinite(out["cams"].numpy()).all()
+    # The normalisation is inside: equal to the Keras model on the
+    # normalised pixels, as run_info.json records them.
+    info = json.loads(open(os.path.join(run, "run_info.json")).read())
+    model, _ = tasks.load_run(run)
+    logits = model((pixels - info["mean"]) / info["std"], training=False)
+    np.testing.assert_allclose(out["logits"], logits, rtol=1e-4, atol=1e-5)
+    # An empty batch gives empty outputs; float input is refused.
+    empty = served.serve(tf.zeros([0, 28, 28, 3], tf.uint8))
+    assert empty["logits"].shape == (0, 3)
+    assert empty["cams"].shape == (0, 7, 7, 3)
+    with pytest.raises((TypeError, ValueError)):
+        served.serve(tf.zeros([1, 28, 28, 3]))
 
 
 def test_nan_loss_stops_with_a_clear_message(tmp_path):

@@ -32,6 +32,7 @@ from has_tf import _files
 from has_tf import datasets
 from has_tf import metrics
 from has_tf import models
+from has_tf import serving
 from has_tf import visualize
 from has_tf.datasets import thumos14_features
 from has_tf.input_pipeline import videos
@@ -92,8 +93,14 @@ class ActionLocalization:
             callbacks=lambda model, out_dir: [],
         )
 
-    def serving_model(self, model):
-        return models.temporal_cam_model(model)
+    def serving(self, model, run_info: dict) -> serving.Signature:
+        steps = run_info["num_steps"]
+        dim = model.inputs[0].shape[-1]
+        return serving.Signature(
+            net=models.temporal_cam_model(model),
+            input_spec=tf.TensorSpec([None, steps, dim], tf.float32),
+            preprocess=lambda features: tf.cast(features, tf.float32),
+        )
 
     def evaluate(self, model_dir: str, config) -> dict:
         """Scores the action network in `model_dir`; returns the metrics.

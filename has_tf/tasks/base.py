@@ -7,8 +7,8 @@
   per-example loss, the Keras metrics, extra callbacks, and `run_info`,
   what the run records in `run_info.json` for evaluation (the input
   normalisation or fill, the input size, the classes, the model);
-- `serving_model`: the model `saved_model/` serves (logits plus CAMs or
-  T-CAMs);
+- `serving`: what `saved_model/` serves (raw input, logits plus CAMs or
+  T-CAMs; `has_tf.serving`);
 - `evaluate`: scores a trained run and writes `eval/metrics.json`;
 - `headline` and `figures`: the printed summary and the numbers
   `has_tf.seeds` averages.
@@ -82,8 +82,9 @@ class Task(Protocol):
         """The setup of a run on `dataset` (the training split's examples,
         shuffled) from the prepared TFDS `builder`."""
 
-    def serving_model(self, model: keras.Model) -> keras.Model:
-        """The model to export: `{"logits", "cams"}` or `{"logits",
+    def serving(self, model: keras.Model, run_info: dict):
+        """The `has_tf.serving.Signature` of `saved_model/`: raw input,
+        the run's preprocessing, `{"logits", "cams"}` or `{"logits",
         "tcam"}` outputs."""
 
     def evaluate(self, model_dir: str, config: EvalConfig) -> dict:

@@ -28,6 +28,7 @@ from has_tf import input_pipeline
 from has_tf import metrics
 from has_tf import models
 from has_tf import postprocess
+from has_tf import serving
 from has_tf import visualize
 from has_tf.metrics import cam_evaluation
 from has_tf.tasks.base import TrainingSetup
@@ -207,8 +208,17 @@ class ImageLocalization:
             callbacks=callbacks,
         )
 
-    def serving_model(self, model):
-        return models.cam_model(model)
+    def serving(self, model, run_info: dict) -> serving.Signature:
+        side = run_info["image_size"]
+        mean = tf.constant(run_info["mean"], tf.float32)
+        std = tf.constant(run_info["std"], tf.float32)
+        return serving.Signature(
+            net=models.cam_model(model),
+            input_spec=tf.TensorSpec([None, side, side, 3], tf.uint8),
+            preprocess=lambda pixels: (
+                (tf.cast(pixels, tf.float32) - mean) / std
+            ),
+        )
 
     def evaluate(self, model_dir: str, config) -> dict:
         """Scores the run; returns and writes the metrics.
