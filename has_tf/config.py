@@ -198,6 +198,11 @@ class TrainConfig(RunConfig):
     momentum: float = _option(0.9, "SGD momentum.")
     weight_decay: float = _option(5e-4, "Weight decay.", lower=0.0)
     seed: int = _option(0, "Seed of every random draw.")
+    deterministic: bool = _option(
+        False,
+        "Reproducible on one machine and TensorFlow build: TensorFlow's op "
+        "determinism on top of the seeds (slower on accelerators).",
+    )
     strategy: str = _option(
         "default",
         "tf.distribute strategy.",

@@ -164,6 +164,11 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
 def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
     """`train` inside its run directory's lock."""
     keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        # Every op picks a deterministic kernel; with the seeds above and
+        # the pipelines' fixed order, a run repeats bit for bit on one
+        # machine and TensorFlow build.
+        tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy(config.mixed_precision)
     dataset, builder = datasets.load(
         config.dataset,

@@ -1,6 +1,7 @@
 """Builder tests for ilsvrc_loc on tiny fake manual dirs (both layouts)."""
 
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import tensorflow_datasets as tfds
 
 from has_tf.datasets.ilsvrc_loc import IlsvrcLoc
 from has_tf.datasets.ilsvrc_loc import detect_layout
+from has_tf.datasets.ilsvrc_loc.ilsvrc_loc_dataset_builder import _parse_xml
 
 DUMMY = os.path.join(
     os.path.dirname(__file__),
@@ -93,3 +95,71 @@ def test_missing_manual_dir_lists_expected_files(tmp_path):
         assert name in message
     assert detect_layout(os.path.join(DUMMY, "kaggle")) == "kaggle"
     assert detect_layout(os.path.join(DUMMY, "archives")) == "archives"
+
+
+def _faulty_kaggle(tmp_path):
+    """The Kaggle dummy dir with one fault of each kind injected."""
+    root = tmp_path / "manual"
+    shutil.copytree(os.path.join(DUMMY, "kaggle"), root)
+    val = root / "ILSVRC" / "Data" / "CLS-LOC" / "val"
+    one = val / "ILSVRC2012_val_00000001.JPEG"
+    one.write_bytes(one.read_bytes()[:-2])  # PIL accepts it; TF does not.
+    (root / "LOC_val_solution.csv").write_text(
+        "ImageId,PredictionString\n"
+        "ILSVRC2012_val_00000001,n01443537 1 1 8 8\n"
+        # A good box, an inverted one, one outside the image, a partial.
+        "ILSVRC2012_val_00000002,n01440764 0 0 5 5 n01440764 9 2 3 8 "
+        "n01440764 50 50 60 60 n01440764 1 1\n"
+        # Only a box outside the image: the image is left without one.
+        "ILSVRC2012_val_00000003,n01484850 40 30 50 39\n"
+        "short row\n"
+        "ILSVRC2012_val_00000004,n01484850 a b c d\n"
+    )
+    return root
+
+
+def test_data_faults_are_named_counted_and_skipped(tmp_path, caplog):
+    root = _faulty_kaggle(tmp_path)
+    caplog.set_level("INFO")
+    builder = IlsvrcLoc(data_dir=tmp_path / "data")
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+            manual_dir=str(root), try_download_gcs=False
+        )
+    )
+    log = caplog.text
+    assert "ILSVRC2012_val_00000001.JPEG: does not decode" in log
+    assert "LOC_val_solution.csv:5" in log  # The short row.
+    assert "LOC_val_solution.csv:6: non-numeric box" in log
+    assert "LOC_val_solution.csv:3: 3 values of a partial box dropped" in log
+    assert "has min > max" in log
+    assert "ILSVRC2012_val_00000003.JPEG: no box inside the image" in log
+    assert "boxes_outside_the_image 2" in log  # The build's summary.
+    assert "1 examples built" in log
+    val = list(builder.as_dataset(split="validation"))
+    assert len(val) == 1  # Every example TensorFlow can read.
+    np.testing.assert_allclose(
+        val[0]["objects"]["bbox"].numpy(), [[0, 0, 6 / 20, 6 / 24]], atol=1e-6
+    )
+
+
+def test_strict_config_stops_at_the_first_fault_naming_it(tmp_path):
+    root = _faulty_kaggle(tmp_path)
+    builder = IlsvrcLoc(config="strict", data_dir=tmp_path / "data")
+    with pytest.raises(ValueError, match=r"LOC_\w+_solution.csv:\d+|\.JPEG"):
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(
+                manual_dir=str(root), try_download_gcs=False
+            )
+        )
+
+
+def test_bad_annotation_xml_is_named():
+    with pytest.raises(ValueError, match="<xmax> is missing"):
+        _parse_xml(
+            b"<annotation><filename>x</filename><object><name>n1</name>"
+            b"<bndbox><xmin>1</xmin><ymin>1</ymin><ymax>3</ymax></bndbox>"
+            b"</object></annotation>"
+        )
+    with pytest.raises(ValueError, match="malformed XML"):
+        _parse_xml(b"<annotation><object>")

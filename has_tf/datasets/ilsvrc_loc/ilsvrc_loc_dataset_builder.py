@@ -28,6 +28,7 @@ and counted (config "default") or stops the build (config "strict").
 
 from __future__ import annotations
 
+import collections
 import csv
 import dataclasses
 import io
@@ -36,6 +37,7 @@ import tarfile
 import xml.etree.ElementTree as ElementTree
 
 import numpy as np
+import tensorflow as tf
 import tensorflow_datasets as tfds
 from absl import logging
 from etils import epath
@@ -93,44 +95,119 @@ def detect_layout(manual_dir) -> str:
     )
 
 
-def _parse_solution(path) -> dict:
-    """Kaggle CSV -> {image id: [(wnid, xmin, ymin, xmax, ymax), ...]}."""
+class _Faults:
+    """Bad rows, files and boxes: named, counted and skipped, or fatal.
+
+    With `strict` (config "strict") the first fault stops the build with
+    its file (and line) named; otherwise it is logged, counted and skipped,
+    and `summary` logs the counts at the end of the split.
+    """
+
+    def __init__(self, split: str, strict: bool):
+        self.split = split
+        self.strict = strict
+        self.counts = collections.Counter()
+
+    def skip(self, kind: str, where: str, reason: str) -> None:
+        if self.strict:
+            raise ValueError(f"ilsvrc_loc {self.split}: {where}: {reason}")
+        logging.warning(
+            "ilsvrc_loc %s: skipping %s: %s", self.split, where, reason
+        )
+        self.counts[kind] += 1
+
+    def count(self, kind: str) -> None:
+        self.counts[kind] += 1
+
+    def summary(self, built: int) -> None:
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
+        logging.info(
+            "ilsvrc_loc %s: %d examples built; %s.",
+            self.split,
+            built,
+            f"skipped or dropped: {skipped}" if skipped else "nothing skipped",
+        )
+
+
+def _parse_solution(path, faults: _Faults) -> dict:
+    """Kaggle CSV -> {image id: [(wnid, xmin, ymin, xmax, ymax), ...]}.
+
+    A row that is short, long or not numeric is skipped (named by file and
+    line); a partial box at the end of a row is dropped, and counted.
+    """
     out = {}
-    with epath.Path(path).open() as f:
-        for row in csv.DictReader(f):
-            values = row["PredictionString"].split()
-            out[row["ImageId"]] = [
-                (values[i], *map(float, values[i + 1 : i + 5]))
-                for i in range(0, len(values) - 4, 5)
-            ]
+    path = epath.Path(path)
+    with path.open() as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header != ["ImageId", "PredictionString"]:
+            raise ValueError(
+                f"{os.fspath(path)}:1: expected the header "
+                f"'ImageId,PredictionString'. Received: {header!r}"
+            )
+        for row in reader:
+            where = f"{os.fspath(path)}:{reader.line_num}"
+            if len(row) != 2 or not row[0]:
+                faults.skip("bad_rows", where, f"expected 2 fields: {row!r}")
+                continue
+            values = row[1].split()
+            if len(values) % 5:
+                faults.skip(
+                    "partial_boxes",
+                    where,
+                    f"{len(values) % 5} values of a partial box dropped",
+                )
+                values = values[: len(values) - len(values) % 5]
+            try:
+                out[row[0]] = [
+                    (values[i], *map(float, values[i + 1 : i + 5]))
+                    for i in range(0, len(values), 5)
+                ]
+            except ValueError:
+                faults.skip("bad_rows", where, f"non-numeric box: {row[1]!r}")
     return out
 
 
 def _parse_xml(data: bytes):
-    """ILSVRC XML -> (file stem, [(wnid, xmin, ymin, xmax, ymax), ...])."""
-    root = ElementTree.fromstring(data)
+    """ILSVRC XML -> (file stem, [(wnid, xmin, ymin, xmax, ymax), ...]).
+
+    Raises:
+      ValueError: malformed XML or a box with a missing or non-numeric
+        coordinate.
+    """
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as error:
+        raise ValueError(f"malformed XML ({error})") from None
     stem = os.path.splitext(root.findtext("filename", ""))[0]
     boxes = []
     for obj in root.iter("object"):
         box = obj.find("bndbox")
-        boxes.append(
-            (
-                obj.findtext("name"),
-                *(
-                    float(box.findtext(k))
-                    for k in ("xmin", "ymin", "xmax", "ymax")
-                ),
-            )
-        )
+        coords = []
+        for key in ("xmin", "ymin", "xmax", "ymax"):
+            text = box.findtext(key) if box is not None else None
+            try:
+                coords.append(float(text))
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"object {obj.findtext('name')!r}: <{key}> is "
+                    f"{'missing' if text is None else repr(text)}"
+                ) from None
+        boxes.append((obj.findtext("name"), *coords))
     return stem, boxes
 
 
-def _xml_archive(path) -> dict:
+def _xml_archive(path, faults: _Faults) -> dict:
     out = {}
     with epath.Path(path).open("rb") as f, tarfile.open(fileobj=f) as archive:
         for member in archive:
             if member.isfile() and member.name.endswith(".xml"):
-                stem, boxes = _parse_xml(archive.extractfile(member).read())
+                where = f"{os.fspath(path)}:{member.name}"
+                try:
+                    stem, boxes = _parse_xml(archive.extractfile(member).read())
+                except ValueError as error:
+                    faults.skip("bad_xml", where, str(error))
+                    continue
                 name = (
                     stem or os.path.splitext(os.path.basename(member.name))[0]
                 )
@@ -200,8 +277,12 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
 
     # ---------------------------------------------------------------- Kaggle
 
+    def _faults(self, split: str) -> _Faults:
+        return _Faults(split, self.builder_config.on_corrupt == "fail")
+
     def _kaggle(self, manual, split):
-        solution = _parse_solution(manual / f"LOC_{split}_solution.csv")
+        faults = self._faults(split)
+        solution = _parse_solution(manual / f"LOC_{split}_solution.csv", faults)
         images = manual / "ILSVRC" / "Data" / "CLS-LOC" / split
         if split == "train":
             items = [
@@ -214,7 +295,7 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
                 (images / f"{image_id}.JPEG", boxes[0][0])
                 for image_id, boxes in sorted(solution.items())
             ]
-        stats = {"skipped": 0, "clipped_boxes": 0}
+        built = 0
         for path, wnid in items:
             stem = path.stem
             example = self._example(
@@ -222,17 +303,20 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
                 path.read_bytes(),
                 wnid,
                 solution.get(stem, []),
-                stats,
+                faults,
+                needs_box=split == "val",
             )
             if example is not None:
+                built += 1
                 yield stem, example
-        logging.info("ilsvrc_loc %s: %s", split, stats)
+        faults.summary(built)
 
     # -------------------------------------------------------------- archives
 
     def _archive_val(self, manual):
-        boxes = _xml_archive(manual / "ILSVRC2012_bbox_val_v3.tgz")
-        stats = {"skipped": 0, "clipped_boxes": 0}
+        faults = self._faults("validation")
+        boxes = _xml_archive(manual / "ILSVRC2012_bbox_val_v3.tgz", faults)
+        built = 0
         with (
             (manual / "ILSVRC2012_img_val.tar").open("rb") as f,
             tarfile.open(fileobj=f) as tar,
@@ -243,25 +327,30 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
                 name = os.path.basename(member.name)
                 stem = os.path.splitext(name)[0]
                 if stem not in boxes or not boxes[stem]:
-                    raise ValueError(
-                        f"No boxes for validation image {name} in "
-                        "ILSVRC2012_bbox_val_v3.tgz"
+                    faults.skip(
+                        "images_without_boxes",
+                        name,
+                        "no boxes in ILSVRC2012_bbox_val_v3.tgz",
                     )
+                    continue
                 example = self._example(
                     name,
                     tar.extractfile(member).read(),
                     boxes[stem][0][0],
                     boxes[stem],
-                    stats,
+                    faults,
+                    needs_box=True,
                 )
                 if example is not None:
+                    built += 1
                     yield stem, example
-        logging.info("ilsvrc_loc validation: %s", stats)
+        faults.summary(built)
 
     def _archive_train(self, manual):
+        faults = self._faults("train")
         optional = manual / ARCHIVE_OPTIONAL[0]
-        boxes = _xml_archive(optional) if optional.exists() else {}
-        stats = {"skipped": 0, "clipped_boxes": 0}
+        boxes = _xml_archive(optional, faults) if optional.exists() else {}
+        built = 0
         with (
             (manual / "ILSVRC2012_img_train.tar").open("rb") as f,
             tarfile.open(fileobj=f) as tar,
@@ -281,29 +370,31 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
                             inner.extractfile(image).read(),
                             wnid,
                             boxes.get(stem, []),
-                            stats,
+                            faults,
                         )
                         if example is not None:
+                            built += 1
                             yield stem, example
-        logging.info("ilsvrc_loc train: %s", stats)
+        faults.summary(built)
 
     # ---------------------------------------------------------------- shared
 
-    def _example(self, name, data, wnid, boxes, stats):
-        """Decodes, converts to RGB and normalises boxes; None to skip."""
+    def _example(self, name, data, wnid, boxes, faults, needs_box=False):
+        """Decodes, converts to RGB and normalises boxes; None to skip.
+
+        The image must decode with PIL and with TensorFlow's own decoder
+        (which later reads it): PIL accepts JPEGs missing their last
+        bytes. Boxes with min > max are skipped as faults; boxes wholly
+        outside the image are dropped and counted (they could never
+        match); an image that needs a box and has none left is skipped.
+        """
         pil = tfds.core.lazy_imports.PIL_Image
         try:
             image = pil.open(io.BytesIO(data))
             image.load()
+            tf.io.decode_image(data, channels=3, expand_animations=False)
         except Exception as error:  # Any decoding failure.
-            if self.builder_config.on_corrupt == "fail":
-                raise ValueError(
-                    f"Corrupt image file {name}: {error}"
-                ) from error
-            logging.warning(
-                "ilsvrc_loc: skipping corrupt file %s: %s", name, error
-            )
-            stats["skipped"] += 1
+            faults.skip("corrupt_images", name, f"does not decode ({error})")
             return None
         width, height = image.size
         if image.mode != "RGB" or image.format != "JPEG":
@@ -313,11 +404,30 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
         scale = np.array([height, width, height, width], np.float64)
         normalized = []
         for _, xmin, ymin, xmax, ymax in boxes:
+            if xmin > xmax or ymin > ymax:
+                faults.skip(
+                    "inverted_boxes",
+                    name,
+                    f"box (xmin {xmin}, ymin {ymin}, xmax {xmax}, ymax "
+                    f"{ymax}) has min > max",
+                )
+                continue
             box = np.array([ymin, xmin, ymax + 1, xmax + 1]) / scale
             clipped = np.clip(box, 0.0, 1.0)
+            if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+                faults.count("boxes_outside_the_image")
+                continue
             if not np.array_equal(clipped, box):
-                stats["clipped_boxes"] += 1
+                faults.count("clipped_boxes")
             normalized.append(tfds.features.BBox(*clipped.tolist()))
+        if needs_box and not normalized:
+            faults.count("images_left_without_boxes")
+            logging.warning(
+                "ilsvrc_loc %s: skipping %s: no box inside the image.",
+                faults.split,
+                name,
+            )
+            return None
         return {
             "image": image_field,
             "label": wnid,
