@@ -54,6 +54,8 @@ setup(
         # The compiled union-find of the threshold sweep (postprocess).
         "numba>=0.59",
         "absl-py>=1.0",
+        # Checkpoint files are checked before a resume (Keras needs it too).
+        "h5py",
         # tensorflow-datasets imports it for builders without declaring it.
         "importlib_resources",
         "matplotlib>=3.6",

@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 
+import h5py
 import keras
 from absl import logging
 
@@ -32,7 +33,46 @@ from has_tf import _files
 
 _NAME = re.compile(r"^ckpt-(\d+)\.json$")
 
-__all__ = ["AtomicBackup", "replace_directory", "save_model"]
+__all__ = ["AtomicBackup", "replace_directory", "resume_step", "save_model"]
+
+
+def _readable(meta_path: str, weights_path: str, epoch: int):
+    """The checkpoint's metadata if both files read back, else None."""
+    try:
+        with open(meta_path) as f:
+            meta = json.load(f)
+        if int(meta["epoch"]) != epoch:
+            return None
+        with h5py.File(weights_path, "r"):
+            pass
+    except Exception:  # Torn, truncated, empty or foreign.
+        return None
+    return meta
+
+
+def resume_step(directory: str) -> int:
+    """The optimizer step of the newest checkpoint that reads back; 0."""
+    for epoch, meta_path, weights_path in _complete(directory):
+        meta = _readable(meta_path, weights_path, epoch)
+        if meta is not None:
+            return int(meta["step"])
+    return 0
+
+
+def _complete(directory: str) -> list:
+    """(epoch, json path, weights path) of committed checkpoints, newest
+    first."""
+    if not os.path.isdir(directory):
+        return []
+    found = []
+    for name in os.listdir(directory):
+        match = _NAME.match(name)
+        if match:
+            stem = os.path.join(directory, name[: -len(".json")])
+            found.append(
+                (int(match.group(1)), stem + ".json", stem + ".weights.h5")
+            )
+    return sorted(found, reverse=True)
 
 
 class AtomicBackup(keras.callbacks.Callback):
@@ -41,27 +81,20 @@ class AtomicBackup(keras.callbacks.Callback):
     Args:
       directory: where the checkpoints go.
       keep: complete checkpoints kept (>= 1; the newest ones).
+      expected_step: the step `resume_step` gave, from which the input
+        stream was built; restoring another is an error (a resume must
+        not silently desynchronise data and weights).
     """
 
-    def __init__(self, directory: str, keep: int = 2):
+    def __init__(self, directory: str, keep: int = 2, expected_step=None):
         super().__init__()
         self.directory = directory
+        self.expected_step = expected_step
         self.keep = max(1, int(keep))
         self.restored = None  # The checkpoint used, for tests and logs.
 
     def _complete(self) -> list:
-        """(epoch, json path, weights path), newest first."""
-        if not os.path.isdir(self.directory):
-            return []
-        found = []
-        for name in os.listdir(self.directory):
-            match = _NAME.match(name)
-            if match:
-                stem = os.path.join(self.directory, name[: -len(".json")])
-                found.append(
-                    (int(match.group(1)), stem + ".json", stem + ".weights.h5")
-                )
-        return sorted(found, reverse=True)
+        return _complete(self.directory)
 
     def on_train_begin(self, logs=None):
         if self.model.optimizer is not None and not self.model.optimizer.built:
@@ -69,10 +102,9 @@ class AtomicBackup(keras.callbacks.Callback):
         skipped = []
         for epoch, meta_path, weights_path in self._complete():
             try:
-                with open(meta_path) as f:
-                    meta = json.load(f)
-                if int(meta["epoch"]) != epoch:
-                    raise ValueError(f"epoch {meta['epoch']} in {meta_path}")
+                meta = _readable(meta_path, weights_path, epoch)
+                if meta is None:
+                    raise ValueError("torn or unreadable")
                 self.model.load_weights(weights_path)
             except Exception as error:  # Any unreadable checkpoint.
                 skipped.append(
@@ -82,6 +114,13 @@ class AtomicBackup(keras.callbacks.Callback):
                 continue
             self.model._initial_epoch = epoch
             self.restored = weights_path
+            step = int(self.model.optimizer.iterations.numpy())
+            if self.expected_step is not None and step != self.expected_step:
+                raise RuntimeError(
+                    f"{weights_path} restored step {step}, but the input "
+                    f"stream was set to resume at {self.expected_step}: "
+                    "delete that checkpoint and start again."
+                )
             if skipped:
                 logging.warning(
                     "Unreadable checkpoints skipped: %s. Resuming from %s.",

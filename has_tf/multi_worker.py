@@ -40,6 +40,14 @@ def worker_dir(strategy, model_dir: str) -> str:
     return os.path.join(model_dir, f"worker_{resolver.task_id}")
 
 
+def resume_step(out_dir: str) -> int:
+    """The step of this worker's latest checkpoint (`ckpt-<step>`), or 0."""
+    latest = tf.train.latest_checkpoint(os.path.join(out_dir, "backup_mw"))
+    if not latest:
+        return 0
+    return int(latest.rsplit("-", 1)[1])
+
+
 def fit(
     strategy,
     model,

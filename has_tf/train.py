@@ -176,14 +176,28 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
         config.data_dir,
         config.manual_dir,
         shuffle_files=True,
+        seed=config.seed,
     )
     task = tasks.for_dataset(config.dataset)
     setup = task.training(config, dataset, builder)
+    # Preparing the data (once per data_dir) creates TensorFlow ops; seed
+    # again so the model and the input stream do not depend on whether it
+    # ran in this process.
+    keras.utils.set_random_seed(config.seed)
     steps = config.steps_per_epoch or max(
         1, setup.num_examples // config.batch_size
     )
     write_run_info(out_dir, setup.run_info)
-    train_data = strategy.distribute_datasets_from_function(setup.inputs)
+    # The input stream resumes where the restored checkpoint left off, so
+    # a killed and restarted run sees the batches an uninterrupted one
+    # does (the schedule follows the optimizer's step already).
+    if config.strategy == "multi_worker":
+        start_step = multi_worker.resume_step(out_dir)
+    else:
+        start_step = checkpoints.resume_step(os.path.join(out_dir, "backup"))
+    train_data = strategy.distribute_datasets_from_function(
+        lambda context: setup.inputs(context, start_step)
+    )
     with strategy.scope():
         model = setup.build_model()
         model.compile(
@@ -214,7 +228,9 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
         steps_this_run = history.pop("steps_this_run")
     else:
         callbacks = [
-            checkpoints.AtomicBackup(os.path.join(out_dir, "backup")),
+            checkpoints.AtomicBackup(
+                os.path.join(out_dir, "backup"), expected_step=start_step
+            ),
             keras.callbacks.TerminateOnNaN(),
             keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard")),
         ] + task_callbacks

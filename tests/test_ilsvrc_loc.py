@@ -120,7 +120,7 @@ def _faulty_kaggle(tmp_path):
 
 def test_data_faults_are_named_counted_and_skipped(tmp_path, caplog):
     root = _faulty_kaggle(tmp_path)
-    caplog.set_level("INFO")
+    caplog.set_level("INFO", logger="absl")
     builder = IlsvrcLoc(data_dir=tmp_path / "data")
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(

@@ -177,3 +177,13 @@ def test_cached_channel_moments(tiny):
     np.testing.assert_allclose(first.mean, again.mean)
     assert first.count == 12 * 32 * 32
     assert (first.mean > 0).all() and (first.mean < 255).all()
+
+
+def test_start_batch_resumes_the_stream_exactly(tiny):
+    whole = list(train(tiny, patch_sizes=(0, 8), hide_prob=0.5).take(5))
+    resumed = list(
+        train(tiny, patch_sizes=(0, 8), hide_prob=0.5, start_batch=3).take(2)
+    )
+    for (a, la), (b, lb) in zip(whole[3:], resumed):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(la.numpy(), lb.numpy())

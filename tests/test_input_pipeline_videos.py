@@ -101,3 +101,22 @@ def test_train_pipeline_hides_whole_segments_with_the_fill():
         )
     )
     assert not np.any(np.all(plain.numpy() == fill, axis=-1))
+
+
+def test_start_batch_resumes_the_stream_exactly():
+    def stream(start):
+        return tp.train_pipeline(
+            _videos([40] * 4),
+            2,
+            num_steps=20,
+            segment_size=5,
+            hide_prob=0.5,
+            seed=3,
+            start_batch=start,
+        )
+
+    whole = list(stream(0).take(6))
+    resumed = list(stream(4).take(2))
+    for (a, la), (b, lb) in zip(whole[4:], resumed):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(la.numpy(), lb.numpy())

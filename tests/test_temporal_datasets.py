@@ -146,7 +146,7 @@ def test_thumos14_build_names_skipped_videos_and_rejects_bad_data(
         "video_test_0000011 0 1\n"
     )
     np.save(feats / "video_test_0000011_rgb.npy", np.zeros((4, 4)))
-    caplog.set_level("INFO")
+    caplog.set_level("INFO", logger="absl")
     has_tf.datasets.load(
         "thumos14_features/dummy", "test", str(tmp_path / "data"), str(manual)
     )

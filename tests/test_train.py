@@ -254,7 +254,7 @@ def test_torn_checkpoints_fall_back_to_the_last_good_one(tmp_path, caplog):
     # A kill while the newest weights were written: 96 bytes left.
     newest = backup / "ckpt-000003.weights.h5"
     newest.write_bytes(newest.read_bytes()[:96])
-    caplog.set_level("INFO")
+    caplog.set_level("INFO", logger="absl")
     record = train.train(config)
     assert "ckpt-000003.weights.h5" in caplog.text
     assert "Resuming from" in caplog.text
@@ -321,6 +321,8 @@ def test_resume_after_sigkill(tmp_path):
         "--epochs=1",
         "--steps_per_epoch=400",
         "--checkpoint_steps=20",
+        "--deterministic",
+        "--tensorboard_images=0",
     ]
     env = {**os.environ, "PYTHONPATH": os.getcwd(), "TF_CPP_MIN_LOG_LEVEL": "2"}
     first = subprocess.Popen(
@@ -350,6 +352,24 @@ def test_resume_after_sigkill(tmp_path):
     # The second process continued from a checkpoint: it ran fewer steps.
     assert 0 < record["steps_this_run"] <= 380
     assert record["steps_this_run"] % 20 == 0
+    # Exact resume: the same weights as a run that was never killed.
+    whole = tmp_path / "whole"
+    subprocess.run(
+        [
+            a if a != f"--model_dir={run}" else f"--model_dir={whole}"
+            for a in args
+        ],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    resumed = keras.models.load_model(run / "model.keras", compile=False)
+    uninterrupted = keras.models.load_model(
+        whole / "model.keras", compile=False
+    )
+    for a, b in zip(resumed.weights, uninterrupted.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_saved_model_serves_raw_pixels(tmp_path):

@@ -52,6 +52,7 @@ def load(
     data_dir=None,
     manual_dir=None,
     shuffle_files: bool = False,
+    seed: int | None = None,
 ):
     """Prepares (if needed) and reads a dataset by has_tf's name.
 
@@ -61,6 +62,8 @@ def load(
       data_dir: where TFDS keeps prepared datasets.
       manual_dir: the manual download dir (ILSVRC).
       shuffle_files: shuffle the split's files.
+      seed: the file order's seed (with `shuffle_files`); None: TFDS's
+        default, which depends on the ops created before.
 
     Returns:
       `(dataset, builder)`.
@@ -80,7 +83,11 @@ def load(
             manual_dir=manual_dir, try_download_gcs=False
         )
     )
-    dataset = builder.as_dataset(split=split, shuffle_files=shuffle_files)
+    dataset = builder.as_dataset(
+        split=split,
+        shuffle_files=shuffle_files,
+        read_config=tfds.ReadConfig(shuffle_seed=seed),
+    )
     if base == "cub":
         dataset = dataset.map(cub.cub_example)
     return dataset, builder

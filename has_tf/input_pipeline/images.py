@@ -148,6 +148,7 @@ def train_pipeline(
     shuffle_buffer: int = 10_000,
     input_context: tf.distribute.InputContext | None = None,
     repeat: bool = True,
+    start_batch: int = 0,
 ) -> tf.data.Dataset:
     """The training pipeline, ending in `(images, labels)` batches.
 
@@ -171,6 +172,10 @@ def train_pipeline(
       shuffle_buffer: examples in the shuffle buffer (0 disables it).
       input_context: shards the input per worker for multi-worker training.
       repeat: repeat forever (for `fit` with `steps_per_epoch`).
+      start_batch: begin with this batch of the stream (a run resumed at
+        step k passes k): the batches, crops and masks are those an
+        uninterrupted run gives from its k-th batch on. The skipped
+        examples are read but not augmented.
 
     Returns:
       A dataset of `(images, labels)`: float32 `[B, S, S, 3]` normalised,
@@ -205,6 +210,9 @@ def train_pipeline(
         dataset = dataset.repeat()
     seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
     dataset = tf.data.Dataset.zip((dataset, seeds))
+    start_batch = _checks.nonnegative_int(start_batch, "start_batch")
+    if start_batch:
+        dataset = dataset.skip(start_batch * batch_size)
 
     def augment(example, pair):
         crop_seed, flip_seed = tf.unstack(
@@ -220,6 +228,8 @@ def train_pipeline(
     batch_seeds = tf.data.Dataset.random(seed=seed + 1).batch(
         2, drop_remainder=True
     )
+    if start_batch:
+        batch_seeds = batch_seeds.skip(start_batch)
     dataset = tf.data.Dataset.zip((dataset, batch_seeds))
 
     def hide_and_normalize(batch, pair):

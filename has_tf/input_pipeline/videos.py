@@ -43,6 +43,7 @@ def train_pipeline(
     seed: int = 0,
     shuffle_buffer: int = 1024,
     input_context: tf.distribute.InputContext | None = None,
+    start_batch: int = 0,
 ) -> tf.data.Dataset:
     """Endless training batches `(features [B, F, D], labels [B, N])`.
 
@@ -56,6 +57,9 @@ def train_pipeline(
       seed: shuffling and hiding seed.
       shuffle_buffer: videos in the shuffle buffer.
       input_context: shards the input per worker.
+      start_batch: begin with this batch of the stream (a resumed run
+        passes its step): the same batches and masks as an uninterrupted
+        run from its k-th batch on.
 
     Returns:
       float32 features and float32 multi-hot labels, batch after batch.
@@ -76,6 +80,9 @@ def train_pipeline(
     dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.cache().shuffle(shuffle_buffer, seed=seed).repeat()
     dataset = dataset.batch(batch_size, drop_remainder=True)
+    start_batch = _checks.nonnegative_int(start_batch, "start_batch")
+    if start_batch:
+        dataset = dataset.skip(start_batch)
     if segment_size and hide_prob > 0:
         shard = input_context.input_pipeline_id if input_context else 0
 
@@ -88,7 +95,7 @@ def train_pipeline(
                 features, segment_size, hide_prob, fill, seed=seeds
             ), labels
 
-        dataset = dataset.enumerate().map(
+        dataset = dataset.enumerate(start=start_batch).map(
             hide, num_parallel_calls=tf.data.AUTOTUNE
         )
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -55,7 +55,7 @@ class ActionLocalization:
         dim = features["features"].shape[-1]
         mean = videos.feature_mean(dataset)
 
-        def inputs(context):
+        def inputs(context, start_step=0):
             return videos.train_pipeline(
                 dataset,
                 context.get_per_replica_batch_size(config.batch_size),
@@ -65,6 +65,7 @@ class ActionLocalization:
                 fill_value=mean,
                 seed=config.seed,
                 input_context=context,
+                start_batch=start_step,
             )
 
         def build_model():

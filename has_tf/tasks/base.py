@@ -53,8 +53,10 @@ class TrainingSetup:
       num_examples: examples in the training split (an epoch's size).
       run_info: JSON-ready dict written to `run_info.json`: what evaluation
         needs to rebuild the inputs (always "model" and "num_classes").
-      inputs: `(tf.distribute.InputContext) -> tf.data.Dataset` of
-        `(inputs, labels)` batches for `distribute_datasets_from_function`.
+      inputs: `(tf.distribute.InputContext, start_step) ->
+        tf.data.Dataset` of `(inputs, labels)` batches for
+        `distribute_datasets_from_function`; from `start_step` on, the
+        batches an uninterrupted run gives from that step (exact resume).
       build_model: `() -> keras.Model` giving float32 logits `[B, N]`;
         called inside the strategy's scope.
       loss: `(labels, logits) -> float32 [B]` per-example losses (Keras
@@ -66,7 +68,7 @@ class TrainingSetup:
 
     num_examples: int
     run_info: dict
-    inputs: Callable[[tf.distribute.InputContext], tf.data.Dataset]
+    inputs: Callable[[tf.distribute.InputContext, int], tf.data.Dataset]
     build_model: Callable[[], keras.Model]
     loss: Callable
     metrics: list

@@ -163,7 +163,7 @@ class ImageLocalization:
         num_classes = builder.info.features["label"].num_classes
         norm = normalization(config, builder)
 
-        def inputs(context):
+        def inputs(context, start_step=0):
             return input_pipeline.train_pipeline(
                 dataset,
                 context.get_per_replica_batch_size(config.batch_size),
@@ -176,6 +176,7 @@ class ImageLocalization:
                 std=norm["std"],
                 seed=config.seed,
                 input_context=context,
+                start_batch=start_step,
             )
 
         def callbacks(model, out_dir):
