@@ -44,7 +44,7 @@ def test_train_then_evaluate_actions(tmp_path, loss):
     info = json.load(open(os.path.join(run, "run_info.json")))
     assert info["num_steps"] == 32 and len(info["fill"]) == 32
     result = evaluate.evaluate(run, TINY["dataset"], data_dir=data, num_plots=2)
-    assert result["count"] == 6
+    assert result["count"] == 6 and result["ground_truth_segments"] >= 6
     for protocol in ("thumos14", "activitynet"):
         values = result["map"][protocol]
         assert sorted(values) == [

@@ -73,7 +73,8 @@ def test_train_then_evaluate(tmp_path):
         threshold_step=0.1,
         num_pictures=2,
     )
-    assert result["count"] == 6
+    assert result["count"] == 6 and result["skipped_without_boxes"] == 0
+    assert result["protocols"]["max_box_acc"].endswith("has_tf rules")
     for key in evaluate.HEADLINE:
         assert 0.0 <= result[key] <= 1.0
     saved = json.load(open(os.path.join(run, "eval", "metrics.json")))

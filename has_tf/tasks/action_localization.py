@@ -196,6 +196,7 @@ class ActionLocalization:
                     plots += 1
         result = {
             "count": count,
+            "ground_truth_segments": len(ground_truth),
             "classes": None,
             "map": {},
             "ap": {},

@@ -226,8 +226,10 @@ class ImageLocalization:
 
         Returns:
           A dict with the `HEADLINE` figures (fractions in [0, 1]),
-          "count", "cam_threshold", "protocol", and the "paper" and
-          "threshold_free" details (per class included).
+          "count" (images scored), "skipped_without_boxes" (images with
+          no ground-truth box, not scored), "cam_threshold", "protocol",
+          "protocols" (per figure), and the "paper" and "threshold_free"
+          details (per class included).
         """
         model, norm = load_run(model_dir)
         cam_net = models.cam_model(model)
@@ -260,6 +262,7 @@ class ImageLocalization:
         out_dir = os.path.join(model_dir, "eval")
         os.makedirs(out_dir, exist_ok=True)
         pictures = 0
+        without_boxes = 0
         frame = resize_size if protocol == "ten_crop" else size
         for batch in batches:
             scores, cams_of, frame_of = _score_batch(
@@ -273,7 +276,8 @@ class ImageLocalization:
             for i, label in enumerate(labels):
                 count = int(batch["num_boxes"][i])
                 gt = all_gt[i, :count] * frame
-                if count == 0:
+                if count == 0:  # Nothing to localize: counted, not scored.
+                    without_boxes += 1
                     continue
                 boxes = [
                     postprocess.cam_to_box(c[i], config.cam_threshold)
@@ -303,6 +307,7 @@ class ImageLocalization:
             "max_box_acc": result_free.get("max_box_acc", 0.0),
             "max_box_acc_v2": result_free["max_box_acc_v2"],
             "count": result_paper["count"],
+            "skipped_without_boxes": without_boxes,
             "cam_threshold": config.cam_threshold,
             "protocol": protocol,
             # Which protocol gave each figure.
