@@ -106,10 +106,12 @@ def _sweep(
     else:
         deltas = np.array([-stride, -1, 1, stride])
     # The per-pixel arrays come from a reused workspace (fresh ones cost
-    # more in page faults than the sweep itself): rows of `work` hold
-    # parent, size, first pixel, box, bucket, sort order, live list and
-    # live positions. Only `added` needs clearing; the rest is written
-    # when a pixel is added.
+    # more in page faults than the sweep itself): rows of `work` hold the
+    # parent, bucket, sort order, live list, live positions and window
+    # counts; a root's row of `info` its size, first pixel (raster index),
+    # box (ymin, xmin, ymax, xmax) and contour area in halves; `peak` its
+    # largest value. Only `added` (and, by area, the window counts) needs
+    # clearing; the rest is written when a pixel is added.
     parent = work[0]
     bucket = work[1]
     order = work[2]
