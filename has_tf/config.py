@@ -161,6 +161,13 @@ class TrainConfig(RunConfig):
     hide_prob: float = _option(
         0.5, "Probability of hiding a cell.", lower=0.0, upper=1.0
     )
+    hide_on: str = _option(
+        "host",
+        "Where images are hidden: host (the tf.data pipeline, on uint8 "
+        "pixels) or device (the model's first op, on normalised images: "
+        "the host does no per-pixel hiding work; for GPU/TPU).",
+        choices=("host", "device"),
+    )
     conv1_patch_sizes: tuple = _option(
         (),
         "Hide patches of this many conv1 cells (the paper's conv1 "

@@ -524,3 +524,45 @@ def _run_two_workers(run, data, epochs):
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
     return [json.loads(out.split("RECORD", 1)[1]) for out, _ in outs]
+
+
+def test_hiding_on_the_device(tmp_path):
+    config = train.TrainConfig(
+        model_dir=str(tmp_path / "run"),
+        data_dir=str(tmp_path),
+        epochs=1,
+        steps_per_epoch=2,
+        tensorboard_images=0,
+        **{**TINY, "patch_sizes": (0, 7)},
+        hide_on="device",
+    )
+    record = train.train(config)
+    assert record["steps_done"] == 2
+    model, _ = tasks.load_run(config.model_dir)
+    layer = model.get_layer("input_hide")
+    assert layer.patch_sizes == (0, 7) and layer.hide_prob == 0.5
+    # The same masks' statistics either way: with sizes (0, 7) on 28 x 28
+    # images, half the images are hidden in cells of 7 with probability
+    # 0.5, so a quarter of the pixels on average, at the fill. Host: the
+    # pipeline's batches; device: the layer, which fills with 0.
+    dataset, builder = has_tf.datasets.load(
+        TINY["dataset"], "train", str(tmp_path)
+    )
+    host = train.TrainConfig(**{**config.__dict__, "hide_on": "host"})
+    setup = tasks.ImageLocalization().training(host, dataset, builder)
+    batches = setup.inputs(tf.distribute.InputContext(), 0).take(40)
+    images = np.concatenate([b[0].numpy() for b in batches])
+    # The host fills uint8 pixels with the rounded mean: normalised, a
+    # value just off 0.
+    mean, std = (np.array(setup.run_info[k]) for k in ("mean", "std"))
+    fill = (np.clip(np.round(mean), 0, 255) - mean) / std
+    host_hidden = np.mean(np.all(np.abs(images - fill) < 1e-5, axis=-1))
+    device_hidden = np.mean(
+        np.all(
+            np.asarray(layer(tf.ones([160, 28, 28, 3]), training=True)) == 0,
+            axis=-1,
+        )
+    )
+    # 160 images: a binomial bound on the mean fraction (sd about 0.03).
+    assert abs(host_hidden - 0.25) < 0.1 and abs(device_hidden - 0.25) < 0.1
+    assert np.asarray(layer(tf.ones([4, 28, 28, 3]))).min() == 1.0  # Test.

@@ -31,6 +31,8 @@ def alexnet_gap(
     pooling: str = "avg",
     dropout_rate: float = 0.0,
     dropout_at_test: bool = False,
+    input_hide_patch_sizes=None,
+    input_hide_prob: float = 0.5,
     conv1_hide_patch_sizes=None,
     conv1_hide_prob: float = 0.5,
     name: str = "alexnet_gap",
@@ -54,6 +56,9 @@ def alexnet_gap(
         dropout with hiding); 0 disables it.
       dropout_at_test: keep that dropout active at inference (the paper's
         "dropout-traintest" baseline).
+      input_hide_patch_sizes: Hide-and-Seek patch sizes applied to the
+        normalised input inside the model (`--hide_on=device`); None: off.
+      input_hide_prob: their hiding probability.
       conv1_hide_patch_sizes: hide patches of the conv1 feature maps in
         training (the paper's ablation uses cells of 5 or 11 on 55x55
         maps), e.g. `(5,)`; None disables it. Hidden activations are 0.
@@ -74,7 +79,8 @@ def alexnet_gap(
     common.check_min_size("alexnet_gap", shape, lambda n: _cam_side(n, pool5))
     bn = batch_norm
     inputs = keras.Input(shape, name="images")
-    x = layers.ZeroPadding2D(2, name="conv1_pad")(inputs)
+    x = common.hide_input(inputs, input_hide_patch_sizes, input_hide_prob)
+    x = layers.ZeroPadding2D(2, name="conv1_pad")(x)
     x = common.conv_block(
         x, 96, 11, "conv1", strides=4, padding="valid", batch_norm=bn
     )

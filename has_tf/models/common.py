@@ -95,6 +95,22 @@ def conv_block(
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
+def hide_input(x, patch_sizes, hide_prob, seed=None):
+    """Hide-and-Seek on the device: `HideAndSeekLayer` named `input_hide`.
+
+    For normalised images (hidden pixels take 0, the dataset mean after
+    normalisation), as the model's first op, so that the host's input
+    pipeline does no per-pixel hiding work (`--hide_on=device`); XLA fuses
+    it with what follows. Active in training only. None as `patch_sizes`
+    adds nothing.
+    """
+    if patch_sizes is None:
+        return x
+    return HideAndSeekLayer(
+        patch_sizes, hide_prob, 0.0, seed=seed, name="input_hide"
+    )(x)
+
+
 def hide_conv1(x, patch_sizes, hide_prob):
     """The conv1 hiding ablation: `HideAndSeekLayer` named `conv1_hide`.
 

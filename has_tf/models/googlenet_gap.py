@@ -58,6 +58,8 @@ def googlenet_gap(
     pooling: str = "avg",
     dropout_rate: float = 0.0,
     dropout_at_test: bool = False,
+    input_hide_patch_sizes=None,
+    input_hide_prob: float = 0.5,
     name: str = "googlenet_gap",
 ) -> keras.Model:
     """Builds GoogLeNet-GAP.
@@ -78,6 +80,9 @@ def googlenet_gap(
       dropout_rate: dropout before the classifier; 0 disables it.
       dropout_at_test: keep that dropout active at inference (the paper's
         "dropout-traintest" baseline).
+      input_hide_patch_sizes: Hide-and-Seek patch sizes applied to the
+        normalised input inside the model (`--hide_on=device`); None: off.
+      input_hide_prob: their hiding probability.
       name: the model's name.
 
     Returns:
@@ -99,7 +104,8 @@ def googlenet_gap(
     )
     bn = batch_norm
     inputs = keras.Input(shape, name="images")
-    x = common.conv_block(inputs, 64, 7, "conv1", strides=2, batch_norm=bn)
+    x = common.hide_input(inputs, input_hide_patch_sizes, input_hide_prob)
+    x = common.conv_block(x, 64, 7, "conv1", strides=2, batch_norm=bn)
     x = layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
     x = common.conv_block(x, 64, 1, "conv2_reduce", batch_norm=bn)
     x = common.conv_block(x, 192, 3, "conv2", batch_norm=bn)

@@ -25,6 +25,8 @@ def small_gap(
     pooling: str = "avg",
     dropout_rate: float = 0.0,
     dropout_at_test: bool = False,
+    input_hide_patch_sizes=None,
+    input_hide_prob: float = 0.5,
     conv1_hide_patch_sizes=None,
     conv1_hide_prob: float = 0.5,
     name: str = "small_gap",
@@ -46,6 +48,9 @@ def small_gap(
       dropout_rate: dropout before the classifier; 0 disables it.
       dropout_at_test: keep that dropout active at inference (the paper's
         "dropout-traintest" baseline).
+      input_hide_patch_sizes: Hide-and-Seek patch sizes applied to the
+        normalised input inside the model (`--hide_on=device`); None: off.
+      input_hide_prob: their hiding probability.
       conv1_hide_patch_sizes: hide patches of the conv1 feature maps in
         training (as `alexnet_gap`), e.g. `(4,)`; None disables it.
       conv1_hide_prob: hiding probability for those cells.
@@ -73,7 +78,7 @@ def small_gap(
     pools = len(widths) - 1
     common.check_min_size("small_gap", shape, lambda n: n // 2**pools)
     inputs = keras.Input(shape, name="images")
-    x = inputs
+    x = common.hide_input(inputs, input_hide_patch_sizes, input_hide_prob)
     for index, width in enumerate(widths, start=1):
         x = common.conv_block(
             x, width, 3, f"conv{index}", batch_norm=batch_norm

@@ -76,8 +76,13 @@ def build_model(config, num_classes: int) -> keras.Model:
     """The classifier `config.model` names, for `num_classes` classes."""
     side = config.image_size
     options = {}
+    if config.hide_on == "device" and config.patch_sizes:
+        options.update(
+            input_hide_patch_sizes=config.patch_sizes,
+            input_hide_prob=config.hide_prob,
+        )
     if config.conv1_patch_sizes:
-        options = dict(
+        options.update(
             conv1_hide_patch_sizes=config.conv1_patch_sizes,
             conv1_hide_prob=config.conv1_hide_prob,
         )
@@ -170,7 +175,11 @@ class ImageLocalization:
                 image_size=config.image_size,
                 resize_size=config.resize_size,
                 crop=config.crop,
-                patch_sizes=config.patch_sizes or None,
+                patch_sizes=(
+                    config.patch_sizes or None
+                    if config.hide_on == "host"
+                    else None
+                ),
                 hide_prob=config.hide_prob,
                 mean=norm["mean"],
                 std=norm["std"],
