@@ -23,15 +23,15 @@ failed run leaves nothing half-written.
 
 from __future__ import annotations
 
-import json
+import io
 import os
 import sys
-import tempfile
 
 import numpy as np
 from absl import flags
 from PIL import Image
 
+from has_tf import _files
 from has_tf import visualize
 from has_tf.metrics import cam_evaluation
 from has_tf.metrics.localization import PROTOCOLS
@@ -191,17 +191,9 @@ def evaluate_cams(
 
 
 def _write(output_dir: str, result: dict) -> None:
-    """metrics.json and box_acc.png, each renamed into place when whole."""
-    os.makedirs(output_dir, exist_ok=True)
-    files = {}
-    descriptor, path = tempfile.mkstemp(dir=output_dir, suffix=".json.tmp")
-    with os.fdopen(descriptor, "w") as f:
-        json.dump(result, f, indent=2)
-    files["metrics.json"] = path
+    """box_acc.png, then metrics.json, each written atomically."""
     curve = result.get("box_acc_curve")
     if curve:
-        descriptor, path = tempfile.mkstemp(dir=output_dir, suffix=".png.tmp")
-        os.close(descriptor)
         figure = visualize.threshold_curves(
             {
                 "box accuracy (IoU 0.5)": (
@@ -211,10 +203,14 @@ def _write(output_dir: str, result: dict) -> None:
             },
             marker=result["best_thresholds"]["max_box_acc"],
         )
-        figure.savefig(path, dpi=100, format="png")
-        files["box_acc.png"] = path
-    for name, path in files.items():
-        os.replace(path, os.path.join(output_dir, name))
+        png = io.BytesIO()
+        figure.savefig(png, dpi=100, format="png")
+        _files.write_atomically(
+            os.path.join(output_dir, "box_acc.png"), png.getvalue()
+        )
+    _files.write_json_atomically(
+        os.path.join(output_dir, "metrics.json"), result, indent=2
+    )
 
 
 def _progress(done: int, total: int) -> None:

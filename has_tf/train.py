@@ -152,7 +152,7 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     # One process per directory; a restart only with the same options.
     with run_dir.RunLock(out_dir):
         if config.overwrite:
-            run_dir.clear(out_dir, keep=(run_dir.LOCK,))
+            run_dir.clear(out_dir)  # The lock stays.
         run_dir.check_config(out_dir, config)
         if flags_text is not None:
             _files.write_atomically(
