@@ -43,10 +43,15 @@ official tool's per-threshold recipe (threshold, `findContours`,
 twice per update. Per-image costs are also projected to ILSVRC val's
 50,000 images.
 
-`pipeline` runs the training input pipeline (JPEG decode, resize to
-256x256, random 224 crop, flip, batch, hide, normalise) over the same
-JPEG-encoded 256x256 synthetic images with hiding on (mixed sizes) and off,
-alternating runs in one process, and reports images per second.
+`pipeline` measures images/s per core (one thread: TensorFlow's and
+tf.data's thread pools set to one) over the same encoded JPEGs, generated
+ILSVRC-like (`photo_like`: 500 pixels on the long side, quality 90, about
+70 KB): decode-only (each JPEG decoded whole, nothing else); the training
+pipeline from the encoded bytes for each crop ("resize_crop",
+"random_resized") and resize method, with hiding on the host (mixed
+sizes) and off; and the evaluation pipeline for each protocol. Runs
+alternate round by round; each rate is also given as a ratio to
+decode-only, and hiding's cost as `1 - hiding / none`.
 
 The JSON goes to stdout. Figures depend on the machine: compare ratios
 taken in one run, not milliseconds across machines.
@@ -75,7 +80,6 @@ from has_tf import input_pipeline
 from has_tf import metrics
 from has_tf import models
 from has_tf import postprocess
-from has_tf.datasets.synthetic_parts import generator
 
 try:  # Optional: the comparison row of `boxes` (never a dependency).
     import cv2
@@ -464,59 +468,155 @@ def bench_boxes(images: int, size: int, repeats: int) -> dict:
     }
 
 
-def bench_pipeline(batch: int, batches: int, repeats: int) -> dict:
-    """Runs the input-pipeline benchmark; returns the JSON-ready dict."""
-    rng = np.random.default_rng(0)
-    count = 2 * batch
-    jpegs = [
-        tf.io.encode_jpeg(generator.draw_example(i % 10, 10, 256, rng)[0])
+def photo_like(height: int, width: int, rng) -> np.ndarray:
+    """A photo-like uint8 `[height, width, 3]` image (NumPy only).
+
+    Natural photographs have an amplitude spectrum falling about as
+    1/f^1.35 here, with correlated colour channels; so does this noise, so
+    it compresses like a photograph (about 70 KB at 500x375, JPEG quality
+    90, as ILSVRC's images) and its resizes alias like one's.
+    """
+    fy = np.fft.fftfreq(height)[:, None]
+    fx = np.fft.rfftfreq(width)[None, :]
+    freq = np.hypot(fy, fx)
+    freq[0, 0] = 1.0
+    channels = [
+        np.fft.irfft2(
+            (rng.normal(size=freq.shape) + 1j * rng.normal(size=freq.shape))
+            / freq**1.35,
+            s=(height, width),
+        )
+        for _ in range(3)
+    ]
+    mix = np.array([[1.0, 0.8, 0.6], [0.0, 0.6, 0.5], [0.0, 0.0, 0.6]])
+    image = np.stack(channels, -1) @ mix
+    image = (image - image.mean()) / image.std() * 50.0 + 120.0
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+# ILSVRC's commonest shapes, (height, width): most images are 500 pixels
+# on the long side.
+_PHOTO_SHAPES = ((375, 500), (333, 500), (500, 375), (400, 500))
+
+
+def photo_like_jpegs(count: int, quality: int = 90, seed: int = 0) -> list:
+    """`count` encoded JPEGs (bytes) of `photo_like` images, ILSVRC-sized."""
+    rng = np.random.default_rng(seed)
+    return [
+        tf.io.encode_jpeg(
+            photo_like(*_PHOTO_SHAPES[i % len(_PHOTO_SHAPES)], rng),
+            quality=quality,
+        ).numpy()
         for i in range(count)
     ]
-    source = tf.data.Dataset.from_tensor_slices(
-        {"jpeg": tf.stack(jpegs), "label": np.arange(count) % 10}
-    )
-    source = source.map(
-        lambda e: {
-            "image": tf.io.decode_jpeg(e["jpeg"], channels=3),
-            "label": e["label"],
-        }
-    )
-    pipelines = {
-        name: input_pipeline.train_pipeline(
-            source, batch, patch_sizes=sizes, shuffle_buffer=count, seed=0
-        )
-        for name, sizes in (
-            ("hiding", (0, 16, 32, 44, 56)),
-            ("no_hiding", None),
-        )
-    }
-    # A fresh iterator per run, so neither pipeline's prefetch buffers fill
-    # while the other is timed; two batches warm each one up.
-    rates = {name: [] for name in pipelines}
+
+
+def _one_thread(dataset):
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = 1
+    options.threading.max_intra_op_parallelism = 1
+    return dataset.with_options(options)
+
+
+def _images_per_s(datasets: dict, images: dict, batches: int, repeats: int):
+    """Median images/s of each dataset, runs alternating round by round.
+
+    Each run starts a fresh iterator (so no pipeline's prefetch buffer
+    fills while another is timed), warms it up with two elements and then
+    times `batches` elements of `images[name]` images each.
+    """
+    rates = {name: [] for name in datasets}
     for _ in range(repeats):
-        for name, pipeline in pipelines.items():
-            iterator = iter(pipeline)
+        for name, dataset in datasets.items():
+            iterator = iter(dataset)
             for _ in range(2):
                 next(iterator)
             start = time.perf_counter()
             for _ in range(batches):
-                images, _ = next(iterator)
-            images.numpy()
-            rates[name].append(batch * batches / (time.perf_counter() - start))
+                element = next(iterator)
+            tf.nest.map_structure(lambda t: t.numpy(), element)
+            elapsed = time.perf_counter() - start
+            rates[name].append(images[name] * batches / elapsed)
             del iterator
-    medians = {name: statistics.median(r) for name, r in rates.items()}
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
+def bench_pipeline(batch: int, batches: int, repeats: int) -> dict:
+    """Runs the input-pipeline benchmark; returns the JSON-ready dict."""
+    count = 2 * batch
+    jpegs = photo_like_jpegs(count)
+    source = tf.data.Dataset.from_tensor_slices(
+        {"image": np.array(jpegs, dtype=object), "label": np.arange(count)}
+    )
+    source = source.map(
+        lambda e: {
+            "image": e["image"],
+            "label": e["label"],
+            "objects": {"bbox": tf.constant([[0.1, 0.1, 0.9, 0.9]])},
+        }
+    )
+    # Decode-only: every JPEG decoded whole, nothing else (a batch of the
+    # decoded shapes, so elements count images as the others do).
+    pipelines = {
+        "decode_only": source.repeat()
+        .map(lambda e: tf.shape(tf.io.decode_jpeg(e["image"], channels=3)))
+        .batch(batch)
+    }
+    images = {"decode_only": batch}
+    for crop in input_pipeline.CROPS:
+        for method in input_pipeline.RESIZE_METHODS:
+            for hide, sizes in (
+                ("hiding", (0, 16, 32, 44, 56)),
+                ("none", None),
+            ):
+                name = f"train_{crop}_{method}_{hide}"
+                pipelines[name] = input_pipeline.train_pipeline(
+                    source,
+                    batch,
+                    crop=crop,
+                    resize_method=method,
+                    patch_sizes=sizes,
+                    shuffle_buffer=count,
+                    seed=0,
+                )
+                images[name] = batch
+    for protocol in input_pipeline.PROTOCOLS:
+        name = f"eval_{protocol}"
+        pipelines[name] = input_pipeline.eval_pipeline(
+            source.repeat(), batch, protocol
+        )
+        images[name] = batch
+    pipelines = {k: _one_thread(v) for k, v in pipelines.items()}
+    rates = _images_per_s(pipelines, images, batches, repeats)
+    decode = rates["decode_only"]
+    results = {"decode_only_images_per_s": decode}
+    for name, rate in rates.items():
+        if name == "decode_only":
+            continue
+        results[f"{name}_images_per_s"] = rate
+        results[f"{name}_over_decode_only"] = rate / decode
+    for crop in input_pipeline.CROPS:
+        for method in input_pipeline.RESIZE_METHODS:
+            key = f"train_{crop}_{method}"
+            results[f"{key}_hiding_cost"] = (
+                1.0 - rates[f"{key}_hiding"] / rates[f"{key}_none"]
+            )
+    sizes = [len(j) for j in jpegs]
     return {
         "benchmark": "pipeline",
         "batch": batch,
         "batches_per_run": batches,
         "repeats": repeats,
-        "statistic": "median images/s over alternating runs",
-        **_tf_environment(),
-        "results": {
-            "hiding_images_per_s": medians["hiding"],
-            "no_hiding_images_per_s": medians["no_hiding"],
-            "hiding_over_no_hiding": medians["hiding"] / medians["no_hiding"],
+        "threads": 1,
+        "jpegs": {
+            "count": count,
+            "shapes": [list(s) for s in _PHOTO_SHAPES],
+            "quality": 90,
+            "mean_kb": float(np.mean(sizes)) / 1e3,
         },
+        "statistic": "median images/s per core over alternating runs",
+        **_tf_environment(),
+        "results": results,
     }
 
 
@@ -553,13 +653,16 @@ def main(argv=None) -> int:
     boxes_parser.add_argument("--size", type=_positive, default=224)
     boxes_parser.add_argument("--repeats", type=_positive, default=3)
     pipeline_parser = sub.add_parser(
-        "pipeline", help="training pipeline images/s, hiding on and off"
+        "pipeline", help="input pipelines' images/s per core on JPEGs"
     )
     pipeline_parser.add_argument("--batch", type=_positive, default=64)
     pipeline_parser.add_argument("--batches", type=_positive, default=20)
     pipeline_parser.add_argument("--repeats", type=_positive, default=5)
     args = parser.parse_args(argv)
     if args.benchmark == "pipeline":
+        # One core: every TensorFlow op single-threaded (before any runs).
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
         result = bench_pipeline(args.batch, args.batches, args.repeats)
     elif args.benchmark == "hiding":
         result = bench_hiding(args.batch, args.size, args.repeats)

@@ -115,6 +115,13 @@ class RunConfig:
         "evaluation's center_crop and ten_crop).",
         lower=8,
     )
+    resize_method: str = _option(
+        "antialias",
+        "Image resize kernel: antialias (bilinear widened when shrinking, "
+        "as PIL/torchvision) or bilinear (no widening: faster on the host, "
+        "aliases when shrinking over ~2x). See input_pipeline.",
+        choices=input_pipeline.RESIZE_METHODS,
+    )
 
     def __post_init__(self):
         for field in dataclasses.fields(self):

@@ -177,6 +177,7 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
         config.manual_dir,
         shuffle_files=True,
         seed=config.seed,
+        decode_images=False,  # Image pipelines decode crop windows.
     )
     task = tasks.for_dataset(config.dataset)
     setup = task.training(config, dataset, builder)

@@ -50,7 +50,7 @@ def test_example_fields_grayscale_and_single_bbox():
         "bbox": tf.constant([0.1, 0.2, 1.3, 0.5]),
     }
     image, label, boxes = ip.example_fields(example)
-    assert image.shape == (5, 6, 3) and int(label) == 3
+    assert ip.decode_image(image).shape == (5, 6, 3) and int(label) == 3
     np.testing.assert_allclose(boxes.numpy(), [[0.1, 0.2, 1.0, 0.5]])
 
 

@@ -53,6 +53,7 @@ def load(
     manual_dir=None,
     shuffle_files: bool = False,
     seed: int | None = None,
+    decode_images: bool = True,
 ):
     """Prepares (if needed) and reads a dataset by has_tf's name.
 
@@ -64,6 +65,10 @@ def load(
       shuffle_files: shuffle the split's files.
       seed: the file order's seed (with `shuffle_files`); None: TFDS's
         default, which depends on the ops created before.
+      decode_images: False leaves `image` encoded (a scalar tf.string,
+        `tfds.decode.SkipDecoding()`), for pipelines that decode only a
+        crop's window (`has_tf.input_pipeline`); other image features
+        (masks) are decoded either way.
 
     Returns:
       `(dataset, builder)`.
@@ -83,10 +88,19 @@ def load(
             manual_dir=manual_dir, try_download_gcs=False
         )
     )
+    decoders = None
+    features = builder.info.features
+    if (
+        not decode_images
+        and "image" in features
+        and isinstance(features["image"], tfds.features.Image)
+    ):
+        decoders = {"image": tfds.decode.SkipDecoding()}
     dataset = builder.as_dataset(
         split=split,
         shuffle_files=shuffle_files,
         read_config=tfds.ReadConfig(shuffle_seed=seed),
+        decoders=decoders,
     )
     if base == "cub":
         dataset = dataset.map(cub.cub_example)

@@ -153,6 +153,7 @@ def _fixed_eval_batch(config, norm: dict):
                 resize_size=config.resize_size,
                 mean=norm["mean"],
                 std=norm["std"],
+                resize_method=config.resize_method,
             )
         )
     )
@@ -186,6 +187,7 @@ class ImageLocalization:
                 seed=config.seed,
                 input_context=context,
                 start_batch=start_step,
+                resize_method=config.resize_method,
             )
 
         def callbacks(model, out_dir):
@@ -250,6 +252,7 @@ class ImageLocalization:
             config.eval_split,
             config.data_dir,
             config.manual_dir,
+            decode_images=False,
         )
         if config.max_images:
             data = data.take(config.max_images)
@@ -261,6 +264,7 @@ class ImageLocalization:
             resize_size=resize_size,
             mean=norm["mean"],
             std=norm["std"],
+            resize_method=config.resize_method,
         )
         paper = metrics.PaperLocalization()
         # The threshold-free figures take the path `has_tf.evaluate_cams`
