@@ -24,6 +24,7 @@ import os
 
 from absl import flags
 
+from has_tf import data_service
 from has_tf import input_pipeline
 from has_tf import models
 from has_tf.postprocess import segments
@@ -229,6 +230,13 @@ class TrainConfig(RunConfig):
     jit_compile: bool = _option(
         False, "Compile the step with XLA.", shapes_run=False
     )
+    data_service: str = _option(
+        "",
+        "grpc://host:port of a tf.data service dispatcher: the input "
+        "pipeline runs on its workers (has_tf.data_service; image "
+        "datasets; the input order is then not repeatable). Empty: local.",
+        shapes_run=False,
+    )
     checkpoint_steps: int = _option(
         0,
         "Checkpoint every this many steps (0: each epoch); a killed run "
@@ -310,6 +318,15 @@ class TrainConfig(RunConfig):
                 f"expected 0 (no hiding) to --num_steps={self.num_steps}.",
                 self.segment_size,
             )
+        if self.data_service:
+            data_service.parse_address(self.data_service)
+
+    @property
+    def pipeline_seed(self) -> int | None:
+        """The input pipelines' seed: `seed`, or None under tf.data service
+        (each worker then draws its own crops and masks; see
+        `has_tf.data_service`)."""
+        return None if self.data_service else self.seed
 
 
 @dataclasses.dataclass

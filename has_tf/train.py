@@ -26,10 +26,12 @@ import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
+from absl import logging
 
 from has_tf import _files
 from has_tf import checkpoints
 from has_tf import config as config_lib
+from has_tf import data_service
 from has_tf import datasets
 from has_tf import multi_worker
 from has_tf import run_dir
@@ -144,6 +146,10 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
       "replica_weights_max_diff" (0 when they stayed in sync).
     """
     # Multi-worker collectives must be set up before any other TF op runs.
+    if config.data_service:
+        # Before anything runs: tf.data service would wait for an absent
+        # dispatcher without end.
+        data_service.wait_for_dispatcher(config.data_service)
     strategy = build_strategy(config.strategy)
     # Under multi_worker only the chief writes into the model dir.
     out_dir = config.model_dir
@@ -178,6 +184,7 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
         shuffle_files=True,
         seed=config.seed,
         decode_images=False,  # Image pipelines decode crop windows.
+        assert_cardinality=not config.data_service,
     )
     task = tasks.for_dataset(config.dataset)
     setup = task.training(config, dataset, builder)
@@ -196,9 +203,25 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
         start_step = multi_worker.resume_step(out_dir)
     else:
         start_step = checkpoints.resume_step(os.path.join(out_dir, "backup"))
-    train_data = strategy.distribute_datasets_from_function(
-        lambda context: setup.inputs(context, start_step)
-    )
+    if config.data_service:
+        # The service's workers draw their own streams (not resumable).
+        if config.deterministic:
+            logging.warning(
+                "--data_service: the input order and augmentation are not "
+                "repeatable; --deterministic covers the model's ops only."
+            )
+
+        def inputs(context):
+            return data_service.distribute(
+                setup.inputs(context, 0), config.data_service
+            )
+
+    else:
+
+        def inputs(context):
+            return setup.inputs(context, start_step)
+
+    train_data = strategy.distribute_datasets_from_function(inputs)
     with strategy.scope():
         model = setup.build_model()
         model.compile(

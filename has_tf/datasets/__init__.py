@@ -54,6 +54,7 @@ def load(
     shuffle_files: bool = False,
     seed: int | None = None,
     decode_images: bool = True,
+    assert_cardinality: bool = True,
 ):
     """Prepares (if needed) and reads a dataset by has_tf's name.
 
@@ -69,6 +70,9 @@ def load(
         `tfds.decode.SkipDecoding()`), for pipelines that decode only a
         crop's window (`has_tf.input_pipeline`); other image features
         (masks) are decoded either way.
+      assert_cardinality: check that the split yields the number of
+        examples TFDS recorded; off where only part of it is read (tf.data
+        service's dynamic sharding gives each worker some files).
 
     Returns:
       `(dataset, builder)`.
@@ -99,7 +103,9 @@ def load(
     dataset = builder.as_dataset(
         split=split,
         shuffle_files=shuffle_files,
-        read_config=tfds.ReadConfig(shuffle_seed=seed),
+        read_config=tfds.ReadConfig(
+            shuffle_seed=seed, assert_cardinality=assert_cardinality
+        ),
         decoders=decoders,
     )
     if base == "cub":

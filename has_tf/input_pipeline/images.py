@@ -242,6 +242,25 @@ def crop_boxes(boxes, offset, crop_size, image_size) -> tf.Tensor:
     return tf.clip_by_value((boxes * size - start) / extent, 0.0, 1.0)
 
 
+def _seed_pairs(seed, stream: int) -> tf.data.Dataset:
+    """An endless dataset of int64 `[2]` stateless seeds.
+
+    For an int `seed`, random pairs from `seed + stream`; for None, pairs
+    `(clock in microseconds + stream, position)`, which differ between
+    processes running the same pipeline graph.
+    """
+    if seed is not None:
+        return tf.data.Dataset.random(seed=seed + stream).batch(
+            2, drop_remainder=True
+        )
+
+    def pair(position):
+        clock = tf.cast(tf.timestamp() * 1e6, tf.int64)
+        return tf.stack([clock + stream, position])
+
+    return tf.data.Dataset.counter().map(pair)
+
+
 def _check_resize_method(resize_method):
     if resize_method not in RESIZE_METHODS:
         raise ValueError(
@@ -314,7 +333,7 @@ def train_pipeline(
     hide_prob: float = 0.5,
     mean: Sequence[float] = IMAGENET_MEAN_RGB,
     std: Sequence[float] = IMAGENET_STD_RGB,
-    seed: int = 0,
+    seed: int | None = 0,
     shuffle_buffer: int = 10_000,
     input_context: tf.distribute.InputContext | None = None,
     repeat: bool = True,
@@ -341,7 +360,11 @@ def train_pipeline(
         the normalisation's shift (the dataset mean, see
         `has_tf.channel_moments`).
       std: per-channel std for the normalisation.
-      seed: every random draw (order, crops, flips, masks) derives from it.
+      seed: every random draw (order, crops, flips, masks) derives from
+        it. None draws crops, flips and masks from the clock and the
+        position instead, differently in every process running the
+        pipeline (tf.data service workers, `has_tf.data_service`): not
+        repeatable.
       shuffle_buffer: examples in the shuffle buffer (0 disables it).
       input_context: shards the input per worker for multi-worker training.
       repeat: repeat forever (for `fit` with `steps_per_epoch`).
@@ -383,8 +406,7 @@ def train_pipeline(
         )
     if repeat:
         dataset = dataset.repeat()
-    seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
-    dataset = tf.data.Dataset.zip((dataset, seeds))
+    dataset = tf.data.Dataset.zip((dataset, _seed_pairs(seed, 0)))
     start_batch = _checks.nonnegative_int(start_batch, "start_batch")
     if start_batch:
         dataset = dataset.skip(start_batch * batch_size)
@@ -402,9 +424,7 @@ def train_pipeline(
 
     dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=True)
-    batch_seeds = tf.data.Dataset.random(seed=seed + 1).batch(
-        2, drop_remainder=True
-    )
+    batch_seeds = _seed_pairs(seed, 1)
     if start_batch:
         batch_seeds = batch_seeds.skip(start_batch)
     dataset = tf.data.Dataset.zip((dataset, batch_seeds))

@@ -50,6 +50,14 @@ class ActionLocalization:
     name = "action_localization"
 
     def training(self, config, dataset, builder) -> TrainingSetup:
+        if config.data_service:
+            raise ValueError(
+                "--data_service serves image datasets only: the video "
+                "pipeline caches its features, which tf.data service's "
+                "dynamic sharding cannot split. Received: "
+                f"--dataset={config.dataset}, "
+                f"--data_service={config.data_service}"
+            )
         features = builder.info.features
         num_classes = features["labels"].shape[0]
         dim = features["features"].shape[-1]

@@ -184,7 +184,7 @@ class ImageLocalization:
                 hide_prob=config.hide_prob,
                 mean=norm["mean"],
                 std=norm["std"],
-                seed=config.seed,
+                seed=config.pipeline_seed,
                 input_context=context,
                 start_batch=start_step,
                 resize_method=config.resize_method,

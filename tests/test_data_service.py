@@ -1,0 +1,168 @@
+"""tf.data service: addresses, the command, training from its workers."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from has_tf import data_service
+from has_tf import input_pipeline
+from has_tf.config import TrainConfig
+
+service = tf.data.experimental.service
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A dispatcher and two workers in this process, on loopback."""
+    dispatcher = data_service.serve("dispatcher")
+    workers = [
+        data_service.serve("worker", dispatcher=dispatcher.target)
+        for _ in range(2)
+    ]
+    yield dispatcher, workers
+    for server in (*workers, dispatcher):
+        server._stop()
+
+
+@pytest.fixture(scope="module")
+def command_cluster():
+    """`python -m has_tf.data_service`: a dispatcher and two workers."""
+    port = _free_port()
+    address = f"grpc://localhost:{port}"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, "-m", "has_tf.data_service"]
+    servers = [
+        subprocess.Popen(
+            [*command, "--role=dispatcher", f"--port={port}"], env=env
+        )
+    ]
+    try:
+        data_service.wait_for_dispatcher(address, timeout_s=60)
+        servers += [
+            subprocess.Popen(
+                [*command, "--role=worker", f"--dispatcher={address}"],
+                env=env,
+            )
+            for _ in range(2)
+        ]
+        yield address, servers
+    finally:
+        for server in servers:
+            server.kill()
+            server.wait()
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["localhost:5050", "grpc://localhost", "http://h:1", "grpc://h:99999", ""],
+)
+def test_malformed_addresses_are_named(address):
+    with pytest.raises(ValueError, match="--data_service=") as error:
+        data_service.parse_address(address)
+    assert repr(address) in str(error.value)
+
+
+def test_the_flag_is_checked_with_the_config(tmp_path):
+    with pytest.raises(ValueError, match="grpc://host:port"):
+        TrainConfig(model_dir=str(tmp_path), data_service="localhost:5050")
+
+
+def test_no_dispatcher_is_an_error_naming_the_address():
+    address = f"grpc://localhost:{_free_port()}"
+    with pytest.raises(ConnectionError, match=address):
+        data_service.wait_for_dispatcher(address, timeout_s=1.0)
+
+
+def test_a_worker_needs_a_valid_dispatcher():
+    with pytest.raises(ValueError, match="--dispatcher="):
+        data_service.serve("worker", dispatcher="localhost:1")
+
+
+def test_both_workers_serve_every_element_once(cluster):
+    dispatcher, workers = cluster
+    elements = data_service.distribute(
+        tf.data.Dataset.range(40), dispatcher.target
+    )
+    assert sorted(int(x) for x in elements) == list(range(40))
+    assert all(worker._num_tasks() > 0 for worker in workers)
+
+
+def test_training_takes_its_batches_from_the_workers(command_cluster, tmp_path):
+    # The trainer is a process of its own, as on a real cluster. With
+    # --data_service it has no local pipeline: every batch comes from the
+    # workers (the one above shows both take part).
+    address, servers = command_cluster
+    run = tmp_path / "run"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "has_tf.train",
+            "--dataset=synthetic_parts/tiny",
+            f"--data_dir={tmp_path / 'data'}",
+            f"--model_dir={run}",
+            "--model=small_gap",
+            "--image_size=24",
+            "--resize_size=28",
+            "--patch_sizes=0,8",
+            "--batch_size=4",
+            "--epochs=1",
+            "--steps_per_epoch=3",
+            "--tensorboard_images=0",
+            f"--data_service={address}",
+        ],
+        check=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    history = json.loads((run / "history.json").read_text())
+    assert len(history["loss"]) == 1 and np.isfinite(history["loss"]).all()
+    assert all(server.poll() is None for server in servers)
+
+
+def test_unseeded_pipelines_differ_between_runs():
+    # Seeded, every run of the graph (each service worker) crops and hides
+    # alike; unseeded (the service's), each run draws its own.
+    pixels = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3))
+    source = tf.data.Dataset.from_tensor_slices(
+        {"image": pixels.astype(np.uint8), "label": np.zeros(8, np.int64)}
+    )
+
+    def two_runs(seed):
+        pipeline = input_pipeline.train_pipeline(
+            source,
+            batch_size=4,
+            image_size=24,
+            resize_size=32,
+            patch_sizes=(4,),  # 36 cells: masks alike by chance: never.
+            seed=seed,
+            shuffle_buffer=0,
+            repeat=False,
+        )
+        return [np.concatenate([x.numpy() for x, _ in pipeline]) for _ in "ab"]
+
+    first, second = two_runs(seed=0)
+    np.testing.assert_array_equal(first, second)
+    first, second = two_runs(seed=None)
+    assert all((a != b).any() for a, b in zip(first, second))
+
+
+def test_the_command_starts_a_working_cluster(command_cluster):
+    address, servers = command_cluster
+    elements = data_service.distribute(
+        tf.data.Dataset.range(30).map(lambda x: x * 2), address
+    )
+    assert sorted(int(x) for x in elements) == list(range(0, 60, 2))
+    assert all(server.poll() is None for server in servers)
