@@ -8,7 +8,6 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
-import has_tf.datasets  # noqa: F401
 from has_tf import bench
 from has_tf import datasets
 from has_tf import input_pipeline as ip
