@@ -8,6 +8,8 @@ tensors (dtype, rank) stay with the TensorFlow code that owns them.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 
@@ -113,3 +115,26 @@ def thresholds(values) -> np.ndarray:
             f"min={float(array.min())!r}, max={float(array.max())!r}"
         )
     return array
+
+
+_GRPC_ADDRESS = re.compile(
+    r"^grpc://(?P<host>[A-Za-z0-9._\-]+|\[[0-9a-fA-F:.]+\])"
+    r":(?P<port>[0-9]{1,5})$"
+)
+
+
+def grpc_address(address, name: str) -> tuple[str, int]:
+    """`(host, port)` of a `grpc://host:port` address (a flag's value).
+
+    Raises:
+      ValueError: `address` is not of that form or its port is outside
+        1-65535; the message names `--name` and the value received.
+    """
+    match = _GRPC_ADDRESS.match(address or "")
+    port = int(match["port"]) if match else 0
+    if not match or not 0 < port < 65536:
+        raise ValueError(
+            f"Expected --{name} of the form grpc://host:port (a tf.data "
+            f"service dispatcher). Received: --{name}={address!r}"
+        )
+    return match["host"].strip("[]"), port

@@ -24,14 +24,15 @@ import os
 
 from absl import flags
 
-from has_tf import data_service
-from has_tf import input_pipeline
-from has_tf import models
-from has_tf.postprocess import segments
+from has_tf import _checks
+from has_tf import _deprecation
+from has_tf import vocabulary
 
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+STRATEGIES = vocabulary.STRATEGIES
 # Keras dtype policies.
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = vocabulary.PRECISIONS
+# Which task reads an option: both, or one of them.
+TASK_GROUPS = ("both tasks", "images", "videos")
 
 __all__ = [
     "EvalConfig",
@@ -57,6 +58,7 @@ def _option(
     upper_open=False,
     item=None,
     shapes_run=True,
+    task="both tasks",
 ):
     """A config field: its default and what its flag says and accepts.
 
@@ -68,7 +70,7 @@ def _option(
         `upper_open`: exclusive); of every item for list-valued options.
       item: `int` or `float`, the item type of a list-valued option.
       shapes_run: whether the option changes what training computes (a
-        restart must match the recorded value, `has_tf.run_dir`); False
+        restart must match the recorded value, `has_tf.training.run_dir`); False
         for where data lives, logging and how the work is spread.
     """
     return dataclasses.field(
@@ -82,6 +84,7 @@ def _option(
             upper_open=upper_open,
             item=item,
             shapes_run=shapes_run,
+            task=task,
         ),
     )
 
@@ -115,13 +118,15 @@ class RunConfig:
         "Square resize before the crop (training's resize_crop; "
         "evaluation's center_crop and ten_crop).",
         lower=8,
+        task="images",
     )
     resize_method: str = _option(
         "antialias",
         "Image resize kernel: antialias (bilinear widened when shrinking, "
         "as PIL/torchvision) or bilinear (no widening: faster on the host, "
         "aliases when shrinking over ~2x). See input_pipeline.",
-        choices=input_pipeline.RESIZE_METHODS,
+        choices=vocabulary.RESIZE_METHODS,
+        task="images",
     )
 
     def __post_init__(self):
@@ -137,12 +142,16 @@ class TrainConfig(RunConfig):
 
     train_split: str = _option("train", "TFDS split to train on.")
     model: str = _option(
-        "small_gap", "The image classifier.", choices=tuple(models.IMAGE_MODELS)
+        "small_gap",
+        "The image classifier.",
+        choices=vocabulary.IMAGE_MODELS,
+        task="images",
     )
     pooling: str = _option(
         "avg",
         "Global pooling: GAP or the GMP ablation.",
-        choices=models.POOLINGS,
+        choices=vocabulary.POOLINGS,
+        task="images",
     )
     dropout_rate: float = _option(
         0.0,
@@ -155,16 +164,23 @@ class TrainConfig(RunConfig):
         False,
         "Keep --dropout_rate's dropout active at evaluation too (the "
         "paper's dropout-traintest baseline, Table 3).",
+        task="images",
     )
-    image_size: int = _option(224, "Training crop side.", lower=8)
+    image_size: int = _option(
+        224, "Training crop side.", lower=8, task="images"
+    )
     crop: str = _option(
-        "resize_crop", "Training crop.", choices=input_pipeline.CROPS
+        "resize_crop",
+        "Training crop.",
+        choices=vocabulary.TRAIN_CROPS,
+        task="images",
     )
     patch_sizes: tuple = _option(
         (0, 16, 32, 44, 56),
         "Hide-and-Seek patch sizes (0 = hide nothing); empty: no hiding.",
         item=int,
         lower=0,
+        task="images",
     )
     hide_prob: float = _option(
         0.5, "Probability of hiding a cell.", lower=0.0, upper=1.0
@@ -174,7 +190,8 @@ class TrainConfig(RunConfig):
         "Where images are hidden: host (the tf.data pipeline, on uint8 "
         "pixels) or device (the model's first op, on normalised images: "
         "the host does no per-pixel hiding work; for GPU/TPU).",
-        choices=("host", "device"),
+        choices=vocabulary.HIDE_ON,
+        task="images",
     )
     conv1_patch_sizes: tuple = _option(
         (),
@@ -183,14 +200,20 @@ class TrainConfig(RunConfig):
         "alexnet_gap, small_gap.",
         item=int,
         lower=0,
+        task="images",
     )
     conv1_hide_prob: float = _option(
-        0.5, "Hiding probability of the conv1 cells.", lower=0.0, upper=1.0
+        0.5,
+        "Hiding probability of the conv1 cells.",
+        lower=0.0,
+        upper=1.0,
+        task="images",
     )
     normalization: str = _option(
         "dataset",
         "Mean/std (and fill) from the training split, or ImageNet's.",
-        choices=("dataset", "imagenet"),
+        choices=vocabulary.NORMALIZATIONS,
+        task="images",
     )
     batch_size: int = _option(64, "Global batch size.", lower=1)
     epochs: int = _option(10, "Epochs.", lower=1)
@@ -249,6 +272,7 @@ class TrainConfig(RunConfig):
         "TensorBoard after every checkpoint interval; 0 logs none.",
         lower=0,
         shapes_run=False,
+        task="images",
     )
     overwrite: bool = _option(
         False,
@@ -256,31 +280,36 @@ class TrainConfig(RunConfig):
         "options (deleting it); without it such a restart refuses.",
         shapes_run=False,
     )
-    # Video-feature datasets (synthetic_actions, thumos14_features).
     num_steps: int = _option(
         2000,
         "F_total: steps every video is resampled to (the paper: 2000).",
         lower=1,
+        task="videos",
     )
     segment_size: int = _option(
         100,
         "F_segment: steps per hidden segment (the paper: 100); 0 turns "
         "hiding off.",
         lower=0,
+        task="videos",
     )
     temporal_pooling: str = _option(
         "max_features",
         "Pooling over time (the paper: max over features; "
         "topk: mean of the T/8 largest T-CAM values).",
-        choices=models.TEMPORAL_POOLINGS,
+        choices=vocabulary.TEMPORAL_POOLINGS,
+        task="videos",
     )
     temporal_loss: str = _option(
         "softmax",
         "softmax (the paper; multi-hot labels scaled to sum 1) "
         "or sigmoid (multi-label).",
-        choices=models.TEMPORAL_LOSSES,
+        choices=vocabulary.TEMPORAL_LOSSES,
+        task="videos",
     )
-    units: int = _option(500, "Width of the temporal convs.", lower=1)
+    units: int = _option(
+        500, "Width of the temporal convs.", lower=1, task="videos"
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -319,7 +348,7 @@ class TrainConfig(RunConfig):
                 self.segment_size,
             )
         if self.data_service:
-            data_service.parse_address(self.data_service)
+            _checks.grpc_address(self.data_service, "data_service")
 
     @property
     def pipeline_seed(self) -> int | None:
@@ -331,13 +360,19 @@ class TrainConfig(RunConfig):
 
 @dataclasses.dataclass
 class EvalConfig(RunConfig):
-    """How `has_tf.evaluate` scores a run (images and videos)."""
+    """How `has_tf.evaluate` scores a run (images and videos).
 
-    protocol: str = _option(
+    `EvalConfig(protocol=...)`, has_tf 0.2's name of `eval_crop`, still
+    works (it warns once; removed in 0.4).
+    """
+
+    eval_crop: str = _option(
         "resize",
-        "Evaluation crop (see input_pipeline); ten_crop averages "
-        "the crops' class scores and merges their CAMs.",
-        choices=input_pipeline.PROTOCOLS,
+        "Evaluation crop (see input_pipeline.images): resize, center_crop "
+        "or ten_crop, which averages the crops' class scores and merges "
+        "their CAMs. --protocol is its 0.2 name.",
+        choices=vocabulary.EVAL_CROPS,
+        task="images",
     )
     cam_threshold: float = _option(
         0.2,
@@ -345,24 +380,28 @@ class EvalConfig(RunConfig):
         "paper: 0.2 AlexNet, 0.3 GoogLeNet).",
         lower=0.0,
         upper=1.0,
+        task="images",
     )
     threshold_step: float = _option(
         0.01,
         "Grid step of the threshold-free protocol.",
         lower=0.001,
         upper=1.0,
+        task="images",
     )
     eval_batch_size: int = _option(64, "Evaluation batch size.", lower=1)
     max_images: int = _option(
         0, "Score only this many images or videos; 0: all.", lower=0
     )
-    num_pictures: int = _option(8, "Overlay pictures to write.", lower=0)
-    # Video-feature datasets.
+    num_pictures: int = _option(
+        8, "Overlay pictures to write.", lower=0, task="images"
+    )
     tcam_threshold: float = _option(
         0.5,
         "Fraction of a class's T-CAM max kept as detections (the paper: 0.5).",
         lower=0.0,
         upper=1.0,
+        task="videos",
     )
     class_threshold: float = _option(
         0.1,
@@ -370,20 +409,99 @@ class EvalConfig(RunConfig):
         "the top-1).",
         lower=0.0,
         upper=1.0,
+        task="videos",
     )
     segment_score: str = _option(
         "mean",
         "Detection score: mean T-CAM inside, or inside minus around.",
-        choices=segments.SCORES,
+        choices=vocabulary.SEGMENT_SCORES,
+        task="videos",
     )
     nms_iou: float = _option(
-        0.0, "Per-class temporal NMS at this IoU; 0: off.", lower=0.0, upper=1.0
+        0.0,
+        "Per-class temporal NMS at this IoU; 0: off.",
+        lower=0.0,
+        upper=1.0,
+        task="videos",
     )
     test_list: str = _option(
         "thumos14-test-210-v1",
         "THUMOS14: the named list of scored test videos (213/212/210).",
+        task="videos",
     )
-    num_plots: int = _option(8, "Videos whose T-CAM plot to write.", lower=0)
+    num_plots: int = _option(
+        8, "Videos whose T-CAM plot to write.", lower=0, task="videos"
+    )
+    protocol: dataclasses.InitVar[str | None] = None
+
+    def __post_init__(self, protocol):
+        if protocol is not None:
+            _deprecation.warn_once(
+                "EvalConfig.protocol",
+                "EvalConfig(protocol=...) is now EvalConfig(eval_crop=...).",
+            )
+            self.eval_crop = protocol
+        super().__post_init__()
+
+
+@dataclasses.dataclass
+class CamsConfig:
+    """What `python -m has_tf.evaluate_cams` scores: CAMs from anywhere.
+
+    Its threshold grid is `EvalConfig.threshold_step`'s flag, read only
+    when given (otherwise each protocol's default grid).
+    """
+
+    cams_dir: str | None = _option(
+        None, "Folder of <image id>.npy CAMs.", task="images"
+    )
+    metadata_dir: str | None = _option(
+        None,
+        "wsolevaluation-style metadata: image_ids.txt, class_labels.txt, "
+        "image_sizes.txt, localization.txt.",
+        task="images",
+    )
+    mask_dir: str | None = _option(
+        None,
+        "Where localization.txt's mask paths start; default: metadata_dir.",
+        task="images",
+    )
+    output_dir: str | None = _option(
+        None, "Where evaluate_cams writes metrics.json.", task="images"
+    )
+    box_protocol: str = _option(
+        "has_tf",
+        "Box scoring rules of evaluate_cams: has_tf (the library's) or "
+        "wsolevaluation (the official tool's numbers, CAMs and boxes in "
+        "its 224 x 224 frame). evaluate_cams still reads --protocol as "
+        "this flag (its 0.2 name).",
+        choices=vocabulary.BOX_PROTOCOLS,
+        task="images",
+    )
+    iou_thresholds: tuple = _option(
+        (0.3, 0.5, 0.7),
+        "MaxBoxAccV2's IoUs.",
+        item=float,
+        lower=0.0,
+        upper=1.0,
+        lower_open=True,
+        task="images",
+    )
+    connectivity: int = _option(
+        8,
+        "Component connectivity (has_tf protocol; the official tool's is 8).",
+        choices=vocabulary.CONNECTIVITIES,
+        task="images",
+    )
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            setattr(
+                self, field.name, _checked(field, getattr(self, field.name))
+            )
+        for name in ("cams_dir", "metadata_dir", "output_dir"):
+            if not getattr(self, name):
+                _fail(name, "evaluate_cams needs it.", getattr(self, name))
 
 
 def _fail(name, message, value):
@@ -438,21 +556,51 @@ def _checked(field, value):
 
 
 def _fields():
-    """Every option once: RunConfig's, then TrainConfig's, EvalConfig's."""
+    """Every option once: RunConfig's, then TrainConfig's, EvalConfig's,
+    CamsConfig's."""
     seen = {}
-    for config in (TrainConfig, EvalConfig):
+    for config in (TrainConfig, EvalConfig, CamsConfig):
         for field in dataclasses.fields(config):
             seen.setdefault(field.name, field)
     return list(seen.values())
 
 
+# 0.2 flag names that still parse (alias -> flag).
+FLAG_ALIASES = {"protocol": "eval_crop"}
+
+
+def _module_name(meta) -> str:
+    """The group a flag is listed under in --helpfull."""
+    return f"has_tf.config ({meta['task']})"
+
+
 def define_flags(values: flags.FlagValues) -> None:
-    """Defines a flag per config field on `values`."""
+    """Defines a flag per config field on `values`, and the 0.2 aliases.
+
+    Each flag's help starts with the task that reads it ("[images]",
+    "[videos]"; none for both), and --helpfull lists the flags in one
+    group per task.
+    """
     for field in _fields():
         meta, default = field.metadata, field.default
-        common = dict(name=field.name, help=meta["help"], flag_values=values)
+        tag = "" if meta["task"] == TASK_GROUPS[0] else f"[{meta['task']}] "
+        common = dict(
+            name=field.name,
+            help=tag + meta["help"],
+            flag_values=values,
+            module_name=_module_name(meta),
+        )
         if meta["item"] is not None:
             flags.DEFINE_list(default=[str(v) for v in default], **common)
+        elif meta["choices"] is not None and isinstance(default, int):
+            flags.DEFINE_integer(default=default, **common)
+            choices = tuple(meta["choices"])
+            flags.register_validator(
+                field.name,
+                lambda value, choices=choices: value in choices,
+                f"--{field.name}: expected one of {choices}.",
+                flag_values=values,
+            )
         elif meta["choices"] is not None:
             flags.DEFINE_enum(
                 default=default, enum_values=meta["choices"], **common
@@ -473,6 +621,43 @@ def define_flags(values: flags.FlagValues) -> None:
             )
         else:
             flags.DEFINE_string(default=default, **common)
+    for alias, name in FLAG_ALIASES.items():
+        flags.DEFINE_alias(
+            alias,
+            name,
+            flag_values=values,
+            module_name=_module_name(_meta(name)),
+        )
+
+
+def _meta(name: str):
+    return next(f.metadata for f in _fields() if f.name == name)
+
+
+def key_flags(*config_classes) -> list:
+    """The flag names of `config_classes`' fields (an app declares them as
+    its key flags, so --helpshort lists them)."""
+    return [
+        field.name
+        for config in config_classes
+        for field in dataclasses.fields(config)
+    ]
+
+
+def options_by_task(*config_classes) -> str:
+    """The options of `config_classes` grouped by the task that reads them,
+    as text for an app's --helpshort."""
+    groups = {task: [] for task in TASK_GROUPS}
+    for config in config_classes:
+        for field in dataclasses.fields(config):
+            names = groups[field.metadata["task"]]
+            if f"--{field.name}" not in names:
+                names.append(f"--{field.name}")
+    lines = ["Options by the task that reads them:"]
+    for task, names in groups.items():
+        if names:
+            lines.append(f"  {task}: " + " ".join(sorted(names)))
+    return "\n".join(lines) + "\n"
 
 
 def _from_values(config_class, values):

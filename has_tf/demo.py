@@ -6,21 +6,21 @@ patch sizes and the mixed setting, and writes one PNG grid. Needs no data
 and no network.
 
 Usage:
-  python -m has_tf.demo [--out_dir demo_out] [--size 224] [--seed 0]
+  python -m has_tf.demo [--out_dir=demo_out] [--size=224] [--seed=0]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
 import numpy as np
+from absl import flags
 from matplotlib.figure import Figure
 
+from has_tf import _cli
 from has_tf import hiding
 from has_tf import visualize
-from has_tf.input_pipeline import IMAGENET_MEAN_RGB
+from has_tf.input_pipeline.images import IMAGENET_MEAN_RGB
 
 # The fill of the uint8 image: the ImageNet mean, rounded to pixel values.
 _FILL = tuple(int(v) for v in np.round(IMAGENET_MEAN_RGB))
@@ -82,20 +82,23 @@ def render(out_dir: str, size: int = 224, seed: int = 0) -> str:
     return visualize.save(fig, os.path.join(out_dir, "hide_and_seek_demo.png"))
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m has_tf.demo", description=__doc__.split("\n")[0]
+def define_flags() -> None:
+    """The program's flags (defined when it runs, not on import)."""
+    flags.DEFINE_string("out_dir", "demo_out", "Where the PNG goes.")
+    flags.DEFINE_integer(
+        "size", 224, "Side of the sample image.", lower_bound=16
     )
-    parser.add_argument("--out_dir", default="demo_out")
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.size < 16:
-        parser.error(f"--size must be >= 16, got {args.size}")
-    path = render(args.out_dir, args.size, args.seed)
+    flags.DEFINE_integer("seed", 0, "Seed of the scene and the masks.")
+
+
+def main(argv) -> int:
+    _cli.no_arguments(argv)
+    options = flags.FLAGS
+    path = render(options.out_dir, options.size, options.seed)
     print(f"Wrote {path}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    define_flags()
+    _cli.run(main)

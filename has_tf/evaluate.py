@@ -7,10 +7,10 @@ Reads `model.keras` and `run_info.json` from `--model_dir` and lets the
 dataset's task score it (`has_tf.tasks`): boxes under the paper's and the
 threshold-free protocols for images, temporal mAP under the THUMOS14 and
 ActivityNet rules for videos. Writes `eval/metrics.json` (fractions in
-[0, 1]) and pictures into the model dir and prints the figures.
-`--compare=dir_a,dir_b` prints evaluated runs side by side instead.
-Training and evaluation read the same flags (`has_tf.config`), so one
-flagfile drives both.
+[0, 1]; it names its task) and pictures into the model dir and prints the
+figures. `--compare=dir_a,dir_b` prints evaluated runs of either task
+side by side instead. Training and evaluation read the same flags
+(`has_tf.config`), so one flagfile drives both.
 """
 
 from __future__ import annotations
@@ -19,23 +19,33 @@ import json
 import os
 import sys
 
-from absl import app
 from absl import flags
 
+from has_tf import _cli
+from has_tf import _deprecation
 from has_tf import config as config_lib
 from has_tf import tasks
-from has_tf.tasks.image_localization import HEADLINE
 
-# --helpshort lists the config flags as this app's own.
-flags.adopt_module_key_flags(config_lib)
+# --helpshort lists the evaluation options as this app's own, grouped by
+# task at the top.
+for _name in config_lib.key_flags(config_lib.EvalConfig):
+    flags.declare_key_flag(_name)
+__doc__ += "\n" + config_lib.options_by_task(config_lib.EvalConfig)
 _COMPARE = flags.DEFINE_list(
     "compare",
     [],
-    "Model dirs whose eval/metrics.json to print side by "
-    "side (no evaluation runs), e.g. runs/quickstart,runs/quickstart_baseline.",
+    "Model dirs whose eval/metrics.json to print side by side (no "
+    "evaluation runs), e.g. runs/quickstart,runs/quickstart_baseline.",
 )
 
-__all__ = ["HEADLINE", "compare", "evaluate", "run_config"]
+__all__ = ["compare", "evaluate", "run_config"]
+
+
+def __getattr__(name):
+    # has_tf 0.2 exported the image task's headline here.
+    return _deprecation.moved_attribute(
+        __name__, name, {"HEADLINE": "has_tf.tasks.image_localization"}
+    )
 
 
 def run_config(model_dir: str, config: config_lib.EvalConfig):
@@ -46,12 +56,21 @@ def run_config(model_dir: str, config: config_lib.EvalConfig):
 
     Raises:
       FileNotFoundError: `model_dir` holds no trained model.
+      ValueError: the run was trained for the other task than
+        `config.dataset`'s.
     """
     task = tasks.for_dataset(config.dataset)
+    trained = tasks.for_run(model_dir)
+    if trained is not None and trained.name != task.name:
+        raise ValueError(
+            f"--model_dir={model_dir} holds a {trained.name} run, but "
+            f"--dataset={config.dataset} is a {task.name} dataset."
+        )
     result = task.evaluate(model_dir, config)
     return result, task.headline(result)
 
 
+@_deprecation.renamed_arguments(protocol="eval_crop")
 def evaluate(
     model_dir: str,
     dataset: str,
@@ -68,7 +87,7 @@ def evaluate(
       split: the split to score (`eval_split`); None: the config's default.
       data_dir, manual_dir: as for `has_tf.datasets.load`.
       **options: any other `has_tf.config.EvalConfig` field
-        (`protocol`, `cam_threshold`, `threshold_step`, ...); what is not
+        (`eval_crop`, `cam_threshold`, `threshold_step`, ...); what is not
         given keeps the config's default.
 
     Returns:
@@ -87,55 +106,68 @@ def evaluate(
 
 
 def compare(model_dirs) -> str:
-    """A table of the headline figures of several evaluated image runs.
+    """A table of the headline figures of several evaluated runs.
+
+    Each run's task (`metrics.json` names it) gives its figures
+    (`Task.figures`); a figure one run lacks shows as "-", so image and
+    action runs can stand side by side.
 
     Args:
       model_dirs: directories holding `eval/metrics.json`.
 
     Returns:
-      The table as text, one row per metric and one column per run.
+      The table as text, one row per figure and one column per run.
 
     Raises:
       FileNotFoundError: a run has not been evaluated.
+      ValueError: an unreadable `metrics.json` (named).
     """
-    results = []
+    columns = []
     for model_dir in model_dirs:
-        path = os.path.join(model_dir, "eval", "metrics.json")
-        if not os.path.exists(path):
-            raise FileNotFoundError(
-                f"No evaluation in {model_dir!r}: expected {path} (run "
-                "python -m has_tf.evaluate --model_dir=... first)."
-            )
-        with open(path) as f:
-            results.append(json.load(f))
+        try:
+            result = tasks.read_metrics(model_dir)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"Unreadable {os.path.join(model_dir, 'eval', 'metrics.json')}"
+                f": {error}"
+            ) from None
+        figures = tasks.for_result(result).figures(result)
+        columns.append({**figures, "count": result["count"]})
+    rows = list(dict.fromkeys(key for column in columns for key in column))
     width = max(14, *(len(d) for d in model_dirs))
-    lines = [f"{'':16}" + "".join(f"{d:>{width + 2}}" for d in model_dirs)]
-    for key in HEADLINE + ("count",):
-        cells = "".join(f"{r[key]:>{width + 2}.4g}" for r in results)
-        lines.append(f"{key:16}{cells}")
+    label = max(16, *(len(r) + 2 for r in rows))
+    lines = [f"{'':{label}}" + "".join(f"{d:>{width + 2}}" for d in model_dirs)]
+    for key in rows:
+        cells = "".join(
+            f"{c[key]:>{width + 2}.4g}" if key in c else f"{'-':>{width + 2}}"
+            for c in columns
+        )
+        lines.append(f"{key:{label}}{cells}")
     return "\n".join(lines)
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    _cli.no_arguments(argv)
     if _COMPARE.value:
         try:
             print(compare(_COMPARE.value))
-        except FileNotFoundError as error:
-            raise app.UsageError(str(error)) from None
+        except (FileNotFoundError, ValueError) as error:
+            raise _cli.UsageError(str(error)) from None
         return
     try:
         config_lib.check_flagfiles(sys.argv)
         config = config_lib.eval_config()
         if not config.model_dir:
-            raise ValueError("--model_dir is required.")
+            raise ValueError(
+                "--model_dir: evaluation needs the run's directory. "
+                "Received: none"
+            )
         _, text = run_config(config.model_dir, config)
     except (FileNotFoundError, ValueError) as error:
-        raise app.UsageError(str(error)) from None
+        raise _cli.UsageError(str(error)) from None
     print(text)
     print(f"Metrics and pictures in {os.path.join(config.model_dir, 'eval')}")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _cli.run(main)

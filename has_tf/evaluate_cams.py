@@ -1,7 +1,7 @@
 """Scores CAMs made by any framework: `python -m has_tf.evaluate_cams`.
 
     python -m has_tf.evaluate_cams --cams_dir=scoremaps/val \\
-        --metadata_dir=metadata/ILSVRC/val --protocol=wsolevaluation \\
+        --metadata_dir=metadata/ILSVRC/val --box_protocol=wsolevaluation \\
         --output_dir=eval_cams
 
 Reads one CAM per image, `<cams_dir>/<image id>.npy` (a 2-D array, any
@@ -12,8 +12,11 @@ describes it; box or mask localization). Writes `metrics.json` —
 "0.7") for boxes, `pxap` for masks, fractions in [0, 1], the best
 thresholds and the curves, the protocol and the count — and
 `box_acc.png` (box accuracy against the CAM threshold) into
-`--output_dir`. `--protocol=wsolevaluation` gives the official tool's
-numbers; `has_tf` the library's own (see `ThresholdFreeLocalization`).
+`--output_dir`. `--box_protocol=wsolevaluation` gives the official tool's
+numbers; `has_tf` the library's own (see
+`metrics.boxes.ThresholdFreeLocalization`). Its options are
+`has_tf.config.CamsConfig`; `--threshold_step`, when given, sets the
+threshold grid (default: 0.01 for has_tf, 0.001 for wsolevaluation).
 
 Every CAM and metadata line is checked before scoring: a missing or
 malformed one stops the run with its file (and line) named. Files are
@@ -31,64 +34,17 @@ import numpy as np
 from absl import flags
 from PIL import Image
 
-from has_tf import _files
+from has_tf import _cli
+from has_tf import _deprecation
+from has_tf import config as config_lib
 from has_tf import visualize
 from has_tf.metrics import cam_evaluation
-from has_tf.metrics.localization import PROTOCOLS
+from has_tf.training import files as _files
 
-
-def define_flags(values: flags.FlagValues) -> None:
-    """This app's flags, on their own `FlagValues` (the training and
-    evaluation apps have a `--protocol` of their own)."""
-    flags.DEFINE_string(
-        "cams_dir", None, "Folder of <image id>.npy CAMs.", flag_values=values
-    )
-    flags.DEFINE_string(
-        "metadata_dir",
-        None,
-        "wsolevaluation-style metadata: image_ids.txt, class_labels.txt, "
-        "image_sizes.txt, localization.txt.",
-        flag_values=values,
-    )
-    flags.DEFINE_string(
-        "mask_dir",
-        None,
-        "Where localization.txt's mask paths start; default: metadata_dir.",
-        flag_values=values,
-    )
-    flags.DEFINE_enum(
-        "protocol",
-        "has_tf",
-        PROTOCOLS,
-        "has_tf (the library's rules) or wsolevaluation (the official "
-        "tool's numbers, CAMs and boxes in its 224 x 224 frame).",
-        flag_values=values,
-    )
-    flags.DEFINE_string(
-        "output_dir", None, "Where metrics.json goes.", flag_values=values
-    )
-    flags.DEFINE_float(
-        "threshold_step",
-        None,
-        "CAM threshold grid step; default 0.01 (has_tf) or 0.001 "
-        "(wsolevaluation's default).",
-        lower_bound=0.001,
-        upper_bound=1.0,
-        flag_values=values,
-    )
-    flags.DEFINE_list(
-        "iou_thresholds",
-        ["0.3", "0.5", "0.7"],
-        "MaxBoxAccV2's IoUs.",
-        flag_values=values,
-    )
-    flags.DEFINE_enum(
-        "connectivity",
-        "8",
-        ("4", "8"),
-        "Component connectivity (has_tf protocol; the official is 8).",
-        flag_values=values,
-    )
+# --helpshort lists this app's options (`config.CamsConfig`, and the
+# threshold grid's step) as its own.
+for _name in (*config_lib.key_flags(config_lib.CamsConfig), "threshold_step"):
+    flags.declare_key_flag(_name)
 
 
 def load_cam(path: str) -> np.ndarray:
@@ -225,33 +181,36 @@ def _progress(done: int, total: int) -> None:
         sys.stderr.flush()
 
 
-def main(argv=None) -> int:
-    values = flags.FlagValues()
-    define_flags(values)
+def main(argv) -> int:
+    _cli.no_arguments(argv)
+    options = flags.FLAGS
     try:
-        values(sys.argv if argv is None else argv)
-        for name in ("cams_dir", "metadata_dir", "output_dir"):
-            if not values[name].value:
-                raise flags.Error(f"--{name} is required.")
-        step = values["threshold_step"].value
-        thresholds = None
-        if step is not None:
-            thresholds = np.arange(0, 1, step)  # As wsolevaluation.
-        ious = tuple(float(v) for v in values["iou_thresholds"].value)
+        cams = config_lib.CamsConfig(
+            **{
+                name: options[name].value
+                for name in config_lib.key_flags(config_lib.CamsConfig)
+            }
+        )
+    except ValueError as error:
+        raise _cli.UsageError(str(error)) from None
+    thresholds = None  # The protocol's default grid.
+    if options["threshold_step"].present:
+        # As wsolevaluation's grid.
+        thresholds = np.arange(0, 1, options.threshold_step)
+    try:
         result = evaluate_cams(
-            values["cams_dir"].value,
-            values["metadata_dir"].value,
-            values["output_dir"].value,
-            values["protocol"].value,
+            cams.cams_dir,
+            cams.metadata_dir,
+            cams.output_dir,
+            cams.box_protocol,
             thresholds,
-            ious,
-            int(values["connectivity"].value),
-            values["mask_dir"].value,
+            cams.iou_thresholds,
+            cams.connectivity,
+            cams.mask_dir,
             progress=_progress,
         )
-    except (flags.Error, ValueError, FileNotFoundError) as error:
-        sys.stderr.write(f"python -m has_tf.evaluate_cams: {error}\n")
-        return 2
+    except (ValueError, FileNotFoundError) as error:
+        raise _cli.UsageError(str(error)) from None
     figures = [
         f"{key} {result[key]:.4f}"
         for key in ("max_box_acc", "max_box_acc_v2", "pxap")
@@ -261,11 +220,33 @@ def main(argv=None) -> int:
         f"{result['count']} images ({result['protocol']} protocol): "
         + ", ".join(figures)
     )
-    print(
-        f"Metrics in {os.path.join(values['output_dir'].value, 'metrics.json')}"
-    )
+    print(f"Metrics in {os.path.join(cams.output_dir, 'metrics.json')}")
     return 0
 
 
+def _old_protocol_flag(argv) -> list:
+    """`argv` with has_tf 0.2's `--protocol` (the box rules here) read as
+    `--box_protocol` (warns once; removed in 0.4). Everywhere else
+    `--protocol` is the 0.2 name of `--eval_crop`."""
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, value = arg.partition("=")
+        if name in ("--protocol", "-protocol"):
+            _deprecation.warn_once(
+                "evaluate_cams --protocol",
+                "python -m has_tf.evaluate_cams: --protocol is now "
+                "--box_protocol.",
+            )
+            if not eq and i + 1 < len(argv):
+                i += 1
+                value = argv[i]
+            arg = f"--box_protocol={value}"
+        out.append(arg)
+        i += 1
+    return out
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.argv = _old_protocol_flag(sys.argv)
+    _cli.run(main)

@@ -17,9 +17,9 @@ import json
 import time
 
 import numpy as np
-from absl import app
 from absl import flags
 
+from has_tf import _cli
 from has_tf import config as config_lib
 from has_tf import evaluate
 from has_tf import tasks
@@ -40,6 +40,9 @@ def run(flagfiles, seeds) -> dict:
     report = {}
     for path in flagfiles:
         runs = []
+        task = tasks.for_dataset(
+            config_lib.read_flagfile(path)["dataset"].value
+        )
         for seed in seeds:
             values = config_lib.read_flagfile(path, seed=seed)
             model_dir = f"{values['model_dir'].value}_s{seed}"
@@ -47,9 +50,9 @@ def run(flagfiles, seeds) -> dict:
             start = time.time()
             train.train(config_lib.train_config(values))
             seconds = time.time() - start
-            eval_config = config_lib.eval_config(values)
-            result, _ = evaluate.run_config(model_dir, eval_config)
-            task = tasks.for_dataset(eval_config.dataset)
+            result, _ = evaluate.run_config(
+                model_dir, config_lib.eval_config(values)
+            )
             runs.append(
                 {
                     "seed": seed,
@@ -68,14 +71,15 @@ def run(flagfiles, seeds) -> dict:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    _cli.no_arguments(argv)
     if not _FLAGFILES.value:
-        raise app.UsageError("--flagfiles: expected at least one flagfile.")
+        raise _cli.UsageError(
+            "--flagfiles: expected at least one flagfile. Received: none"
+        )
     try:
         seeds = [int(s) for s in _SEEDS.value]
     except ValueError:
-        raise app.UsageError(
+        raise _cli.UsageError(
             f"--seeds: expected integers. Received: {_SEEDS.value}"
         ) from None
     report = run(_FLAGFILES.value, seeds)
@@ -88,4 +92,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _cli.run(main)

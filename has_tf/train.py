@@ -2,16 +2,18 @@
 
     python -m has_tf.train --flagfile=flags/quickstart.cfg [--overrides]
 
-Flags are the only configuration (`has_tf.config`); the real work is in
-importable functions (`train`), so tests and notebooks train without
-flags. The dataset picks the task (`has_tf.tasks.for_dataset`): image or
-action localization; everything here is shared by both. A run writes into
+Flags (or a flagfile) configure a run from the command line; they fill a
+`has_tf.config.TrainConfig`, and the real work is in importable functions
+(`train(config)`), so tests and notebooks train without flags. The
+dataset picks the task (`has_tf.tasks.for_dataset`): image or action
+localization; everything here is shared by both. A run writes into
 `--model_dir`: `flags.txt` (the resolved flags), `run_info.json` (what
 evaluation needs: normalisation or fill, input size, classes, model),
 `backup/` (`checkpoints.AtomicBackup`: a killed run resumes from its
 last complete checkpoint), `tensorboard/`, `history.json`, the final
 `model.keras` and `saved_model/` (serving logits and CAMs or T-CAMs), all
-written atomically; `run.lock` and `run_config.json` (`has_tf.run_dir`).
+written atomically; `run.lock` and `run_config.json`
+(`has_tf.training.run_dir`).
 """
 
 from __future__ import annotations
@@ -24,26 +26,28 @@ import sys
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import app
 from absl import flags
 from absl import logging
 
-from has_tf import _files
-from has_tf import checkpoints
+from has_tf import _cli
 from has_tf import config as config_lib
-from has_tf import data_service
 from has_tf import datasets
-from has_tf import multi_worker
-from has_tf import run_dir
-from has_tf import serving
 from has_tf import tasks
 from has_tf.config import TrainConfig
 from has_tf.config import train_config
-from has_tf.tasks.base import RUN_INFO
 from has_tf.tasks.base import write_run_info
+from has_tf.training import checkpoints
+from has_tf.training import data_service
+from has_tf.training import files as _files
+from has_tf.training import multi_worker
+from has_tf.training import run_dir
+from has_tf.training import serving
 
-# --helpshort lists the config flags as this app's own.
-flags.adopt_module_key_flags(config_lib)
+# --helpshort lists the training options as this app's own, grouped by
+# task at the top.
+for _name in config_lib.key_flags(TrainConfig):
+    flags.declare_key_flag(_name)
+__doc__ += "\n" + config_lib.options_by_task(TrainConfig)
 
 __all__ = [
     "TrainConfig",
@@ -116,7 +120,7 @@ def _replica_spread(strategy, model) -> float:
 def export_saved_model(
     model, path: str, task: tasks.Task, run_info: dict
 ) -> str:
-    """Exports `saved_model/`, whose `serve` follows `has_tf.serving`.
+    """Exports `saved_model/`, whose `serve` follows `has_tf.training.serving`.
 
     `tf.saved_model.load(path).serve(pixels)` takes uint8 `[B, S, S, 3]`
     and returns `{"logits": [B, N], "cams": [B, h, w, N]}`; for the action
@@ -195,7 +199,8 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
     steps = config.steps_per_epoch or max(
         1, setup.num_examples // config.batch_size
     )
-    write_run_info(out_dir, setup.run_info)
+    run_info = {"task": task.name, **setup.run_info}
+    write_run_info(out_dir, run_info)
     # The input stream resumes where the restored checkpoint left off, so
     # a killed and restarted run sees the batches an uninterrupted one
     # does (the schedule follows the optimizer's step already).
@@ -276,7 +281,7 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
         )
     checkpoints.save_model(model, os.path.join(out_dir, "model.keras"))
     export_saved_model(
-        model, os.path.join(out_dir, "saved_model"), task, setup.run_info
+        model, os.path.join(out_dir, "saved_model"), task, run_info
     )
     record = {k: [float(v) for v in vals] for k, vals in history.items()}
     # A resumed or repeated run keeps the history already recorded.
@@ -287,6 +292,8 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
         for key, values in earlier.items():
             if isinstance(values, list):
                 record[key] = values + record.get(key, [])
+    record["task"] = task.name
+    record["model"] = run_info["model"]
     record["steps_done"] = int(model.optimizer.iterations.numpy())
     record["steps_this_run"] = steps_this_run
     record["replicas"] = strategy.num_replicas_in_sync
@@ -297,26 +304,22 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    _cli.no_arguments(argv)
     try:
         config_lib.check_flagfiles(sys.argv)
         config = train_config()
     except ValueError as error:
-        raise app.UsageError(str(error)) from None
+        raise _cli.UsageError(str(error)) from None
     try:
         record = train(config, flags.FLAGS.flags_into_string())
     except (run_dir.RunLockedError, run_dir.RunConfigMismatchError) as error:
-        raise app.UsageError(str(error)) from None
-    with open(os.path.join(config.model_dir, RUN_INFO)) as f:
-        model = json.load(f)["model"]
+        raise _cli.UsageError(str(error)) from None
     print(
-        f"Trained {model} on {config.dataset}: final accuracy "
+        f"Trained {record['model']} on {config.dataset}: final accuracy "
         f"{record.get('accuracy', [float('nan')])[-1]:.3f}, model in "
         f"{os.path.join(config.model_dir, 'model.keras')}"
     )
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required(["model_dir"])
-    app.run(main)
+    _cli.run(main)

@@ -1,27 +1,20 @@
 """The benchmark runs and writes well-formed JSON (no timing asserted)."""
 
-import io
 import json
 import random
-from contextlib import redirect_stdout
 
 import numpy as np
 import pytest
 
-from has_tf import bench
+from has_tf.bench import boxes as bench_boxes
+from has_tf.bench import data as bench_data
+from has_tf.bench import hiding as bench_hiding
+from has_tf.bench import models as bench_models
 
 
 @pytest.mark.slow
 def test_hiding_benchmark_json_shape():
-    out = io.StringIO()
-    with redirect_stdout(out):
-        assert (
-            bench.main(
-                ["hiding", "--batch", "2", "--size", "24", "--repeats", "1"]
-            )
-            == 0
-        )
-    result = json.loads(out.getvalue())
+    result = bench_hiding.run(batch=2, size=24, repeats=1)
     assert result["batch_shape"] == [2, 24, 24, 3]
     for dtype in ("float32", "uint8"):
         entry = result["results"][dtype]
@@ -37,45 +30,43 @@ def test_hiding_benchmark_json_shape():
 def test_numpy_loop_reference_hides_whole_cells():
 
     images = np.ones([3, 10, 10, 2], np.float32)
-    out = bench.numpy_loop_hide(images, [4], 1.0, [0.0, 0.0], random.Random(0))
+    out = bench_hiding.numpy_loop_hide(
+        images, [4], 1.0, [0.0, 0.0], random.Random(0)
+    )
     assert (out == 0).all()
     images = np.ones([3, 10, 10, 2], np.float32)
-    out = bench.numpy_loop_hide(images, [0], 1.0, [0.0, 0.0], random.Random(0))
+    out = bench_hiding.numpy_loop_hide(
+        images, [0], 1.0, [0.0, 0.0], random.Random(0)
+    )
     assert (out == 1).all()
 
 
-def test_bad_arguments_exit():
-    with pytest.raises(SystemExit):
-        bench.main(["hiding", "--batch", "0"])
-    with pytest.raises(SystemExit):
-        bench.main(["unknown"])
+@pytest.mark.slow
+def test_command_line_runs_one_and_names_bad_arguments(run_app):
+    done = run_app(
+        "has_tf.bench", "boxes", "--images=1", "--size=16", "--repeats=1"
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["cams"] == [1, 16, 16]
+    done = run_app("has_tf.bench", "hiding", "--batch", "0")
+    assert done.returncode == 1 and "--batch" in done.stderr
+    done = run_app("has_tf.bench", "unknown")
+    assert done.returncode == 1
+    assert "has_tf.bench: error:" in done.stderr
+    assert "Received: 'unknown'" in done.stderr
+    done = run_app("has_tf.bench", "hiding", "--images=2")
+    assert done.returncode == 1 and "--images=2" in done.stderr
 
 
 @pytest.mark.slow
 def test_models_benchmark_json_shape(monkeypatch):
     # Small inputs keep the smoke test quick; the real run uses 224.
     monkeypatch.setattr(
-        bench.models,
+        bench_models.models,
         "INPUT_SIDES",
         {"alexnet_gap": 64, "googlenet_gap": 32, "small_gap": 32},
     )
-    out = io.StringIO()
-    with redirect_stdout(out):
-        assert (
-            bench.main(
-                [
-                    "models",
-                    "--batch",
-                    "2",
-                    "--repeats",
-                    "1",
-                    "--num_classes",
-                    "5",
-                ]
-            )
-            == 0
-        )
-    result = json.loads(out.getvalue())
+    result = bench_models.run(batch=2, repeats=1, num_classes=5)
     assert set(result["results"]) == {
         "alexnet_gap",
         "googlenet_gap",
@@ -90,15 +81,7 @@ def test_models_benchmark_json_shape(monkeypatch):
 
 
 def test_boxes_benchmark_json_shape():
-    out = io.StringIO()
-    with redirect_stdout(out):
-        assert (
-            bench.main(
-                ["boxes", "--images", "2", "--size", "32", "--repeats", "1"]
-            )
-            == 0
-        )
-    result = json.loads(out.getvalue())["results"]
+    result = bench_boxes.run(images=2, size=32, repeats=1)["results"]
     for key in (
         "cam_to_box_one_threshold_ms",
         "sweep_100_largest_ms",
@@ -118,6 +101,6 @@ def test_boxes_benchmark_json_shape():
 
 
 def test_smooth_cams_are_in_range():
-    cams = bench.smooth_cams(3, 48)
+    cams = bench_data.smooth_cams(3, 48)
     assert cams.shape == (3, 48, 48)
     assert cams.min() >= 0 and cams.max() <= 1

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from has_tf import data_service
 from has_tf import input_pipeline
 from has_tf.config import TrainConfig
+from has_tf.training import data_service
 
 service = tf.data.experimental.service
 

@@ -5,7 +5,6 @@ import tensorflow_datasets as tfds
 
 import has_tf.datasets
 from has_tf import input_pipeline
-from has_tf.datasets.__main__ import main
 
 
 def test_cub_runs_through_the_pipelines():
@@ -51,10 +50,18 @@ def test_load_synthetic_by_name(tmp_path):
     assert len(list(dataset)) == 6
 
 
-def test_command_line_prepares_a_dataset(tmp_path, capsys):
-
-    assert main(["synthetic_parts/tiny", "--data_dir", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "synthetic_parts/tiny/2.0.0" in out and "'train': 12" in out
-    with pytest.raises(SystemExit):
-        main(["nope"])
+@pytest.mark.slow
+def test_command_line_prepares_a_dataset(tmp_path, run_app):
+    done = run_app(
+        "has_tf.datasets", "synthetic_parts/tiny", "--data_dir", tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "synthetic_parts/tiny/2.0.0" in done.stdout
+    assert "'train': 12" in done.stdout
+    done = run_app("has_tf.datasets", "nope")
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith("has_tf.datasets: error: Unknown dataset 'nope'")
+    )

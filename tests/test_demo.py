@@ -7,10 +7,9 @@ import pytest
 from has_tf import demo
 
 
-def test_demo_writes_png(tmp_path, capsys):
-    assert demo.main(["--out_dir", str(tmp_path), "--size", "64"]) == 0
+def test_demo_writes_png(tmp_path):
     path = tmp_path / "hide_and_seek_demo.png"
-    assert str(path) in capsys.readouterr().out
+    assert demo.render(str(tmp_path), 64) == str(path)
 
     picture = matplotlib.image.imread(path)
     assert picture.shape[:2] == (640, 900)  # figsize (9, 6.4) at 100 dpi.
@@ -23,6 +22,11 @@ def test_sample_image_is_deterministic_uint8():
     np.testing.assert_array_equal(a, b)
 
 
-def test_bad_size():
-    with pytest.raises(SystemExit):
-        demo.main(["--size", "4"])
+@pytest.mark.slow
+def test_command_line_and_a_bad_size(tmp_path, run_app):
+    done = run_app("has_tf.demo", f"--out_dir={tmp_path}", "--size=64")
+    assert done.returncode == 0, done.stderr
+    assert str(tmp_path / "hide_and_seek_demo.png") in done.stdout
+    done = run_app("has_tf.demo", "--size=4")
+    assert done.returncode == 1
+    assert "--size=4" in done.stderr

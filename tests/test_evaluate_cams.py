@@ -144,24 +144,36 @@ def test_missing_cam_and_malformed_lines_are_named(tmp_path):
         evaluate_cams.evaluate_cams(str(cams), str(meta), str(out))
 
 
-def test_command_line(tmp_path, capsys):
+@pytest.mark.slow
+def test_command_line(tmp_path, run_app):
     meta, cams = _box_split(tmp_path)
     out = tmp_path / "out"
-    code = evaluate_cams.main(
-        [
-            "evaluate_cams",
-            f"--cams_dir={cams}",
-            f"--metadata_dir={meta}",
-            f"--output_dir={out}",
-            "--threshold_step=0.1",
-        ]
+    done = run_app(
+        "has_tf.evaluate_cams",
+        f"--cams_dir={cams}",
+        f"--metadata_dir={meta}",
+        f"--output_dir={out}",
+        "--threshold_step=0.1",
     )
-    assert code == 0
-    assert "2 images (has_tf protocol): max_box_acc 1.0000" in (
-        capsys.readouterr().out
-    )
+    assert done.returncode == 0, done.stderr
+    assert "2 images (has_tf protocol): max_box_acc 1.0000" in done.stdout
     assert (
         json.loads((out / "metrics.json").read_text())["num_thresholds"] == 10
     )
-    assert evaluate_cams.main(["evaluate_cams", f"--cams_dir={cams}"]) == 2
-    assert "--metadata_dir is required" in capsys.readouterr().err
+    # 0.2's --protocol still reads as --box_protocol here.
+    done = run_app(
+        "has_tf.evaluate_cams",
+        f"--cams_dir={cams}",
+        f"--metadata_dir={meta}",
+        f"--output_dir={out}",
+        "--protocol",
+        "wsolevaluation",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(wsolevaluation protocol)" in done.stdout
+    assert "--protocol is now --box_protocol" in done.stderr
+    done = run_app("has_tf.evaluate_cams", f"--cams_dir={cams}")
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("has_tf.evaluate_cams: error: --metadata_dir")
+    assert "Traceback" not in done.stderr

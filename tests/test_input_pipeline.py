@@ -165,7 +165,7 @@ def test_bad_train_arguments(tiny, kwargs, match):
 
 
 def test_bad_protocol(tiny):
-    with pytest.raises(ValueError, match="protocol='five_crop'"):
+    with pytest.raises(ValueError, match="crop='five_crop'"):
         ip.eval_pipeline(tiny.as_dataset(split="test"), 2, "five_crop")
 
 

@@ -96,7 +96,7 @@ def test_train_then_evaluate(tmp_path):
         threshold_step=0.1,
         num_pictures=1,
     )
-    assert ten["count"] == 6 and ten["protocol"] == "ten_crop"
+    assert ten["count"] == 6 and ten["eval_crop"] == "ten_crop"
     for key in evaluate.HEADLINE:
         assert 0.0 <= ten[key] <= 1.0
 

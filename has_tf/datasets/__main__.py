@@ -1,40 +1,44 @@
-"""Prepares a dataset: `python -m has_tf.datasets NAME [--data_dir DIR]`.
+"""Prepares a dataset: `python -m has_tf.datasets NAME [--data_dir=DIR]`.
 
 The same as `tfds build NAME --imports has_tf.datasets`, without the TFDS
 command line's extra requirements (its 4.9 release imports apache-beam
-and mlcroissant).
-Prints where the dataset is and its splits.
+and mlcroissant). Prints where the dataset is and its splits.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
+from absl import flags
 
 import has_tf.datasets
+from has_tf import _cli
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m has_tf.datasets", description=__doc__.split("\n")[0]
+def define_flags() -> None:
+    """The program's flags (defined when it runs, not on import)."""
+    flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+    flags.DEFINE_string(
+        "manual_dir", None, "Manual download directory (ILSVRC, THUMOS14)."
     )
-    parser.add_argument(
-        "name",
-        help="e.g. synthetic_parts, synthetic_parts/tiny, ilsvrc_loc, cub",
-    )
-    parser.add_argument("--data_dir", default=None)
-    parser.add_argument("--manual_dir", default=None)
-    args = parser.parse_args(argv)
+
+
+def main(argv) -> int:
+    if len(argv) != 2:
+        raise _cli.UsageError(
+            "expected one dataset name, e.g. synthetic_parts, "
+            "synthetic_parts/tiny, ilsvrc_loc, cub. Received: "
+            f"{' '.join(argv[1:]) or 'none'}"
+        )
     try:  # Every dataset has_tf knows has a train split.
         _, builder = has_tf.datasets.load(
-            args.name, "train", args.data_dir, args.manual_dir
+            argv[1], "train", flags.FLAGS.data_dir, flags.FLAGS.manual_dir
         )
     except ValueError as error:
-        parser.error(str(error))
+        raise _cli.UsageError(str(error)) from None
     splits = {k: v.num_examples for k, v in builder.info.splits.items()}
     print(f"{builder.info.full_name} in {builder.data_dir}: {splits}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    define_flags()
+    _cli.run(main)

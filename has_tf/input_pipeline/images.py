@@ -44,7 +44,7 @@ README, "Input pipeline speed").
 
 Evaluation (`eval_pipeline`): the paper's resize 256 + centre 224 crop, its
 10-crop (4 corners and centre, and their flips), or the threshold-free
-protocol's resize straight to 224x224.
+protocol's (Choe et al.) resize straight to 224x224.
 """
 
 from __future__ import annotations
@@ -54,12 +54,14 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from has_tf import _checks
+from has_tf import _deprecation
 from has_tf import hiding
-from has_tf.postprocess.boxes import ten_crop_offsets
+from has_tf import vocabulary
+from has_tf.postprocess.ten_crop import ten_crop_offsets
 
 __all__ = [
-    "CROPS",
-    "PROTOCOLS",
+    "EVAL_CROPS",
+    "TRAIN_CROPS",
     "RESIZE_METHODS",
     "IMAGENET_MEAN_RGB",
     "IMAGENET_STD_RGB",
@@ -76,9 +78,19 @@ __all__ = [
 # definition in has_tf (`--normalization=imagenet`, the demo, benchmarks).
 IMAGENET_MEAN_RGB = (123.675, 116.28, 103.53)
 IMAGENET_STD_RGB = (58.395, 57.12, 57.375)
-CROPS = ("resize_crop", "random_resized")
-PROTOCOLS = ("center_crop", "ten_crop", "resize")
-RESIZE_METHODS = ("antialias", "bilinear")
+TRAIN_CROPS = vocabulary.TRAIN_CROPS
+EVAL_CROPS = vocabulary.EVAL_CROPS
+RESIZE_METHODS = vocabulary.RESIZE_METHODS
+
+# has_tf 0.2 names (each warns once; removed in 0.4).
+_MOVED = {
+    "CROPS": "has_tf.vocabulary:TRAIN_CROPS",
+    "PROTOCOLS": "has_tf.vocabulary:EVAL_CROPS",
+}
+
+
+def __getattr__(name):
+    return _deprecation.moved_attribute(__name__, name, _MOVED)
 
 
 def decode_image(image) -> tf.Tensor:
@@ -383,8 +395,10 @@ def train_pipeline(
         or a crop larger than the resize.
     """
     _check_sizes(batch_size, image_size, resize_size)
-    if crop not in CROPS:
-        raise ValueError(f"Expected `crop` in {CROPS}. Received: crop={crop!r}")
+    if crop not in TRAIN_CROPS:
+        raise ValueError(
+            f"Expected `crop` in {TRAIN_CROPS}. Received: crop={crop!r}"
+        )
     _check_resize_method(resize_method)
     if crop == "resize_crop" and image_size > resize_size:
         raise ValueError(
@@ -454,10 +468,11 @@ def _resize_uint8(image, size, method):
     return _to_uint8(_resize(image, size, method))
 
 
+@_deprecation.renamed_arguments(protocol="crop")
 def eval_pipeline(
     dataset: tf.data.Dataset,
     batch_size: int,
-    protocol: str = "center_crop",
+    crop: str = "center_crop",
     image_size: int = 224,
     resize_size: int = 256,
     mean: Sequence[float] = IMAGENET_MEAN_RGB,
@@ -471,7 +486,7 @@ def eval_pipeline(
         encoded. "center_crop" decodes only the crop's window of a JPEG
         (module docstring); "ten_crop" and "resize" need the whole image.
       batch_size: images per batch (the last batch may be smaller).
-      protocol: "center_crop" (resize to 256x256, centre 224 crop),
+      crop: "center_crop" (resize to 256x256, centre 224 crop),
         "ten_crop" (the 4 corner and centre 224 crops of the 256x256 resize
         and their flips) or "resize" (straight to 224x224, Choe et al.).
       image_size, resize_size: crop and resize sides.
@@ -488,13 +503,12 @@ def eval_pipeline(
       256x256 resize ("ten_crop", where crops map back by their offsets).
     """
     _check_sizes(batch_size, image_size, resize_size)
-    if protocol not in PROTOCOLS:
+    if crop not in EVAL_CROPS:
         raise ValueError(
-            f"Expected `protocol` in {PROTOCOLS}. "
-            f"Received: protocol={protocol!r}"
+            f"Expected `crop` in {EVAL_CROPS}. Received: crop={crop!r}"
         )
     _check_resize_method(resize_method)
-    if protocol != "resize" and image_size > resize_size:
+    if crop != "resize" and image_size > resize_size:
         raise ValueError(
             "Expected image_size <= resize_size. Received: "
             f"image_size={image_size}, resize_size={resize_size}"
@@ -504,14 +518,14 @@ def eval_pipeline(
 
     def prepare(example):
         image, label, boxes = example_fields(example)
-        if protocol == "center_crop":
+        if crop == "center_crop":
             offset = offsets[4]  # The centre.
             image = _crop_of_resize(
                 image, offset, image_size, resize_size, resize_method
             )
             image = _to_uint8(image)
             boxes = crop_boxes(boxes, offset, size, (resize_size, resize_size))
-        elif protocol == "resize":
+        elif crop == "resize":
             image = _resize_uint8(decode_image(image), size, resize_method)
         else:
             image = _resize_uint8(

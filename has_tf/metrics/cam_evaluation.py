@@ -35,11 +35,11 @@ import os
 import numpy as np
 
 from has_tf import _checks
-from has_tf.metrics.localization import PROTOCOLS
-from has_tf.metrics.localization import PixelAveragePrecision
-from has_tf.metrics.localization import ThresholdFreeLocalization
-from has_tf.metrics.localization import default_thresholds
-from has_tf.postprocess import boxes as postprocess
+from has_tf.metrics.boxes import BOX_PROTOCOLS
+from has_tf.metrics.boxes import PixelAveragePrecision
+from has_tf.metrics.boxes import ThresholdFreeLocalization
+from has_tf.metrics.boxes import default_thresholds
+from has_tf.postprocess import wsolevaluation
 
 __all__ = [
     "CamEvaluator",
@@ -244,7 +244,7 @@ class CamEvaluator:
         connectivity: int = 8,
         size: int = 224,
     ):
-        _checks.choice(protocol, "protocol", PROTOCOLS)
+        _checks.choice(protocol, "protocol", BOX_PROTOCOLS)
         self.protocol = protocol
         self.size = _checks.positive_int(size, "size")
         if thresholds is None:
@@ -265,8 +265,8 @@ class CamEvaluator:
         wsolevaluation, as its inference saves score maps)."""
         cam = np.asarray(cam)
         if self.protocol == "wsolevaluation":
-            cam = postprocess.resize_cam_bicubic(cam, (self.size, self.size))
-            return postprocess.wsolevaluation_normalize(cam)
+            cam = wsolevaluation.resize_cam_bicubic(cam, (self.size, self.size))
+            return wsolevaluation.wsolevaluation_normalize(cam)
         return cam
 
     def add_boxes(self, cam, boxes, image_size, label=None) -> None:

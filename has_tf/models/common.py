@@ -15,9 +15,10 @@ import keras
 from keras import layers
 from keras import ops
 
+from has_tf import vocabulary
 from has_tf.layers import HideAndSeekLayer
 
-POOLINGS = ("avg", "max")
+POOLINGS = vocabulary.POOLINGS
 POOL_NAMES = {"avg": "gap", "max": "gmp"}
 
 

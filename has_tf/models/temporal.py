@@ -25,12 +25,13 @@ from keras import layers
 from keras import ops
 
 from has_tf import _checks
+from has_tf import vocabulary
 
-POOLINGS = ("max_features", "max", "topk", "avg")
+POOLINGS = vocabulary.TEMPORAL_POOLINGS
 # Losses: "softmax" (the paper; for videos with several classes, against
 # the multi-hot labels scaled to sum 1) or "sigmoid" (independent binary
 # cross-entropies, later work's multi-label loss).
-LOSSES = ("softmax", "sigmoid")
+LOSSES = vocabulary.TEMPORAL_LOSSES
 
 
 @keras.saving.register_keras_serializable(package="has_tf")

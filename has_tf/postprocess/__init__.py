@@ -1,42 +1,54 @@
 """From CAMs to localizations (NumPy/SciPy only, no TensorFlow).
 
-- `boxes`: image CAM -> pixel boxes (thresholds, connected components,
-  ten-crop merging); its names are also this package's.
-- `segments`: temporal CAM (T-CAM) -> scored action segments in seconds.
+One module per output, as in every layer of has_tf:
+
+- `boxes`: an image CAM -> pixel boxes (thresholds, connected components,
+  the one-pass threshold sweeps);
+- `segments`: a temporal CAM (T-CAM) -> scored action segments in seconds;
+- `wsolevaluation`: the official wsolevaluation tool's rules (its boxes,
+  IoU and bicubic resize), reproduced exactly;
+- `ten_crop`: the ten crops' geometry and their CAMs' merge.
+
+The package exports its modules, not their names; the names it exported
+in has_tf 0.2 (all of `boxes`) still work, with a warning, until 0.4.
 """
 
+from has_tf import _deprecation
+from has_tf.postprocess import boxes
 from has_tf.postprocess import segments
-from has_tf.postprocess.boxes import CONNECTIVITIES
-from has_tf.postprocess.boxes import NORMALIZATIONS
-from has_tf.postprocess.boxes import boxes_to_normalized
-from has_tf.postprocess.boxes import boxes_to_pixels
-from has_tf.postprocess.boxes import cam_boxes_for_thresholds
-from has_tf.postprocess.boxes import cam_component_boxes
-from has_tf.postprocess.boxes import cam_to_box
-from has_tf.postprocess.boxes import check_options
-from has_tf.postprocess.boxes import inclusive_box_iou
-from has_tf.postprocess.boxes import merge_ten_crop_cams
-from has_tf.postprocess.boxes import normalize_cam
-from has_tf.postprocess.boxes import resize_cam_bicubic
-from has_tf.postprocess.boxes import ten_crop_offsets
-from has_tf.postprocess.boxes import wsolevaluation_boxes
-from has_tf.postprocess.boxes import wsolevaluation_normalize
+from has_tf.postprocess import ten_crop
+from has_tf.postprocess import wsolevaluation
 
-__all__ = [
-    "CONNECTIVITIES",
-    "NORMALIZATIONS",
-    "boxes_to_normalized",
-    "boxes_to_pixels",
-    "cam_boxes_for_thresholds",
-    "cam_component_boxes",
-    "cam_to_box",
-    "check_options",
-    "inclusive_box_iou",
-    "merge_ten_crop_cams",
-    "normalize_cam",
-    "resize_cam_bicubic",
-    "segments",
-    "ten_crop_offsets",
-    "wsolevaluation_boxes",
-    "wsolevaluation_normalize",
-]
+__all__ = ["boxes", "segments", "ten_crop", "wsolevaluation"]
+
+_MOVED = {
+    **dict.fromkeys(
+        (
+            "CONNECTIVITIES",
+            "boxes_to_normalized",
+            "boxes_to_pixels",
+            "cam_boxes_for_thresholds",
+            "cam_component_boxes",
+            "cam_to_box",
+            "check_options",
+            "normalize_cam",
+        ),
+        "has_tf.postprocess.boxes",
+    ),
+    "NORMALIZATIONS": "has_tf.postprocess.boxes:CAM_NORMALIZATIONS",
+    "merge_ten_crop_cams": "has_tf.postprocess.ten_crop",
+    "ten_crop_offsets": "has_tf.postprocess.ten_crop",
+    **dict.fromkeys(
+        (
+            "inclusive_box_iou",
+            "resize_cam_bicubic",
+            "wsolevaluation_boxes",
+            "wsolevaluation_normalize",
+        ),
+        "has_tf.postprocess.wsolevaluation",
+    ),
+}
+
+
+def __getattr__(name):
+    return _deprecation.moved_attribute(__name__, name, _MOVED)

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-SCORES = ("mean", "outer_inner")
+from has_tf import vocabulary
+
+SCORES = vocabulary.SEGMENT_SCORES
 
 __all__ = [
     "SCORES",

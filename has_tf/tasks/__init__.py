@@ -1,27 +1,63 @@
 """Tasks: what differs between image and action localization.
 
-`for_dataset(name)` picks the task for a dataset; `has_tf.train` and
-`has_tf.evaluate` call only the `Task` contract of `tasks.base`.
+The apps (`has_tf.train`, `has_tf.evaluate`, `has_tf.seeds`) call only the
+`Task` contract of `tasks.base` and find the task here:
+
+- `for_dataset(name)`: the task of a dataset (training, evaluation);
+- `for_run(model_dir)`: the task a trained run recorded in `run_info.json`;
+- `for_result(result)`: the task of an evaluation's `metrics.json`.
+
+Runs and evaluations written before has_tf 0.3 record no task; their
+task is read from what they hold (a T-CAM run records `num_steps`, an
+action evaluation holds `map`).
 
 - `image_localization`: CAM classifiers on images (boxes).
 - `action_localization`: the action network on video features (segments).
 """
 
+from __future__ import annotations
+
+import json
+import os
+
 from has_tf import datasets
 from has_tf.tasks.action_localization import ActionLocalization
+from has_tf.tasks.base import RUN_INFO
 from has_tf.tasks.base import Task
 from has_tf.tasks.base import TrainingSetup
 from has_tf.tasks.base import load_run
+from has_tf.tasks.base import read_metrics
 from has_tf.tasks.image_localization import ImageLocalization
 
 __all__ = [
     "ActionLocalization",
     "ImageLocalization",
+    "TASKS",
     "Task",
     "TrainingSetup",
+    "by_name",
     "for_dataset",
+    "for_result",
+    "for_run",
     "load_run",
+    "read_metrics",
 ]
+
+# Every task by the name it records.
+TASKS = {task.name: task for task in (ImageLocalization, ActionLocalization)}
+
+
+def by_name(name: str) -> Task:
+    """The task recorded as `name` ("image_localization", ...).
+
+    Raises:
+      ValueError: an unknown name (listing the known ones).
+    """
+    if name not in TASKS:
+        raise ValueError(
+            f"Unknown task {name!r}. Known: {', '.join(sorted(TASKS))}"
+        )
+    return TASKS[name]()
 
 
 def for_dataset(name: str) -> Task:
@@ -33,3 +69,27 @@ def for_dataset(name: str) -> Task:
     if datasets.is_temporal(name):
         return ActionLocalization()
     return ImageLocalization()
+
+
+def for_run(model_dir: str) -> Task | None:
+    """The task of the trained run in `model_dir` (its `run_info.json`);
+    None where `model_dir` holds no run record."""
+    path = os.path.join(model_dir, RUN_INFO)
+    if not os.path.exists(path):
+        # has_tf 0.1 trained image runs only (normalization.json).
+        legacy = os.path.exists(os.path.join(model_dir, "normalization.json"))
+        return ImageLocalization() if legacy else None
+    with open(path) as f:
+        run_info = json.load(f)
+    if "task" in run_info:
+        return by_name(run_info["task"])
+    if "num_steps" in run_info:
+        return ActionLocalization()
+    return ImageLocalization()
+
+
+def for_result(result: dict) -> Task:
+    """The task of an evaluation result (`metrics.json`)."""
+    if "task" in result:
+        return by_name(result["task"])
+    return ActionLocalization() if "map" in result else ImageLocalization()

@@ -22,24 +22,26 @@ Paper says / we chose:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from has_tf import _files
 from has_tf import datasets
-from has_tf import metrics
 from has_tf import models
-from has_tf import serving
 from has_tf import visualize
 from has_tf.datasets import thumos14_features
 from has_tf.input_pipeline import videos
 from has_tf.metrics import detection_files
+from has_tf.metrics import segments as metric_segments
 from has_tf.postprocess import segments
 from has_tf.tasks.base import TrainingSetup
 from has_tf.tasks.base import load_run
+from has_tf.tasks.base import score
+from has_tf.tasks.base import write_metrics
+from has_tf.training import serving
 
 __all__ = ["ActionLocalization"]
 
@@ -114,138 +116,68 @@ class ActionLocalization:
     def evaluate(self, model_dir: str, config) -> dict:
         """Scores the action network in `model_dir`; returns the metrics.
 
+        A short pipeline: the split's batches (the dataset's rules,
+        `dataset_rules`, choose the scored videos) -> one inference step
+        per batch (`_TcamStep`: class scores, T-CAMs and the ground
+        truth per video) -> the scorers (`Detections`: T-CAM -> segments
+        and mAP under both protocols; `VideoClassification`; `TcamPlots`)
+        -> `eval/metrics.json` and the dataset's detection files.
+
         Returns:
-          A dict: "map" and "ap" per protocol ("thumos14", "activitynet")
-          and IoU (string keys "0.1".."0.7"; values fractions in [0, 1]),
-          "classes", "top1_cls" (video-level, top class among the true
-          ones), "count" (videos), "test_list" (THUMOS14 only) and the
-          options used.
+          A dict: "task", "map" and "ap" per protocol ("thumos14",
+          "activitynet") and IoU (string keys "0.1".."0.7"; values
+          fractions in [0, 1]), "classes", "top1_cls" (video-level, top
+          class among the true ones), "count" (videos),
+          "ground_truth_segments", the options used, and what the
+          dataset's rules add (THUMOS14: "test_list").
         """
-        model, info = load_run(model_dir)
-        net = models.temporal_cam_model(model)
+        model, run_info = load_run(model_dir)
         data, builder = datasets.load(
             config.dataset,
             config.eval_split,
             config.data_dir,
             config.manual_dir,
         )
-        thumos = config.dataset.partition("/")[0] == "thumos14_features"
-        if thumos:
-            excluded = tf.constant(
-                list(thumos14_features.excluded_videos(config.test_list))
-                or [""]
-            )
-            data = data.filter(
-                lambda e: tf.reduce_all(tf.not_equal(e["video"], excluded))
-            )
+        rules = dataset_rules(config)
+        data = rules.scored(data)
         if config.max_images:
             data = data.take(config.max_images)
         names = builder.info.features["segments"]["label"].names
-        sigmoid = info.get("temporal_loss") == "sigmoid"
         out_dir = os.path.join(model_dir, "eval")
         os.makedirs(out_dir, exist_ok=True)
-        detections, ground_truth, ambiguous = [], [], []
-        hits = count = labelled = plots = 0
-        for batch in videos.eval_pipeline(
-            data, config.eval_batch_size, info["num_steps"]
-        ):
-            out = net(batch["features"], training=False)
-            logits = out["logits"].numpy()
-            scores = (
-                1 / (1 + np.exp(-logits))
-                if sigmoid
-                else tf.nn.softmax(logits).numpy()
-            )
-            tcams = out["tcam"].numpy()
-            labels = batch["labels"].numpy()
-            for i, video in enumerate(batch["video"].numpy()):
-                video = video.decode()
-                duration = float(batch["duration_s"][i])
-                truth = [
-                    (video, s, e, int(c))
-                    for s, e, c in batch["segments"][i].numpy()
-                    if c >= 0
-                ]
-                spans = [
-                    (video, s, e)
-                    for s, e in batch["ambiguous"][i].numpy()
-                    if e >= 0
-                ]
-                found = [
-                    (video, *row)
-                    for row in segments.tcam_to_segments(
-                        tcams[i],
-                        scores[i],
-                        duration,
-                        config.class_threshold,
-                        config.tcam_threshold,
-                        config.segment_score,
-                        config.nms_iou or None,
-                    )
-                ]
-                ground_truth += truth
-                ambiguous += spans
-                detections += found
-                count += 1
-                if labels[i].sum() > 0:
-                    labelled += 1
-                    hits += int(labels[i, int(np.argmax(scores[i]))] > 0)
-                if plots < config.num_plots and truth:
-                    _plot(
-                        os.path.join(out_dir, f"tcam_{plots:03d}.png"),
-                        tcams[i],
-                        duration,
-                        truth,
-                        found,
-                        config.tcam_threshold,
-                        f"{video}: ",
-                        names,
-                    )
-                    plots += 1
+        step = _TcamStep(
+            models.temporal_cam_model(model),
+            sigmoid=run_info.get("temporal_loss") == "sigmoid",
+        )
+        found = Detections(config)
+        classification = VideoClassification()
+        plots = TcamPlots(
+            out_dir, config.num_plots, config.tcam_threshold, names, found
+        )
+        score(
+            videos.eval_pipeline(
+                data, config.eval_batch_size, run_info["num_steps"]
+            ),
+            step,
+            [found, classification, plots],
+        )
         result = {
-            "count": count,
-            "ground_truth_segments": len(ground_truth),
-            "classes": None,
-            "map": {},
-            "ap": {},
-            "top1_cls": hits / max(1, labelled),
+            "task": self.name,
+            "count": classification.count,
+            "ground_truth_segments": len(found.ground_truth),
+            **found.result(names),
+            "top1_cls": classification.result()["top1_cls"],
             "options": {
                 "tcam_threshold": config.tcam_threshold,
                 "class_threshold": config.class_threshold,
                 "segment_score": config.segment_score,
                 "nms_iou": config.nms_iou,
-                "num_steps": info["num_steps"],
+                "num_steps": run_info["num_steps"],
             },
+            **rules.result_fields(),
         }
-        if thumos:
-            result["test_list"] = config.test_list
-        for protocol in metrics.temporal.PROTOCOLS:
-            scored = metrics.temporal_map(
-                detections,
-                ground_truth,
-                metrics.temporal.DEFAULT_IOU_THRESHOLDS,
-                protocol,
-                ambiguous if protocol == "thumos14" else None,
-            )
-            result["classes"] = [names[c] for c in scored["classes"]]
-            result["map"][protocol] = {
-                f"{t:.1f}": v for t, v in scored["map"].items()
-            }
-            result["ap"][protocol] = {
-                f"{t:.1f}": v for t, v in scored["ap"].items()
-            }
-        _files.write_json_atomically(
-            os.path.join(out_dir, "metrics.json"), result, indent=2
-        )
-        if thumos:
-            detection_files.write_thumos_detections(
-                os.path.join(out_dir, "detections_thumos14.txt"), detections
-            )
-        detection_files.write_activitynet_json(
-            os.path.join(out_dir, "detections_activitynet.json"),
-            detections,
-            class_names=names,
-        )
+        write_metrics(out_dir, result)
+        rules.write_detections(out_dir, found.detections, names)
         return result
 
     def headline(self, result: dict) -> str:
@@ -262,11 +194,224 @@ class ActionLocalization:
         return "\n".join(lines)
 
     def figures(self, result: dict) -> dict:
+        """Top-1 Clas, then mAP at IoU 0.1, 0.3, 0.5, 0.7 per protocol."""
         out = {"top1_cls": result["top1_cls"]}
         for protocol, values in result["map"].items():
             for iou in ("0.1", "0.3", "0.5", "0.7"):
                 out[f"{protocol}_map@{iou}"] = values[iou]
         return out
+
+
+@dataclasses.dataclass
+class VideoOutputs:
+    """One evaluation batch after inference, per video.
+
+    Attributes:
+      videos: `[B]` video ids (str).
+      durations: float `[B]` seconds.
+      scores: float `[B, N]` class scores (softmax, or sigmoid for runs
+        trained with the sigmoid loss).
+      labels: `[B, N]` multi-hot true classes.
+      tcams: float `[B, T, N]` T-CAMs.
+      truth: per video, `[(video, start_s, end_s, class)]`.
+      ambiguous: per video, `[(video, start_s, end_s)]`.
+    """
+
+    videos: list
+    durations: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+    tcams: np.ndarray
+    truth: list
+    ambiguous: list
+
+
+class _TcamStep:
+    """Inference on one batch: `__call__(batch) -> VideoOutputs`."""
+
+    def __init__(self, net, sigmoid: bool):
+        self.net, self.sigmoid = net, sigmoid
+
+    def __call__(self, batch) -> VideoOutputs:
+        out = self.net(batch["features"], training=False)
+        logits = out["logits"]
+        scores = tf.sigmoid(logits) if self.sigmoid else tf.nn.softmax(logits)
+        videos_ = [v.decode() for v in batch["video"].numpy()]
+        segments_ = batch["segments"].numpy()
+        spans = batch["ambiguous"].numpy()
+        return VideoOutputs(
+            videos=videos_,
+            durations=batch["duration_s"].numpy(),
+            scores=scores.numpy(),
+            labels=batch["labels"].numpy(),
+            tcams=out["tcam"].numpy(),
+            truth=[
+                [(video, s, e, int(c)) for s, e, c in segments_[i] if c >= 0]
+                for i, video in enumerate(videos_)
+            ],
+            ambiguous=[
+                [(video, s, e) for s, e in spans[i] if e >= 0]
+                for i, video in enumerate(videos_)
+            ],
+        )
+
+
+class Detections:
+    """T-CAMs -> scored segments (`postprocess.segments.tcam_to_segments`),
+    kept with the ground truth; `result` scores them by `temporal_map`
+    under every protocol of `metrics.segments.MAP_PROTOCOLS`."""
+
+    def __init__(self, config):
+        self.config = config
+        self.detections, self.ground_truth, self.ambiguous = [], [], []
+        self.last = []  # The last batch's detections, per video.
+
+    def update(self, outputs: VideoOutputs) -> None:
+        config = self.config
+        self.last = []
+        for i, video in enumerate(outputs.videos):
+            found = [
+                (video, *row)
+                for row in segments.tcam_to_segments(
+                    outputs.tcams[i],
+                    outputs.scores[i],
+                    float(outputs.durations[i]),
+                    config.class_threshold,
+                    config.tcam_threshold,
+                    config.segment_score,
+                    config.nms_iou or None,
+                )
+            ]
+            self.ground_truth += outputs.truth[i]
+            self.ambiguous += outputs.ambiguous[i]
+            self.detections += found
+            self.last.append(found)
+
+    def result(self, names) -> dict:
+        out = {"classes": None, "map": {}, "ap": {}}
+        for protocol in metric_segments.MAP_PROTOCOLS:
+            scored = metric_segments.temporal_map(
+                self.detections,
+                self.ground_truth,
+                metric_segments.DEFAULT_IOU_THRESHOLDS,
+                protocol,
+                self.ambiguous if protocol == "thumos14" else None,
+            )
+            out["classes"] = [names[c] for c in scored["classes"]]
+            out["map"][protocol] = {
+                f"{t:.1f}": v for t, v in scored["map"].items()
+            }
+            out["ap"][protocol] = {
+                f"{t:.1f}": v for t, v in scored["ap"].items()
+            }
+        return out
+
+
+class VideoClassification:
+    """Top-1 Clas over the videos with a label: is the top class true?"""
+
+    def __init__(self):
+        self.count = self.labelled = self.hits = 0
+
+    def update(self, outputs: VideoOutputs) -> None:
+        self.count += len(outputs.videos)
+        for scores, labels in zip(outputs.scores, outputs.labels):
+            if labels.sum() > 0:
+                self.labelled += 1
+                self.hits += int(labels[int(np.argmax(scores))] > 0)
+
+    def result(self) -> dict:
+        return {"top1_cls": self.hits / max(1, self.labelled)}
+
+
+class TcamPlots:
+    """Writes `tcam_NNN.png` (the first true class's T-CAM with its true
+    and found segments) for the first `count` videos with ground truth.
+
+    The found segments are those `detections` (a `Detections` scorer fed
+    the same batch before this one) kept.
+    """
+
+    def __init__(self, out_dir, count, tcam_threshold, names, detections):
+        self.out_dir, self.count, self.names = out_dir, count, names
+        self.tcam_threshold, self.detections = tcam_threshold, detections
+        self.written = 0
+
+    def update(self, outputs: VideoOutputs) -> None:
+        for i, video in enumerate(outputs.videos):
+            if self.written >= self.count:
+                return
+            if not outputs.truth[i]:
+                continue
+            _plot(
+                os.path.join(self.out_dir, f"tcam_{self.written:03d}.png"),
+                outputs.tcams[i],
+                float(outputs.durations[i]),
+                outputs.truth[i],
+                self.detections.last[i],
+                self.tcam_threshold,
+                f"{video}: ",
+                self.names,
+            )
+            self.written += 1
+
+    def result(self) -> dict:
+        return {"plots": self.written}
+
+
+class DatasetRules:
+    """How a dataset's evaluation differs, the hook `dataset_rules` picks.
+
+    The default: every video of the split is scored, no field is added,
+    and the detections are written as ActivityNet JSON.
+    """
+
+    def scored(self, data: tf.data.Dataset) -> tf.data.Dataset:
+        """The examples to score."""
+        return data
+
+    def result_fields(self) -> dict:
+        """Fields the dataset adds to `metrics.json`."""
+        return {}
+
+    def write_detections(self, out_dir: str, detections, names) -> None:
+        """Writes the detections in the dataset's formats."""
+        detection_files.write_activitynet_json(
+            os.path.join(out_dir, "detections_activitynet.json"),
+            detections,
+            class_names=names,
+        )
+
+
+class Thumos14Rules(DatasetRules):
+    """THUMOS14: the named test list (`--test_list`) decides the scored
+    videos, and the detections are also written as the kit's text."""
+
+    def __init__(self, test_list: str):
+        self.test_list = test_list
+        self.excluded = thumos14_features.excluded_videos(test_list)
+
+    def scored(self, data):
+        excluded = tf.constant(list(self.excluded) or [""])
+        return data.filter(
+            lambda e: tf.reduce_all(tf.not_equal(e["video"], excluded))
+        )
+
+    def result_fields(self) -> dict:
+        return {"test_list": self.test_list}
+
+    def write_detections(self, out_dir, detections, names) -> None:
+        detection_files.write_thumos_detections(
+            os.path.join(out_dir, "detections_thumos14.txt"), detections
+        )
+        super().write_detections(out_dir, detections, names)
+
+
+def dataset_rules(config) -> DatasetRules:
+    """The evaluation rules of `config.dataset` (THUMOS14's, or none)."""
+    if config.dataset.partition("/")[0] == "thumos14_features":
+        return Thumos14Rules(config.test_list)
+    return DatasetRules()
 
 
 def _plot(path, tcam, duration, truth, found, tcam_threshold, title, names):

@@ -8,10 +8,15 @@
   what the run records in `run_info.json` for evaluation (the input
   normalisation or fill, the input size, the classes, the model);
 - `serving`: what `saved_model/` serves (raw input, logits plus CAMs or
-  T-CAMs; `has_tf.serving`);
+  T-CAMs; `has_tf.training.serving`);
 - `evaluate`: scores a trained run and writes `eval/metrics.json`;
 - `headline` and `figures`: the printed summary and the numbers
-  `has_tf.seeds` averages.
+  `has_tf.seeds` averages and `evaluate --compare` shows.
+
+`run_info.json` and `metrics.json` record the task's `name`, so the apps
+(`has_tf.tasks.for_run`, `for_result`) find the task from a run alone.
+A task's `evaluate` is a short pipeline: batches -> one inference step
+per batch -> `Scorer`s (`score`), whose results make `metrics.json`.
 
 `load_run` reads a run written by `has_tf.train`, including runs of
 has_tf 0.1, whose record was named `normalization.json`.
@@ -28,10 +33,9 @@ from typing import Protocol
 
 import keras
 
-from has_tf import _files
-
 # Registers the custom layers and losses a saved run refers to.
 from has_tf import models  # noqa: F401
+from has_tf.training import files as _files
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -42,7 +46,20 @@ if TYPE_CHECKING:
 RUN_INFO = "run_info.json"
 _RUN_INFO_0_1 = "normalization.json"  # Its name in has_tf 0.1.
 
-__all__ = ["RUN_INFO", "Task", "TrainingSetup", "load_run", "write_run_info"]
+METRICS = "metrics.json"  # In the run's eval/ directory.
+
+__all__ = [
+    "METRICS",
+    "RUN_INFO",
+    "Scorer",
+    "Task",
+    "TrainingSetup",
+    "load_run",
+    "read_metrics",
+    "score",
+    "write_metrics",
+    "write_run_info",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +102,7 @@ class Task(Protocol):
         shuffled) from the prepared TFDS `builder`."""
 
     def serving(self, model: keras.Model, run_info: dict):
-        """The `has_tf.serving.Signature` of `saved_model/`: raw input,
+        """The `has_tf.training.serving.Signature` of `saved_model/`: raw input,
         the run's preprocessing, `{"logits", "cams"}` or `{"logits",
         "tcam"}` outputs."""
 
@@ -100,7 +117,64 @@ class Task(Protocol):
         """The printed summary of an `evaluate` result."""
 
     def figures(self, result: dict) -> dict:
-        """The headline numbers of an `evaluate` result, flat."""
+        """The headline numbers of an `evaluate` result, flat and in the
+        order they are printed (what `--compare` and `has_tf.seeds`
+        show)."""
+
+
+class Scorer(Protocol):
+    """One part of an evaluation: fed every batch's outputs, then asked.
+
+    As Model Garden splits `validation_step` (inference) from
+    `aggregate_logs` (accumulation), a task's `evaluate` runs one
+    inference step per batch and hands its outputs to each scorer.
+    """
+
+    def update(self, outputs) -> None:
+        """Takes one batch's outputs (the task's step's type)."""
+
+    def result(self) -> dict:
+        """What the scorer found, JSON-ready."""
+
+
+def score(batches, step: Callable, scorers) -> None:
+    """Runs `step` on every batch and feeds its outputs to every scorer."""
+    for batch in batches:
+        outputs = step(batch)
+        for scorer in scorers:
+            scorer.update(outputs)
+
+
+def write_metrics(out_dir: str, result: dict) -> str:
+    """Writes an evaluation's `metrics.json` (atomically); returns its path.
+
+    `result` holds "task" (the task's name), so the apps can read it back
+    without knowing the task.
+    """
+    if "task" not in result:
+        raise ValueError(
+            f"Expected the result to name its task. Received keys: "
+            f"{sorted(result)}"
+        )
+    return _files.write_json_atomically(
+        os.path.join(out_dir, METRICS), result, indent=2
+    )
+
+
+def read_metrics(model_dir: str) -> dict:
+    """An evaluated run's `eval/metrics.json`.
+
+    Raises:
+      FileNotFoundError: the run has not been evaluated.
+    """
+    path = os.path.join(model_dir, "eval", METRICS)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"No evaluation in {model_dir!r}: expected {path} (run "
+            f"python -m has_tf.evaluate --model_dir={model_dir} first)."
+        )
+    with open(path) as f:
+        return json.load(f)
 
 
 def write_run_info(out_dir: str, info: dict) -> str:

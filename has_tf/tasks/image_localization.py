@@ -1,38 +1,43 @@
 """Weakly-supervised object localization: CAM classifiers on images.
 
-Training: `input_pipeline.train_pipeline` (crop, flip, Hide-and-Seek per
-batch, normalise) into an image classifier of `has_tf.models`, with
-sparse softmax cross-entropy. A run records its normalisation (the mean is
-also the hidden pixels' fill), input side, classes and model.
+Training: `input_pipeline.images.train_pipeline` (crop, flip, Hide-and-Seek per
+batch, normalise) into an image classifier of `has_tf.models`, with sparse
+softmax cross-entropy. A run records its normalisation (the mean is also the
+hidden pixels' fill), input side, classes and model.
 
-Evaluation: `input_pipeline.eval_pipeline` -> `models.cam_model` -> CAMs of
-the true and top-5 classes at image size -> `postprocess.cam_to_box` ->
-both protocols of `has_tf.metrics`: the paper's (Top-1 Loc, GT-known Loc,
-Top-1 Clas at `cam_threshold`) and the threshold-free one (MaxBoxAcc,
-MaxBoxAccV2). It streams over the split (memory stays flat) and writes
-`eval/metrics.json` (fractions in [0, 1]) and overlay pictures.
+Evaluation (`ImageLocalization.evaluate`, a pipeline of small scorers):
+`input_pipeline.images.eval_pipeline` -> `models.cam_model` -> CAMs of the true
+and top-5 classes at image size -> `postprocess.boxes.cam_to_box` -> both
+protocols of `has_tf.metrics.boxes`: the paper's (Top-1 Loc, GT-known Loc, Top-1
+Clas at `cam_threshold`) and the threshold-free one (MaxBoxAcc, MaxBoxAccV2). It
+streams over the split (memory stays flat) and writes `eval/metrics.json`
+(fractions in [0, 1]) and overlay pictures.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Callable
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from has_tf import _files
 from has_tf import dataset_stats
 from has_tf import datasets
-from has_tf import input_pipeline
-from has_tf import metrics
 from has_tf import models
-from has_tf import postprocess
-from has_tf import serving
 from has_tf import visualize
+from has_tf.input_pipeline import images as image_pipeline
+from has_tf.metrics import boxes as metric_boxes
 from has_tf.metrics import cam_evaluation
+from has_tf.postprocess import boxes as postprocess_boxes
+from has_tf.postprocess import ten_crop
 from has_tf.tasks.base import TrainingSetup
 from has_tf.tasks.base import load_run
+from has_tf.tasks.base import score
+from has_tf.tasks.base import write_metrics
+from has_tf.training import serving
 
 # The headline figures, in order, for printing.
 HEADLINE = (
@@ -65,8 +70,8 @@ def normalization(config, builder) -> dict:
     """Mean and std in pixel units: the dataset's (cached) or ImageNet's."""
     if config.normalization == "imagenet":
         return {
-            "mean": list(input_pipeline.IMAGENET_MEAN_RGB),
-            "std": list(input_pipeline.IMAGENET_STD_RGB),
+            "mean": list(image_pipeline.IMAGENET_MEAN_RGB),
+            "std": list(image_pipeline.IMAGENET_STD_RGB),
         }
     moments = dataset_stats.cached_channel_moments(builder, config.train_split)
     return {"mean": moments.mean.tolist(), "std": moments.std.tolist()}
@@ -138,21 +143,21 @@ class CamImages(keras.callbacks.Callback):
         self.writer.flush()
 
 
-def _fixed_eval_batch(config, norm: dict):
+def _fixed_eval_batch(config, run_info: dict):
     """The first `config.tensorboard_images` images of `eval_split`."""
     data, _ = datasets.load(
         config.dataset, config.eval_split, config.data_dir, config.manual_dir
     )
     batch = next(
         iter(
-            input_pipeline.eval_pipeline(
+            image_pipeline.eval_pipeline(
                 data.take(config.tensorboard_images),
                 config.tensorboard_images,
                 "resize",
                 image_size=config.image_size,
                 resize_size=config.resize_size,
-                mean=norm["mean"],
-                std=norm["std"],
+                mean=run_info["mean"],
+                std=run_info["std"],
                 resize_method=config.resize_method,
             )
         )
@@ -167,10 +172,10 @@ class ImageLocalization:
 
     def training(self, config, dataset, builder) -> TrainingSetup:
         num_classes = builder.info.features["label"].num_classes
-        norm = normalization(config, builder)
+        run_info = normalization(config, builder)
 
         def inputs(context, start_step=0):
-            return input_pipeline.train_pipeline(
+            return image_pipeline.train_pipeline(
                 dataset,
                 context.get_per_replica_batch_size(config.batch_size),
                 image_size=config.image_size,
@@ -182,8 +187,8 @@ class ImageLocalization:
                     else None
                 ),
                 hide_prob=config.hide_prob,
-                mean=norm["mean"],
-                std=norm["std"],
+                mean=run_info["mean"],
+                std=run_info["std"],
                 seed=config.pipeline_seed,
                 input_context=context,
                 start_batch=start_step,
@@ -193,22 +198,22 @@ class ImageLocalization:
         def callbacks(model, out_dir):
             if not config.tensorboard_images:
                 return []
-            images, labels = _fixed_eval_batch(config, norm)
+            images, labels = _fixed_eval_batch(config, run_info)
             return [
                 CamImages(
                     model,
                     images,
                     labels,
                     os.path.join(out_dir, "tensorboard", "cams"),
-                    norm["mean"],
-                    norm["std"],
+                    run_info["mean"],
+                    run_info["std"],
                 )
             ]
 
         return TrainingSetup(
             num_examples=builder.info.splits[config.train_split].num_examples,
             run_info={
-                **norm,
+                **run_info,
                 "image_size": config.image_size,
                 "num_classes": num_classes,
                 "model": config.model,
@@ -235,98 +240,48 @@ class ImageLocalization:
     def evaluate(self, model_dir: str, config) -> dict:
         """Scores the run; returns and writes the metrics.
 
+        A short pipeline: the split's batches (`_eval_batches`) -> one
+        inference step per batch (`_CamStep`: class scores and CAMs in
+        the boxes' frame) -> the scorers (`PaperScorer`,
+        `ThresholdFreeScorer`, `OverlayPictures`), each `update`d with
+        every batch's outputs and asked for its `result` at the end.
+
         Returns:
           A dict with the `HEADLINE` figures (fractions in [0, 1]),
-          "count" (images scored), "skipped_without_boxes" (images with
-          no ground-truth box, not scored), "cam_threshold", "protocol",
-          "protocols" (per figure), and the "paper" and "threshold_free"
-          details (per class included).
+          "task", "count" (images scored), "skipped_without_boxes"
+          (images with no ground-truth box, not scored), "cam_threshold",
+          "eval_crop", "protocols" (the scoring rules of each figure), and
+          the "paper" and "threshold_free" details (per class included).
         """
-        model, norm = load_run(model_dir)
-        cam_net = models.cam_model(model)
-        size = norm["image_size"]
-        resize_size = config.resize_size
-        protocol = config.protocol
-        data, _ = datasets.load(
-            config.dataset,
-            config.eval_split,
-            config.data_dir,
-            config.manual_dir,
-            decode_images=False,
-        )
-        if config.max_images:
-            data = data.take(config.max_images)
-        batches = input_pipeline.eval_pipeline(
-            data,
-            config.eval_batch_size,
-            protocol,
-            image_size=size,
-            resize_size=resize_size,
-            mean=norm["mean"],
-            std=norm["std"],
-            resize_method=config.resize_method,
-        )
-        paper = metrics.PaperLocalization()
-        # The threshold-free figures take the path `has_tf.evaluate_cams`
-        # takes for CAMs from elsewhere, with boxes in this frame.
-        free = cam_evaluation.CamEvaluator(
-            "has_tf", metrics.default_thresholds(config.threshold_step)
-        )
+        model, run_info = load_run(model_dir)
         out_dir = os.path.join(model_dir, "eval")
         os.makedirs(out_dir, exist_ok=True)
-        pictures = 0
-        without_boxes = 0
-        frame = resize_size if protocol == "ten_crop" else size
-        for batch in batches:
-            scores, cams_of, frame_of = _score_batch(
-                cam_net, batch["image"], protocol, size, resize_size
-            )
-            labels = batch["label"].numpy()
-            all_gt = batch["boxes"].numpy()
-            top5 = np.argsort(-scores, axis=1)[:, :5]
-            known = cams_of(labels)
-            top_cams = [cams_of(top5[:, k]) for k in range(top5.shape[1])]
-            for i, label in enumerate(labels):
-                count = int(batch["num_boxes"][i])
-                gt = all_gt[i, :count] * frame
-                if count == 0:  # Nothing to localize: counted, not scored.
-                    without_boxes += 1
-                    continue
-                boxes = [
-                    postprocess.cam_to_box(c[i], config.cam_threshold)
-                    for c in top_cams
-                ]
-                known_box = postprocess.cam_to_box(
-                    known[i], config.cam_threshold
-                )
-                paper.update(label, top5[i], boxes, known_box, gt)
-                free.add_frame_boxes(known[i], gt, label=label)
-                if pictures < config.num_pictures:
-                    image = frame_of(i) * norm["std"] + norm["mean"]
-                    visualize.save_overlay(
-                        os.path.join(out_dir, f"overlay_{pictures:03d}.png"),
-                        image,
-                        known[i],
-                        known_box,
-                        gt,
-                        title=f"label {label}, top-1 {top5[i, 0]}",
-                    )
-                    pictures += 1
-        result_paper, result_free = paper.result(), free.boxes.result()
+        step = _CamStep(
+            models.cam_model(model),
+            config.eval_crop,
+            run_info["image_size"],
+            config.resize_size,
+        )
+        paper = PaperScorer(config.cam_threshold)
+        free = ThresholdFreeScorer(config.threshold_step)
+        pictures = OverlayPictures(
+            out_dir, config.num_pictures, config.cam_threshold, run_info
+        )
+        score(_eval_batches(config, run_info), step, [paper, free, pictures])
+        result_paper, result_free = paper.result(), free.result()
         result = {
-            "top1_loc": result_paper["top1_loc"],
-            "gt_known_loc": result_paper["gt_known_loc"],
-            "top1_cls": result_paper["top1_cls"],
+            "task": self.name,
+            **{k: result_paper[k] for k in PaperScorer.FIGURES},
             "max_box_acc": result_free.get("max_box_acc", 0.0),
             "max_box_acc_v2": result_free["max_box_acc_v2"],
             "count": result_paper["count"],
-            "skipped_without_boxes": without_boxes,
+            "skipped_without_boxes": step.without_boxes,
             "cam_threshold": config.cam_threshold,
-            "protocol": protocol,
-            # Which protocol gave each figure.
+            "eval_crop": config.eval_crop,
+            # The scoring rules of each figure.
             "protocols": {
                 **dict.fromkeys(
-                    ("top1_loc", "gt_known_loc", "top1_cls"),
+                    PaperScorer.FIGURES,
                     "paper: the box at cam_threshold of the CAM's max, "
                     "IoU >= 0.5",
                 ),
@@ -338,26 +293,16 @@ class ImageLocalization:
             "paper": result_paper,
             "threshold_free": result_free,
         }
-        _files.write_json_atomically(
-            os.path.join(out_dir, "metrics.json"), result, indent=2
-        )
+        write_metrics(out_dir, result)
         return result
 
     def headline(self, result: dict) -> str:
-        figures = ", ".join(f"{k} {result[k]:.3f}" for k in HEADLINE)
-        return f"{result['count']} images: {figures}"
+        figures = self.figures(result)
+        text = ", ".join(f"{k} {v:.3f}" for k, v in figures.items())
+        return f"{result['count']} images: {text}"
 
     def figures(self, result: dict) -> dict:
-        return {
-            key: result[key]
-            for key in (
-                "gt_known_loc",
-                "top1_loc",
-                "top1_cls",
-                "max_box_acc",
-                "max_box_acc_v2",
-            )
-        }
+        return {key: result[key] for key in HEADLINE}
 
 
 def predict_cams(
@@ -376,15 +321,17 @@ def predict_cams(
       `{"images": float32 [K, S, S, 3] resized pixels, "cams": [K, S, S],
       "boxes": [K, 4] pixel boxes at side S, "top1": [K]}`.
     """
-    model, norm = load_run(model_dir)
-    size = norm["image_size"]
+    model, run_info = load_run(model_dir)
+    size = run_info["image_size"]
     pixels = tf.image.resize(tf.cast(images, tf.float32), (size, size))
     net = models.cam_model(model)
-    out = net((pixels - norm["mean"]) / norm["std"], training=False)
+    out = net((pixels - run_info["mean"]) / run_info["std"], training=False)
     top1 = np.argmax(out["logits"].numpy(), axis=1)
     classes = top1 if labels is None else np.asarray(labels)
     cams = models.class_cams_at_size(out["cams"], classes, (size, size)).numpy()
-    boxes = np.stack([postprocess.cam_to_box(c, cam_threshold) for c in cams])
+    boxes = np.stack(
+        [postprocess_boxes.cam_to_box(c, cam_threshold) for c in cams]
+    )
     return {
         "images": pixels.numpy(),
         "cams": cams,
@@ -393,7 +340,193 @@ def predict_cams(
     }
 
 
-def _score_batch(cam_net, images, protocol, size, resize_size):
+def _eval_batches(config, run_info: dict):
+    """The split's evaluation batches (`input_pipeline.images.eval_pipeline`,
+    images decoded from their encoded bytes, crop windows only)."""
+    data, _ = datasets.load(
+        config.dataset,
+        config.eval_split,
+        config.data_dir,
+        config.manual_dir,
+        decode_images=False,
+    )
+    if config.max_images:
+        data = data.take(config.max_images)
+    return image_pipeline.eval_pipeline(
+        data,
+        config.eval_batch_size,
+        config.eval_crop,
+        image_size=run_info["image_size"],
+        resize_size=config.resize_size,
+        mean=run_info["mean"],
+        std=run_info["std"],
+        resize_method=config.resize_method,
+    )
+
+
+@dataclasses.dataclass
+class CamOutputs:
+    """One evaluation batch after inference, in the boxes' frame.
+
+    Attributes:
+      labels: int `[B]` true classes.
+      top5: int `[B, 5]` classes by score (fewer with fewer classes).
+      known: float `[B, F, F]` CAMs of the true classes.
+      top_cams: `[K]` float `[B, F, F]`: the CAMs of each top-5 rank.
+      gt_boxes: per image, float `[M, 4]` pixel boxes in the frame (only
+        images with boxes; `keep` says which).
+      keep: bool `[B]`, images with at least one ground-truth box.
+      frame_of: `i -> float [F, F, 3]` image i, normalised (built only
+        when asked for).
+    """
+
+    labels: np.ndarray
+    top5: np.ndarray
+    known: np.ndarray
+    top_cams: list
+    gt_boxes: list
+    keep: np.ndarray
+    frame_of: Callable
+
+
+class _CamStep:
+    """Inference on one batch: `__call__(batch) -> CamOutputs`.
+
+    The frame F is the model's input side, or `resize_size` for
+    "ten_crop", whose class scores are the softmax averaged over the
+    crops and whose CAMs are the crops' merged by
+    `postprocess.ten_crop.merge_ten_crop_cams`. Counts in `without_boxes`
+    the images with no ground-truth box (counted, not scored).
+    """
+
+    def __init__(self, cam_net, eval_crop, size, resize_size):
+        self.cam_net, self.eval_crop = cam_net, eval_crop
+        self.size, self.resize_size = size, resize_size
+        self.frame = resize_size if eval_crop == "ten_crop" else size
+        self.without_boxes = 0
+
+    def __call__(self, batch) -> CamOutputs:
+        scores, cams_of, frame_of = _score_batch(
+            self.cam_net,
+            batch["image"],
+            self.eval_crop,
+            self.size,
+            self.resize_size,
+        )
+        labels = batch["label"].numpy()
+        counts = batch["num_boxes"].numpy()
+        keep = counts > 0
+        self.without_boxes += int((~keep).sum())
+        all_gt = batch["boxes"].numpy()
+        top5 = np.argsort(-scores, axis=1)[:, :5]
+        return CamOutputs(
+            labels=labels,
+            top5=top5,
+            known=cams_of(labels),
+            top_cams=[cams_of(top5[:, k]) for k in range(top5.shape[1])],
+            gt_boxes=[
+                postprocess_boxes.boxes_to_pixels(
+                    all_gt[i, : counts[i]], self.frame, self.frame
+                )
+                for i in range(len(labels))
+            ],
+            keep=keep,
+            frame_of=frame_of,
+        )
+
+
+class PaperScorer:
+    """The paper's protocol: Top-1 Loc, GT-known Loc, Top-1 Clas.
+
+    The box of a CAM is `postprocess.boxes.cam_to_box` at
+    `cam_threshold` of its max; `metrics.boxes.PaperLocalization` scores
+    it (IoU >= 0.5).
+    """
+
+    FIGURES = ("top1_loc", "gt_known_loc", "top1_cls")
+
+    def __init__(self, cam_threshold: float):
+        self.cam_threshold = cam_threshold
+        self.metric = metric_boxes.PaperLocalization()
+
+    def update(self, outputs: CamOutputs) -> None:
+        for i in np.flatnonzero(outputs.keep):
+            boxes = [
+                postprocess_boxes.cam_to_box(c[i], self.cam_threshold)
+                for c in outputs.top_cams
+            ]
+            known_box = postprocess_boxes.cam_to_box(
+                outputs.known[i], self.cam_threshold
+            )
+            self.metric.update(
+                outputs.labels[i],
+                outputs.top5[i],
+                boxes,
+                known_box,
+                outputs.gt_boxes[i],
+            )
+
+    def result(self) -> dict:
+        return self.metric.result()
+
+
+class ThresholdFreeScorer:
+    """MaxBoxAcc and MaxBoxAccV2 of the true classes' CAMs (has_tf rules).
+
+    The path `has_tf.evaluate_cams` takes for CAMs from elsewhere
+    (`metrics.cam_evaluation.CamEvaluator`), with the boxes in the
+    evaluation frame.
+    """
+
+    def __init__(self, threshold_step: float):
+        self.evaluator = cam_evaluation.CamEvaluator(
+            "has_tf", metric_boxes.default_thresholds(threshold_step)
+        )
+
+    def update(self, outputs: CamOutputs) -> None:
+        for i in np.flatnonzero(outputs.keep):
+            self.evaluator.add_frame_boxes(
+                outputs.known[i], outputs.gt_boxes[i], label=outputs.labels[i]
+            )
+
+    def result(self) -> dict:
+        return self.evaluator.boxes.result()
+
+
+class OverlayPictures:
+    """Writes `overlay_NNN.png` (image, true class's CAM, its box, the true
+    boxes) for the first `count` scored images into `out_dir`."""
+
+    def __init__(self, out_dir, count, cam_threshold, run_info):
+        self.out_dir, self.count = out_dir, count
+        self.cam_threshold = cam_threshold
+        self.mean, self.std = run_info["mean"], run_info["std"]
+        self.written = 0
+
+    def update(self, outputs: CamOutputs) -> None:
+        for i in np.flatnonzero(outputs.keep):
+            if self.written >= self.count:
+                return
+            known_box = postprocess_boxes.cam_to_box(
+                outputs.known[i], self.cam_threshold
+            )
+            visualize.save_overlay(
+                os.path.join(self.out_dir, f"overlay_{self.written:03d}.png"),
+                outputs.frame_of(i) * self.std + self.mean,
+                outputs.known[i],
+                known_box,
+                outputs.gt_boxes[i],
+                title=(
+                    f"label {outputs.labels[i]}, top-1 {outputs.top5[i, 0]}"
+                ),
+            )
+            self.written += 1
+
+    def result(self) -> dict:
+        return {"pictures": self.written}
+
+
+def _score_batch(cam_net, batch_images, eval_crop, size, resize_size):
     """Class scores and CAMs of one batch, in the frame its boxes use.
 
     Returns:
@@ -401,31 +534,31 @@ def _score_batch(cam_net, images, protocol, size, resize_size):
       the CAMs of those classes as float `[B, F, F]` at the boxes' frame
       (F = `size`, or `resize_size` for "ten_crop", whose class scores are
       the softmax averaged over the crops and whose CAMs are the crops'
-      merged by `postprocess.merge_ten_crop_cams`); `frame_of(i)` gives
+      merged by `ten_crop.merge_ten_crop_cams`); `frame_of(i)` gives
       image i, normalised, as `[F, F, 3]` in that frame (for pictures, so
       built only when asked for).
     """
-    if protocol != "ten_crop":
-        out = cam_net(images, training=False)
+    if eval_crop != "ten_crop":
+        out = cam_net(batch_images, training=False)
 
         def cams_of(classes):
             return models.class_cams_at_size(
                 out["cams"], classes, (size, size)
             ).numpy()
 
-        return out["logits"].numpy(), cams_of, lambda i: images[i].numpy()
-    count = images.shape[0]
-    flat = tf.reshape(images, (-1, *images.shape[2:]))
+        return out["logits"].numpy(), cams_of, lambda i: batch_images[i].numpy()
+    count = batch_images.shape[0]
+    flat = tf.reshape(batch_images, (-1, *batch_images.shape[2:]))
     out = cam_net(flat, training=False)
     scores = tf.reduce_mean(
         tf.reshape(tf.nn.softmax(out["logits"]), (count, 10, -1)), axis=1
     ).numpy()
 
     def frame_of(i):
-        crops = images[i].numpy()  # [10, S, S, 3]
+        crops = batch_images[i].numpy()  # [10, S, S, 3]
         return np.stack(
             [
-                postprocess.merge_ten_crop_cams(crops[..., ch], resize_size)
+                ten_crop.merge_ten_crop_cams(crops[..., ch], resize_size)
                 for ch in range(3)
             ],
             axis=-1,
@@ -440,7 +573,7 @@ def _score_batch(cam_net, images, protocol, size, resize_size):
             .reshape(count, 10, size, size)
         )
         return np.stack(
-            [postprocess.merge_ten_crop_cams(c, resize_size) for c in cams]
+            [ten_crop.merge_ten_crop_cams(c, resize_size) for c in cams]
         )
 
     return scores, cams_of, frame_of

@@ -1,0 +1,59 @@
+"""The one command-line convention of every `python -m has_tf.<app>`.
+
+Every app is an absl program run by `run(main)`. A user error (a bad flag
+value or combination, a missing file, a run directory in use) is raised as
+`UsageError` (absl's) naming the flag and the value received; `run` prints
+it as one line on stderr, `<app>: error: <message>`, and exits with status
+1, without a traceback or the flags' help (`--helpshort` prints that).
+absl itself reports a value a flag cannot parse the same way (one line,
+status 1). Any other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app
+
+UsageError = app.UsageError
+
+__all__ = ["UsageError", "fail", "run", "no_arguments"]
+
+
+def _program() -> str:
+    name = os.path.basename(sys.argv[0] or "has_tf")
+    if name in ("__main__.py", "-m", "-c", ""):
+        main = sys.modules.get("__main__")
+        spec = getattr(main, "__spec__", None)
+        if spec is not None and spec.name:
+            return spec.name.removesuffix(".__main__")
+        return "has_tf"
+    return name.removesuffix(".py")
+
+
+def fail(message: str) -> None:
+    """Prints `<app>: error: message` on stderr and exits with status 1."""
+    print(f"{_program()}: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def no_arguments(argv) -> None:
+    """Raises `UsageError` for positional arguments after the program."""
+    if len(argv) > 1:
+        raise UsageError(
+            f"unexpected arguments (every option is a --flag). Received: "
+            f"{' '.join(argv[1:])}"
+        )
+
+
+def run(main) -> None:
+    """`absl.app.run(main)` under the convention above."""
+
+    def guarded(argv):
+        try:
+            return main(argv)
+        except UsageError as error:
+            fail(str(error))
+
+    app.run(guarded)

@@ -1,0 +1,169 @@
+"""`python -m has_tf.bench boxes`: CAM -> boxes and the threshold sweeps.
+
+`boxes` times, per 224x224 CAM (smooth random CAMs, bilinear upsamplings of
+14x14 noise as a GoogLeNet-GAP CAM is), all interleaved: `cam_to_box` at
+one threshold; the one-pass sweep at 100 thresholds (largest component,
+and largest plus every component, MaxBoxAcc's and V2's boxes together)
+and at 1000; `cam_to_box` called at each of 100 thresholds; one `update`
+of `ThresholdFreeLocalization` under each protocol at 100 and 1000
+thresholds; and, when OpenCV is installed (optional, benchmark only), the
+official tool's per-threshold recipe (threshold, `findContours`,
+`boundingRect` of the largest and of every contour), whose tool runs it
+twice per update. Per-image costs are also projected to ILSVRC val's
+50,000 images.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import numba
+import numpy as np
+import scipy
+
+from has_tf.bench import _timing
+from has_tf.bench import data
+from has_tf.metrics import boxes as metric_boxes
+from has_tf.postprocess import boxes as postprocess_boxes
+
+try:  # Optional: the comparison row (never a dependency).
+    import cv2
+except ImportError:
+    cv2 = None
+
+
+def _opencv_boxes(cam, thresholds):
+    """The official tool's method, once per threshold: every contour's box.
+
+    Threshold the 8-bit CAM, `findContours` (RETR_TREE), `boundingRect`
+    of the largest contour (MaxBoxAcc) and of every contour (MaxBoxAccV2):
+    what wsolevaluation's two passes compute, in one.
+    """
+    scaled = (cam * 255).astype(np.uint8)
+    top = scaled.max()
+    largest, every = [], []
+    for threshold in thresholds:
+        _, binary = cv2.threshold(
+            scaled, int(threshold * top), 255, cv2.THRESH_BINARY
+        )
+        contours = cv2.findContours(
+            binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE
+        )[0]
+        if not contours:
+            largest.append((0, 0, 0, 0))
+            every.append([(0, 0, 0, 0)])
+            continue
+        boxes = [cv2.boundingRect(c) for c in contours]
+        best = max(
+            range(len(contours)), key=lambda i: cv2.contourArea(contours[i])
+        )
+        largest.append(boxes[best])
+        every.append(boxes)
+    return largest, every
+
+
+_IMAGES_ILSVRC_VAL = 50_000
+
+
+def run(images: int = 8, size: int = 224, repeats: int = 3) -> dict:
+    """Runs the CAM-to-box benchmark; returns the JSON-ready result dict.
+
+    Every function is timed in turn, round after round, so the ratios
+    compare runs made under the same state of the machine.
+    """
+    cams = data.smooth_cams(images, size)
+    grid100 = np.arange(100) / 100
+    grid1000 = np.arange(1000) / 1000
+    gt_boxes = [np.array([[size * 0.2, size * 0.3, size * 0.7, size * 0.8]])]
+    # Compile the sweep before timing (numba caches it after the first run).
+    postprocess_boxes.cam_component_boxes(cams[0], grid100)
+
+    def per_cam(fn):
+        return lambda: [fn(cam) for cam in cams]
+
+    def metric_update(thresholds, protocol="has_tf"):
+        def run(cam):
+            metric = metric_boxes.ThresholdFreeLocalization(
+                thresholds, protocol=protocol
+            )
+            metric.update(cam, gt_boxes[0])
+
+        return run
+
+    fns = {
+        "cam_to_box_one_threshold": per_cam(
+            lambda cam: postprocess_boxes.cam_to_box(cam, 0.2)
+        ),
+        "sweep_100_largest": per_cam(
+            lambda cam: postprocess_boxes.cam_boxes_for_thresholds(cam, grid100)
+        ),
+        "sweep_100_both": per_cam(
+            lambda cam: postprocess_boxes.cam_component_boxes(cam, grid100)
+        ),
+        "sweep_1000_both": per_cam(
+            lambda cam: postprocess_boxes.cam_component_boxes(cam, grid1000)
+        ),
+        "cam_to_box_per_threshold_100": per_cam(
+            lambda cam: [postprocess_boxes.cam_to_box(cam, t) for t in grid100]
+        ),
+        "max_box_acc_update_100": per_cam(metric_update(grid100)),
+        "max_box_acc_update_1000": per_cam(metric_update(grid1000)),
+        "wsolevaluation_update_100": per_cam(
+            metric_update(grid100, "wsolevaluation")
+        ),
+        "wsolevaluation_update_1000": per_cam(
+            metric_update(grid1000, "wsolevaluation")
+        ),
+    }
+    if cv2 is not None:
+        fns["opencv_per_threshold_100"] = per_cam(
+            lambda cam: _opencv_boxes(cam, grid100)
+        )
+        fns["opencv_per_threshold_1000"] = per_cam(
+            lambda cam: _opencv_boxes(cam, grid1000)
+        )
+    measured = _timing.interleaved_ms(fns, repeats)
+    timings = {f"{k}_ms": v / len(cams) for k, v in measured.items()}
+    ratios = {
+        "sweep_1000_over_sweep_100": timings["sweep_1000_both_ms"]
+        / timings["sweep_100_both_ms"],
+        "per_threshold_over_sweep_100": timings[
+            "cam_to_box_per_threshold_100_ms"
+        ]
+        / timings["sweep_100_both_ms"],
+    }
+    if cv2 is not None:
+        # The official tool runs the OpenCV recipe twice (a MaxBoxAcc
+        # pass and a MaxBoxAccV2 pass): compare its update with ours.
+        for grid in ("100", "1000"):
+            ratios[f"official_{grid}_over_wsolevaluation_update_{grid}"] = (
+                2
+                * timings[f"opencv_per_threshold_{grid}_ms"]
+                / timings[f"wsolevaluation_update_{grid}_ms"]
+            )
+        ratios["opencv_100_over_sweep_100"] = (
+            timings["opencv_per_threshold_100_ms"]
+            / timings["sweep_100_both_ms"]
+        )
+        ratios["opencv_1000_over_sweep_1000"] = (
+            timings["opencv_per_threshold_1000_ms"]
+            / timings["sweep_1000_both_ms"]
+        )
+    projected = {
+        f"{k[:-3]}_50k_images_s": v * _IMAGES_ILSVRC_VAL / 1e3
+        for k, v in timings.items()
+        if k.startswith(("max_box_acc_update", "wsolevaluation", "opencv"))
+    }
+    return {
+        "benchmark": "boxes",
+        "cams": [images, size, size],
+        "repeats": repeats,
+        "statistic": "median after one warm-up, per image, interleaved",
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+        "opencv": cv2.__version__ if cv2 is not None else None,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "results": {**timings, **ratios, **projected},
+    }

@@ -1,0 +1,227 @@
+"""The official wsolevaluation tool's rules (NumPy only, no OpenCV).
+
+Choe et al. (CVPR 2020; TPAMI 2022) score CAMs with OpenCV calls whose
+details move the figures; this module reproduces them exactly (equal
+boxes and figures against the official code, `tests/postprocess/
+test_wsolevaluation.py` and, where OpenCV is installed,
+`test_wsolevaluation_opencv.py`):
+
+- `wsolevaluation_normalize`: `normalize_scoremap` (min-max; NaN or a
+  constant map gives zeros);
+- `wsolevaluation_boxes`: `compute_bboxes_from_scoremaps` (8-bit
+  quantization, strict threshold, OpenCV's contours and their areas);
+- `inclusive_box_iou`: the tool's IoU of integer corner boxes (every
+  extent + 1);
+- `resize_cam_bicubic`: `cv2.resize(..., INTER_CUBIC)`, as its inference
+  resizes CAMs.
+
+Box convention: integer corners `(y0, x0, y1, x1)`, both ends inside the
+box (the tool's), unlike `has_tf.postprocess.boxes`' continuous boxes.
+`has_tf.metrics.boxes.ThresholdFreeLocalization(protocol=
+"wsolevaluation")` is where these rules meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from has_tf import _checks
+from has_tf.postprocess import _sweep
+
+__all__ = [
+    "inclusive_box_iou",
+    "resize_cam_bicubic",
+    "wsolevaluation_boxes",
+    "wsolevaluation_normalize",
+]
+
+
+def wsolevaluation_normalize(cam) -> np.ndarray:
+    """wsolevaluation's `normalize_scoremap`: min-max to [0, 1].
+
+    A CAM holding NaN, or constant, becomes all zeros. The CAM's floating
+    dtype is kept (the official scoremaps are float32), since the 8-bit
+    quantization that follows depends on it.
+
+    Args:
+      cam: `[H, W]` real values.
+
+    Returns:
+      `[H, W]` in [0, 1], the CAM's dtype (float64 for integer input).
+    """
+    cam = np.array(cam, copy=True)
+    if cam.ndim != 2 or min(cam.shape, default=0) < 1:
+        raise ValueError(
+            "Expected `cam` of shape [H, W] with H, W >= 1. "
+            f"Received: cam.shape={cam.shape}"
+        )
+    if not np.issubdtype(cam.dtype, np.floating):
+        cam = cam.astype(np.float64)
+    if np.isnan(cam).any() or cam.min() == cam.max():
+        return np.zeros_like(cam)
+    cam -= cam.min()
+    cam /= cam.max()
+    return cam
+
+
+def wsolevaluation_boxes(scoremap, thresholds: Sequence[float]):
+    """The boxes wsolevaluation reads off a score map at each threshold.
+
+    Reproduces `compute_bboxes_from_scoremaps` of Choe et al.'s official
+    tool (CVPR 2020) without OpenCV, for all thresholds in three one-pass
+    sweeps:
+
+    1. the map is quantized as `(scoremap * 255).astype(uint8)` and, at
+       threshold t, the pixels strictly above `int(t * max)` are kept;
+    2. its contours are OpenCV's (`findContours`, `RETR_TREE`): the outer
+       border of every 8-connected component and the border of every hole
+       (a 4-connected background region the outside cannot reach);
+    3. MaxBoxAcc's box is that of the contour of largest `contourArea`,
+       the area of the polygon through the border pixels' centres: each
+       2x2 window of pixels inside the filled component counts 1, each
+       with three of four 1/2. Ties go to the component that starts last
+       in raster order (OpenCV lists top-level contours in reverse raster
+       order and `max` keeps the first);
+    4. MaxBoxAccV2 takes every contour, holes included: a hole's border
+       runs through the pixels around it, so its box is the hole's grown
+       by one pixel on each side;
+    5. each contour's box is `cv2.boundingRect` read as corners `(x, y,
+       min(x + w, W - 1), min(y + h, H - 1))`, one pixel wider and taller
+       than the component for the tool's inclusive IoU;
+    6. no contour gives the box (0, 0, 0, 0).
+
+    Args:
+      scoremap: `[H, W]` in [0, 1] (see `wsolevaluation_normalize`).
+      thresholds: K fractions in [0, 1], any order.
+
+    Returns:
+      `(largest, counts, boxes)`: int64 `[K, 4]` MaxBoxAcc's box per
+      threshold; int64 `[K]` boxes per threshold (>= 1); int64
+      `[sum(counts), 4]` every contour's box, threshold 0's first. Boxes
+      are `(y0, x0, y1, x1)` corners in the tool's inclusive convention
+      (score them with `inclusive_box_iou`).
+    """
+    values = _checks.thresholds(thresholds)
+    scoremap = np.asarray(scoremap)
+    quantized = (scoremap * 255).astype(np.uint8)
+    height, width = quantized.shape
+    top = quantized.max()
+    levels = np.array([int(t * top) for t in values], np.int64)
+    # Kept pixels at threshold k: quantized >= levels[k] + 1.
+    kept = levels + 1.0
+    filled = _sweep.outside_levels(quantized).astype(np.float64)
+    largest, _, _ = _sweep.sweep(filled, kept, 8, False, by_area=True)
+    _, fg_counts, fg_boxes = _sweep.sweep(
+        quantized.astype(np.float64), kept, 8, True
+    )
+    _, bg_counts, bg_boxes = _sweep.sweep(
+        255.0 - quantized, 255.0 - levels, 4, True
+    )
+    # Holes: background components off the image border, grown by one.
+    interior = (
+        (bg_boxes[:, 0] > 0)
+        & (bg_boxes[:, 1] > 0)
+        & (bg_boxes[:, 2] < height)
+        & (bg_boxes[:, 3] < width)
+    )
+    bg_owner = np.repeat(np.arange(len(values)), bg_counts)[interior]
+    holes = bg_boxes[interior] + np.array([-1.0, -1.0, 1.0, 1.0])
+    fg_owner = np.repeat(np.arange(len(values)), fg_counts)
+    owner = np.concatenate([fg_owner, bg_owner])
+    boxes = np.concatenate([fg_boxes, holes])
+    order = np.argsort(owner, kind="stable")
+    owner, boxes = owner[order], _as_corners(boxes[order], height, width)
+    counts = np.bincount(owner, minlength=len(values))
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:  # No contour: one box (0, 0, 0, 0).
+        owner = np.concatenate([owner, empty])
+        boxes = np.concatenate([boxes, np.zeros((empty.size, 4), np.int64)])
+        order = np.argsort(owner, kind="stable")
+        boxes = boxes[order]
+        counts[empty] = 1
+    none = np.isnan(largest[:, 0])
+    largest[none] = 0.0
+    largest = _as_corners(largest, height, width)
+    largest[none] = 0
+    return largest, counts, boxes
+
+
+def _as_corners(boxes, height: int, width: int) -> np.ndarray:
+    """Pixel boxes (ends exclusive) as wsolevaluation's corners."""
+    boxes = np.asarray(boxes, np.float64).astype(np.int64)
+    boxes[:, 2] = np.minimum(boxes[:, 2], height - 1)
+    boxes[:, 3] = np.minimum(boxes[:, 3], width - 1)
+    return boxes
+
+
+def inclusive_box_iou(a, b) -> np.ndarray:
+    """wsolevaluation's IoU of corner boxes: every extent counts + 1.
+
+    Args:
+      a: int `[N, 4]` `(y0, x0, y1, x1)` corners.
+      b: int `[M, 4]` likewise.
+
+    Returns:
+      float64 `[N, M]`; 0 where the union is not positive.
+    """
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    top = np.maximum(a[:, None, 0], b[None, :, 0])
+    left = np.maximum(a[:, None, 1], b[None, :, 1])
+    bottom = np.minimum(a[:, None, 2], b[None, :, 2])
+    right = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.maximum(0, bottom - top + 1) * np.maximum(0, right - left + 1)
+    area_a = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1)
+    area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _cubic_weights(source: int, target: int) -> np.ndarray:
+    """`[target, source]` rows of OpenCV's INTER_CUBIC weights.
+
+    Half-pixel centres, Keys' kernel with a = -0.75, indices clamped at the
+    border (replicated edge pixels), no antialiasing when shrinking.
+    """
+    a = -0.75
+    weights = np.zeros((target, source))
+    position = (np.arange(target) + 0.5) * (source / target) - 0.5
+    start = np.floor(position).astype(np.int64)
+    t = position - start
+    taps = [
+        ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a,
+        ((a + 2) * t - (a + 3)) * t * t + 1,
+        ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1,
+    ]
+    taps.append(1 - taps[0] - taps[1] - taps[2])
+    rows = np.arange(target)
+    for k, tap in enumerate(taps):
+        np.add.at(weights, (rows, np.clip(start - 1 + k, 0, source - 1)), tap)
+    return weights
+
+
+def resize_cam_bicubic(cam, size) -> np.ndarray:
+    """Resizes a CAM as wsolevaluation's inference does (OpenCV INTER_CUBIC).
+
+    Args:
+      cam: `[h, w]` real values.
+      size: `(H, W)` of the output.
+
+    Returns:
+      `[H, W]` in the CAM's floating dtype (float64 for integers); equal to
+      `cv2.resize(cam, (W, H), interpolation=cv2.INTER_CUBIC)` up to float
+      rounding (the weights are computed in float64).
+    """
+    cam = np.asarray(cam)
+    dtype = cam.dtype if np.issubdtype(cam.dtype, np.floating) else np.float64
+    height, width = size
+    if cam.shape == (height, width):
+        return cam.astype(dtype)
+    out = (
+        _cubic_weights(cam.shape[0], height)
+        @ cam.astype(np.float64)
+        @ _cubic_weights(cam.shape[1], width).T
+    )
+    return out.astype(dtype)

@@ -1,0 +1,198 @@
+"""Checkpoints and saved models that a kill or a full disk cannot tear.
+
+`AtomicBackup` replaces Keras's `BackupAndRestore`, which overwrites
+`latest.weights.h5` in place (a kill while it is open leaves a file no
+restart can read). Here each checkpoint interval writes
+
+    <directory>/ckpt-<epoch>.weights.h5   model, optimizer and step
+    <directory>/ckpt-<epoch>.json         {"epoch", "step"}: the commit
+
+the weights under a temporary name renamed into place, then the JSON the
+same way; a checkpoint counts once its JSON exists. The previous one is
+deleted only after the next is complete. A restart loads the newest
+checkpoint that reads back; one that does not (torn, truncated, its JSON
+empty) is skipped with a warning naming it and the one used instead.
+
+`save_model` and `export_saved_model` write `model.keras` and
+`saved_model/` the same way: the old ones stay whole until the new ones
+are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+
+import h5py
+import keras
+from absl import logging
+
+from has_tf.training import files as _files
+
+_NAME = re.compile(r"^ckpt-(\d+)\.json$")
+
+__all__ = ["AtomicBackup", "replace_directory", "resume_step", "save_model"]
+
+
+def _readable(meta_path: str, weights_path: str, epoch: int):
+    """The checkpoint's metadata if both files read back, else None."""
+    try:
+        with open(meta_path) as f:
+            meta = json.load(f)
+        if int(meta["epoch"]) != epoch:
+            return None
+        with h5py.File(weights_path, "r"):
+            pass
+    except Exception:  # Torn, truncated, empty or foreign.
+        return None
+    return meta
+
+
+def resume_step(directory: str) -> int:
+    """The optimizer step of the newest checkpoint that reads back; 0."""
+    for epoch, meta_path, weights_path in _complete(directory):
+        meta = _readable(meta_path, weights_path, epoch)
+        if meta is not None:
+            return int(meta["step"])
+    return 0
+
+
+def _complete(directory: str) -> list:
+    """(epoch, json path, weights path) of committed checkpoints, newest
+    first."""
+    if not os.path.isdir(directory):
+        return []
+    found = []
+    for name in os.listdir(directory):
+        match = _NAME.match(name)
+        if match:
+            stem = os.path.join(directory, name[: -len(".json")])
+            found.append(
+                (int(match.group(1)), stem + ".json", stem + ".weights.h5")
+            )
+    return sorted(found, reverse=True)
+
+
+class AtomicBackup(keras.callbacks.Callback):
+    """Saves after every `fit` epoch (one checkpoint interval); restores.
+
+    Args:
+      directory: where the checkpoints go.
+      keep: complete checkpoints kept (>= 1; the newest ones).
+      expected_step: the step `resume_step` gave, from which the input
+        stream was built; restoring another is an error (a resume must
+        not silently desynchronise data and weights).
+    """
+
+    def __init__(self, directory: str, keep: int = 2, expected_step=None):
+        super().__init__()
+        self.directory = directory
+        self.expected_step = expected_step
+        self.keep = max(1, int(keep))
+        self.restored = None  # The checkpoint used, for tests and logs.
+
+    def _complete(self) -> list:
+        return _complete(self.directory)
+
+    def on_train_begin(self, logs=None):
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        skipped = []
+        for epoch, meta_path, weights_path in self._complete():
+            try:
+                meta = _readable(meta_path, weights_path, epoch)
+                if meta is None:
+                    raise ValueError("torn or unreadable")
+                self.model.load_weights(weights_path)
+            except Exception as error:  # Any unreadable checkpoint.
+                skipped.append(
+                    f"{weights_path} ({type(error).__name__}: "
+                    f"{str(error)[:200]})"
+                )
+                continue
+            self.model._initial_epoch = epoch
+            self.restored = weights_path
+            step = int(self.model.optimizer.iterations.numpy())
+            if self.expected_step is not None and step != self.expected_step:
+                raise RuntimeError(
+                    f"{weights_path} restored step {step}, but the input "
+                    f"stream was set to resume at {self.expected_step}: "
+                    "delete that checkpoint and start again."
+                )
+            if skipped:
+                logging.warning(
+                    "Unreadable checkpoints skipped: %s. Resuming from %s.",
+                    "; ".join(skipped),
+                    weights_path,
+                )
+            else:
+                logging.info(
+                    "Resuming from %s (epoch %d).", weights_path, epoch
+                )
+            return
+        if skipped:
+            logging.warning(
+                "No readable checkpoint (skipped: %s): starting afresh.",
+                "; ".join(skipped),
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        os.makedirs(self.directory, exist_ok=True)
+        stem = os.path.join(self.directory, f"ckpt-{done:06d}")
+        temporary = os.path.join(
+            self.directory, f".tmp-{os.getpid()}-{done:06d}.weights.h5"
+        )
+        try:
+            self.model.save_weights(temporary, overwrite=True)
+            os.replace(temporary, stem + ".weights.h5")
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        step = int(self.model.optimizer.iterations.numpy())
+        _files.write_json_atomically(
+            stem + ".json", {"epoch": done, "step": step}
+        )
+        for _, meta_path, weights_path in self._complete()[self.keep :]:
+            os.remove(meta_path)  # The commit first, then the weights.
+            if os.path.exists(weights_path):
+                os.remove(weights_path)
+
+
+def replace_directory(build, path: str) -> str:
+    """Builds a directory at a temporary path, then swaps it in at `path`.
+
+    Args:
+      build: called with the temporary path; writes the directory.
+      path: where it ends up. An old directory there stays whole until
+        the new one is complete.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    old = f"{path}.old-{os.getpid()}"
+    shutil.rmtree(temporary, ignore_errors=True)
+    try:
+        build(temporary)
+        if os.path.exists(path):
+            os.replace(path, old)
+        os.replace(temporary, path)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def save_model(model, path: str) -> str:
+    """`model.save(path)` under a temporary name, renamed into place."""
+    directory = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(directory, f".tmp-{os.getpid()}.keras")
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path

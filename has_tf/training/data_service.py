@@ -1,0 +1,163 @@
+"""tf.data service: run the input pipeline on other machines' CPUs.
+
+When one host's cores cannot feed its accelerators (README, "Input
+pipeline speed"), TensorFlow's tf.data service moves the pipeline to a
+cluster: a dispatcher hands the pipeline's graph to workers, each worker
+runs it and streams batches to the trainer. Start the cluster with
+
+  python -m has_tf.data_service --role=dispatcher --port=5050
+  python -m has_tf.data_service --role=worker \\
+      --dispatcher=grpc://HOST:5050 --port=5051   # one per worker machine
+
+and train with `--data_service=grpc://HOST:5050`. Workers read the
+dataset themselves: `--data_dir` must name the same files on every worker
+(a shared filesystem or bucket).
+
+Sharding and what it means (the policy is `ShardingPolicy.DYNAMIC`): the
+dispatcher hands the split's files to the workers one at a time as they
+ask, so in each pass over the data every example goes to exactly one
+worker; each worker shuffles, crops, hides and batches what it gets, and
+the trainer takes batches from whichever worker has one ready.
+- An epoch is still a count of steps (`num_examples / batch_size`), and
+  over a pass of the data each example is used once, as locally; but the
+  order, and which examples share a batch, depend on the workers' timing.
+- has_tf's local pipelines draw every crop and mask from `--seed` and the
+  position in the stream; tf.data service splits only the examples, so
+  that stream would repeat on every worker. Under the service the
+  pipelines draw them instead from a per-example seed made of the clock
+  (microseconds) and the position (`TrainConfig.pipeline_seed` is None).
+- So a run is not repeatable, and a resumed run restores the model, the
+  optimizer and the step exactly but continues with fresh input streams
+  (`start_batch` does not apply). Runs that must repeat bit for bit use
+  the local pipeline (`--deterministic` alone).
+- Image datasets only: the video pipeline caches its resampled features,
+  which dynamic sharding cannot split.
+
+`--data_service` is checked before training: it must read
+`grpc://host:port`, and a dispatcher must accept a connection there within
+`DISPATCHER_TIMEOUT_S` seconds.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import tensorflow as tf
+
+from has_tf import _checks
+
+__all__ = [
+    "DISPATCHER_TIMEOUT_S",
+    "ROLES",
+    "distribute",
+    "parse_address",
+    "serve",
+    "wait_for_dispatcher",
+]
+
+DISPATCHER_TIMEOUT_S = 20.0
+
+
+def parse_address(address: str, name: str = "data_service"):
+    """`(host, port)` of a `grpc://host:port` address (`_checks.grpc_address`).
+
+    Raises:
+      ValueError: naming `--name` and the value received.
+    """
+    return _checks.grpc_address(address, name)
+
+
+def wait_for_dispatcher(
+    address: str, timeout_s: float = DISPATCHER_TIMEOUT_S
+) -> None:
+    """Returns once a server accepts TCP connections at `address`.
+
+    tf.data service itself retries an absent dispatcher without end; this
+    check turns a typo or a cluster that is not up into an error.
+
+    Raises:
+      ValueError: a malformed address (see `parse_address`).
+      ConnectionError: nothing accepted a connection within `timeout_s`
+        seconds; the message names the address and the last error.
+    """
+    host, port = parse_address(address)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=2.0):
+                return
+        except OSError as error:
+            if time.monotonic() >= deadline:
+                raise ConnectionError(
+                    f"No tf.data service dispatcher answers at "
+                    f"--data_service={address} after {timeout_s:g} s "
+                    f"({error}). Start one with `python -m "
+                    "has_tf.data_service --role=dispatcher --port="
+                    f"{port}` on {host}, or fix the address."
+                ) from error
+            time.sleep(0.5)
+
+
+def distribute(dataset: tf.data.Dataset, address: str) -> tf.data.Dataset:
+    """`dataset` computed by the tf.data service at `address`.
+
+    Args:
+      dataset: the whole input pipeline (reading included), built with
+        `seed=None` (module docstring).
+      address: `grpc://host:port` of the dispatcher.
+
+    Returns:
+      A dataset with `dataset`'s element spec whose elements the service's
+      workers produce (dynamic sharding: module docstring).
+    """
+    parse_address(address)
+    return dataset.apply(
+        tf.data.experimental.service.distribute(
+            processing_mode=(
+                tf.data.experimental.service.ShardingPolicy.DYNAMIC
+            ),
+            service=address,
+        )
+    )
+
+
+ROLES = ("dispatcher", "worker")
+
+
+def serve(
+    role: str,
+    port: int = 0,
+    dispatcher=None,
+    worker_address=None,
+    work_dir=None,
+):
+    """Starts one tf.data service server and returns it (running).
+
+    Args:
+      role: "dispatcher" or "worker".
+      port: port to listen on (0: any free one; see `server.target`).
+      dispatcher: (worker) the dispatcher's `grpc://host:port`.
+      worker_address: (worker) how others reach it (`host:port`).
+      work_dir: (dispatcher) its journal directory (fault tolerance).
+
+    Raises:
+      ValueError: an unknown role, or a worker without a valid dispatcher.
+    """
+    service = tf.data.experimental.service
+    if role == "dispatcher":
+        config = service.DispatcherConfig(
+            port=port,
+            work_dir=work_dir,
+            fault_tolerant_mode=work_dir is not None,
+        )
+        return service.DispatchServer(config)
+    if role == "worker":
+        host, dispatcher_port = parse_address(dispatcher, "dispatcher")
+        config = service.WorkerConfig(
+            dispatcher_address=f"{host}:{dispatcher_port}",
+            worker_address=worker_address,
+            port=port,
+        )
+        return service.WorkerServer(config)
+    raise ValueError(f"Expected `role` in {ROLES}. Received: role={role!r}")

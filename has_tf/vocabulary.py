@@ -1,0 +1,57 @@
+"""has_tf's words for its choices: every option's allowed values, once.
+
+One word names one thing across the project (the layer that owns a list
+re-exports it under the same name, and `tests/test_vocabulary.py` checks
+that owner and list agree):
+
+- `EVAL_CROPS`: how evaluation crops an image (`--eval_crop`);
+  `TRAIN_CROPS`: the training crop (`--crop`).
+- "protocol" is a set of scoring rules, never a crop: `BOX_PROTOCOLS`
+  for boxes (MaxBoxAcc, PxAP; `--box_protocol` of `evaluate_cams`),
+  `MAP_PROTOCOLS` for temporal mAP.
+- "normalization" is the input's mean/std (`NORMALIZATIONS`,
+  `--normalization`); "cam_normalization" how a CAM is scaled before it
+  is thresholded (`CAM_NORMALIZATIONS`).
+- "run_info" is a run's record (`run_info.json`).
+- The two tasks pair in every layer: `images` / `videos` in, `boxes` /
+  `segments` out (`TASKS` names the tasks).
+
+Plain Python: importing it (and `has_tf.config`, which reads it) loads no
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+# The tasks (`has_tf.tasks`), by the name runs record.
+TASKS = ("image_localization", "action_localization")
+
+# Image classifiers (`has_tf.models.IMAGE_MODELS`) and their input side.
+IMAGE_MODELS = ("small_gap", "alexnet_gap", "googlenet_gap")
+# Global pooling of the image classifiers: GAP, or the GMP ablation.
+POOLINGS = ("avg", "max")
+# The action network's pooling over time and its loss.
+TEMPORAL_POOLINGS = ("max_features", "max", "topk", "avg")
+TEMPORAL_LOSSES = ("softmax", "sigmoid")
+
+# Input pipelines (`has_tf.input_pipeline.images`).
+TRAIN_CROPS = ("resize_crop", "random_resized")
+EVAL_CROPS = ("center_crop", "ten_crop", "resize")
+RESIZE_METHODS = ("antialias", "bilinear")
+# The input normalisation (and the hidden pixels' fill): the training
+# split's mean/std, or ImageNet's.
+NORMALIZATIONS = ("dataset", "imagenet")
+# Where images are hidden: the tf.data pipeline, or the model's first op.
+HIDE_ON = ("host", "device")
+
+# Post-processing (`has_tf.postprocess`).
+CAM_NORMALIZATIONS = ("max", "minmax")
+CONNECTIVITIES = (8, 4)
+SEGMENT_SCORES = ("mean", "outer_inner")
+
+# Scoring rules (`has_tf.metrics`).
+BOX_PROTOCOLS = ("has_tf", "wsolevaluation")
+MAP_PROTOCOLS = ("thumos14", "activitynet")
+
+# How training is spread and its dtype policy (Keras's names).
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
