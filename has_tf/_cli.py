@@ -22,14 +22,11 @@ __all__ = ["UsageError", "fail", "run", "no_arguments"]
 
 
 def _program() -> str:
-    name = os.path.basename(sys.argv[0] or "has_tf")
-    if name in ("__main__.py", "-m", "-c", ""):
-        main = sys.modules.get("__main__")
-        spec = getattr(main, "__spec__", None)
-        if spec is not None and spec.name:
-            return spec.name.removesuffix(".__main__")
-        return "has_tf"
-    return name.removesuffix(".py")
+    """The app's name as run: `has_tf.train` for `python -m has_tf.train`."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:
+        return spec.name.removesuffix(".__main__")
+    return os.path.basename(sys.argv[0] or "has_tf").removesuffix(".py")
 
 
 def fail(message: str) -> None:
