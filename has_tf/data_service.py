@@ -19,17 +19,7 @@ from has_tf import _cli
 from has_tf import _deprecation
 from has_tf.training import data_service
 
-_MOVED = dict.fromkeys(
-    (
-        "DISPATCHER_TIMEOUT_S",
-        "ROLES",
-        "distribute",
-        "parse_address",
-        "serve",
-        "wait_for_dispatcher",
-    ),
-    "has_tf.training.data_service",
-)
+_MOVED = dict.fromkeys(data_service.__all__, "has_tf.training.data_service")
 
 
 def __getattr__(name):

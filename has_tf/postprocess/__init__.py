@@ -22,19 +22,7 @@ from has_tf.postprocess import wsolevaluation
 __all__ = ["boxes", "segments", "ten_crop", "wsolevaluation"]
 
 _MOVED = {
-    **dict.fromkeys(
-        (
-            "CONNECTIVITIES",
-            "boxes_to_normalized",
-            "boxes_to_pixels",
-            "cam_boxes_for_thresholds",
-            "cam_component_boxes",
-            "cam_to_box",
-            "check_options",
-            "normalize_cam",
-        ),
-        "has_tf.postprocess.boxes",
-    ),
+    **dict.fromkeys(boxes.__all__, "has_tf.postprocess.boxes"),
     "NORMALIZATIONS": "has_tf.postprocess.boxes:CAM_NORMALIZATIONS",
     "merge_ten_crop_cams": "has_tf.postprocess.ten_crop",
     "ten_crop_offsets": "has_tf.postprocess.ten_crop",
