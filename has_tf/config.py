@@ -130,10 +130,7 @@ class RunConfig:
     )
 
     def __post_init__(self):
-        for field in dataclasses.fields(self):
-            setattr(
-                self, field.name, _checked(field, getattr(self, field.name))
-            )
+        _check_fields(self)
 
 
 @dataclasses.dataclass
@@ -495,13 +492,18 @@ class CamsConfig:
     )
 
     def __post_init__(self):
-        for field in dataclasses.fields(self):
-            setattr(
-                self, field.name, _checked(field, getattr(self, field.name))
-            )
+        _check_fields(self)
         for name in ("cams_dir", "metadata_dir", "output_dir"):
             if not getattr(self, name):
                 _fail(name, "evaluate_cams needs it.", getattr(self, name))
+
+
+def _check_fields(config) -> None:
+    """Coerces and checks every field of `config` by its declaration."""
+    for field in dataclasses.fields(config):
+        setattr(
+            config, field.name, _checked(field, getattr(config, field.name))
+        )
 
 
 def _fail(name, message, value):
