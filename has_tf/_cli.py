@@ -5,8 +5,9 @@ value or combination, a missing file, a run directory in use) is raised as
 `UsageError` (absl's) naming the flag and the value received; `run` prints
 it as one line on stderr, `<app>: error: <message>`, and exits with status
 1, without a traceback or the flags' help (`--helpshort` prints that).
-absl itself reports a value a flag cannot parse the same way (one line,
-status 1). Any other exception is a bug and keeps its traceback.
+A value a flag cannot parse (absl's `flags.Error`, raised while parsing)
+is reported the same way. Any other exception is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import sys
 
 from absl import app
+from absl import flags
 
 UsageError = app.UsageError
 
@@ -44,6 +46,15 @@ def no_arguments(argv) -> None:
         )
 
 
+def _parse(argv):
+    """absl's flag parsing, its errors as one line (absl prints two)."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        # absl words a flagfile it cannot open "ERROR:: Unable to open ...".
+        fail(str(error).removeprefix("ERROR:: "))
+
+
 def run(main) -> None:
     """`absl.app.run(main)` under the convention above."""
 
@@ -53,4 +64,4 @@ def run(main) -> None:
         except UsageError as error:
             fail(str(error))
 
-    app.run(guarded)
+    app.run(guarded, flags_parser=_parse)

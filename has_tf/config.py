@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import textwrap
 
 from absl import flags
 
@@ -658,7 +659,13 @@ def options_by_task(*config_classes) -> str:
     lines = ["Options by the task that reads them:"]
     for task, names in groups.items():
         if names:
-            lines.append(f"  {task}: " + " ".join(sorted(names)))
+            lines += textwrap.wrap(
+                " ".join(sorted(names)),
+                width=80,
+                initial_indent=f"  {task}: ",
+                subsequent_indent="    ",
+                break_on_hyphens=False,
+            )
     return "\n".join(lines) + "\n"
 
 

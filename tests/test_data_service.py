@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from has_tf import input_pipeline
 from has_tf.config import TrainConfig
+from has_tf.input_pipeline import images as image_pipeline
 from has_tf.training import data_service
 
 service = tf.data.experimental.service
@@ -141,7 +141,7 @@ def test_unseeded_pipelines_differ_between_runs():
     )
 
     def two_runs(seed):
-        pipeline = input_pipeline.train_pipeline(
+        pipeline = image_pipeline.train_pipeline(
             source,
             batch_size=4,
             image_size=24,

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from has_tf import evaluate_cams
-from has_tf import metrics
+from has_tf.metrics import boxes as box_metrics
 from has_tf.metrics import cam_evaluation
 
 
@@ -58,8 +58,8 @@ def test_boxes_under_both_protocols(tmp_path):
     assert official["num_thresholds"] == 1000  # Its default step, 0.001.
     # The same figures through the metric itself: resize to 224, boxes
     # scaled and truncated as the tool does.
-    direct = metrics.ThresholdFreeLocalization(
-        metrics.default_thresholds(0.001), protocol="wsolevaluation"
+    direct = box_metrics.ThresholdFreeLocalization(
+        box_metrics.default_thresholds(0.001), protocol="wsolevaluation"
     )
     evaluator = cam_evaluation.CamEvaluator("wsolevaluation")
     for name, boxes, size in (

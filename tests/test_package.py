@@ -2,20 +2,10 @@
 
 import doctest
 import importlib
-import subprocess
-import sys
 
 import pytest
 
 import has_tf
-
-
-def test_import_does_not_load_tensorflow():
-    code = (
-        "import sys, has_tf; "
-        "assert 'tensorflow' not in sys.modules, 'tensorflow loaded'"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_unknown_attribute():
@@ -29,7 +19,7 @@ def test_unknown_attribute():
         "has_tf.hiding",
         "has_tf.dataset_stats",
         "has_tf.postprocess.boxes",
-        "has_tf.metrics.localization",
+        "has_tf.metrics.boxes",
         "has_tf.input_pipeline.images",
     ],
 )

@@ -55,6 +55,7 @@ def load(
     seed: int | None = None,
     decode_images: bool = True,
     assert_cardinality: bool = True,
+    try_autocache: bool = True,
 ):
     """Prepares (if needed) and reads a dataset by has_tf's name.
 
@@ -73,6 +74,10 @@ def load(
       assert_cardinality: check that the split yields the number of
         examples TFDS recorded; off where only part of it is read (tf.data
         service's dynamic sharding gives each worker some files).
+      try_autocache: let TFDS cache a small, unshuffled split in memory
+        on its first pass (`tfds.ReadConfig.try_autocache`). Pass False
+        when only part of the split will be read (`take`): a cache left
+        half-filled is discarded, with a TensorFlow warning.
 
     Returns:
       `(dataset, builder)`.
@@ -104,7 +109,9 @@ def load(
         split=split,
         shuffle_files=shuffle_files,
         read_config=tfds.ReadConfig(
-            shuffle_seed=seed, assert_cardinality=assert_cardinality
+            shuffle_seed=seed,
+            assert_cardinality=assert_cardinality,
+            try_autocache=try_autocache,
         ),
         decoders=decoders,
     )

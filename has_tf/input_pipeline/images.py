@@ -15,13 +15,15 @@ the dataset-mean pixel as fill, and only then the float normalisation
 `(x - mean) / std` (so hidden pixels become ~0). Every random choice is
 stateless and derived from `seed`: the same seed gives the same batches.
 
-Decoding only what a crop needs: each crop is first stated as a window of
-the original image, in whole pixels; a JPEG decodes just that window
-(`tf.io.decode_and_crop_jpeg`, sized with `tf.image.extract_jpeg_shape`,
-no full decode), other formats decode whole and are sliced, and the window
-is resized once to the crop's size. For "random_resized" that is exactly
-the crop. For "resize_crop" (and evaluation's "center_crop") the window is
-the part of the original that the 224 crop of the 256x256 resize shows:
+Decoding only what a crop needs: each crop is first stated as a window of the
+original image, in whole pixels; a JPEG decodes just that window
+(`tf.io.decode_and_crop_jpeg`, sized with `tf.image.extract_jpeg_shape`, no full
+decode) with a 16-pixel margin, so that its pixels equal a whole decode's
+(libjpeg upsamples chroma at a decoded region's edge from that edge alone;
+tested), other formats decode whole and are sliced, and the window is resized
+once to the crop's size. For "random_resized" that is exactly the crop. For
+"resize_crop" (and evaluation's "center_crop") the window is the part of the
+original that the 224 crop of the 256x256 resize shows:
 - with "antialias", widened by the filter's reach and resized with the
   whole resize's scale and the crop's sub-pixel offset, it gives the
   pixels of resize-then-crop up to float rounding (on photo-like images
@@ -114,6 +116,10 @@ def decode_image(image) -> tf.Tensor:
     return image
 
 
+# Pixels decoded around a JPEG window (one 16-pixel MCU, the largest).
+_JPEG_MARGIN = 16
+
+
 def _decode_window(image, window_of):
     """Decodes the window `window_of(shape)` of one image, and no more.
 
@@ -126,8 +132,9 @@ def _decode_window(image, window_of):
     Returns:
       `(pixels, top_left, image_size)`: uint8 `[height, width, 3]`, and
       int32 `[2]` tensors: the window's corner and the whole image's
-      `(height, width)`. A JPEG decodes only the window; other formats
-      decode whole and are sliced; decoded images are sliced.
+      `(height, width)`. A JPEG decodes only the window and a margin of
+      `_JPEG_MARGIN` pixels (so the pixels equal a whole decode's); other
+      formats decode whole and are sliced; decoded images are sliced.
     """
 
     def slice_window(pixels):
@@ -141,9 +148,19 @@ def _decode_window(image, window_of):
 
     def jpeg():
         shape = tf.image.extract_jpeg_shape(image)
-        window = tf.stack(window_of(shape))
-        pixels = tf.io.decode_and_crop_jpeg(image, window, channels=3)
-        return pixels, window[:2], shape[:2]
+        top, left, height, width = window_of(shape)
+        # libjpeg upsamples subsampled chroma at a decoded region's edge
+        # from that edge alone, so the window's border pixels would differ
+        # from a whole decode's; a margin keeps its edges inside the region.
+        margin = _JPEG_MARGIN
+        y0, x0 = tf.maximum(top - margin, 0), tf.maximum(left - margin, 0)
+        y1 = tf.minimum(top + height + margin, shape[0])
+        x1 = tf.minimum(left + width + margin, shape[1])
+        region = tf.io.decode_and_crop_jpeg(
+            image, tf.stack([y0, x0, y1 - y0, x1 - x0]), channels=3
+        )
+        pixels = tf.slice(region, [top - y0, left - x0, 0], [height, width, 3])
+        return pixels, tf.stack([top, left]), shape[:2]
 
     pixels, top_left, size = tf.cond(
         tf.io.is_jpeg(image), jpeg, lambda: slice_window(decode_image(image))

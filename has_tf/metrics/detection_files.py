@@ -3,7 +3,7 @@
 The THUMOS14 annotation files (ground truth) are read by the dataset,
 `has_tf.datasets.thumos14_features.annotations`.
 
-Rows follow `has_tf.metrics.temporal`: detections `(video, start_s, end_s,
+Rows follow `has_tf.metrics.segments`: detections `(video, start_s, end_s,
 class_index, score)`, ground truth `(video, start_s, end_s, class_index)`,
 with `class_index` in 0..19, the order of `THUMOS14_CLASSES`.
 

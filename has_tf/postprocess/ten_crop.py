@@ -44,7 +44,7 @@ def merge_ten_crop_cams(cams, resize_size: int) -> np.ndarray:
     """Averages the CAMs of the ten crops in the resized image's frame.
 
     The crops are those of `ten_crop_offsets` (as
-    `has_tf.input_pipeline.eval_pipeline(..., protocol="ten_crop")` cuts
+    `has_tf.input_pipeline.images.eval_pipeline(..., crop="ten_crop")` cuts
     them), the last five flipped left-right. Each CAM is flipped back
     where its crop was flipped, placed at its crop's offset, and every
     pixel of the R x R frame gets the mean of the

@@ -4,7 +4,7 @@ Training: `input_pipeline.videos.train_pipeline` (resample to F_total,
 hide segments per batch) into `models.temporal_net`. Evaluation streams
 over the split (batches of resampled features; only the detections, a few
 numbers per video, are kept): T-CAMs -> `postprocess.segments` -> both
-protocols of `metrics.temporal_map` at temporal IoU 0.1..0.7 with
+protocols of `metrics.segments.temporal_map` at temporal IoU 0.1..0.7 with
 per-class AP; writes `eval/metrics.json`, the detections as THUMOS14 text
 and ActivityNet JSON, and T-CAM plots of the first videos.
 
@@ -137,6 +137,7 @@ class ActionLocalization:
             config.eval_split,
             config.data_dir,
             config.manual_dir,
+            try_autocache=not config.max_images,
         )
         rules = dataset_rules(config)
         data = rules.scored(data)

@@ -146,7 +146,11 @@ class CamImages(keras.callbacks.Callback):
 def _fixed_eval_batch(config, run_info: dict):
     """The first `config.tensorboard_images` images of `eval_split`."""
     data, _ = datasets.load(
-        config.dataset, config.eval_split, config.data_dir, config.manual_dir
+        config.dataset,
+        config.eval_split,
+        config.data_dir,
+        config.manual_dir,
+        try_autocache=False,  # Only the first few are read.
     )
     batch = next(
         iter(
@@ -349,6 +353,7 @@ def _eval_batches(config, run_info: dict):
         config.data_dir,
         config.manual_dir,
         decode_images=False,
+        try_autocache=not config.max_images,
     )
     if config.max_images:
         data = data.take(config.max_images)

@@ -7,9 +7,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from has_tf import postprocess
-from has_tf.postprocess import cam_boxes_for_thresholds
-from has_tf.postprocess import cam_to_box
+from has_tf.postprocess import boxes as postprocess
+from has_tf.postprocess import ten_crop
+from has_tf.postprocess.boxes import cam_boxes_for_thresholds
+from has_tf.postprocess.boxes import cam_to_box
 
 
 def test_one_blob():
@@ -87,7 +88,7 @@ def test_cams_without_localization_give_the_whole_image(cam, normalization):
         (dict(cam=np.array([["a"]])), "numeric"),
         (dict(threshold=1.5), "max=1.5"),
         (dict(threshold=-0.1), "min=-0.1"),
-        (dict(normalization="mean"), "normalization='mean'"),
+        (dict(cam_normalization="mean"), "cam_normalization='mean'"),
         (dict(connectivity=6), "connectivity=6"),
     ],
 )
@@ -235,14 +236,14 @@ def test_ten_crop_merge_maps_crops_back():
     ]
     crops = [frame[t : t + side, s : s + side] for t, s in starts]
     crops += [c[:, ::-1] for c in crops]
-    merged = postprocess.merge_ten_crop_cams(np.stack(crops), resize)
+    merged = ten_crop.merge_ten_crop_cams(np.stack(crops), resize)
     np.testing.assert_allclose(merged, frame)
 
 
 def test_ten_crop_merge_averages_overlaps_and_fills_gaps():
     cams = np.zeros((10, 4, 4))
     cams[0] = 10.0  # Top-left crop only.
-    merged = postprocess.merge_ten_crop_cams(cams, 10)
+    merged = ten_crop.merge_ten_crop_cams(cams, 10)
     # Pixel (0, 0) is covered by TL and its flip: mean 5.
     assert merged[0, 0] == 5.0
     # The middle of the frame (rows 4-5) is covered by no crop of side 4
@@ -251,9 +252,9 @@ def test_ten_crop_merge_averages_overlaps_and_fills_gaps():
     # Row 8 col 4 is covered by none: the minimum of the covered values.
     assert merged[8, 4] == merged[merged > -1].min()
     with pytest.raises(ValueError, match=r"\[10, S, S\].*\(9, 4, 4\)"):
-        postprocess.merge_ten_crop_cams(np.zeros((9, 4, 4)), 10)
+        ten_crop.merge_ten_crop_cams(np.zeros((9, 4, 4)), 10)
     with pytest.raises(ValueError, match="resize_size=3"):
-        postprocess.merge_ten_crop_cams(np.zeros((10, 4, 4)), 3)
+        ten_crop.merge_ten_crop_cams(np.zeros((10, 4, 4)), 3)
 
 
 def test_cam_to_box_takes_one_threshold():

@@ -43,6 +43,8 @@ def test_train_then_evaluate_actions(tmp_path, loss):
     assert all(np.isfinite(record["loss"]))
     info = json.load(open(os.path.join(run, "run_info.json")))
     assert info["num_steps"] == 32 and len(info["fill"]) == 32
+    history = json.load(open(os.path.join(run, "history.json")))
+    assert info["task"] == history["task"] == "action_localization"
     result = evaluate.evaluate(run, TINY["dataset"], data_dir=data, num_plots=2)
     assert result["count"] == 6 and result["ground_truth_segments"] >= 6
     for protocol in ("thumos14", "activitynet"):
@@ -60,6 +62,16 @@ def test_train_then_evaluate_actions(tmp_path, loss):
         assert len(result["ap"][protocol]["0.5"]) == len(result["classes"])
     files = sorted(os.listdir(os.path.join(run, "eval")))
     assert "metrics.json" in files and "tcam_000.png" in files
+    saved = json.load(open(os.path.join(run, "eval", "metrics.json")))
+    assert saved["task"] == "action_localization"
+    # compare reads the action task's figures (it knew only images' in 0.2).
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in evaluate.compare([run, run]).splitlines()[1:]
+    }
+    assert rows["thumos14_map@0.5"] == 2 * [
+        f"{result['map']['thumos14']['0.5']:.4g}"
+    ]
     assert "detections_activitynet.json" in files
     # The command line, in a fresh process (nothing registered beforehand).
     out = subprocess.run(

@@ -4,7 +4,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import has_tf.datasets
-from has_tf import input_pipeline
+from has_tf.input_pipeline import images as image_pipeline
 
 
 def test_cub_runs_through_the_pipelines():
@@ -15,7 +15,7 @@ def test_cub_runs_through_the_pipelines():
         assert example["objects"]["bbox"].shape == (1, 4)
         batch = next(
             iter(
-                input_pipeline.eval_pipeline(
+                image_pipeline.eval_pipeline(
                     dataset, 2, "resize", image_size=32
                 )
             )
@@ -24,7 +24,7 @@ def test_cub_runs_through_the_pipelines():
         assert batch["boxes"].shape == (2, 1, 4)
         images, labels = next(
             iter(
-                input_pipeline.train_pipeline(
+                image_pipeline.train_pipeline(
                     dataset, 2, image_size=24, resize_size=32, patch_sizes=(8,)
                 )
             )

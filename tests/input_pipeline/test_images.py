@@ -7,7 +7,7 @@ import tensorflow_datasets as tfds
 
 import has_tf.datasets  # noqa: F401
 from has_tf import dataset_stats
-from has_tf import input_pipeline as ip
+from has_tf.input_pipeline import images as ip
 
 MEAN = np.array(ip.IMAGENET_MEAN_RGB)
 STD = np.array(ip.IMAGENET_STD_RGB)

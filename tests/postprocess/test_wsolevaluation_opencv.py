@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from has_tf import metrics
-from has_tf.postprocess import boxes as pb
+from has_tf.metrics import boxes as metrics
+from has_tf.postprocess import wsolevaluation as pb
 
 cv2 = pytest.importorskip("cv2")
 

@@ -14,6 +14,7 @@ from has_tf.datasets.ilsvrc_loc.ilsvrc_loc_dataset_builder import _parse_xml
 DUMMY = os.path.join(
     os.path.dirname(__file__),
     os.pardir,
+    os.pardir,
     "has_tf",
     "datasets",
     "ilsvrc_loc",

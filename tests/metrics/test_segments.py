@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 
-from has_tf import metrics
-from has_tf.metrics import temporal as tm
+from has_tf.metrics import segments as tm
 
 
 def _map(dets, gts, theta, protocol, ambiguous=None):
-    result = metrics.temporal_map(dets, gts, [theta], protocol, ambiguous)
+    result = tm.temporal_map(dets, gts, [theta], protocol, ambiguous)
     return result["map"][theta], result
 
 
@@ -57,7 +56,7 @@ def test_class_with_no_true_positive_scores_zero():
         ("a", 10, 20, 1, 0.8),
         ("a", 0, 10, 2, 0.7),
     ]  # Class 2 has no ground truth: unscored.
-    for protocol in tm.PROTOCOLS:
+    for protocol in tm.MAP_PROTOCOLS:
         value, result = _map(dets, gts, 0.5, protocol)
         assert result["classes"] == [0, 1]
         assert result["ap"][0.5] == [1.0, 0.0]
@@ -68,7 +67,7 @@ def test_detection_touching_two_ground_truths():
     gts = [("a", 0, 10, 0), ("a", 10, 20, 0)]
     dets = [("a", 5, 15, 0, 0.9), ("a", 10, 20, 0, 0.5)]
     # IoU of the first detection with either is 1/3.
-    for protocol in tm.PROTOCOLS:
+    for protocol in tm.MAP_PROTOCOLS:
         assert _map(dets, gts, 0.3, protocol)[0] == 1.0
     # At 0.5 it matches neither: hits F T, recall .5 at precision .5.
     assert _map(dets, gts, 0.5, "thumos14")[0] == pytest.approx(3 / 11)
@@ -85,7 +84,7 @@ def test_threshold_is_strict_for_thumos14_only():
 def test_ties_in_score_keep_the_input_order():
     gts = [("a", 0, 10, 0)]
     miss, hit = ("a", 30, 40, 0, 0.5), ("a", 0, 10, 0, 0.5)
-    for protocol in tm.PROTOCOLS:
+    for protocol in tm.MAP_PROTOCOLS:
         assert _map([hit, miss], gts, 0.5, protocol)[0] == 1.0
     assert _map([miss, hit], gts, 0.5, "activitynet")[0] == 0.5
 
@@ -145,12 +144,12 @@ def test_bad_input(kwargs, match):
     args = dict(detections=[], ground_truth=[("a", 0, 1, 0)])
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
-        metrics.temporal_map(**args)
+        tm.temporal_map(**args)
 
 
 def test_fractional_classes_and_mixed_video_ids_are_errors():
     gts = [("a", 0, 10, 0)]
     with pytest.raises(ValueError, match="whole class indices.*0.5"):
-        metrics.temporal_map([("a", 0, 10, 0.5, 0.9)], gts, [0.5])
+        tm.temporal_map([("a", 0, 10, 0.5, 0.9)], gts, [0.5])
     with pytest.raises(ValueError, match="1.*'1'"):
-        metrics.temporal_map([(1, 0, 10, 0, 0.9)], [("1", 0, 10, 0)], [0.5])
+        tm.temporal_map([(1, 0, 10, 0, 0.9)], [("1", 0, 10, 0)], [0.5])

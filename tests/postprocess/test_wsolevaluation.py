@@ -8,9 +8,9 @@ on random CAMs while writing them; these fixtures pin each one.)
 import numpy as np
 import pytest
 
-from has_tf import metrics
-from has_tf import postprocess
-from has_tf.postprocess import boxes as pb
+from has_tf.metrics import boxes as metrics
+from has_tf.postprocess import boxes as postprocess
+from has_tf.postprocess import wsolevaluation as pb
 
 
 def _boxes(cam, thresholds):

@@ -10,7 +10,7 @@ from has_tf.datasets.synthetic_parts import SyntheticParts
 from has_tf.datasets.thumos14_features import Thumos14Features
 
 _DATASETS = os.path.join(
-    os.path.dirname(__file__), os.pardir, "has_tf", "datasets"
+    os.path.dirname(__file__), os.pardir, os.pardir, "has_tf", "datasets"
 )
 
 

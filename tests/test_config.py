@@ -1,0 +1,78 @@
+"""has_tf.config: checks that name the flag, each option's task, the
+help grouped by task, the 0.2 flag alias. (That importing it loads no
+TensorFlow is checked with the other NumPy-only modules in
+test_architecture.py.)"""
+
+import dataclasses
+
+import pytest
+from absl import flags
+
+from has_tf import config
+from has_tf import train
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(patch_sizes=(0, 40)), "--patch_sizes: a patch is larger"),
+        (dict(hide_prob=2.0), "--hide_prob.*Received: 2.0"),
+        (dict(lr_boundaries=(0.8, 0.5)), "--lr_boundaries"),
+        (dict(image_size=40), "--image_size"),
+        (dict(model="vgg"), "--model"),
+        (dict(conv1_hide_prob=-0.1), "--conv1_hide_prob.*-0.1"),
+        (
+            dict(model="googlenet_gap", conv1_patch_sizes=(5,)),
+            "--conv1_patch_sizes: conv1 hiding",
+        ),
+    ],
+)
+def test_invalid_configs_name_the_flag(tmp_path, kwargs, match, tiny):
+    with pytest.raises(ValueError, match=match):
+        train.TrainConfig(model_dir=str(tmp_path), **{**tiny, **kwargs})
+
+
+def test_every_option_names_its_task():
+    for klass in (config.TrainConfig, config.EvalConfig, config.CamsConfig):
+        for field in dataclasses.fields(klass):
+            assert field.metadata["task"] in config.TASK_GROUPS, field.name
+
+
+@pytest.mark.parametrize(
+    "flag, task",
+    [
+        ("patch_sizes", "images"),
+        ("segment_size", "videos"),
+        ("eval_crop", "images"),
+        ("class_threshold", "videos"),
+        ("batch_size", None),
+    ],
+)
+def test_the_help_tags_the_task(flag, task):
+    values = flags.FlagValues()
+    config.define_flags(values)
+    help_text = values[flag].help  # Enums' start with their choices.
+    tags = [t for t in ("[images] ", "[videos] ") if t in help_text]
+    assert tags == ([f"[{task}] "] if task else [])
+    grouped = values.flags_by_module_dict()
+    group = f"has_tf.config ({task or config.TASK_GROUPS[0]})"
+    assert flag in [f.name for f in grouped[group]]
+
+
+def test_options_by_task_lists_each_option_once_in_80_columns():
+    text = config.options_by_task(config.TrainConfig, config.EvalConfig)
+    assert all(len(line) <= 80 for line in text.splitlines())
+    listed = text.split()
+    for klass in (config.TrainConfig, config.EvalConfig):
+        for field in dataclasses.fields(klass):
+            assert listed.count(f"--{field.name}") == 1, field.name
+    videos = text[text.index("  videos:") :]
+    assert "--segment_size" in videos and "--patch_sizes" not in videos
+
+
+def test_the_0_2_flag_is_an_alias_of_the_new_one(tmp_path):
+    values = flags.FlagValues()
+    config.define_flags(values)
+    values(["app", "--protocol=ten_crop", "--model_dir=m"])
+    assert values.eval_crop == "ten_crop"
+    assert config.eval_config(values).eval_crop == "ten_crop"

@@ -1,0 +1,134 @@
+"""Checkpoints: a torn one is skipped, a SIGKILLed run resumes to the
+weights of an uninterrupted one, a diverged run stops without a model."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from has_tf import train
+
+
+def test_torn_checkpoints_fall_back_to_the_last_good_one(
+    tmp_path, caplog, tiny
+):
+    run = tmp_path / "run"
+    config = train.TrainConfig(
+        model_dir=str(run),
+        data_dir=str(tmp_path),
+        epochs=3,
+        steps_per_epoch=2,
+        tensorboard_images=0,
+        **tiny,
+    )
+    train.train(config)
+    backup = run / "backup"
+    assert sorted(p.name for p in backup.glob("ckpt-*.json")) == [
+        "ckpt-000002.json",
+        "ckpt-000003.json",
+    ]
+    # A kill while the newest weights were written: 96 bytes left.
+    newest = backup / "ckpt-000003.weights.h5"
+    newest.write_bytes(newest.read_bytes()[:96])
+    caplog.set_level("INFO", logger="absl")
+    record = train.train(config)
+    assert "ckpt-000003.weights.h5" in caplog.text
+    assert "Resuming from" in caplog.text
+    assert "ckpt-000002.weights.h5" in caplog.text
+    assert record["steps_done"] == 6 and record["steps_this_run"] == 2
+    # An empty commit file, and one missing (a kill between the weights and
+    # it), leave the checkpoint out as well.
+    (backup / "ckpt-000003.json").write_text("")
+    (backup / "ckpt-000002.json").unlink()
+    caplog.clear()
+    record = train.train(config)
+    assert "No readable checkpoint" in caplog.text
+    assert record["steps_this_run"] == 6
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill(tmp_path):
+    run = tmp_path / "run"
+    args = [
+        sys.executable,
+        "-m",
+        "has_tf.train",
+        "--dataset=synthetic_parts/tiny",
+        f"--data_dir={tmp_path}/data",
+        f"--model_dir={run}",
+        "--image_size=28",
+        "--resize_size=32",
+        "--patch_sizes=0,8",
+        "--batch_size=4",
+        "--epochs=1",
+        "--steps_per_epoch=400",
+        "--checkpoint_steps=20",
+        "--deterministic",
+        "--tensorboard_images=0",
+    ]
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    first = subprocess.Popen(
+        args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 240
+    while (
+        not list((run / "backup").glob("ckpt-*.json"))
+        if (run / "backup").exists()
+        else True
+    ) and first.poll() is None:
+        assert time.time() < deadline, "no checkpoint within 4 minutes"
+        time.sleep(0.1)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert first.returncode == -signal.SIGKILL
+    assert not (run / "model.keras").exists()
+    subprocess.run(
+        args,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    record = json.loads((run / "history.json").read_text())
+    assert record["steps_done"] == 400
+    # The second process continued from a checkpoint: it ran fewer steps.
+    assert 0 < record["steps_this_run"] <= 380
+    assert record["steps_this_run"] % 20 == 0
+    # Exact resume: the same weights as a run that was never killed.
+    whole = tmp_path / "whole"
+    subprocess.run(
+        [
+            a if a != f"--model_dir={run}" else f"--model_dir={whole}"
+            for a in args
+        ],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    resumed = keras.models.load_model(run / "model.keras", compile=False)
+    uninterrupted = keras.models.load_model(
+        whole / "model.keras", compile=False
+    )
+    for a, b in zip(resumed.weights, uninterrupted.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_nan_loss_stops_with_a_clear_message(tmp_path, tiny):
+    run = str(tmp_path / "run")
+    config = train.TrainConfig(
+        model_dir=run,
+        data_dir=str(tmp_path),
+        epochs=3,
+        steps_per_epoch=4,
+        **{**tiny, "learning_rate": 1e30},
+    )
+    with pytest.raises(RuntimeError, match="NaN or infinite"):
+        train.train(config)
+    assert not os.path.exists(os.path.join(run, "model.keras"))
