@@ -61,6 +61,7 @@ def test_a_run_of_version_0_1_still_evaluates(tmp_path, one_step_run):
     assert result["count"] == 6
 
 
+@pytest.mark.slow
 def test_a_user_error_is_one_line_and_exit_status_1(tmp_path, run_app):
     done = run_app(
         "has_tf.evaluate",
