@@ -474,6 +474,10 @@ class PixelAveragePrecision:
                 "Expected `mask` of the CAM's shape. Received: "
                 f"mask.shape={mask.shape}, cam.shape={np.shape(cam)}"
             )
+        if not np.isfinite(np.asarray(cam, np.float64)).all():
+            raise ValueError(
+                "Expected a finite `cam`; it holds NaN or infinity."
+            )
         mask = mask.astype(bool)
         keep = np.ones(mask.shape, bool)
         if ignore is not None:
@@ -498,11 +502,20 @@ class PixelAveragePrecision:
 
     def result(self) -> dict:
         """`{"pxap", "count", "thresholds", "precision", "recall",
-        "protocol"}` (precision and recall per threshold, increasing)."""
+        "protocol"}` (precision and recall per threshold, increasing).
+
+        Raises:
+          ValueError: no foreground pixel was scored.
+        """
         # Pixels reaching each edge: counts of the bins at or above it.
         fg = np.cumsum(self._fg[::-1])[::-1]
         bg = np.cumsum(self._bg[::-1])[::-1]
         positives = int(self._fg.sum())
+        if not positives:
+            raise ValueError(
+                f"No foreground pixel in the {self._count} masks scored: "
+                "PxAP is undefined (the official tool raises too)."
+            )
         if self.protocol == "wsolevaluation":
             pxap = _official_pxap(fg, bg, positives)
         fg, bg = fg[: len(self.thresholds)], bg[: len(self.thresholds)]

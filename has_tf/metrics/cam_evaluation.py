@@ -208,19 +208,24 @@ def scale_box(box, image_size, size, protocol: str) -> np.ndarray:
     return np.array([y0 * sy, x0 * sx, (y1 + 1) * sy, (x1 + 1) * sx])
 
 
+def _nearest_indices(source: int, target: int) -> np.ndarray:
+    """OpenCV's INTER_NEAREST source index of each of `target` outputs:
+    floor(i * (1 / (target / source))) in double precision, clamped. (Not
+    floor(i * source / target): the two differ where the exact product
+    is an integer, e.g. 1600 -> 224 at columns 35, 63, 70, ...)"""
+    inverse = 1.0 / (target / source)
+    return np.minimum(
+        np.floor(np.arange(target) * inverse).astype(np.int64), source - 1
+    )
+
+
 def resize_nearest(mask, size) -> np.ndarray:
-    """Nearest-neighbour resize to `(H, W)` (OpenCV's INTER_NEAREST rule:
-    output pixel i takes input pixel floor(i * in / out))."""
+    """Nearest-neighbour resize to `(H, W)`, as OpenCV's `cv2.resize(...,
+    interpolation=cv2.INTER_NEAREST)` (`_nearest_indices`)."""
     mask = np.asarray(mask)
     height, width = size
-    rows = np.minimum(
-        (np.arange(height) * (mask.shape[0] / height)).astype(np.int64),
-        mask.shape[0] - 1,
-    )
-    cols = np.minimum(
-        (np.arange(width) * (mask.shape[1] / width)).astype(np.int64),
-        mask.shape[1] - 1,
-    )
+    rows = _nearest_indices(mask.shape[0], height)
+    cols = _nearest_indices(mask.shape[1], width)
     return mask[rows][:, cols]
 
 
@@ -262,8 +267,27 @@ class CamEvaluator:
 
     def frame(self, cam) -> np.ndarray:
         """The CAM in the protocol's frame (resized and normalised for
-        wsolevaluation, as its inference saves score maps)."""
+        wsolevaluation, as its inference saves score maps).
+
+        Raises:
+          ValueError: a CAM that is not a non-empty 2-D finite real array.
+        """
         cam = np.asarray(cam)
+        if (
+            cam.ndim != 2
+            or not cam.size
+            or not np.issubdtype(cam.dtype, np.number)
+            or np.iscomplexobj(cam)
+        ):
+            raise ValueError(
+                "Expected a non-empty 2-D real CAM. Received: shape "
+                f"{cam.shape}, dtype {cam.dtype}"
+            )
+        if not np.isfinite(cam).all():
+            raise ValueError(
+                "Expected a finite CAM; it holds NaN or infinity (the "
+                "official tool's evaluator refuses NaN too)."
+            )
         if self.protocol == "wsolevaluation":
             cam = wsolevaluation.resize_cam_bicubic(cam, (self.size, self.size))
             return wsolevaluation.wsolevaluation_normalize(cam)

@@ -96,6 +96,10 @@ def wsolevaluation_boxes(scoremap, thresholds: Sequence[float]):
       scoremap: `[H, W]` in [0, 1] (see `wsolevaluation_normalize`).
       thresholds: K fractions in [0, 1], any order.
 
+    Raises:
+      ValueError: a score map that is not 2-D, holds NaN or infinity, or
+        leaves [0, 1] (the tool's `check_scoremap_validity`).
+
     Returns:
       `(largest, counts, boxes)`: int64 `[K, 4]` MaxBoxAcc's box per
       threshold; int64 `[K]` boxes per threshold (>= 1); int64
@@ -104,7 +108,7 @@ def wsolevaluation_boxes(scoremap, thresholds: Sequence[float]):
       (score them with `inclusive_box_iou`).
     """
     values = _checks.thresholds(thresholds)
-    scoremap = np.asarray(scoremap)
+    scoremap = _check_scoremap(scoremap)
     quantized = (scoremap * 255).astype(np.uint8)
     height, width = quantized.shape
     top = quantized.max()
@@ -156,6 +160,52 @@ def _as_corners(boxes, height: int, width: int) -> np.ndarray:
     return boxes
 
 
+def _check_scoremap(scoremap) -> np.ndarray:
+    """The tool's rules for a score map: 2-D, finite, in [0, 1]."""
+    scoremap = np.asarray(scoremap)
+    if scoremap.ndim != 2 or not np.issubdtype(scoremap.dtype, np.number):
+        raise ValueError(
+            "Expected a 2-D numeric `scoremap`. Received: shape "
+            f"{scoremap.shape}, dtype {scoremap.dtype}"
+        )
+    if np.iscomplexobj(scoremap) or not np.isfinite(scoremap).all():
+        raise ValueError(
+            "Expected a finite `scoremap`; it holds NaN, infinity or "
+            "complex values."
+        )
+    if scoremap.size and (scoremap.min() < 0 or scoremap.max() > 1):
+        raise ValueError(
+            "Expected `scoremap` in [0, 1] (normalise it with "
+            "`wsolevaluation_normalize`). Received: min "
+            f"{scoremap.min()}, max {scoremap.max()}"
+        )
+    return scoremap
+
+
+def _corner_boxes(boxes, name: str) -> np.ndarray:
+    """`[N, 4]` float64 corners, checked as the tool's
+    `check_box_convention` does: non-negative, y0 <= y1 and x0 <= x1."""
+    boxes = np.asarray(boxes, np.float64)
+    if boxes.ndim not in (1, 2) or boxes.shape[-1] != 4:
+        raise ValueError(
+            f"Expected `{name}` of shape [N, 4] or [4]. Received: "
+            f"{name}.shape={boxes.shape}"
+        )
+    boxes = boxes.reshape(-1, 4)
+    if not np.isfinite(boxes).all() or (boxes < 0).any():
+        raise ValueError(
+            f"Expected finite, non-negative corners in `{name}`. "
+            f"Received: {boxes.tolist()}"
+        )
+    reversed_ = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+    if reversed_.any():
+        raise ValueError(
+            f"Expected corners (y0, x0, y1, x1) with y0 <= y1 and x0 <= x1 "
+            f"in `{name}`. Received: {boxes[reversed_].tolist()}"
+        )
+    return boxes
+
+
 def inclusive_box_iou(a, b) -> np.ndarray:
     """wsolevaluation's IoU of corner boxes: every extent counts + 1.
 
@@ -165,9 +215,12 @@ def inclusive_box_iou(a, b) -> np.ndarray:
 
     Returns:
       float64 `[N, M]`; 0 where the union is not positive.
+
+    Raises:
+      ValueError: negative or reversed corners (the tool raises too).
     """
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
+    a = _corner_boxes(a, "a")
+    b = _corner_boxes(b, "b")
     top = np.maximum(a[:, None, 0], b[None, :, 0])
     left = np.maximum(a[:, None, 1], b[None, :, 1])
     bottom = np.minimum(a[:, None, 2], b[None, :, 2])
