@@ -242,7 +242,8 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
     interval = config.checkpoint_steps or steps
     chunks = math.ceil(steps * config.epochs / interval)
     task_callbacks = setup.callbacks(model, out_dir)
-    if config.strategy == "multi_worker":
+    mw = config.strategy == "multi_worker"
+    if mw:
         history = multi_worker.fit(
             strategy,
             model,
@@ -256,10 +257,11 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
         )
         steps_this_run = history.pop("steps_this_run")
     else:
+        backup = checkpoints.AtomicBackup(
+            os.path.join(out_dir, "backup"), expected_step=start_step
+        )
         callbacks = [
-            checkpoints.AtomicBackup(
-                os.path.join(out_dir, "backup"), expected_step=start_step
-            ),
+            backup,
             keras.callbacks.TerminateOnNaN(),
             keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard")),
         ] + task_callbacks
@@ -274,10 +276,24 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
         ).history
         steps_this_run = counter.steps
     losses = history.get("loss", [])
-    if any(not math.isfinite(loss) for loss in losses):
+    bad = checkpoints.nonfinite_variables(model)
+    if bad or any(not math.isfinite(loss) for loss in losses):
+        kept = (
+            tf.train.latest_checkpoint(os.path.join(out_dir, "backup_mw"))
+            if mw
+            else checkpoints.newest(os.path.join(out_dir, "backup"))
+        )
         raise RuntimeError(
-            "The loss became NaN or infinite; training stopped. The last "
-            f"good checkpoint is in {out_dir}/backup."
+            "The loss or the weights became NaN or infinite (non-finite: "
+            f"{bad[:3] or 'the loss'}); training stopped and no model was "
+            "exported. "
+            + (
+                f"The last finite checkpoint, {kept}, is kept: restart "
+                "with a smaller --learning_rate (the run's options must "
+                "then change: add --overwrite, or use another --model_dir)."
+                if kept
+                else "No finite checkpoint was saved."
+            )
         )
     checkpoints.save_model(model, os.path.join(out_dir, "model.keras"))
     export_saved_model(

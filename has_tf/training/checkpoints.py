@@ -11,7 +11,13 @@ the weights under a temporary name renamed into place, then the JSON the
 same way; a checkpoint counts once its JSON exists. The previous one is
 deleted only after the next is complete. A restart loads the newest
 checkpoint that reads back; one that does not (torn, truncated, its JSON
-empty) is skipped with a warning naming it and the one used instead.
+empty, or holding NaN or infinite weights) is skipped with a warning
+naming it and the one used instead.
+
+Never committed: an interval whose loss or whose weights (the model's or
+the optimizer's) are NaN or infinite. Training stops there instead, so the
+last finite checkpoint stays, out of rotation, for a restart with other
+options (`nonfinite_variables` names the offending weights).
 
 `save_model` and `export_saved_model` write `model.keras` and
 `saved_model/` the same way: the old ones stay whole until the new ones
@@ -21,33 +27,80 @@ are.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
 
 import h5py
 import keras
+import numpy as np
 from absl import logging
 
 from has_tf.training import files as _files
 
 _NAME = re.compile(r"^ckpt-(\d+)\.json$")
 
-__all__ = ["AtomicBackup", "replace_directory", "resume_step", "save_model"]
+__all__ = [
+    "AtomicBackup",
+    "newest",
+    "nonfinite_variables",
+    "replace_directory",
+    "resume_step",
+    "save_model",
+]
+
+
+def _variables(model) -> list:
+    optimizer = getattr(model, "optimizer", None)
+    extra = list(optimizer.variables) if optimizer is not None else []
+    return list(model.weights) + extra
+
+
+def nonfinite_variables(model) -> list:
+    """The paths of `model`'s weights and optimizer variables that hold NaN
+    or infinity (empty when every value is finite)."""
+    bad = []
+    for variable in _variables(model):
+        value = np.asarray(variable.numpy())
+        if (
+            np.issubdtype(value.dtype, np.inexact)
+            and not np.isfinite(value).all()
+        ):
+            bad.append(getattr(variable, "path", variable.name))
+    return bad
+
+
+def _finite_h5(path: str) -> bool:
+    """Whether every float array of an `.h5` weights file is finite."""
+    finite = [True]
+
+    def visit(_, item):
+        if isinstance(item, h5py.Dataset) and item.dtype.kind == "f":
+            finite[0] = finite[0] and bool(np.isfinite(item[()]).all())
+
+    with h5py.File(path, "r") as f:
+        f.visititems(visit)
+    return finite[0]
 
 
 def _readable(meta_path: str, weights_path: str, epoch: int):
-    """The checkpoint's metadata if both files read back, else None."""
+    """The checkpoint's metadata if both files read back and the weights
+    are finite, else None."""
     try:
         with open(meta_path) as f:
             meta = json.load(f)
-        if int(meta["epoch"]) != epoch:
+        if int(meta["epoch"]) != epoch or not _finite_h5(weights_path):
             return None
-        with h5py.File(weights_path, "r"):
-            pass
     except Exception:  # Torn, truncated, empty or foreign.
         return None
     return meta
+
+
+def newest(directory: str) -> str | None:
+    """The newest committed checkpoint's weights file in `directory`."""
+    complete = _complete(directory)
+    return complete[0][2] if complete else None
 
 
 def resume_step(directory: str) -> int:
@@ -92,6 +145,7 @@ class AtomicBackup(keras.callbacks.Callback):
         self.expected_step = expected_step
         self.keep = max(1, int(keep))
         self.restored = None  # The checkpoint used, for tests and logs.
+        self.diverged = None  # The interval that diverged, if one did.
 
     def _complete(self) -> list:
         return _complete(self.directory)
@@ -100,13 +154,17 @@ class AtomicBackup(keras.callbacks.Callback):
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         skipped = []
+        initial = [np.array(v.numpy()) for v in _variables(self.model)]
         for epoch, meta_path, weights_path in self._complete():
             try:
                 meta = _readable(meta_path, weights_path, epoch)
                 if meta is None:
-                    raise ValueError("torn or unreadable")
+                    raise ValueError("torn, unreadable or non-finite")
                 self.model.load_weights(weights_path)
-            except Exception as error:  # Any unreadable checkpoint.
+                bad = nonfinite_variables(self.model)
+                if bad:
+                    raise ValueError(f"NaN or infinite weights: {bad[:3]}")
+            except Exception as error:  # Any unusable checkpoint.
                 skipped.append(
                     f"{weights_path} ({type(error).__name__}: "
                     f"{str(error)[:200]})"
@@ -118,8 +176,14 @@ class AtomicBackup(keras.callbacks.Callback):
             if self.expected_step is not None and step != self.expected_step:
                 raise RuntimeError(
                     f"{weights_path} restored step {step}, but the input "
-                    f"stream was set to resume at {self.expected_step}: "
-                    "delete that checkpoint and start again."
+                    f"stream was set to resume at {self.expected_step}"
+                    + (
+                        f" (newer checkpoints could not be loaded: "
+                        f"{'; '.join(skipped)}): move those aside"
+                        if skipped
+                        else ""
+                    )
+                    + " and start again, or start over with --overwrite."
                 )
             if skipped:
                 logging.warning(
@@ -133,6 +197,10 @@ class AtomicBackup(keras.callbacks.Callback):
                 )
             return
         if skipped:
+            # A failed load may have written some weights: start afresh
+            # from the initial ones.
+            for variable, value in zip(_variables(self.model), initial):
+                variable.assign(value)
             logging.warning(
                 "No readable checkpoint (skipped: %s): starting afresh.",
                 "; ".join(skipped),
@@ -140,6 +208,20 @@ class AtomicBackup(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
+        loss = (logs or {}).get("loss")
+        bad = nonfinite_variables(self.model)
+        if bad or (loss is not None and not math.isfinite(float(loss))):
+            # Nothing of this interval is kept; the finite checkpoints are.
+            self.model.stop_training = True
+            self.diverged = {"epoch": done, "loss": loss, "variables": bad}
+            logging.error(
+                "Interval %d diverged (loss %s, non-finite weights %s): "
+                "not saved; the last finite checkpoint is kept.",
+                done,
+                loss,
+                bad[:3],
+            )
+            return
         os.makedirs(self.directory, exist_ok=True)
         stem = os.path.join(self.directory, f"ckpt-{done:06d}")
         temporary = os.path.join(

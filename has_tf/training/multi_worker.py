@@ -19,6 +19,8 @@ import os
 
 import tensorflow as tf
 
+from has_tf.training import checkpoints
+
 
 def is_chief(strategy) -> bool:
     """Whether this worker writes the run's files (task 0 of "worker")."""
@@ -141,10 +143,13 @@ def fit(
     history = {"loss": [], "accuracy": []}
     for interval in range(done, intervals):
         loss, accuracy = (float(v) for v in run_interval(iterator))
-        if not math.isfinite(loss):
+        bad = checkpoints.nonfinite_variables(model)
+        if bad or not math.isfinite(loss):
             raise RuntimeError(
-                "The loss became NaN or infinite; training stopped. The "
-                f"last good checkpoint is in {manager.directory}."
+                "The loss or the weights became NaN or infinite "
+                f"(non-finite: {bad[:3] or 'the loss'}); training stopped "
+                "and this interval was not saved. The last finite "
+                f"checkpoint is in {manager.directory}."
             )
         history["loss"].append(loss)
         history["accuracy"].append(accuracy)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -132,3 +133,70 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path, tiny):
     with pytest.raises(RuntimeError, match="NaN or infinite"):
         train.train(config)
     assert not os.path.exists(os.path.join(run, "model.keras"))
+
+
+def _weights_are_finite(path):
+    with h5py.File(path, "r") as f:
+        arrays = []
+        f.visititems(
+            lambda _, obj: (
+                arrays.append(np.asarray(obj))
+                if isinstance(obj, h5py.Dataset)
+                else None
+            )
+        )
+    floats = [a for a in arrays if np.issubdtype(a.dtype, np.floating)]
+    return bool(floats) and all(np.isfinite(a).all() for a in floats)
+
+
+def test_a_diverged_run_keeps_its_finite_checkpoints(tmp_path, tiny):
+    """The learning rate jumps by 1e9 halfway: the loss goes to NaN. No
+    non-finite interval is committed, the finite checkpoints stay, and
+    the same command again fails the same way instead of exporting."""
+    run = tmp_path / "run"
+    config = train.TrainConfig(
+        model_dir=str(run),
+        data_dir=str(tmp_path),
+        epochs=2,
+        steps_per_epoch=6,
+        checkpoint_steps=2,
+        lr_boundaries=(0.5,),
+        lr_decay=1e9,
+        tensorboard_images=0,
+        **{**tiny, "patch_sizes": (0, 8, 16), "batch_size": 8},
+    )
+    for _ in range(2):  # The run, then the same command again.
+        with pytest.raises(RuntimeError, match="last finite checkpoint"):
+            train.train(config)
+        kept = sorted((run / "backup").glob("ckpt-*.weights.h5"))
+        assert kept, "the finite checkpoints were deleted"
+        assert all(_weights_are_finite(p) for p in kept)
+        assert not (run / "model.keras").exists()
+        assert not (run / "saved_model").exists()
+
+
+def test_a_checkpoint_with_nan_weights_is_skipped(tmp_path, tiny, caplog):
+    """A non-finite checkpoint (as 0.2 could commit) is not resumed from."""
+    run = tmp_path / "run"
+    config = train.TrainConfig(
+        model_dir=str(run),
+        data_dir=str(tmp_path),
+        epochs=2,
+        steps_per_epoch=2,
+        tensorboard_images=0,
+        **tiny,
+    )
+    train.train(config)
+    newest = sorted((run / "backup").glob("ckpt-*.weights.h5"))[-1]
+    with h5py.File(newest, "r+") as f:
+        f.visititems(
+            lambda _, obj: (
+                obj.__setitem__(..., np.nan)
+                if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f"
+                else None
+            )
+        )
+    caplog.set_level("INFO", logger="absl")
+    record = train.train(config)
+    assert "ckpt-000002.weights.h5" in caplog.text  # Named as skipped.
+    assert record["steps_this_run"] == 2  # From the older checkpoint.
