@@ -5,7 +5,8 @@
 restart can read). Here each checkpoint interval writes
 
     <directory>/ckpt-<epoch>.weights.h5   model, optimizer and step
-    <directory>/ckpt-<epoch>.json         {"epoch", "step"}: the commit
+    <directory>/ckpt-<epoch>.json         {"epoch", "step", "seed_states"}:
+                                          the commit
 
 the weights under a temporary name renamed into place, then the JSON the
 same way; a checkpoint counts once its JSON exists. The previous one is
@@ -46,6 +47,7 @@ __all__ = [
     "newest",
     "nonfinite_variables",
     "replace_directory",
+    "seed_states",
     "resume_step",
     "save_model",
 ]
@@ -55,6 +57,19 @@ def _variables(model) -> list:
     optimizer = getattr(model, "optimizer", None)
     extra = list(optimizer.variables) if optimizer is not None else []
     return list(model.weights) + extra
+
+
+def seed_states(model) -> dict:
+    """The state variables of `model`'s `keras.random.SeedGenerator`s (the
+    hiding layers'), by `<layer name>/<index>`: `save_weights` leaves them
+    out, so a checkpoint keeps them itself, or a resumed run would replay
+    the masks from step 0. (Keyed by layer, not by variable path, which
+    numbers generators in the order a process makes them.)"""
+    states = {}
+    for layer in model._flatten_layers(include_self=False):
+        for i, generator in enumerate(getattr(layer, "_seed_generators", ())):
+            states[f"{layer.name}/{i}"] = generator.state
+    return states
 
 
 def nonfinite_variables(model) -> list:
@@ -170,6 +185,10 @@ class AtomicBackup(keras.callbacks.Callback):
                     f"{str(error)[:200]})"
                 )
                 continue
+            saved = meta.get("seed_states", {})
+            for key, variable in seed_states(self.model).items():
+                if key in saved:
+                    variable.assign(np.array(saved[key], variable.dtype))
             self.model._initial_epoch = epoch
             self.restored = weights_path
             step = int(self.model.optimizer.iterations.numpy())
@@ -234,8 +253,13 @@ class AtomicBackup(keras.callbacks.Callback):
             if os.path.exists(temporary):
                 os.remove(temporary)
         step = int(self.model.optimizer.iterations.numpy())
+        states = {
+            key: np.asarray(v.numpy()).tolist()
+            for key, v in seed_states(self.model).items()
+        }
         _files.write_json_atomically(
-            stem + ".json", {"epoch": done, "step": step}
+            stem + ".json",
+            {"epoch": done, "step": step, "seed_states": states},
         )
         for _, meta_path, weights_path in self._complete()[self.keep :]:
             os.remove(meta_path)  # The commit first, then the weights.

@@ -90,7 +90,16 @@ def fit(
     # a restored checkpoint finds them.
     with strategy.scope():
         optimizer.build(model.trainable_variables)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    # The hiding layers' seed generators too (`checkpoints.seed_states`).
+    seeds = tf.train.Checkpoint(
+        **{
+            key.replace("/", "_"): v.value
+            for key, v in checkpoints.seed_states(model).items()
+        }
+    )
+    checkpoint = tf.train.Checkpoint(
+        model=model, optimizer=optimizer, seeds=seeds
+    )
     manager = tf.train.CheckpointManager(
         checkpoint, os.path.join(out_dir, "backup_mw"), max_to_keep=2
     )

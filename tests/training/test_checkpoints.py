@@ -200,3 +200,43 @@ def test_a_checkpoint_with_nan_weights_is_skipped(tmp_path, tiny, caplog):
     record = train.train(config)
     assert "ckpt-000002.weights.h5" in caplog.text  # Named as skipped.
     assert record["steps_this_run"] == 2  # From the older checkpoint.
+
+
+@pytest.mark.parametrize(
+    "hiding",
+    [
+        dict(hide_on="device"),
+        dict(patch_sizes=(0,), conv1_patch_sizes=(2,), conv1_hide_prob=0.5),
+    ],
+    ids=["device", "conv1"],
+)
+def test_resume_is_exact_with_hiding_in_the_model(tmp_path, tiny, hiding):
+    """The hiding layers' seed generators are checkpointed: a run resumed
+    from its checkpoint at step 8 of 12 ends with the weights of a run
+    never stopped (the masks do not replay from step 0)."""
+    options = dict(
+        data_dir=str(tmp_path),
+        epochs=2,
+        steps_per_epoch=6,
+        checkpoint_steps=2,
+        tensorboard_images=0,
+        deterministic=True,
+        **{**tiny, "patch_sizes": (0, 8, 16), "batch_size": 8, **hiding},
+    )
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    train.train(train.TrainConfig(model_dir=str(whole), **options))
+    train.train(train.TrainConfig(model_dir=str(cut), **options))
+    # A kill after the checkpoint at step 8: the newer one and the
+    # outputs never happened.
+    backup = cut / "backup"
+    for name in ("ckpt-000006.json", "ckpt-000006.weights.h5"):
+        (backup / name).unlink()
+    (cut / "model.keras").unlink()
+    (cut / "history.json").unlink()
+    assert sorted(p.name for p in backup.glob("*.json")) == ["ckpt-000005.json"]
+    record = train.train(train.TrainConfig(model_dir=str(cut), **options))
+    assert record["steps_this_run"] == 2
+    a = keras.models.load_model(whole / "model.keras", compile=False)
+    b = keras.models.load_model(cut / "model.keras", compile=False)
+    for x, y in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
