@@ -1,9 +1,11 @@
 """A training run's directory: one process at a time, one configuration.
 
-- `RunLock`: `<model_dir>/run.lock` holds the owner's process id and host,
-  created atomically; a second run on the directory refuses, naming the
-  directory and the owner. A lock left by a process that no longer runs
-  (on this host) is stale: it is replaced, and the replacement is logged.
+- `RunLock`: `<model_dir>/run.lock` names its holder (host, pid, boot id,
+  process start time, a token), created whole and atomically, renewed as
+  a lease; a second run on the directory refuses, naming the directory
+  and the holder. A lock whose holder no longer runs (on this host: pid
+  gone or reused, a restarted container's PID 1, a reboot; elsewhere: a
+  lease not renewed for `LEASE_S`) is taken over, and that is logged.
 - `check_config`: `<model_dir>/run_config.json` records the options that
   shape training (`config.TrainConfig` fields not marked otherwise). A
   restart resumes only when they match; otherwise it refuses and lists
@@ -19,7 +21,9 @@ import json
 import os
 import shutil
 import socket
+import threading
 import time
+import uuid
 
 from absl import logging
 
@@ -29,6 +33,7 @@ LOCK = "run.lock"
 RUN_CONFIG = "run_config.json"
 
 __all__ = [
+    "LEASE_S",
     "LOCK",
     "RUN_CONFIG",
     "RunConfigMismatchError",
@@ -47,6 +52,35 @@ class RunConfigMismatchError(ValueError):
     """A restart whose training options differ from the recorded ones."""
 
 
+# A holder on another host renews the lock's time this often; one whose
+# lock is older than the lease is gone (a job moved to another node).
+LEASE_S = float(os.environ.get("HAS_TF_LOCK_LEASE_S", "300"))
+_RENEW_S = LEASE_S / 10
+# A lock file younger than this that cannot be read is being written.
+_GRACE_S = 30.0
+# The tokens of the locks this process holds.
+_HELD: set = set()
+
+
+def _boot_id() -> str | None:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _start_ticks(pid: int) -> int | None:
+    """A process's start time (clock ticks since boot), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command may hold spaces and parentheses: fields follow the last ")".
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -57,73 +91,197 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _holder_runs(holder: dict) -> bool | None:
+    """Whether a same-host holder still runs: True, False, or None when
+    this host cannot tell (no /proc)."""
+    pid = holder["pid"]
+    if holder.get("boot_id") and _boot_id() and holder["boot_id"] != _boot_id():
+        return False  # The machine rebooted since.
+    if pid == os.getpid():
+        # This process, or a former one with its pid (a restarted
+        # container's PID 1): only this process's own locks are held.
+        return holder.get("token") in _HELD
+    if not _alive(pid):
+        return False
+    recorded, now = holder.get("start_ticks"), _start_ticks(pid)
+    if recorded is not None and now is not None:
+        return recorded == now  # Else the pid was reused.
+    return True
+
+
+def _read_holder(path: str):
+    """`(holder, age_s, inode)`; holder None when the file is unreadable
+    or malformed (not `{"pid": int > 0, "host": str, ...}`)."""
+    info = os.stat(path)
+    age = time.time() - info.st_mtime
+    try:
+        with open(path) as f:
+            holder = json.load(f)
+    except (OSError, ValueError):
+        return None, age, info.st_ino
+    valid = (
+        isinstance(holder, dict)
+        and isinstance(holder.get("pid"), int)
+        and not isinstance(holder.get("pid"), bool)
+        and holder["pid"] > 0
+        and isinstance(holder.get("host"), str)
+    )
+    return (holder if valid else None), age, info.st_ino
+
+
 class RunLock:
     """Holds `<directory>/run.lock` while the `with` block runs.
 
+    The lock file is created whole or not at all (written aside, then
+    hard-linked into place), so two processes starting together cannot
+    both take it. It names its holder by host, pid, boot id, the process's
+    start time and a random token, and the holder renews its time every
+    `LEASE_S / 10` seconds. A lock is stale, and is taken over (logged),
+    when its holder is on this host and no longer runs (the pid is gone,
+    reused by another process, or this very process restarted as PID 1 in
+    a container, or the host rebooted), or when it is from another host
+    and its lease (`LEASE_S`, 300 s; `HAS_TF_LOCK_LEASE_S`) has run out.
+    A lock that cannot be read counts as held for 30 s (being written),
+    then as stale.
+
     Raises (on entering):
-      RunLockedError: a live process holds it, named with its host.
+      RunLockedError: a live holder has it (named, with its host and how
+        long it may still hold it), or `run.lock` is not a file.
     """
 
     def __init__(self, directory: str):
         self.path = os.path.join(directory, LOCK)
         self.held = False
+        self._token = uuid.uuid4().hex
+        self._stop = threading.Event()
+        self._renewer = None
 
-    def __enter__(self):
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        owner = {
+    def _owner(self) -> dict:
+        return {
             "pid": os.getpid(),
             "host": socket.gethostname(),
+            "boot_id": _boot_id(),
+            "start_ticks": _start_ticks(os.getpid()),
+            "token": self._token,
             "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
-        for _ in range(3):
+
+    def _create(self) -> bool:
+        """Puts a whole lock file in place; False if one exists."""
+        aside = f"{self.path}.new-{uuid.uuid4().hex}"
+        with open(aside, "w") as f:
+            json.dump(self._owner(), f)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(aside, self.path)
+            return True
+        except FileExistsError:
+            return False
+        except OSError:  # No hard links here: exclusive create instead.
             try:
                 descriptor = os.open(
                     self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY
                 )
             except FileExistsError:
-                self._handle_existing()
-                continue
-            with os.fdopen(descriptor, "w") as f:
-                json.dump(owner, f)
-            self.held = True
-            return self
+                return False
+            with open(aside) as src, os.fdopen(descriptor, "w") as dst:
+                dst.write(src.read())
+            return True
+        finally:
+            os.remove(aside)
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        for _ in range(5):
+            if os.path.lexists(self.path) and not os.path.isfile(self.path):
+                raise RunLockedError(
+                    f"{self.path} is not a file; remove it to use "
+                    f"{os.path.dirname(self.path)}."
+                )
+            if self._create():
+                self.held = True
+                _HELD.add(self._token)
+                self._renewer = threading.Thread(
+                    target=self._renew, name="run.lock lease", daemon=True
+                )
+                self._renewer.start()
+                return self
+            self._handle_existing()
         raise RunLockedError(
             f"Could not take {self.path}: other processes keep taking it."
         )
 
+    def _renew(self) -> None:
+        while not self._stop.wait(_RENEW_S):
+            try:
+                os.utime(self.path)
+            except OSError:
+                pass
+
     def _handle_existing(self) -> None:
         try:
-            with open(self.path) as f:
-                holder = json.load(f)
-        except (OSError, ValueError):
-            holder = None  # Torn by a kill while being written: stale.
-        if holder is not None:
-            same_host = holder.get("host") == socket.gethostname()
-            if not same_host or _alive(int(holder.get("pid", -1))):
-                raise RunLockedError(
-                    f"{os.path.dirname(self.path)} is in use by process "
-                    f"{holder.get('pid')} on {holder.get('host')} (since "
-                    f"{holder.get('started')}); two runs must not share a "
-                    f"--model_dir. If that process is gone, delete {self.path}."
-                )
-        logging.warning(
-            "Removing the stale lock %s (%s).",
-            self.path,
-            "unreadable"
-            if holder is None
-            else f"process {holder['pid']} no longer runs",
-        )
-        try:
-            os.remove(self.path)
+            holder, age, inode = _read_holder(self.path)
         except FileNotFoundError:
-            pass
+            return  # Released meanwhile: try again.
+        directory = os.path.dirname(self.path)
+        if holder is None:
+            if age < _GRACE_S:
+                raise RunLockedError(
+                    f"{directory} is being taken by another process "
+                    f"({self.path} is {age:.0f} s old and not yet readable)."
+                )
+            why = "unreadable"
+        elif holder["host"] == socket.gethostname():
+            if _holder_runs(holder) is not False:
+                raise RunLockedError(
+                    f"{directory} is in use by process {holder['pid']} on "
+                    f"{holder['host']} (since {holder.get('started')}); two "
+                    "runs must not share a --model_dir."
+                )
+            why = f"process {holder['pid']} no longer runs"
+        else:
+            if age < LEASE_S:
+                raise RunLockedError(
+                    f"{directory} is in use by process {holder['pid']} on "
+                    f"{holder['host']} (since {holder.get('started')}; "
+                    f"renewed {age:.0f} s ago). If that host is gone, the "
+                    f"lock expires {LEASE_S - age:.0f} s from now."
+                )
+            why = (
+                f"process {holder['pid']} on {holder['host']} has not "
+                f"renewed it for {age:.0f} s (lease {LEASE_S:.0f} s)"
+            )
+        self._take_over(inode, why)
+
+    def _take_over(self, inode: int, why: str) -> None:
+        """Moves the stale lock aside, if it is still the one inspected."""
+        aside = f"{self.path}.stale-{uuid.uuid4().hex}"
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return
+        if os.stat(aside).st_ino != inode:
+            # Another process took the directory meanwhile: give it back.
+            try:
+                os.link(aside, self.path)
+            except FileExistsError:
+                pass
+            os.remove(aside)
+            return
+        os.remove(aside)
+        logging.warning("Removing the stale lock %s (%s).", self.path, why)
 
     def __exit__(self, *exc_info):
         if self.held:
+            self._stop.set()
+            if self._renewer is not None:
+                self._renewer.join()
             try:
                 os.remove(self.path)
             except FileNotFoundError:
                 pass
+            _HELD.discard(self._token)
             self.held = False
         return False
 

@@ -6,37 +6,143 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
 from has_tf import train
+from has_tf.training import run_dir
+
+
+def _write_lock(run, **holder):
+    (run / "run.lock").write_text(json.dumps(holder))
 
 
 def test_a_second_run_on_one_model_dir_refuses(tmp_path, tiny):
     run = tmp_path / "run"
     run.mkdir()
-    # A live process (this one) holds the directory.
-    (run / "run.lock").write_text(
-        json.dumps(
-            {"pid": os.getpid(), "host": socket.gethostname(), "started": "now"}
-        )
+    # A live process holds the directory.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"]
     )
-    config = train.TrainConfig(model_dir=str(run), **tiny)
-    with pytest.raises(
-        train.run_dir.RunLockedError, match=f"process {os.getpid()}"
-    ):
-        train.train(config)
+    try:
+        _write_lock(run, pid=holder.pid, host=socket.gethostname())
+        config = train.TrainConfig(model_dir=str(run), **tiny)
+        with pytest.raises(
+            run_dir.RunLockedError, match=f"process {holder.pid}"
+        ):
+            train.train(config)
+        # So does a lock this process holds.
+        with run_dir.RunLock(str(tmp_path / "other")):
+            with pytest.raises(run_dir.RunLockedError, match="in use"):
+                run_dir.RunLock(str(tmp_path / "other")).__enter__()
+    finally:
+        holder.kill()
+        holder.wait()
     # A lock left by a process that has exited is stale: replaced.
-    gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
-    (run / "run.lock").write_text(
-        json.dumps(
-            {"pid": gone.pid, "host": socket.gethostname(), "started": "then"}
-        )
-    )
-    with train.run_dir.RunLock(str(run)) as lock:
+    _write_lock(run, pid=holder.pid, host=socket.gethostname())
+    with run_dir.RunLock(str(run)) as lock:
         assert json.loads(open(lock.path).read())["pid"] == os.getpid()
     assert not (run / "run.lock").exists()
+
+
+def test_a_restarted_container_takes_its_own_lock_back(tmp_path):
+    """In a container the trainer and its restart are both PID 1: a lock
+    naming this very pid that this process did not take is a former
+    process's (0.2's format without a token, or another token)."""
+    for extra in ({}, {"token": "an-earlier-process"}):
+        _write_lock(
+            tmp_path, pid=os.getpid(), host=socket.gethostname(), **extra
+        )
+        with run_dir.RunLock(str(tmp_path)):
+            pass
+
+
+def test_a_reused_pid_or_a_reboot_does_not_hold_the_lock(tmp_path):
+    live = os.getppid()  # Alive, but not the process that took the lock.
+    for extra in ({"start_ticks": -1}, {"boot_id": "another-boot"}):
+        _write_lock(tmp_path, pid=live, host=socket.gethostname(), **extra)
+        with run_dir.RunLock(str(tmp_path)):
+            pass
+
+
+def test_a_lock_from_another_host_expires_with_its_lease(tmp_path):
+    _write_lock(tmp_path, pid=123, host="elsewhere", started="then")
+    with pytest.raises(run_dir.RunLockedError, match="elsewhere.*expires"):
+        run_dir.RunLock(str(tmp_path)).__enter__()
+    old = time.time() - run_dir.LEASE_S - 5
+    os.utime(tmp_path / "run.lock", (old, old))
+    with run_dir.RunLock(str(tmp_path)):
+        pass
+
+
+def test_the_holder_renews_its_lease(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_dir, "_RENEW_S", 0.05)
+    with run_dir.RunLock(str(tmp_path)) as lock:
+        old = time.time() - 1000
+        os.utime(lock.path, (old, old))
+        time.sleep(0.5)
+        assert time.time() - os.stat(lock.path).st_mtime < 5
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"pid": "abc", "host": "h"}',
+        "[1, 2]",
+        '{"pid": 0, "host": "h"}',
+        '{"host": "h"}',
+        "",
+        "{not json",
+    ],
+    ids=["text-pid", "list", "pid-0", "no-pid", "empty", "torn"],
+)
+def test_a_malformed_lock_is_held_briefly_then_stale(tmp_path, content):
+    (tmp_path / "run.lock").write_text(content)
+    with pytest.raises(run_dir.RunLockedError, match="being taken"):
+        run_dir.RunLock(str(tmp_path)).__enter__()
+    old = time.time() - 60
+    os.utime(tmp_path / "run.lock", (old, old))
+    with run_dir.RunLock(str(tmp_path)):
+        pass
+
+
+def test_a_lock_that_is_a_directory_is_named(tmp_path):
+    (tmp_path / "run.lock").mkdir()
+    with pytest.raises(run_dir.RunLockedError, match="not a file"):
+        run_dir.RunLock(str(tmp_path)).__enter__()
+
+
+RACE = """
+import sys, time
+from has_tf.training import run_dir
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+try:
+    with run_dir.RunLock(sys.argv[1]):
+        print("HELD", flush=True)
+        time.sleep(1.0)
+except run_dir.RunLockedError:
+    print("REFUSED", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_processes_starting_together_take_the_lock_once(tmp_path):
+    for round_ in range(5):
+        directory = tmp_path / str(round_)
+        start = time.time() + 3.0
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACE, str(directory), str(start)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        outs = [p.communicate(timeout=60)[0].strip() for p in procs]
+        assert sorted(outs) == ["HELD", "REFUSED", "REFUSED", "REFUSED"]
 
 
 def test_restart_with_other_training_flags_refuses(
@@ -52,7 +158,7 @@ def test_restart_with_other_training_flags_refuses(
         **{**tiny, "hide_prob": 0.0, "learning_rate": 0.5},
     )
     with pytest.raises(
-        train.run_dir.RunConfigMismatchError,
+        run_dir.RunConfigMismatchError,
         match=r"--hide_prob: recorded 0.5, now 0.0(.|\n)*--learning_rate",
     ):
         train.train(changed)
