@@ -3,6 +3,7 @@ recorded training options."""
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -181,3 +182,57 @@ def test_restart_with_other_training_flags_refuses(
         )
     )
     assert record["steps_this_run"] == 1 and len(record["loss"]) == 1
+
+
+def _unshare_works():
+    try:
+        done = subprocess.run(
+            ["unshare", "--pid", "--fork", "--mount-proc", "true"],
+            capture_output=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _unshare_works(), reason="no PID namespaces here")
+def test_a_container_restart_resumes_as_pid_1(tmp_path):
+    """The trainer as PID 1 of its own PID namespace (as in Docker or
+    Kubernetes), killed after its first checkpoint; the same command again
+    (PID 1 again) resumes instead of finding the directory in use."""
+    run = tmp_path / "run"
+    command = [
+        "unshare", "--pid", "--fork", "--mount-proc",
+        sys.executable, "-m", "has_tf.train",
+        "--dataset=synthetic_parts/tiny", f"--data_dir={tmp_path}/data",
+        f"--model_dir={run}", "--image_size=28", "--resize_size=32",
+        "--patch_sizes=0,8,16", "--epochs=2", "--steps_per_epoch=200",
+        "--checkpoint_steps=20", "--batch_size=8", "--tensorboard_images=0",
+    ]  # fmt: skip
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    first = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 240
+    while (
+        not list((run / "backup").glob("ckpt-*.json"))
+        if (run / "backup").exists()
+        else True
+    ):
+        assert first.poll() is None and time.time() < deadline
+        time.sleep(0.1)
+    assert json.loads((run / "run.lock").read_text())["pid"] == 1
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    again = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    history = json.loads((run / "history.json").read_text())
+    assert history["steps_done"] == 400 and history["steps_this_run"] < 400
