@@ -299,15 +299,19 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
     export_saved_model(
         model, os.path.join(out_dir, "saved_model"), task, run_info
     )
-    record = {k: [float(v) for v in vals] for k, vals in history.items()}
-    # A resumed or repeated run keeps the history already recorded.
     history_path = os.path.join(out_dir, "history.json")
-    if os.path.exists(history_path):
-        with open(history_path) as f:
-            earlier = json.load(f)
-        for key, values in earlier.items():
-            if isinstance(values, list):
-                record[key] = values + record.get(key, [])
+    if mw:
+        record = {k: [float(v) for v in vals] for k, vals in history.items()}
+        # A resumed or repeated run keeps the history already recorded.
+        if os.path.exists(history_path):
+            with open(history_path) as f:
+                earlier = json.load(f)
+            for key, values in earlier.items():
+                if isinstance(values, list):
+                    record[key] = values + record.get(key, [])
+    else:
+        # Every committed interval once, whatever was killed or torn.
+        record = {k: list(v) for k, v in backup.history.items()}
     record["task"] = task.name
     record["model"] = run_info["model"]
     record["steps_done"] = int(model.optimizer.iterations.numpy())

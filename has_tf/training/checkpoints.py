@@ -5,8 +5,8 @@
 restart can read). Here each checkpoint interval writes
 
     <directory>/ckpt-<epoch>.weights.h5   model, optimizer and step
-    <directory>/ckpt-<epoch>.json         {"epoch", "step", "seed_states"}:
-                                          the commit
+    <directory>/ckpt-<epoch>.json         {"epoch", "step", "seed_states",
+                                          "history"}: the commit
 
 the weights under a temporary name renamed into place, then the JSON the
 same way; a checkpoint counts once its JSON exists. The previous one is
@@ -161,6 +161,9 @@ class AtomicBackup(keras.callbacks.Callback):
         self.keep = max(1, int(keep))
         self.restored = None  # The checkpoint used, for tests and logs.
         self.diverged = None  # The interval that diverged, if one did.
+        # The run's history, interval by interval, as committed: restored
+        # with the checkpoint, so no restart loses or repeats an interval.
+        self.history = {}
 
     def _complete(self) -> list:
         return _complete(self.directory)
@@ -185,6 +188,9 @@ class AtomicBackup(keras.callbacks.Callback):
                     f"{str(error)[:200]})"
                 )
                 continue
+            self.history = {
+                k: list(v) for k, v in meta.get("history", {}).items()
+            }
             saved = meta.get("seed_states", {})
             for key, variable in seed_states(self.model).items():
                 if key in saved:
@@ -257,10 +263,20 @@ class AtomicBackup(keras.callbacks.Callback):
             key: np.asarray(v.numpy()).tolist()
             for key, v in seed_states(self.model).items()
         }
+        history = {k: list(v) for k, v in self.history.items()}
+        for key, value in (logs or {}).items():
+            if np.ndim(value) == 0:
+                history.setdefault(key, []).append(float(value))
         _files.write_json_atomically(
             stem + ".json",
-            {"epoch": done, "step": step, "seed_states": states},
+            {
+                "epoch": done,
+                "step": step,
+                "seed_states": states,
+                "history": history,
+            },
         )
+        self.history = history
         for _, meta_path, weights_path in self._complete()[self.keep :]:
             os.remove(meta_path)  # The commit first, then the weights.
             if os.path.exists(weights_path):

@@ -43,6 +43,7 @@ def test_torn_checkpoints_fall_back_to_the_last_good_one(
     assert "Resuming from" in caplog.text
     assert "ckpt-000002.weights.h5" in caplog.text
     assert record["steps_done"] == 6 and record["steps_this_run"] == 2
+    assert len(record["loss"]) == 3  # The torn interval once, not twice.
     # An empty commit file, and one missing (a kill between the weights and
     # it), leave the checkpoint out as well.
     (backup / "ckpt-000003.json").write_text("")
@@ -98,6 +99,7 @@ def test_resume_after_sigkill(tmp_path):
     )
     record = json.loads((run / "history.json").read_text())
     assert record["steps_done"] == 400
+    assert len(record["loss"]) == 20  # Every interval once.
     # The second process continued from a checkpoint: it ran fewer steps.
     assert 0 < record["steps_this_run"] <= 380
     assert record["steps_this_run"] % 20 == 0
@@ -236,6 +238,11 @@ def test_resume_is_exact_with_hiding_in_the_model(tmp_path, tiny, hiding):
     assert sorted(p.name for p in backup.glob("*.json")) == ["ckpt-000005.json"]
     record = train.train(train.TrainConfig(model_dir=str(cut), **options))
     assert record["steps_this_run"] == 2
+    # The history comes from the checkpoints: every interval once, equal
+    # to the uninterrupted run's.
+    assert len(record["loss"]) == 6
+    whole_history = json.loads((whole / "history.json").read_text())
+    assert record["loss"] == whole_history["loss"]
     a = keras.models.load_model(whole / "model.keras", compile=False)
     b = keras.models.load_model(cut / "model.keras", compile=False)
     for x, y in zip(a.weights, b.weights):
