@@ -15,6 +15,7 @@ side by side instead. Training and evaluation read the same flags
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -25,6 +26,8 @@ from has_tf import _cli
 from has_tf import _deprecation
 from has_tf import config as config_lib
 from has_tf import tasks
+from has_tf.training import checkpoints
+from has_tf.training import run_dir
 
 # --helpshort lists the evaluation options as this app's own, grouped by
 # task at the top.
@@ -58,6 +61,11 @@ def run_config(model_dir: str, config: config_lib.EvalConfig):
       FileNotFoundError: `model_dir` holds no trained model.
       ValueError: the run was trained for the other task than
         `config.dataset`'s.
+      has_tf.training.run_dir.RunLockedError: the run is training, or
+        another evaluation of it runs.
+
+    `eval/metrics.json` records what was scored under "scored": the
+    SHA-256 of `model.keras`, the dataset, split and options.
     """
     task = tasks.for_dataset(config.dataset)
     trained = tasks.for_run(model_dir)
@@ -66,8 +74,49 @@ def run_config(model_dir: str, config: config_lib.EvalConfig):
             f"--model_dir={model_dir} holds a {trained.name} run, but "
             f"--dataset={config.dataset} is a {task.name} dataset."
         )
-    result = task.evaluate(model_dir, config)
+    model_path = tasks.base.trained_model(model_dir)
+    # Not while the run trains (or another evaluation writes eval/).
+    with run_dir.RunLock(model_dir):
+        scored = {
+            "model_sha256": tasks.base.fingerprint(model_path),
+            "dataset": config.dataset,
+            "split": config.eval_split,
+            "options": {
+                k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(config).items()
+                if k not in ("model_dir", "data_dir", "manual_dir")
+            },
+        }
+        found = {}
+
+        def build(out_dir):
+            result = task.evaluate(model_dir, config, out_dir=out_dir)
+            result["scored"] = scored
+            tasks.base.write_metrics(out_dir, result)
+            found["result"] = result
+
+        # eval/ is built aside and swapped in whole: no mix of two
+        # evaluations, no figures beside pictures of another model.
+        checkpoints.replace_directory(build, os.path.join(model_dir, "eval"))
+    result = found["result"]
     return result, task.headline(result)
+
+
+def _check_scored(model_dir: str, result: dict) -> None:
+    """Refuses figures of a model that is no longer the run's."""
+    recorded = result.get("scored", {}).get("model_sha256")
+    path = os.path.join(model_dir, "model.keras")
+    if (
+        recorded
+        and os.path.exists(path)
+        and recorded != (tasks.base.fingerprint(path))
+    ):
+        raise ValueError(
+            f"{os.path.join(model_dir, 'eval', 'metrics.json')} scored "
+            f"another model than {path} (it was trained again since): "
+            f"evaluate it again (python -m has_tf.evaluate "
+            f"--model_dir={model_dir})."
+        )
 
 
 @_deprecation.renamed_arguments(protocol="eval_crop")
@@ -120,7 +169,8 @@ def compare(model_dirs) -> str:
 
     Raises:
       FileNotFoundError: a run has not been evaluated.
-      ValueError: an unreadable `metrics.json` (named).
+      ValueError: an unreadable `metrics.json` (named), or one that
+        scored another `model.keras` than the run's.
     """
     columns = []
     for model_dir in model_dirs:
@@ -131,6 +181,7 @@ def compare(model_dirs) -> str:
                 f"Unreadable {os.path.join(model_dir, 'eval', 'metrics.json')}"
                 f": {error}"
             ) from None
+        _check_scored(model_dir, result)
         figures = tasks.for_result(result).figures(result)
         columns.append({**figures, "count": result["count"]})
     rows = list(dict.fromkeys(key for column in columns for key in column))
@@ -163,7 +214,7 @@ def main(argv):
                 "Received: none"
             )
         _, text = run_config(config.model_dir, config)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, run_dir.RunLockedError) as error:
         raise _cli.UsageError(str(error)) from None
     print(text)
     print(f"Metrics and pictures in {os.path.join(config.model_dir, 'eval')}")

@@ -1,13 +1,16 @@
 """python -m has_tf.evaluate's library side: compare, and the errors for
 runs that cannot be evaluated."""
 
+import hashlib
 import json
 import os
 
 import pytest
 
 from has_tf import evaluate
+from has_tf.tasks import image_localization
 from has_tf.tasks.image_localization import HEADLINE
+from has_tf.training import run_dir
 
 
 def test_compare_prints_runs_side_by_side(tmp_path):
@@ -75,3 +78,67 @@ def test_a_user_error_is_one_line_and_exit_status_1(tmp_path, run_app):
     done = run_app("has_tf.evaluate", "--eval_crop=eleven_crop")
     assert done.returncode == 1 and "--eval_crop" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_evaluation_records_what_it_scored(tmp_path, one_step_run):
+    run = one_step_run(tensorboard_images=0)
+    result = evaluate.evaluate(
+        run, "synthetic_parts/tiny", "test", str(tmp_path), num_pictures=1
+    )
+    digest = hashlib.sha256(
+        open(os.path.join(run, "model.keras"), "rb").read()
+    ).hexdigest()
+    saved = json.load(open(os.path.join(run, "eval", "metrics.json")))
+    for record in (result["scored"], saved["scored"]):
+        assert record["model_sha256"] == digest
+        assert record["dataset"] == "synthetic_parts/tiny"
+        assert record["split"] == "test"
+        assert record["options"]["num_pictures"] == 1
+    # The model changes (trained again): compare refuses the old figures.
+    with open(os.path.join(run, "model.keras"), "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ValueError, match="scored another model"):
+        evaluate.compare([run])
+
+
+def test_evaluation_waits_for_the_run_and_swaps_eval_in_whole(
+    tmp_path, one_step_run, monkeypatch
+):
+    run = one_step_run(tensorboard_images=0)
+    evaluate.evaluate(
+        run, "synthetic_parts/tiny", "test", str(tmp_path), num_pictures=2
+    )
+    before = sorted(os.listdir(os.path.join(run, "eval")))
+    metrics = open(os.path.join(run, "eval", "metrics.json")).read()
+    # Not while another process holds the run (training, or evaluating).
+    with run_dir.RunLock(run):
+        with pytest.raises(run_dir.RunLockedError, match="in use"):
+            evaluate.evaluate(
+                run, "synthetic_parts/tiny", "test", str(tmp_path)
+            )
+    # An evaluation that fails after writing its first picture leaves the
+    # previous eval/ whole, and nothing aside.
+    calls = []
+
+    def fail_on_second(self, outputs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("killed mid-way")
+        return original(self, outputs)
+
+    original = image_localization.OverlayPictures.update
+    monkeypatch.setattr(
+        image_localization.OverlayPictures, "update", fail_on_second
+    )
+    with pytest.raises(RuntimeError, match="mid-way"):
+        evaluate.evaluate(
+            run,
+            "synthetic_parts/tiny",
+            "test",
+            str(tmp_path),
+            num_pictures=6,
+            eval_batch_size=2,
+        )
+    assert sorted(os.listdir(os.path.join(run, "eval"))) == before
+    assert open(os.path.join(run, "eval", "metrics.json")).read() == metrics
+    assert not [n for n in os.listdir(run) if n.startswith("eval.")]

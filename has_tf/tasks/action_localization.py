@@ -113,7 +113,7 @@ class ActionLocalization:
             preprocess=lambda features: tf.cast(features, tf.float32),
         )
 
-    def evaluate(self, model_dir: str, config) -> dict:
+    def evaluate(self, model_dir: str, config, out_dir=None) -> dict:
         """Scores the action network in `model_dir`; returns the metrics.
 
         A short pipeline: the split's batches (the dataset's rules,
@@ -144,7 +144,7 @@ class ActionLocalization:
         if config.max_images:
             data = data.take(config.max_images)
         names = builder.info.features["segments"]["label"].names
-        out_dir = os.path.join(model_dir, "eval")
+        out_dir = out_dir or os.path.join(model_dir, "eval")
         os.makedirs(out_dir, exist_ok=True)
         step = _TcamStep(
             models.temporal_cam_model(model),

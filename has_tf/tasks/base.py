@@ -25,6 +25,7 @@ has_tf 0.1, whose record was named `normalization.json`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -106,8 +107,14 @@ class Task(Protocol):
         the run's preprocessing, `{"logits", "cams"}` or `{"logits",
         "tcam"}` outputs."""
 
-    def evaluate(self, model_dir: str, config: EvalConfig) -> dict:
+    def evaluate(
+        self, model_dir: str, config: EvalConfig, out_dir: str | None = None
+    ) -> dict:
         """Scores the run in `model_dir`; writes and returns the metrics.
+
+        `out_dir` receives `metrics.json` and the pictures (default
+        `<model_dir>/eval`; `has_tf.evaluate` builds it aside and swaps it
+        in).
 
         Raises:
           FileNotFoundError: `model_dir` holds no trained model.
@@ -182,6 +189,31 @@ def write_run_info(out_dir: str, info: dict) -> str:
     return _files.write_json_atomically(os.path.join(out_dir, RUN_INFO), info)
 
 
+def trained_model(model_dir: str) -> str:
+    """The path of the run's `model.keras`.
+
+    Raises:
+      FileNotFoundError: `model_dir` holds no trained model.
+    """
+    path = os.path.join(model_dir, "model.keras")
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"No trained model in {model_dir!r}: expected {path} (written at "
+            "the end of python -m has_tf.train; a run still in progress "
+            "keeps its checkpoints in backup/)."
+        )
+    return path
+
+
+def fingerprint(path: str) -> str:
+    """The SHA-256 of a file, hex: what an evaluation scored."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def load_run(model_dir: str):
     """The trained model and the run's record.
 
@@ -194,13 +226,7 @@ def load_run(model_dir: str):
       FileNotFoundError: `model_dir` holds no trained model.
       ValueError: the model file is there but cannot be read.
     """
-    path = os.path.join(model_dir, "model.keras")
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"No trained model in {model_dir!r}: expected {path} (written at "
-            "the end of python -m has_tf.train; a run still in progress "
-            "keeps its checkpoints in backup/)."
-        )
+    path = trained_model(model_dir)
     info_path = os.path.join(model_dir, RUN_INFO)
     if not os.path.exists(info_path):
         info_path = os.path.join(model_dir, _RUN_INFO_0_1)

@@ -241,7 +241,7 @@ class ImageLocalization:
             ),
         )
 
-    def evaluate(self, model_dir: str, config) -> dict:
+    def evaluate(self, model_dir: str, config, out_dir=None) -> dict:
         """Scores the run; returns and writes the metrics.
 
         A short pipeline: the split's batches (`_eval_batches`) -> one
@@ -258,7 +258,7 @@ class ImageLocalization:
           the "paper" and "threshold_free" details (per class included).
         """
         model, run_info = load_run(model_dir)
-        out_dir = os.path.join(model_dir, "eval")
+        out_dir = out_dir or os.path.join(model_dir, "eval")
         os.makedirs(out_dir, exist_ok=True)
         step = _CamStep(
             models.cam_model(model),
