@@ -6,14 +6,17 @@
 
 Each flagfile is trained and evaluated once per seed, in
 `<its --model_dir>_s<seed>` (a killed sweep resumes: finished runs are
-evaluated again, not retrained from scratch). Prints every run's figures,
-training wall time, and the mean per flagfile, and writes it all as JSON
-to `--out`.
+evaluated again, not retrained from scratch). The whole sweep is checked
+before the first run (every flagfile and seed's options); a run that fails
+is recorded and the sweep goes on. Prints every run's figures, training
+wall time, and the mean per flagfile, rewrites it all as JSON to `--out`
+after every run, and exits with status 1 if a run failed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import numpy as np
@@ -24,71 +27,156 @@ from has_tf import config as config_lib
 from has_tf import evaluate
 from has_tf import tasks
 from has_tf import train
+from has_tf.training import files as _files
 
 _FLAGFILES = flags.DEFINE_list("flagfiles", [], "Experiments to run.")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds.")
 _OUT = flags.DEFINE_string("out", "runs/seeds.json", "Where the JSON goes.")
 
 
-def run(flagfiles, seeds) -> dict:
+def plan(flagfiles, seeds) -> list:
+    """Checks the whole sweep before any run starts.
+
+    Every flagfile is read and every seed's training and evaluation
+    options are built (so a bad value anywhere is found now, not after
+    hours of the runs before it).
+
+    Returns:
+      `[(flagfile, seed, FlagValues)]` in the order the runs go.
+
+    Raises:
+      ValueError: every problem found, one per line: no flagfile or seed,
+        a repeated seed, an unreadable flagfile, one without --model_dir,
+        an invalid option (naming the file and seed).
+    """
+    problems = []
+    if not flagfiles:
+        problems.append("--flagfiles: expected at least one flagfile.")
+    if not seeds:
+        problems.append("--seeds: expected at least one seed. Received: none")
+    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
+    if repeated:
+        problems.append(
+            f"--seeds: each seed once (a repeated seed would count one run "
+            f"twice in the mean). Received: {list(seeds)}"
+        )
+    runs = []
+    for path in flagfiles:
+        try:
+            config_lib.check_flagfiles([f"--flagfile={path}"])
+            base = config_lib.read_flagfile(path)
+        except (flags.Error, ValueError, OSError) as error:
+            problems.append(f"{path}: {error}")
+            continue
+        if not base["model_dir"].value:
+            problems.append(
+                f"{path}: no --model_dir (the sweep writes each seed's run "
+                "to <model_dir>_s<seed>)."
+            )
+            continue
+        for seed in seeds:
+            try:
+                values = config_lib.read_flagfile(path, seed=seed)
+                values["model_dir"].value = f"{base['model_dir'].value}_s{seed}"
+                config_lib.train_config(values)
+                config_lib.eval_config(values)
+                tasks.for_dataset(values["dataset"].value)
+            except (flags.Error, ValueError) as error:
+                problems.append(f"{path} (seed {seed}): {error}")
+                continue
+            runs.append((path, seed, values))
+    if problems:
+        raise ValueError("The sweep cannot start:\n  " + "\n  ".join(problems))
+    return runs
+
+
+def _summary(report: dict, path: str) -> None:
+    entry = report[path]
+    done = [r for r in entry["runs"] if "error" not in r]
+    keys = (
+        [k for k in done[0] if k not in ("seed", "model_dir")] if done else []
+    )
+    entry["mean"] = {k: float(np.mean([r[k] for r in done])) for k in keys}
+    entry["failed"] = len(entry["runs"]) - len(done)
+
+
+def run(flagfiles, seeds, out: str | None = None) -> dict:
     """Trains and evaluates every flagfile at every seed.
+
+    The whole sweep is checked first (`plan`). A run that fails is
+    recorded with its error and the sweep goes on; `out`, if given, is
+    rewritten after every run, so a sweep cut short keeps what it did.
 
     Returns:
       `{flagfile: {"runs": [{"seed", "model_dir", "train_seconds",
-      figures...}], "mean": {figure: mean over seeds}}}`.
+      figures...} or {"seed", "model_dir", "error"}], "mean": {figure:
+      mean over the runs that finished}, "failed": count}}`.
+
+    Raises:
+      ValueError: the sweep cannot start (`plan`).
     """
     report = {}
-    for path in flagfiles:
-        runs = []
-        task = tasks.for_dataset(
-            config_lib.read_flagfile(path)["dataset"].value
-        )
-        for seed in seeds:
-            values = config_lib.read_flagfile(path, seed=seed)
-            model_dir = f"{values['model_dir'].value}_s{seed}"
-            values["model_dir"].value = model_dir
-            start = time.time()
+    for path, seed, values in plan(flagfiles, seeds):
+        entry = report.setdefault(path, {"runs": []})
+        task = tasks.for_dataset(values["dataset"].value)
+        model_dir = values["model_dir"].value
+        start = time.time()
+        try:
             train.train(config_lib.train_config(values))
             seconds = time.time() - start
             result, _ = evaluate.run_config(
                 model_dir, config_lib.eval_config(values)
             )
-            runs.append(
-                {
-                    "seed": seed,
-                    "model_dir": model_dir,
-                    "train_seconds": round(seconds, 1),
-                    **task.figures(result),
-                }
-            )
-            print(json.dumps(runs[-1]), flush=True)
-        keys = [k for k in runs[0] if k not in ("seed", "model_dir")]
-        report[path] = {
-            "runs": runs,
-            "mean": {k: float(np.mean([r[k] for r in runs])) for k in keys},
-        }
+            row = {
+                "seed": seed,
+                "model_dir": model_dir,
+                "train_seconds": round(seconds, 1),
+                **task.figures(result),
+            }
+        except Exception as error:  # Recorded; the sweep goes on.
+            row = {
+                "seed": seed,
+                "model_dir": model_dir,
+                "error": f"{type(error).__name__}: {error}",
+            }
+        entry["runs"].append(row)
+        _summary(report, path)
+        print(json.dumps(row), flush=True)
+        if out:
+            _files.write_json_atomically(out, report, indent=2)
     return report
 
 
 def main(argv):
     _cli.no_arguments(argv)
-    if not _FLAGFILES.value:
-        raise _cli.UsageError(
-            "--flagfiles: expected at least one flagfile. Received: none"
-        )
     try:
-        seeds = [int(s) for s in _SEEDS.value]
+        seeds = [int(s) for s in _SEEDS.value if s.strip()]
     except ValueError:
         raise _cli.UsageError(
             f"--seeds: expected integers. Received: {_SEEDS.value}"
         ) from None
-    report = run(_FLAGFILES.value, seeds)
+    out_dir = os.path.dirname(os.path.abspath(_OUT.value))
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        report = run(_FLAGFILES.value, seeds, out=_OUT.value)
+    except (ValueError, OSError) as error:
+        raise _cli.UsageError(str(error)) from None
+    failed = []
     for path, entry in report.items():
         means = ", ".join(f"{k} {v:.3f}" for k, v in entry["mean"].items())
-        print(f"{path} (mean of {len(seeds)} seeds): {means}")
-    with open(_OUT.value, "w") as f:
-        json.dump(report, f, indent=2)
+        done = len(entry["runs"]) - entry["failed"]
+        print(f"{path} (mean of {done} of {len(entry['runs'])} seeds): {means}")
+        failed += [
+            f"{path} seed {r['seed']}: {r['error']}"
+            for r in entry["runs"]
+            if "error" in r
+        ]
     print(f"Written {_OUT.value}")
+    if failed:
+        _cli.fail(
+            f"{len(failed)} run(s) failed (recorded in {_OUT.value}): "
+            + "; ".join(failed)
+        )
 
 
 if __name__ == "__main__":
