@@ -77,6 +77,7 @@ def run_config(model_dir: str, config: config_lib.EvalConfig):
     model_path = tasks.base.trained_model(model_dir)
     # Not while the run trains (or another evaluation writes eval/).
     with run_dir.RunLock(model_dir):
+        run_dir.remove_leftovers(model_dir)
         scored = {
             "model_sha256": tasks.base.fingerprint(model_path),
             "dataset": config.dataset,

@@ -163,7 +163,8 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     with run_dir.RunLock(out_dir):
         if config.overwrite:
             run_dir.clear(out_dir)  # The lock stays.
-        run_dir.check_config(out_dir, config)
+        run_dir.remove_leftovers(out_dir)
+        run_dir.check_config(out_dir, config, record=False)
         if flags_text is not None:
             _files.write_atomically(
                 os.path.join(out_dir, "flags.txt"), flags_text
@@ -200,6 +201,8 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
         1, setup.num_examples // config.batch_size
     )
     run_info = {"task": task.name, **setup.run_info}
+    # The run has started: its options are recorded from now on.
+    run_dir.check_config(out_dir, config)
     write_run_info(out_dir, run_info)
     # The input stream resumes where the restored checkpoint left off, so
     # a killed and restarted run sees the batches an uninterrupted one

@@ -10,8 +10,21 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 
-__all__ = ["write_atomically", "write_json_atomically"]
+__all__ = ["default_mode", "write_atomically", "write_json_atomically"]
+
+_UMASK_LOCK = threading.Lock()
+
+
+def default_mode() -> int:
+    """The mode `open()` would give a new file here: 0o666 less the umask
+    (a temporary file is created 0600, which would keep other users on
+    shared storage from reading the run)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
 
 
 def write_atomically(path: str, data) -> str:
@@ -23,6 +36,7 @@ def write_atomically(path: str, data) -> str:
         dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
     )
     try:
+        os.chmod(temporary, default_mode())
         with os.fdopen(descriptor, mode) as f:
             f.write(data)
             f.flush()

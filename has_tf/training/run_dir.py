@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -41,6 +42,7 @@ __all__ = [
     "RunLockedError",
     "check_config",
     "clear",
+    "remove_leftovers",
 ]
 
 
@@ -296,12 +298,15 @@ def _shaping(train_config) -> dict:
     }
 
 
-def check_config(directory: str, train_config) -> None:
+def check_config(directory: str, train_config, record: bool = True) -> None:
     """Records the run's options, or checks a restart against them.
 
     Args:
       directory: the run's directory (created).
       train_config: a `config.TrainConfig`.
+      record: write them when none are recorded yet; False only checks
+        (`train` records once the run has started: a start that fails,
+        e.g. on a misspelt dataset, must not pin its options).
 
     Raises:
       RunConfigMismatchError: the directory holds a run with other
@@ -329,7 +334,44 @@ def check_config(directory: str, train_config) -> None:
                 "run)."
             )
         return
-    _files.write_json_atomically(path, current)
+    if record:
+        _files.write_json_atomically(path, current)
+
+
+# What a killed process leaves: checkpoints.py's and files.py's temporary
+# files, replace_directory's `.tmp-<pid>` / `.old-<pid>` directories, and
+# the lock's own side files.
+_LEFTOVER = re.compile(
+    r"^(\.tmp-.*|\..+\.tmp|.+\.(tmp|old)-\d+|run\.lock\.(new|stale)-\w+)$"
+)
+
+
+def remove_leftovers(directory: str) -> list:
+    """Deletes what killed processes left in a run directory (and its
+    `backup/`); call it holding the lock. Returns the paths removed."""
+    removed = []
+    for folder in (directory, os.path.join(directory, "backup")):
+        if not os.path.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            if not _LEFTOVER.match(name):
+                continue
+            target = os.path.join(folder, name)
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                try:
+                    os.remove(target)
+                except FileNotFoundError:
+                    continue
+            removed.append(target)
+    if removed:
+        logging.info(
+            "Removed %d files left by killed processes: %s",
+            len(removed),
+            ", ".join(removed[:5]),
+        )
+    return removed
 
 
 def clear(directory: str, keep=(LOCK,)) -> None:

@@ -236,3 +236,50 @@ def test_a_container_restart_resumes_as_pid_1(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     history = json.loads((run / "history.json").read_text())
     assert history["steps_done"] == 400 and history["steps_this_run"] < 400
+
+
+def test_a_failed_start_records_no_options(tmp_path, tiny):
+    """A misspelt dataset fails the start; the corrected command (other
+    options) then starts without --overwrite."""
+    run = tmp_path / "run"
+    bad = train.TrainConfig(
+        model_dir=str(run),
+        data_dir=str(tmp_path),
+        **{**tiny, "dataset": "synthetic_parts/tinny"},
+    )
+    with pytest.raises(Exception, match="tinny"):
+        train.train(bad)
+    assert not (run / "run_config.json").exists()
+
+
+def test_leftovers_of_killed_processes_are_removed(tmp_path, one_step_run):
+    run = tmp_path / "run"
+    (run / "backup").mkdir(parents=True)
+    leftovers = [
+        run / "backup" / ".tmp-4242-000003.weights.h5",
+        run / ".tmp-4242.keras",
+        run / ".history.json.abc123.tmp",
+        run / "run.lock.new-0123abcd",
+    ]
+    for path in leftovers:
+        path.write_bytes(b"x" * 1000)
+    (run / "saved_model.tmp-4242").mkdir()
+    (run / "eval.old-4242").mkdir()
+    one_step_run(tensorboard_images=0)
+    for path in leftovers + [
+        run / "saved_model.tmp-4242",
+        run / "eval.old-4242",
+    ]:
+        assert not path.exists(), path
+    assert (run / "model.keras").exists()
+
+
+def test_run_files_follow_the_umask(tmp_path, one_step_run):
+    old = os.umask(0o022)
+    try:
+        run = one_step_run(tensorboard_images=0)
+    finally:
+        os.umask(old)
+    for name in ("run_info.json", "run_config.json", "history.json"):
+        mode = os.stat(os.path.join(run, name)).st_mode & 0o777
+        assert mode == 0o644, (name, oct(mode))
