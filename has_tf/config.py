@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import textwrap
 
 from absl import flags
@@ -689,10 +690,13 @@ def eval_config(values: flags.FlagValues | None = None) -> EvalConfig:
 
 
 def check_flagfiles(argv) -> None:
-    """Raises if a flagfile named in `argv` includes itself, at any depth.
+    """Raises if a flagfile named in `argv` includes itself, at any depth,
+    puts a comment after a value, or gives one flag twice.
 
     absl only warns about a circular `--flagfile=` and goes on with the
-    defaults; a run must not start from a configuration nobody wrote.
+    defaults, reads `--model_dir=runs/x  # baseline` as that whole value,
+    and keeps the later of two lines silently; a run must not start from a
+    configuration nobody wrote.
 
     Args:
       argv: command-line arguments (`--flagfile=PATH` or `--flagfile
@@ -700,7 +704,7 @@ def check_flagfiles(argv) -> None:
 
     Raises:
       ValueError: naming the chain of files, e.g. "a.cfg -> b.cfg ->
-        a.cfg".
+        a.cfg", or the file and line.
     """
     args = list(argv)
     paths = [
@@ -722,11 +726,31 @@ def _follow_flagfile(path: str, chain: list) -> None:
         )
     if not os.path.exists(real):
         return  # absl reports a missing file itself.
+    seen = {}
     with open(real) as f:
-        for line in f:
+        for number, line in enumerate(f, 1):
             line = line.strip()
+            if not line or line.startswith(("#", "//")):
+                continue
+            where = f"{os.path.relpath(path)}:{number}"
+            if re.search(r"\s(#|//)", line):
+                raise ValueError(
+                    f"{where}: a comment after a value is read by absl as "
+                    f"part of the value ({line!r}); put it on a line of its "
+                    "own."
+                )
+            name = line.split("=", 1)[0].lstrip("-")
             if line.startswith("--flagfile="):
                 _follow_flagfile(line.split("=", 1)[1], chain + [real])
+            elif name in seen:
+                raise ValueError(
+                    f"{where}: --{name} is given twice in this file (line "
+                    f"{seen[name]} too); absl would keep the later one "
+                    "silently. (Override a flag of an included flagfile "
+                    "after its --flagfile= line, or on the command line.)"
+                )
+            else:
+                seen[name] = number
 
 
 def read_flagfile(path: str, **overrides) -> flags.FlagValues:

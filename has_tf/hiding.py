@@ -157,6 +157,12 @@ def _fill_vector(fill_value: FillLike, channels, dtype, name="fill_value"):
         raise ValueError(
             f"Expected `{name}` to be numeric. Received: {name}={fill_value!r}"
         )
+    static = tf.get_static_value(fill)
+    if static is not None and not np.isfinite(np.asarray(static)).all():
+        raise ValueError(
+            f"Expected a finite `{name}`. Received: {name}="
+            f"{_short_repr(fill_value)}"
+        )
     if fill.shape.rank not in (0, 1) or (
         fill.shape.rank == 1
         and isinstance(channels, int)

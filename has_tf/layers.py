@@ -47,6 +47,11 @@ def _check_fill(fill_value):
             "Expected `fill_value` to be a scalar or one value per channel. "
             f"Received: fill_value={fill_value!r}"
         )
+    if not np.isfinite(array).all():
+        raise ValueError(
+            "Expected a finite `fill_value` (a NaN or infinite fill would "
+            f"poison every hidden pixel). Received: fill_value={fill_value!r}"
+        )
     return _plain(fill_value)
 
 

@@ -76,3 +76,24 @@ def test_the_0_2_flag_is_an_alias_of_the_new_one(tmp_path):
     values(["app", "--protocol=ten_crop", "--model_dir=m"])
     assert values.eval_crop == "ten_crop"
     assert config.eval_config(values).eval_crop == "ten_crop"
+
+
+@pytest.mark.parametrize(
+    "lines, match",
+    [
+        (["--model_dir=runs/x  # the baseline"], "a comment after a value"),
+        (["--epochs=2", "--seed=1", "--epochs=3"], "--epochs is given twice"),
+    ],
+)
+def test_flagfile_lines_absl_would_misread(tmp_path, lines, match):
+    path = tmp_path / "x.cfg"
+    path.write_text("# A header comment is fine.\n" + "\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=match):
+        config.read_flagfile(str(path))
+
+
+def test_a_flag_of_an_included_flagfile_may_be_overridden(tmp_path):
+    (tmp_path / "base.cfg").write_text("--epochs=2\n")
+    path = tmp_path / "x.cfg"
+    path.write_text(f"--flagfile={tmp_path / 'base.cfg'}\n--epochs=3\n")
+    assert config.read_flagfile(str(path)).epochs == 3

@@ -142,3 +142,15 @@ def test_evaluation_waits_for_the_run_and_swaps_eval_in_whole(
     assert sorted(os.listdir(os.path.join(run, "eval"))) == before
     assert open(os.path.join(run, "eval", "metrics.json")).read() == metrics
     assert not [n for n in os.listdir(run) if n.startswith("eval.")]
+
+
+def test_a_model_of_other_classes_than_the_dataset_is_refused(
+    tmp_path, one_step_run
+):
+    from has_tf import models
+
+    run = one_step_run(tensorboard_images=0)  # 3 classes.
+    other = models.small_gap(num_classes=5, input_shape=(28, 28, 3))
+    other.save(os.path.join(run, "model.keras"))
+    with pytest.raises(ValueError, match="model of 5 classes.*has 3"):
+        evaluate.evaluate(run, "synthetic_parts/tiny", "test", str(tmp_path))

@@ -226,6 +226,7 @@ def test_unknown_image_size_in_tf_data():
         (dict(patch_sizes=[2.5]), r"patch_sizes=\[2.5\]"),
         (dict(fill_value=[1.0, 2.0]), "fill_value of shape"),
         (dict(fill_value="red"), "fill_value='red'"),
+        (dict(fill_value=float("nan")), "finite `fill_value`"),
         (dict(seed="x"), "seed='x'"),
         (dict(seed=tf.constant([1, 2, 3])), r"seed.shape=\(3,\)"),
     ],

@@ -94,6 +94,8 @@ def test_config_round_trip():
         (dict(hide_prob=1.2), "hide_prob=1.2"),
         (dict(fill_value="grey"), "fill_value='grey'"),
         (dict(fill_value=[[1.0]]), r"fill_value=\[\[1.0\]\]"),
+        (dict(fill_value=float("nan")), "finite `fill_value`.*nan"),
+        (dict(fill_value=[0.0, float("inf"), 0.0]), "finite `fill_value`"),
         (dict(seed="s"), "seed='s'"),
         (dict(seed=(1, 2)), r"seed=\(1, 2\)"),
     ],

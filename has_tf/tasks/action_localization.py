@@ -38,6 +38,7 @@ from has_tf.metrics import detection_files
 from has_tf.metrics import segments as metric_segments
 from has_tf.postprocess import segments
 from has_tf.tasks.base import TrainingSetup
+from has_tf.tasks.base import check_classes
 from has_tf.tasks.base import load_run
 from has_tf.tasks.base import score
 from has_tf.tasks.base import write_metrics
@@ -144,6 +145,7 @@ class ActionLocalization:
         if config.max_images:
             data = data.take(config.max_images)
         names = builder.info.features["segments"]["label"].names
+        check_classes(model, len(names), model_dir, config.dataset)
         out_dir = out_dir or os.path.join(model_dir, "eval")
         os.makedirs(out_dir, exist_ok=True)
         step = _TcamStep(

@@ -51,6 +51,7 @@ METRICS = "metrics.json"  # In the run's eval/ directory.
 
 __all__ = [
     "METRICS",
+    "check_classes",
     "RUN_INFO",
     "Scorer",
     "Task",
@@ -212,6 +213,19 @@ def fingerprint(path: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_classes(model, num_classes: int, model_dir: str, dataset: str):
+    """Raises unless the model scores as many classes as the dataset has
+    (else a label beyond the model's classes fails deep in TensorFlow,
+    and fewer would score against the wrong class names)."""
+    outputs = int(model.output_shape[-1])
+    if outputs != num_classes:
+        raise ValueError(
+            f"--model_dir={model_dir} holds a model of {outputs} classes, "
+            f"but --dataset={dataset} has {num_classes}: evaluate it on the "
+            "dataset it was trained on."
+        )
 
 
 def load_run(model_dir: str):

@@ -34,6 +34,7 @@ from has_tf.metrics import cam_evaluation
 from has_tf.postprocess import boxes as postprocess_boxes
 from has_tf.postprocess import ten_crop
 from has_tf.tasks.base import TrainingSetup
+from has_tf.tasks.base import check_classes
 from has_tf.tasks.base import load_run
 from has_tf.tasks.base import score
 from has_tf.tasks.base import write_metrics
@@ -271,7 +272,14 @@ class ImageLocalization:
         pictures = OverlayPictures(
             out_dir, config.num_pictures, config.cam_threshold, run_info
         )
-        score(_eval_batches(config, run_info), step, [paper, free, pictures])
+        builder, batches = _eval_batches(config, run_info)
+        check_classes(
+            model,
+            builder.info.features["label"].num_classes,
+            model_dir,
+            config.dataset,
+        )
+        score(batches, step, [paper, free, pictures])
         result_paper, result_free = paper.result(), free.result()
         result = {
             "task": self.name,
@@ -345,9 +353,10 @@ def predict_cams(
 
 
 def _eval_batches(config, run_info: dict):
-    """The split's evaluation batches (`input_pipeline.images.eval_pipeline`,
-    images decoded from their encoded bytes, crop windows only)."""
-    data, _ = datasets.load(
+    """`(builder, batches)`: the split's evaluation batches
+    (`input_pipeline.images.eval_pipeline`, images decoded from their
+    encoded bytes, crop windows only) and its TFDS builder."""
+    data, builder = datasets.load(
         config.dataset,
         config.eval_split,
         config.data_dir,
@@ -357,7 +366,7 @@ def _eval_batches(config, run_info: dict):
     )
     if config.max_images:
         data = data.take(config.max_images)
-    return image_pipeline.eval_pipeline(
+    return builder, image_pipeline.eval_pipeline(
         data,
         config.eval_batch_size,
         config.eval_crop,
