@@ -335,7 +335,11 @@ def main(argv):
         raise _cli.UsageError(str(error)) from None
     try:
         record = train(config, flags.FLAGS.flags_into_string())
-    except (run_dir.RunLockedError, run_dir.RunConfigMismatchError) as error:
+    except (
+        run_dir.RunLockedError,
+        run_dir.RunConfigMismatchError,
+        datasets.DataMissingError,
+    ) as error:
         raise _cli.UsageError(str(error)) from None
     print(
         f"Trained {record['model']} on {config.dataset}: final accuracy "

@@ -17,6 +17,7 @@ from has_tf.datasets import synthetic_parts
 from has_tf.datasets import thumos14_features
 
 __all__ = [
+    "DataMissingError",
     "KNOWN",
     "TEMPORAL",
     "cub",
@@ -44,6 +45,45 @@ TEMPORAL = ("synthetic_actions", "thumos14_features")
 def is_temporal(name: str) -> bool:
     """Whether `name` ("base" or "base/config") is a video-feature dataset."""
     return name.partition("/")[0] in TEMPORAL
+
+
+# Where each dataset's files come from, for the message when they are not
+# there.
+_README = {
+    "ilsvrc_loc": "has_tf/datasets/ilsvrc_loc/README.md",
+    "thumos14_features": "has_tf/datasets/thumos14_features/README.md",
+    "cub": "has_tf/datasets/cub.py (and docs/datasets.md)",
+}
+
+
+class DataMissingError(FileNotFoundError):
+    """A dataset whose files are not where the flags say, and cannot be
+    downloaded from here: names what is missing, where it goes, and
+    which README says how to get it."""
+
+
+def _missing(name, base, data_dir, manual_dir, error) -> DataMissingError:
+    cause = str(error).strip().splitlines()[0][:300] if str(error) else ""
+    if isinstance(error, AssertionError) and "anual" in str(error):
+        what = f"its files are not in --manual_dir={manual_dir or '(unset)'}"
+    elif isinstance(error, OSError) and error.errno is not None:
+        what = (
+            f"preparing it in --data_dir={data_dir} failed "
+            f"({type(error).__name__}: {cause})"
+        )
+    else:
+        what = (
+            f"it is not prepared in --data_dir={data_dir} and could not be "
+            f"downloaded ({type(error).__name__}: {cause})"
+        )
+    return DataMissingError(
+        f"--dataset={name}: {what}. "
+        + (
+            f"Where its files come from and where they go: {_README[base]}."
+            if base in _README
+            else ""
+        )
+    )
 
 
 def load(
@@ -84,6 +124,7 @@ def load(
 
     Raises:
       ValueError: an unknown name; the message lists the known ones.
+      DataMissingError: the files are not there (a FileNotFoundError).
     """
     base, _, config = name.partition("/")
     if base not in KNOWN:
@@ -92,11 +133,14 @@ def load(
         )
     tfds_name = KNOWN[base] + (f"/{config}" if config else "")
     builder = tfds.builder(tfds_name, data_dir=data_dir)
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(
-            manual_dir=manual_dir, try_download_gcs=False
+    try:
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(
+                manual_dir=manual_dir, try_download_gcs=False
+            )
         )
-    )
+    except (AssertionError, OSError, tfds.download.DownloadError) as error:
+        raise _missing(name, base, data_dir, manual_dir, error) from error
     decoders = None
     features = builder.info.features
     if (
