@@ -48,28 +48,93 @@ for _name in (*config_lib.key_flags(config_lib.CamsConfig), "threshold_step"):
 
 
 def load_cam(path: str) -> np.ndarray:
-    """A 2-D numeric, finite-or-NaN CAM from `path`; errors name the file."""
+    """A non-empty 2-D finite real CAM from `path`; errors name the file."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"Missing CAM {path}.")
     try:
         cam = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"Unreadable CAM {path}: {error}") from None
-    if cam.ndim != 2 or not np.issubdtype(cam.dtype, np.number):
+    except (OSError, ValueError, EOFError) as error:
         raise ValueError(
-            f"Expected a 2-D numeric CAM in {path}. Received: shape "
+            f"Unreadable CAM {path} ({os.path.getsize(path)} bytes): "
+            f"{type(error).__name__}: {error}"
+        ) from None
+    if not isinstance(cam, np.ndarray):  # An .npz archive named .npy.
+        cam.close()
+        raise ValueError(
+            f"Expected one array (np.save) in {path}. Received: an .npz "
+            "archive (np.savez)."
+        )
+    if (
+        cam.ndim != 2
+        or not cam.size
+        or not np.issubdtype(cam.dtype, np.number)
+        or np.iscomplexobj(cam)
+    ):
+        raise ValueError(
+            f"Expected a non-empty 2-D real CAM in {path}. Received: shape "
             f"{cam.shape}, dtype {cam.dtype}"
+        )
+    if not np.isfinite(cam).all():
+        raise ValueError(
+            f"Expected a finite CAM in {path}: it holds NaN or inf."
         )
     return cam
 
 
+def _check_orientation(cam, size, path: str) -> None:
+    """Refuses a CAM whose rows and columns are the image's transposed
+    (`size` is `(width, height)`): it would be scored against the boxes
+    silently mirrored about the diagonal."""
+    width, height = size
+    rows, cols = cam.shape
+    if rows == cols or width == height:
+        return
+    as_is = abs(rows / cols - height / width)
+    swapped = abs(rows / cols - width / height)
+    if swapped < 0.01 * (width / height) and as_is > 0.05 * (height / width):
+        raise ValueError(
+            f"The CAM in {path} is {rows}x{cols} (rows x columns), but its "
+            f"image is {width}x{height} (width x height): it looks "
+            "transposed. Save CAMs as [height, width]."
+        )
+
+
 def _load_mask(path: str) -> np.ndarray:
+    """A 2-D boolean mask (`> 0.5`) from a `.npy` or an image file."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"Missing mask {path}.")
-    if path.endswith(".npy"):
-        return np.load(path, allow_pickle=False) > 0.5
-    with Image.open(path) as image:
-        return np.asarray(image.convert("L"), np.float32) > 0.5
+    try:
+        if path.endswith(".npy"):
+            mask = np.load(path, allow_pickle=False)
+        else:
+            with Image.open(path) as image:
+                mask = np.asarray(image.convert("L"), np.float32)
+    except Exception as error:  # Truncated, foreign or empty files.
+        raise ValueError(
+            f"Unreadable mask {path}: {type(error).__name__}: {error}"
+        ) from None
+    if (
+        not isinstance(mask, np.ndarray)
+        or mask.ndim != 2
+        or not mask.size
+        or not np.issubdtype(mask.dtype, np.number)
+    ):
+        raise ValueError(
+            f"Expected a non-empty 2-D numeric mask in {path}. Received: "
+            f"{getattr(mask, 'shape', type(mask).__name__)}"
+        )
+    return mask > 0.5
+
+
+def _union(masks, paths) -> np.ndarray:
+    """The union of one image's instance masks, which share a size."""
+    shapes = {m.shape for m in masks}
+    if len(shapes) > 1:
+        raise ValueError(
+            "Expected the masks of one image to share a size. Received: "
+            + ", ".join(f"{p} {m.shape}" for p, m in zip(paths, masks))
+        )
+    return np.any(masks, axis=0)
 
 
 def evaluate_cams(
@@ -119,26 +184,36 @@ def evaluate_cams(
     mask_root = mask_dir or metadata_dir
     total = len(metadata.image_ids)
     for done, image_id in enumerate(metadata.image_ids, start=1):
-        cam = load_cam(cam_paths[image_id])
+        path = cam_paths[image_id]
+        cam = load_cam(path)
         label = metadata.labels[image_id]
-        if metadata.boxes is not None:
-            evaluator.add_boxes(
-                cam,
-                metadata.boxes[image_id],
-                metadata.sizes[image_id],
-                label=label,
-            )
-        else:
-            masks = [
-                _load_mask(os.path.join(mask_root, p))
-                for p in metadata.masks[image_id]
-            ]
-            ignore = metadata.ignore[image_id]
-            evaluator.add_mask(
-                cam,
-                np.any(masks, axis=0),
-                _load_mask(os.path.join(mask_root, ignore)) if ignore else None,
-            )
+        try:
+            if metadata.boxes is not None:
+                _check_orientation(cam, metadata.sizes[image_id], path)
+                evaluator.add_boxes(
+                    cam,
+                    metadata.boxes[image_id],
+                    metadata.sizes[image_id],
+                    label=label,
+                )
+            else:
+                masks = [
+                    _load_mask(os.path.join(mask_root, p))
+                    for p in metadata.masks[image_id]
+                ]
+                ignore = metadata.ignore[image_id]
+                evaluator.add_mask(
+                    cam,
+                    _union(masks, metadata.masks[image_id]),
+                    _load_mask(os.path.join(mask_root, ignore))
+                    if ignore
+                    else None,
+                )
+        except FileNotFoundError:
+            raise
+        except (ValueError, ArithmeticError, OSError) as error:
+            # With 50,000 CAMs, which one matters most.
+            raise ValueError(f"{path} (image {image_id!r}): {error}") from None
         if progress is not None:
             progress(done, total)
     result = evaluator.result()

@@ -124,7 +124,7 @@ def test_missing_cam_and_malformed_lines_are_named(tmp_path):
         evaluate_cams.evaluate_cams(str(cams), str(meta), str(out))
     assert not out.exists()  # Nothing written half-way.
     np.save(cams / "val" / "b.jpg.npy", np.zeros(3))
-    with pytest.raises(ValueError, match="2-D numeric CAM.*b.jpg.npy"):
+    with pytest.raises(ValueError, match="2-D real CAM.*b.jpg.npy"):
         evaluate_cams.evaluate_cams(str(cams), str(meta), str(out))
     assert not out.exists()
     _write(
@@ -177,3 +177,88 @@ def test_command_line(tmp_path, run_app):
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("has_tf.evaluate_cams: error: --metadata_dir")
     assert "Traceback" not in done.stderr
+
+
+def _save_bytes(path, data):
+    path.write_bytes(data)
+
+
+@pytest.mark.parametrize(
+    "fault, match",
+    [
+        ("empty_file", r"Unreadable CAM .*a\.jpg\.npy \(0 bytes\)"),
+        ("npz", r"an \.npz archive.*a\.jpg\.npy|a\.jpg\.npy.*an \.npz"),
+        ("nan", r"finite CAM in .*a\.jpg\.npy"),
+        ("complex", r"real CAM in .*a\.jpg\.npy"),
+        ("empty_array", r"non-empty 2-D real CAM in .*a\.jpg\.npy"),
+        ("transposed", r"a\.jpg\.npy is 40x20.*looks transposed"),
+    ],
+)
+def test_a_bad_cam_is_named(tmp_path, fault, match):
+    meta, cams = _box_split(tmp_path)
+    path = cams / "val" / "a.jpg.npy"
+    good = np.load(path)
+    if fault == "empty_file":
+        _save_bytes(path, b"")
+    elif fault == "npz":
+        with open(path, "wb") as f:
+            np.savez(f, cam=good)
+    elif fault == "nan":
+        good[0, 0] = np.nan
+        np.save(path, good)
+    elif fault == "complex":
+        np.save(path, good.astype(np.complex64))
+    elif fault == "empty_array":
+        np.save(path, np.zeros((0, 40)))
+    elif fault == "transposed":
+        np.save(path, good.T)
+    with pytest.raises(ValueError, match=match):
+        evaluate_cams.evaluate_cams(str(cams), str(meta), str(tmp_path / "o"))
+
+
+@pytest.mark.parametrize(
+    "fault, match",
+    [
+        ("swapped_size", r"image_sizes\.txt.*|localization\.txt:1: the box"),
+        ("box_outside", r"localization\.txt:2: the box \(0, 0, 29, 60\)"),
+        ("duplicate_id", r"image_ids\.txt:2: image 'val/a\.jpg' is listed"),
+        ("duplicate_label", r"class_labels\.txt:2: image 'val/a\.jpg'"),
+        ("zero_width", r"image_sizes\.txt:1: expected a positive width"),
+    ],
+)
+def test_metadata_the_tool_would_refuse_is_refused(tmp_path, fault, match):
+    meta, cams = _box_split(tmp_path)
+    if fault == "swapped_size":
+        _write(meta, "image_sizes.txt", ["val/a.jpg,20,40", "val/b.jpg,60,60"])
+    elif fault == "box_outside":
+        _write(
+            meta,
+            "localization.txt",
+            ["val/a.jpg,8,4,31,13", "val/b.jpg,0,0,29,60"],
+        )
+    elif fault == "duplicate_id":
+        _write(meta, "image_ids.txt", ["val/a.jpg", "val/a.jpg", "val/b.jpg"])
+    elif fault == "duplicate_label":
+        _write(
+            meta,
+            "class_labels.txt",
+            ["val/a.jpg,3", "val/a.jpg,4", "val/b.jpg,1"],
+        )
+    elif fault == "zero_width":
+        _write(meta, "image_sizes.txt", ["val/a.jpg,0,20", "val/b.jpg,60,60"])
+    with pytest.raises(cam_evaluation.MetadataError, match=match):
+        evaluate_cams.evaluate_cams(str(cams), str(meta), str(tmp_path / "o"))
+
+
+def test_a_bad_mask_is_named(tmp_path):
+    meta, cams = tmp_path / "meta", tmp_path / "cams"
+    meta.mkdir()
+    (cams / "val").mkdir(parents=True)
+    _write(meta, "image_ids.txt", ["val/a.jpg"])
+    _write(meta, "class_labels.txt", ["val/a.jpg,0"])
+    _write(meta, "localization.txt", ["val/a.jpg,val/a_m.png,"])
+    (meta / "val").mkdir()
+    (meta / "val" / "a_m.png").write_bytes(b"not a png")
+    np.save(cams / "val" / "a.jpg.npy", np.ones((8, 8)))
+    with pytest.raises(ValueError, match=r"Unreadable mask .*a_m\.png"):
+        evaluate_cams.evaluate_cams(str(cams), str(meta), str(tmp_path / "o"))

@@ -101,35 +101,58 @@ def _lines(path: str, fields: tuple, numeric: int = 0):
             yield number, parts, values
 
 
+def _unique(path, fields, numeric, value, positive=False) -> dict:
+    """id -> `value(numbers)` of a metadata file with one line per id."""
+    table, seen = {}, {}
+    for number, parts, values in _lines(path, fields, numeric=numeric):
+        if parts[0] in seen:
+            raise MetadataError(
+                f"{path}:{number}: image {parts[0]!r} appears twice (line "
+                f"{seen[parts[0]]} too)."
+            )
+        if positive and min(values) <= 0:
+            raise MetadataError(
+                f"{path}:{number}: expected a positive width and height. "
+                f"Received: {','.join(parts)!r}"
+            )
+        seen[parts[0]] = number
+        table[parts[0]] = value(values)
+    return table
+
+
 def read_metadata(metadata_dir: str) -> Metadata:
     """Reads a wsolevaluation metadata folder (module docstring).
 
     Raises:
       MetadataError: a missing file, a malformed line (file:line named),
-        an image without a label, size or localization, or a box whose
-        corners are out of order or outside its image.
+        an image listed twice, a size not positive, an image without a
+        label, size or localization, or a box whose corners are out of
+        order or outside its image.
     """
     join = os.path.join
     ids_path = join(metadata_dir, "image_ids.txt")
-    image_ids = [parts[0] for _, parts, _ in _lines(ids_path, (1,))]
+    image_ids = []
+    first_line = {}
+    for number, parts, _ in _lines(ids_path, (1,)):
+        if parts[0] in first_line:
+            raise MetadataError(
+                f"{ids_path}:{number}: image {parts[0]!r} is listed twice "
+                f"(line {first_line[parts[0]]} too)."
+            )
+        first_line[parts[0]] = number
+        image_ids.append(parts[0])
     if not image_ids:
         raise MetadataError(f"{ids_path}: no image ids.")
-    labels = {
-        parts[0]: values[0]
-        for _, parts, values in _lines(
-            join(metadata_dir, "class_labels.txt"), (2,), numeric=1
-        )
-    }
+    labels = _unique(
+        join(metadata_dir, "class_labels.txt"), (2,), 1, lambda v: v[0]
+    )
     loc_path = join(metadata_dir, "localization.txt")
     rows = list(_lines(loc_path, (2, 3, 5)))
     is_boxes = bool(rows) and len(rows[0][1]) == 5
     metadata = Metadata(image_ids, labels, {})
     if is_boxes:
         sizes_path = join(metadata_dir, "image_sizes.txt")
-        metadata.sizes = {
-            parts[0]: (values[0], values[1])
-            for _, parts, values in _lines(sizes_path, (3,), numeric=2)
-        }
+        metadata.sizes = _unique(sizes_path, (3,), 2, tuple, positive=True)
         metadata.boxes = {}
         for number, parts, _ in rows:
             where = f"{loc_path}:{number}"
@@ -148,6 +171,19 @@ def read_metadata(metadata_dir: str) -> Metadata:
             if box[2] < box[0] or box[3] < box[1]:
                 raise MetadataError(
                     f"{where}: expected x0 <= x1 and y0 <= y1. Received: {box}"
+                )
+            size = metadata.sizes.get(parts[0])
+            if size is not None and not (
+                0 <= box[0]
+                and 0 <= box[1]
+                and box[2] <= size[0] - 1
+                and box[3] <= size[1] - 1
+            ):
+                raise MetadataError(
+                    f"{where}: the box {box} leaves its image of width "
+                    f"{size[0]} and height {size[1]} (image_sizes.txt); "
+                    "expected 0 <= x0 <= x1 <= width - 1 and 0 <= y0 <= "
+                    "y1 <= height - 1 (are width and height swapped?)."
                 )
             metadata.boxes.setdefault(parts[0], []).append(box)
     else:
