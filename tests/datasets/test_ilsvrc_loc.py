@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import tarfile
 
 import numpy as np
 import pytest
@@ -115,7 +116,17 @@ def _faulty_kaggle(tmp_path):
         "ILSVRC2012_val_00000003,n01484850 40 30 50 39\n"
         "short row\n"
         "ILSVRC2012_val_00000004,n01484850 a b c d\n"
+        # Kaggle's mark of an image without boxes, and a 4-number row.
+        "ILSVRC2012_val_00000005,\n"
+        "ILSVRC2012_val_00000006,n01484850 1 2 3\n"
+        # A class id that is none of the 1000.
+        "ILSVRC2012_val_00000007,n99999999 1 1 8 8\n"
     )
+    for stem in ("00000005", "00000006", "00000007"):
+        shutil.copy(
+            val / "ILSVRC2012_val_00000002.JPEG",
+            val / f"ILSVRC2012_val_{stem}.JPEG",
+        )
     return root
 
 
@@ -135,6 +146,9 @@ def test_data_faults_are_named_counted_and_skipped(tmp_path, caplog):
     assert "LOC_val_solution.csv:3: 3 values of a partial box dropped" in log
     assert "has min > max" in log
     assert "ILSVRC2012_val_00000003.JPEG: no box inside the image" in log
+    assert "ILSVRC2012_val_00000005.JPEG: no box in LOC_val_solution" in log
+    assert "ILSVRC2012_val_00000006.JPEG: no box in LOC_val_solution" in log
+    assert "ILSVRC2012_val_00000007.JPEG: 'n99999999' is none" in log
     assert "boxes_outside_the_image 2" in log  # The build's summary.
     assert "1 examples built" in log
     val = list(builder.as_dataset(split="validation"))
@@ -164,3 +178,25 @@ def test_bad_annotation_xml_is_named():
         )
     with pytest.raises(ValueError, match="malformed XML"):
         _parse_xml(b"<annotation><object>")
+
+
+def test_a_truncated_archive_is_named_and_its_files_before_kept(
+    tmp_path, caplog
+):
+    root = tmp_path / "manual"
+    shutil.copytree(os.path.join(DUMMY, "archives"), root)
+    val = root / "ILSVRC2012_img_val.tar"
+    with tarfile.open(val) as tar:
+        last = [m for m in tar.getmembers() if m.isfile()][-1]
+    # Cut in the middle of the last image's bytes (a download cut short).
+    val.write_bytes(val.read_bytes()[: last.offset_data + last.size // 2])
+    caplog.set_level("INFO", logger="absl")
+    builder = IlsvrcLoc(data_dir=tmp_path / "data")
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+            manual_dir=str(root), try_download_gcs=False
+        )
+    )
+    assert "skipping ILSVRC2012_img_val.tar: unreadable after" in caplog.text
+    assert "truncated_archives 1" in caplog.text
+    assert 0 < len(list(builder.as_dataset(split="validation"))) < 3

@@ -168,6 +168,26 @@ def _parse_solution(path, faults: _Faults) -> dict:
     return out
 
 
+def _files_of(tar, name: str, faults: "_Faults"):
+    """`(member, bytes)` of each file in an open tar; a truncated or
+    corrupt archive ends the walk as a fault naming it and the last file
+    read (the files before it are kept)."""
+    last = "its first member"
+    try:
+        for member in tar:
+            if not member.isfile():
+                continue
+            data = tar.extractfile(member).read()
+            last = member.name
+            yield member, data
+    except (tarfile.TarError, EOFError, OSError) as error:
+        faults.skip(
+            "truncated_archives",
+            name,
+            f"unreadable after {last} ({type(error).__name__}: {error})",
+        )
+
+
 def _parse_xml(data: bytes):
     """ILSVRC XML -> (file stem, [(wnid, xmin, ymin, xmax, ymax), ...]).
 
@@ -260,6 +280,13 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
             homepage="https://image-net.org/challenges/LSVRC/2012/",
         )
 
+    @property
+    def _wnids(self) -> frozenset:
+        """The 1000 class ids a label may be."""
+        if not hasattr(self, "_wnid_set"):
+            self._wnid_set = frozenset(self.info.features["label"].names)
+        return self._wnid_set
+
     def _split_generators(self, dl_manager):
         manual = epath.Path(dl_manager.manual_dir)
         layout = detect_layout(manual)
@@ -291,10 +318,16 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
                 for path in sorted(folder.iterdir())
             ]
         else:
-            items = [
-                (images / f"{image_id}.JPEG", boxes[0][0])
-                for image_id, boxes in sorted(solution.items())
-            ]
+            items = []
+            for image_id, boxes in sorted(solution.items()):
+                if not boxes:  # An empty PredictionString, or no full box.
+                    faults.skip(
+                        "images_without_boxes",
+                        f"{image_id}.JPEG",
+                        f"no box in LOC_{split}_solution.csv",
+                    )
+                    continue
+                items.append((images / f"{image_id}.JPEG", boxes[0][0]))
         built = 0
         for path, wnid in items:
             stem = path.stem
@@ -321,9 +354,9 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
             (manual / "ILSVRC2012_img_val.tar").open("rb") as f,
             tarfile.open(fileobj=f) as tar,
         ):
-            for member in tar:
-                if not member.isfile():
-                    continue
+            for member, data in _files_of(
+                tar, "ILSVRC2012_img_val.tar", faults
+            ):
                 name = os.path.basename(member.name)
                 stem = os.path.splitext(name)[0]
                 if stem not in boxes or not boxes[stem]:
@@ -335,7 +368,7 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
                     continue
                 example = self._example(
                     name,
-                    tar.extractfile(member).read(),
+                    data,
                     boxes[stem][0][0],
                     boxes[stem],
                     faults,
@@ -355,19 +388,30 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
             (manual / "ILSVRC2012_img_train.tar").open("rb") as f,
             tarfile.open(fileobj=f) as tar,
         ):
-            for member in tar:
-                if not member.isfile() or not member.name.endswith(".tar"):
+            for member, data in _files_of(
+                tar, "ILSVRC2012_img_train.tar", faults
+            ):
+                if not member.name.endswith(".tar"):
                     continue
                 wnid = os.path.splitext(os.path.basename(member.name))[0]
-                with tarfile.open(fileobj=tar.extractfile(member)) as inner:
-                    for image in inner:
-                        if not image.isfile():
-                            continue
+                try:
+                    inner = tarfile.open(fileobj=io.BytesIO(data))
+                except (tarfile.TarError, EOFError, OSError) as error:
+                    faults.skip(
+                        "truncated_archives",
+                        member.name,
+                        f"unreadable ({type(error).__name__}: {error})",
+                    )
+                    continue
+                with inner:
+                    for image, image_data in _files_of(
+                        inner, member.name, faults
+                    ):
                         name = os.path.basename(image.name)
                         stem = os.path.splitext(name)[0]
                         example = self._example(
                             name,
-                            inner.extractfile(image).read(),
+                            image_data,
                             wnid,
                             boxes.get(stem, []),
                             faults,
@@ -388,6 +432,13 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
         outside the image are dropped and counted (they could never
         match); an image that needs a box and has none left is skipped.
         """
+        if wnid not in self._wnids:
+            faults.skip(
+                "unknown_wnids",
+                name,
+                f"{wnid!r} is none of the 1000 ILSVRC2012 classes",
+            )
+            return None
         pil = tfds.core.lazy_imports.PIL_Image
         try:
             image = pil.open(io.BytesIO(data))
