@@ -154,6 +154,7 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
         # Before anything runs: tf.data service would wait for an absent
         # dispatcher without end.
         data_service.wait_for_dispatcher(config.data_service)
+        data_service.probe(config.data_service)
     strategy = build_strategy(config.strategy)
     # Under multi_worker only the chief writes into the model dir.
     out_dir = config.model_dir

@@ -166,3 +166,32 @@ def test_the_command_starts_a_working_cluster(command_cluster):
     )
     assert sorted(int(x) for x in elements) == list(range(0, 60, 2))
     assert all(server.poll() is None for server in servers)
+
+
+@pytest.mark.slow
+def test_the_probe_gets_an_element_from_a_working_service(cluster):
+    dispatcher, _ = cluster
+    data_service.probe(dispatcher.target, timeout_s=120)
+
+
+@pytest.mark.slow
+def test_a_dispatcher_without_workers_fails_the_probe_naming_it():
+    lonely = data_service.serve("dispatcher")
+    try:
+        with pytest.raises(ConnectionError, match="no worker") as raised:
+            data_service.probe(lonely.target, timeout_s=30)
+        assert lonely.target in str(raised.value)
+    finally:
+        lonely._stop()
+
+
+@pytest.mark.slow
+def test_a_port_that_is_no_dispatcher_fails_the_probe():
+    """Something else listens there (accepts, never answers gRPC)."""
+    with socket.socket() as listener:
+        listener.bind(("localhost", 0))
+        listener.listen()
+        address = f"grpc://localhost:{listener.getsockname()[1]}"
+        data_service.wait_for_dispatcher(address, timeout_s=5)  # Passes.
+        with pytest.raises(ConnectionError, match=address):
+            data_service.probe(address, timeout_s=30)

@@ -40,7 +40,10 @@ the trainer takes batches from whichever worker has one ready.
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
 
 import tensorflow as tf
@@ -49,9 +52,11 @@ from has_tf import _checks
 
 __all__ = [
     "DISPATCHER_TIMEOUT_S",
+    "PROBE_TIMEOUT_S",
     "ROLES",
     "distribute",
     "parse_address",
+    "probe",
     "serve",
     "wait_for_dispatcher",
 ]
@@ -97,6 +102,63 @@ def wait_for_dispatcher(
                     f"{port}` on {host}, or fix the address."
                 ) from error
             time.sleep(0.5)
+
+
+PROBE_TIMEOUT_S = 90.0
+
+# Run in a child process: a tf.data service client waits for workers (and
+# retries a server that is no dispatcher) without end, so only a process
+# can be given a deadline.
+_PROBE = """
+import sys
+import tensorflow as tf
+service = tf.data.experimental.service
+data = tf.data.Dataset.range(1).apply(
+    service.distribute("parallel_epochs", sys.argv[1])
+)
+print("PROBE", int(next(iter(data))), flush=True)
+"""
+
+
+def probe(address: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Returns once the tf.data service at `address` delivers an element.
+
+    `wait_for_dispatcher` only sees that something accepts connections;
+    this asks the service itself for one element of a one-element
+    dataset, from a child process given `timeout_s` seconds.
+
+    Raises:
+      ValueError: a malformed address.
+      ConnectionError: no element within `timeout_s`: nothing that speaks
+        tf.data service listens there, or its dispatcher has no worker
+        (the message names the address and how to start a worker).
+    """
+    host, port = parse_address(address)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE, address],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=env,
+        )
+    except subprocess.TimeoutExpired:
+        raise ConnectionError(
+            f"The tf.data service at --data_service={address} delivered "
+            f"no element within {timeout_s:g} s: either what listens at "
+            f"{host}:{port} is no tf.data service dispatcher, or the "
+            "dispatcher has no worker. Start workers with `python -m "
+            "has_tf.data_service --role=worker "
+            f"--dispatcher={address}` (each on a machine that sees "
+            "--data_dir)."
+        ) from None
+    if done.returncode != 0 or "PROBE 0" not in done.stdout:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ConnectionError(
+            f"The tf.data service at --data_service={address} failed a "
+            f"one-element probe: {last[:300]}"
+        )
 
 
 def distribute(dataset: tf.data.Dataset, address: str) -> tf.data.Dataset:
