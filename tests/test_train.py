@@ -213,6 +213,15 @@ def test_a_user_error_is_one_line_and_exit_status_1(
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("has_tf.train: error: ") and message in last
     assert "Traceback" not in done.stderr
+    # That line alone: no flag help before it (TensorFlow's start-up logs
+    # aside).
+    logs = ("I0000", "W0000", "WARNING: All log", "To enable")
+    said = [
+        line
+        for line in done.stderr.splitlines()
+        if line.strip() and not line.startswith(logs)
+    ]
+    assert said == [last]
 
 
 # What TensorFlow says about a pipeline that reads part of a cached split.
