@@ -270,14 +270,23 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
             keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard")),
         ] + task_callbacks
         counter = StepCounter()
-        history = model.fit(
-            train_data,
-            epochs=chunks,
-            steps_per_epoch=interval,
-            callbacks=callbacks + [counter],
-            shuffle=False,
-            verbose=1 if sys.stdout.isatty() else 2,
-        ).history
+        try:
+            history = model.fit(
+                train_data,
+                epochs=chunks,
+                steps_per_epoch=interval,
+                callbacks=callbacks + [counter],
+                shuffle=False,
+                verbose=1 if sys.stdout.isatty() else 2,
+            ).history
+        except tf.errors.InvalidArgumentError as error:
+            raise datasets.decode_error(
+                config.dataset,
+                config.train_split,
+                config.data_dir,
+                config.manual_dir,
+                error,
+            ) from error
         steps_this_run = counter.steps
     losses = history.get("loss", [])
     bad = checkpoints.nonfinite_variables(model)
@@ -340,6 +349,7 @@ def main(argv):
         run_dir.RunLockedError,
         run_dir.RunConfigMismatchError,
         datasets.DataMissingError,
+        ValueError,  # Bad data, named (e.g. images that do not decode).
     ) as error:
         raise _cli.UsageError(str(error)) from None
     print(

@@ -8,6 +8,7 @@ names (`image`, `label`, `objects/bbox`, and `mask` where masks exist).
 
 from __future__ import annotations
 
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from has_tf.datasets import cub
@@ -21,9 +22,11 @@ __all__ = [
     "KNOWN",
     "TEMPORAL",
     "cub",
+    "decode_error",
     "ilsvrc_loc",
     "is_temporal",
     "load",
+    "undecodable",
     "synthetic_actions",
     "synthetic_parts",
     "thumos14_features",
@@ -83,6 +86,70 @@ def _missing(name, base, data_dir, manual_dir, error) -> DataMissingError:
             if base in _README
             else ""
         )
+    )
+
+
+def undecodable(dataset, limit: int = 20) -> list:
+    """The examples of an image dataset whose image does not decode whole.
+
+    For naming the culprits once a pipeline failed on one: every example's
+    `image` (encoded bytes, or already decoded) is decoded with
+    TensorFlow's decoder, all of it (a JPEG cut short can still give the
+    windows that stop above the cut).
+
+    Args:
+      dataset: examples with "image" and, ideally, "file_name".
+      limit: name at most this many.
+
+    Returns:
+      Up to `limit` names: each example's `file_name` (or its index).
+    """
+
+    def check(index, example):
+        image = example["image"]
+        if image.dtype == tf.string:
+            image = tf.io.decode_image(
+                image, channels=3, expand_animations=False
+            )
+        return index, tf.shape(image)[0]
+
+    readable = {
+        int(i)
+        for i, _ in dataset.enumerate()
+        .map(check)
+        .ignore_errors(log_warning=False)
+        .as_numpy_iterator()
+    }
+    total = int(dataset.reduce(0, lambda n, _: n + 1))
+    names = []
+    for index in range(total):
+        if index in readable:
+            continue
+        example = next(iter(dataset.skip(index).take(1)))
+        name = example.get("file_name")
+        names.append(
+            name.numpy().decode() if name is not None else f"example {index}"
+        )
+        if len(names) >= limit:
+            break
+    return names
+
+
+def decode_error(name, split, data_dir, manual_dir, error):
+    """What to raise when a pipeline over `name`'s `split` failed inside
+    TensorFlow with `error`: a ValueError naming the images that do not
+    decode, when that was the cause (image datasets), else `error`."""
+    if is_temporal(name):
+        return error
+    data, _ = load(name, split, data_dir, manual_dir, decode_images=False)
+    bad = undecodable(data)
+    if not bad:
+        return error
+    return ValueError(
+        f"--dataset={name} split {split!r}: these images do not decode "
+        f"with TensorFlow: {', '.join(bad)}{' ...' if len(bad) >= 20 else ''}"
+        " (remove or repair them and prepare the dataset again). "
+        f"TensorFlow said: {str(error).strip().splitlines()[0][:200]}"
     )
 
 

@@ -279,7 +279,16 @@ class ImageLocalization:
             model_dir,
             config.dataset,
         )
-        score(batches, step, [paper, free, pictures])
+        try:
+            score(batches, step, [paper, free, pictures])
+        except tf.errors.InvalidArgumentError as error:
+            raise datasets.decode_error(
+                config.dataset,
+                config.eval_split,
+                config.data_dir,
+                config.manual_dir,
+                error,
+            ) from error
         result_paper, result_free = paper.result(), free.result()
         result = {
             "task": self.name,

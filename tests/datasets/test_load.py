@@ -40,3 +40,51 @@ def test_a_recipe_without_its_data_is_one_line(tmp_path, run_app):
     assert last.startswith("has_tf.train: error: --dataset=ilsvrc_loc: ")
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "run" / "run_config.json").exists()
+
+
+def _images(tmp_path):
+    """Three JPEG examples; the second cut short (no end-of-image marker,
+    as a download cut short leaves it)."""
+    import io
+
+    import numpy as np
+    import tensorflow as tf
+    from PIL import Image
+
+    files = []
+    for seed in range(3):
+        pixels = np.random.default_rng(seed).integers(0, 256, (32, 32, 3))
+        buffer = io.BytesIO()
+        Image.fromarray(pixels.astype(np.uint8)).save(buffer, format="JPEG")
+        files.append(buffer.getvalue())
+    files[1] = files[1][: len(files[1]) * 2 // 3]
+    return tf.data.Dataset.from_tensor_slices(
+        {
+            "image": np.array(files, dtype=object),
+            "file_name": np.array(["a.jpg", "b.jpg", "c.jpg"], dtype=object),
+        }
+    )
+
+
+def test_undecodable_images_are_named(tmp_path):
+    assert has_tf.datasets.undecodable(_images(tmp_path)) == ["b.jpg"]
+
+
+def test_a_pipeline_error_names_the_images(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        has_tf.datasets, "load", lambda *a, **k: (_images(tmp_path), None)
+    )
+    error = has_tf.datasets.decode_error(
+        "synthetic_parts", "test", None, None, RuntimeError("JPEG failed")
+    )
+    assert isinstance(error, ValueError)
+    assert "b.jpg" in str(error) and "a.jpg" not in str(error)
+    assert "--dataset=synthetic_parts split 'test'" in str(error)
+    # Video features: nothing to decode, the error stays.
+    same = RuntimeError("other")
+    assert (
+        has_tf.datasets.decode_error(
+            "synthetic_actions", "test", None, None, same
+        )
+        is same
+    )
