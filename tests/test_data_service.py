@@ -179,7 +179,7 @@ def test_a_dispatcher_without_workers_fails_the_probe_naming_it():
     lonely = data_service.serve("dispatcher")
     try:
         with pytest.raises(ConnectionError, match="no worker") as raised:
-            data_service.probe(lonely.target, timeout_s=30)
+            data_service.probe(lonely.target, timeout_s=15)
         assert lonely.target in str(raised.value)
     finally:
         lonely._stop()
@@ -194,4 +194,4 @@ def test_a_port_that_is_no_dispatcher_fails_the_probe():
         address = f"grpc://localhost:{listener.getsockname()[1]}"
         data_service.wait_for_dispatcher(address, timeout_s=5)  # Passes.
         with pytest.raises(ConnectionError, match=address):
-            data_service.probe(address, timeout_s=30)
+            data_service.probe(address, timeout_s=15)

@@ -30,15 +30,15 @@ def test_sweep_over_two_seeds(tmp_path):
     )
 
 
-def _tiny_actions(tmp_path, name="tiny.cfg", extra=""):
+def _tiny_actions(tmp_path, name="tiny.cfg", segment_size=4):
     cfg = tmp_path / name
     cfg.write_text(
         "--dataset=synthetic_actions/tiny\n"
         f"--data_dir={tmp_path / 'data'}\n"
         f"--model_dir={tmp_path / 'run'}\n"
-        "--num_steps=32\n--segment_size=4\n--units=8\n--batch_size=4\n"
-        "--epochs=1\n--steps_per_epoch=2\n--patch_sizes=\n"
-        "--tensorboard_images=0\n--num_plots=0\n" + extra
+        f"--num_steps=32\n--segment_size={segment_size}\n--units=8\n"
+        "--batch_size=4\n--epochs=1\n--steps_per_epoch=2\n--patch_sizes=\n"
+        "--tensorboard_images=0\n--num_plots=0\n"
     )
     return str(cfg)
 
@@ -49,7 +49,7 @@ def test_the_whole_sweep_is_checked_before_any_run(tmp_path):
     no_dir.write_text("--dataset=synthetic_parts/tiny\n")
     unknown = tmp_path / "unknown.cfg"
     unknown.write_text("--model_dir=x\n--no_such_flag=1\n")
-    late = _tiny_actions(tmp_path, "late.cfg", "--segment_size=40\n")
+    late = _tiny_actions(tmp_path, "late.cfg", segment_size=40)
     with pytest.raises(ValueError) as raised:
         seeds.run([good, str(no_dir), str(unknown), late], [0, 0, 1])
     message = str(raised.value)
