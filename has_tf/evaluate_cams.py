@@ -64,21 +64,7 @@ def load_cam(path: str) -> np.ndarray:
             f"Expected one array (np.save) in {path}. Received: an .npz "
             "archive (np.savez)."
         )
-    if (
-        cam.ndim != 2
-        or not cam.size
-        or not np.issubdtype(cam.dtype, np.number)
-        or np.iscomplexobj(cam)
-    ):
-        raise ValueError(
-            f"Expected a non-empty 2-D real CAM in {path}. Received: shape "
-            f"{cam.shape}, dtype {cam.dtype}"
-        )
-    if not np.isfinite(cam).all():
-        raise ValueError(
-            f"Expected a finite CAM in {path}: it holds NaN or inf."
-        )
-    return cam
+    return cam_evaluation.check_cam(cam, path)
 
 
 def _check_orientation(cam, size, path: str) -> None:

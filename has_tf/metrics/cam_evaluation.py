@@ -44,6 +44,7 @@ from has_tf.postprocess import wsolevaluation
 __all__ = [
     "CamEvaluator",
     "Metadata",
+    "check_cam",
     "MetadataError",
     "read_metadata",
     "resize_nearest",
@@ -265,6 +266,32 @@ def resize_nearest(mask, size) -> np.ndarray:
     return mask[rows][:, cols]
 
 
+def check_cam(cam, where: str = "") -> np.ndarray:
+    """`cam` as an array, if it is a non-empty 2-D finite real one.
+
+    Raises:
+      ValueError: otherwise, naming `where` (a file) if given. (NaN is
+        refused as the official tool's evaluator refuses it.)
+    """
+    cam = np.asarray(cam)
+    place = f" in {where}" if where else ""
+    if (
+        cam.ndim != 2
+        or not cam.size
+        or not np.issubdtype(cam.dtype, np.number)
+        or np.iscomplexobj(cam)
+    ):
+        raise ValueError(
+            f"Expected a non-empty 2-D real CAM{place}. Received: shape "
+            f"{cam.shape}, dtype {cam.dtype}"
+        )
+    if not np.isfinite(cam).all():
+        raise ValueError(
+            f"Expected a finite CAM{place}: it holds NaN or infinity."
+        )
+    return cam
+
+
 class CamEvaluator:
     """MaxBoxAcc, MaxBoxAccV2 (boxes) or PxAP (masks) over CAMs.
 
@@ -308,22 +335,7 @@ class CamEvaluator:
         Raises:
           ValueError: a CAM that is not a non-empty 2-D finite real array.
         """
-        cam = np.asarray(cam)
-        if (
-            cam.ndim != 2
-            or not cam.size
-            or not np.issubdtype(cam.dtype, np.number)
-            or np.iscomplexobj(cam)
-        ):
-            raise ValueError(
-                "Expected a non-empty 2-D real CAM. Received: shape "
-                f"{cam.shape}, dtype {cam.dtype}"
-            )
-        if not np.isfinite(cam).all():
-            raise ValueError(
-                "Expected a finite CAM; it holds NaN or infinity (the "
-                "official tool's evaluator refuses NaN too)."
-            )
+        cam = check_cam(cam)
         if self.protocol == "wsolevaluation":
             cam = wsolevaluation.resize_cam_bicubic(cam, (self.size, self.size))
             return wsolevaluation.wsolevaluation_normalize(cam)
