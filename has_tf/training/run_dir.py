@@ -201,7 +201,14 @@ class RunLock:
                     f"{self.path} is not a file; remove it to use "
                     f"{os.path.dirname(self.path)}."
                 )
-            if self._create():
+            try:
+                created = self._create()
+            except PermissionError as error:
+                raise RunLockedError(
+                    f"Cannot take {self.path}: no permission to write in "
+                    f"{os.path.dirname(self.path)} ({error})."
+                ) from None
+            if created:
                 self.held = True
                 _HELD.add(self._token)
                 self._renewer = threading.Thread(
