@@ -18,6 +18,7 @@ written atomically; `run.lock` and `run_config.json`
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -351,6 +352,10 @@ def main(argv):
         datasets.DataMissingError,
         ValueError,  # Bad data, named (e.g. images that do not decode).
     ) as error:
+        raise _cli.UsageError(str(error)) from None
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
         raise _cli.UsageError(str(error)) from None
     print(
         f"Trained {record['model']} on {config.dataset}: final accuracy "

@@ -27,6 +27,7 @@ are.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -143,6 +144,24 @@ def _complete(directory: str) -> list:
     return sorted(found, reverse=True)
 
 
+def _check_space(directory: str, model, what: str = "a checkpoint") -> None:
+    """Raises (ENOSPC) before a write that cannot fit, rather than start
+    it: HDF5 (under Keras's weight files) crashes the process when a write
+    fails on a full disk. The estimate is the variables' bytes (the
+    optimizer's included), plus 10% and 1 MiB. A disk that fills between
+    this check and the write can still end that way."""
+    needed = 1.1 * sum(np.asarray(v.numpy()).nbytes for v in _variables(model))
+    free = shutil.disk_usage(directory).free
+    if free < needed + (1 << 20):
+        raise OSError(
+            errno.ENOSPC,
+            f"No space left for {what} of about {needed / 1e6:.1f} MB in "
+            f"{directory} ({free / 1e6:.1f} MB free). The last complete "
+            "checkpoint is kept: free some space and run the same command "
+            "again to resume",
+        )
+
+
 class AtomicBackup(keras.callbacks.Callback):
     """Saves after every `fit` epoch (one checkpoint interval); restores.
 
@@ -252,6 +271,7 @@ class AtomicBackup(keras.callbacks.Callback):
         temporary = os.path.join(
             self.directory, f".tmp-{os.getpid()}-{done:06d}.weights.h5"
         )
+        _check_space(self.directory, self.model)
         try:
             self.model.save_weights(temporary, overwrite=True)
             os.replace(temporary, stem + ".weights.h5")
@@ -310,6 +330,7 @@ def replace_directory(build, path: str) -> str:
 def save_model(model, path: str) -> str:
     """`model.save(path)` under a temporary name, renamed into place."""
     directory = os.path.dirname(os.path.abspath(path))
+    _check_space(directory, model, "the model")
     temporary = os.path.join(directory, f".tmp-{os.getpid()}.keras")
     try:
         model.save(temporary)

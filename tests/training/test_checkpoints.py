@@ -247,3 +247,69 @@ def test_resume_is_exact_with_hiding_in_the_model(tmp_path, tiny, hiding):
     b = keras.models.load_model(cut / "model.keras", compile=False)
     for x, y in zip(a.weights, b.weights):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def _small_disk(path, megabytes):
+    path.mkdir()
+    done = subprocess.run(
+        [
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            f"size={megabytes}m",
+            "tmpfs",
+            str(path),
+        ],
+        capture_output=True,
+    )
+    return done.returncode == 0
+
+
+FULL_DISK = """
+import sys
+from has_tf import train
+from has_tf.training import checkpoints
+train.train(train.TrainConfig(
+    model_dir=sys.argv[1], data_dir=sys.argv[2], dataset="synthetic_parts/tiny",
+    image_size=28, resize_size=32, patch_sizes=(0, 8, 16), epochs=2,
+    steps_per_epoch=6, checkpoint_steps=2, batch_size=8, tensorboard_images=0))
+"""
+
+
+@pytest.mark.slow
+def test_a_full_disk_during_a_checkpoint_is_an_error_not_a_crash(tmp_path):
+    """A 4 MB disk holds one checkpoint of this run, not two. The run
+    stops with an error (exit 1; before, HDF5 crashed the process, exit
+    139, after the OSError) and keeps its complete checkpoint."""
+    disk = tmp_path / "disk"
+    if not _small_disk(disk, 4):
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        for mode in ("first", "again"):  # The same command twice.
+            run = disk / "run"
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    FULL_DISK,
+                    str(run),
+                    str(tmp_path / "data"),
+                    mode,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert done.returncode == 1, (
+                mode,
+                done.returncode,
+                done.stderr[-2000:],
+            )
+            assert "No space left" in done.stderr
+            kept = sorted((run / "backup").glob("ckpt-*.json"))
+            assert kept and not list((run / "backup").glob(".tmp-*"))
+            for path in (run / "backup").glob("ckpt-*.weights.h5"):
+                assert _weights_are_finite(path)
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
