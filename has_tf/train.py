@@ -193,6 +193,10 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
         decode_images=False,  # Image pipelines decode crop windows.
         assert_cardinality=not config.data_service,
     )
+    # An image the evaluation cannot decode is found now, not after training.
+    datasets.screen(
+        config.dataset, config.eval_split, config.data_dir, config.manual_dir
+    )
     task = tasks.for_dataset(config.dataset)
     setup = task.training(config, dataset, builder)
     # Preparing the data (once per data_dir) creates TensorFlow ops; seed

@@ -8,6 +8,9 @@ names (`image`, `label`, `objects/bbox`, and `mask` where masks exist).
 
 from __future__ import annotations
 
+import json
+import os
+
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -26,6 +29,7 @@ __all__ = [
     "ilsvrc_loc",
     "is_temporal",
     "load",
+    "screen",
     "undecodable",
     "synthetic_actions",
     "synthetic_parts",
@@ -133,6 +137,43 @@ def undecodable(dataset, limit: int = 20) -> list:
         if len(names) >= limit:
             break
     return names
+
+
+# Datasets whose images are generated (synthetic_parts) or screened by the
+# builder (ilsvrc_loc): nothing to screen again.
+_SCREENED_AT_BUILD = ("ilsvrc_loc", "synthetic_parts")
+
+
+def screen(name, split, data_dir=None, manual_dir=None) -> None:
+    """Checks once that every image of a prepared split decodes, so a run
+    does not train for hours and then fail on an evaluation image.
+
+    The answer is cached beside the prepared files
+    (`has_tf_screened-<split>.json`); video-feature datasets and the
+    builders that screen their images themselves are skipped.
+
+    Raises:
+      ValueError: naming the images that do not decode.
+    """
+    base = name.partition("/")[0]
+    if is_temporal(name) or base in _SCREENED_AT_BUILD:
+        return
+    data, builder = load(name, split, data_dir, manual_dir, decode_images=False)
+    marker = os.path.join(
+        os.fspath(builder.data_dir), f"has_tf_screened-{split}.json"
+    )
+    if tf.io.gfile.exists(marker):
+        return
+    bad = undecodable(data)
+    if bad:
+        raise ValueError(
+            f"--dataset={name} split {split!r}: these images do not decode "
+            f"with TensorFlow: {', '.join(bad)}"
+            f"{' ...' if len(bad) >= 20 else ''} (remove or repair them and "
+            "prepare the dataset again)."
+        )
+    with tf.io.gfile.GFile(marker, "w") as f:
+        json.dump({"split": split, "undecodable": 0}, f)
 
 
 def decode_error(name, split, data_dir, manual_dir, error):

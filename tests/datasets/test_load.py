@@ -88,3 +88,30 @@ def test_a_pipeline_error_names_the_images(tmp_path, monkeypatch):
         )
         is same
     )
+
+
+def test_a_split_is_screened_once_before_training(tmp_path, monkeypatch):
+    class Builder:
+        data_dir = str(tmp_path)
+
+    images = _images(tmp_path)
+    monkeypatch.setattr(
+        has_tf.datasets, "load", lambda *a, **k: (images, Builder())
+    )
+    with pytest.raises(ValueError, match=r"split 'test'.*b\.jpg"):
+        has_tf.datasets.screen("cub", "test")
+    assert not (tmp_path / "has_tf_screened-test.json").exists()
+    good = images.filter(lambda e: e["file_name"] != "b.jpg")
+    monkeypatch.setattr(
+        has_tf.datasets, "load", lambda *a, **k: (good, Builder())
+    )
+    has_tf.datasets.screen("cub", "test")
+    assert (tmp_path / "has_tf_screened-test.json").exists()
+    # Cached: not decoded again (a bad image now would go unseen).
+    monkeypatch.setattr(
+        has_tf.datasets, "load", lambda *a, **k: (images, Builder())
+    )
+    has_tf.datasets.screen("cub", "test")
+    # Generated or builder-screened datasets and video features: skipped.
+    has_tf.datasets.screen("synthetic_actions", "test")
+    has_tf.datasets.screen("ilsvrc_loc", "validation")
