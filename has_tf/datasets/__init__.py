@@ -93,7 +93,19 @@ def _missing(name, base, data_dir, manual_dir, error) -> DataMissingError:
     )
 
 
-def undecodable(dataset, limit: int = 20) -> list:
+_NAMED = 20  # Undecodable images named in one message, at most.
+
+
+def _undecodable_message(name, split, bad) -> str:
+    more = " ..." if len(bad) >= _NAMED else ""
+    return (
+        f"--dataset={name} split {split!r}: these images do not decode "
+        f"with TensorFlow: {', '.join(bad)}{more} (remove or repair them "
+        "and prepare the dataset again)."
+    )
+
+
+def undecodable(dataset, limit: int = _NAMED) -> list:
     """The examples of an image dataset whose image does not decode whole.
 
     For naming the culprits once a pipeline failed on one: every example's
@@ -166,12 +178,7 @@ def screen(name, split, data_dir=None, manual_dir=None) -> None:
         return
     bad = undecodable(data)
     if bad:
-        raise ValueError(
-            f"--dataset={name} split {split!r}: these images do not decode "
-            f"with TensorFlow: {', '.join(bad)}"
-            f"{' ...' if len(bad) >= 20 else ''} (remove or repair them and "
-            "prepare the dataset again)."
-        )
+        raise ValueError(_undecodable_message(name, split, bad))
     with tf.io.gfile.GFile(marker, "w") as f:
         json.dump({"split": split, "undecodable": 0}, f)
 
@@ -187,10 +194,8 @@ def decode_error(name, split, data_dir, manual_dir, error):
     if not bad:
         return error
     return ValueError(
-        f"--dataset={name} split {split!r}: these images do not decode "
-        f"with TensorFlow: {', '.join(bad)}{' ...' if len(bad) >= 20 else ''}"
-        " (remove or repair them and prepare the dataset again). "
-        f"TensorFlow said: {str(error).strip().splitlines()[0][:200]}"
+        _undecodable_message(name, split, bad)
+        + f" TensorFlow said: {str(error).strip().splitlines()[0][:200]}"
     )
 
 
