@@ -26,7 +26,14 @@ from __future__ import annotations
 TASKS = ("image_localization", "action_localization")
 
 # Image classifiers (`has_tf.models.IMAGE_MODELS`) and their input side.
-IMAGE_MODELS = ("small_gap", "alexnet_gap", "googlenet_gap")
+IMAGE_MODELS = (
+    "small_gap",
+    "alexnet_gap",
+    "googlenet_gap",
+    "vgg16_cam",
+    "resnet50_cam",
+    "inception_v3_cam",
+)
 # Global pooling of the image classifiers: GAP, or the GMP ablation.
 POOLINGS = ("avg", "max")
 # The action network's pooling over time and its loss.
@@ -38,8 +45,13 @@ TRAIN_CROPS = ("resize_crop", "random_resized")
 EVAL_CROPS = ("center_crop", "ten_crop", "resize")
 RESIZE_METHODS = ("antialias", "bilinear")
 # The input normalisation (and the hidden pixels' fill): the training
-# split's mean/std, or ImageNet's.
-NORMALIZATIONS = ("dataset", "imagenet")
+# split's mean/std, ImageNet's, or what the pretrained weights of
+# `--init_from` were trained with (`has_tf.models.pretrained`).
+NORMALIZATIONS = ("dataset", "imagenet", "weights")
+# ImageNet's mean and std in pixel units (torchvision's 0.485, 0.456,
+# 0.406 / 0.229, 0.224, 0.225 times 255), RGB.
+IMAGENET_MEAN_RGB = (123.675, 116.28, 103.53)
+IMAGENET_STD_RGB = (58.395, 57.12, 57.375)
 # Where images are hidden: the tf.data pipeline, or the model's first op.
 HIDE_ON = ("host", "device")
 

@@ -78,8 +78,8 @@ __all__ = [
 # the figures torchvision's pretrained models normalise with, (0.485, 0.456,
 # 0.406) and (0.229, 0.224, 0.225) on a [0, 1] scale, times 255. The one
 # definition in has_tf (`--normalization=imagenet`, the demo, benchmarks).
-IMAGENET_MEAN_RGB = (123.675, 116.28, 103.53)
-IMAGENET_STD_RGB = (58.395, 57.12, 57.375)
+IMAGENET_MEAN_RGB = vocabulary.IMAGENET_MEAN_RGB
+IMAGENET_STD_RGB = vocabulary.IMAGENET_STD_RGB
 TRAIN_CROPS = vocabulary.TRAIN_CROPS
 EVAL_CROPS = vocabulary.EVAL_CROPS
 RESIZE_METHODS = vocabulary.RESIZE_METHODS

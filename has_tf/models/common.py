@@ -80,7 +80,14 @@ class AlwaysDropout(layers.Dropout):
 
 
 def conv_block(
-    x, filters, kernel, name, strides=1, padding="same", batch_norm=False
+    x,
+    filters,
+    kernel,
+    name,
+    strides=1,
+    padding="same",
+    batch_norm=False,
+    kernel_initializer="glorot_uniform",
 ):
     """Conv (+ BN) + ReLU; the conv is named `name`, its BN `name + '_bn'`."""
     x = layers.Conv2D(
@@ -89,6 +96,7 @@ def conv_block(
         strides=strides,
         padding=padding,
         use_bias=not batch_norm,
+        kernel_initializer=kernel_initializer,
         name=name,
     )(x)
     if batch_norm:
@@ -130,6 +138,8 @@ def cam_head(
     pooling,
     dropout_rate,
     dropout_at_test=False,
+    kernel_initializer="glorot_uniform",
+    dense_initializer="glorot_uniform",
 ):
     """The CAM head: new 3x3 convs, global pooling, dropout, classifier.
 
@@ -143,13 +153,22 @@ def cam_head(
       dropout_rate: dropout before the classifier (0 disables it).
       dropout_at_test: keep the dropout active at inference too (the
         paper's "dropout-traintest" baseline); else training only.
+      kernel_initializer: Keras initializer of the new convs' kernels.
+      dense_initializer: Keras initializer of the classifier's kernel.
 
     Returns:
       float32 logits `[B, num_classes]`.
     """
     for index, filters in enumerate(cam_filters, start=1):
         name = "cam_conv" if len(cam_filters) == 1 else f"cam_conv{index}"
-        x = conv_block(x, filters, 3, name, batch_norm=batch_norm)
+        x = conv_block(
+            x,
+            filters,
+            3,
+            name,
+            batch_norm=batch_norm,
+            kernel_initializer=kernel_initializer,
+        )
     pool = (
         layers.GlobalAveragePooling2D
         if pooling == "avg"
@@ -159,7 +178,12 @@ def cam_head(
     if dropout_rate:
         dropout = AlwaysDropout if dropout_at_test else layers.Dropout
         x = dropout(dropout_rate, name="dropout")(x)
-    return layers.Dense(num_classes, name="logits", dtype="float32")(x)
+    return layers.Dense(
+        num_classes,
+        kernel_initializer=dense_initializer,
+        name="logits",
+        dtype="float32",
+    )(x)
 
 
 def check_common(model_name, num_classes, input_shape, pooling, dropout_rate):
