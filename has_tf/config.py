@@ -154,7 +154,8 @@ class TrainConfig(RunConfig):
     )
     dropout_rate: float = _option(
         0.0,
-        "Dropout before the classifier.",
+        "Dropout before the classifier (inception_v3_cam: its head's three "
+        "dropouts, 0.5 in wsolevaluation and in its recipes here).",
         lower=0.0,
         upper=1.0,
         upper_open=True,
@@ -163,6 +164,12 @@ class TrainConfig(RunConfig):
         False,
         "Keep --dropout_rate's dropout active at evaluation too (the "
         "paper's dropout-traintest baseline, Table 3).",
+        task="images",
+    )
+    large_feature_map: bool = _option(
+        False,
+        "vgg16_cam, resnet50_cam, inception_v3_cam: one downsampling less "
+        "(a 28x28 CAM at 224 instead of 14x14), wsolevaluation's option.",
         task="images",
     )
     image_size: int = _option(
@@ -210,7 +217,8 @@ class TrainConfig(RunConfig):
     )
     normalization: str = _option(
         "dataset",
-        "Mean/std (and fill) from the training split, or ImageNet's.",
+        "Mean/std (and fill) from the training split, ImageNet's, or the "
+        "ones --init_from's weights were trained with.",
         choices=vocabulary.NORMALIZATIONS,
         task="images",
     )
@@ -232,8 +240,36 @@ class TrainConfig(RunConfig):
         upper_open=True,
     )
     lr_decay: float = _option(0.1, "Step factor.", lower=0.0)
-    momentum: float = _option(0.9, "SGD momentum.")
+    momentum: float = _option(
+        0.9, "SGD momentum.", lower=0.0, upper=1.0, upper_open=True
+    )
+    nesterov: bool = _option(False, "Nesterov momentum (wsolevaluation's).")
     weight_decay: float = _option(5e-4, "Weight decay.", lower=0.0)
+    weight_decay_type: str = _option(
+        "decoupled",
+        "decoupled: Keras's SGD (w -= lr * wd * w beside the update); l2: "
+        "PyTorch's and Torch7's SGD (wd * w added to the gradient before "
+        "momentum), the update wsolevaluation's figures were trained with.",
+        choices=vocabulary.WEIGHT_DECAY_TYPES,
+    )
+    lr_multiplier: float = _option(
+        1.0,
+        "Learning-rate factor of the layers the classifier adds to its "
+        "backbone (the CAM convs and the classifier; ResNet50-CAM's layer4 "
+        "too, as wsolevaluation groups them); its recipes use 10.",
+        lower=0.0,
+        lower_open=True,
+        task="images",
+    )
+    init_from: str = _option(
+        "",
+        "Initial weights: a pretrained weights file for vgg16_cam, "
+        "resnet50_cam or inception_v3_cam (torchvision/timm .safetensors or "
+        "a keras.applications .h5; has_tf.models.pretrained), or a has_tf "
+        "run directory (its model.keras: every layer of the same name and "
+        "shape, e.g. CUB from an ILSVRC run). Empty: random.",
+        task="images",
+    )
     seed: int = _option(0, "Seed of every random draw.")
     deterministic: bool = _option(
         False,
@@ -321,12 +357,44 @@ class TrainConfig(RunConfig):
                 f"(--image_size={self.image_size}).",
                 self.patch_sizes,
             )
-        if self.conv1_patch_sizes and self.model == "googlenet_gap":
+        if self.conv1_patch_sizes and self.model not in (
+            "alexnet_gap",
+            "small_gap",
+        ):
             _fail(
                 "conv1_patch_sizes",
                 "conv1 hiding is built into "
-                "alexnet_gap and small_gap only (--model=googlenet_gap).",
+                f"alexnet_gap and small_gap only (--model={self.model}).",
                 self.conv1_patch_sizes,
+            )
+        if (
+            self.large_feature_map
+            and self.model not in vocabulary.PRETRAINED_MODELS
+        ):
+            _fail(
+                "large_feature_map",
+                f"only {', '.join(vocabulary.PRETRAINED_MODELS)} have one "
+                f"(--model={self.model}).",
+                self.large_feature_map,
+            )
+        if (
+            self.init_from
+            and not os.path.isdir(self.init_from)
+            and self.model not in vocabulary.PRETRAINED_MODELS
+        ):
+            _fail(
+                "init_from",
+                "a weights file initialises "
+                f"{', '.join(vocabulary.PRETRAINED_MODELS)} only (a has_tf "
+                f"run directory any model; --model={self.model}).",
+                self.init_from,
+            )
+        if self.normalization == "weights" and not self.init_from:
+            _fail(
+                "normalization",
+                "'weights' is the normalisation of --init_from's weights; "
+                "--init_from is empty.",
+                self.normalization,
             )
         if self.crop == "resize_crop" and self.image_size > self.resize_size:
             _fail(

@@ -33,6 +33,7 @@ from absl import logging
 from has_tf import _cli
 from has_tf import config as config_lib
 from has_tf import datasets
+from has_tf import models
 from has_tf import tasks
 from has_tf.config import TrainConfig
 from has_tf.config import train_config
@@ -41,6 +42,7 @@ from has_tf.training import checkpoints
 from has_tf.training import data_service
 from has_tf.training import files as _files
 from has_tf.training import multi_worker
+from has_tf.training import optimizers
 from has_tf.training import run_dir
 from has_tf.training import serving
 
@@ -74,7 +76,13 @@ def build_strategy(name: str):
 
 
 def build_optimizer(config: TrainConfig, total_steps: int):
-    """SGD with momentum, weight decay and the paper's step schedule."""
+    """SGD with momentum, weight decay and the paper's step schedule.
+
+    Keras's SGD (decoupled decay) unless the run asks for L2 decay or a
+    learning-rate multiplier; then `training.optimizers.GroupSGD`,
+    PyTorch's update with the new layers (`models.NEW_LAYERS`) at
+    `lr_multiplier` times the rate.
+    """
     boundaries = [max(1, int(b * total_steps)) for b in config.lr_boundaries]
     rates = [
         config.learning_rate * config.lr_decay**i
@@ -83,10 +91,25 @@ def build_optimizer(config: TrainConfig, total_steps: int):
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
         boundaries, rates
     )
-    return keras.optimizers.SGD(
+    if config.weight_decay_type == "decoupled" and config.lr_multiplier == 1:
+        return keras.optimizers.SGD(
+            schedule,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay or None,
+        )
+    groups = [
+        (prefix, config.lr_multiplier)
+        for prefix in models.NEW_LAYERS.get(config.model, ())
+        if config.lr_multiplier != 1
+    ]
+    return optimizers.GroupSGD(
         schedule,
         momentum=config.momentum,
-        weight_decay=config.weight_decay or None,
+        nesterov=config.nesterov,
+        weight_decay=config.weight_decay,
+        weight_decay_type=config.weight_decay_type,
+        lr_multipliers=groups,
     )
 
 

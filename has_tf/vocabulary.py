@@ -34,6 +34,9 @@ IMAGE_MODELS = (
     "resnet50_cam",
     "inception_v3_cam",
 )
+# The backbones that take ImageNet-pretrained weights from a file
+# (`has_tf.models.pretrained`, `--init_from`).
+PRETRAINED_MODELS = ("vgg16_cam", "resnet50_cam", "inception_v3_cam")
 # Global pooling of the image classifiers: GAP, or the GMP ablation.
 POOLINGS = ("avg", "max")
 # The action network's pooling over time and its loss.
@@ -52,6 +55,9 @@ NORMALIZATIONS = ("dataset", "imagenet", "weights")
 # 0.406 / 0.229, 0.224, 0.225 times 255), RGB.
 IMAGENET_MEAN_RGB = (123.675, 116.28, 103.53)
 IMAGENET_STD_RGB = (58.395, 57.12, 57.375)
+# Weight decay: Keras's decoupled `w -= lr * wd * w`, or L2 added to the
+# gradient (PyTorch's and Torch7's SGD; `has_tf.training.optimizers`).
+WEIGHT_DECAY_TYPES = ("decoupled", "l2")
 # Where images are hidden: the tf.data pipeline, or the model's first op.
 HIDE_ON = ("host", "device")
 

@@ -262,3 +262,118 @@ def test_training_and_evaluation_logs_no_pipeline_warning(tmp_path, run_app):
     assert "oneDNN" in trained.stderr  # The log level let TF speak.
     for done in (trained, evaluated):
         assert not [w for w in _PIPELINE_WARNINGS if w in done.stderr]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "backbone, first_conv, torch_name",
+    [
+        ("vgg16_cam", "conv1_1", "features.0.weight"),
+        ("resnet50_cam", "conv1", "conv1.weight"),
+        ("inception_v3_cam", "Conv2d_1a_3x3", "Conv2d_1a_3x3.conv.weight"),
+    ],
+)
+def test_fine_tuning_a_pretrained_backbone(
+    tmp_path, run_app, backbone, first_conv, torch_name
+):
+    from safetensors.numpy import save_file
+
+    from has_tf.models import pretrained
+    from has_tf.training.optimizers import GroupSGD
+    from tests.models import torch_reference
+
+    weights = tmp_path / f"{backbone}.tv_in1k.safetensors"
+    state = torch_reference.random_state_dict(backbone)
+    save_file(state, str(weights))
+    run = tmp_path / "run"
+    result = run_app(
+        "has_tf.train",
+        f"--model_dir={run}",
+        f"--data_dir={tmp_path}",
+        "--dataset=synthetic_parts/tiny",
+        f"--model={backbone}",
+        f"--init_from={weights}",
+        "--normalization=weights",
+        "--image_size=32",
+        "--resize_size=36",
+        "--batch_size=4",
+        "--epochs=1",
+        "--steps_per_epoch=2",
+        "--patch_sizes=0,8",
+        "--lr_multiplier=10",
+        "--weight_decay_type=l2",
+        "--nesterov",
+        # No step moves the weights: the trained model holds the file's.
+        "--learning_rate=0",
+        "--tensorboard_images=0",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    info = json.load(open(run / "run_info.json"))
+    assert info["init_from"]["file"] == weights.name
+    assert info["init_from"]["sha256"] == pretrained.file_sha256(weights)
+    assert info["mean"] == pytest.approx([123.675, 116.28, 103.53])
+    assert info["std"] == pytest.approx([58.395, 57.12, 57.375])
+    model, _ = tasks.load_run(str(run))
+    np.testing.assert_array_equal(
+        model.get_layer(first_conv).kernel.numpy(),
+        state[torch_name].transpose(2, 3, 1, 0),
+    )
+    import keras
+
+    optimizer = keras.saving.load_model(run / "model.keras").optimizer
+    assert isinstance(optimizer, GroupSGD) and optimizer.nesterov
+    assert optimizer.weight_decay_type == "l2"
+    from has_tf import models
+
+    assert optimizer.lr_multipliers == [
+        (prefix, 10.0) for prefix in models.NEW_LAYERS[backbone]
+    ]
+
+
+def test_a_run_starts_from_another_runs_model(one_step_run, tmp_path, tiny):
+    source = one_step_run()
+    config = train.TrainConfig(
+        model_dir=str(tmp_path / "second"),
+        data_dir=str(tmp_path),
+        epochs=1,
+        steps_per_epoch=1,
+        tensorboard_images=0,
+        **{**tiny, "learning_rate": 0.0},
+        init_from=source,
+        normalization="weights",
+        seed=5,
+    )
+    train.train(config)
+    first, first_info = tasks.load_run(source)
+    second, info = tasks.load_run(config.model_dir)
+    for name in ("conv1", "cam_conv", "logits"):
+        for a, b in zip(
+            first.get_layer(name).weights, second.get_layer(name).weights
+        ):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert info["init_from"]["format"] == "has_tf"
+    assert info["init_from"]["run"] == os.path.abspath(source)
+    assert info["mean"] == first_info["mean"]
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        (
+            dict(model="small_gap", init_from="w.safetensors"),
+            "--init_from: a weights file initialises vgg16_cam",
+        ),
+        (dict(normalization="weights"), "--init_from is empty"),
+        (
+            dict(model="small_gap", large_feature_map=True),
+            "--large_feature_map: only vgg16_cam",
+        ),
+        (
+            dict(model="vgg16_cam", conv1_patch_sizes=(4,)),
+            "alexnet_gap and small_gap only",
+        ),
+    ],
+)
+def test_fine_tuning_options_are_checked(tmp_path, tiny, options, match):
+    with pytest.raises(ValueError, match=match):
+        train.TrainConfig(model_dir=str(tmp_path), **{**tiny, **options})

@@ -45,9 +45,15 @@ INPUT_SIDES = {
     "resnet50_cam": 224,
     "inception_v3_cam": 224,
 }
-# The backbones that take pretrained weights (`pretrained.load`) and the
-# layers wsolevaluation trains at its higher learning rate (name prefixes).
-PRETRAINED_BACKBONES = {
+# The backbones that take pretrained weights (`pretrained.load`).
+PRETRAINED_BACKBONES = pretrained.BACKBONES
+# The layers each classifier adds to its backbone, as layer-name prefixes:
+# what `--lr_multiplier` speeds up (wsolevaluation's classifier group,
+# which for ResNet50 includes layer4).
+NEW_LAYERS = {
+    "small_gap": ("cam_conv", "logits"),
+    "alexnet_gap": ("cam_conv", "logits"),
+    "googlenet_gap": ("cam_conv", "logits"),
     "vgg16_cam": vgg16_cam_module.NEW_LAYERS,
     "resnet50_cam": resnet50_cam_module.NEW_LAYERS,
     "inception_v3_cam": inception_v3_cam_module.NEW_LAYERS,
@@ -56,6 +62,7 @@ PRETRAINED_BACKBONES = {
 __all__ = [
     "IMAGE_MODELS",
     "INPUT_SIDES",
+    "NEW_LAYERS",
     "POOLINGS",
     "PRETRAINED_BACKBONES",
     "TEMPORAL_LOSSES",

@@ -54,13 +54,14 @@ __all__ = [
     "FORMATS",
     "WeightsError",
     "WeightsInfo",
+    "copy_layers",
     "describe",
     "file_sha256",
     "load",
     "read_tensors",
 ]
 
-BACKBONES = ("vgg16_cam", "resnet50_cam", "inception_v3_cam")
+BACKBONES = vocabulary.PRETRAINED_MODELS
 # How a weights file is laid out: torchvision's names in safetensors, or
 # keras.applications' legacy HDF5.
 FORMATS = ("torchvision", "keras")
@@ -516,3 +517,42 @@ def load(model, path, backbone: str) -> WeightsInfo:
     return dataclasses.replace(
         info, loaded=tuple(loaded), fresh=tuple(fresh), dropped=tuple(dropped)
     )
+
+
+def copy_layers(model, source, source_name: str) -> tuple:
+    """Copies every layer of `source` with `model`'s name and shapes.
+
+    What starts a run from another run (`--init_from=<run directory>`):
+    e.g. a CUB run from an ILSVRC one, whose classifier (1000 classes)
+    does not fit and stays fresh.
+
+    Args:
+      model: the model to initialise.
+      source: a trained `keras.Model` (a has_tf run's `model.keras`).
+      source_name: what to call it in errors.
+
+    Returns:
+      `(loaded, fresh)`: the layer names copied and those left as
+      initialised.
+
+    Raises:
+      WeightsError: no layer fits (another architecture).
+    """
+    theirs = {layer.name: layer for layer in source.layers if layer.weights}
+    loaded, fresh = [], []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        other = theirs.get(layer.name)
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if other is None or [tuple(w.shape) for w in other.weights] != shapes:
+            fresh.append(layer.name)
+            continue
+        layer.set_weights(other.get_weights())
+        loaded.append(layer.name)
+    if not loaded:
+        raise WeightsError(
+            f"No layer of {source_name} ({source.name}) has the name and "
+            f"shapes of a layer of {model.name}: is it another architecture?"
+        )
+    return tuple(loaded), tuple(fresh)

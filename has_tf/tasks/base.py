@@ -25,7 +25,6 @@ has_tf 0.1, whose record was named `normalization.json`.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -36,6 +35,7 @@ import keras
 
 # Registers the custom layers and losses a saved run refers to.
 from has_tf import models  # noqa: F401
+from has_tf.models import pretrained
 from has_tf.training import files as _files
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ __all__ = [
     "METRICS",
     "check_classes",
     "RUN_INFO",
+    "read_run_info",
     "Scorer",
     "Task",
     "TrainingSetup",
@@ -208,11 +209,7 @@ def trained_model(model_dir: str) -> str:
 
 def fingerprint(path: str) -> str:
     """The SHA-256 of a file, hex: what an evaluation scored."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return pretrained.file_sha256(path)
 
 
 def check_classes(model, num_classes: int, model_dir: str, dataset: str):
@@ -228,6 +225,15 @@ def check_classes(model, num_classes: int, model_dir: str, dataset: str):
         )
 
 
+def read_run_info(model_dir: str) -> dict:
+    """A run's `run_info.json` (or a 0.1 run's `normalization.json`)."""
+    info_path = os.path.join(model_dir, RUN_INFO)
+    if not os.path.exists(info_path):
+        info_path = os.path.join(model_dir, _RUN_INFO_0_1)
+    with open(info_path) as f:
+        return json.load(f)
+
+
 def load_run(model_dir: str):
     """The trained model and the run's record.
 
@@ -241,11 +247,7 @@ def load_run(model_dir: str):
       ValueError: the model file is there but cannot be read.
     """
     path = trained_model(model_dir)
-    info_path = os.path.join(model_dir, RUN_INFO)
-    if not os.path.exists(info_path):
-        info_path = os.path.join(model_dir, _RUN_INFO_0_1)
-    with open(info_path) as f:
-        info = json.load(f)
+    info = read_run_info(model_dir)
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as error:  # Truncated, corrupt or foreign file.

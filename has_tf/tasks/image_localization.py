@@ -23,6 +23,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from has_tf import dataset_stats
 from has_tf import datasets
@@ -31,12 +32,16 @@ from has_tf import visualize
 from has_tf.input_pipeline import images as image_pipeline
 from has_tf.metrics import boxes as metric_boxes
 from has_tf.metrics import cam_evaluation
+from has_tf.models import pretrained
 from has_tf.postprocess import boxes as postprocess_boxes
 from has_tf.postprocess import ten_crop
 from has_tf.tasks.base import TrainingSetup
 from has_tf.tasks.base import check_classes
+from has_tf.tasks.base import fingerprint
 from has_tf.tasks.base import load_run
+from has_tf.tasks.base import read_run_info
 from has_tf.tasks.base import score
+from has_tf.tasks.base import trained_model
 from has_tf.tasks.base import write_metrics
 from has_tf.training import serving
 
@@ -53,6 +58,7 @@ __all__ = [
     "HEADLINE",
     "ImageLocalization",
     "build_model",
+    "initial_weights",
     "normalization",
     "predict_cams",
     "sparse_crossentropy",
@@ -67,19 +73,54 @@ def sparse_crossentropy(labels, logits):
     )
 
 
-def normalization(config, builder) -> dict:
-    """Mean and std in pixel units: the dataset's (cached) or ImageNet's."""
+def initial_weights(config) -> dict:
+    """What `--init_from` names, for `run_info.json` ({} without one).
+
+    A weights file: its path, file name, SHA-256, format and the input
+    normalisation it expects (`models.pretrained.describe`); a has_tf run
+    directory: its `model.keras`'s SHA-256 and the run's mean and std.
+
+    Raises:
+      FileNotFoundError: a run directory without a trained model.
+      models.pretrained.WeightsError: a missing or unreadable weights file,
+        or one this backbone cannot take.
+    """
+    path = config.init_from
+    if not path:
+        return {}
+    if os.path.isdir(path):
+        model_path = trained_model(path)
+        info = read_run_info(path)
+        return {
+            "run": os.path.abspath(path),
+            "file": os.path.basename(model_path),
+            "sha256": fingerprint(model_path),
+            "format": "has_tf",
+            "mean": info["mean"],
+            "std": info["std"],
+        }
+    record = pretrained.describe(path, config.model).record()
+    return {"path": os.path.abspath(path), **record}
+
+
+def normalization(config, builder, init=None) -> dict:
+    """Mean and std in pixel units: the dataset's (cached), ImageNet's, or
+    those of `--init_from`'s weights (`init`, from `initial_weights`)."""
     if config.normalization == "imagenet":
         return {
             "mean": list(image_pipeline.IMAGENET_MEAN_RGB),
             "std": list(image_pipeline.IMAGENET_STD_RGB),
         }
+    if config.normalization == "weights":
+        init = init if init is not None else initial_weights(config)
+        return {"mean": list(init["mean"]), "std": list(init["std"])}
     moments = dataset_stats.cached_channel_moments(builder, config.train_split)
     return {"mean": moments.mean.tolist(), "std": moments.std.tolist()}
 
 
 def build_model(config, num_classes: int) -> keras.Model:
-    """The classifier `config.model` names, for `num_classes` classes."""
+    """The classifier `config.model` names, for `num_classes` classes,
+    initialised from `config.init_from` when given."""
     side = config.image_size
     options = {}
     if config.hide_on == "device" and config.patch_sizes:
@@ -92,13 +133,34 @@ def build_model(config, num_classes: int) -> keras.Model:
             conv1_hide_patch_sizes=config.conv1_patch_sizes,
             conv1_hide_prob=config.conv1_hide_prob,
         )
-    return models.IMAGE_MODELS[config.model](
+    if config.model in models.PRETRAINED_BACKBONES:
+        options.update(large_feature_map=config.large_feature_map)
+    model = models.IMAGE_MODELS[config.model](
         num_classes,
         input_shape=(side, side, 3),
         pooling=config.pooling,
         dropout_rate=config.dropout_rate,
         dropout_at_test=config.dropout_at_test,
         **options,
+    )
+    if config.init_from:
+        _initialise(model, config.init_from, config.model)
+    return model
+
+
+def _initialise(model, path, model_name):
+    if os.path.isdir(path):
+        source, _ = load_run(path)
+        loaded, fresh = pretrained.copy_layers(model, source, path)
+    else:
+        info = pretrained.load(model, path, model_name)
+        loaded, fresh = info.loaded, info.fresh
+    logging.info(
+        "--init_from=%s: %d layers loaded, %d left as initialised (%s).",
+        path,
+        len(loaded),
+        len(fresh),
+        ", ".join(fresh[:6]) + (" ..." if len(fresh) > 6 else ""),
     )
 
 
@@ -177,7 +239,10 @@ class ImageLocalization:
 
     def training(self, config, dataset, builder) -> TrainingSetup:
         num_classes = builder.info.features["label"].num_classes
-        run_info = normalization(config, builder)
+        init = initial_weights(config)
+        run_info = normalization(config, builder, init)
+        if init:
+            run_info["init_from"] = init
 
         def inputs(context, start_step=0):
             return image_pipeline.train_pipeline(

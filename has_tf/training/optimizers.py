@@ -1,0 +1,137 @@
+"""SGD as PyTorch runs it, with learning-rate groups: the field's recipe.
+
+wsolevaluation (and the Torch7 code of the paper) train with
+`torch.optim.SGD(momentum=0.9, nesterov=True, weight_decay=wd)` over two
+parameter groups, the new layers at 10x the learning rate. PyTorch's SGD
+differs from `keras.optimizers.SGD` in two ways:
+
+- weight decay is L2: `wd * w` is added to the gradient before momentum
+  (Keras's `weight_decay` is decoupled: `w -= lr * wd * w` beside the
+  update);
+- the momentum buffer holds gradients, `b = mu * b + g`, and the step is
+  `lr * b` (Nesterov: `lr * (g + mu * b)`); Keras folds the learning rate
+  into its buffer, which only differs after the rate changes (a step
+  schedule's boundary).
+
+`GroupSGD` does PyTorch's update with either kind of decay and a factor
+on the learning rate of the variables whose layer name starts with one of
+the given prefixes. `has_tf.train.build_optimizer` uses it when a run asks
+for L2 decay or a learning-rate multiplier, and Keras's SGD otherwise (so
+runs recorded before it resume as they were).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from has_tf import vocabulary
+
+__all__ = ["GroupSGD", "WEIGHT_DECAY_TYPES"]
+
+WEIGHT_DECAY_TYPES = vocabulary.WEIGHT_DECAY_TYPES
+
+
+def _layer_name(variable) -> str:
+    return variable.path.split("/")[0]
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+class GroupSGD(keras.optimizers.Optimizer):
+    """PyTorch's SGD with momentum, L2 or decoupled decay, rate groups.
+
+    Args:
+      learning_rate: float or a `keras.optimizers.schedules` schedule.
+      momentum: PyTorch's `momentum` (no dampening), in [0, 1).
+      nesterov: Nesterov momentum.
+      weight_decay: the decay factor, >= 0.
+      weight_decay_type: "l2" (added to the gradient, PyTorch's) or
+        "decoupled" (Keras's: `w -= lr * wd * w`).
+      lr_multipliers: `[(layer name prefix, factor), ...]`: a variable of a
+        layer whose name starts with a prefix trains at `factor` times the
+        rate (the first matching prefix wins), e.g.
+        `[("cam_conv", 10.0), ("logits", 10.0)]`.
+      name: the optimizer's name.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.01,
+        momentum=0.9,
+        nesterov=False,
+        weight_decay=0.0,
+        weight_decay_type="l2",
+        lr_multipliers=(),
+        name="group_sgd",
+        **kwargs,
+    ):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(
+                f"Expected `momentum` in [0, 1). Received: momentum={momentum}"
+            )
+        if weight_decay_type not in WEIGHT_DECAY_TYPES:
+            raise ValueError(
+                f"Expected `weight_decay_type` in {WEIGHT_DECAY_TYPES}. "
+                f"Received: weight_decay_type={weight_decay_type!r}"
+            )
+        if weight_decay < 0:
+            raise ValueError(
+                "Expected `weight_decay` >= 0. Received: "
+                f"weight_decay={weight_decay}"
+            )
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.decay = float(weight_decay)
+        self.weight_decay_type = weight_decay_type
+        self.lr_multipliers = [(str(p), float(f)) for p, f in lr_multipliers]
+
+    def factor_of(self, variable) -> float:
+        """The learning-rate factor of a variable (1 outside every group)."""
+        name = _layer_name(variable)
+        for prefix, factor in self.lr_multipliers:
+            if name.startswith(prefix):
+                return factor
+        return 1.0
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._factors = [self.factor_of(v) for v in variables]
+        self.momentums = [
+            self.add_variable_from_reference(v, "momentum") for v in variables
+        ]
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        rate = ops.cast(learning_rate, variable.dtype) * self._factors[index]
+        gradient = ops.cast(gradient, variable.dtype)
+        decay = ops.cast(self.decay, variable.dtype)
+        if self.decay and self.weight_decay_type == "l2":
+            gradient = gradient + decay * variable
+        elif self.decay:
+            self.assign_sub(variable, rate * decay * variable)
+        if self.momentum:
+            buffer = self.momentums[index]
+            momentum = ops.cast(self.momentum, variable.dtype)
+            new_buffer = momentum * buffer + gradient
+            self.assign(buffer, new_buffer)
+            step = (
+                gradient + momentum * new_buffer
+                if self.nesterov
+                else new_buffer
+            )
+        else:
+            step = gradient
+        self.assign_sub(variable, rate * step)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+            "weight_decay": self.decay,
+            "weight_decay_type": self.weight_decay_type,
+            "lr_multipliers": [list(pair) for pair in self.lr_multipliers],
+        }
