@@ -51,8 +51,10 @@ def __getattr__(name):
     )
 
 
-def run_config(model_dir: str, config: config_lib.EvalConfig):
-    """Evaluates `model_dir` as `config` says.
+def run_config(
+    model_dir: str, config: config_lib.EvalConfig, out_name: str = "eval"
+):
+    """Evaluates `model_dir` as `config` says, into `model_dir/out_name`.
 
     Returns:
       `(result dict, printable summary)`.
@@ -98,7 +100,7 @@ def run_config(model_dir: str, config: config_lib.EvalConfig):
 
         # eval/ is built aside and swapped in whole: no mix of two
         # evaluations, no figures beside pictures of another model.
-        checkpoints.replace_directory(build, os.path.join(model_dir, "eval"))
+        checkpoints.replace_directory(build, os.path.join(model_dir, out_name))
     result = found["result"]
     return result, task.headline(result)
 

@@ -20,6 +20,7 @@ APPS = {
     "has_tf.evaluate",
     "has_tf.evaluate_cams",
     "has_tf.seeds",
+    "has_tf.search",
     "has_tf.data_service",
     "has_tf.demo",
     "has_tf.bench.__main__",
@@ -194,7 +195,7 @@ def test_nothing_imports_an_app():
     for name, edges in _graph().items():
         allowed = (
             {"has_tf.train", "has_tf.evaluate"}
-            if (name == "has_tf.seeds")
+            if name in ("has_tf.seeds", "has_tf.search")
             else set()
         )
         assert not (edges & APPS) - allowed, (name, edges & APPS)

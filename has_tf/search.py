@@ -1,0 +1,442 @@
+"""Random hyperparameter search: `python -m has_tf.search`.
+
+    python -m has_tf.search --flagfile=flags/wsol/cub_vgg16_has.cfg \\
+        --space=flags/spaces/has.json --trials=30 --seed=0 \\
+        --search_dir=runs/search/cub_vgg16_has
+
+wsolevaluation's protocol (Choe et al., CVPR 2020): draw the trials at
+random from a declared space, train each, score each on the small fully
+annotated split (`--val_split`, its train-fullsup: CUBV2, ImageNetV2,
+OpenImages val), choose the best by `--metric` (MaxBoxAccV2 for boxes,
+PxAP for masks) and evaluate only the chosen run, once, on `--test_split`.
+
+Each trial is the flagfile with the drawn values on top, trained into
+`<search_dir>/trial_NNN` and scored into its `eval_val/`; the chosen one's
+test figures go to its `eval_test/`. `<search_dir>/search.json` holds the
+space, every trial (values, figures, status), the choice and the test
+figures, rewritten after every trial. A killed search started again with
+the same arguments resumes: finished trials are kept, the interrupted one
+resumes from its last checkpoint. A trial that fails (e.g. a loss that
+turns NaN at a large learning rate) is recorded with its error and the
+search goes on; every trial's options are checked before the first one
+trains.
+
+The space is a JSON object from flag names to one distribution each:
+
+    {"learning_rate": {"log_uniform": [1e-5, 1e-1]},
+     "hide_prob": {"uniform": [0.25, 0.75]},
+     "patch_sizes": {"choice": [[16], [32], [56], [96]]},
+     "large_feature_map": {"choice": [false, true]}}
+
+`log_uniform` and `uniform` take `[low, high]` (floats, low < high,
+low > 0 for log_uniform), `int_uniform` `[low, high]` inclusive, `choice`
+a non-empty list of values as the flag takes them (a list for list flags).
+The draws depend only on `--seed` (the flagfile's unless given on the
+command line; the trials train with the flagfile's) and the space: trial k
+is the same in a resumed search. Other training flags belong in the
+flagfile: given on this command line they are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+
+import numpy as np
+from absl import flags
+
+from has_tf import _cli
+from has_tf import config as config_lib
+from has_tf import evaluate
+from has_tf import tasks
+from has_tf import train
+from has_tf.training import files as _files
+from has_tf.training import run_dir
+
+__all__ = ["DISTRIBUTIONS", "draw_trials", "plan", "read_space", "run"]
+
+DISTRIBUTIONS = ("log_uniform", "uniform", "int_uniform", "choice")
+# The figure a search picks by, in order of preference: masks, then boxes.
+_AUTO_METRICS = ("pxap", "max_box_acc_v2")
+SEARCH_JSON = "search.json"
+
+_SPACE = flags.DEFINE_string("space", None, "The search space (JSON).")
+_TRIALS = flags.DEFINE_integer("trials", 30, "Trials to draw.", lower_bound=1)
+_DIR = flags.DEFINE_string(
+    "search_dir", None, "Where the trials and search.json go."
+)
+_METRIC = flags.DEFINE_string(
+    "metric",
+    "auto",
+    "The validation figure to choose by; auto: pxap where the split has "
+    "masks, else max_box_acc_v2.",
+)
+_VAL = flags.DEFINE_string(
+    "val_split", "validation", "The split trials are scored on."
+)
+_TEST = flags.DEFINE_string(
+    "test_split", "test", "The split the chosen trial is scored on, once."
+)
+
+
+def _fail(problems):
+    raise ValueError("The search cannot start:\n  " + "\n  ".join(problems))
+
+
+def read_space(path: str) -> dict:
+    """Reads and checks a search space file (module docstring).
+
+    Returns:
+      `{flag name: (distribution, argument)}`.
+
+    Raises:
+      ValueError: an unreadable file, an unknown flag or distribution, or
+        bad bounds, each named.
+    """
+    try:
+        with open(path) as f:
+            raw = json.load(f)
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"--space={path}: {error}") from None
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError(
+            f"--space={path}: expected a JSON object of flag name -> "
+            f"distribution. Received: {str(raw)[:100]}"
+        )
+    known = {
+        f.name for f in config_lib.TrainConfig.__dataclass_fields__.values()
+    }
+    space, problems = {}, []
+    for name, spec in raw.items():
+        if name not in known:
+            problems.append(f"{name}: not a training flag")
+            continue
+        if not isinstance(spec, dict) or len(spec) != 1:
+            problems.append(
+                f"{name}: expected one of {DISTRIBUTIONS} as the only key. "
+                f"Received: {spec!r}"
+            )
+            continue
+        ((kind, argument),) = spec.items()
+        if kind not in DISTRIBUTIONS:
+            problems.append(
+                f"{name}: unknown distribution {kind!r}; expected one of "
+                f"{DISTRIBUTIONS}"
+            )
+        elif kind == "choice":
+            if not isinstance(argument, list) or not argument:
+                problems.append(
+                    f"{name}: choice takes a non-empty list. Received: "
+                    f"{argument!r}"
+                )
+        elif not (
+            isinstance(argument, list)
+            and len(argument) == 2
+            and all(
+                isinstance(a, (int, float)) and not isinstance(a, bool)
+                for a in argument
+            )
+            and argument[0] < argument[1]
+            and (kind != "log_uniform" or argument[0] > 0)
+            and (
+                kind != "int_uniform"
+                or all(float(a).is_integer() for a in argument)
+            )
+        ):
+            problems.append(
+                f"{name}: {kind} takes [low, high] with low < high"
+                + (" and low > 0" if kind == "log_uniform" else "")
+                + (" (integers)" if kind == "int_uniform" else "")
+                + f". Received: {argument!r}"
+            )
+        space[name] = (kind, argument)
+    if problems:
+        raise ValueError(f"--space={path}:\n  " + "\n  ".join(problems))
+    return space
+
+
+def draw_trials(space: dict, trials: int, seed: int) -> list:
+    """`trials` dicts of flag values, drawn in a fixed order.
+
+    Each trial draws every flag in sorted name order from one generator
+    seeded by `seed`, so trial k depends only on the space and the seed.
+    """
+    rng = np.random.default_rng(seed)
+    drawn = []
+    for _ in range(trials):
+        values = {}
+        for name in sorted(space):
+            kind, argument = space[name]
+            if kind == "choice":
+                values[name] = argument[int(rng.integers(len(argument)))]
+            elif kind == "uniform":
+                values[name] = float(rng.uniform(*argument))
+            elif kind == "log_uniform":
+                low, high = (math.log(a) for a in argument)
+                values[name] = float(math.exp(rng.uniform(low, high)))
+            else:
+                values[name] = int(rng.integers(argument[0], argument[1] + 1))
+        drawn.append(values)
+    return drawn
+
+
+def _flag_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_flag_text(v) for v in value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _trial_values(flagfile, values, model_dir, split):
+    flag_values = config_lib.read_flagfile(flagfile)
+    for name, value in values.items():
+        flag_values[name].parse(_flag_text(value))
+    flag_values["model_dir"].value = model_dir
+    flag_values["eval_split"].value = split
+    return flag_values
+
+
+def plan(flagfile, space_path, trials, seed, search_dir, val_split):
+    """Reads the space, draws the trials and checks every one's options.
+
+    Returns:
+      `(space, [(values, FlagValues)])`.
+
+    Raises:
+      ValueError: every problem found (the flagfile, the space, a trial
+        whose options are invalid), one per line.
+    """
+    problems = []
+    if not search_dir:
+        problems.append("--search_dir: expected a directory.")
+    if not flagfile:
+        problems.append("--flagfile: expected the experiment's flagfile.")
+    if not space_path:
+        problems.append("--space: expected a search space file.")
+    if problems:
+        _fail(problems)
+    space = read_space(space_path)
+    try:
+        config_lib.read_flagfile(flagfile)
+    except (flags.Error, ValueError, OSError) as error:
+        _fail([f"{flagfile}: {error}"])
+    planned = []
+    for index, values in enumerate(draw_trials(space, trials, seed)):
+        model_dir = os.path.join(search_dir, f"trial_{index:03d}")
+        try:
+            flag_values = _trial_values(flagfile, values, model_dir, val_split)
+            config_lib.train_config(flag_values)
+            config_lib.eval_config(flag_values)
+        except (flags.Error, ValueError) as error:
+            problems.append(f"trial {index} {values}: {error}")
+            continue
+        planned.append((values, flag_values))
+    if problems:
+        _fail(problems)
+    return space, planned
+
+
+def _identity(
+    flagfile, space_path, trials, seed, metric, val_split, test_split
+) -> dict:
+    with open(flagfile, "rb") as f:
+        flags_sha = hashlib.sha256(f.read()).hexdigest()
+    with open(space_path) as f:
+        space = json.load(f)
+    return {
+        "flagfile": flagfile,
+        "flagfile_sha256": flags_sha,
+        "space": space,
+        "trials": trials,
+        "seed": seed,
+        "metric": metric,
+        "val_split": val_split,
+        "test_split": test_split,
+    }
+
+
+def _pick_metric(metric, result, task):
+    if metric != "auto":
+        if metric not in result:
+            figures = sorted(
+                k for k, v in result.items() if isinstance(v, float)
+            )
+            raise ValueError(
+                f"--metric={metric}: the evaluation has no such figure; it "
+                f"has {figures}"
+            )
+        return metric
+    for name in _AUTO_METRICS:
+        if name in result:
+            return name
+    return next(iter(task.figures(result)))
+
+
+def _scored(model_dir, flag_values, out_name):
+    return evaluate.run_config(
+        model_dir, config_lib.eval_config(flag_values), out_name=out_name
+    )[0]
+
+
+def run(
+    flagfile,
+    space_path,
+    trials,
+    seed,
+    search_dir,
+    metric="auto",
+    val_split="validation",
+    test_split="test",
+) -> dict:
+    """Runs (or resumes) a search; returns what `search.json` holds.
+
+    Raises:
+      ValueError: the search cannot start (`plan`), or `search_dir` holds
+        another search (naming what differs).
+    """
+    space, planned = plan(
+        flagfile, space_path, trials, seed, search_dir, val_split
+    )
+    del space
+    identity = _identity(
+        flagfile, space_path, trials, seed, metric, val_split, test_split
+    )
+    path = os.path.join(search_dir, SEARCH_JSON)
+    os.makedirs(search_dir, exist_ok=True)
+    with run_dir.RunLock(search_dir):
+        report = {**identity, "results": [], "chosen": None, "test": None}
+        if os.path.exists(path):
+            with open(path) as f:
+                earlier = json.load(f)
+            differ = [k for k in identity if earlier.get(k) != identity[k]]
+            if differ:
+                raise ValueError(
+                    f"--search_dir={search_dir} holds another search "
+                    f"({', '.join(differ)} differ): use another --search_dir."
+                )
+            report = earlier
+        finished = {r["trial"] for r in report["results"]}
+        for index, (values, flag_values) in enumerate(planned):
+            if index in finished:
+                continue
+            model_dir = flag_values["model_dir"].value
+            row = {"trial": index, "values": values, "model_dir": model_dir}
+            task = tasks.for_dataset(flag_values["dataset"].value)
+            try:
+                train.train(config_lib.train_config(flag_values))
+                result = _scored(model_dir, flag_values, "eval_val")
+                name = _pick_metric(metric, result, task)
+                row.update(
+                    status="done",
+                    metric=name,
+                    figure=float(result[name]),
+                    figures=task.figures(result),
+                )
+            except Exception as error:  # Recorded; the search goes on.
+                row.update(
+                    status="failed", error=f"{type(error).__name__}: {error}"
+                )
+            report["results"].append(row)
+            print(json.dumps(row), flush=True)
+            _files.write_json_atomically(path, report, indent=2)
+        done = [r for r in report["results"] if r["status"] == "done"]
+        if done and report["test"] is None:
+            best = max(done, key=lambda r: (r["figure"], -r["trial"]))
+            report["chosen"] = best
+            values = planned[best["trial"]][1]
+            values["eval_split"].value = test_split
+            task = tasks.for_dataset(values["dataset"].value)
+            result = _scored(best["model_dir"], values, "eval_test")
+            report["test"] = {
+                "split": test_split,
+                "figures": task.figures(result),
+                **(
+                    {best["metric"]: float(result[best["metric"]])}
+                    if best["metric"] in result
+                    else {}
+                ),
+            }
+            _files.write_json_atomically(path, report, indent=2)
+    return report
+
+
+# The search's own flags; `--seed` (a training flag) seeds the draws.
+_OWN = (
+    "flagfile",
+    "space",
+    "trials",
+    "seed",
+    "search_dir",
+    "metric",
+    "val_split",
+    "test_split",
+)
+
+
+def _command_line(argv):
+    """The experiment's flagfile; refuses training flags given here (the
+    trials read the flagfile, so they would be silently ignored)."""
+    paths, extra = [], []
+    for index, arg in enumerate(argv[1:], start=1):
+        if not arg.startswith("--"):
+            continue
+        name, has_value, value = arg[2:].partition("=")
+        if name == "flagfile":
+            paths.append(value if has_value else argv[index + 1])
+        elif name.removeprefix("no") not in _OWN:
+            extra.append(arg)
+    if len(paths) != 1:
+        raise _cli.UsageError(
+            "--flagfile: expected the experiment's one flagfile. Received: "
+            f"{paths or 'none'}"
+        )
+    if extra:
+        raise _cli.UsageError(
+            f"{' '.join(extra)}: the trials are the flagfile's options with "
+            "the drawn values on top; put other changes in a flagfile "
+            "(one that includes this one with --flagfile=)."
+        )
+    return paths[0]
+
+
+def main(argv):
+    _cli.no_arguments(argv)
+    flagfile = _command_line(sys.argv)
+    try:
+        report = run(
+            flagfile,
+            _SPACE.value,
+            _TRIALS.value,
+            flags.FLAGS.seed,
+            _DIR.value,
+            metric=_METRIC.value,
+            val_split=_VAL.value,
+            test_split=_TEST.value,
+        )
+    except (ValueError, OSError) as error:
+        raise _cli.UsageError(str(error)) from None
+    failed = [r for r in report["results"] if r["status"] == "failed"]
+    chosen = report["chosen"]
+    if chosen:
+        print(
+            f"Chosen: trial {chosen['trial']} {chosen['values']} "
+            f"({chosen['metric']} {chosen['figure']:.4f} on "
+            f"{report['val_split']}); {report['test_split']}: "
+            + ", ".join(
+                f"{k} {v:.4f}" for k, v in report["test"]["figures"].items()
+            )
+        )
+    print(f"Written {os.path.join(_DIR.value, SEARCH_JSON)}")
+    if failed:
+        message = "; ".join(f"trial {r['trial']}: {r['error']}" for r in failed)
+        if not chosen:
+            _cli.fail(f"every trial failed: {message}")
+        print(f"{len(failed)} trial(s) failed: {message}")
+
+
+if __name__ == "__main__":
+    _cli.run(main)
