@@ -16,9 +16,12 @@ import tensorflow_datasets as tfds
 
 from has_tf.datasets import cub
 from has_tf.datasets import ilsvrc_loc
+from has_tf.datasets import openimages30k
 from has_tf.datasets import synthetic_actions
 from has_tf.datasets import synthetic_parts
 from has_tf.datasets import thumos14_features
+from has_tf.datasets import wsol_cub
+from has_tf.datasets import wsol_imagenet
 
 __all__ = [
     "DataMissingError",
@@ -28,12 +31,15 @@ __all__ = [
     "decode_error",
     "ilsvrc_loc",
     "is_temporal",
+    "openimages30k",
     "load",
     "screen",
     "undecodable",
     "synthetic_actions",
     "synthetic_parts",
     "thumos14_features",
+    "wsol_cub",
+    "wsol_imagenet",
 ]
 
 # has_tf's name -> the TFDS builder name.
@@ -43,6 +49,9 @@ KNOWN = {
     "cub": cub.TFDS_NAME,
     "synthetic_actions": "synthetic_actions",
     "thumos14_features": "thumos14_features",
+    "wsol_cub": "wsol_cub",
+    "wsol_imagenet": "wsol_imagenet",
+    "openimages30k": "openimages30k",
 }
 
 # Datasets of video feature sequences (`temporal_features` schema).
@@ -60,6 +69,9 @@ _README = {
     "ilsvrc_loc": "has_tf/datasets/ilsvrc_loc/README.md",
     "thumos14_features": "has_tf/datasets/thumos14_features/README.md",
     "cub": "has_tf/datasets/cub.py (and docs/datasets.md)",
+    "wsol_cub": "has_tf/datasets/wsol_cub/README.md",
+    "wsol_imagenet": "has_tf/datasets/wsol_imagenet/README.md",
+    "openimages30k": "has_tf/datasets/openimages30k/README.md",
 }
 
 
@@ -153,7 +165,13 @@ def undecodable(dataset, limit: int = _NAMED) -> list:
 
 # Datasets whose images are generated (synthetic_parts) or screened by the
 # builder (ilsvrc_loc): nothing to screen again.
-_SCREENED_AT_BUILD = ("ilsvrc_loc", "synthetic_parts")
+_SCREENED_AT_BUILD = (
+    "ilsvrc_loc",
+    "synthetic_parts",
+    "wsol_cub",
+    "wsol_imagenet",
+    "openimages30k",
+)
 
 
 def screen(name, split, data_dir=None, manual_dir=None) -> None:

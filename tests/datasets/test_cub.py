@@ -36,8 +36,8 @@ def test_unknown_name_lists_the_known_ones():
     with pytest.raises(
         ValueError,
         match="Unknown dataset 'imagenet'. Known: cub, "
-        "ilsvrc_loc, synthetic_actions, synthetic_parts, "
-        "thumos14_features",
+        "ilsvrc_loc, openimages30k, synthetic_actions, synthetic_parts, "
+        "thumos14_features, wsol_cub, wsol_imagenet",
     ):
         has_tf.datasets.load("imagenet", "train")
 

@@ -28,7 +28,6 @@ and counted (config "default") or stops the build (config "strict").
 
 from __future__ import annotations
 
-import collections
 import csv
 import dataclasses
 import io
@@ -41,6 +40,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from absl import logging
 from etils import epath
+
+from has_tf.datasets.faults import Faults as _Faults
 
 KAGGLE_FILES = (
     "LOC_synset_mapping.txt",
@@ -93,40 +94,6 @@ def detect_layout(manual_dir) -> str:
         + ", ".join(ARCHIVE_OPTIONAL)
         + ")"
     )
-
-
-class _Faults:
-    """Bad rows, files and boxes: named, counted and skipped, or fatal.
-
-    With `strict` (config "strict") the first fault stops the build with
-    its file (and line) named; otherwise it is logged, counted and skipped,
-    and `summary` logs the counts at the end of the split.
-    """
-
-    def __init__(self, split: str, strict: bool):
-        self.split = split
-        self.strict = strict
-        self.counts = collections.Counter()
-
-    def skip(self, kind: str, where: str, reason: str) -> None:
-        if self.strict:
-            raise ValueError(f"ilsvrc_loc {self.split}: {where}: {reason}")
-        logging.warning(
-            "ilsvrc_loc %s: skipping %s: %s", self.split, where, reason
-        )
-        self.counts[kind] += 1
-
-    def count(self, kind: str) -> None:
-        self.counts[kind] += 1
-
-    def summary(self, built: int) -> None:
-        skipped = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
-        logging.info(
-            "ilsvrc_loc %s: %d examples built; %s.",
-            self.split,
-            built,
-            f"skipped or dropped: {skipped}" if skipped else "nothing skipped",
-        )
 
 
 def _parse_solution(path, faults: _Faults) -> dict:
@@ -305,7 +272,9 @@ class IlsvrcLoc(tfds.core.GeneratorBasedBuilder):
     # ---------------------------------------------------------------- Kaggle
 
     def _faults(self, split: str) -> _Faults:
-        return _Faults(split, self.builder_config.on_corrupt == "fail")
+        return _Faults(
+            "ilsvrc_loc", split, self.builder_config.on_corrupt == "fail"
+        )
 
     def _kaggle(self, manual, split):
         faults = self._faults(split)
