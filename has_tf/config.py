@@ -456,6 +456,18 @@ class EvalConfig(RunConfig):
         upper=1.0,
         task="images",
     )
+    box_protocol: str = _option(
+        "has_tf",
+        "Threshold-free scoring rules (MaxBoxAcc, MaxBoxAccV2, PxAP): has_tf "
+        "(the CAM in the evaluation frame, continuous boxes) or "
+        "wsolevaluation (the official tool's: the CAM resized to 224 x 224 "
+        "with OpenCV's bicubic rule and min-max normalised, the tool's "
+        "integer boxes scaled from the image's size; has_tf.evaluate needs "
+        "--eval_crop=resize for it). evaluate_cams also reads --protocol "
+        "as this flag (its 0.2 name).",
+        choices=vocabulary.BOX_PROTOCOLS,
+        task="images",
+    )
     eval_batch_size: int = _option(64, "Evaluation batch size.", lower=1)
     max_images: int = _option(
         0, "Score only this many images or videos; 0: all.", lower=0
@@ -509,6 +521,14 @@ class EvalConfig(RunConfig):
             )
             self.eval_crop = protocol
         super().__post_init__()
+        if self.box_protocol == "wsolevaluation" and self.eval_crop != "resize":
+            _fail(
+                "box_protocol",
+                "the official tool scores the 224 x 224 resize of each "
+                "image: use --eval_crop=resize (received "
+                f"--eval_crop={self.eval_crop}).",
+                self.box_protocol,
+            )
 
 
 @dataclasses.dataclass

@@ -72,6 +72,8 @@ __all__ = [
     "crop_boxes",
     "train_pipeline",
     "eval_pipeline",
+    "nearest_indices",
+    "resize_mask_nearest",
 ]
 
 # The ImageNet (ILSVRC-2012 train) per-channel mean and std in pixel units:
@@ -486,6 +488,57 @@ def _resize_uint8(image, size, method):
 
 
 @_deprecation.renamed_arguments(protocol="crop")
+def nearest_indices(source, target: int) -> tf.Tensor:
+    """OpenCV's INTER_NEAREST source index of each of `target` outputs:
+    floor(i / (target / source)) in double precision, clamped (the rule of
+    `metrics.cam_evaluation.resize_nearest`)."""
+    source = tf.cast(source, tf.float64)
+    inverse = 1.0 / (tf.constant(float(target), tf.float64) / source)
+    index = tf.floor(tf.range(target, dtype=tf.float64) * inverse)
+    return tf.minimum(tf.cast(index, tf.int32), tf.cast(source, tf.int32) - 1)
+
+
+def resize_mask_nearest(mask, size) -> tf.Tensor:
+    """uint8 `[H, W, 1]` -> `[h, w]`, as OpenCV's nearest resize."""
+    shape = tf.shape(mask)
+    rows = nearest_indices(shape[0], size[0])
+    cols = nearest_indices(shape[1], size[1])
+    return tf.gather(tf.gather(mask[..., 0], rows), cols, axis=1)
+
+
+def _resize_extras(example, boxes, shape, size) -> dict:
+    """What the "resize" crop carries beyond the image, for the official
+    tool's rules: masks at the crop's size (nearest, OpenCV's rule), the
+    boxes as the tool's integer corners and the image's size
+    (`wsol_boxes`, `image_size` where the dataset keeps them; else derived
+    from the normalised boxes and the decoded size)."""
+    extra = {}
+    if "mask" in example:
+        extra["mask"] = resize_mask_nearest(example["mask"], size)
+        ignore = example.get("ignore_mask")
+        extra["ignore"] = (
+            resize_mask_nearest(ignore, size)
+            if ignore is not None
+            else tf.zeros(size, tf.uint8)
+        )
+    if "wsol_boxes" in example:
+        corners = tf.cast(example["wsol_boxes"], tf.int32)
+        image_size = tf.cast(example["image_size"], tf.int32)
+    else:
+        height = tf.cast(shape[0], tf.float32)
+        width = tf.cast(shape[1], tf.float32)
+        scale = tf.stack([width, height, width, height])
+        xyxy = tf.gather(boxes, [1, 0, 3, 2], axis=1) * scale
+        corners = tf.cast(tf.round(xyxy), tf.int32) - [0, 0, 1, 1]
+        image_size = tf.stack([shape[1], shape[0]])
+    extra.update(
+        wsol_boxes=tf.reshape(corners, [-1, 4]),
+        num_wsol_boxes=tf.shape(corners)[0],
+        image_size=image_size,
+    )
+    return extra
+
+
 def eval_pipeline(
     dataset: tf.data.Dataset,
     batch_size: int,
@@ -518,6 +571,11 @@ def eval_pipeline(
       with zeros and "num_boxes" int32 `[B]`. Boxes are normalised to the
       centre crop ("center_crop"), the resized image ("resize") or the
       256x256 resize ("ten_crop", where crops map back by their offsets).
+      "resize" adds what the official tool scores with: "wsol_boxes" int32
+      `[B, M, 4]` (inclusive `x0, y0, x1, y1` pixel corners in the
+      original image, padded), "num_wsol_boxes" `[B]`, "image_size" int32
+      `[B, 2]` (width, height), and for datasets with masks "mask" and
+      "ignore" uint8 `[B, S, S]` (nearest-resized as OpenCV does).
     """
     _check_sizes(batch_size, image_size, resize_size)
     if crop not in EVAL_CROPS:
@@ -543,7 +601,9 @@ def eval_pipeline(
             image = _to_uint8(image)
             boxes = crop_boxes(boxes, offset, size, (resize_size, resize_size))
         elif crop == "resize":
-            image = _resize_uint8(decode_image(image), size, resize_method)
+            decoded = decode_image(image)
+            extra = _resize_extras(example, boxes, tf.shape(decoded), size)
+            image = _resize_uint8(decoded, size, resize_method)
         else:
             image = _resize_uint8(
                 decode_image(image), [resize_size, resize_size], resize_method
@@ -559,6 +619,7 @@ def eval_pipeline(
             "label": label,
             "boxes": boxes,
             "num_boxes": tf.shape(boxes)[0],
+            **(extra if crop == "resize" else {}),
         }
 
     dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)

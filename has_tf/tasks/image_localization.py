@@ -333,7 +333,7 @@ class ImageLocalization:
             config.resize_size,
         )
         paper = PaperScorer(config.cam_threshold)
-        free = ThresholdFreeScorer(config.threshold_step)
+        free = ThresholdFreeScorer(config.threshold_step, config.box_protocol)
         pictures = OverlayPictures(
             out_dir, config.num_pictures, config.cam_threshold, run_info
         )
@@ -360,6 +360,7 @@ class ImageLocalization:
             **{k: result_paper[k] for k in PaperScorer.FIGURES},
             "max_box_acc": result_free.get("max_box_acc", 0.0),
             "max_box_acc_v2": result_free["max_box_acc_v2"],
+            **({"pxap": result_free["pxap"]} if "pxap" in result_free else {}),
             "count": result_paper["count"],
             "skipped_without_boxes": step.without_boxes,
             "cam_threshold": config.cam_threshold,
@@ -372,7 +373,7 @@ class ImageLocalization:
                     "IoU >= 0.5",
                 ),
                 **dict.fromkeys(
-                    ("max_box_acc", "max_box_acc_v2"),
+                    ("max_box_acc", "max_box_acc_v2", "pxap"),
                     f"threshold-free, {result_free['protocol']} rules",
                 ),
             },
@@ -388,7 +389,10 @@ class ImageLocalization:
         return f"{result['count']} images: {text}"
 
     def figures(self, result: dict) -> dict:
-        return {key: result[key] for key in HEADLINE}
+        figures = {key: result[key] for key in HEADLINE}
+        if "pxap" in result:
+            figures["pxap"] = result["pxap"]
+        return figures
 
 
 def predict_cams(
@@ -466,6 +470,13 @@ class CamOutputs:
       keep: bool `[B]`, images with at least one ground-truth box.
       frame_of: `i -> float [F, F, 3]` image i, normalised (built only
         when asked for).
+      raw_known: float `[B, h, w]` the true classes' CAMs at the model's
+        CAM size ("resize" crop only; None otherwise).
+      wsol_boxes: per image, int `[M, 4]` the tool's corners in the
+        original image ("resize" only).
+      image_sizes: int `[B, 2]` original (width, height) ("resize" only).
+      masks, ignores: uint8 `[B, F, F]` foreground and ignore masks, for
+        datasets with masks ("resize" only).
     """
 
     labels: np.ndarray
@@ -475,6 +486,11 @@ class CamOutputs:
     gt_boxes: list
     keep: np.ndarray
     frame_of: Callable
+    raw_known: np.ndarray | None = None
+    wsol_boxes: list | None = None
+    image_sizes: np.ndarray | None = None
+    masks: np.ndarray | None = None
+    ignores: np.ndarray | None = None
 
 
 class _CamStep:
@@ -494,7 +510,7 @@ class _CamStep:
         self.without_boxes = 0
 
     def __call__(self, batch) -> CamOutputs:
-        scores, cams_of, frame_of = _score_batch(
+        scores, cams_of, frame_of, raw_cams_of = _score_batch(
             self.cam_net,
             batch["image"],
             self.eval_crop,
@@ -507,6 +523,21 @@ class _CamStep:
         self.without_boxes += int((~keep).sum())
         all_gt = batch["boxes"].numpy()
         top5 = np.argsort(-scores, axis=1)[:, :5]
+        extra = {}
+        if "wsol_boxes" in batch:
+            corners = batch["wsol_boxes"].numpy()
+            number = batch["num_wsol_boxes"].numpy()
+            extra.update(
+                raw_known=raw_cams_of(labels),
+                wsol_boxes=[
+                    corners[i, : number[i]] for i in range(len(labels))
+                ],
+                image_sizes=batch["image_size"].numpy(),
+            )
+        if "mask" in batch:
+            extra.update(
+                masks=batch["mask"].numpy(), ignores=batch["ignore"].numpy()
+            )
         return CamOutputs(
             labels=labels,
             top5=top5,
@@ -520,6 +551,7 @@ class _CamStep:
             ],
             keep=keep,
             frame_of=frame_of,
+            **extra,
         )
 
 
@@ -559,26 +591,69 @@ class PaperScorer:
 
 
 class ThresholdFreeScorer:
-    """MaxBoxAcc and MaxBoxAccV2 of the true classes' CAMs (has_tf rules).
+    """MaxBoxAcc and MaxBoxAccV2 of the true classes' CAMs, and PxAP where
+    the split has masks, under either rule set of
+    `metrics.cam_evaluation.CamEvaluator` (the path `has_tf.evaluate_cams`
+    takes for CAMs from elsewhere):
 
-    The path `has_tf.evaluate_cams` takes for CAMs from elsewhere
-    (`metrics.cam_evaluation.CamEvaluator`), with the boxes in the
-    evaluation frame.
+    - "has_tf": the CAMs at the evaluation frame, boxes in its pixels;
+    - "wsolevaluation": the official tool's: each CAM at the model's size,
+      resized to 224 x 224 with OpenCV's bicubic rule and min-max
+      normalised, against the tool's integer boxes scaled from the image's
+      size (the "resize" crop).
     """
 
-    def __init__(self, threshold_step: float):
+    def __init__(self, threshold_step: float, protocol: str = "has_tf"):
+        self.protocol = protocol
         self.evaluator = cam_evaluation.CamEvaluator(
-            "has_tf", metric_boxes.default_thresholds(threshold_step)
+            protocol, metric_boxes.default_thresholds(threshold_step)
         )
 
     def update(self, outputs: CamOutputs) -> None:
+        tool = self.protocol == "wsolevaluation"
         for i in np.flatnonzero(outputs.keep):
-            self.evaluator.add_frame_boxes(
-                outputs.known[i], outputs.gt_boxes[i], label=outputs.labels[i]
+            if tool:
+                self.evaluator.add_boxes(
+                    outputs.raw_known[i],
+                    outputs.wsol_boxes[i],
+                    tuple(outputs.image_sizes[i]),
+                    label=outputs.labels[i],
+                )
+            else:
+                self.evaluator.add_frame_boxes(
+                    outputs.known[i],
+                    outputs.gt_boxes[i],
+                    label=outputs.labels[i],
+                )
+        if outputs.masks is None:
+            return
+        side = self.evaluator.size
+        if tool and outputs.masks.shape[1:] != (side, side):
+            raise ValueError(
+                "--box_protocol=wsolevaluation scores masks in the tool's "
+                f"{side} x {side} frame, resized once from the original; the "
+                f"evaluation resize is {outputs.masks.shape[1]} x "
+                f"{outputs.masks.shape[2]}: use --image_size={side}."
+            )
+        for i in range(len(outputs.labels)):
+            self.evaluator.add_mask(
+                outputs.raw_known[i] if tool else outputs.known[i],
+                outputs.masks[i] > 0,
+                outputs.ignores[i] > 0,
             )
 
     def result(self) -> dict:
-        return self.evaluator.boxes.result()
+        out = (
+            self.evaluator.boxes.result()
+            if self.evaluator.scored_boxes
+            else {"max_box_acc_v2": 0.0, "protocol": self.protocol}
+        )
+        out["protocol"] = self.protocol
+        if self.evaluator.scored_masks:
+            masks = self.evaluator.result()
+            out.update(pxap=masks["pxap"], pr_curve=masks.get("pr_curve"))
+            out["scored_masks"] = self.evaluator.scored_masks
+        return out
 
 
 class OverlayPictures:
@@ -618,13 +693,15 @@ def _score_batch(cam_net, batch_images, eval_crop, size, resize_size):
     """Class scores and CAMs of one batch, in the frame its boxes use.
 
     Returns:
-      `(scores [B, N], cams_of, frame_of)`: `cams_of(classes [B])` gives
+      `(scores [B, N], cams_of, frame_of, raw_cams_of)`: `cams_of(classes
+      [B])` gives
       the CAMs of those classes as float `[B, F, F]` at the boxes' frame
       (F = `size`, or `resize_size` for "ten_crop", whose class scores are
       the softmax averaged over the crops and whose CAMs are the crops'
       merged by `ten_crop.merge_ten_crop_cams`); `frame_of(i)` gives
       image i, normalised, as `[F, F, 3]` in that frame (for pictures, so
-      built only when asked for).
+      built only when asked for); `raw_cams_of(classes)` the CAMs at the
+      model's CAM size (None for "ten_crop").
     """
     if eval_crop != "ten_crop":
         out = cam_net(batch_images, training=False)
@@ -634,7 +711,15 @@ def _score_batch(cam_net, batch_images, eval_crop, size, resize_size):
                 out["cams"], classes, (size, size)
             ).numpy()
 
-        return out["logits"].numpy(), cams_of, lambda i: batch_images[i].numpy()
+        def raw_cams_of(classes):
+            return models.class_cams(out["cams"], classes).numpy()
+
+        return (
+            out["logits"].numpy(),
+            cams_of,
+            lambda i: batch_images[i].numpy(),
+            raw_cams_of,
+        )
     count = batch_images.shape[0]
     flat = tf.reshape(batch_images, (-1, *batch_images.shape[2:]))
     out = cam_net(flat, training=False)
@@ -664,4 +749,4 @@ def _score_batch(cam_net, batch_images, eval_crop, size, resize_size):
             [ten_crop.merge_ten_crop_cams(c, resize_size) for c in cams]
         )
 
-    return scores, cams_of, frame_of
+    return scores, cams_of, frame_of, None
