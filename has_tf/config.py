@@ -468,6 +468,15 @@ class EvalConfig(RunConfig):
         choices=vocabulary.BOX_PROTOCOLS,
         task="images",
     )
+    samples_per_class: int = _option(
+        0,
+        "Score at most this many images of each class (the first in the "
+        "split's order; a class with fewer keeps all), as wsolevaluation's "
+        "--num_val_sample_per_class trims its train-fullsup split (which "
+        "samples at random, and fails on a class with fewer); 0: all.",
+        lower=0,
+        task="images",
+    )
     eval_batch_size: int = _option(64, "Evaluation batch size.", lower=1)
     max_images: int = _option(
         0, "Score only this many images or videos; 0: all.", lower=0

@@ -58,6 +58,7 @@ __all__ = [
     "HEADLINE",
     "ImageLocalization",
     "build_model",
+    "first_per_class",
     "initial_weights",
     "normalization",
     "predict_cams",
@@ -430,6 +431,23 @@ def predict_cams(
     }
 
 
+def first_per_class(data, count: int, num_classes: int):
+    """The first `count` examples of each class, in the dataset's order
+    (a class with fewer keeps all of them)."""
+
+    def keep(seen, example):
+        label = tf.cast(example["label"], tf.int32)
+        before = seen[label]
+        seen = tf.tensor_scatter_nd_add(seen, [[label]], [1])
+        return seen, (example, before < count)
+
+    return (
+        data.scan(tf.zeros([num_classes], tf.int32), keep)
+        .filter(lambda example, kept: kept)
+        .map(lambda example, kept: example)
+    )
+
+
 def _eval_batches(config, run_info: dict):
     """`(builder, batches)`: the split's evaluation batches
     (`input_pipeline.images.eval_pipeline`, images decoded from their
@@ -442,6 +460,12 @@ def _eval_batches(config, run_info: dict):
         decode_images=False,
         try_autocache=not config.max_images,
     )
+    if config.samples_per_class:
+        data = first_per_class(
+            data,
+            config.samples_per_class,
+            builder.info.features["label"].num_classes,
+        )
     if config.max_images:
         data = data.take(config.max_images)
     return builder, image_pipeline.eval_pipeline(

@@ -134,3 +134,32 @@ def test_pxap_under_the_tools_rules_equals_the_metadata_path(tmp_path):
     assert result["threshold_free"]["scored_masks"] == 2
     # The figures a search picks by include it.
     assert "pxap" in tasks.for_dataset("openimages30k").figures(result)
+
+
+def test_samples_per_class_keeps_the_first_of_each_and_all_of_a_small_one(
+    tmp_path,
+):
+    from has_tf.tasks.image_localization import first_per_class
+
+    manual = os.path.join(_DATASETS, "wsol_cub", "dummy_data")
+    data, _ = datasets.load(
+        "wsol_cub", "validation", str(tmp_path), manual, decode_images=False
+    )
+    # CUBV2's class 059 has 3 images here (as in the real split): a sample
+    # of 5 keeps the 3, a sample of 2 the first 2.
+    ids = [e["image_id"] for e in tfds.as_numpy(data)]
+    for count, expected in ((5, ids), (2, ids[:2])):
+        kept = first_per_class(data, count, 200)
+        assert [e["image_id"] for e in tfds.as_numpy(kept)] == expected
+    result_model, _ = _trained(tmp_path / "m", "wsol_cub", 16)
+    result = evaluate.evaluate(
+        result_model,
+        "wsol_cub",
+        "validation",
+        str(tmp_path / "m" / "data"),
+        manual_dir=manual,
+        samples_per_class=5,
+        threshold_step=0.1,
+        num_pictures=0,
+    )
+    assert result["count"] == 3
