@@ -12,7 +12,8 @@ PxAP for masks) and evaluate only the chosen run, once, on `--test_split`.
 
 Each trial is the flagfile with the drawn values on top, trained into
 `<search_dir>/trial_NNN` and scored into its `eval_val/`; the chosen one's
-test figures go to its `eval_test/`. `<search_dir>/search.json` holds the
+test figures (on the whole split: `--samples_per_class` trims validation
+only) go to its `eval_test/`. `<search_dir>/search.json` holds the
 space, every trial (values, figures, status), the choice and the test
 figures, rewritten after every trial. A killed search started again with
 the same arguments resumes: finished trials are kept, the interrupted one
@@ -349,6 +350,8 @@ def run(
             report["chosen"] = best
             values = planned[best["trial"]][1]
             values["eval_split"].value = test_split
+            # The whole test split, whatever trimmed the validation one.
+            values["samples_per_class"].value = 0
             task = tasks.for_dataset(values["dataset"].value)
             result = _scored(best["model_dir"], values, "eval_test")
             report["test"] = {

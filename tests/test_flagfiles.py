@@ -11,7 +11,10 @@ from absl import flags
 
 from has_tf import config as config_lib
 
-FILES = sorted(glob.glob(os.path.join("flags", "*.cfg")))
+FILES = sorted(
+    glob.glob(os.path.join("flags", "*.cfg"))
+    + glob.glob(os.path.join("flags", "wsol", "*.cfg"))
+)
 
 
 def test_overrides_and_bad_files(tmp_path):
@@ -56,8 +59,11 @@ def test_flagfile_gives_a_valid_config(path):
     assert config.epochs >= 1
     if "_has_" in path and "conv1" not in path:
         assert config.patch_sizes
-    if path.endswith("_gap.cfg"):
+    wsol = os.path.dirname(path).endswith("wsol")
+    if path.endswith("_gap.cfg") or (wsol and path.endswith("_cam.cfg")):
         assert not config.patch_sizes and not config.conv1_patch_sizes
+    if wsol and path.endswith("_has.cfg"):
+        assert config.patch_sizes == (0, 16, 32, 44, 56)
 
 
 # The paper's tables (Singh & Lee, ICCV 2017), transcribed independently of
@@ -119,6 +125,8 @@ def _header(path):
 @pytest.mark.parametrize("path", FILES, ids=os.path.basename)
 def test_paper_experiments_quote_their_table_row_and_figures(path):
     name = os.path.basename(path)[: -len(".cfg")]
+    if os.path.dirname(path).endswith("wsol"):  # Choe et al.'s table: below.
+        return
     if any(part in name for part in NOT_IN_THE_PAPER):
         assert name not in PAPER
         return
@@ -166,3 +174,53 @@ def test_a_circular_include_is_an_error(tmp_path):
     assert run.returncode != 0
     assert "circular include" in run.stderr
     assert not (tmp_path / "run").exists()
+
+
+# wsolevaluation's main table (Choe et al., CVPR 2020, as
+# ../shared/FIELD_FIGURES.md reads it), transcribed independently of the
+# flagfiles: CAM's figure and HaS's difference per dataset and backbone.
+WSOL_CAM = {
+    "imagenet": {"vgg16": 60.0, "inception_v3": 63.4, "resnet50": 63.7},
+    "cub": {"vgg16": 63.7, "inception_v3": 56.7, "resnet50": 63.0},
+    "openimages": {"vgg16": 58.3, "inception_v3": 63.2, "resnet50": 58.5},
+}
+WSOL_HAS_DIFF = {
+    "imagenet": {"vgg16": 0.6, "inception_v3": 0.3, "resnet50": -0.3},
+    "cub": {"vgg16": 0.0, "inception_v3": -3.3, "resnet50": 1.7},
+    "openimages": {"vgg16": -0.2, "inception_v3": -5.1, "resnet50": -2.6},
+}
+
+
+@pytest.mark.parametrize("dataset", sorted(WSOL_CAM))
+@pytest.mark.parametrize("backbone", ["vgg16", "resnet50", "inception_v3"])
+@pytest.mark.parametrize("method", ["cam", "has"])
+def test_wsol_recipes_quote_the_tools_table(dataset, backbone, method):
+    path = os.path.join("flags", "wsol", f"{dataset}_{backbone}_{method}.cfg")
+    header = " ".join(_header(path).split())
+    metric = "PxAP" if dataset == "openimages" else "MaxBoxAccV2"
+    cam = WSOL_CAM[dataset][backbone]
+    if method == "cam":
+        assert f"test split: {metric} {cam:.1f} (CAM row)" in header
+    else:
+        diff = WSOL_HAS_DIFF[dataset][backbone]
+        assert (
+            f"test split: {metric} {cam + diff:.1f} (HaS row: CAM {cam:.1f} "
+            f"{diff:+.1f})" in header
+        )
+    assert "not run here" in header
+    config = config_lib.train_config_from_flagfile(path)
+    assert config.model == f"{backbone}_cam"
+    assert config.init_from.endswith(f"{backbone}.tv_in1k/model.safetensors")
+    assert config.weight_decay == (1e-4 if backbone == "resnet50" else 5e-4)
+    assert config.epochs == (50 if dataset == "cub" else 10)
+    assert config.lr_boundaries == (0.3, 0.6, 0.9)
+    assert config.batch_size == 32 and config.nesterov
+    assert config.weight_decay_type == "l2" and config.lr_multiplier == 10
+
+
+@pytest.mark.parametrize("space", ["cam", "has"])
+def test_search_spaces_read(space):
+    from has_tf import search
+
+    read = search.read_space(os.path.join("flags", "spaces", f"{space}.json"))
+    assert "learning_rate" in read
