@@ -29,6 +29,11 @@ _FLAGS = {
 }
 for _name, _help in _FLAGS.items():
     flags.DEFINE_integer(_name, None, _help, lower_bound=1)
+# String options: flag name -> the `run` argument it sets.
+_STRING_FLAGS = {"models": "models_list"}
+flags.DEFINE_string(
+    "models", None, "Comma-separated models to time (models: all)."
+)
 
 
 def options(name: str, values) -> dict:
@@ -45,6 +50,11 @@ def options(name: str, values) -> dict:
     run = importlib.import_module(BENCHMARKS[name]).run
     takes = inspect.signature(run).parameters
     given = {k: values[k].value for k in _FLAGS if values[k].present}
+    given.update(
+        (argument, values[flag].value)
+        for flag, argument in _STRING_FLAGS.items()
+        if values[flag].present
+    )
     extra = sorted(set(given) - set(takes))
     if extra:
         raise _cli.UsageError(

@@ -64,20 +64,24 @@ def test_models_benchmark_json_shape(monkeypatch):
     monkeypatch.setattr(
         bench_models.models,
         "INPUT_SIDES",
-        {"alexnet_gap": 64, "googlenet_gap": 32, "small_gap": 32},
+        {"alexnet_gap": 64, "small_gap": 32, "resnet50_cam": 32},
     )
-    result = bench_models.run(batch=2, repeats=1, num_classes=5)
-    assert set(result["results"]) == {
-        "alexnet_gap",
-        "googlenet_gap",
-        "small_gap",
-    }
+    result = bench_models.run(
+        batch=2, repeats=1, num_classes=5, models_list="small_gap,resnet50_cam"
+    )
+    assert set(result["results"]) == {"small_gap", "resnet50_cam"}
     for entry in result["results"].values():
         assert entry["forward_images_per_s"] > 0
         assert entry["forward_backward_images_per_s"] > 0
+        assert entry["xla_forward_backward_images_per_s"] > 0
         assert entry["forward_images_per_s"] == pytest.approx(
             2 / entry["forward_ms"] * 1e3
         )
+        assert entry["xla_speedup_forward"] == pytest.approx(
+            entry["forward_ms"] / entry["xla_forward_ms"]
+        )
+    with pytest.raises(ValueError, match="vgg19"):
+        bench_models.run(batch=1, repeats=1, models_list="vgg19")
 
 
 def test_boxes_benchmark_json_shape():
