@@ -94,6 +94,7 @@ def test_every_trial_is_checked_before_the_first_trains(tmp_path):
     assert "a patch is larger than the crop" in str(info.value)
 
 
+@pytest.mark.slow
 def test_a_failed_trial_is_recorded_and_the_search_goes_on(tmp_path):
     space_path = _space(tmp_path, {"learning_rate": {"choice": [1e12, 0.01]}})
     draws = search.draw_trials(search.read_space(space_path), 3, seed=1)

@@ -300,6 +300,7 @@ def test_fine_tuning_a_pretrained_backbone(
         "--epochs=1",
         "--steps_per_epoch=2",
         "--patch_sizes=0,8",
+        "--hide_on=device",
         "--lr_multiplier=10",
         "--weight_decay_type=l2",
         "--nesterov",
@@ -316,6 +317,7 @@ def test_fine_tuning_a_pretrained_backbone(
     assert history["steps_done"] == 2 and np.isfinite(history["loss"]).all()
     model, _ = tasks.load_run(str(run))
     # Two small steps from the file's weights: moved, and still close.
+    assert model.get_layer("input_hide").patch_sizes == (0, 8)
     trained = model.get_layer(first_conv).kernel.numpy()
     loaded = state[torch_name].transpose(2, 3, 1, 0)
     assert not np.array_equal(trained, loaded)
@@ -332,6 +334,7 @@ def test_fine_tuning_a_pretrained_backbone(
     ]
 
 
+@pytest.mark.slow
 def test_a_run_starts_from_another_runs_model(one_step_run, tmp_path, tiny):
     source = one_step_run()
     config = train.TrainConfig(

@@ -64,12 +64,12 @@ def test_models_benchmark_json_shape(monkeypatch):
     monkeypatch.setattr(
         bench_models.models,
         "INPUT_SIDES",
-        {"alexnet_gap": 64, "small_gap": 32, "resnet50_cam": 32},
+        {"alexnet_gap": 64, "small_gap": 32, "vgg16_cam": 32},
     )
     result = bench_models.run(
-        batch=2, repeats=1, num_classes=5, models_list="small_gap,resnet50_cam"
+        batch=2, repeats=1, num_classes=5, models_list="small_gap,vgg16_cam"
     )
-    assert set(result["results"]) == {"small_gap", "resnet50_cam"}
+    assert set(result["results"]) == {"small_gap", "vgg16_cam"}
     for entry in result["results"].values():
         assert entry["forward_images_per_s"] > 0
         assert entry["forward_backward_images_per_s"] > 0

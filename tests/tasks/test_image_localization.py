@@ -68,6 +68,7 @@ def _raw_cams(model_dir, dataset, data_dir, manual, image_size):
     return dict(zip(ids, cams))
 
 
+@pytest.mark.slow
 def test_tool_rules_on_boxes_equal_the_metadata_path(tmp_path):
     model_dir, manual = _trained(tmp_path, "wsol_cub", 32)
     data_dir = str(tmp_path / "data")
@@ -136,6 +137,7 @@ def test_pxap_under_the_tools_rules_equals_the_metadata_path(tmp_path):
     assert "pxap" in tasks.for_dataset("openimages30k").figures(result)
 
 
+@pytest.mark.slow
 def test_samples_per_class_keeps_the_first_of_each_and_all_of_a_small_one(
     tmp_path,
 ):
