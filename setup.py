@@ -54,8 +54,11 @@ setup(
         # The compiled union-find of the threshold sweep (postprocess).
         "numba>=0.59",
         "absl-py>=1.0",
-        # Checkpoint files are checked before a resume (Keras needs it too).
+        # Checkpoint files are checked before a resume (Keras needs it too);
+        # keras.applications' .h5 weight files are read with it.
         "h5py",
+        # Published pretrained weights (torchvision's, as timm ships them).
+        "safetensors>=0.4",
         # tensorflow-datasets imports it for builders without declaring it.
         "importlib_resources",
         "matplotlib>=3.6",
