@@ -176,13 +176,21 @@ def read_split(folder, faults: Faults) -> SplitRows:
 
 class WsolBuilder:
     """What the three builders share (mixed into a TFDS builder); each
-    sets FOLDER, NUM_CLASSES and MASKS (whether evaluation splits carry
-    masks, else boxes)."""
+    sets FOLDER, NUM_CLASSES, HOMEPAGE and MASKS (whether evaluation splits
+    carry masks, else boxes)."""
 
     FOLDER = ""
     NUM_CLASSES = 0
+    HOMEPAGE = ""
     MASKS = False
     BUILDER_CONFIGS = CONFIGS
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return self.dataset_info_from_configs(
+            features=self._features(),
+            supervised_keys=("image", "label"),
+            homepage=self.HOMEPAGE,
+        )
 
     def _features(self):
         features = {

@@ -20,6 +20,7 @@ class Openimages30k(wsol_metadata.WsolBuilder, tfds.core.GeneratorBasedBuilder):
     RELEASE_NOTES = {"1.0.0": "First release."}
     FOLDER = "OpenImages"
     NUM_CLASSES = 100
+    HOMEPAGE = "https://github.com/clovaai/wsolevaluation"
     MASKS = True
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Put wsolevaluation's metadata/ folder and its dataset/OpenImages/ "
@@ -28,10 +29,3 @@ class Openimages30k(wsol_metadata.WsolBuilder, tfds.core.GeneratorBasedBuilder):
         "manual_dir/OpenImages/<image ids>. See "
         "has_tf/datasets/openimages30k/README.md."
     )
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        return self.dataset_info_from_configs(
-            features=self._features(),
-            supervised_keys=("image", "label"),
-            homepage="https://github.com/clovaai/wsolevaluation",
-        )

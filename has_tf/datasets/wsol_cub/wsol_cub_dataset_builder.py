@@ -20,6 +20,7 @@ class WsolCub(wsol_metadata.WsolBuilder, tfds.core.GeneratorBasedBuilder):
     RELEASE_NOTES = {"1.0.0": "First release."}
     FOLDER = "CUB"
     NUM_CLASSES = 200
+    HOMEPAGE = "https://www.vision.caltech.edu/datasets/cub_200_2011/"
     MASKS = False
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Put wsolevaluation's metadata/ folder and its dataset/CUB/ "
@@ -28,10 +29,3 @@ class WsolCub(wsol_metadata.WsolBuilder, tfds.core.GeneratorBasedBuilder):
         "manual_dir/CUB/<image ids>. See "
         "has_tf/datasets/wsol_cub/README.md."
     )
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        return self.dataset_info_from_configs(
-            features=self._features(),
-            supervised_keys=("image", "label"),
-            homepage="https://www.vision.caltech.edu/datasets/cub_200_2011/",
-        )

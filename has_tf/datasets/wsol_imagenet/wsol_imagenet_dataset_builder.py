@@ -20,6 +20,7 @@ class WsolImagenet(wsol_metadata.WsolBuilder, tfds.core.GeneratorBasedBuilder):
     RELEASE_NOTES = {"1.0.0": "First release."}
     FOLDER = "ILSVRC"
     NUM_CLASSES = 1000
+    HOMEPAGE = "https://image-net.org/challenges/LSVRC/2012/"
     MASKS = False
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Put wsolevaluation's metadata/ folder and its dataset/ILSVRC/ "
@@ -28,10 +29,3 @@ class WsolImagenet(wsol_metadata.WsolBuilder, tfds.core.GeneratorBasedBuilder):
         "manual_dir/ILSVRC/<image ids>. See "
         "has_tf/datasets/wsol_imagenet/README.md."
     )
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        return self.dataset_info_from_configs(
-            features=self._features(),
-            supervised_keys=("image", "label"),
-            homepage="https://image-net.org/challenges/LSVRC/2012/",
-        )
