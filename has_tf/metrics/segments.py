@@ -37,9 +37,14 @@ Ties in score:
   with MATLAB's stable sort, so among equal scores every true positive
   ranks before every false positive. (Ranking ties by input order instead
   moves mAP by several points on detections with rounded scores.)
-- "activitynet": detections of equal score keep their input order (a
-  stable sort), as ActivityNet's evaluator does; which one claims a ground
-  truth can then depend on that order.
+- "activitynet": as ActivityNet's evaluator
+  (`Evaluation/eval_detection.py`), a class's detections are ranked by
+  `np.argsort(scores)[::-1]` in their input order and each one's ground
+  truths by `np.argsort(ious)[::-1]`. NumPy's default argsort is not
+  stable (on AVX-512 machines it is x86-simd-sort), so the order of tied
+  scores, and then which detection claims a ground truth, is whatever that
+  call gives on the machine; the official code gives the same order on the
+  same machine and NumPy.
 """
 
 from __future__ import annotations
@@ -208,22 +213,30 @@ def _thumos_class(
 
 
 def _activitynet_class(det_idx, det_videos, det, gt_groups, gt, theta, klass):
-    order = sorted(det_idx, key=lambda i: (-det[i, 3], i))
-    claimed = set()
+    """Ranked hits of one class's detections, as ActivityNet's
+    `compute_average_precision_detection` ranks and matches them."""
+    det_idx = np.asarray(det_idx, np.int64)
+    # The evaluator's own sort, reversed: which of two tied scores comes
+    # first is whatever NumPy's default (unstable) argsort gives.
+    order = det_idx[np.argsort(det[det_idx, 3])[::-1]]
+    locked = set()
     hits = []
     for i in order:
         gts = gt_groups.get((det_videos[i], klass), [])
-        free = [g for g in gts if g not in claimed]
-        if not free:
-            hits.append(False)
-            continue
-        overlap = segment_iou(det[i : i + 1, :2], gt[free, :2])[0]
-        best = int(np.argmax(overlap))
-        if overlap[best] >= theta:
-            claimed.add(free[best])
-            hits.append(True)
-        else:
-            hits.append(False)
+        hit = False
+        if gts:
+            overlap = segment_iou(det[i : i + 1, :2], gt[gts, :2])[0]
+            # Its ground truths by decreasing IoU (the same reversed
+            # argsort): the first unlocked one at or above theta.
+            for j in np.argsort(overlap)[::-1]:
+                if overlap[j] < theta:
+                    break
+                if gts[j] in locked:
+                    continue
+                locked.add(gts[j])
+                hit = True
+                break
+        hits.append(hit)
     return np.array(hits, bool)
 
 
