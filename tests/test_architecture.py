@@ -19,6 +19,7 @@ APPS = {
     "has_tf.train",
     "has_tf.evaluate",
     "has_tf.evaluate_cams",
+    "has_tf.evaluate_detections",
     "has_tf.seeds",
     "has_tf.search",
     "has_tf.data_service",

@@ -70,6 +70,7 @@ _INDEX_OF_ID = {id_: index for index, id_ in enumerate(THUMOS14_IDS)}
 _INDEX_OF_NAME = {name: index for index, name in enumerate(THUMOS14_CLASSES)}
 
 __all__ = [
+    "read_activitynet_ground_truth",
     "THUMOS14_CLASSES",
     "THUMOS14_IDS",
     "class_index_of_id",
@@ -186,7 +187,9 @@ def write_activitynet_json(
 
 
 def read_activitynet_json(path: str, class_names=THUMOS14_CLASSES) -> list:
-    """Reads ActivityNet-style JSON results into detection rows."""
+    """Reads ActivityNet-style JSON results into detection rows, video by
+    video in the file's order, as ActivityNet's evaluator reads them (the
+    order that decides how it ranks tied scores)."""
     index_of = {name: index for index, name in enumerate(class_names)}
     with open(path) as f:
         results = json.load(f)["results"]
@@ -209,3 +212,60 @@ def read_activitynet_json(path: str, class_names=THUMOS14_CLASSES) -> list:
                 )
             )
     return rows
+
+
+def _kind(data) -> str:
+    if isinstance(data, dict):
+        return f"keys {sorted(data)[:5]}"
+    return type(data).__name__
+
+
+def read_activitynet_ground_truth(path: str, subset: str = "validation"):
+    """Reads an ActivityNet-style ground-truth JSON (`{"database": {video:
+    {"subset": ..., "annotations": [{"segment": [start, end], "label":
+    name}, ...]}}}`, ActivityNet 1.2/1.3 and the THUMOS14 conversions
+    many repositories ship).
+
+    Args:
+      path: the JSON file.
+      subset: the videos whose `subset` is this ("validation", "testing",
+        ...); "" takes every video.
+
+    Returns:
+      `(rows, class_names)`: ground-truth rows `(video, start_s, end_s,
+      class_index)` and the class names in the order the official
+      evaluator numbers them (first appearance).
+
+    Raises:
+      ValueError: no "database", a malformed annotation (naming the video)
+        or no video of `subset`.
+    """
+    with open(path) as f:
+        data = json.load(f)
+    if not isinstance(data, dict) or "database" not in data:
+        raise ValueError(
+            f"{path}: expected ActivityNet ground truth, a JSON object with "
+            f"a 'database'. Received: {_kind(data)}"
+        )
+    rows, names = [], {}
+    for video, entry in data["database"].items():
+        if subset and entry.get("subset") != subset:
+            continue
+        for number, ann in enumerate(entry.get("annotations", [])):
+            try:
+                start, end = (float(t) for t in ann["segment"])
+                label = ann["label"]
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(
+                    f"{path}: video {video!r} annotation {number}: expected "
+                    f"{{'segment': [start, end], 'label': name}}. Received: "
+                    f"{ann!r}"
+                ) from None
+            index = names.setdefault(label, len(names))
+            rows.append((video, start, end, index))
+    if not rows:
+        raise ValueError(
+            f"{path}: no annotated video of subset {subset!r} (pass the "
+            "subset the file uses, or an empty one for all)."
+        )
+    return rows, tuple(names)

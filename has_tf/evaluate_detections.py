@@ -1,0 +1,195 @@
+"""Scores temporal detections made by any code: `python -m
+has_tf.evaluate_detections`.
+
+    python -m has_tf.evaluate_detections --detections=results.json \\
+        --ground_truth=TH14_Temporal_annotations_test/annotation \\
+        --protocol=activitynet --output_dir=eval_detections
+
+Detections: an ActivityNet-style results JSON (`{"results": {video:
+[{"segment": [start, end], "label": name, "score": s}]}}`, what most WTAL
+repositories write) or the THUMOS14 kit's text ("video start end
+class-id score", UCF101 class ids). Ground truth: the official THUMOS14
+annotation folder (`<Class>_test.txt`, `Ambiguous_test.txt`; `--subset`
+"test" or "val") or an ActivityNet-style ground-truth JSON
+(`{"database": ...}`, videos of `--subset`, default "validation").
+
+`--protocol=thumos14` scores by the THUMOS14 kit's rules (strict IoU,
+11-point AP, Ambiguous ignored), `activitynet` by ActivityNet's official
+evaluator's (`has_tf.metrics.segments`: equal to it, its order for tied
+scores included). `--iou_thresholds` is any grid (default 0.1:0.1:0.7 for
+thumos14, 0.5:0.05:0.95 for activitynet). `metrics.json` in
+`--output_dir` holds mAP per threshold, AP per class and threshold, and
+the averages over 0.1:0.5, 0.3:0.7 and 0.1:0.7 (thumos14) or 0.5:0.95
+(activitynet) where the grid has their thresholds. Errors name the file
+and line.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from absl import flags
+
+from has_tf import _cli
+from has_tf import vocabulary
+from has_tf.metrics import detection_files
+from has_tf.metrics import segments
+from has_tf.training import files as _files
+
+__all__ = ["AVERAGES", "DEFAULT_GRIDS", "read_ground_truth", "score"]
+
+DEFAULT_GRIDS = {
+    "thumos14": tuple(round(0.1 * k, 2) for k in range(1, 8)),
+    "activitynet": tuple(round(0.5 + 0.05 * k, 2) for k in range(10)),
+}
+# The averages tables report: name -> the thresholds averaged.
+AVERAGES = {
+    "0.1:0.5": DEFAULT_GRIDS["thumos14"][:5],
+    "0.3:0.7": DEFAULT_GRIDS["thumos14"][2:],
+    "0.1:0.7": DEFAULT_GRIDS["thumos14"],
+    "0.5:0.95": DEFAULT_GRIDS["activitynet"],
+}
+
+_DETECTIONS = flags.DEFINE_string(
+    "detections", None, "Detections: results JSON or THUMOS14 kit text."
+)
+_GROUND_TRUTH = flags.DEFINE_string(
+    "ground_truth",
+    None,
+    "THUMOS14 annotation folder or ActivityNet ground-truth JSON.",
+)
+_PROTOCOL = flags.DEFINE_enum(
+    "protocol", "thumos14", vocabulary.MAP_PROTOCOLS, "Scoring rules."
+)
+_IOUS = flags.DEFINE_list(
+    "iou_thresholds", [], "IoU grid; empty: the protocol's usual one."
+)
+_SUBSET = flags.DEFINE_string(
+    "subset",
+    "",
+    "Ground-truth subset: THUMOS14 'test' or 'val' (default test); "
+    "ActivityNet JSON 'validation', 'testing', ... (default validation).",
+)
+_OUTPUT = flags.DEFINE_string("output_dir", None, "Where metrics.json goes.")
+
+
+def read_ground_truth(path: str, subset: str = ""):
+    """`(rows, ambiguous, class_names)` of a THUMOS14 annotation folder or
+    an ActivityNet ground-truth JSON.
+
+    Raises:
+      FileNotFoundError: no such path, or a class file missing.
+      ValueError: a malformed file or line (named).
+    """
+    if os.path.isdir(path):
+        from has_tf.datasets.thumos14_features import annotations
+
+        rows, ambiguous = annotations.read_annotations(path, subset or "test")
+        return rows, ambiguous, detection_files.THUMOS14_CLASSES
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"--ground_truth={path}: no such file or folder."
+        )
+    rows, names = detection_files.read_activitynet_ground_truth(
+        path, "validation" if not subset else subset
+    )
+    return rows, [], names
+
+
+def _read_detections(path: str, class_names):
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--detections={path}: no such file.")
+    with open(path, "rb") as f:
+        head = f.read(64).lstrip()
+    if head.startswith(b"{"):
+        return detection_files.read_activitynet_json(path, class_names)
+    rows = detection_files.read_thumos_detections(path)
+    # Kit ids name THUMOS14 classes; map them onto the ground truth's.
+    index_of = {name: i for i, name in enumerate(class_names)}
+    out = []
+    for video, start, end, index, score in rows:
+        name = detection_files.THUMOS14_CLASSES[index]
+        if name not in index_of:
+            raise ValueError(
+                f"{path}: class {name!r} is not in the ground truth's "
+                f"classes {list(class_names)[:5]}..."
+            )
+        out.append((video, start, end, index_of[name], score))
+    return out
+
+
+def score(detections, ground_truth, protocol, iou_thresholds=(), subset=""):
+    """Scores a detections file against a ground truth (module docstring).
+
+    Returns:
+      The `metrics.json` dict: "protocol", "iou_thresholds", "map" (per
+      threshold), "averages", "ap_per_class", "detections",
+      "ground_truth", "videos".
+    """
+    grid = tuple(float(t) for t in iou_thresholds) or DEFAULT_GRIDS[protocol]
+    rows, ambiguous, names = read_ground_truth(ground_truth, subset)
+    dets = _read_detections(detections, names)
+    result = segments.temporal_map(
+        dets, rows, grid, protocol=protocol, ambiguous=ambiguous
+    )
+    maps = {f"{t:g}": result["map"][t] for t in grid}
+    averages = {
+        name: float(np.mean([result["map"][t] for t in thresholds]))
+        for name, thresholds in AVERAGES.items()
+        if all(any(abs(t - g) < 1e-9 for g in grid) for t in thresholds)
+    }
+    return {
+        "protocol": protocol,
+        "iou_thresholds": list(grid),
+        "map": maps,
+        "averages": averages,
+        "ap_per_class": {
+            names[c]: {f"{t:g}": result["ap"][t][k] for t in grid}
+            for k, c in enumerate(result["classes"])
+        },
+        "detections": len(dets),
+        "ground_truth": len(rows),
+        "videos": len({r[0] for r in rows}),
+    }
+
+
+def main(argv):
+    _cli.no_arguments(argv)
+    for name, flag in (
+        ("detections", _DETECTIONS),
+        ("ground_truth", _GROUND_TRUTH),
+        ("output_dir", _OUTPUT),
+    ):
+        if not flag.value:
+            raise _cli.UsageError(f"--{name}: expected a path. Received: none")
+    try:
+        grid = [float(t) for t in _IOUS.value if t.strip()]
+    except ValueError:
+        raise _cli.UsageError(
+            f"--iou_thresholds: expected numbers. Received: {_IOUS.value}"
+        ) from None
+    try:
+        result = score(
+            _DETECTIONS.value,
+            _GROUND_TRUTH.value,
+            _PROTOCOL.value,
+            grid,
+            _SUBSET.value,
+        )
+        os.makedirs(_OUTPUT.value, exist_ok=True)
+        path = _files.write_json_atomically(
+            os.path.join(_OUTPUT.value, "metrics.json"), result, indent=2
+        )
+    except (ValueError, OSError) as error:
+        raise _cli.UsageError(str(error)) from None
+    figures = ", ".join(f"{t} {100 * v:.2f}" for t, v in result["map"].items())
+    averages = ", ".join(
+        f"avg {k} {100 * v:.2f}" for k, v in result["averages"].items()
+    )
+    print(f"mAP (%) at IoU {figures}" + (f"; {averages}" if averages else ""))
+    print(f"Written {path}")
+
+
+if __name__ == "__main__":
+    _cli.run(main)
