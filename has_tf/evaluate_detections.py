@@ -51,27 +51,34 @@ AVERAGES = {
     "0.5:0.95": DEFAULT_GRIDS["activitynet"],
 }
 
-_DETECTIONS = flags.DEFINE_string(
-    "detections", None, "Detections: results JSON or THUMOS14 kit text."
-)
-_GROUND_TRUTH = flags.DEFINE_string(
-    "ground_truth",
-    None,
-    "THUMOS14 annotation folder or ActivityNet ground-truth JSON.",
-)
-_PROTOCOL = flags.DEFINE_enum(
-    "protocol", "thumos14", vocabulary.MAP_PROTOCOLS, "Scoring rules."
-)
-_IOUS = flags.DEFINE_list(
-    "iou_thresholds", [], "IoU grid; empty: the protocol's usual one."
-)
-_SUBSET = flags.DEFINE_string(
-    "subset",
-    "",
-    "Ground-truth subset: THUMOS14 'test' or 'val' (default test); "
-    "ActivityNet JSON 'validation', 'testing', ... (default validation).",
-)
-_OUTPUT = flags.DEFINE_string("output_dir", None, "Where metrics.json goes.")
+
+def _define_flags() -> None:
+    """The app's flags, defined when it runs: `--protocol` and
+    `--iou_thresholds` mean other things to the training and evaluation
+    apps' flags (`has_tf.config`), which a process importing both would
+    otherwise define twice."""
+    flags.DEFINE_string(
+        "detections", None, "Detections: results JSON or THUMOS14 kit text."
+    )
+    flags.DEFINE_string(
+        "ground_truth",
+        None,
+        "THUMOS14 annotation folder or ActivityNet ground-truth JSON.",
+    )
+    flags.DEFINE_enum(
+        "protocol", "thumos14", vocabulary.MAP_PROTOCOLS, "Scoring rules."
+    )
+    flags.DEFINE_list(
+        "iou_thresholds", [], "IoU grid; empty: the protocol's usual one."
+    )
+    flags.DEFINE_string(
+        "subset",
+        "",
+        "Ground-truth subset: THUMOS14 'test' or 'val' (default test); "
+        "ActivityNet JSON 'validation', 'testing', ... (default "
+        "validation).",
+    )
+    flags.DEFINE_string("output_dir", None, "Where metrics.json goes.")
 
 
 def read_ground_truth(path: str, subset: str = ""):
@@ -156,30 +163,28 @@ def score(detections, ground_truth, protocol, iou_thresholds=(), subset=""):
 
 def main(argv):
     _cli.no_arguments(argv)
-    for name, flag in (
-        ("detections", _DETECTIONS),
-        ("ground_truth", _GROUND_TRUTH),
-        ("output_dir", _OUTPUT),
-    ):
-        if not flag.value:
+    values = flags.FLAGS
+    for name in ("detections", "ground_truth", "output_dir"):
+        if not values[name].value:
             raise _cli.UsageError(f"--{name}: expected a path. Received: none")
     try:
-        grid = [float(t) for t in _IOUS.value if t.strip()]
+        grid = [float(t) for t in values.iou_thresholds if t.strip()]
     except ValueError:
         raise _cli.UsageError(
-            f"--iou_thresholds: expected numbers. Received: {_IOUS.value}"
+            "--iou_thresholds: expected numbers. Received: "
+            f"{values.iou_thresholds}"
         ) from None
     try:
         result = score(
-            _DETECTIONS.value,
-            _GROUND_TRUTH.value,
-            _PROTOCOL.value,
+            values.detections,
+            values.ground_truth,
+            values.protocol,
             grid,
-            _SUBSET.value,
+            values.subset,
         )
-        os.makedirs(_OUTPUT.value, exist_ok=True)
+        os.makedirs(values.output_dir, exist_ok=True)
         path = _files.write_json_atomically(
-            os.path.join(_OUTPUT.value, "metrics.json"), result, indent=2
+            os.path.join(values.output_dir, "metrics.json"), result, indent=2
         )
     except (ValueError, OSError) as error:
         raise _cli.UsageError(str(error)) from None
@@ -192,4 +197,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    _define_flags()
     _cli.run(main)

@@ -246,3 +246,13 @@ def test_every_app_runs_through_the_cli_convention():
         source = path.read_text()
         assert "_cli.run(" in source, app
         assert "argparse" not in source and "app.run(" not in source, app
+
+
+def test_every_app_imports_beside_the_others():
+    """One process may import every app (the tests do): no flag is
+    defined twice."""
+    code = "; ".join(f"import {app}" for app in sorted(APPS))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
