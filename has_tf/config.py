@@ -477,6 +477,18 @@ class EvalConfig(RunConfig):
         lower=0,
         task="images",
     )
+    iou_thresholds: tuple = _option(
+        (),
+        "IoU thresholds of the scores: MaxBoxAccV2's (images; empty: 0.3, "
+        "0.5, 0.7) or temporal mAP's (videos; empty: 0.1 to 0.7 by 0.1; "
+        "ActivityNet's 0.5:0.05:0.95 is 0.5,0.55,...,0.95). Averages over "
+        "0.1:0.5, 0.3:0.7, 0.1:0.7, 0.5:0.95 are reported where the grid "
+        "holds them.",
+        item=float,
+        lower=0.0,
+        upper=1.0,
+        lower_open=True,
+    )
     eval_batch_size: int = _option(64, "Evaluation batch size.", lower=1)
     max_images: int = _option(
         0, "Score only this many images or videos; 0: all.", lower=0
@@ -591,6 +603,8 @@ class CamsConfig:
     )
 
     def __post_init__(self):
+        if not self.iou_thresholds:  # The shared flag's "the usual grid".
+            self.iou_thresholds = (0.3, 0.5, 0.7)
         _check_fields(self)
         for name in ("cams_dir", "metadata_dir", "output_dir"):
             if not getattr(self, name):

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 from absl import flags
 
 from has_tf import _cli
@@ -40,16 +39,10 @@ from has_tf.training import files as _files
 __all__ = ["AVERAGES", "DEFAULT_GRIDS", "read_ground_truth", "score"]
 
 DEFAULT_GRIDS = {
-    "thumos14": tuple(round(0.1 * k, 2) for k in range(1, 8)),
-    "activitynet": tuple(round(0.5 + 0.05 * k, 2) for k in range(10)),
+    "thumos14": segments.DEFAULT_IOU_THRESHOLDS,
+    "activitynet": segments.ACTIVITYNET_IOU_THRESHOLDS,
 }
-# The averages tables report: name -> the thresholds averaged.
-AVERAGES = {
-    "0.1:0.5": DEFAULT_GRIDS["thumos14"][:5],
-    "0.3:0.7": DEFAULT_GRIDS["thumos14"][2:],
-    "0.1:0.7": DEFAULT_GRIDS["thumos14"],
-    "0.5:0.95": DEFAULT_GRIDS["activitynet"],
-}
+AVERAGES = segments.AVERAGES
 
 
 def _define_flags() -> None:
@@ -141,11 +134,7 @@ def score(detections, ground_truth, protocol, iou_thresholds=(), subset=""):
         dets, rows, grid, protocol=protocol, ambiguous=ambiguous
     )
     maps = {f"{t:g}": result["map"][t] for t in grid}
-    averages = {
-        name: float(np.mean([result["map"][t] for t in thresholds]))
-        for name, thresholds in AVERAGES.items()
-        if all(any(abs(t - g) < 1e-9 for g in grid) for t in thresholds)
-    }
+    averages = segments.averages(result["map"])
     return {
         "protocol": protocol,
         "iou_thresholds": list(grid),

@@ -61,9 +61,41 @@ from has_tf.postprocess.segments import segment_iou
 MAP_PROTOCOLS = vocabulary.MAP_PROTOCOLS
 _MOVED = {"PROTOCOLS": "has_tf.vocabulary:MAP_PROTOCOLS"}
 DEFAULT_IOU_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+# ActivityNet's grid, 0.5:0.05:0.95.
+ACTIVITYNET_IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * k, 2) for k in range(10))
+# The averages tables report: name -> the thresholds averaged.
+AVERAGES = {
+    "0.1:0.5": DEFAULT_IOU_THRESHOLDS[:5],
+    "0.3:0.7": DEFAULT_IOU_THRESHOLDS[2:],
+    "0.1:0.7": DEFAULT_IOU_THRESHOLDS,
+    "0.5:0.95": ACTIVITYNET_IOU_THRESHOLDS,
+}
+
+
+def averages(map_by_threshold: dict) -> dict:
+    """The `AVERAGES` whose thresholds all are in `map_by_threshold`
+    (`{theta: mAP}`): `{"0.1:0.7": mean, ...}`."""
+    grid = [float(t) for t in map_by_threshold]
+
+    def value(t):
+        return next(
+            v
+            for g, v in zip(grid, map_by_threshold.values())
+            if abs(g - t) < 1e-9
+        )
+
+    return {
+        name: float(np.mean([value(t) for t in thresholds]))
+        for name, thresholds in AVERAGES.items()
+        if all(any(abs(t - g) < 1e-9 for g in grid) for t in thresholds)
+    }
+
 
 __all__ = [
+    "ACTIVITYNET_IOU_THRESHOLDS",
+    "AVERAGES",
     "DEFAULT_IOU_THRESHOLDS",
+    "averages",
     "MAP_PROTOCOLS",
     "interpolated_ap_11",
     "all_point_ap",

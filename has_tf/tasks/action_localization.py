@@ -184,24 +184,37 @@ class ActionLocalization:
         return result
 
     def headline(self, result: dict) -> str:
-        """One line per protocol: mAP at IoU 0.1..0.5 in percent."""
+        """One line per protocol: mAP at IoU 0.1..0.5 in percent (the whole
+        grid when it lacks those), then the grid's averages."""
         lines = [
             f"{result['count']} videos, top-1 clas {result['top1_cls']:.3f}"
         ]
         for protocol, values in result["map"].items():
-            figures = " / ".join(
-                f"{100 * values[k]:.2f}"
-                for k in ("0.1", "0.2", "0.3", "0.4", "0.5")
-            )
-            lines.append(f"{protocol} mAP@0.1..0.5: {figures}")
+            shown = ["0.1", "0.2", "0.3", "0.4", "0.5"]
+            if not all(k in values for k in shown):
+                shown = list(values)
+            figures = " / ".join(f"{100 * values[k]:.2f}" for k in shown)
+            line = f"{protocol} mAP@{shown[0]}..{shown[-1]}: {figures}"
+            means = result.get("averages", {}).get(protocol, {})
+            if means:
+                line += "; " + ", ".join(
+                    f"avg {k} {100 * v:.2f}" for k, v in means.items()
+                )
+            lines.append(line)
         return "\n".join(lines)
 
     def figures(self, result: dict) -> dict:
-        """Top-1 Clas, then mAP at IoU 0.1, 0.3, 0.5, 0.7 per protocol."""
+        """Top-1 Clas, then mAP at IoU 0.1, 0.3, 0.5, 0.7 per protocol (those
+        in the grid) and the grid's averages (`metrics.segments.averages`)."""
         out = {"top1_cls": result["top1_cls"]}
         for protocol, values in result["map"].items():
             for iou in ("0.1", "0.3", "0.5", "0.7"):
-                out[f"{protocol}_map@{iou}"] = values[iou]
+                if iou in values:
+                    out[f"{protocol}_map@{iou}"] = values[iou]
+            for name, value in (
+                result.get("averages", {}).get(protocol, {}).items()
+            ):
+                out[f"{protocol}_avg_map@{name}"] = value
         return out
 
 
@@ -291,22 +304,25 @@ class Detections:
             self.last.append(found)
 
     def result(self, names) -> dict:
-        out = {"classes": None, "map": {}, "ap": {}}
+        grid = (
+            tuple(self.config.iou_thresholds)
+            or metric_segments.DEFAULT_IOU_THRESHOLDS
+        )
+        out = {"classes": None, "map": {}, "ap": {}, "averages": {}}
         for protocol in metric_segments.MAP_PROTOCOLS:
             scored = metric_segments.temporal_map(
                 self.detections,
                 self.ground_truth,
-                metric_segments.DEFAULT_IOU_THRESHOLDS,
+                grid,
                 protocol,
                 self.ambiguous if protocol == "thumos14" else None,
             )
             out["classes"] = [names[c] for c in scored["classes"]]
             out["map"][protocol] = {
-                f"{t:.1f}": v for t, v in scored["map"].items()
+                f"{t:g}": v for t, v in scored["map"].items()
             }
-            out["ap"][protocol] = {
-                f"{t:.1f}": v for t, v in scored["ap"].items()
-            }
+            out["ap"][protocol] = {f"{t:g}": v for t, v in scored["ap"].items()}
+            out["averages"][protocol] = metric_segments.averages(scored["map"])
         return out
 
 

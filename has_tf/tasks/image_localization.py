@@ -334,7 +334,9 @@ class ImageLocalization:
             config.resize_size,
         )
         paper = PaperScorer(config.cam_threshold)
-        free = ThresholdFreeScorer(config.threshold_step, config.box_protocol)
+        free = ThresholdFreeScorer(
+            config.threshold_step, config.box_protocol, config.iou_thresholds
+        )
         pictures = OverlayPictures(
             out_dir, config.num_pictures, config.cam_threshold, run_info
         )
@@ -627,10 +629,17 @@ class ThresholdFreeScorer:
       size (the "resize" crop).
     """
 
-    def __init__(self, threshold_step: float, protocol: str = "has_tf"):
+    def __init__(
+        self,
+        threshold_step: float,
+        protocol: str = "has_tf",
+        iou_thresholds=(0.3, 0.5, 0.7),
+    ):
         self.protocol = protocol
         self.evaluator = cam_evaluation.CamEvaluator(
-            protocol, metric_boxes.default_thresholds(threshold_step)
+            protocol,
+            metric_boxes.default_thresholds(threshold_step),
+            iou_thresholds=tuple(iou_thresholds) or (0.3, 0.5, 0.7),
         )
 
     def update(self, outputs: CamOutputs) -> None:

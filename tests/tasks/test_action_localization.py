@@ -90,6 +90,30 @@ def test_train_then_evaluate_actions(tmp_path, loss):
         text=True,
     ).stdout
     assert "thumos14 mAP@0.1..0.5:" in out and "6 videos" in out
+    assert "avg 0.1:0.7" in out
+    from has_tf.metrics import segments
+
+    means = result["averages"]["thumos14"]
+    assert set(means) == {"0.1:0.5", "0.3:0.7", "0.1:0.7"}
+    assert means["0.1:0.7"] == pytest.approx(
+        np.mean(list(result["map"]["thumos14"].values()))
+    )
+    # Another grid: ActivityNet's, through --iou_thresholds.
+    other = evaluate.evaluate(
+        run,
+        TINY["dataset"],
+        data_dir=data,
+        num_plots=0,
+        iou_thresholds=segments.ACTIVITYNET_IOU_THRESHOLDS,
+    )
+    assert list(other["map"]["activitynet"]) == [
+        f"{t:g}" for t in segments.ACTIVITYNET_IOU_THRESHOLDS
+    ]
+    assert set(other["averages"]["activitynet"]) == {"0.5:0.95"}
+    assert (
+        other["map"]["activitynet"]["0.5"]
+        == result["map"]["activitynet"]["0.5"]
+    )
 
     loaded = tf.saved_model.load(os.path.join(run, "saved_model"))
     served = loaded.serve(tf.zeros([1, 32, 32]))
