@@ -66,6 +66,114 @@ THUMOS14_IDS = (
     93,
     97,
 )
+# The 101 classes of THUMOS14's validation and test videos (UCF101's), in
+# the order of their ids (id = index + 1), as the official meta files
+# (validation_set.mat, test_set_meta.mat: primary_action_index) number them.
+# A Python sort differs (it puts HammerThrow before Hammering).
+UCF101_CLASSES = (
+    "ApplyEyeMakeup",
+    "ApplyLipstick",
+    "Archery",
+    "BabyCrawling",
+    "BalanceBeam",
+    "BandMarching",
+    "BaseballPitch",
+    "Basketball",
+    "BasketballDunk",
+    "BenchPress",
+    "Biking",
+    "Billiards",
+    "BlowDryHair",
+    "BlowingCandles",
+    "BodyWeightSquats",
+    "Bowling",
+    "BoxingPunchingBag",
+    "BoxingSpeedBag",
+    "BreastStroke",
+    "BrushingTeeth",
+    "CleanAndJerk",
+    "CliffDiving",
+    "CricketBowling",
+    "CricketShot",
+    "CuttingInKitchen",
+    "Diving",
+    "Drumming",
+    "Fencing",
+    "FieldHockeyPenalty",
+    "FloorGymnastics",
+    "FrisbeeCatch",
+    "FrontCrawl",
+    "GolfSwing",
+    "Haircut",
+    "Hammering",
+    "HammerThrow",
+    "HandstandPushups",
+    "HandstandWalking",
+    "HeadMassage",
+    "HighJump",
+    "HorseRace",
+    "HorseRiding",
+    "HulaHoop",
+    "IceDancing",
+    "JavelinThrow",
+    "JugglingBalls",
+    "JumpingJack",
+    "JumpRope",
+    "Kayaking",
+    "Knitting",
+    "LongJump",
+    "Lunges",
+    "MilitaryParade",
+    "Mixing",
+    "MoppingFloor",
+    "Nunchucks",
+    "ParallelBars",
+    "PizzaTossing",
+    "PlayingCello",
+    "PlayingDaf",
+    "PlayingDhol",
+    "PlayingFlute",
+    "PlayingGuitar",
+    "PlayingPiano",
+    "PlayingSitar",
+    "PlayingTabla",
+    "PlayingViolin",
+    "PoleVault",
+    "PommelHorse",
+    "PullUps",
+    "Punch",
+    "PushUps",
+    "Rafting",
+    "RockClimbingIndoor",
+    "RopeClimbing",
+    "Rowing",
+    "SalsaSpin",
+    "ShavingBeard",
+    "Shotput",
+    "SkateBoarding",
+    "Skiing",
+    "Skijet",
+    "SkyDiving",
+    "SoccerJuggling",
+    "SoccerPenalty",
+    "StillRings",
+    "SumoWrestling",
+    "Surfing",
+    "Swing",
+    "TableTennisShot",
+    "TaiChi",
+    "TennisSwing",
+    "ThrowDiscus",
+    "TrampolineJumping",
+    "Typing",
+    "UnevenBars",
+    "VolleyballSpiking",
+    "WalkingWithDog",
+    "WallPushups",
+    "WritingOnBoard",
+    "YoYo",
+)
+_ID_OF_NAME = {name: index + 1 for index, name in enumerate(UCF101_CLASSES)}
 _INDEX_OF_ID = {id_: index for index, id_ in enumerate(THUMOS14_IDS)}
 _INDEX_OF_NAME = {name: index for index, name in enumerate(THUMOS14_CLASSES)}
 
@@ -73,6 +181,8 @@ __all__ = [
     "read_activitynet_ground_truth",
     "THUMOS14_CLASSES",
     "THUMOS14_IDS",
+    "UCF101_CLASSES",
+    "id_of_class_name",
     "class_index_of_id",
     "id_of_class_index",
     "read_thumos_detections",
@@ -103,13 +213,30 @@ def id_of_class_index(index: int) -> int:
     return THUMOS14_IDS[int(index)]
 
 
-def write_thumos_detections(path: str, detections) -> str:
-    """Writes detection rows as the kit's text lines; returns `path`."""
+def id_of_class_name(name: str) -> int:
+    """The 101-list id of a class name (`UCF101_CLASSES`, e.g. 7)."""
+    try:
+        return _ID_OF_NAME[name]
+    except KeyError:
+        raise ValueError(
+            f"Expected a THUMOS14 (UCF101) class name. Received: name={name!r}"
+        ) from None
+
+
+def write_thumos_detections(
+    path: str, detections, class_names=THUMOS14_CLASSES
+) -> str:
+    """Writes detection rows as the kit's text lines; returns `path`.
+
+    `class_index` indexes `class_names` (the 20 detection classes, or the
+    101 of `UCF101_CLASSES` for a 101-class model); the line holds its id.
+    """
+    ids = [id_of_class_name(name) for name in class_names]
     with open(path, "w") as f:
         for video, start, end, index, score in detections:
             f.write(
                 f"{video} {float(start):.2f} {float(end):.2f} "
-                f"{id_of_class_index(index)} {float(score):.6f}\n"
+                f"{ids[int(index)]} {float(score):.6f}\n"
             )
     return path
 

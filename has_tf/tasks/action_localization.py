@@ -421,7 +421,9 @@ class Thumos14Rules(DatasetRules):
 
     def write_detections(self, out_dir, detections, names) -> None:
         detection_files.write_thumos_detections(
-            os.path.join(out_dir, "detections_thumos14.txt"), detections
+            os.path.join(out_dir, "detections_thumos14.txt"),
+            detections,
+            class_names=names,
         )
         super().write_detections(out_dir, detections, names)
 

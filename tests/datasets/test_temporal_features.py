@@ -156,7 +156,7 @@ def test_thumos14_build_names_skipped_videos_and_rejects_bad_data(
     log = caplog.text
     assert "skipping video_test_0000009 (no features)" in log
     assert "skipping video_test_0000011 (RGB features but no flow)" in log
-    assert "2 of 4 annotated videos built" in log
+    assert "2 videos built, 2 skipped" in log
     # Zero-length features and start > end stop the build, named.
     np.save(feats / "video_test_0000009.npy", np.zeros((0, 8)))
     with pytest.raises(ValueError, match="video_test_0000009"):

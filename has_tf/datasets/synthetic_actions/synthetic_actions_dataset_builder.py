@@ -40,8 +40,11 @@ class SyntheticActionsConfig(tfds.core.BuilderConfig):
 class SyntheticActions(tfds.core.GeneratorBasedBuilder):
     """Synthetic feature sequences with known action spans."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release.",
+        "1.1.0": "feature_offset_s (always 0 here).",
+    }
     BUILDER_CONFIGS = [
         SyntheticActionsConfig(
             name="default",

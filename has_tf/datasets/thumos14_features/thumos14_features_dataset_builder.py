@@ -1,40 +1,39 @@
 """TFDS builder `thumos14_features`: THUMOS14 from per-video features.
 
 Videos are not decoded here: people localize actions on features they
-extracted (I3D RGB and flow, C3D fc7). The manual dir holds:
+extracted or downloaded. The manual dir holds one published feature set as
+it is downloaded (`layouts`: has_tf, W-TALC reduced and full, BaS-Net /
+CoLA, ACM-Net, ActionFormer, CMCS), detected from its contents by the
+`i3d` config or named by a layout config. Each video's feature rate and
+time offset come from the layout (per video where it depends on the
+video's fps), its true duration from the set or from the official meta
+`.mat` (`meta`), and its length T is checked against duration x rate
+(`layouts.check_length`): a mismatch stops the build naming the video, the
+three numbers and the likely cause (config `check_lengths=False` skips
+such videos instead, named). Annotations come from the official text files
+where present, else from the set, with a warning naming what it lacks.
+What was read (layout, rates, offsets, sources, videos, skipped videos and
+why, warnings) is stored in the dataset's metadata (`info.metadata`).
 
-    features/validation/<video>.npy     [T, D] float, one row per snippet
-    features/test/<video>.npy
-    annotations/validation/<Class>_val.txt    "video start end" (seconds)
-    annotations/validation/Ambiguous_val.txt  (optional)
-    annotations/test/<Class>_test.txt
-    annotations/test/Ambiguous_test.txt       (optional)
-
-A video may instead have `<video>_rgb.npy` and `<video>_flow.npy`, which are
-concatenated along D (cut to the shorter T). The feature rate (snippets per
-second) cannot be read from the files: each config declares it, and a run
-with other features declares its own config (`Thumos14FeaturesConfig`).
-
-Splits: "validation" (the 200 annotated validation videos; common
-practice trains on them) and "test" (every annotated test video whose
-features exist). Which test videos are scored is a named, versioned list
-(`TEST_LISTS`) applied at evaluation and recorded with every result.
-Labels: multi-hot over the 20 detection classes (`THUMOS14_CLASSES`, index
-i is the class with 101-list id `THUMOS14_IDS[i]`).
+Splits: "validation" (the annotated validation videos, 200; common
+practice trains on them; all 1010 with 101-class labels in `wtalc_full`)
+and "test" (the annotated test videos whose features exist). Which test
+videos are scored is a named, versioned list (`TEST_LISTS`) applied at
+evaluation and recorded with every result. Labels: multi-hot over the 20
+detection classes (`THUMOS14_CLASSES`), or over the 101 of
+`UCF101_CLASSES` (`wtalc_full`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 
-import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
 from etils import epath
 
 from has_tf.datasets import temporal_features
-from has_tf.datasets.thumos14_features import annotations
+from has_tf.datasets.thumos14_features import layouts
 from has_tf.metrics import detection_files
 
 _SUBSETS = {"validation": "val", "test": "test"}
@@ -79,149 +78,187 @@ class Thumos14FeaturesConfig(tfds.core.BuilderConfig):
     """Which features the manual dir holds.
 
     Attributes:
+      layout: one of `layouts.LAYOUTS`, or "auto" (detected).
       feature_dim: D of the stored features (after RGB+flow concatenation).
-      feature_rate: snippets per second (I3D on 16-frame snippets of 25 fps
-        video: 25 / 16).
+      feature_rate: snippets per second of the has_tf layout (the others
+        bring their own).
+      classes: "thumos14" (the 20 detection classes) or "ucf101" (101).
+      check_lengths: a video whose T disagrees with its duration x rate
+        stops the build (True) or is skipped and named (False).
     """
 
+    layout: str = "auto"
     feature_dim: int = 2048
     feature_rate: float = 25.0 / 16.0
+    classes: str = "thumos14"
+    check_lengths: bool = True
+
+
+_LAYOUT_CONFIGS = {
+    "wtalc": "W-TALC's Thumos14reduced I3D bundle (200 + 212 videos).",
+    "wtalc_full": (
+        "W-TALC's full Thumos14 I3D bundle: all 1010 validation videos "
+        "with their 101-class labels (train), the annotated test videos."
+    ),
+    "basnet": "BaS-Net / CoLA / ASL / AICL I3D folders (200 + 210 videos).",
+    "acmnet": "ACM-Net's I3D folders (2048-d, gt.json with durations).",
+    "actionformer": "ActionFormer's I3D features (fps / 4 per second).",
+    "cmcs": "CMCS's I3D npz files (crops averaged, each video's fps / 4).",
+}
 
 
 class Thumos14Features(tfds.core.GeneratorBasedBuilder):
     """THUMOS14 temporal action localization on precomputed features."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release.",
+        "2.0.0": (
+            "The published layouts, per-video rates and offsets "
+            "(feature_offset_s), true durations with a length check, "
+            "101-class wtalc_full, what was read in info.metadata; c3d at "
+            "the paper's 10 per second."
+        ),
+    }
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
-        "Put per-video features in manual_dir/features/{validation,test}/"
-        "<video>.npy (or <video>_rgb.npy and <video>_flow.npy) and the "
-        "THUMOS14 temporal annotations in manual_dir/annotations/"
-        "{validation,test}/ (<Class>_val.txt, <Class>_test.txt, "
-        "Ambiguous_*.txt from TH14_Temporal_annotations_validation/test)."
+        "Put one published THUMOS14 feature set in manual_dir as it is "
+        "downloaded (has_tf/datasets/thumos14_features/README.md lists the "
+        "layouts and their sources), optionally with the official "
+        "annotation text (TH14_Temporal_annotations_validation/test) and "
+        "the official meta files (validation_set.mat, test_set_meta.mat)."
     )
     BUILDER_CONFIGS = [
         Thumos14FeaturesConfig(
             name="i3d",
-            description="I3D RGB+flow, 2048-d, 25/16 per second.",
-            feature_dim=2048,
-            feature_rate=25.0 / 16.0,
+            description=(
+                "I3D RGB+flow, 2048-d, any published layout (detected); "
+                "the has_tf layout at 25/16 per second."
+            ),
         ),
+        *[
+            Thumos14FeaturesConfig(
+                name=name,
+                description=text,
+                layout=name,
+                classes="ucf101" if name == "wtalc_full" else "thumos14",
+            )
+            for name, text in _LAYOUT_CONFIGS.items()
+        ],
         Thumos14FeaturesConfig(
             name="c3d",
-            description="C3D fc7, 4096-d, one per 16 frames.",
+            description="C3D fc7, 4096-d, 10 per second (the paper's).",
+            layout="has_tf",
             feature_dim=4096,
-            feature_rate=25.0 / 16.0,
+            feature_rate=10.0,
         ),
         Thumos14FeaturesConfig(
             name="dummy",
             description="Tiny dummy data for tests: 8-d.",
+            layout="has_tf",
             feature_dim=8,
             feature_rate=2.0,
         ),
     ]
     DEFAULT_CONFIG_NAME = "i3d"
 
+    def _class_names(self):
+        if self.builder_config.classes == "ucf101":
+            return detection_files.UCF101_CLASSES
+        return detection_files.THUMOS14_CLASSES
+
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
             description=__doc__,
             features=temporal_features.features_dict(
-                detection_files.THUMOS14_CLASSES,
-                self.builder_config.feature_dim,
+                self._class_names(), self.builder_config.feature_dim
             ),
             homepage="https://www.crcv.ucf.edu/THUMOS14/",
+            metadata=tfds.core.MetadataDict(),
         )
 
     def _split_generators(self, dl_manager):
         root = epath.Path(dl_manager.manual_dir)
-        for split in _SUBSETS:
-            for sub in ("features", "annotations"):
-                if not (root / sub / split).exists():
-                    raise FileNotFoundError(
-                        f"Missing {os.fspath(root / sub / split)}. "
-                        + self.MANUAL_DOWNLOAD_INSTRUCTIONS
-                    )
+        try:
+            reading = layouts.read(
+                root, self.builder_config, self.builder_config.layout
+            )
+        except FileNotFoundError as error:
+            raise FileNotFoundError(
+                f"{error} " + self.MANUAL_DOWNLOAD_INSTRUCTIONS
+            ) from None
+        self.info.metadata["layout"] = reading.layout
+        self.info.metadata["annotation_source"] = reading.annotation_source
+        self.info.metadata["warnings"] = reading.warnings
+        self.info.metadata["skipped"] = {}
+        self.info.metadata["videos"] = {}
         return {
-            split: self._generate_examples(root, split) for split in _SUBSETS
+            split: self._generate_examples(reading, split)
+            for split in layouts.SPLITS
         }
 
-    def _generate_examples(self, root, split: str):
+    def _generate_examples(self, reading, split: str):
         config = self.builder_config
-        ground_truth, ambiguous = annotations.read_annotations(
-            root / "annotations" / split, _SUBSETS[split]
-        )
-        videos = sorted(
-            {row[0] for row in ground_truth} | {row[0] for row in ambiguous}
-        )
-        folder = root / "features" / split
-        skipped = {}
-        for video in videos:
-            features, missing = _features(folder, video)
-            if features is None:
-                # Its ground truth leaves the split: say so, by name.
-                logging.warning(
-                    "thumos14_features/%s: skipping %s (%s).",
-                    split,
-                    video,
-                    missing,
-                )
-                skipped.setdefault(missing, []).append(video)
-                continue
+        names = self._class_names()
+        index = {name: i for i, name in enumerate(names)}
+        skipped = dict(reading.skipped[split])
+        kept = {}
+        for video in reading.videos[split]:
+            features = video.load()
             if features.ndim != 2 or features.shape[1] != config.feature_dim:
                 raise ValueError(
                     f"Expected features [T, {config.feature_dim}] for "
-                    f"{video} (config {config.name!r}). Received: shape "
-                    f"{features.shape}"
+                    f"{video.name} (config {config.name!r}, layout "
+                    f"{reading.layout}). Received: shape {features.shape}"
                 )
             if features.shape[0] == 0:
                 raise ValueError(
-                    f"Expected at least one feature step for {video} in "
-                    f"{os.fspath(folder)}. Received: shape {features.shape}"
+                    f"Expected at least one feature step for {video.name}. "
+                    f"Received: shape {features.shape}"
                 )
-            segments = [(s, e, c) for v, s, e, c in ground_truth if v == video]
-            spans = [(s, e) for v, s, e in ambiguous if v == video]
+            try:
+                layouts.check_length(video, len(features), reading.layout)
+            except ValueError as error:
+                if config.check_lengths:
+                    raise
+                skipped[video.name] = str(error)
+                logging.warning(
+                    "thumos14_features/%s: skipping %s", split, error
+                )
+                continue
+            segments = [
+                (s, e, index[c]) for s, e, c in video.segments if c in index
+            ]
+            kept[video.name] = {
+                "steps": int(len(features)),
+                "rate": float(video.rate),
+                "offset_s": float(video.offset_s),
+                "duration_s": video.duration_s,
+                "duration_source": video.duration_source or "T / rate",
+            }
             yield (
-                video,
+                video.name,
                 temporal_features.example(
-                    video,
+                    video.name,
                     features,
-                    config.feature_rate,
+                    video.rate,
                     segments,
-                    len(detection_files.THUMOS14_CLASSES),
-                    spans,
+                    len(names),
+                    video.ambiguous,
+                    offset_s=video.offset_s,
+                    duration_s=video.duration_s,
+                    labels=[index[c] for c in video.labels if c in index],
                 ),
             )
-        kept = len(videos) - sum(len(v) for v in skipped.values())
-        reasons = "; ".join(
-            f"{len(v)} {why}: {', '.join(v)}" for why, v in skipped.items()
-        )
+        for name, why in skipped.items():
+            logging.warning(
+                "thumos14_features/%s: skipping %s (%s).", split, name, why
+            )
+        self.info.metadata["videos"][split] = kept
+        self.info.metadata["skipped"][split] = skipped
         logging.info(
-            "thumos14_features/%s: %d of %d annotated videos built%s",
+            "thumos14_features/%s (%s layout): %d videos built, %d skipped.",
             split,
-            kept,
-            len(videos),
-            f"; skipped {reasons}." if skipped else ".",
+            reading.layout,
+            len(kept),
+            len(skipped),
         )
-
-
-def _features(folder, video):
-    """`(features [T, D] float32, None)`, or `(None, why it is missing)`."""
-    single = folder / f"{video}.npy"
-    if single.exists():
-        with single.open("rb") as f:
-            return np.load(f).astype(np.float32), None
-    rgb, flow = folder / f"{video}_rgb.npy", folder / f"{video}_flow.npy"
-    if rgb.exists() and flow.exists():
-        with rgb.open("rb") as f:
-            a = np.load(f)
-        with flow.open("rb") as f:
-            b = np.load(f)
-        steps = min(len(a), len(b))
-        return np.concatenate([a[:steps], b[:steps]], 1).astype(
-            np.float32
-        ), None
-    if rgb.exists():
-        return None, "RGB features but no flow"
-    if flow.exists():
-        return None, "flow features but no RGB"
-    return None, "no features"
