@@ -108,7 +108,9 @@ def eval_pipeline(
 
     Returns:
       Dicts: "features" float32 `[B, F, D]`, "labels" `[B, N]`, "video"
-      string `[B]`, "duration_s" float32 `[B]`, "segments" (start_s,
+      string `[B]`, "duration_s" float32 `[B]` (the true length),
+      "span_s" (seconds the features cover: T / rate), "offset_s" (the
+      features' time offset), "segments" (start_s,
       end_s, label padded with -1 to the batch's most) and "ambiguous"
       (start_s, end_s padded with -1).
     """
@@ -122,6 +124,10 @@ def eval_pipeline(
             "labels": example["labels"],
             "video": example["video"],
             "duration_s": example["duration_s"],
+            "span_s": tf.cast(tf.shape(example["features"])[0], tf.float32)
+            / example["feature_rate"],
+            # Datasets prepared before feature_offset_s existed have none.
+            "offset_s": example.get("feature_offset_s", tf.constant(0.0)),
             "segments": tf.stack(
                 [
                     example["segments"]["start_s"],
@@ -147,6 +153,8 @@ def eval_pipeline(
             "labels": 0.0,
             "video": "",
             "duration_s": 0.0,
+            "span_s": 0.0,
+            "offset_s": 0.0,
             "segments": -1.0,
             "ambiguous": -1.0,
         },

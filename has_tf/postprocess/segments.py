@@ -13,8 +13,10 @@ options:
   favours runs that stand out from their surroundings;
 - optional per-class non-maximum suppression at a temporal IoU.
 
-Step t of a T-step T-CAM covers seconds [t, t + 1) * duration / T, so a
-run of steps [i, j) becomes the segment (i, j) * duration / T.
+Step t of a T-step T-CAM covers seconds [t, t + 1) * span / T, so a
+run of steps [i, j) becomes the segment (i, j) * span / T, where span is
+the time the features cover (T_features / feature rate); `to_video_time`
+then adds the features' time offset and clips to the video.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "runs_above",
     "segment_iou",
     "tcam_to_segments",
+    "to_video_time",
 ]
 
 
@@ -156,3 +159,12 @@ def tcam_to_segments(
             for start, end, value in found
         ]
     return rows
+
+
+def to_video_time(row, offset_s: float, duration_s: float) -> tuple:
+    """A `(start_s, end_s, class_index, score)` row shifted by the features'
+    time offset and clipped to `[0, duration_s]` (the video)."""
+    start, end, klass, score = row
+    start = min(max(start + offset_s, 0.0), duration_s)
+    end = min(max(end + offset_s, 0.0), duration_s)
+    return start, end, klass, score

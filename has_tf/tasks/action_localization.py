@@ -224,7 +224,9 @@ class VideoOutputs:
 
     Attributes:
       videos: `[B]` video ids (str).
-      durations: float `[B]` seconds.
+      durations: float `[B]` seconds (the true lengths).
+      spans: float `[B]` seconds the features cover (T / feature rate).
+      offsets: float `[B]` seconds before the first feature step.
       scores: float `[B, N]` class scores (softmax, or sigmoid for runs
         trained with the sigmoid loss).
       labels: `[B, N]` multi-hot true classes.
@@ -235,6 +237,8 @@ class VideoOutputs:
 
     videos: list
     durations: np.ndarray
+    spans: np.ndarray
+    offsets: np.ndarray
     scores: np.ndarray
     labels: np.ndarray
     tcams: np.ndarray
@@ -258,6 +262,8 @@ class _TcamStep:
         return VideoOutputs(
             videos=videos_,
             durations=batch["duration_s"].numpy(),
+            spans=batch["span_s"].numpy(),
+            offsets=batch["offset_s"].numpy(),
             scores=scores.numpy(),
             labels=batch["labels"].numpy(),
             tcams=out["tcam"].numpy(),
@@ -286,12 +292,14 @@ class Detections:
         config = self.config
         self.last = []
         for i, video in enumerate(outputs.videos):
+            offset = float(outputs.offsets[i])
+            duration = float(outputs.durations[i])
             found = [
-                (video, *row)
+                (video, *segments.to_video_time(row, offset, duration))
                 for row in segments.tcam_to_segments(
                     outputs.tcams[i],
                     outputs.scores[i],
-                    float(outputs.durations[i]),
+                    float(outputs.spans[i]),
                     config.class_threshold,
                     config.tcam_threshold,
                     config.segment_score,

@@ -18,6 +18,8 @@ def _videos(lengths, dim=3):
                 "labels": np.eye(2, dtype=np.float32)[i % 2],
                 "video": f"v{i}",
                 "duration_s": np.float32(length / 2),
+                "feature_rate": np.float32(2.0),
+                "feature_offset_s": np.float32(0.25 * i),
                 "segments": {
                     "start_s": np.array([0.5], np.float32),
                     "end_s": np.array([1.5], np.float32),
@@ -34,6 +36,8 @@ def _videos(lengths, dim=3):
         "labels": tf.TensorSpec([2], tf.float32),
         "video": tf.TensorSpec([], tf.string),
         "duration_s": tf.TensorSpec([], tf.float32),
+        "feature_rate": tf.TensorSpec([], tf.float32),
+        "feature_offset_s": tf.TensorSpec([], tf.float32),
         "segments": {
             "start_s": tf.TensorSpec([None], tf.float32),
             "end_s": tf.TensorSpec([None], tf.float32),
@@ -59,6 +63,10 @@ def test_eval_pipeline_resamples_without_hiding():
     np.testing.assert_array_equal(batch["features"][1, :, 0], [1, 4, 7, 10])
     assert batch["video"].numpy().tolist() == [b"v0", b"v1"]
     assert batch["segments"].shape == (2, 1, 3)
+    # The time the features cover (T / rate, not the resampled length) and
+    # their offset.
+    np.testing.assert_allclose(batch["span_s"], [4.0, 2.0])
+    np.testing.assert_allclose(batch["offset_s"], [0.0, 0.25])
 
 
 def test_train_pipeline_hides_whole_segments_with_the_fill():

@@ -50,3 +50,10 @@ def test_bad_input(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         tp.tcam_to_segments(**args)
+
+
+def test_to_video_time_shifts_by_the_offset_and_clips_to_the_video():
+    start, end, klass, score = tp.to_video_time((1.0, 2.0, 3, 0.5), 0.2, 10.0)
+    assert (start, end, klass, score) == pytest.approx((1.2, 2.2, 3, 0.5))
+    start, end, _, _ = tp.to_video_time((9.5, 10.4, 0, 1.0), 0.2, 10.0)
+    assert (start, end) == pytest.approx((9.7, 10.0))
