@@ -328,6 +328,22 @@ class TrainConfig(RunConfig):
         lower=0,
         task="videos",
     )
+    video_sampling: str = _option(
+        "uniform",
+        "How training draws --num_steps steps of a video each epoch: "
+        "uniform (the paper; evaluation always does) or random_perturb "
+        "(BaS-Net / CoLA: a random step per slice; their recipes use 750).",
+        choices=vocabulary.VIDEO_SAMPLINGS,
+        task="videos",
+    )
+    video_cache: str = _option(
+        "memory",
+        "How training keeps each video's own features between epochs: "
+        "memory (float32), memory_float16 (half the bytes, rounded) or "
+        "none (re-read from the dataset each epoch).",
+        choices=vocabulary.VIDEO_CACHES,
+        task="videos",
+    )
     temporal_pooling: str = _option(
         "max_features",
         "Pooling over time (the paper: max over features; "

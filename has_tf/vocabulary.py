@@ -58,6 +58,9 @@ IMAGENET_STD_RGB = (58.395, 57.12, 57.375)
 # Weight decay: Keras's decoupled `w -= lr * wd * w`, or L2 added to the
 # gradient (PyTorch's and Torch7's SGD; `has_tf.training.optimizers`).
 WEIGHT_DECAY_TYPES = ("decoupled", "l2")
+# How training resamples a video to F steps, and keeps its features.
+VIDEO_SAMPLINGS = ("uniform", "random_perturb")
+VIDEO_CACHES = ("memory", "memory_float16", "none")
 # Where images are hidden: the tf.data pipeline, or the model's first op.
 HIDE_ON = ("host", "device")
 

@@ -5,10 +5,13 @@
         [--num_classes=1000]
     python -m has_tf.bench boxes [--images=8] [--size=224] [--repeats=3]
     python -m has_tf.bench pipeline [--batch=64] [--batches=20] [--repeats=5]
+    python -m has_tf.bench video_memory [--videos=1010] [--dim=2048] \
+        [--old_videos=100] [--batch=16]
 
 One module per benchmark, each with a `run(...)` returning the JSON-ready
 result (its docstring says what is timed and how): `hiding`, `models`,
-`boxes`, `pipeline`; `_timing` holds the interleaved medians they share
+`boxes`, `pipeline`, `video_memory` (peak memory, not speed);
+`_timing` holds the interleaved medians they share
 and `data` the inputs they generate (smooth CAMs, photo-like JPEGs). The
 JSON goes to stdout. Figures depend on the machine: compare ratios taken
 in one run, not milliseconds across machines (docs/benchmarks.md has
@@ -23,7 +26,7 @@ from has_tf import _deprecation
 # Benchmark name -> its module.
 BENCHMARKS = {
     name: f"has_tf.bench.{name}"
-    for name in ("hiding", "models", "boxes", "pipeline")
+    for name in ("hiding", "models", "boxes", "pipeline", "video_memory")
 }
 
 _MOVED = {

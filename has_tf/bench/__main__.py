@@ -1,8 +1,8 @@
 """Runs one benchmark: `python -m has_tf.bench NAME [--flags]`.
 
-NAME is hiding, models, boxes or pipeline (`has_tf.bench`); the JSON goes
-to stdout. A flag a benchmark does not take is an error; one not given
-keeps that benchmark's default.
+NAME is hiding, models, boxes, pipeline or video_memory (`has_tf.bench`);
+the JSON goes to stdout. A flag a benchmark does not take is an error; one
+not given keeps that benchmark's default.
 """
 
 from __future__ import annotations
@@ -19,13 +19,17 @@ from has_tf import _cli
 from has_tf.bench import BENCHMARKS
 
 _FLAGS = {
-    "batch": "Images per batch (hiding 64, models 32, pipeline 64).",
+    "batch": "Images or videos per batch (hiding 64, models 32, pipeline "
+    "64, video_memory 16).",
     "size": "Image or CAM side (hiding, boxes: 224).",
     "repeats": "Timed runs per figure, the median reported (hiding 7, "
     "models 3, boxes 3, pipeline 5).",
     "images": "CAMs timed (boxes: 8).",
     "batches": "Batches per timed run (pipeline: 20).",
     "num_classes": "Classifier classes (models: 1000).",
+    "videos": "Generated videos (video_memory: 1010).",
+    "dim": "Feature dimension (video_memory: 2048).",
+    "old_videos": "Videos through the 0.3 pipeline (video_memory: 100).",
 }
 for _name, _help in _FLAGS.items():
     flags.DEFINE_integer(_name, None, _help, lower_bound=1)

@@ -2,9 +2,17 @@
 
 Examples follow `has_tf.datasets.temporal_features`. Every video is
 resampled to `num_steps` steps (the paper's F_total, 2000) with
-`has_tf.sample_uniform`; in training, segments of `segment_size` steps
-(F_segment, 100) are hidden with `hide_prob` and filled with the
-dataset-mean feature, in-graph and deterministic for a seed.
+`has_tf.sample_uniform`, or in training with BaS-Net's and CoLA's random
+perturbation (`sample_random_perturb`, 750 steps in their recipes); in
+training, segments of `segment_size` steps (F_segment, 100) are hidden
+with `hide_prob` and filled with the dataset-mean feature, in-graph and
+deterministic for a seed.
+
+Memory: training caches each video's own `[T, D]` features (`cache`:
+float32 in memory, float16 at half the bytes, or none: read again each
+epoch) and
+resamples and hides per epoch, so memory follows the videos' real
+lengths, not F_total x videos (`python -m has_tf.bench video_memory`).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import tensorflow as tf
 
 from has_tf import _checks
 from has_tf import hiding
+from has_tf import vocabulary
 from has_tf.dataset_stats import channel_moments
 
 
@@ -24,6 +33,43 @@ def feature_mean(dataset: tf.data.Dataset) -> np.ndarray:
     `has_tf.channel_moments` over the examples' "features".
     """
     return channel_moments(dataset, key="features").mean.astype(np.float32)
+
+
+SAMPLINGS = vocabulary.VIDEO_SAMPLINGS
+CACHES = vocabulary.VIDEO_CACHES
+
+
+def sample_random_perturb(sequence, num_samples: int, seed) -> tf.Tensor:
+    """BaS-Net's `random_perturb`: one random step in each of `num_samples`
+    equal slices of a `[T, D]` sequence (stateless, for a seed).
+
+    Slice i spans steps `[floor(i T / N), floor((i + 1) T / N)]`, both ends
+    included as in the reference (Pilhyeon/BaSNet-pytorch,
+    `thumos_features.py`), the last slice `[floor((N - 1) T / N), T - 1]`;
+    a video of exactly N steps keeps all of them in order.
+
+    Args:
+      sequence: `[T, D]`, T >= 1.
+      num_samples: N, an int >= 1.
+      seed: a stateless seed, int `[2]`.
+
+    Returns:
+      `[num_samples, D]` of the dtype of `sequence`.
+    """
+    sequence = tf.convert_to_tensor(sequence)
+    num_samples = _checks.positive_int(num_samples, "num_samples")
+    length = tf.shape(sequence, out_type=tf.int64)[0]
+    i = tf.range(num_samples, dtype=tf.int64)
+    low = i * length // num_samples
+    high = tf.concat([low[1:], [length - 1]], 0)
+    high = tf.where(i < num_samples - 1, (i + 1) * length // num_samples, high)
+    u = tf.random.stateless_uniform([num_samples], seed, dtype=tf.float64)
+    picks = low + tf.cast(
+        tf.floor(u * tf.cast(high - low + 1, tf.float64)), tf.int64
+    )
+    picks = tf.minimum(picks, high)
+    picks = tf.where(length == num_samples, i, picks)
+    return tf.gather(sequence, picks)
 
 
 def _check(batch_size, num_steps, segment_size, hide_prob):
@@ -44,6 +90,8 @@ def train_pipeline(
     shuffle_buffer: int = 1024,
     input_context: tf.distribute.InputContext | None = None,
     start_batch: int = 0,
+    sampling: str = "uniform",
+    cache: str = "memory",
 ) -> tf.data.Dataset:
     """Endless training batches `(features [B, F, D], labels [B, N])`.
 
@@ -60,6 +108,12 @@ def train_pipeline(
       start_batch: begin with this batch of the stream (a resumed run
         passes its step): the same batches and masks as an uninterrupted
         run from its k-th batch on.
+      sampling: "uniform" (`has_tf.sample_uniform`, the paper) or
+        "random_perturb" (`sample_random_perturb`, BaS-Net / CoLA), each
+        epoch anew.
+      cache: how the videos' own features are kept between epochs:
+        "memory" (float32, exact), "memory_float16" (half the bytes,
+        rounded), "none" (read from the dataset each epoch).
 
     Returns:
       float32 features and float32 multi-hot labels, batch after batch.
@@ -69,22 +123,36 @@ def train_pipeline(
         dataset = dataset.shard(
             input_context.num_input_pipelines, input_context.input_pipeline_id
         )
+    _checks.choice(sampling, "sampling", SAMPLINGS)
+    _checks.choice(cache, "cache", CACHES)
     fill = np.asarray(fill_value, np.float32)
+    stored = tf.float16 if cache == "memory_float16" else tf.float32
 
-    def prepare(example):
-        features = hiding.sample_uniform(
-            tf.cast(example["features"], tf.float32), num_steps
-        )
-        return features, example["labels"]
+    def compact(example):
+        return tf.cast(example["features"], stored), example["labels"]
 
-    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.cache().shuffle(shuffle_buffer, seed=seed).repeat()
+    dataset = dataset.map(compact, num_parallel_calls=tf.data.AUTOTUNE)
+    if cache != "none":
+        dataset = dataset.cache()
+    dataset = dataset.shuffle(shuffle_buffer, seed=seed).repeat()
+    shard = input_context.input_pipeline_id if input_context else 0
+
+    def resample(index, features, labels):
+        features = tf.cast(features, tf.float32)
+        if sampling == "uniform":
+            return hiding.sample_uniform(features, num_steps), labels
+        seeds = tf.stack([tf.constant(seed, tf.int64) * 1000 + shard, index])
+        return sample_random_perturb(features, num_steps, seeds), labels
+
+    dataset = dataset.enumerate().map(
+        lambda index, pair: resample(index, *pair),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     dataset = dataset.batch(batch_size, drop_remainder=True)
     start_batch = _checks.nonnegative_int(start_batch, "start_batch")
     if start_batch:
         dataset = dataset.skip(start_batch)
     if segment_size and hide_prob > 0:
-        shard = input_context.input_pipeline_id if input_context else 0
 
         def hide(index, batch):
             features, labels = batch

@@ -77,6 +77,8 @@ class ActionLocalization:
                 seed=config.seed,
                 input_context=context,
                 start_batch=start_step,
+                sampling=config.video_sampling,
+                cache=config.video_cache,
             )
 
         def build_model():

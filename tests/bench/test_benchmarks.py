@@ -108,3 +108,16 @@ def test_smooth_cams_are_in_range():
     cams = bench_data.smooth_cams(3, 48)
     assert cams.shape == (3, 48, 48)
     assert cams.min() >= 0 and cams.max() <= 1
+
+
+def test_video_memory_rows_and_generated_lengths():
+    from has_tf.bench import video_memory
+
+    steps = video_memory.lengths(20000)
+    assert steps.min() >= 1
+    mean_s = steps.mean() / video_memory.RATE
+    assert abs(mean_s - video_memory.MEAN_DURATION_S) < 0.02 * mean_s
+    for mode in ("memory", "old"):
+        row = video_memory.measure(mode, videos=8, dim=4, batch=4)
+        assert row["mode"] == mode and row["batches"] == 4
+        assert row["peak_gib"] >= row["growth_gib"] >= 0

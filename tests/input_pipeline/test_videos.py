@@ -128,3 +128,87 @@ def test_start_batch_resumes_the_stream_exactly():
     for (a, la), (b, lb) in zip(whole[4:], resumed):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
         np.testing.assert_array_equal(la.numpy(), lb.numpy())
+
+
+def _reference_random_perturb(length, num_segments, draws):
+    """BaS-Net's `random_perturb` (Pilhyeon/BaSNet-pytorch, commit c8c6bbd,
+    thumos_features.py), line for line, with `np.random.choice(r)` taking
+    `r[int(u * len(r))]` for the next of `draws` so a draw can be shared."""
+    draws = iter(draws)
+
+    def choice(r):
+        u = next(draws)
+        return r[int(u * len(r))]
+
+    if num_segments == length:
+        return np.arange(num_segments).astype(int)
+    samples = np.arange(num_segments) * length / num_segments
+    for i in range(num_segments):
+        if i < num_segments - 1:
+            if int(samples[i]) != int(samples[i + 1]):
+                samples[i] = choice(
+                    range(int(samples[i]), int(samples[i + 1]) + 1)
+                )
+            else:
+                samples[i] = int(samples[i])
+                next(draws)
+        else:
+            if int(samples[i]) < length - 1:
+                samples[i] = choice(range(int(samples[i]), length))
+            else:
+                samples[i] = int(samples[i])
+    return samples.astype(int)
+
+
+def test_random_perturb_equals_basnets_for_the_same_draws():
+    for length, steps in ((37, 10), (10, 10), (6, 10), (750, 750), (2000, 750)):
+        sequence = tf.reshape(tf.range(length, dtype=tf.int64), [length, 1])
+        seed = tf.constant([4, length], tf.int64)
+        got = tp.sample_random_perturb(sequence, steps, seed)[:, 0].numpy()
+        u = tf.random.stateless_uniform([steps], seed, dtype=tf.float64)
+        expected = _reference_random_perturb(length, steps, u.numpy())
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_random_perturb_varies_per_epoch_and_repeats_per_seed():
+    def first_two_epochs(seed):
+        data = tp.train_pipeline(
+            _videos([40]),
+            1,
+            num_steps=8,
+            segment_size=0,
+            seed=seed,
+            sampling="random_perturb",
+        )
+        return [f.numpy()[0, :, 0] for f, _ in data.take(2)]
+
+    one, two = first_two_epochs(1)
+    assert not np.array_equal(one, two)  # A new draw each epoch.
+    np.testing.assert_array_equal(first_two_epochs(1)[1], two)
+    # Each step stays inside its slice (5 steps of 3 features each).
+    index = (one - 1) / 3
+    assert np.all(index // 5 >= np.arange(8)) and np.all(
+        index <= np.arange(1, 9) * 5
+    )
+
+
+def test_the_cache_modes_keep_the_batches():
+    def batches(cache):
+        videos = _videos([40, 17, 9, 30]).map(
+            lambda e: {**e, "features": e["features"] / 7.0}  # Not in fp16.
+        )
+        data = tp.train_pipeline(
+            videos,
+            2,
+            num_steps=12,
+            segment_size=3,
+            seed=5,
+            cache=cache,
+        )
+        return [f.numpy() for f, _ in data.take(5)]
+
+    exact = batches("memory")
+    np.testing.assert_array_equal(np.stack(batches("none")), np.stack(exact))
+    half = np.stack(batches("memory_float16"))
+    np.testing.assert_allclose(half, np.stack(exact), rtol=1e-3)
+    assert not np.array_equal(half, np.stack(exact))  # Rounded.
