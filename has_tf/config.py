@@ -361,6 +361,27 @@ class TrainConfig(RunConfig):
     units: int = _option(
         500, "Width of the temporal convs.", lower=1, task="videos"
     )
+    temporal_kernel_size: int = _option(
+        1,
+        "Width of the temporal convs in steps, odd (the paper: 1; BaS-Net "
+        "and CoLA embed with 3).",
+        lower=1,
+        task="videos",
+    )
+    temporal_attention: bool = _option(
+        False,
+        "Add a foreground-attention branch that weights the features "
+        "before the classifier (STPN, BaS-Net's filter, CO2-Net); the "
+        "stpn and co2 post-processing use it.",
+        task="videos",
+    )
+    attention_l1: float = _option(
+        0.0,
+        "Weight of the attention's sparsity loss (STPN's L1; 1e-4 in "
+        "BaS-Net's recipe).",
+        lower=0.0,
+        task="videos",
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -429,6 +450,12 @@ class TrainConfig(RunConfig):
                 "segment_size",
                 f"expected 0 (no hiding) to --num_steps={self.num_steps}.",
                 self.segment_size,
+            )
+        if self.temporal_kernel_size % 2 == 0:
+            _fail(
+                "temporal_kernel_size",
+                "expected an odd width (centred windows).",
+                self.temporal_kernel_size,
             )
         if self.data_service:
             _checks.grpc_address(self.data_service, "data_service")
@@ -538,6 +565,15 @@ class EvalConfig(RunConfig):
         "Per-class temporal NMS at this IoU; 0: off.",
         lower=0.0,
         upper=1.0,
+        task="videos",
+    )
+    postprocess: str = _option(
+        "has_paper",
+        "T-CAM -> segments as a method's code does it "
+        "(has_tf.postprocess.presets): has_paper (the rule of "
+        "--tcam_threshold, --class_threshold, --segment_score, --nms_iou), "
+        "stpn, wtalc, basnet, cola or co2 (their own thresholds).",
+        choices=vocabulary.POSTPROCESS_PRESETS,
         task="videos",
     )
     test_list: str = _option(

@@ -68,6 +68,8 @@ HIDE_ON = ("host", "device")
 CAM_NORMALIZATIONS = ("max", "minmax")
 CONNECTIVITIES = (8, 4)
 SEGMENT_SCORES = ("mean", "outer_inner")
+# T-CAM -> segments as each method's code does it (`postprocess.presets`).
+POSTPROCESS_PRESETS = ("has_paper", "stpn", "wtalc", "basnet", "cola", "co2")
 
 # Scoring rules (`has_tf.metrics`).
 BOX_PROTOCOLS = ("has_tf", "wsolevaluation")

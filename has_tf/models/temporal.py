@@ -16,6 +16,18 @@ Pooling options (`pooling`):
   values per class plus the bias, k = max(1, T // topk_divisor) (T/8 by
   default).
 - "avg": the mean over time, GAP's twin (logits = mean T-CAM + bias).
+
+Heads of later methods (options of `temporal_net`):
+
+- `kernel_size`: the temporal convs' width (the paper: 1; BaS-Net's and
+  CoLA's embedding convs: 3), "same" padding;
+- `attention`: a foreground-attention branch on the input features
+  (STPN's attention, BaS-Net's filter module, CO2-Net's attention): a
+  width-1 conv of `units` channels (LeakyReLU) then one sigmoid channel,
+  a `[B, T, 1]` weight in [0, 1] by which the last conv layer's features
+  are multiplied before the classifier, so logits and T-CAM see the
+  suppressed features; `attention_l1` adds its mean (STPN's sparsity
+  loss) times that weight to the training loss.
 """
 
 from __future__ import annotations
@@ -104,6 +116,23 @@ class TemporalClassifier(layers.Layer):
         }
 
 
+@keras.saving.register_keras_serializable(package="has_tf")
+class AttentionSparsity(layers.Layer):
+    """Passes the attention through; adds `weight` x its mean to the loss."""
+
+    def __init__(self, weight: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.weight = float(weight)
+
+    def call(self, attention, training=None):
+        if self.weight and training:
+            self.add_loss(self.weight * ops.mean(attention))
+        return attention
+
+    def get_config(self):
+        return {**super().get_config(), "weight": self.weight}
+
+
 def temporal_net(
     num_classes: int,
     feature_dim: int,
@@ -114,6 +143,9 @@ def temporal_net(
     topk_divisor: int = 8,
     dropout_rate: float = 0.0,
     name: str = "temporal_net",
+    kernel_size: int = 1,
+    attention: bool = False,
+    attention_l1: float = 0.0,
 ) -> keras.Model:
     """Builds the action network.
 
@@ -127,6 +159,10 @@ def temporal_net(
       topk_divisor: k = T // topk_divisor for "topk".
       dropout_rate: dropout after each conv layer in training; 0: none.
       name: the model's name.
+      kernel_size: width of the temporal convs (odd, >= 1; the paper: 1).
+      attention: add the foreground-attention branch (module docstring);
+        its output layer is named "attention".
+      attention_l1: weight of the attention's sparsity loss (>= 0).
 
     Returns:
       A `keras.Model` from float `[B, T, D]` features to float32 logits
@@ -140,6 +176,7 @@ def temporal_net(
         ("feature_dim", feature_dim),
         ("units", units),
         ("num_layers", num_layers),
+        ("kernel_size", kernel_size),
     ):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(
@@ -151,12 +188,34 @@ def temporal_net(
             "temporal_net: expected `dropout_rate` in [0, 1). "
             f"Received: dropout_rate={dropout_rate!r}"
         )
+    if kernel_size % 2 == 0:
+        raise ValueError(
+            "temporal_net: expected an odd `kernel_size` (centred "
+            f"windows). Received: kernel_size={kernel_size!r}"
+        )
+    if not attention_l1 >= 0:
+        raise ValueError(
+            "temporal_net: expected `attention_l1` >= 0. Received: "
+            f"attention_l1={attention_l1!r}"
+        )
     inputs = keras.Input((steps, feature_dim), name="features")
     x = inputs
     for index in range(1, num_layers + 1):
-        x = layers.Conv1D(units, 1, activation="relu", name=f"tconv{index}")(x)
+        x = layers.Conv1D(
+            units,
+            kernel_size,
+            padding="same",
+            activation="relu",
+            name=f"tconv{index}",
+        )(x)
         if dropout_rate:
             x = layers.Dropout(dropout_rate, name=f"dropout{index}")(x)
+    if attention:
+        a = layers.Conv1D(units, 1, name="attention_conv")(inputs)
+        a = layers.LeakyReLU(negative_slope=0.01, name="attention_relu")(a)
+        a = layers.Conv1D(1, 1, activation="sigmoid", name="attention_logit")(a)
+        a = AttentionSparsity(attention_l1, name="attention")(a)
+        x = layers.Multiply(name="suppressed")([x, a])
     logits = TemporalClassifier(
         num_classes, pooling, topk_divisor, name="classifier", dtype="float32"
     )(x)
@@ -168,7 +227,8 @@ def temporal_cam_model(model: keras.Model) -> keras.Model:
 
     Returns:
       A `keras.Model` from the same inputs to `{"logits": float32 [B, N],
-      "tcam": float32 [B, T, N]}`.
+      "tcam": float32 [B, T, N]}`, with "attention" float32 `[B, T]` when
+      the model has the attention branch.
 
     Raises:
       ValueError: `model` has no `TemporalClassifier` named "classifier".
@@ -184,11 +244,13 @@ def temporal_cam_model(model: keras.Model) -> keras.Model:
             f"{model.name!r}"
         )
     tcam = TemporalCam(classifier, name="tcam")(classifier.input)
-    return keras.Model(
-        model.input,
-        {"logits": model.output, "tcam": tcam},
-        name=f"{model.name}_tcam",
-    )
+    outputs = {"logits": model.output, "tcam": tcam}
+    names = {layer.name for layer in model.layers}
+    if "attention" in names:
+        outputs["attention"] = layers.Reshape((-1,), name="attention_steps")(
+            model.get_layer("attention").output
+        )
+    return keras.Model(model.input, outputs, name=f"{model.name}_tcam")
 
 
 class TemporalCam(layers.Layer):

@@ -36,6 +36,7 @@ from has_tf.datasets import thumos14_features
 from has_tf.input_pipeline import videos
 from has_tf.metrics import detection_files
 from has_tf.metrics import segments as metric_segments
+from has_tf.postprocess import presets
 from has_tf.postprocess import segments
 from has_tf.tasks.base import TrainingSetup
 from has_tf.tasks.base import check_classes
@@ -89,6 +90,9 @@ class ActionLocalization:
                 units=config.units,
                 pooling=config.temporal_pooling,
                 dropout_rate=config.dropout_rate,
+                kernel_size=config.temporal_kernel_size,
+                attention=config.temporal_attention,
+                attention_l1=config.attention_l1,
             )
 
         return TrainingSetup(
@@ -177,6 +181,7 @@ class ActionLocalization:
                 "class_threshold": config.class_threshold,
                 "segment_score": config.segment_score,
                 "nms_iou": config.nms_iou,
+                "postprocess": config.postprocess,
                 "num_steps": run_info["num_steps"],
             },
             **rules.result_fields(),
@@ -235,6 +240,9 @@ class VideoOutputs:
       tcams: float `[B, T, N]` T-CAMs.
       truth: per video, `[(video, start_s, end_s, class)]`.
       ambiguous: per video, `[(video, start_s, end_s)]`.
+      attention: float `[B, T]` (nets with the attention branch) or None.
+      background: float `[B, T]` background CAS, or None (no net has
+        one yet; the presets then use the N classes alone).
     """
 
     videos: list
@@ -246,6 +254,8 @@ class VideoOutputs:
     tcams: np.ndarray
     truth: list
     ambiguous: list
+    attention: np.ndarray | None = None
+    background: np.ndarray | None = None
 
 
 class _TcamStep:
@@ -269,6 +279,7 @@ class _TcamStep:
             scores=scores.numpy(),
             labels=batch["labels"].numpy(),
             tcams=out["tcam"].numpy(),
+            attention=out["attention"].numpy() if "attention" in out else None,
             truth=[
                 [(video, s, e, int(c)) for s, e, c in segments_[i] if c >= 0]
                 for i, video in enumerate(videos_)
@@ -278,6 +289,10 @@ class _TcamStep:
                 for i, video in enumerate(videos_)
             ],
         )
+
+
+def _row(values, i):
+    return None if values is None else values[i]
 
 
 class Detections:
@@ -298,14 +313,27 @@ class Detections:
             duration = float(outputs.durations[i])
             found = [
                 (video, *segments.to_video_time(row, offset, duration))
-                for row in segments.tcam_to_segments(
+                for row in presets.detect(
+                    config.postprocess,
                     outputs.tcams[i],
                     outputs.scores[i],
                     float(outputs.spans[i]),
-                    config.class_threshold,
-                    config.tcam_threshold,
-                    config.segment_score,
-                    config.nms_iou or None,
+                    attention=_row(outputs.attention, i),
+                    background=_row(outputs.background, i),
+                    ambiguous=[
+                        (s - offset, e - offset)
+                        for _, s, e in outputs.ambiguous[i]
+                    ],
+                    **(
+                        {
+                            "class_threshold": config.class_threshold,
+                            "cam_threshold": config.tcam_threshold,
+                            "score": config.segment_score,
+                            "nms_iou": config.nms_iou or None,
+                        }
+                        if config.postprocess == "has_paper"
+                        else {}
+                    ),
                 )
             ]
             self.ground_truth += outputs.truth[i]

@@ -1,0 +1,71 @@
+"""Training and scoring on a published feature layout, with the heads
+and post-processing of later methods."""
+
+import json
+
+import pytest
+
+from has_tf import evaluate
+from has_tf import train
+from has_tf.datasets.thumos14_features import make_layout_fixtures as fx
+from has_tf.postprocess import presets
+
+
+def test_train_on_actionformer_features_and_score_every_preset(tmp_path):
+    # ActionFormer's layout: per-video rates (fps / 4) and offsets.
+    fx.write("actionformer", tmp_path / "manual", official=True)
+    run, data = str(tmp_path / "run"), str(tmp_path / "data")
+    train.train(
+        train.TrainConfig(
+            model_dir=run,
+            dataset="thumos14_features/i3d",
+            data_dir=data,
+            manual_dir=str(tmp_path / "manual"),
+            train_split="validation",
+            num_steps=24,
+            segment_size=4,
+            units=8,
+            batch_size=2,
+            epochs=1,
+            steps_per_epoch=2,
+            patch_sizes=(),
+            tensorboard_images=0,
+            temporal_kernel_size=3,
+            temporal_attention=True,
+            attention_l1=1e-4,
+            video_sampling="random_perturb",
+            temporal_pooling="topk",
+        )
+    )
+    found = {}
+    for preset in presets.PRESETS:
+        result = evaluate.evaluate(
+            run,
+            "thumos14_features/i3d",
+            data_dir=data,
+            num_plots=0,
+            test_list="thumos14-test-213-v1",
+            postprocess=preset,
+        )
+        assert result["options"]["postprocess"] == preset
+        assert result["count"] == 2
+        detections = json.loads(
+            (
+                tmp_path / "run" / "eval" / "detections_activitynet.json"
+            ).read_text()
+        )["results"]
+        found[preset] = sum(len(rows) for rows in detections.values())
+        for video, rows in detections.items():
+            duration = fx.VIDEOS[video][1]
+            for row in rows:
+                start, end = row["segment"]
+                assert 0.0 <= start <= end <= duration + 1e-6
+    # The presets that fall back to the top class find something even for
+    # this barely trained net (STPN's and BaS-Net's class thresholds, 0.1
+    # and 0.25 over 20 classes, may leave none).
+    assert all(found[p] > 0 for p in ("has_paper", "cola", "co2")), found
+
+
+def test_a_bad_kernel_size_is_named():
+    with pytest.raises(ValueError, match="temporal_kernel_size"):
+        train.TrainConfig(model_dir="x", temporal_kernel_size=2)
