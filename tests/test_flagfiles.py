@@ -14,6 +14,7 @@ from has_tf import config as config_lib
 FILES = sorted(
     glob.glob(os.path.join("flags", "*.cfg"))
     + glob.glob(os.path.join("flags", "wsol", "*.cfg"))
+    + glob.glob(os.path.join("flags", "wtal", "*.cfg"))
 )
 
 
@@ -125,7 +126,7 @@ def _header(path):
 @pytest.mark.parametrize("path", FILES, ids=os.path.basename)
 def test_paper_experiments_quote_their_table_row_and_figures(path):
     name = os.path.basename(path)[: -len(".cfg")]
-    if os.path.dirname(path).endswith("wsol"):  # Choe et al.'s table: below.
+    if os.path.dirname(path).endswith(("wsol", "wtal")):  # Tables: below.
         return
     if any(part in name for part in NOT_IN_THE_PAPER):
         assert name not in PAPER
@@ -224,3 +225,45 @@ def test_search_spaces_read(space):
 
     read = search.read_space(os.path.join("flags", "spaces", f"{space}.json"))
     assert "learning_rate" in read
+
+
+# The field's THUMOS14 anchors (../shared/FIELD_FIGURES.md, "Actions",
+# avg mAP 0.1:0.7), transcribed independently of the flagfiles.
+WTAL_ANCHORS = {
+    "STPN": 27.0,
+    "BaS-Net": 35.3,
+    "CoLA": 40.9,
+    "AICL": 46.4,
+    "SAL": 50.6,
+}
+WTAL = sorted(glob.glob(os.path.join("flags", "wtal", "thumos14_i3d_*.cfg")))
+
+
+@pytest.mark.parametrize("path", WTAL, ids=os.path.basename)
+def test_wtal_recipes_quote_the_anchors_and_use_the_modern_grid(path):
+    header = " ".join(_header(path).split())
+    assert "not run here" in header
+    for method, figure in WTAL_ANCHORS.items():
+        assert f"{method} {figure:.1f}" in header, method
+    config = config_lib.train_config_from_flagfile(path, model_dir="unused")
+    assert config.train_split == "validation"
+    evaluation = config_lib.eval_config(config_lib.read_flagfile(path))
+    assert evaluation.iou_thresholds == (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+    preset = os.path.basename(path).split("_")[2]
+    expected = {"paper": "has_paper", "full101": "has_paper"}.get(
+        preset, preset
+    )
+    assert evaluation.postprocess == expected
+
+
+def test_there_is_a_wtal_recipe_per_preset():
+    names = {os.path.basename(p).split("_")[2] for p in WTAL}
+    assert names == {
+        "paper",
+        "full101",
+        "stpn",
+        "wtalc",
+        "basnet",
+        "cola",
+        "co2",
+    }

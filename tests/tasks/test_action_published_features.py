@@ -69,3 +69,40 @@ def test_train_on_actionformer_features_and_score_every_preset(tmp_path):
 def test_a_bad_kernel_size_is_named():
     with pytest.raises(ValueError, match="temporal_kernel_size"):
         train.TrainConfig(model_dir="x", temporal_kernel_size=2)
+
+
+def test_a_101_class_model_trains_on_wtalc_full_and_scores_20_classes(
+    tmp_path,
+):
+    fx.write("wtalc_full", tmp_path / "manual", official=True)
+    run, data = str(tmp_path / "run"), str(tmp_path / "data")
+    train.train(
+        train.TrainConfig(
+            model_dir=run,
+            dataset="thumos14_features/wtalc_full",
+            data_dir=data,
+            manual_dir=str(tmp_path / "manual"),
+            train_split="validation",
+            num_steps=16,
+            segment_size=4,
+            units=8,
+            batch_size=3,
+            epochs=1,
+            steps_per_epoch=1,
+            patch_sizes=(),
+            tensorboard_images=0,
+            video_cache="memory_float16",
+        )
+    )
+    result = evaluate.evaluate(
+        run,
+        "thumos14_features/wtalc_full",
+        data_dir=data,
+        num_plots=0,
+        test_list="thumos14-test-213-v1",
+    )
+    # AP over the classes with ground truth: the test videos' two.
+    assert sorted(result["classes"]) == ["Billiards", "PoleVault"]
+    lines = (tmp_path / "run" / "eval" / "detections_thumos14.txt").read_text()
+    ids = {int(line.split()[3]) for line in lines.splitlines()}
+    assert ids and ids <= set(range(1, 102))  # UCF101 ids, 1-based.

@@ -230,8 +230,8 @@ def _write_wtalc(root, full, rng, steps):
         else detection_files.THUMOS14_CLASSES
     )
     np.save(folder / "classlist.npy", np.array([n.encode() for n in names]))
-    ambiguous = [
-        f"{v} {s:.1f} {e:.1f}"
+    ambiguous = [  # Two spaces after the name, as W-TALC's file has.
+        f"{v}  {s:.1f} {e:.1f}"
         for v, (sub, _, _, _, spans) in VIDEOS.items()
         for s, e in spans
     ]
