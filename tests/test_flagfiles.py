@@ -267,3 +267,30 @@ def test_there_is_a_wtal_recipe_per_preset():
         "cola",
         "co2",
     }
+
+
+# ActivityNet anchors (../shared/FIELD_FIGURES.md: avg mAP 0.5:0.05:0.95).
+ANET_ANCHORS = {
+    "v1_2": {
+        "W-TALC": 18.0,
+        "BaS-Net": 24.3,
+        "CoLA": 26.1,
+        "AICL": 29.9,
+        "SAL": 30.8,
+    },
+    "v1_3": {"BaS-Net": 22.2, "AICL": 27.6, "SAL": 28.8},
+}
+
+
+@pytest.mark.parametrize("version", sorted(ANET_ANCHORS))
+def test_activitynet_recipes_quote_the_anchors(version):
+    path = os.path.join("flags", "wtal", f"activitynet_{version}_i3d_has.cfg")
+    header = " ".join(_header(path).split())
+    assert "not run here" in header
+    for method, figure in ANET_ANCHORS[version].items():
+        assert f"{method} {figure:.1f}" in header, method
+    evaluation = config_lib.eval_config(config_lib.read_flagfile(path))
+    assert evaluation.eval_split == "validation"
+    assert evaluation.iou_thresholds == tuple(
+        round(0.5 + 0.05 * i, 2) for i in range(10)
+    )

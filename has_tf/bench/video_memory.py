@@ -86,11 +86,8 @@ def _old_pipeline(dataset, batch, fill):
 
 def measure(mode: str, videos: int, dim: int, batch: int) -> dict:
     """One row, in this process: peak RSS over two epochs of batches."""
-    import tensorflow as tf
-
     from has_tf.input_pipeline import videos as video_pipeline
 
-    tf.config.threading.set_inter_op_parallelism_threads(2)
     dataset = _dataset(videos, dim)
     fill = np.zeros(dim, np.float32)
     if mode == "old":

@@ -14,6 +14,7 @@ import os
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from has_tf.datasets import activitynet_features
 from has_tf.datasets import cub
 from has_tf.datasets import ilsvrc_loc
 from has_tf.datasets import openimages30k
@@ -25,6 +26,7 @@ from has_tf.datasets import wsol_imagenet
 
 __all__ = [
     "DataMissingError",
+    "activitynet_features",
     "KNOWN",
     "TEMPORAL",
     "cub",
@@ -52,10 +54,11 @@ KNOWN = {
     "wsol_cub": "wsol_cub",
     "wsol_imagenet": "wsol_imagenet",
     "openimages30k": "openimages30k",
+    "activitynet_features": "activitynet_features",
 }
 
 # Datasets of video feature sequences (`temporal_features` schema).
-TEMPORAL = ("synthetic_actions", "thumos14_features")
+TEMPORAL = ("synthetic_actions", "thumos14_features", "activitynet_features")
 
 
 def is_temporal(name: str) -> bool:
@@ -68,6 +71,7 @@ def is_temporal(name: str) -> bool:
 _README = {
     "ilsvrc_loc": "has_tf/datasets/ilsvrc_loc/README.md",
     "thumos14_features": "has_tf/datasets/thumos14_features/README.md",
+    "activitynet_features": "has_tf/datasets/activitynet_features/README.md",
     "cub": "has_tf/datasets/cub.py (and docs/datasets.md)",
     "wsol_cub": "has_tf/datasets/wsol_cub/README.md",
     "wsol_imagenet": "has_tf/datasets/wsol_imagenet/README.md",

@@ -35,7 +35,7 @@ def test_cub_runs_through_the_pipelines():
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(
         ValueError,
-        match="Unknown dataset 'imagenet'. Known: cub, "
+        match="Unknown dataset 'imagenet'. Known: activitynet_features, cub, "
         "ilsvrc_loc, openimages30k, synthetic_actions, synthetic_parts, "
         "thumos14_features, wsol_cub, wsol_imagenet",
     ):

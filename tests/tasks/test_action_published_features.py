@@ -106,3 +106,41 @@ def test_a_101_class_model_trains_on_wtalc_full_and_scores_20_classes(
     lines = (tmp_path / "run" / "eval" / "detections_thumos14.txt").read_text()
     ids = {int(line.split()[3]) for line in lines.splitlines()}
     assert ids and ids <= set(range(1, 102))  # UCF101 ids, 1-based.
+
+
+def test_activitynet_trains_and_scores_its_grid(tmp_path):
+    from has_tf.datasets.activitynet_features import make_fixtures as anet
+
+    anet.write("acmnet", tmp_path / "manual", official=True)
+    run, data = str(tmp_path / "run"), str(tmp_path / "data")
+    train.train(
+        train.TrainConfig(
+            model_dir=run,
+            dataset="activitynet_features/acmnet_v1_3",
+            data_dir=data,
+            manual_dir=str(tmp_path / "manual"),
+            train_split="train",
+            num_steps=16,
+            segment_size=4,
+            units=8,
+            batch_size=2,
+            epochs=1,
+            steps_per_epoch=1,
+            patch_sizes=(),
+            tensorboard_images=0,
+        )
+    )
+    grid = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
+    result = evaluate.evaluate(
+        run,
+        "activitynet_features/acmnet_v1_3",
+        split="validation",
+        data_dir=data,
+        num_plots=0,
+        iou_thresholds=grid,
+        postprocess="cola",
+    )
+    assert result["count"] == 2
+    assert list(result["map"]["activitynet"]) == [f"{t:g}" for t in grid]
+    assert "0.5:0.95" in result["averages"]["activitynet"]
+    assert "test_list" not in result  # THUMOS14's rules only.

@@ -39,7 +39,6 @@ intervals for BaS-Net, ACM-Net and ActionFormer).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from typing import Callable
 
@@ -47,6 +46,10 @@ import numpy as np
 from absl import logging
 from etils import epath
 
+from has_tf.datasets import feature_bundles as bundles
+from has_tf.datasets.feature_bundles import LENGTH_TOLERANCE
+from has_tf.datasets.feature_bundles import Video
+from has_tf.datasets.feature_bundles import check_length
 from has_tf.datasets.thumos14_features import annotations
 from has_tf.datasets.thumos14_features import meta
 from has_tf.metrics import detection_files
@@ -73,7 +76,7 @@ LAYOUTS = (
 )
 SPLITS = ("validation", "test")
 _SUBSET = {"validation": "val", "test": "test"}
-I3D_RATE = 25.0 / 16.0  # 16-frame chunks of 25 fps video.
+I3D_RATE = bundles.I3D_RATE
 STRIDE = 4  # ActionFormer's and CMCS's window stride in frames.
 WINDOW = 16
 
@@ -93,36 +96,6 @@ OFFICIAL_ANNOTATIONS = {
         "TH14_Temporal_annotations_test",
     ),
 }
-
-# T must be within max(steps, fraction x expected) of duration x rate.
-LENGTH_TOLERANCE = (4, 0.03)
-
-
-@dataclasses.dataclass
-class Video:
-    """One video as a layout lists it.
-
-    Attributes:
-      name: e.g. "video_validation_0000051".
-      load: returns its features, float32 `[T, D]`.
-      rate: feature steps per second.
-      offset_s: seconds before step 0 (`temporal_features`).
-      duration_s: the true length in seconds, or None (unknown).
-      duration_source: where `duration_s` came from ("bundle", "meta").
-      labels: video-level class names (may hold classes without segments).
-      segments: the set's own `(start_s, end_s, class name)` or None.
-      ambiguous: the set's own `(start_s, end_s)` or None.
-    """
-
-    name: str
-    load: Callable[[], np.ndarray]
-    rate: float
-    offset_s: float = 0.0
-    duration_s: float | None = None
-    duration_source: str | None = None
-    labels: tuple = ()
-    segments: list | None = None
-    ambiguous: list | None = None
 
 
 @dataclasses.dataclass
@@ -221,60 +194,6 @@ def official_annotations(root, split: str):
     return None
 
 
-def _npy(path) -> Callable[[], np.ndarray]:
-    def load():
-        with path.open("rb") as f:
-            return np.load(f).astype(np.float32)
-
-    return load
-
-
-def _joined(*paths) -> Callable[[], np.ndarray]:
-    """Loads per-stream files and joins them along D (cut to the shorter T)."""
-
-    def load():
-        parts = []
-        for path in paths:
-            with path.open("rb") as f:
-                parts.append(np.load(f))
-        steps = min(len(p) for p in parts)
-        return np.concatenate([p[:steps] for p in parts], 1).astype(np.float32)
-
-    return load
-
-
-def _read_json(path):
-    with path.open() as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as error:
-            raise ValueError(
-                f"Expected JSON in {os.fspath(path)}. Received: {error}"
-            ) from None
-
-
-def _lines(path) -> list:
-    return [
-        line.strip() for line in path.read_text().splitlines() if line.strip()
-    ]
-
-
-def _gt_entries(database, name, path):
-    """`(start, end, label)` rows of a gt.json entry (times may be strings)."""
-    rows = []
-    for item in database[name].get("annotations", []):
-        try:
-            start, end = (float(x) for x in item["segment"])
-        except (KeyError, TypeError, ValueError):
-            raise ValueError(
-                f"Expected annotations of {name} in {os.fspath(path)} as "
-                f'{{"segment": [start, end], "label": name}}. Received: '
-                f"{item!r}"
-            ) from None
-        rows.append((start, end, item["label"]))
-    return rows
-
-
 def _read_has_tf(root, config):
     out = {}
     for split in SPLITS:
@@ -298,9 +217,9 @@ def _read_has_tf(root, config):
             single = folder / f"{name}.npy"
             rgb, flow = folder / f"{name}_rgb.npy", folder / f"{name}_flow.npy"
             if single.exists():
-                load = _npy(single)
+                load = bundles.npy_loader(single)
             elif rgb.exists() and flow.exists():
-                load = _joined(rgb, flow)
+                load = bundles.joined_loader(rgb, flow)
             else:
                 out[split][name] = (
                     "RGB features but no flow"
@@ -314,110 +233,43 @@ def _read_has_tf(root, config):
 
 def _read_wtalc(root, config, full: bool):
     stem = "Thumos14" if full else "Thumos14reduced"
-    folder = root / f"{stem}-Annotations"
-    features_path = root / f"{stem}-I3D-JOINTFeatures.npy"
-    for path in (folder / "videoname.npy", folder / "subset.npy"):
-        if not path.exists():
-            raise FileNotFoundError(
-                f"Missing {os.fspath(path)}: W-TALC's annotation folder "
-                f"{stem}-Annotations/ (github.com/sujoyp/wtalc-pytorch) "
-                "belongs beside its features."
-            )
-
-    def array(name):
-        with (folder / name).open("rb") as f:
-            return np.load(f, allow_pickle=True, encoding="bytes")
-
-    def text(x):
-        return x.decode() if isinstance(x, bytes) else str(x)
-
-    videos = [text(v) for v in array("videoname.npy")]
-    subsets = [text(s) for s in array("subset.npy")]
-    durations = array("duration.npy").reshape(len(videos), -1)[:, 0]
-    segments = array("segments.npy")
-    segment_labels = array("labels.npy")
-    labels_all = array("labels_all.npy")
-    with features_path.open("rb") as f:
-        features = np.load(f, allow_pickle=True, encoding="bytes")
-    if len(features) != len(videos):
-        raise ValueError(
-            f"Expected one feature array per video of "
-            f"{os.fspath(folder / 'videoname.npy')} ({len(videos)}). "
-            f"Received: {len(features)} in {os.fspath(features_path)}"
-        )
     ambiguous = []
-    if (folder / "Ambiguous_test.txt").exists():
-        path = folder / "Ambiguous_test.txt"
+    path = root / f"{stem}-Annotations" / "Ambiguous_test.txt"
+    if path.exists():
         ambiguous = annotations.parse_intervals(
             path.read_text(), os.fspath(path)
         )
     out = {split: {} for split in SPLITS}
-    for i, name in enumerate(videos):
-        split = {"validation": "validation", "test": "test"}.get(subsets[i])
+    for subset, video in bundles.read_wtalc_bundle(root, stem):
+        split = {"validation": "validation", "test": "test"}.get(subset)
         if split is None:
             continue
-        rows = [
-            (float(s), float(e), text(c))
-            for (s, e), c in zip(segments[i], segment_labels[i])
-        ]
-        if not rows and not (full and split == "validation"):
+        if not video.segments and not (full and split == "validation"):
             continue  # The 20-class sets: annotated videos only.
-        out[split][name] = Video(
-            name,
-            (lambda a=features[i]: np.asarray(a, np.float32)),
-            I3D_RATE,
-            duration_s=float(durations[i]),
-            duration_source="bundle",
-            labels=tuple(text(c) for c in labels_all[i]),
-            segments=rows,
-            ambiguous=[(s, e) for v, s, e in ambiguous if v == name]
+        video.ambiguous = (
+            [(s, e) for v, s, e in ambiguous if v == video.name]
             if split == "test"
-            else [],
+            else []
         )
+        out[split][video.name] = video
     return out, {"test": "Ambiguous" if not ambiguous else None}, {}
 
 
 def _read_split_json(root, train_folder, test_folder, joined: bool, layout):
-    path = root / "gt.json"
-    database = _read_json(path).get("database", {})
-    out = {}
-    for split, folder, listed in (
-        ("validation", train_folder, "split_train.txt"),
-        ("test", test_folder, "split_test.txt"),
-    ):
-        out[split] = {}
-        for name in _lines(root / listed):
-            if name not in database:
-                raise ValueError(
-                    f"Expected {name} of {os.fspath(root / listed)} in "
-                    f"{os.fspath(path)}. Received: no entry"
-                )
-            if joined:
-                files = [folder / s / f"{name}.npy" for s in ("rgb", "flow")]
-            else:
-                files = [folder / f"{name}.npy"]
-            missing = [f for f in files if not f.exists()]
-            if missing:
-                out[split][name] = f"missing {os.fspath(missing[0])}"
-                continue
-            entry = database[name]
-            rows = _gt_entries(database, name, path)
-            duration = entry.get("duration")
-            out[split][name] = Video(
-                name,
-                _joined(*files) if joined else _npy(files[0]),
-                I3D_RATE,
-                duration_s=float(duration) if duration is not None else None,
-                duration_source="bundle" if duration is not None else None,
-                labels=tuple(sorted({c for _, _, c in rows})),
-                segments=rows,
-            )
-    return out, {"test": "Ambiguous"}, {}
+    found = bundles.read_split_folders(
+        root,
+        {
+            "validation": ("split_train.txt", train_folder),
+            "test": ("split_test.txt", test_folder),
+        },
+        joined,
+    )
+    return found, {"test": "Ambiguous"}, {}
 
 
 def _read_actionformer(root, config):
     path = root / "annotations" / "thumos14.json"
-    database = _read_json(path).get("database", {})
+    database = bundles.read_json(path).get("database", {})
     out = {split: {} for split in SPLITS}
     for name, entry in sorted(database.items()):
         split = {"validation": "validation", "test": "test"}.get(
@@ -435,10 +287,10 @@ def _read_actionformer(root, config):
                 "ActionFormer features' rate is fps / 4). Received: none"
             )
         fps = float(entry["fps"])
-        rows = _gt_entries(database, name, path)
+        rows = bundles.gt_entries(database, name, path)
         out[split][name] = Video(
             name,
-            _npy(file),
+            bundles.npy_loader(file),
             fps / STRIDE,
             offset_s=(WINDOW / 2 - STRIDE / 2) / fps,
             duration_s=float(entry["duration"])
@@ -630,55 +482,3 @@ def _apply_official(root, split, videos, skipped, layout, reading) -> str:
         ]
         video.ambiguous = [(s, e) for v, s, e in ambiguous if v == name]
     return "official"
-
-
-def check_length(video: Video, steps: int, layout: str) -> None:
-    """Checks T against duration x rate (`LENGTH_TOLERANCE`).
-
-    Raises:
-      ValueError: naming the video, T, the duration, the rate, and the
-        likely cause (the fps and stride that T / duration matches).
-    """
-    if video.duration_s is None or not video.duration_s > 0:
-        return
-    expected = video.duration_s * video.rate
-    tolerance = max(LENGTH_TOLERANCE[0], LENGTH_TOLERANCE[1] * expected)
-    if abs(steps - expected) <= tolerance:
-        return
-    implied = steps / video.duration_s
-    raise ValueError(
-        f"{video.name}: expected T = duration x rate = "
-        f"{video.duration_s:.3f} s x {video.rate:.4g}/s = {expected:.1f} "
-        f"steps (+-{tolerance:.1f}, layout {layout}). Received: T = {steps}. "
-        f"{likely_cause(implied, video.rate)}"
-    )
-
-
-_FPS = (24.0, 25.0, 30.0, 10.0)
-_STRIDES = (4, 8, 16)
-
-
-def likely_cause(implied: float, rate: float) -> str:
-    """Words for a rate mismatch: which fps / stride T / duration matches."""
-    best = min(
-        (
-            (abs(implied - f / s) / (f / s), f, s)
-            for f in _FPS
-            for s in _STRIDES
-        ),
-        key=lambda x: x[0],
-    )
-    if best[0] < 0.03:
-        _, fps, stride = best
-        return (
-            f"Likely cause: T / duration = {implied:.4g} steps/s matches "
-            f"{fps:g} fps / {stride}-frame stride, while the layout assumes "
-            f"{rate:.4g}/s: the features were extracted at another frame "
-            "rate or stride than the layout's (name the right layout, or a "
-            "config with that rate)."
-        )
-    return (
-        f"Likely cause: T / duration = {implied:.4g} steps/s matches no "
-        "usual fps and stride: the features may be cut short, padded, or "
-        "of another video."
-    )
