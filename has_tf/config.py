@@ -375,6 +375,14 @@ class TrainConfig(RunConfig):
         "stpn and co2 post-processing use it.",
         task="videos",
     )
+    temporal_background: bool = _option(
+        False,
+        "BaS-Net's background class and suppression: two branches through "
+        "one classifier of N + 1 classes, the base one on the features, "
+        "the suppressed one weighted by the attention (needs "
+        "--temporal_attention), trained with BaS-Net's loss.",
+        task="videos",
+    )
     attention_l1: float = _option(
         0.0,
         "Weight of the attention's sparsity loss (STPN's L1; 1e-4 in "
@@ -450,6 +458,20 @@ class TrainConfig(RunConfig):
                 "segment_size",
                 f"expected 0 (no hiding) to --num_steps={self.num_steps}.",
                 self.segment_size,
+            )
+        if self.temporal_background and not self.temporal_attention:
+            _fail(
+                "temporal_background",
+                "background suppression weights the features by the "
+                "attention: add --temporal_attention.",
+                self.temporal_background,
+            )
+        if self.temporal_background and self.temporal_loss != "softmax":
+            _fail(
+                "temporal_loss",
+                "--temporal_background trains with BaS-Net's own loss "
+                "(softmax scores); leave --temporal_loss=softmax.",
+                self.temporal_loss,
             )
         if self.temporal_kernel_size % 2 == 0:
             _fail(

@@ -27,7 +27,16 @@ Heads of later methods (options of `temporal_net`):
   a `[B, T, 1]` weight in [0, 1] by which the last conv layer's features
   are multiplied before the classifier, so logits and T-CAM see the
   suppressed features; `attention_l1` adds its mean (STPN's sparsity
-  loss) times that weight to the training loss.
+  loss) times that weight to the training loss;
+- `background` (with `attention`; BaS-Net): one more class, background,
+  and two branches through the same classifier, the base one on the
+  features and the suppressed one on the attention-weighted features. The
+  model outputs both branches' N + 1 logits side by side, `[B, 2 (N + 1)]`
+  (suppressed first), for `background_suppression_loss`: BaS-Net's binary
+  cross-entropies of the softmax scores against the labels with
+  background on (base) and off (suppressed), each scaled to sum 1. The
+  T-CAM model gives the suppressed branch's N action logits' scores, its
+  T-CAM and the background class's CAS.
 """
 
 from __future__ import annotations
@@ -133,6 +142,24 @@ class AttentionSparsity(layers.Layer):
         return {**super().get_config(), "weight": self.weight}
 
 
+@keras.saving.register_keras_serializable(package="has_tf")
+class TakeColumns(layers.Layer):
+    """`x[..., start:stop]`."""
+
+    def __init__(self, start: int, stop: int, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), int(stop)
+
+    def call(self, x):
+        return x[..., self.start : self.stop]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.stop - self.start)
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
 def temporal_net(
     num_classes: int,
     feature_dim: int,
@@ -146,6 +173,7 @@ def temporal_net(
     kernel_size: int = 1,
     attention: bool = False,
     attention_l1: float = 0.0,
+    background: bool = False,
 ) -> keras.Model:
     """Builds the action network.
 
@@ -163,6 +191,8 @@ def temporal_net(
       attention: add the foreground-attention branch (module docstring);
         its output layer is named "attention".
       attention_l1: weight of the attention's sparsity loss (>= 0).
+      background: add the background class and the base branch (needs
+        `attention`); the output is then `[B, 2 (N + 1)]`.
 
     Returns:
       A `keras.Model` from float `[B, T, D]` features to float32 logits
@@ -198,6 +228,11 @@ def temporal_net(
             "temporal_net: expected `attention_l1` >= 0. Received: "
             f"attention_l1={attention_l1!r}"
         )
+    if background and not attention:
+        raise ValueError(
+            "temporal_net: `background` suppression needs the attention "
+            "branch (attention=True). Received: attention=False"
+        )
     inputs = keras.Input((steps, feature_dim), name="features")
     x = inputs
     for index in range(1, num_layers + 1):
@@ -215,11 +250,31 @@ def temporal_net(
         a = layers.LeakyReLU(negative_slope=0.01, name="attention_relu")(a)
         a = layers.Conv1D(1, 1, activation="sigmoid", name="attention_logit")(a)
         a = AttentionSparsity(attention_l1, name="attention")(a)
+        embedded = x
         x = layers.Multiply(name="suppressed")([x, a])
-    logits = TemporalClassifier(
-        num_classes, pooling, topk_divisor, name="classifier", dtype="float32"
-    )(x)
+    classifier = TemporalClassifier(
+        num_classes + int(background),
+        pooling,
+        topk_divisor,
+        name="classifier",
+        dtype="float32",
+    )
+    logits = classifier(x)
+    if background:
+        base = classifier(embedded)
+        logits = layers.Concatenate(name="branches")([logits, base])
     return keras.Model(inputs, logits, name=name)
+
+
+def has_background(model: keras.Model) -> bool:
+    """Whether `model` has BaS-Net's background class and two branches."""
+    return any(layer.name == "branches" for layer in model.layers)
+
+
+def action_classes(model: keras.Model) -> int:
+    """N, the action classes of a `temporal_net` (background not counted)."""
+    classes = model.get_layer("classifier").num_classes
+    return classes - 1 if has_background(model) else classes
 
 
 def temporal_cam_model(model: keras.Model) -> keras.Model:
@@ -228,7 +283,9 @@ def temporal_cam_model(model: keras.Model) -> keras.Model:
     Returns:
       A `keras.Model` from the same inputs to `{"logits": float32 [B, N],
       "tcam": float32 [B, T, N]}`, with "attention" float32 `[B, T]` when
-      the model has the attention branch.
+      the model has the attention branch; with the background class,
+      "logits" are the suppressed branch's N + 1 (background last) and
+      "background" its background CAS `[B, T]`.
 
     Raises:
       ValueError: `model` has no `TemporalClassifier` named "classifier".
@@ -243,8 +300,23 @@ def temporal_cam_model(model: keras.Model) -> keras.Model:
             "TemporalClassifier named 'classifier'). Received: model "
             f"{model.name!r}"
         )
-    tcam = TemporalCam(classifier, name="tcam")(classifier.input)
-    outputs = {"logits": model.output, "tcam": tcam}
+    if has_background(model):
+        classes = classifier.num_classes
+        full = TemporalCam(classifier, name="tcam_with_background")(
+            model.get_layer("suppressed").output
+        )
+        outputs = {
+            "logits": TakeColumns(0, classes, name="suppressed_logits")(
+                model.output
+            ),
+            "tcam": TakeColumns(0, classes - 1, name="tcam")(full),
+            "background": layers.Reshape((-1,), name="background_cas")(
+                TakeColumns(classes - 1, classes, name="background")(full)
+            ),
+        }
+    else:
+        tcam = TemporalCam(classifier, name="tcam")(classifier.input)
+        outputs = {"logits": model.output, "tcam": tcam}
     names = {layer.name for layer in model.layers}
     if "attention" in names:
         outputs["attention"] = layers.Reshape((-1,), name="attention_steps")(
@@ -296,6 +368,46 @@ def sigmoid_crossentropy(labels, logits):
         keras.ops.cast(logits, "float32"),
         from_logits=True,
     )
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+def background_suppression_loss(labels, packed):
+    """BaS-Net's loss of a background net (without the attention's norm).
+
+    Args:
+      labels: float `[B, N]` multi-hot.
+      packed: float `[B, 2 (N + 1)]`: suppressed then base logits.
+
+    Returns:
+      float32 `[B]`: the binary cross-entropy of softmax(base) against the
+      labels with background 1, plus that of softmax(suppressed) with
+      background 0, each label vector scaled to sum 1, averaged over the
+      N + 1 classes (PyTorch's `BCELoss` over the batch, per video).
+    """
+    labels = ops.cast(labels, "float32")
+    packed = ops.cast(packed, "float32")
+    classes = ops.shape(packed)[-1] // 2
+    supp, base = packed[:, :classes], packed[:, classes:]
+    ones = ops.ones_like(labels[:, :1])
+
+    def scaled(y):
+        return y / ops.maximum(ops.sum(y, -1, keepdims=True), 1e-12)
+
+    def bce(y, logits):
+        p = ops.clip(ops.softmax(logits, axis=-1), 1e-7, 1.0 - 1e-7)
+        return -ops.mean(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p), -1)
+
+    base_labels = scaled(ops.concatenate([labels, ones], -1))
+    supp_labels = scaled(ops.concatenate([labels, 0.0 * ones], -1))
+    return bce(base_labels, base) + bce(supp_labels, supp)
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+def suppressed_accuracy(labels, packed):
+    """Top-1 of the suppressed branch's action logits among the labels'."""
+    classes = ops.shape(packed)[-1] // 2
+    top = ops.argmax(packed[:, : classes - 1], axis=-1)
+    return ops.cast(ops.equal(top, ops.argmax(labels, axis=-1)), "float32")
 
 
 def temporal_loss(name: str):

@@ -36,6 +36,7 @@ from has_tf.datasets import thumos14_features
 from has_tf.input_pipeline import videos
 from has_tf.metrics import detection_files
 from has_tf.metrics import segments as metric_segments
+from has_tf.models import temporal as temporal_models
 from has_tf.postprocess import presets
 from has_tf.postprocess import segments
 from has_tf.tasks.base import TrainingSetup
@@ -93,6 +94,7 @@ class ActionLocalization:
                 kernel_size=config.temporal_kernel_size,
                 attention=config.temporal_attention,
                 attention_l1=config.attention_l1,
+                background=config.temporal_background,
             )
 
         return TrainingSetup(
@@ -106,8 +108,18 @@ class ActionLocalization:
             },
             inputs=inputs,
             build_model=build_model,
-            loss=models.temporal_loss(config.temporal_loss),
-            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+            loss=(
+                temporal_models.background_suppression_loss
+                if config.temporal_background
+                else models.temporal_loss(config.temporal_loss)
+            ),
+            metrics=[
+                keras.metrics.MeanMetricWrapper(
+                    temporal_models.suppressed_accuracy, name="accuracy"
+                )
+                if config.temporal_background
+                else keras.metrics.CategoricalAccuracy(name="accuracy")
+            ],
             callbacks=lambda model, out_dir: [],
         )
 
@@ -151,7 +163,13 @@ class ActionLocalization:
         if config.max_images:
             data = data.take(config.max_images)
         names = builder.info.features["segments"]["label"].names
-        check_classes(model, len(names), model_dir, config.dataset)
+        check_classes(
+            model,
+            len(names),
+            model_dir,
+            config.dataset,
+            outputs=temporal_models.action_classes(model),
+        )
         out_dir = out_dir or os.path.join(model_dir, "eval")
         os.makedirs(out_dir, exist_ok=True)
         step = _TcamStep(
@@ -241,8 +259,9 @@ class VideoOutputs:
       truth: per video, `[(video, start_s, end_s, class)]`.
       ambiguous: per video, `[(video, start_s, end_s)]`.
       attention: float `[B, T]` (nets with the attention branch) or None.
-      background: float `[B, T]` background CAS, or None (no net has
-        one yet; the presets then use the N classes alone).
+      background: float `[B, T]` the background class's CAS (nets with
+        `--temporal_background`), or None (the presets then use the N
+        classes alone).
     """
 
     videos: list
@@ -268,6 +287,8 @@ class _TcamStep:
         out = self.net(batch["features"], training=False)
         logits = out["logits"]
         scores = tf.sigmoid(logits) if self.sigmoid else tf.nn.softmax(logits)
+        if "background" in out:  # Softmax over N + 1; the N action scores.
+            scores = scores[:, :-1]
         videos_ = [v.decode() for v in batch["video"].numpy()]
         segments_ = batch["segments"].numpy()
         spans = batch["ambiguous"].numpy()
@@ -280,6 +301,9 @@ class _TcamStep:
             labels=batch["labels"].numpy(),
             tcams=out["tcam"].numpy(),
             attention=out["attention"].numpy() if "attention" in out else None,
+            background=(
+                out["background"].numpy() if "background" in out else None
+            ),
             truth=[
                 [(video, s, e, int(c)) for s, e, c in segments_[i] if c >= 0]
                 for i, video in enumerate(videos_)

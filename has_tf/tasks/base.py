@@ -212,11 +212,14 @@ def fingerprint(path: str) -> str:
     return pretrained.file_sha256(path)
 
 
-def check_classes(model, num_classes: int, model_dir: str, dataset: str):
+def check_classes(
+    model, num_classes: int, model_dir: str, dataset: str, outputs=None
+):
     """Raises unless the model scores as many classes as the dataset has
     (else a label beyond the model's classes fails deep in TensorFlow,
-    and fewer would score against the wrong class names)."""
-    outputs = int(model.output_shape[-1])
+    and fewer would score against the wrong class names). `outputs`: the
+    model's class count where its output is not one logit per class."""
+    outputs = int(model.output_shape[-1] if outputs is None else outputs)
     if outputs != num_classes:
         raise ValueError(
             f"--model_dir={model_dir} holds a model of {outputs} classes, "

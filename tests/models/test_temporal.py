@@ -62,3 +62,37 @@ def test_bad_arguments(kwargs, match):
         models.temporal_net(3, 5, **kwargs)
     with pytest.raises(ValueError, match="temporal_net"):
         models.temporal_cam_model(models.small_gap(3))
+
+
+def test_background_net_packs_both_branches_and_its_loss_is_basnets():
+    import numpy as np
+
+    from has_tf.models import temporal
+
+    net = temporal.temporal_net(
+        3, 4, steps=8, units=5, attention=True, background=True
+    )
+    x = np.random.default_rng(0).normal(size=(2, 8, 4)).astype("float32")
+    packed = np.asarray(net(x))
+    assert packed.shape == (2, 8)  # 2 x (3 + 1)
+    assert temporal.has_background(net) and temporal.action_classes(net) == 3
+    cam = temporal.temporal_cam_model(net)(x)
+    np.testing.assert_allclose(cam["logits"], packed[:, :4], atol=1e-6)
+    assert cam["tcam"].shape == (2, 8, 3) and cam["background"].shape == (2, 8)
+    labels = np.array([[1.0, 0, 0], [0, 1.0, 1.0]], np.float32)
+    got = np.asarray(temporal.background_suppression_loss(labels, packed))
+
+    def softmax(z):
+        e = np.exp(z - z.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    def bce(y, p):
+        return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p), -1)
+
+    base = np.concatenate([labels, np.ones((2, 1))], 1)
+    supp = np.concatenate([labels, np.zeros((2, 1))], 1)
+    expected = bce(base / base.sum(1, keepdims=True), softmax(packed[:, 4:]))
+    expected += bce(supp / supp.sum(1, keepdims=True), softmax(packed[:, :4]))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="attention=True"):
+        temporal.temporal_net(3, 4, background=True)

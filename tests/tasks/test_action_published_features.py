@@ -144,3 +144,47 @@ def test_activitynet_trains_and_scores_its_grid(tmp_path):
     assert list(result["map"]["activitynet"]) == [f"{t:g}" for t in grid]
     assert "0.5:0.95" in result["averages"]["activitynet"]
     assert "test_list" not in result  # THUMOS14's rules only.
+
+
+def test_basnets_background_head_trains_saves_and_feeds_its_preset(tmp_path):
+    fx.write("basnet", tmp_path / "manual", official=True)
+    run, data = str(tmp_path / "run"), str(tmp_path / "data")
+    train.train(
+        train.TrainConfig(
+            model_dir=run,
+            dataset="thumos14_features/basnet",
+            data_dir=data,
+            manual_dir=str(tmp_path / "manual"),
+            train_split="validation",
+            num_steps=24,
+            segment_size=4,
+            units=8,
+            batch_size=2,
+            epochs=1,
+            steps_per_epoch=2,
+            patch_sizes=(),
+            tensorboard_images=0,
+            temporal_kernel_size=3,
+            temporal_attention=True,
+            temporal_background=True,
+            attention_l1=0.075,
+            temporal_pooling="topk",
+        )
+    )
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert "accuracy" in json.dumps(history)
+    for preset in ("co2", "basnet"):
+        result = evaluate.evaluate(
+            run,
+            "thumos14_features/basnet",
+            data_dir=data,
+            num_plots=0,
+            test_list="thumos14-test-213-v1",
+            postprocess=preset,
+        )
+        assert result["count"] == 2
+
+
+def test_background_needs_the_attention_branch():
+    with pytest.raises(ValueError, match="temporal_attention"):
+        train.TrainConfig(model_dir="x", temporal_background=True)
