@@ -26,12 +26,16 @@ import os
 from typing import Callable
 
 import numpy as np
+from absl import logging
+
+from has_tf.datasets import temporal_features
 
 __all__ = [
     "I3D_RATE",
     "LENGTH_TOLERANCE",
     "Video",
     "check_length",
+    "examples",
     "gt_entries",
     "joined_loader",
     "likely_cause",
@@ -248,6 +252,98 @@ def read_split_folders(root, splits, joined: bool, rename=None) -> dict:
                 segments=rows,
             )
     return out
+
+
+def examples(
+    videos,
+    skipped: dict,
+    metadata,
+    *,
+    dataset: str,
+    split: str,
+    names,
+    feature_dim: int,
+    layout: str,
+    check_lengths: bool,
+    strict_classes: bool = False,
+):
+    """Yields `(key, example)` of each `Video` (`temporal_features`).
+
+    Each video's features are loaded and checked (`[T, feature_dim]`, T >=
+    1, `check_length`: a mismatch raises, or with `check_lengths=False`
+    joins `skipped`); class names outside `names` are dropped, or raise
+    with `strict_classes`. Then `metadata["videos"][split]` holds per
+    video its steps, rate, offset, duration and the duration's source, and
+    `metadata["skipped"][split]` the skipped videos and why (also logged).
+    """
+    index = {name: i for i, name in enumerate(names)}
+    kept = {}
+    for video in videos:
+        unknown = sorted(
+            {c for _, _, c in video.segments or [] if c not in index}
+            | {c for c in video.labels if c not in index}
+        )
+        if unknown and strict_classes:
+            raise ValueError(
+                f"Expected class names of {dataset} for {video.name}. "
+                f"Received: {unknown}"
+            )
+        features = video.load()
+        if features.ndim != 2 or features.shape[1] != feature_dim:
+            raise ValueError(
+                f"Expected features [T, {feature_dim}] for {video.name} "
+                f"({dataset}, layout {layout}). Received: shape "
+                f"{features.shape}"
+            )
+        if features.shape[0] == 0:
+            raise ValueError(
+                f"Expected at least one feature step for {video.name}. "
+                f"Received: shape {features.shape}"
+            )
+        try:
+            check_length(video, len(features), layout)
+        except ValueError as error:
+            if check_lengths:
+                raise
+            skipped[video.name] = str(error)
+            continue
+        kept[video.name] = {
+            "steps": int(len(features)),
+            "rate": float(video.rate),
+            "offset_s": float(video.offset_s),
+            "duration_s": video.duration_s,
+            "duration_source": video.duration_source or "T / rate",
+        }
+        yield (
+            video.name,
+            temporal_features.example(
+                video.name,
+                features,
+                video.rate,
+                [
+                    (s, e, index[c])
+                    for s, e, c in video.segments or []
+                    if c in index
+                ],
+                len(names),
+                video.ambiguous or (),
+                offset_s=video.offset_s,
+                duration_s=video.duration_s,
+                labels=[index[c] for c in video.labels if c in index],
+            ),
+        )
+    for name, why in skipped.items():
+        logging.warning("%s/%s: skipping %s (%s).", dataset, split, name, why)
+    metadata["videos"][split] = kept
+    metadata["skipped"][split] = skipped
+    logging.info(
+        "%s/%s (%s layout): %d videos built, %d skipped.",
+        dataset,
+        split,
+        layout,
+        len(kept),
+        len(skipped),
+    )
 
 
 def check_length(video: Video, steps: int, layout: str) -> None:

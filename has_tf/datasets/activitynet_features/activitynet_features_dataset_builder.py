@@ -180,65 +180,16 @@ class ActivitynetFeatures(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, found, split):
         config = self.builder_config
-        names = self._class_names()
-        index = {name: i for i, name in enumerate(names)}
-        kept, skipped = {}, {}
-        for name in sorted(found[split]):
-            video = found[split][name]
-            if not isinstance(video, bundles.Video):
-                skipped[name] = video
-                continue
-            unknown = sorted(
-                {c for _, _, c in video.segments if c not in index}
-                | {c for c in video.labels if c not in index}
-            )
-            if unknown:
-                raise ValueError(
-                    f"Expected ActivityNet {config.version_name} class names "
-                    f"for {name}. Received: {unknown}"
-                )
-            features = video.load()
-            if features.ndim != 2 or features.shape[1] != config.feature_dim:
-                raise ValueError(
-                    f"Expected features [T, {config.feature_dim}] for {name} "
-                    f"(config {config.name!r}). Received: shape "
-                    f"{features.shape}"
-                )
-            try:
-                bundles.check_length(video, len(features), config.layout)
-            except ValueError as error:
-                if config.check_lengths:
-                    raise
-                skipped[name] = str(error)
-                continue
-            kept[name] = {
-                "steps": int(len(features)),
-                "rate": float(video.rate),
-                "duration_s": video.duration_s,
-                "duration_source": video.duration_source or "T / rate",
-            }
-            yield (
-                name,
-                temporal_features.example(
-                    name,
-                    features,
-                    video.rate,
-                    [(s, e, index[c]) for s, e, c in video.segments],
-                    len(names),
-                    duration_s=video.duration_s,
-                    labels=[index[c] for c in video.labels],
-                ),
-            )
-        for name, why in skipped.items():
-            logging.warning(
-                "activitynet_features/%s: skipping %s (%s).", split, name, why
-            )
-        self.info.metadata["videos"][split] = kept
-        self.info.metadata["skipped"][split] = skipped
-        logging.info(
-            "activitynet_features/%s (%s): %d videos built, %d skipped.",
-            split,
-            config.name,
-            len(kept),
-            len(skipped),
+        videos = [found[split][n] for n in sorted(found[split])]
+        yield from bundles.examples(
+            [v for v in videos if isinstance(v, bundles.Video)],
+            {n: v for n, v in found[split].items() if isinstance(v, str)},
+            self.info.metadata,
+            dataset="activitynet_features",
+            split=split,
+            names=self._class_names(),
+            feature_dim=config.feature_dim,
+            layout=config.layout,
+            check_lengths=config.check_lengths,
+            strict_classes=True,
         )

@@ -29,9 +29,9 @@ from __future__ import annotations
 import dataclasses
 
 import tensorflow_datasets as tfds
-from absl import logging
 from etils import epath
 
+from has_tf.datasets import feature_bundles as bundles
 from has_tf.datasets import temporal_features
 from has_tf.datasets.thumos14_features import layouts
 from has_tf.metrics import detection_files
@@ -198,67 +198,14 @@ class Thumos14Features(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, reading, split: str):
         config = self.builder_config
-        names = self._class_names()
-        index = {name: i for i, name in enumerate(names)}
-        skipped = dict(reading.skipped[split])
-        kept = {}
-        for video in reading.videos[split]:
-            features = video.load()
-            if features.ndim != 2 or features.shape[1] != config.feature_dim:
-                raise ValueError(
-                    f"Expected features [T, {config.feature_dim}] for "
-                    f"{video.name} (config {config.name!r}, layout "
-                    f"{reading.layout}). Received: shape {features.shape}"
-                )
-            if features.shape[0] == 0:
-                raise ValueError(
-                    f"Expected at least one feature step for {video.name}. "
-                    f"Received: shape {features.shape}"
-                )
-            try:
-                layouts.check_length(video, len(features), reading.layout)
-            except ValueError as error:
-                if config.check_lengths:
-                    raise
-                skipped[video.name] = str(error)
-                logging.warning(
-                    "thumos14_features/%s: skipping %s", split, error
-                )
-                continue
-            segments = [
-                (s, e, index[c]) for s, e, c in video.segments if c in index
-            ]
-            kept[video.name] = {
-                "steps": int(len(features)),
-                "rate": float(video.rate),
-                "offset_s": float(video.offset_s),
-                "duration_s": video.duration_s,
-                "duration_source": video.duration_source or "T / rate",
-            }
-            yield (
-                video.name,
-                temporal_features.example(
-                    video.name,
-                    features,
-                    video.rate,
-                    segments,
-                    len(names),
-                    video.ambiguous,
-                    offset_s=video.offset_s,
-                    duration_s=video.duration_s,
-                    labels=[index[c] for c in video.labels if c in index],
-                ),
-            )
-        for name, why in skipped.items():
-            logging.warning(
-                "thumos14_features/%s: skipping %s (%s).", split, name, why
-            )
-        self.info.metadata["videos"][split] = kept
-        self.info.metadata["skipped"][split] = skipped
-        logging.info(
-            "thumos14_features/%s (%s layout): %d videos built, %d skipped.",
-            split,
-            reading.layout,
-            len(kept),
-            len(skipped),
+        yield from bundles.examples(
+            reading.videos[split],
+            dict(reading.skipped[split]),
+            self.info.metadata,
+            dataset="thumos14_features",
+            split=split,
+            names=self._class_names(),
+            feature_dim=config.feature_dim,
+            layout=reading.layout,
+            check_lengths=config.check_lengths,
         )
