@@ -10,9 +10,9 @@ deterministic for a seed.
 
 Memory: training caches each video's own `[T, D]` features (`cache`:
 float32 in memory, float16 at half the bytes, or none: read again each
-epoch) and
-resamples and hides per epoch, so memory follows the videos' real
-lengths, not F_total x videos (`python -m has_tf.bench video_memory`).
+epoch) and resamples and hides per epoch, so memory follows the videos'
+real lengths, not F_total x videos (`python -m has_tf.bench
+video_memory`).
 """
 
 from __future__ import annotations
@@ -61,8 +61,9 @@ def sample_random_perturb(sequence, num_samples: int, seed) -> tf.Tensor:
     length = tf.shape(sequence, out_type=tf.int64)[0]
     i = tf.range(num_samples, dtype=tf.int64)
     low = i * length // num_samples
-    high = tf.concat([low[1:], [length - 1]], 0)
-    high = tf.where(i < num_samples - 1, (i + 1) * length // num_samples, high)
+    high = tf.where(
+        i < num_samples - 1, (i + 1) * length // num_samples, length - 1
+    )
     u = tf.random.stateless_uniform([num_samples], seed, dtype=tf.float64)
     picks = low + tf.cast(
         tf.floor(u * tf.cast(high - low + 1, tf.float64)), tf.int64
