@@ -11,31 +11,44 @@ from has_tf.datasets.thumos14_features import make_layout_fixtures as fx
 from has_tf.postprocess import presets
 
 
-def test_train_on_actionformer_features_and_score_every_preset(tmp_path):
-    # ActionFormer's layout: per-video rates (fps / 4) and offsets.
-    fx.write("actionformer", tmp_path / "manual", official=True)
+def _train(tmp_path, dataset, **options):
+    """A tiny run on the manual dir under `tmp_path`; returns (run, data)."""
     run, data = str(tmp_path / "run"), str(tmp_path / "data")
+    settings = dict(
+        train_split="validation",
+        num_steps=24,
+        segment_size=4,
+        units=8,
+        batch_size=2,
+        epochs=1,
+        steps_per_epoch=2,
+        patch_sizes=(),
+        tensorboard_images=0,
+    )
+    settings.update(options)
     train.train(
         train.TrainConfig(
             model_dir=run,
-            dataset="thumos14_features/i3d",
+            dataset=dataset,
             data_dir=data,
             manual_dir=str(tmp_path / "manual"),
-            train_split="validation",
-            num_steps=24,
-            segment_size=4,
-            units=8,
-            batch_size=2,
-            epochs=1,
-            steps_per_epoch=2,
-            patch_sizes=(),
-            tensorboard_images=0,
-            temporal_kernel_size=3,
-            temporal_attention=True,
-            attention_l1=1e-4,
-            video_sampling="random_perturb",
-            temporal_pooling="topk",
+            **settings,
         )
+    )
+    return run, data
+
+
+def test_train_on_actionformer_features_and_score_every_preset(tmp_path):
+    # ActionFormer's layout: per-video rates (fps / 4) and offsets.
+    fx.write("actionformer", tmp_path / "manual", official=True)
+    run, data = _train(
+        tmp_path,
+        "thumos14_features/i3d",
+        temporal_kernel_size=3,
+        temporal_attention=True,
+        attention_l1=1e-4,
+        video_sampling="random_perturb",
+        temporal_pooling="topk",
     )
     found = {}
     for preset in presets.PRESETS:
@@ -75,24 +88,13 @@ def test_a_101_class_model_trains_on_wtalc_full_and_scores_20_classes(
     tmp_path,
 ):
     fx.write("wtalc_full", tmp_path / "manual", official=True)
-    run, data = str(tmp_path / "run"), str(tmp_path / "data")
-    train.train(
-        train.TrainConfig(
-            model_dir=run,
-            dataset="thumos14_features/wtalc_full",
-            data_dir=data,
-            manual_dir=str(tmp_path / "manual"),
-            train_split="validation",
-            num_steps=16,
-            segment_size=4,
-            units=8,
-            batch_size=3,
-            epochs=1,
-            steps_per_epoch=1,
-            patch_sizes=(),
-            tensorboard_images=0,
-            video_cache="memory_float16",
-        )
+    run, data = _train(
+        tmp_path,
+        "thumos14_features/wtalc_full",
+        num_steps=16,
+        batch_size=3,
+        steps_per_epoch=1,
+        video_cache="memory_float16",
     )
     result = evaluate.evaluate(
         run,
@@ -112,23 +114,12 @@ def test_activitynet_trains_and_scores_its_grid(tmp_path):
     from has_tf.datasets.activitynet_features import make_fixtures as anet
 
     anet.write("acmnet", tmp_path / "manual", official=True)
-    run, data = str(tmp_path / "run"), str(tmp_path / "data")
-    train.train(
-        train.TrainConfig(
-            model_dir=run,
-            dataset="activitynet_features/acmnet_v1_3",
-            data_dir=data,
-            manual_dir=str(tmp_path / "manual"),
-            train_split="train",
-            num_steps=16,
-            segment_size=4,
-            units=8,
-            batch_size=2,
-            epochs=1,
-            steps_per_epoch=1,
-            patch_sizes=(),
-            tensorboard_images=0,
-        )
+    run, data = _train(
+        tmp_path,
+        "activitynet_features/acmnet_v1_3",
+        train_split="train",
+        num_steps=16,
+        steps_per_epoch=1,
     )
     grid = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
     result = evaluate.evaluate(
@@ -148,28 +139,14 @@ def test_activitynet_trains_and_scores_its_grid(tmp_path):
 
 def test_basnets_background_head_trains_saves_and_feeds_its_preset(tmp_path):
     fx.write("basnet", tmp_path / "manual", official=True)
-    run, data = str(tmp_path / "run"), str(tmp_path / "data")
-    train.train(
-        train.TrainConfig(
-            model_dir=run,
-            dataset="thumos14_features/basnet",
-            data_dir=data,
-            manual_dir=str(tmp_path / "manual"),
-            train_split="validation",
-            num_steps=24,
-            segment_size=4,
-            units=8,
-            batch_size=2,
-            epochs=1,
-            steps_per_epoch=2,
-            patch_sizes=(),
-            tensorboard_images=0,
-            temporal_kernel_size=3,
-            temporal_attention=True,
-            temporal_background=True,
-            attention_l1=0.075,
-            temporal_pooling="topk",
-        )
+    run, data = _train(
+        tmp_path,
+        "thumos14_features/basnet",
+        temporal_kernel_size=3,
+        temporal_attention=True,
+        temporal_background=True,
+        attention_l1=0.075,
+        temporal_pooling="topk",
     )
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert "accuracy" in json.dumps(history)
