@@ -144,6 +144,15 @@ def _oic_runs(scored, mask, klass, bonus, lambda_, min_steps):
     return rows
 
 
+def _collect(proposals, rows, factor) -> None:
+    """Adds one class's `[class, score, first, end]` step rows to
+    `proposals[class]`, the steps scaled to seconds by `factor`."""
+    if rows:
+        proposals.setdefault(int(rows[0][0]), []).extend(
+            [c, s, a * factor, b * factor] for c, s, a, b in rows
+        )
+
+
 def _merge_nms(proposals, nms):
     """Per class in first-seen order, the class's rows through `nms`."""
     return [row for rows in proposals.values() for row in nms(rows)]
@@ -180,10 +189,7 @@ def _basnet(
                 lambda_,
                 1,
             )
-            if rows:
-                proposals.setdefault(int(klass), []).extend(
-                    [c, s, a * factor, b * factor] for c, s, a, b in rows
-                )
+            _collect(proposals, rows, factor)
     kept = _merge_nms(
         proposals, lambda rows: blocks.hard_nms_plus_one(rows, nms_iou)
     )
@@ -218,10 +224,7 @@ def _cola(
     proposals = {}
 
     def add(rows):
-        if rows:
-            proposals.setdefault(int(rows[0][0]), []).extend(
-                [c, s, a * factor, b * factor] for c, s, a, b in rows
-            )
+        _collect(proposals, rows, factor)
 
     for threshold in cas_thresholds:
         cut = cas_up.copy()
@@ -327,17 +330,9 @@ def detect(
             f"Expected a post-processing preset in {PRESETS}. Received: "
             f"preset={preset!r}"
         )
-    cas = np.asarray(cas, np.float64)
-    video_scores = np.asarray(video_scores, np.float64)
-    if cas.ndim != 2 or video_scores.shape != (cas.shape[1],):
-        raise ValueError(
-            "Expected cas [N, C] and video_scores [C]. Received: cas "
-            f"{cas.shape}, video_scores {video_scores.shape}"
-        )
-    if not np.all(np.isfinite(cas)):
-        raise ValueError("Expected a finite cas (T-CAM).")
-    if not span_s > 0:
-        raise ValueError(f"Expected span_s > 0. Received: {span_s}")
+    cas, video_scores = _segments.check_tcam(
+        cas, video_scores, span_s, ("cas", "video_scores", "span_s")
+    )
     steps = cas.shape[0]
     for name, value in (
         ("attention", attention),

@@ -29,6 +29,7 @@ SCORES = vocabulary.SEGMENT_SCORES
 
 __all__ = [
     "SCORES",
+    "check_tcam",
     "nms_1d",
     "runs_above",
     "segment_iou",
@@ -86,6 +87,30 @@ def _score(tcam, start, end, how):
     return inner - (float(np.mean(outer)) if outer.size else 0.0)
 
 
+def check_tcam(
+    tcam, scores, seconds, names=("tcam", "class_scores", "duration_s")
+):
+    """`(tcam, scores)` as float64 after checking them for one video.
+
+    Raises:
+      ValueError: `tcam` not `[T, N]`, `scores` not `[N]`, a non-finite
+        T-CAM or `seconds` not positive (named by `names`).
+    """
+    tcam_name, scores_name, seconds_name = names
+    tcam = np.asarray(tcam, np.float64)
+    scores = np.asarray(scores, np.float64)
+    if tcam.ndim != 2 or scores.shape != (tcam.shape[1],):
+        raise ValueError(
+            f"Expected {tcam_name} [T, N] and {scores_name} [N]. Received: "
+            f"{tcam_name} {tcam.shape}, {scores_name} {scores.shape}"
+        )
+    if not np.all(np.isfinite(tcam)):
+        raise ValueError(f"Expected a finite {tcam_name}.")
+    if not seconds > 0:
+        raise ValueError(f"Expected {seconds_name} > 0. Received: {seconds}")
+    return tcam, scores
+
+
 def tcam_to_segments(
     tcam,
     class_scores,
@@ -114,17 +139,7 @@ def tcam_to_segments(
     Raises:
       ValueError: bad shapes, thresholds or score name.
     """
-    tcam = np.asarray(tcam, np.float64)
-    class_scores = np.asarray(class_scores, np.float64)
-    if tcam.ndim != 2 or class_scores.shape != (tcam.shape[1],):
-        raise ValueError(
-            "Expected tcam [T, N] and class_scores [N]. Received: tcam "
-            f"{tcam.shape}, class_scores {class_scores.shape}"
-        )
-    if not np.all(np.isfinite(tcam)):
-        raise ValueError("Expected a finite tcam.")
-    if not duration_s > 0:
-        raise ValueError(f"Expected duration_s > 0. Received: {duration_s}")
+    tcam, class_scores = check_tcam(tcam, class_scores, duration_s)
     if not 0.0 <= cam_threshold <= 1.0:
         raise ValueError(
             f"Expected cam_threshold in [0, 1]. Received: {cam_threshold}"
