@@ -74,6 +74,8 @@ setup(
         "lint": ["ruff==0.17.6"],
         # dill: tensorflow_datasets.testing (builder tests) imports it.
         # nbclient, nbformat, ipykernel: the notebook test runs it headless.
+        # jax[cpu]: the layers and models are tested under Keras's JAX
+        # backend too (tests/test_any_backend.py).
         "test": [
             "pytest>=7",
             "hypothesis>=6",
@@ -81,6 +83,7 @@ setup(
             "nbclient",
             "nbformat",
             "ipykernel",
+            "jax[cpu]",
         ],
     },
     classifiers=[

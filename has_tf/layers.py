@@ -5,7 +5,15 @@ Both layers follow the split of Keras's random preprocessing layers:
 from the layer's `keras.random.SeedGenerator`), `transform_images` /
 `transform_sequences` applies it with the pure ops of `has_tf.hiding`. They
 are the identity unless called with `training=True`, so a model holding them
-evaluates on full images. They need the TensorFlow backend.
+evaluates on full images.
+
+Every Keras 3 backend: under TensorFlow they apply the TensorFlow ops of
+`has_tf.hiding` (tf.data, XLA, stateless seeds); under JAX or PyTorch,
+inside a model, the `keras.ops` version of the same rules
+(`has_tf.hiding_ops`, drawn with the layer's `SeedGenerator`); and inside a
+`tf.data` pipeline under any backend they switch to the TensorFlow ops, as
+Keras's own preprocessing layers do. The masks follow one distribution
+everywhere; each backend has its own random stream.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import tensorflow as tf
 
 from has_tf import _checks
 from has_tf import hiding
+from has_tf import hiding_ops
 
 __all__ = ["HideAndSeekLayer", "HideSegments"]
 
@@ -74,24 +83,61 @@ class _HidingLayer(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_jit = True
 
+    def _foreign_graph(self, data) -> bool:
+        """A TF graph (tf.data) under another backend: the TF ops run."""
+        return (
+            keras.backend.backend() != "tensorflow"
+            and tf.is_tensor(data)
+            and not tf.executing_eagerly()
+        )
+
+    def _tensorflow_ops(self, data) -> bool:
+        return keras.backend.backend() == "tensorflow" or self._foreign_graph(
+            data
+        )
+
+    def __call__(self, inputs, training=None, **kwargs):
+        data = inputs[self._data_key] if isinstance(inputs, dict) else inputs
+        if self._foreign_graph(data):
+            # Keras would convert the graph tensors to the backend's arrays;
+            # the layer has no weights, so its call runs as it is.
+            return self.call(inputs, training=training)
+        return super().__call__(inputs, training=training, **kwargs)
+
     def get_random_transformation(self, data, training=True, seed=None):
-        """Draws the randomness of one call: a stateless seed, or None.
+        """Draws the randomness of one call, or None when not training.
 
         Args:
-          data: the input batch (unused: the ops read shapes themselves).
+          data: the input batch (its static shape sizes the draws).
           training: no transformation unless True.
-          seed: an int64 tensor of shape [2] to use instead of the layer's
-            seed generator.
+          seed: instead of the layer's seed generator: under TensorFlow an
+            int64 tensor of shape [2] (a stateless seed); under the other
+            backends a `keras.random.SeedGenerator` or an int.
 
         Returns:
-          `{"seed": int64 [2]}` or None when not training.
+          Under the TensorFlow ops: `{"seed": int64 [2]}`. Under `keras.ops`:
+          the drawn numbers (`has_tf.hiding_ops.draw_patches` /
+          `draw_segments`).
         """
-        del data
         if not training:
             return None
-        if seed is None:
-            seed = self.seed_generator.next()
-        return {"seed": tf.cast(seed, tf.int64)}
+        if self._tensorflow_ops(data):
+            if seed is None and self._foreign_graph(data):
+                # The layer's generator lives in the other backend; draw the
+                # stateless seed from TensorFlow's random state instead.
+                seed = tf.random.uniform(
+                    [2], 0, tf.int64.max, tf.int64, seed=self.seed
+                )
+            if seed is None:
+                seed = self.seed_generator.next()
+            return {"seed": tf.cast(seed, tf.int64)}
+        return self._draw(
+            keras.ops.shape(self._batched(data)),
+            self.seed_generator if seed is None else seed,
+        )
+
+    def _batched(self, data):
+        return data[None] if len(data.shape) == self._unbatched_rank else data
 
     def call(self, inputs, training=None):
         data = inputs[self._data_key] if isinstance(inputs, dict) else inputs
@@ -102,6 +148,17 @@ class _HidingLayer(keras.layers.Layer):
         if isinstance(inputs, dict):
             return {**inputs, self._data_key: out}
         return out
+
+    def _transform(self, data, transformation):
+        if transformation is None:
+            return data
+        if "seed" in transformation:
+            return self._tensorflow_transform(data, transformation["seed"])
+        batched = self._batched(data)
+        out = hiding_ops.hide_with(
+            batched, self._mask_from(transformation), self.fill_value
+        )
+        return out[0] if batched is not data else out
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -162,19 +219,24 @@ class HideAndSeekLayer(_HidingLayer):
         super().__init__(hide_prob, fill_value, seed, **kwargs)
         self.patch_sizes = _checks.patch_sizes(patch_sizes)
 
+    _unbatched_rank = 3
+
     def transform_images(self, images, transformation):
         """Applies a drawn transformation (see `get_random_transformation`)."""
-        if transformation is None:
-            return images
+        return self._transform(images, transformation)
+
+    def _tensorflow_transform(self, images, seed):
         return hiding.hide_patches(
-            images,
-            self.patch_sizes,
-            self.hide_prob,
-            self.fill_value,
-            seed=transformation["seed"],
+            images, self.patch_sizes, self.hide_prob, self.fill_value, seed=seed
         )
 
-    _transform = transform_images
+    def _draw(self, shape, seed):
+        return hiding_ops.draw_patches(shape, len(self.patch_sizes), seed)
+
+    def _mask_from(self, draws):
+        return hiding_ops.patch_mask_from(
+            draws, self.patch_sizes, self.hide_prob
+        )
 
     def get_config(self):
         return {**super().get_config(), "patch_sizes": list(self.patch_sizes)}
@@ -221,19 +283,28 @@ class HideSegments(_HidingLayer):
         super().__init__(hide_prob, fill_value, seed, **kwargs)
         self.segment_size = _checks.positive_int(segment_size, "segment_size")
 
+    _unbatched_rank = 2
+
     def transform_sequences(self, sequences, transformation):
         """Applies a drawn transformation (see `get_random_transformation`)."""
-        if transformation is None:
-            return sequences
+        return self._transform(sequences, transformation)
+
+    def _tensorflow_transform(self, sequences, seed):
         return hiding.hide_segments(
             sequences,
             self.segment_size,
             self.hide_prob,
             self.fill_value,
-            seed=transformation["seed"],
+            seed=seed,
         )
 
-    _transform = transform_sequences
+    def _draw(self, shape, seed):
+        return hiding_ops.draw_segments(shape, seed)
+
+    def _mask_from(self, draws):
+        return hiding_ops.segment_mask_from(
+            draws, self.segment_size, self.hide_prob
+        )
 
     def get_config(self):
         return {**super().get_config(), "segment_size": self.segment_size}

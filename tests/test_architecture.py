@@ -38,6 +38,9 @@ NUMPY_ONLY = [
     "has_tf.postprocess",
     "has_tf.metrics",
 ]
+# Written in keras.ops (every Keras backend): no TensorFlow import of their
+# own (the hiding layers they use switch to TensorFlow ops in tf.data).
+BACKEND_NEUTRAL = ["has_tf.hiding_ops", "has_tf.models"]
 # What the NumPy-only packages may not import.
 _TENSORFLOW_LAYERS = [
     "has_tf.hiding",
@@ -53,6 +56,14 @@ FORBIDDEN = {
     "has_tf._checks": ["has_tf."],
     "has_tf.vocabulary": ["has_tf."],
     "has_tf.hiding": [
+        "has_tf.layers",
+        "has_tf.models",
+        "has_tf.tasks",
+        "has_tf.input_pipeline",
+        "has_tf.config",
+    ],
+    "has_tf.hiding_ops": [
+        "has_tf.hiding",
         "has_tf.layers",
         "has_tf.models",
         "has_tf.tasks",
@@ -256,3 +267,27 @@ def test_every_app_imports_beside_the_others():
         [sys.executable, "-c", code], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _third_party_imports(path: pathlib.Path) -> set:
+    names = set()
+    for node in _runtime_nodes(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif (
+            isinstance(node, ast.ImportFrom) and node.module and not node.level
+        ):
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", BACKEND_NEUTRAL)
+def test_backend_neutral_modules_import_no_tensorflow(package):
+    modules = {
+        name: path
+        for name, path in _modules().items()
+        if name == package or name.startswith(package + ".")
+    }
+    assert modules, package
+    for name, path in modules.items():
+        assert "tensorflow" not in _third_party_imports(path), name

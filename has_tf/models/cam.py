@@ -11,7 +11,6 @@ map. With global max pooling the same CAM is used, without that identity.
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from has_tf.models.common import POOL_NAMES
@@ -117,12 +116,10 @@ def class_cams(cams, classes=None, logits=None):
                 "Expected `classes` or `logits` (for the top-1 class). "
                 "Received: classes=None, logits=None"
             )
-        classes = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    cams = tf.convert_to_tensor(cams, tf.float32)
-    per_class = tf.transpose(cams, [0, 3, 1, 2])  # [B, N, h, w]
-    return tf.gather(
-        per_class, tf.cast(classes, tf.int32), axis=1, batch_dims=1
-    )
+        classes = ops.argmax(logits, axis=-1)
+    cams = ops.cast(ops.convert_to_tensor(cams), "float32")
+    index = ops.reshape(ops.cast(classes, "int32"), (-1, 1, 1, 1))
+    return ops.take_along_axis(cams, index, axis=3)[..., 0]
 
 
 def upsample_cams(cams, size):
@@ -135,11 +132,13 @@ def upsample_cams(cams, size):
     Returns:
       float32 `[B, height, width]` or `[B, height, width, N]`.
     """
-    cams = tf.convert_to_tensor(cams, tf.float32)
-    squeeze = cams.shape.rank == 3
+    cams = ops.cast(ops.convert_to_tensor(cams), "float32")
+    squeeze = len(cams.shape) == 3
     if squeeze:
         cams = cams[..., None]
-    out = tf.image.resize(cams, size, method="bilinear")
+    out = ops.image.resize(
+        cams, tuple(size), interpolation="bilinear", antialias=False
+    )
     return out[..., 0] if squeeze else out
 
 

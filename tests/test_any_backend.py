@@ -1,0 +1,244 @@
+"""The hiding layers and has_tf.models under the Keras backend of the run.
+
+The default suite runs these under TensorFlow; `.ci/run` runs them again
+with `KERAS_BACKEND=jax` (`-m any_backend`). Arrays are compared as NumPy,
+so one test body serves every backend.
+"""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from has_tf import hiding
+from has_tf import hiding_ops
+from has_tf import models
+from has_tf.layers import HideAndSeekLayer
+from has_tf.layers import HideSegments
+from has_tf.models import temporal
+
+pytestmark = pytest.mark.any_backend
+BACKEND = keras.backend.backend()
+np_ = keras.ops.convert_to_numpy
+
+
+def test_the_backend_is_the_one_asked_for():
+    assert BACKEND == os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def _cell_fractions(mask, sizes, choice):
+    """Per patch size: fraction of hidden pixels; asserts the grid rule."""
+    fractions = {}
+    for index, size in enumerate(sizes):
+        chosen = mask[choice == index]
+        if size == 0:
+            assert not chosen.any()
+            continue
+        height, width = chosen.shape[1:3]
+        rows = (np.arange(height) // size) * size
+        cols = (np.arange(width) // size) * size
+        corner = chosen[:, rows][:, :, cols]
+        np.testing.assert_array_equal(chosen, corner)  # constant per cell
+        fractions[size] = chosen[:, ::size, ::size].mean()  # one per cell
+    return fractions
+
+
+def test_patch_masks_follow_the_tensorflow_ops_distribution():
+    sizes, prob, shape = (0, 4, 7), 0.3, (3000, 20, 20)
+    draws = hiding_ops.draw_patches(shape, len(sizes), seed=1)
+    ours = np_(hiding_ops.patch_mask_from(draws, sizes, prob))
+    choice = np_(draws["choice"])
+    theirs = hiding.patch_mask(tf.zeros([*shape, 1]), sizes, prob, seed=1)
+    theirs = theirs.numpy().reshape(shape)
+    # The TF op keeps its size choice inside: compare the totals.
+    ours_cells = _cell_fractions(ours, sizes, choice)
+    for size in (4, 7):
+        # Cells (one draw each) per size: ~1000 images x 25 or 9 cells.
+        cells = (choice == sizes.index(size)).sum() * (-(-20 // size)) ** 2
+        assert abs(ours_cells[size] - prob) < 5 * np.sqrt(prob * 0.7 / cells)
+    np.testing.assert_allclose(
+        np.bincount(choice, minlength=3) / shape[0], 1 / 3, atol=0.04
+    )
+    # The same share of hidden pixels as has_tf.hiding's masks.
+    assert abs(ours.mean() - theirs.mean()) < 0.01
+    assert abs(theirs.mean() - prob * (1 - 1 / 3)) < 0.01
+
+
+def test_segment_masks_follow_the_tensorflow_ops_distribution():
+    shape, size, prob = (2000, 23), 5, 0.4
+    ours = np_(
+        hiding_ops.segment_mask_from(
+            hiding_ops.draw_segments(shape, seed=2), size, prob
+        )
+    )
+    first = (np.arange(23) // size) * size
+    np.testing.assert_array_equal(ours, ours[:, first])
+    theirs = hiding.segment_mask(tf.zeros([*shape, 1]), size, prob, seed=2)
+    theirs = theirs.numpy().reshape(shape)
+    for mask in (ours, theirs):
+        cells = mask[:, ::size]
+        assert abs(cells.mean() - prob) < 5 * np.sqrt(0.24 / cells.size)
+
+
+def _images(batch=4, side=16, dtype="float32"):
+    rng = np.random.default_rng(0)
+    return rng.uniform(1, 250, (batch, side, side, 3)).astype(dtype)
+
+
+def test_hide_and_seek_layer_in_training_only_any_dtype():
+    x = _images()
+    layer = HideAndSeekLayer((4,), 0.5, [1.0, 2.0, 3.0], seed=3)
+    np.testing.assert_array_equal(np_(layer(x)), x)
+    out = np_(layer(x, training=True))
+    hidden = (out == [1.0, 2.0, 3.0]).all(-1)
+    assert 0 < hidden.mean() < 1
+    np.testing.assert_array_equal(out[~hidden], x[~hidden])
+    # uint8: the fill rounds (123.6 -> 124), shape and dtype kept.
+    pixels = _images(dtype="uint8")
+    out = np_(HideAndSeekLayer((4,), 1.0, 123.6)(pixels, training=True))
+    assert out.dtype == np.uint8 and (out == 124).all()
+    unbatched = np_(HideAndSeekLayer((4,), 1.0, 0.0)(x[0], training=True))
+    assert unbatched.shape == x[0].shape and (unbatched == 0).all()
+
+
+def test_hide_segments_in_training_only():
+    x = np.ones((3, 20, 4), "float32")
+    layer = HideSegments(5, 0.5, fill_value=-1.0, seed=4)
+    np.testing.assert_array_equal(np_(layer(x)), x)
+    out = np_(layer(x, training=True))[..., 0]
+    np.testing.assert_array_equal(out, np.repeat(out[:, ::5], 5, axis=1))
+    assert set(np.unique(out)) <= {1.0, -1.0}
+
+
+def test_layers_in_tf_data_use_the_tensorflow_ops():
+    layer = HideAndSeekLayer((4,), 0.5, 0.0, seed=5)
+    data = tf.data.Dataset.from_tensor_slices(_images(8)).batch(4)
+    batches = list(data.map(lambda b: layer(b, training=True)))
+    assert all(isinstance(b, tf.Tensor) for b in batches)
+    hidden = np.concatenate([(b.numpy() == 0).all(-1) for b in batches])
+    assert 0 < hidden.mean() < 1
+    np.testing.assert_array_equal(
+        hidden, np.repeat(np.repeat(hidden[:, ::4, ::4], 4, 1), 4, 2)
+    )
+    segments = HideSegments(3, 1.0, seed=1)
+    data = tf.data.Dataset.from_tensors(np.ones((2, 9, 2), "float32"))
+    (out,) = list(data.map(lambda s: segments(s, training=True)))
+    assert (out.numpy() == 0).all()
+
+
+def _tiny_classifier():
+    inputs = keras.Input((16, 16, 3))
+    x = HideAndSeekLayer((4, 8), 0.5, 0.0, seed=6, name="input_hide")(inputs)
+    backbone = keras.Sequential(
+        [keras.Input((16, 16, 3)), keras.layers.Conv2D(8, 3, name="conv1")],
+        name="trunk",
+    )
+    return models.cam_classifier(
+        keras.Model(inputs, backbone(x)), 3, head="conv", cam_filters=(8,)
+    )
+
+
+def test_a_model_holding_the_layer_trains_saves_and_loads(tmp_path):
+    model = _tiny_classifier()
+    model.compile(
+        keras.optimizers.SGD(0.05),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    x, y = _images(8) / 255.0, np.arange(8) % 3
+    before = np_(model.get_layer("logits").kernel).copy()
+    history = model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert not np.allclose(np_(model.get_layer("logits").kernel), before)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        np_(loaded(x, training=False)),
+        np_(model(x, training=False)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    hide = loaded.layers[1].get_layer("input_hide")
+    assert hide.patch_sizes == (4, 8)
+
+
+def _gap_identity(cam_net, x):
+    out = cam_net.predict(x, verbose=0)  # compiled: eager JAX is slow
+    bias = np_(cam_net.get_layer("logits").bias)
+    cams, logits = np_(out["cams"]), np_(out["logits"])
+    np.testing.assert_allclose(
+        logits, cams.mean((1, 2)) + bias, rtol=1e-4, atol=1e-5
+    )
+    return cams
+
+
+# The smallest input each builder takes (its CAM at least 1x1).
+_SIDES = {
+    "small_gap": 32,
+    "alexnet_gap": 67,
+    "googlenet_gap": 32,
+    "vgg16_cam": 32,
+    "resnet50_cam": 32,
+    "inception_v3_cam": 75,
+}
+
+
+@pytest.mark.skipif(
+    BACKEND == "tensorflow",
+    reason="tests/models builds, runs and saves every builder under TensorFlow",
+)
+@pytest.mark.parametrize("name", sorted(_SIDES))
+def test_every_image_builder_runs_and_round_trips(name, tmp_path):
+    side = _SIDES[name]
+    model = models.IMAGE_MODELS[name](
+        3, input_shape=(side, side, 3), input_hide_patch_sizes=(4,)
+    )
+    x = np.random.default_rng(1).normal(size=(2, side, side, 3))
+    x = x.astype("float32")
+    cams = _gap_identity(models.cam_model(model), x)
+    classes = np.array([0, 2])
+    per_class = np_(models.class_cams(cams, classes))
+    np.testing.assert_array_equal(per_class, cams[[0, 1], ..., [0, 2]])
+    big = np_(models.upsample_cams(per_class, (side, side)))
+    assert big.shape == (2, side, side)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(
+        np_(loaded(x, training=False)),
+        np_(model(x, training=False)),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+
+
+def test_upsample_cams_is_half_pixel_bilinear():
+    cams = np.arange(8, dtype="float32").reshape(1, 2, 4)
+    out = np_(models.upsample_cams(cams, (4, 8)))
+    expected = tf.image.resize(cams[..., None], (4, 8)).numpy()[..., 0]
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_the_temporal_net_trains_saves_and_loads(background, tmp_path):
+    model = models.temporal_net(
+        4, 6, steps=12, units=8, attention=True, background=background
+    )
+    loss = (
+        temporal.background_suppression_loss
+        if background
+        else models.temporal_loss("softmax")
+    )
+    model.compile(keras.optimizers.Adam(1e-2), loss=loss)
+    x = np.random.default_rng(2).normal(size=(4, 12, 6)).astype("float32")
+    y = np.eye(4, dtype="float32")
+    history = model.fit(x, y, batch_size=2, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    model.save(tmp_path / "t.keras")
+    loaded = keras.saving.load_model(tmp_path / "t.keras")
+    np.testing.assert_allclose(
+        np_(loaded(x)), np_(model(x)), rtol=1e-5, atol=1e-6
+    )
+    tcam = models.temporal_cam_model(loaded)(x)
+    assert np_(tcam["tcam"]).shape[:2] == (4, 12)
