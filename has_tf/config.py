@@ -142,8 +142,10 @@ class TrainConfig(RunConfig):
     train_split: str = _option("train", "TFDS split to train on.")
     model: str = _option(
         "small_gap",
-        "The image classifier.",
-        choices=vocabulary.IMAGE_MODELS,
+        f"The image classifier: one of {', '.join(vocabulary.IMAGE_MODELS)}, "
+        "or a .keras file of a CAM classifier on any backbone "
+        "(has_tf.cam_classifier; its own head is used, so --pooling and "
+        "--dropout_rate do not apply).",
         task="images",
     )
     pooling: str = _option(
@@ -402,6 +404,24 @@ class TrainConfig(RunConfig):
                 f"(--image_size={self.image_size}).",
                 self.patch_sizes,
             )
+        if self.model not in vocabulary.IMAGE_MODELS:
+            if not self.model.endswith(".keras"):
+                _fail(
+                    "model",
+                    f"expected one of {vocabulary.IMAGE_MODELS} or a path "
+                    "to a .keras file (has_tf.cam_classifier).",
+                    self.model,
+                )
+            if not os.path.isfile(self.model):
+                _fail("model", "no such model file.", self.model)
+            if self.hide_on == "device" and self.patch_sizes:
+                _fail(
+                    "hide_on",
+                    "a model file keeps its own layers: build it with "
+                    "cam_classifier(..., input_hide_patch_sizes=...) and "
+                    "train with --patch_sizes= (or hide on the host).",
+                    self.hide_on,
+                )
         if self.conv1_patch_sizes and self.model not in (
             "alexnet_gap",
             "small_gap",
@@ -490,6 +510,18 @@ class TrainConfig(RunConfig):
         return None if self.data_service else self.seed
 
 
+def _workers_option():
+    """`--workers`, shared by evaluate and evaluate_cams."""
+    return _option(
+        0,
+        "Processes scoring the CAMs' threshold-free box figures (MaxBoxAcc, "
+        "V2, PxAP); 0: every core. The figures do not depend on it.",
+        lower=0,
+        shapes_run=False,
+        task="images",
+    )
+
+
 @dataclasses.dataclass
 class EvalConfig(RunConfig):
     """How `has_tf.evaluate` scores a run (images and videos).
@@ -498,6 +530,7 @@ class EvalConfig(RunConfig):
     works (it warns once; removed in 0.4).
     """
 
+    workers: int = _workers_option()
     eval_crop: str = _option(
         "resize",
         "Evaluation crop (see input_pipeline.images): resize, center_crop "
@@ -675,6 +708,7 @@ class CamsConfig:
         choices=vocabulary.CONNECTIVITIES,
         task="images",
     )
+    workers: int = _workers_option()
 
     def __post_init__(self):
         if not self.iou_thresholds:  # The shared flag's "the usual grid".

@@ -100,7 +100,9 @@ def build_optimizer(config: TrainConfig, total_steps: int):
         )
     groups = [
         (prefix, config.lr_multiplier)
-        for prefix in models.NEW_LAYERS.get(config.model, ())
+        for prefix in models.NEW_LAYERS.get(
+            config.model, models.classifier.NEW_LAYERS
+        )
         if config.lr_multiplier != 1
     ]
     return optimizers.GroupSGD(

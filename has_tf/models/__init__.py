@@ -13,6 +13,8 @@ from has_tf.models.cam import cam_model
 from has_tf.models.cam import class_cams
 from has_tf.models.cam import class_cams_at_size
 from has_tf.models.cam import upsample_cams
+from has_tf.models.classifier import HEADS as CAM_HEADS
+from has_tf.models.classifier import cam_classifier
 from has_tf.models.common import POOLINGS
 from has_tf.models.common import LocalResponseNorm
 from has_tf.models.googlenet_gap import googlenet_gap
@@ -69,7 +71,9 @@ __all__ = [
     "TEMPORAL_POOLINGS",
     "ClassActivationMaps",
     "LocalResponseNorm",
+    "CAM_HEADS",
     "alexnet_gap",
+    "cam_classifier",
     "cam_model",
     "class_cams",
     "class_cams_at_size",

@@ -1,0 +1,139 @@
+"""Tests for has_tf.models.cam_classifier: a CAM head on any backbone."""
+
+import keras
+import numpy as np
+import pytest
+
+from has_tf import models
+from has_tf.tasks import image_localization
+from has_tf.tasks.base import load_run
+
+
+def _scaled_logits(model, x):
+    """Scales the classifier so logits are O(1) (untrained backbones give
+    tiny features), then returns the CAM model's outputs as NumPy."""
+    trunk = model.get_layer(model.layers[1].name)
+    pool = model.get_layer("gap")
+    features = keras.Model(model.inputs[0], pool.input)(x)
+    kernel = model.get_layer("logits").kernel
+    rng = np.random.default_rng(0)
+    scale = float(np.abs(np.asarray(features)).mean()) + 1e-30
+    kernel.assign(rng.normal(size=kernel.shape).astype("float32") / scale)
+    model.get_layer("logits").bias.assign(
+        rng.normal(size=kernel.shape[1:]).astype("float32")
+    )
+    out = models.cam_model(model)(x, training=False)
+    assert trunk.name in {layer.name for layer in model.layers}
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+@pytest.mark.parametrize(
+    "application, feature_layer, side",
+    [
+        ("MobileNetV2", "out_relu", 64),
+        ("EfficientNetB0", "top_activation", 64),
+        ("ResNet50", "conv5_block3_out", 64),
+    ],
+)
+def test_gap_dense_cams_on_keras_applications(application, feature_layer, side):
+    backbone = getattr(keras.applications, application)(
+        include_top=True, weights=None, input_shape=(side, side, 3)
+    )
+    model = models.cam_classifier(
+        backbone, 4, feature_layer=feature_layer, head="gap_dense"
+    )
+    x = np.random.default_rng(1).uniform(0, 255, (2, side, side, 3))
+    out = _scaled_logits(model, x.astype("float32"))
+    bias = np.asarray(model.get_layer("logits").bias)
+    assert out["cams"].shape == (2, side // 32, side // 32, 4)
+    assert np.abs(out["logits"]).max() > 0.1  # not a vacuous identity
+    np.testing.assert_allclose(
+        out["logits"], out["cams"].mean((1, 2)) + bias, rtol=1e-4, atol=1e-5
+    )
+    # Only the head is new: the backbone's weights are shared.
+    assert backbone.get_layer(feature_layer).output is not None
+    assert not any(layer.name.startswith("cam_conv") for layer in model.layers)
+
+
+def test_conv_head_on_the_projects_own_backbone_with_hiding(tmp_path):
+    own = models.small_gap(3, input_shape=(28, 28, 3))
+    model = models.cam_classifier(
+        own,
+        5,
+        feature_layer="conv3_relu",
+        cam_filters=(16, 8),
+        batch_norm=True,
+        pooling="max",
+        input_hide_patch_sizes=(0, 7),
+    )
+    names = [layer.name for layer in model.layers]
+    assert names[:3] == ["images", "input_hide", own.name]
+    assert {"cam_conv1", "cam_conv2_bn", "gmp", "logits"} <= set(names)
+    x = np.random.default_rng(2).normal(size=(2, 28, 28, 3)).astype("f4")
+    out = models.cam_model(model)(x, training=False)
+    assert tuple(out["cams"].shape) == (2, 7, 7, 5)
+    # Shared weights: the trunk's conv1 is the builder's conv1.
+    assert model.get_layer(own.name).get_layer("conv1") is own.get_layer(
+        "conv1"
+    )
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(
+        np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_bad_arguments_are_named():
+    own = models.small_gap(3, input_shape=(28, 28, 3))
+    with pytest.raises(ValueError, match="no layer named 'conv9'"):
+        models.cam_classifier(own, 2, feature_layer="conv9")
+    with pytest.raises(ValueError, match=r"feature maps \[B, h, w, K\].*"):
+        models.cam_classifier(own, 2)  # its output is logits
+    with pytest.raises(ValueError, match="head="):
+        models.cam_classifier(own, 2, feature_layer="conv3", head="fc")
+    with pytest.raises(ValueError, match="num_classes"):
+        models.cam_classifier(own, 0, feature_layer="conv3")
+    with pytest.raises(ValueError, match="keras.Model"):
+        models.cam_classifier("resnet", 2)
+
+
+def _model_file(tmp_path, classes=3, side=28):
+    own = models.small_gap(classes, input_shape=(side, side, 3))
+    model = models.cam_classifier(
+        own, classes, feature_layer="conv3_relu", cam_filters=(8,)
+    )
+    path = tmp_path / "mine.keras"
+    model.save(path)
+    return str(path)
+
+
+def test_the_training_app_trains_a_model_file(tmp_path, one_step_run):
+    path = _model_file(tmp_path)
+    run = one_step_run(model=path, lr_multiplier=10.0)
+    model, info = load_run(run)
+    assert info["model"] == path
+    assert model.get_layer("logits").units == 3
+    out = models.cam_model(model)(np.zeros((1, 28, 28, 3), "f4"))
+    assert tuple(out["cams"].shape) == (1, 7, 7, 3)
+
+
+def test_a_model_file_that_does_not_fit_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="has 3 classes, the dataset 5"):
+        image_localization.model_file(_model_file(tmp_path), 5, 28)
+    with pytest.raises(ValueError, match=r"crops are \(32, 32, 3\)"):
+        image_localization.model_file(_model_file(tmp_path), 3, 32)
+
+
+def test_the_config_names_a_bad_model_option(tmp_path):
+    from has_tf.config import TrainConfig
+
+    with pytest.raises(ValueError, match="--model.*a path to a .keras"):
+        TrainConfig(model_dir=str(tmp_path), model="mine.h5")
+    with pytest.raises(ValueError, match="no such model file"):
+        TrainConfig(model_dir=str(tmp_path), model="absent.keras")
+    with pytest.raises(ValueError, match="input_hide_patch_sizes"):
+        TrainConfig(
+            model_dir=str(tmp_path),
+            model=_model_file(tmp_path),
+            hide_on="device",
+        )
