@@ -32,13 +32,14 @@ import sys
 
 import numpy as np
 from absl import flags
-from PIL import Image
 
 from has_tf import _cli
 from has_tf import _deprecation
 from has_tf import config as config_lib
 from has_tf import visualize
 from has_tf.metrics import cam_evaluation
+from has_tf.metrics import cam_files
+from has_tf.metrics import parallel
 from has_tf.training import files as _files
 
 # --helpshort lists this app's options (`config.CamsConfig`, and the
@@ -47,80 +48,8 @@ for _name in (*config_lib.key_flags(config_lib.CamsConfig), "threshold_step"):
     flags.declare_key_flag(_name)
 
 
-def load_cam(path: str) -> np.ndarray:
-    """A non-empty 2-D finite real CAM from `path`; errors name the file."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Missing CAM {path}.")
-    try:
-        cam = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        raise ValueError(
-            f"Unreadable CAM {path} ({os.path.getsize(path)} bytes): "
-            f"{type(error).__name__}: {error}"
-        ) from None
-    if not isinstance(cam, np.ndarray):  # An .npz archive named .npy.
-        cam.close()
-        raise ValueError(
-            f"Expected one array (np.save) in {path}. Received: an .npz "
-            "archive (np.savez)."
-        )
-    return cam_evaluation.check_cam(cam, path)
-
-
-def _check_orientation(cam, size, path: str) -> None:
-    """Refuses a CAM whose rows and columns are the image's transposed
-    (`size` is `(width, height)`): it would be scored against the boxes
-    silently mirrored about the diagonal."""
-    width, height = size
-    rows, cols = cam.shape
-    if rows == cols or width == height:
-        return
-    as_is = abs(rows / cols - height / width)
-    swapped = abs(rows / cols - width / height)
-    if swapped < 0.01 * (width / height) and as_is > 0.05 * (height / width):
-        raise ValueError(
-            f"The CAM in {path} is {rows}x{cols} (rows x columns), but its "
-            f"image is {width}x{height} (width x height): it looks "
-            "transposed. Save CAMs as [height, width]."
-        )
-
-
-def _load_mask(path: str) -> np.ndarray:
-    """A 2-D boolean mask (`> 0.5`) from a `.npy` or an image file."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Missing mask {path}.")
-    try:
-        if path.endswith(".npy"):
-            mask = np.load(path, allow_pickle=False)
-        else:
-            with Image.open(path) as image:
-                mask = np.asarray(image.convert("L"), np.float32)
-    except Exception as error:  # Truncated, foreign or empty files.
-        raise ValueError(
-            f"Unreadable mask {path}: {type(error).__name__}: {error}"
-        ) from None
-    if (
-        not isinstance(mask, np.ndarray)
-        or mask.ndim != 2
-        or not mask.size
-        or not np.issubdtype(mask.dtype, np.number)
-    ):
-        raise ValueError(
-            f"Expected a non-empty 2-D numeric mask in {path}. Received: "
-            f"{getattr(mask, 'shape', type(mask).__name__)}"
-        )
-    return mask > 0.5
-
-
-def _union(masks, paths) -> np.ndarray:
-    """The union of one image's instance masks, which share a size."""
-    shapes = {m.shape for m in masks}
-    if len(shapes) > 1:
-        raise ValueError(
-            "Expected the masks of one image to share a size. Received: "
-            + ", ".join(f"{p} {m.shape}" for p, m in zip(paths, masks))
-        )
-    return np.any(masks, axis=0)
+# 0.3's name of the CAM reader (now has_tf.metrics.cam_files).
+load_cam = cam_files.load_cam
 
 
 def evaluate_cams(
@@ -133,6 +62,7 @@ def evaluate_cams(
     connectivity: int = 8,
     mask_dir: str | None = None,
     progress=None,
+    workers: int | None = 0,
 ) -> dict:
     """Scores every CAM; writes and returns the metrics.
 
@@ -143,7 +73,11 @@ def evaluate_cams(
       iou_thresholds: MaxBoxAccV2's IoUs.
       connectivity: 4 or 8 (has_tf).
       mask_dir: the root of mask paths (default `metadata_dir`).
-      progress: called as `progress(done, total)` after each image.
+      progress: called as `progress(done, total)` as images are scored
+        (after each chunk with several workers).
+      workers: processes scoring the CAMs (`has_tf.metrics.parallel`); 0
+        or None: every core, 1: this process. The figures do not depend on
+        it.
 
     Returns:
       The `metrics.json` dict.
@@ -164,45 +98,44 @@ def evaluate_cams(
             f"Missing CAM {missing[0]} ({len(missing)} of "
             f"{len(cam_paths)} CAMs missing)."
         )
-    evaluator = cam_evaluation.CamEvaluator(
-        protocol, thresholds, iou_thresholds, connectivity
-    )
     mask_root = mask_dir or metadata_dir
     total = len(metadata.image_ids)
-    for done, image_id in enumerate(metadata.image_ids, start=1):
-        path = cam_paths[image_id]
-        cam = load_cam(path)
-        label = metadata.labels[image_id]
-        try:
+    scoring = parallel.ParallelScoring(
+        cam_files.score_listed_image,
+        dict(
+            protocol=protocol,
+            thresholds=thresholds,
+            iou_thresholds=iou_thresholds,
+            connectivity=connectivity,
+        ),
+        workers=workers,
+        progress=None if progress is None else lambda d: progress(d, total),
+    )
+    with scoring:
+        for image_id in metadata.image_ids:
             if metadata.boxes is not None:
-                _check_orientation(cam, metadata.sizes[image_id], path)
-                evaluator.add_boxes(
-                    cam,
-                    metadata.boxes[image_id],
-                    metadata.sizes[image_id],
-                    label=label,
+                entry = dict(
+                    boxes=metadata.boxes[image_id],
+                    size=metadata.sizes[image_id],
                 )
             else:
-                masks = [
-                    _load_mask(os.path.join(mask_root, p))
-                    for p in metadata.masks[image_id]
-                ]
                 ignore = metadata.ignore[image_id]
-                evaluator.add_mask(
-                    cam,
-                    _union(masks, metadata.masks[image_id]),
-                    _load_mask(os.path.join(mask_root, ignore))
-                    if ignore
-                    else None,
+                entry = dict(
+                    masks=tuple(
+                        os.path.join(mask_root, p)
+                        for p in metadata.masks[image_id]
+                    ),
+                    ignore=os.path.join(mask_root, ignore) if ignore else None,
                 )
-        except FileNotFoundError:
-            raise
-        except (ValueError, ArithmeticError, OSError) as error:
-            # With 50,000 CAMs, which one matters most.
-            raise ValueError(f"{path} (image {image_id!r}): {error}") from None
-        if progress is not None:
-            progress(done, total)
-    result = evaluator.result()
+            scoring.add(
+                cam_files.ListedImage(
+                    image_id,
+                    cam_paths[image_id],
+                    metadata.labels[image_id],
+                    **entry,
+                )
+            )
+        result = scoring.finish().result()
     _write(output_dir, result)
     return result
 
@@ -230,8 +163,13 @@ def _write(output_dir: str, result: dict) -> None:
     )
 
 
+_shown = {"done": 0}
+
+
 def _progress(done: int, total: int) -> None:
-    if done == total or done % 100 == 0:
+    """A text bar on stderr, redrawn every 100 images or more."""
+    if done == total or done - _shown["done"] >= 100 or done < _shown["done"]:
+        _shown["done"] = done
         width = 30
         filled = width * done // total
         sys.stderr.write(
@@ -269,6 +207,7 @@ def main(argv) -> int:
             cams.connectivity,
             cams.mask_dir,
             progress=_progress,
+            workers=cams.workers,
         )
     except (ValueError, FileNotFoundError) as error:
         raise _cli.UsageError(str(error)) from None

@@ -14,8 +14,6 @@ import numpy as np
 from matplotlib import patches
 from matplotlib.figure import Figure
 
-from has_tf import hiding
-
 
 def _draw_box(ax, box, color, label=None):
     ymin, xmin, ymax, xmax = box
@@ -183,6 +181,10 @@ def hidden_patch_grid(
     Returns:
       A matplotlib Figure (save it with `save`).
     """
+    # TensorFlow only here: the other figures (and evaluate_cams, which
+    # draws one) load without it.
+    from has_tf import hiding
+
     images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError(

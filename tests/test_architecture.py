@@ -37,6 +37,9 @@ NUMPY_ONLY = [
     "has_tf.config",
     "has_tf.postprocess",
     "has_tf.metrics",
+    # Its worker processes import it afresh: seconds without TensorFlow.
+    "has_tf.visualize",
+    "has_tf.evaluate_cams",
 ]
 # Written in keras.ops (every Keras backend): no TensorFlow import of their
 # own (the hiding layers they use switch to TensorFlow ops in tf.data).

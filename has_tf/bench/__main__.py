@@ -25,6 +25,8 @@ _FLAGS = {
     "repeats": "Timed runs per figure, the median reported (hiding 7, "
     "models 3, boxes 3, pipeline 5).",
     "images": "CAMs timed (boxes: 8).",
+    "end_to_end_images": "CAM files python -m has_tf.evaluate_cams scores "
+    "end to end (boxes: 1000).",
     "batches": "Batches per timed run (pipeline: 20).",
     "num_classes": "Classifier classes (models: 1000).",
     "videos": "Generated videos (video_memory: 1010).",

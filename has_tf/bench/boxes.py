@@ -11,12 +11,25 @@ official tool's per-threshold recipe (threshold, `findContours`,
 `boundingRect` of the largest and of every contour), whose tool runs it
 twice per update. Per-image costs are also projected to ILSVRC val's
 50,000 images.
+
+End to end (`end_to_end_images` > 0): `python -m has_tf.evaluate_cams` as a
+user runs it, in a subprocess, on that many 224x224 float32 CAM files
+(`.npy`, one box each) and on a fifth of them, under the has_tf protocol at
+100 thresholds and wsolevaluation's at its 1,000, with `--workers=1` and
+with every core. The two sizes separate the fixed cost (start-up, workers,
+writing the figures) from the cost per image (CAM loading included); the
+50,000-image figure is fixed + 50,000 x per image.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
 
 import numba
 import numpy as np
@@ -25,6 +38,7 @@ import scipy
 from has_tf.bench import _timing
 from has_tf.bench import data
 from has_tf.metrics import boxes as metric_boxes
+from has_tf.metrics import parallel
 from has_tf.postprocess import boxes as postprocess_boxes
 
 try:  # Optional: the comparison row (never a dependency).
@@ -66,7 +80,113 @@ def _opencv_boxes(cam, thresholds):
 _IMAGES_ILSVRC_VAL = 50_000
 
 
-def run(images: int = 8, size: int = 224, repeats: int = 3) -> dict:
+def _write_cam_split(root: str, cams, ids) -> str:
+    """CAM files and wsolevaluation metadata for `ids`; the metadata dir."""
+    meta = os.path.join(root, f"meta_{len(ids)}")
+    os.makedirs(meta)
+    side = cams.shape[-1]
+    lines = {
+        "image_ids.txt": list(ids),
+        "class_labels.txt": [f"{i},0" for i in ids],
+        "image_sizes.txt": [f"{i},{side},{side}" for i in ids],
+        "localization.txt": [
+            f"{i},{side // 5},{side // 4},{side * 3 // 5},{side * 4 // 5}"
+            for i in ids
+        ],
+    }
+    for name, rows in lines.items():
+        with open(os.path.join(meta, name), "w") as f:
+            f.write("".join(f"{row}\n" for row in rows))
+    return meta
+
+
+def _evaluate_cams_s(cams_dir, meta, protocol, step, workers, out) -> float:
+    command = [
+        sys.executable,
+        "-m",
+        "has_tf.evaluate_cams",
+        f"--cams_dir={cams_dir}",
+        f"--metadata_dir={meta}",
+        f"--output_dir={out}",
+        f"--box_protocol={protocol}",
+        f"--threshold_step={step}",
+        f"--workers={workers}",
+    ]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def end_to_end(images: int, size: int, repeats: int) -> dict:
+    """`python -m has_tf.evaluate_cams` timed on generated CAM files."""
+    cores = parallel.available_cores()
+    few = max(1, images // 5)
+    out = {}
+    with tempfile.TemporaryDirectory() as root:
+        cams_dir = os.path.join(root, "cams")
+        os.makedirs(cams_dir)
+        cams = data.smooth_cams(images, size, seed=1).astype(np.float32)
+        ids = [f"img{k:06d}" for k in range(images)]
+        for name, cam in zip(ids, cams):
+            np.save(os.path.join(cams_dir, f"{name}.npy"), cam)
+        metas = {
+            few: _write_cam_split(root, cams, ids[:few]),
+            images: _write_cam_split(root, cams, ids),
+        }
+        runs = {
+            (protocol, step, workers, count): []
+            for protocol, step in (("has_tf", 0.01), ("wsolevaluation", 0.001))
+            for workers in sorted({1, cores})
+            for count in metas
+        }
+        for _ in range(repeats):  # interleaved, round after round
+            for key, times in runs.items():
+                protocol, step, workers, count = key
+                times.append(
+                    _evaluate_cams_s(
+                        cams_dir,
+                        metas[count],
+                        protocol,
+                        step,
+                        workers,
+                        os.path.join(root, "out"),
+                    )
+                )
+    medians = {k: statistics.median(v) for k, v in runs.items()}
+    for protocol, step, workers, count in medians:
+        if count != images:
+            continue
+        grid = round(1 / step)
+        name = f"evaluate_cams_{protocol}_{grid}_workers_{workers}"
+        if images == few:
+            per_image = medians[(protocol, step, workers, images)] / images
+            fixed = 0.0
+        else:
+            per_image = (
+                medians[(protocol, step, workers, images)]
+                - medians[(protocol, step, workers, few)]
+            ) / (images - few)
+            fixed = medians[(protocol, step, workers, few)] - per_image * few
+        out[f"{name}_ms_per_image"] = per_image * 1e3
+        out[f"{name}_fixed_s"] = fixed
+        out[f"{name}_50k_images_s"] = fixed + per_image * _IMAGES_ILSVRC_VAL
+    for protocol, grid in (("has_tf", 100), ("wsolevaluation", 1000)):
+        one = out[f"evaluate_cams_{protocol}_{grid}_workers_1_ms_per_image"]
+        every = out[
+            f"evaluate_cams_{protocol}_{grid}_workers_{cores}_ms_per_image"
+        ]
+        out[f"evaluate_cams_{protocol}_{grid}_speedup_{cores}_workers"] = (
+            one / every
+        )
+    return out
+
+
+def run(
+    images: int = 8,
+    size: int = 224,
+    repeats: int = 3,
+    end_to_end_images: int = 1000,
+) -> dict:
     """Runs the CAM-to-box benchmark; returns the JSON-ready result dict.
 
     Every function is timed in turn, round after round, so the ratios
@@ -155,6 +275,11 @@ def run(images: int = 8, size: int = 224, repeats: int = 3) -> dict:
         for k, v in timings.items()
         if k.startswith(("max_box_acc_update", "wsolevaluation", "opencv"))
     }
+    whole = (
+        end_to_end(end_to_end_images, size, repeats)
+        if end_to_end_images
+        else {}
+    )
     return {
         "benchmark": "boxes",
         "cams": [images, size, size],
@@ -165,5 +290,7 @@ def run(images: int = 8, size: int = 224, repeats: int = 3) -> dict:
         "numba": numba.__version__,
         "opencv": cv2.__version__ if cv2 is not None else None,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "results": {**timings, **ratios, **projected},
+        "cores": parallel.available_cores(),
+        "end_to_end_images": end_to_end_images,
+        "results": {**timings, **ratios, **projected, **whole},
     }

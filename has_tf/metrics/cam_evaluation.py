@@ -373,6 +373,19 @@ class CamEvaluator:
         self.masks.update(cam, mask, ignore)
         self.scored_masks += 1
 
+    def merge(self, other: CamEvaluator) -> None:
+        """Adds what `other` (the same settings) scored: evaluators of
+        parts of a set, merged, give the figures of the whole."""
+        if not isinstance(other, CamEvaluator) or other.size != self.size:
+            raise ValueError(
+                "Expected a CamEvaluator of the same frame size to merge. "
+                f"Received: {other!r}"
+            )
+        self.boxes.merge(other.boxes)
+        self.masks.merge(other.masks)
+        self.scored_boxes += other.scored_boxes
+        self.scored_masks += other.scored_masks
+
     def result(self) -> dict:
         """The figures, fractions in [0, 1], and the curves.
 

@@ -23,6 +23,7 @@ box (the tool's), unlike `has_tf.postprocess.boxes`' continuous boxes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,6 +34,7 @@ from has_tf.postprocess import _sweep
 __all__ = [
     "inclusive_box_iou",
     "resize_cam_bicubic",
+    "threshold_groups",
     "wsolevaluation_boxes",
     "wsolevaluation_normalize",
 ]
@@ -64,6 +66,35 @@ def wsolevaluation_normalize(cam) -> np.ndarray:
     cam -= cam.min()
     cam /= cam.max()
     return cam
+
+
+def _levels(quantized, values) -> np.ndarray:
+    """`int(t * max)` per threshold: the tool keeps pixels above it."""
+    return (values * np.float64(quantized.max())).astype(np.int64)
+
+
+def threshold_groups(scoremap, thresholds: Sequence[float]):
+    """The thresholds that give the same boxes, as `np.unique` groups.
+
+    At threshold t the tool keeps the 8-bit pixels above `int(t * max)`, so
+    thresholds of one level read the same contours: at most 256 distinct
+    sets of boxes however fine the grid (its default has 1,000).
+
+    Args:
+      scoremap: `[H, W]` in [0, 1], as `wsolevaluation_boxes` takes.
+      thresholds: K fractions in [0, 1].
+
+    Returns:
+      `(first, inverse)`: int `[G]` the first threshold of each group, in
+      increasing level; int `[K]` each threshold's group. The boxes at
+      `thresholds[first][inverse]` are those at `thresholds`.
+    """
+    values = _checks.thresholds(thresholds)
+    quantized = (_check_scoremap(scoremap) * 255).astype(np.uint8)
+    _, first, inverse = np.unique(
+        _levels(quantized, values), return_index=True, return_inverse=True
+    )
+    return first, inverse.reshape(-1)
 
 
 def wsolevaluation_boxes(scoremap, thresholds: Sequence[float]):
@@ -111,8 +142,7 @@ def wsolevaluation_boxes(scoremap, thresholds: Sequence[float]):
     scoremap = _check_scoremap(scoremap)
     quantized = (scoremap * 255).astype(np.uint8)
     height, width = quantized.shape
-    top = quantized.max()
-    levels = np.array([int(t * top) for t in values], np.int64)
+    levels = _levels(quantized, values)
     # Kept pixels at threshold k: quantized >= levels[k] + 1.
     kept = levels + 1.0
     filled = _sweep.outside_levels(quantized).astype(np.float64)
@@ -232,6 +262,7 @@ def inclusive_box_iou(a, b) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
+@functools.lru_cache(maxsize=64)
 def _cubic_weights(source: int, target: int) -> np.ndarray:
     """`[target, source]` rows of OpenCV's INTER_CUBIC weights.
 
@@ -252,6 +283,7 @@ def _cubic_weights(source: int, target: int) -> np.ndarray:
     rows = np.arange(target)
     for k, tap in enumerate(taps):
         np.add.at(weights, (rows, np.clip(start - 1 + k, 0, source - 1)), tap)
+    weights.flags.writeable = False  # cached: shared by every call
     return weights
 
 

@@ -31,7 +31,7 @@ from has_tf import models
 from has_tf import visualize
 from has_tf.input_pipeline import images as image_pipeline
 from has_tf.metrics import boxes as metric_boxes
-from has_tf.metrics import cam_evaluation
+from has_tf.metrics import parallel
 from has_tf.models import pretrained
 from has_tf.postprocess import boxes as postprocess_boxes
 from has_tf.postprocess import ten_crop
@@ -134,6 +134,11 @@ def build_model(config, num_classes: int) -> keras.Model:
             conv1_hide_patch_sizes=config.conv1_patch_sizes,
             conv1_hide_prob=config.conv1_hide_prob,
         )
+    if config.model not in models.IMAGE_MODELS:
+        model = model_file(config.model, num_classes, side)
+        if config.init_from:
+            _initialise(model, config.init_from, config.model)
+        return model
     if config.model in models.PRETRAINED_BACKBONES:
         options.update(large_feature_map=config.large_feature_map)
     model = models.IMAGE_MODELS[config.model](
@@ -146,6 +151,40 @@ def build_model(config, num_classes: int) -> keras.Model:
     )
     if config.init_from:
         _initialise(model, config.init_from, config.model)
+    return model
+
+
+def model_file(path: str, num_classes: int, side: int) -> keras.Model:
+    """The CAM classifier saved at `path` (`--model=<file>.keras`), checked:
+    `cam_model` takes it, its classifier has `num_classes` units and its
+    input takes `side` x `side` RGB crops."""
+    model = keras.saving.load_model(path, compile=False)
+    try:
+        models.cam_model(model)
+    except ValueError as error:
+        raise ValueError(
+            f"--model={path}: not a CAM classifier ({error}); build it with "
+            "has_tf.cam_classifier."
+        ) from None
+    units = model.get_layer("logits").units
+    if units != num_classes:
+        raise ValueError(
+            f"--model={path}: its classifier has {units} classes, the "
+            f"dataset {num_classes}; build it with num_classes={num_classes}."
+        )
+    shape = tuple(model.inputs[0].shape[1:])
+    if (
+        len(shape) != 3
+        or shape[2] != 3
+        or any(d not in (None, side) for d in shape[:2])
+    ):
+        raise ValueError(
+            f"--model={path}: its input is {shape}, the crops are "
+            f"({side}, {side}, 3) (--image_size={side})."
+        )
+    logging.info(
+        "--model=%s: %s, %d layers.", path, model.name, len(model.layers)
+    )
     return model
 
 
@@ -335,7 +374,10 @@ class ImageLocalization:
         )
         paper = PaperScorer(config.cam_threshold)
         free = ThresholdFreeScorer(
-            config.threshold_step, config.box_protocol, config.iou_thresholds
+            config.threshold_step,
+            config.box_protocol,
+            config.iou_thresholds,
+            workers=config.workers,
         )
         pictures = OverlayPictures(
             out_dir, config.num_pictures, config.cam_threshold, run_info
@@ -347,17 +389,18 @@ class ImageLocalization:
             model_dir,
             config.dataset,
         )
-        try:
-            score(batches, step, [paper, free, pictures])
-        except tf.errors.InvalidArgumentError as error:
-            raise datasets.decode_error(
-                config.dataset,
-                config.eval_split,
-                config.data_dir,
-                config.manual_dir,
-                error,
-            ) from error
-        result_paper, result_free = paper.result(), free.result()
+        with free.scoring:  # Its worker processes stop on any exit.
+            try:
+                score(batches, step, [paper, free, pictures])
+            except tf.errors.InvalidArgumentError as error:
+                raise datasets.decode_error(
+                    config.dataset,
+                    config.eval_split,
+                    config.data_dir,
+                    config.manual_dir,
+                    error,
+                ) from error
+            result_paper, result_free = paper.result(), free.result()
         result = {
             "task": self.name,
             **{k: result_paper[k] for k in PaperScorer.FIGURES},
@@ -629,38 +672,48 @@ class ThresholdFreeScorer:
       size (the "resize" crop).
     """
 
+    # Images scored here before worker processes start: each imports
+    # has_tf.evaluate (TensorFlow), worth it for large splits only.
+    START_AFTER = 1000
+
     def __init__(
         self,
         threshold_step: float,
         protocol: str = "has_tf",
         iou_thresholds=(0.3, 0.5, 0.7),
+        workers: int = 0,
     ):
         self.protocol = protocol
-        self.evaluator = cam_evaluation.CamEvaluator(
-            protocol,
-            metric_boxes.default_thresholds(threshold_step),
-            iou_thresholds=tuple(iou_thresholds) or (0.3, 0.5, 0.7),
+        self.scoring = parallel.ParallelScoring(
+            parallel.score_call,
+            dict(
+                protocol=protocol,
+                thresholds=metric_boxes.default_thresholds(threshold_step),
+                iou_thresholds=tuple(iou_thresholds) or (0.3, 0.5, 0.7),
+            ),
+            workers=workers,
+            start_after=self.START_AFTER,
         )
+        self.evaluator = None  # The merged evaluator, after result().
 
     def update(self, outputs: CamOutputs) -> None:
         tool = self.protocol == "wsolevaluation"
+        add = self.scoring.add
         for i in np.flatnonzero(outputs.keep):
+            label = int(outputs.labels[i])
             if tool:
-                self.evaluator.add_boxes(
+                args = (
                     outputs.raw_known[i],
                     outputs.wsol_boxes[i],
                     tuple(outputs.image_sizes[i]),
-                    label=outputs.labels[i],
                 )
+                add(("add_boxes", args, {"label": label}))
             else:
-                self.evaluator.add_frame_boxes(
-                    outputs.known[i],
-                    outputs.gt_boxes[i],
-                    label=outputs.labels[i],
-                )
+                args = (outputs.known[i], outputs.gt_boxes[i])
+                add(("add_frame_boxes", args, {"label": label}))
         if outputs.masks is None:
             return
-        side = self.evaluator.size
+        side = self.scoring.evaluator.size
         if tool and outputs.masks.shape[1:] != (side, side):
             raise ValueError(
                 "--box_protocol=wsolevaluation scores masks in the tool's "
@@ -669,13 +722,15 @@ class ThresholdFreeScorer:
                 f"{outputs.masks.shape[2]}: use --image_size={side}."
             )
         for i in range(len(outputs.labels)):
-            self.evaluator.add_mask(
+            args = (
                 outputs.raw_known[i] if tool else outputs.known[i],
                 outputs.masks[i] > 0,
                 outputs.ignores[i] > 0,
             )
+            add(("add_mask", args, {}))
 
     def result(self) -> dict:
+        self.evaluator = self.scoring.finish()
         out = (
             self.evaluator.boxes.result()
             if self.evaluator.scored_boxes

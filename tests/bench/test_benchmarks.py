@@ -44,10 +44,27 @@ def test_numpy_loop_reference_hides_whole_cells():
 @pytest.mark.slow
 def test_command_line_runs_one_and_names_bad_arguments(run_app):
     done = run_app(
-        "has_tf.bench", "boxes", "--images=1", "--size=16", "--repeats=1"
+        "has_tf.bench",
+        "boxes",
+        "--images=1",
+        "--size=16",
+        "--repeats=1",
+        "--end_to_end_images=2",
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["cams"] == [1, 16, 16]
+    out = json.loads(done.stdout)
+    assert out["cams"] == [1, 16, 16]
+    cores = out["cores"]
+    # Two images make no meaningful slope; the rows are there and finite.
+    for protocol in ("has_tf_100", "wsolevaluation_1000"):
+        prefix = f"evaluate_cams_{protocol}"
+        for row in (
+            "workers_1_ms_per_image",
+            "workers_1_fixed_s",
+            f"workers_{cores}_50k_images_s",
+            f"speedup_{cores}_workers",
+        ):
+            assert np.isfinite(out["results"][f"{prefix}_{row}"]), row
     done = run_app("has_tf.bench", "hiding", "--batch", "0")
     assert done.returncode == 1 and "--batch" in done.stderr
     done = run_app("has_tf.bench", "unknown")
@@ -85,7 +102,9 @@ def test_models_benchmark_json_shape(monkeypatch):
 
 
 def test_boxes_benchmark_json_shape():
-    result = bench_boxes.run(images=2, size=32, repeats=1)["results"]
+    result = bench_boxes.run(
+        images=2, size=32, repeats=1, end_to_end_images=0
+    )["results"]
     for key in (
         "cam_to_box_one_threshold_ms",
         "sweep_100_largest_ms",
