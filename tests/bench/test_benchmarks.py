@@ -102,9 +102,9 @@ def test_models_benchmark_json_shape(monkeypatch):
 
 
 def test_boxes_benchmark_json_shape():
-    result = bench_boxes.run(
-        images=2, size=32, repeats=1, end_to_end_images=0
-    )["results"]
+    result = bench_boxes.run(images=2, size=32, repeats=1, end_to_end_images=0)[
+        "results"
+    ]
     for key in (
         "cam_to_box_one_threshold_ms",
         "sweep_100_largest_ms",
