@@ -19,6 +19,7 @@ _EXPORTS = {
     "sample_uniform": "has_tf.hiding",
     "HideAndSeekLayer": "has_tf.layers",
     "HideSegments": "has_tf.layers",
+    "PixelNormalization": "has_tf.layers",
     "cam_classifier": "has_tf.models",
     "cam_model": "has_tf.models",
     "channel_moments": "has_tf.dataset_stats",

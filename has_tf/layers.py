@@ -28,7 +28,7 @@ from has_tf import _checks
 from has_tf import hiding
 from has_tf import hiding_ops
 
-__all__ = ["HideAndSeekLayer", "HideSegments"]
+__all__ = ["HideAndSeekLayer", "HideSegments", "PixelNormalization"]
 
 
 def _plain(value):
@@ -308,3 +308,138 @@ class HideSegments(_HidingLayer):
 
     def get_config(self):
         return {**super().get_config(), "segment_size": self.segment_size}
+
+
+def _check_moments(values, name, positive=False):
+    """mean/std: one finite number, or one per channel; std > 0."""
+    array = np.asarray(values, dtype=object)
+    try:
+        numbers = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        numbers = None
+    if (
+        numbers is None
+        or array.dtype == bool
+        or numbers.ndim > 1
+        or numbers.size == 0
+        or not np.isfinite(numbers).all()
+        or (positive and (numbers <= 0).any())
+    ):
+        need = "positive " if positive else ""
+        raise ValueError(
+            f"Expected `{name}` to be a finite {need}number or one per "
+            f"channel. Received: {name}={values!r}"
+        )
+    return numbers.tolist()
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+class PixelNormalization(keras.layers.Layer):
+    """A model's first op on raw pixels: normalise, and hide in training.
+
+    `(float32(x) - mean) / std` per channel, then, with `patch_sizes` and
+    only when called with `training=True`, Hide-and-Seek on the normalised
+    images with fill 0 (the mean pixel after normalisation), drawn as
+    `HideAndSeekLayer` draws it. It is the first layer of every has_tf
+    image model built with `input_normalization`, so a model takes uint8
+    pixels in training, evaluation and serving alike (a quarter of a float
+    batch's host-to-device traffic) and `--hide_on=device` hides in the
+    same op; XLA fuses both into what follows.
+
+    Same arithmetic as `has_tf.input_pipeline.images` normalising on the
+    host: under TensorFlow the same float32 values, bit for bit; XLA
+    (`--jit_compile`, and JAX) may divide as a multiplication by the
+    reciprocal, within one ulp. Without `patch_sizes` it
+    draws no random numbers (it holds no seed generator), so adding it
+    leaves a model's seeded initial weights as they were.
+
+    Args:
+      mean: per-channel mean in pixel units (a number or one per channel).
+      std: per-channel std in pixel units, > 0.
+      patch_sizes: Hide-and-Seek patch sizes (see `HideAndSeekLayer`); None
+        hides nothing.
+      hide_prob: probability that a cell is hidden.
+      seed: None or an int, for the hiding's `keras.random.SeedGenerator`.
+      **kwargs: base `keras.layers.Layer` arguments.
+
+    Input shape:
+      `[B, H, W, C]` pixels in [0, 255], uint8 (or any real dtype).
+
+    Output shape:
+      Same shape, the layer's compute dtype (float32 by default; float16
+      or bfloat16 under a mixed-precision policy, computed in float32 and
+      then cast).
+    """
+
+    def __init__(
+        self,
+        mean,
+        std,
+        patch_sizes: Sequence[int] | None = None,
+        hide_prob: float = 0.5,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.mean = _check_moments(mean, "mean")
+        self.std = _check_moments(std, "std", positive=True)
+        self.hide_prob = _checks.probability(hide_prob, "hide_prob")
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+        ):
+            raise ValueError(
+                f"Expected `seed` to be None or an int. Received: seed={seed!r}"
+            )
+        self.seed = seed
+        self.patch_sizes = None
+        self.hiding = None
+        if patch_sizes is not None:
+            self.hiding = HideAndSeekLayer(
+                patch_sizes,
+                hide_prob,
+                0.0,
+                seed=seed,
+                dtype=self.dtype_policy,
+                # A fixed name: checkpoints key seed states by layer name.
+                name=f"{self.name}_hide",
+            )
+            self.patch_sizes = self.hiding.patch_sizes
+        self.supports_jit = True
+
+    def build(self, input_shape):
+        if self.hiding is not None:
+            self.hiding.build(input_shape)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        ops = keras.ops
+        pixels = ops.cast(inputs, "float32")
+        mean = ops.convert_to_tensor(self.mean, "float32")
+        std = ops.convert_to_tensor(self.std, "float32")
+        if keras.backend.backend() == "tensorflow":
+            # Grappler rewrites a division by a constant in a tf.function
+            # into a multiplication by its reciprocal (an ulp off the
+            # host's tf.data division); DivNoNan it leaves alone, and with
+            # std > 0 it is the division.
+            quotient = tf.math.divide_no_nan(pixels - mean, std)
+        else:
+            quotient = (pixels - mean) / std
+        normalized = ops.cast(quotient, self.compute_dtype)
+        if self.hiding is None:
+            return normalized
+        return self.hiding(normalized, training=training)
+
+    def compute_output_spec(self, inputs, training=None):
+        return keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "mean": self.mean,
+            "std": self.std,
+            "patch_sizes": (
+                None if self.patch_sizes is None else list(self.patch_sizes)
+            ),
+            "hide_prob": self.hide_prob,
+            "seed": _plain(self.seed),
+        }

@@ -17,6 +17,7 @@ from has_tf import hiding_ops
 from has_tf import models
 from has_tf.layers import HideAndSeekLayer
 from has_tf.layers import HideSegments
+from has_tf.layers import PixelNormalization
 from has_tf.models import temporal
 
 pytestmark = pytest.mark.any_backend
@@ -192,11 +193,16 @@ _SIDES = {
 @pytest.mark.parametrize("name", sorted(_SIDES))
 def test_every_image_builder_runs_and_round_trips(name, tmp_path):
     side = _SIDES[name]
+    # As the apps build them: uint8 pixels in, normalised and (in
+    # training) hidden by the first op.
     model = models.IMAGE_MODELS[name](
-        3, input_shape=(side, side, 3), input_hide_patch_sizes=(4,)
+        3,
+        input_shape=(side, side, 3),
+        input_hide_patch_sizes=(4,),
+        input_normalization=(_MEAN, _STD),
     )
-    x = np.random.default_rng(1).normal(size=(2, side, side, 3))
-    x = x.astype("float32")
+    x = np.random.default_rng(1).integers(0, 256, size=(2, side, side, 3))
+    x = x.astype("uint8")
     cams = _gap_identity(models.cam_model(model), x)
     classes = np.array([0, 2])
     per_class = np_(models.class_cams(cams, classes))
@@ -210,6 +216,30 @@ def test_every_image_builder_runs_and_round_trips(name, tmp_path):
         np_(model(x, training=False)),
         rtol=1e-4,
         atol=1e-5,
+    )
+
+
+_MEAN, _STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
+
+
+def test_pixel_normalization_normalises_and_hides_in_training_only():
+    pixels = np.random.default_rng(5).integers(0, 256, (64, 32, 32, 3))
+    pixels = pixels.astype("uint8")
+    layer = PixelNormalization(_MEAN, _STD, (8,), 0.5, seed=3)
+    expected = (pixels.astype("float32") - np.float32(_MEAN)) / np.float32(_STD)
+    plain = np_(layer(pixels))
+    assert plain.dtype == np.float32
+    # XLA (JAX's eager ops too) may divide as a multiplication by the
+    # reciprocal: within an ulp of NumPy's (TensorFlow's is bit-exact).
+    np.testing.assert_allclose(plain, expected, rtol=3e-7, atol=0)
+    out = np_(layer(pixels, training=True))
+    hidden = np.all(out == 0, axis=-1)
+    np.testing.assert_array_equal(out[~hidden], plain[~hidden])
+    assert abs(hidden.mean() - 0.5) < 0.05  # 1,024 cells: sd 0.016.
+    inputs = keras.Input((32, 32, 3), dtype="uint8")
+    model = keras.Model(inputs, PixelNormalization(_MEAN, _STD)(inputs))
+    np.testing.assert_allclose(
+        np_(model(pixels[:2])), expected[:2], rtol=3e-7, atol=0
     )
 
 

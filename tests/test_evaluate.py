@@ -154,3 +154,54 @@ def test_a_model_of_other_classes_than_the_dataset_is_refused(
     other.save(os.path.join(run, "model.keras"))
     with pytest.raises(ValueError, match="model of 5 classes.*has 3"):
         evaluate.evaluate(run, "synthetic_parts/tiny", "test", str(tmp_path))
+
+
+def _float_input_twin(run, twin):
+    """`run` as has_tf 0.2 recorded it: the same weights in a model that
+    takes float images normalised on the host (no `input_pixels`)."""
+    import keras
+
+    from has_tf import models
+    from has_tf.training import checkpoints
+
+    model = keras.saving.load_model(os.path.join(run, "model.keras"))
+    assert image_localization.takes_pixels(model)
+    old = models.small_gap(3, input_shape=(28, 28, 3))
+    assert not image_localization.takes_pixels(old)
+    old.set_weights(model.get_weights())
+    os.makedirs(twin)
+    checkpoints.save_model(old, os.path.join(twin, "model.keras"))
+    for name in ("run_info.json", "flags.txt"):
+        if os.path.exists(os.path.join(run, name)):
+            with (
+                open(os.path.join(run, name)) as f,
+                open(os.path.join(twin, name), "w") as g,
+            ):
+                g.write(f.read())
+    return twin
+
+
+@pytest.mark.parametrize("eval_crop", ["center_crop", "ten_crop", "resize"])
+def test_a_run_of_version_0_2_float_input_still_evaluates(
+    tmp_path, one_step_run, eval_crop
+):
+    """0.2's models took float images normalised on the host; evaluation
+    feeds them so, and the figures equal those of the same weights taking
+    uint8 pixels (the two contracts give the same float inputs)."""
+    run = one_step_run(tensorboard_images=0)
+    twin = _float_input_twin(run, str(tmp_path / "v0_2"))
+    results = [
+        evaluate.evaluate(
+            path,
+            "synthetic_parts/tiny",
+            "test",
+            str(tmp_path),
+            eval_crop=eval_crop,
+            num_pictures=1,
+        )
+        for path in (run, twin)
+    ]
+    for key in (*HEADLINE, "count"):
+        assert results[0][key] == results[1][key], key
+    assert results[0]["count"] == 6
+    assert os.path.exists(os.path.join(twin, "eval", "overlay_000.png"))

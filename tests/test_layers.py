@@ -194,3 +194,94 @@ def test_hiding_conv1_feature_maps():
     np.testing.assert_array_equal(
         hidden, np.repeat(np.repeat(cells, 5, 1), 5, 2)[:, :55, :55]
     )
+
+
+MEAN, STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
+
+
+def _pixels(batch=6, size=32):
+    rng = np.random.default_rng(3)
+    return rng.integers(0, 256, (batch, size, size, 3)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("patch_sizes", [None, (0, 8)])
+def test_pixel_normalization_equals_the_host_normalisation(patch_sizes):
+    from has_tf.input_pipeline import images as image_pipeline
+
+    pixels = _pixels()
+    layer = has_tf.PixelNormalization(MEAN, STD, patch_sizes, seed=2)
+    host = image_pipeline._normalize(tf.constant(pixels), MEAN, STD)
+    out = layer(pixels)  # Inference: normalised, nothing hidden.
+    assert out.dtype == tf.float32
+    np.testing.assert_array_equal(out.numpy(), host.numpy())
+    jitted = tf.function(lambda x: layer(x), jit_compile=True)(pixels)
+    np.testing.assert_allclose(jitted.numpy(), host.numpy(), rtol=1e-6)
+
+
+def test_pixel_normalization_hides_normalised_pixels_with_0_in_training():
+    pixels = _pixels(batch=64)
+    layer = has_tf.PixelNormalization(MEAN, STD, (8,), 0.5, seed=4)
+    plain = layer(pixels).numpy()
+    out = layer(pixels, training=True).numpy()
+    hidden = np.all(out == 0, axis=-1)
+    # Hidden pixels are 0; the others are the normalised pixels.
+    np.testing.assert_array_equal(out[~hidden], plain[~hidden])
+    assert abs(hidden.mean() - 0.5) < 0.05  # 1,024 cells: sd 0.016.
+    # Cells of 8 at the grid anchored top-left: constant within a cell.
+    cells = hidden.reshape(64, 4, 8, 4, 8)
+    assert np.all(cells.all(axis=(2, 4)) == cells.any(axis=(2, 4)))
+    # Without patch sizes it never hides and holds no seed generator.
+    bare = has_tf.PixelNormalization(MEAN, STD)
+    np.testing.assert_array_equal(bare(pixels, training=True), plain)
+    assert bare.hiding is None and not bare._seed_generators
+
+
+def test_pixel_normalization_under_mixed_precision_and_save_load(tmp_path):
+    layer = has_tf.PixelNormalization(MEAN, STD, (0, 8), dtype="mixed_float16")
+    assert layer(_pixels()).dtype == tf.float16
+    inputs = keras.Input((32, 32, 3), dtype="uint8")
+    x = has_tf.PixelNormalization(MEAN, STD, (0, 8), 0.25, name="p")(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3)(x))
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    got = loaded.get_layer("p")
+    assert (got.mean, got.std) == (list(MEAN), list(STD))
+    assert got.patch_sizes == (0, 8) and got.hide_prob == 0.25
+    np.testing.assert_allclose(loaded(_pixels()), model(_pixels()), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(mean="grey", std=STD), "mean='grey'"),
+        (dict(mean=MEAN, std=(1.0, 0.0, 1.0)), "std="),
+        (dict(mean=[[1.0]], std=STD), "mean="),
+        (dict(mean=(float("nan"),) * 3, std=STD), "mean="),
+        (dict(mean=MEAN, std=STD, hide_prob=1.5), "hide_prob"),
+        (dict(mean=MEAN, std=STD, seed=1.5), "seed=1.5"),
+        (dict(mean=MEAN, std=STD, patch_sizes=(-1,)), "patch_sizes"),
+    ],
+)
+def test_pixel_normalization_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        has_tf.PixelNormalization(**kwargs)
+
+
+def test_pixel_normalization_in_a_tf_function_equals_the_tf_data_one():
+    """Inside a compiled step (a tf.function, as Keras's fit runs it) the
+    layer gives the bits the host's tf.data normalisation gave (grappler
+    would turn a plain division by a constant into a multiplication)."""
+    from has_tf.input_pipeline import images as image_pipeline
+
+    pixels = _pixels()
+    host = next(
+        iter(
+            tf.data.Dataset.from_tensors(pixels).map(
+                lambda x: image_pipeline._normalize(x, MEAN, STD)
+            )
+        )
+    )
+    layer = has_tf.PixelNormalization(MEAN, STD)
+    compiled = tf.function(lambda x: layer(x))(tf.constant(pixels))
+    np.testing.assert_array_equal(compiled.numpy(), host.numpy())

@@ -108,11 +108,12 @@ def test_conv1_hiding_reaches_the_model(tmp_path, tiny):
         conv1_patch_sizes=(2,),
         conv1_hide_prob=0.25,
     )
-    model = image_localization.build_model(config, num_classes=3)
+    moments = {"mean": [120.0] * 3, "std": [60.0] * 3}
+    model = image_localization.build_model(config, 3, moments)
     layer = model.get_layer("conv1_hide")
     assert layer.hide_prob == 0.25
     plain = image_localization.build_model(
-        train.TrainConfig(model_dir=str(tmp_path), **tiny), num_classes=3
+        train.TrainConfig(model_dir=str(tmp_path), **tiny), 3, moments
     )
     assert "conv1_hide" not in [layer.name for layer in plain.layers]
 
@@ -167,7 +168,9 @@ def test_hiding_on_the_device(tmp_path, tiny):
     record = train.train(config)
     assert record["steps_done"] == 2
     model, _ = tasks.load_run(config.model_dir)
-    layer = model.get_layer("input_hide")
+    # uint8 pixels in; the first op normalises and hides.
+    assert str(model.inputs[0].dtype) == "uint8"
+    layer = model.get_layer("input_pixels")
     assert layer.patch_sizes == (0, 7) and layer.hide_prob == 0.5
     # The same masks' statistics either way: with sizes (0, 7) on 28 x 28
     # images, half the images are hidden in cells of 7 with probability
@@ -180,20 +183,23 @@ def test_hiding_on_the_device(tmp_path, tiny):
     setup = tasks.ImageLocalization().training(host, dataset, builder)
     batches = setup.inputs(tf.distribute.InputContext(), 0).take(40)
     images = np.concatenate([b[0].numpy() for b in batches])
-    # The host fills uint8 pixels with the rounded mean: normalised, a
-    # value just off 0.
+    # The host hides uint8 pixels with the rounded mean as fill.
+    assert images.dtype == np.uint8
     mean, std = (np.array(setup.run_info[k]) for k in ("mean", "std"))
-    fill = (np.clip(np.round(mean), 0, 255) - mean) / std
-    host_hidden = np.mean(np.all(np.abs(images - fill) < 1e-5, axis=-1))
+    fill = np.clip(np.round(mean), 0, 255)
+    host_hidden = np.mean(np.all(images == fill, axis=-1))
+    # The device normalises, then fills with 0 (the mean, normalised).
+    ones = tf.ones([160, 28, 28, 3], tf.uint8)
     device_hidden = np.mean(
-        np.all(
-            np.asarray(layer(tf.ones([160, 28, 28, 3]), training=True)) == 0,
-            axis=-1,
-        )
+        np.all(np.asarray(layer(ones, training=True)) == 0, axis=-1)
     )
     # 160 images: a binomial bound on the mean fraction (sd about 0.03).
     assert abs(host_hidden - 0.25) < 0.1 and abs(device_hidden - 0.25) < 0.1
-    assert np.asarray(layer(tf.ones([4, 28, 28, 3]))).min() == 1.0  # Test.
+    np.testing.assert_allclose(  # Test time: normalised, nothing hidden.
+        np.asarray(layer(ones[:4])),
+        np.broadcast_to((1 - mean) / std, (4, 28, 28, 3)),
+        rtol=1e-6,
+    )
 
 
 @pytest.mark.slow
@@ -315,7 +321,7 @@ def test_fine_tuning_a_pretrained_backbone(
     assert history["steps_done"] == 2 and np.isfinite(history["loss"]).all()
     model, _ = tasks.load_run(str(run))
     # Two small steps from the file's weights: moved, and still close.
-    assert model.get_layer("input_hide").patch_sizes == (0, 8)
+    assert model.get_layer("input_pixels").patch_sizes == (0, 8)
     trained = model.get_layer(first_conv).kernel.numpy()
     loaded = state[torch_name].transpose(2, 3, 1, 0)
     assert not np.array_equal(trained, loaded)

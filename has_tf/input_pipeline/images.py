@@ -18,7 +18,7 @@ stateless and derived from `seed`: the same seed gives the same batches.
 Decoding only what a crop needs: each crop is first stated as a window of the
 original image, in whole pixels; a JPEG decodes just that window
 (`tf.io.decode_and_crop_jpeg`, sized with `tf.image.extract_jpeg_shape`, no full
-decode) with a 16-pixel margin, so that its pixels equal a whole decode's
+decode) with a 2-pixel margin, so that its pixels equal a whole decode's
 (libjpeg upsamples chroma at a decoded region's edge from that edge alone;
 tested), other formats decode whole and are sliced, and the window is resized
 once to the crop's size. For "random_resized" that is exactly the crop. For
@@ -118,8 +118,11 @@ def decode_image(image) -> tf.Tensor:
     return image
 
 
-# Pixels decoded around a JPEG window (one 16-pixel MCU, the largest).
-_JPEG_MARGIN = 16
+# Pixels decoded around a JPEG window: libjpeg's upsampling of a chroma
+# plane subsampled 2x (4:2:0, 4:2:2) reads the neighbouring chroma sample,
+# which is at most 2 pixels beyond the window's edge (tested on random
+# windows of every subsampling, progressive too).
+_JPEG_MARGIN = 2
 
 
 def _decode_window(image, window_of):
@@ -195,6 +198,28 @@ def _crop_of_resize(image, offset, crop_size, resize_size, method):
     Returns:
       float32 `[crop_size, crop_size, 3]` in [0, 255].
     """
+    window_of = _crop_window(offset, crop_size, resize_size, method)
+    window, top_left, extent = _decode_window(image, window_of)
+    if method != "antialias":
+        return _resize(window, [crop_size, crop_size], method)
+    offset = tf.cast(offset, tf.float32)
+    scale = float(resize_size) / tf.cast(extent, tf.float32)
+    translation = tf.cast(top_left, tf.float32) * scale - offset
+    resized = tf.raw_ops.ScaleAndTranslate(
+        images=window[tf.newaxis],
+        size=[crop_size, crop_size],
+        scale=scale,
+        translation=translation,
+        kernel_type="triangle",
+        antialias=True,
+    )
+    return resized[0]
+
+
+def _crop_window(offset, crop_size, resize_size, method):
+    """`window_of` (see `_decode_window`) for `_crop_of_resize`: the
+    source pixels the crop at `offset` of the square resize shows
+    (widened by the filter's reach for "antialias")."""
     offset = tf.cast(offset, tf.float32)
 
     def window_of(shape):
@@ -215,20 +240,7 @@ def _crop_of_resize(image, offset, crop_size, resize_size, method):
         )
         return start[0], start[1], end[0] - start[0], end[1] - start[1]
 
-    window, top_left, extent = _decode_window(image, window_of)
-    if method != "antialias":
-        return _resize(window, [crop_size, crop_size], method)
-    scale = float(resize_size) / tf.cast(extent, tf.float32)
-    translation = tf.cast(top_left, tf.float32) * scale - offset
-    resized = tf.raw_ops.ScaleAndTranslate(
-        images=window[tf.newaxis],
-        size=[crop_size, crop_size],
-        scale=scale,
-        translation=translation,
-        kernel_type="triangle",
-        antialias=True,
-    )
-    return resized[0]
+    return window_of
 
 
 def example_fields(example: dict):
@@ -306,32 +318,61 @@ def _check_sizes(batch_size, image_size, resize_size):
     _checks.positive_int(resize_size, "resize_size")
 
 
+def _training_window(seed, crop, image_size, resize_size, method):
+    """`(window_of, offset)`: the source window a training crop decodes
+    (`window_of`, see `_decode_window`) and, for "resize_crop", the
+    crop's int32 `[2]` offset in the resized frame (else None)."""
+    if crop == "resize_crop":
+        limit = resize_size - image_size + 1
+        offset = tf.random.stateless_uniform(
+            [2], seed=seed, maxval=limit, dtype=tf.int32, alg="philox"
+        )
+        return _crop_window(offset, image_size, resize_size, method), offset
+
+    def window_of(shape):
+        begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+            shape,
+            tf.zeros([1, 0, 4]),
+            seed=seed,
+            area_range=(0.08, 1.0),
+            aspect_ratio_range=(3 / 4, 4 / 3),
+            min_object_covered=0.0,
+            use_image_if_no_bounding_boxes=True,
+        )
+        return begin[0], begin[1], size[0], size[1]
+
+    return window_of, None
+
+
+def decode_training_window(
+    image,
+    seed,
+    crop,
+    image_size=224,
+    resize_size=256,
+    resize_method="antialias",
+) -> tf.Tensor:
+    """The pixels a training crop decodes, before any resize: uint8
+    `[h, w, 3]` (what `python -m has_tf.bench pipeline` times as the
+    floor of each crop's pipeline)."""
+    window_of, _ = _training_window(
+        seed, crop, image_size, resize_size, resize_method
+    )
+    return _decode_window(image, window_of)[0]
+
+
 def _random_crop(image, seed, crop, image_size, resize_size, method):
     """One training crop: uint8 `[image_size, image_size, 3]`.
 
     `image` is decoded or encoded (see `decode_image`); only the crop's
     window is decoded and resized (module docstring).
     """
+    window_of, offset = _training_window(
+        seed, crop, image_size, resize_size, method
+    )
     if crop == "resize_crop":
-        limit = resize_size - image_size + 1
-        offset = tf.random.stateless_uniform(
-            [2], seed=seed, maxval=limit, dtype=tf.int32, alg="philox"
-        )
         image = _crop_of_resize(image, offset, image_size, resize_size, method)
     else:
-
-        def window_of(shape):
-            begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-                shape,
-                tf.zeros([1, 0, 4]),
-                seed=seed,
-                area_range=(0.08, 1.0),
-                aspect_ratio_range=(3 / 4, 4 / 3),
-                min_object_covered=0.0,
-                use_image_if_no_bounding_boxes=True,
-            )
-            return begin[0], begin[1], size[0], size[1]
-
         window, _, _ = _decode_window(image, window_of)
         image = _resize(window, [image_size, image_size], method)
     return _to_uint8(image)
@@ -370,6 +411,7 @@ def train_pipeline(
     repeat: bool = True,
     start_batch: int = 0,
     resize_method: str = "antialias",
+    normalize: bool = True,
 ) -> tf.data.Dataset:
     """The training pipeline, ending in `(images, labels)` batches.
 
@@ -404,10 +446,15 @@ def train_pipeline(
         uninterrupted run gives from its k-th batch on. The skipped
         examples are read but not augmented.
       resize_method: one of `RESIZE_METHODS` (module docstring).
+      normalize: end with the float normalisation; False keeps the uint8
+        pixels, for a model that normalises them itself
+        (`has_tf.PixelNormalization`, how the apps build models): a
+        quarter of the bytes to the accelerator.
 
     Returns:
-      A dataset of `(images, labels)`: float32 `[B, S, S, 3]` normalised,
-      int64 `[B]`.
+      A dataset of `(images, labels)`: images float32 `[B, S, S, 3]`
+      normalised (uint8 pixels with `normalize=False`), labels int64
+      `[B]`.
 
     Raises:
       ValueError: an unknown `crop` or `resize_method`, non-positive sizes,
@@ -457,10 +504,6 @@ def train_pipeline(
 
     dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=True)
-    batch_seeds = _seed_pairs(seed, 1)
-    if start_batch:
-        batch_seeds = batch_seeds.skip(start_batch)
-    dataset = tf.data.Dataset.zip((dataset, batch_seeds))
 
     def hide_and_normalize(batch, pair):
         images, labels = batch
@@ -468,19 +511,29 @@ def train_pipeline(
             images = hiding.hide_patches(
                 images, patch_sizes, hide_prob, fill, seed=pair
             )
-        return _normalize(images, mean, std), labels
+        return (_normalize(images, mean, std) if normalize else images), labels
 
-    dataset = dataset.map(
-        hide_and_normalize, num_parallel_calls=tf.data.AUTOTUNE
-    )
+    if normalize or patch_sizes is not None:
+        batch_seeds = _seed_pairs(seed, 1)
+        if start_batch:
+            batch_seeds = batch_seeds.skip(start_batch)
+        dataset = tf.data.Dataset.zip((dataset, batch_seeds)).map(
+            hide_and_normalize, num_parallel_calls=tf.data.AUTOTUNE
+        )
     options = tf.data.Options()
     options.deterministic = True
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 def _to_uint8(image):
-    """Rounds float pixels to uint8 (clipped to [0, 255])."""
-    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+    """Rounds resized pixels to uint8.
+
+    Only for `_resize`'s output of uint8 pixels: bilinear and triangle
+    weights are non-negative and sum to one, so every value lies in
+    [0, 255] up to float rounding and needs no clip (a clip costs as much
+    as the round and the cast together on one core; tested on extremes).
+    """
+    return tf.cast(tf.round(image), tf.uint8)
 
 
 def _resize_uint8(image, size, method):
@@ -548,6 +601,7 @@ def eval_pipeline(
     mean: Sequence[float] = IMAGENET_MEAN_RGB,
     std: Sequence[float] = IMAGENET_STD_RGB,
     resize_method: str = "antialias",
+    normalize: bool = True,
 ) -> tf.data.Dataset:
     """The evaluation pipeline: fixed crops, boxes in the crop's frame.
 
@@ -563,9 +617,12 @@ def eval_pipeline(
       mean, std: per-channel normalisation in pixel units.
       resize_method: one of `RESIZE_METHODS`; wsolevaluation resizes with
         PIL's antialiased bilinear, which "antialias" matches.
+      normalize: float normalised images; False keeps the uint8 pixels
+        (for a model taking pixels, as the apps build them).
 
     Returns:
-      Batches of dicts: "image" float32 `[B, S, S, 3]` (`[B, 10, S, S, 3]`
+      Batches of dicts: "image" float32 `[B, S, S, 3]` normalised, or
+      uint8 pixels with `normalize=False` (`[B, 10, S, S, 3]`
       for "ten_crop": corners TL, TR, BL, BR, centre, then the same
       flipped), "label" int64 `[B]`, "boxes" float32 `[B, N, 4]` padded
       with zeros and "num_boxes" int32 `[B]`. Boxes are normalised to the
@@ -615,7 +672,7 @@ def eval_pipeline(
             crops += [tf.image.flip_left_right(c) for c in crops]
             image = tf.stack(crops)
         return {
-            "image": _normalize(image, mean, std),
+            "image": _normalize(image, mean, std) if normalize else image,
             "label": label,
             "boxes": boxes,
             "num_boxes": tf.shape(boxes)[0],

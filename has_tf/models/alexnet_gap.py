@@ -33,6 +33,7 @@ def alexnet_gap(
     dropout_at_test: bool = False,
     input_hide_patch_sizes=None,
     input_hide_prob: float = 0.5,
+    input_normalization=None,
     conv1_hide_patch_sizes=None,
     conv1_hide_prob: float = 0.5,
     name: str = "alexnet_gap",
@@ -59,6 +60,11 @@ def alexnet_gap(
       input_hide_patch_sizes: Hide-and-Seek patch sizes applied to the
         normalised input inside the model (`--hide_on=device`); None: off.
       input_hide_prob: their hiding probability.
+      input_normalization: None: the model takes float images already
+        normalised. `(mean, std)` in pixel units: it takes uint8 pixels and
+        normalises them in its first op (`input_pixels`, a
+        `has_tf.PixelNormalization`, which also does the input hiding):
+        how has_tf's apps build it.
       conv1_hide_patch_sizes: hide patches of the conv1 feature maps in
         training (the paper's ablation uses cells of 5 or 11 on 55x55
         maps), e.g. `(5,)`; None disables it. Hidden activations are 0.
@@ -78,8 +84,13 @@ def alexnet_gap(
     )
     common.check_min_size("alexnet_gap", shape, lambda n: _cam_side(n, pool5))
     bn = batch_norm
-    inputs = keras.Input(shape, name="images")
-    x = common.hide_input(inputs, input_hide_patch_sizes, input_hide_prob)
+    inputs, x = common.model_input(
+        "alexnet_gap",
+        shape,
+        input_normalization,
+        input_hide_patch_sizes,
+        input_hide_prob,
+    )
     x = layers.ZeroPadding2D(2, name="conv1_pad")(x)
     x = common.conv_block(
         x, 96, 11, "conv1", strides=4, padding="valid", batch_norm=bn

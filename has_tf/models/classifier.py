@@ -59,6 +59,7 @@ def cam_classifier(
     dropout_rate: float = 0.0,
     input_hide_patch_sizes=None,
     input_hide_prob: float = 0.5,
+    input_normalization=None,
     name: str | None = None,
 ) -> keras.Model:
     """A functional CAM classifier on `backbone`'s feature maps.
@@ -79,16 +80,23 @@ def cam_classifier(
       batch_norm: BN after each new conv.
       pooling: "avg" (`gap`: logits = mean(CAM) + bias) or "max" (`gmp`).
       dropout_rate: dropout before the classifier, in [0, 1).
-      input_hide_patch_sizes: hide on the device: a `HideAndSeekLayer`
-        (`input_hide`, fill 0, for normalised inputs) before the backbone;
-        None adds none.
+      input_hide_patch_sizes: hide on the device, in training, before the
+        backbone, fill 0: in `input_pixels` with `input_normalization`,
+        else a `HideAndSeekLayer` named `input_hide` (for inputs already
+        normalised); None hides nothing.
       input_hide_prob: its hiding probability.
+      input_normalization: None: the model takes float images already
+        normalised. `(mean, std)` in pixel units: it takes uint8 pixels and
+        normalises them in its first op (`input_pixels`, a
+        `has_tf.PixelNormalization`, which also does the input hiding):
+        how has_tf's apps build it.
       name: the model's name; default `<backbone name>_cam`.
 
     Returns:
-      A `keras.Model` from the backbone's input (float `[B, H, W, C]`, in
-      the units the backbone expects) to float32 logits `[B, num_classes]`,
-      with layers `input_hide` (optional), the backbone's feature part
+      A `keras.Model` from the backbone's input shape (uint8 pixels with
+      `input_normalization`; else float `[B, H, W, C]` in the units the
+      backbone expects) to float32 logits `[B, num_classes]`, with layers
+      `input_pixels` or `input_hide` (optional), the backbone's feature part
       (a nested model named after the backbone), `cam_conv...` ("conv"),
       `gap`/`gmp`, `dropout` (optional) and `logits`. `cam_model` adds the
       CAMs `[B, h, w, num_classes]`.
@@ -121,8 +129,13 @@ def cam_classifier(
         dropout_rate,
     )
     trunk = keras.Model(backbone.inputs[0], features, name=backbone.name)
-    inputs = keras.Input(input_shape, name="images")
-    x = common.hide_input(inputs, input_hide_patch_sizes, input_hide_prob)
+    inputs, x = common.model_input(
+        "cam_classifier",
+        input_shape,
+        input_normalization,
+        input_hide_patch_sizes,
+        input_hide_prob,
+    )
     x = trunk(x)
     logits = common.cam_head(
         x,

@@ -17,6 +17,7 @@ from keras import ops
 
 from has_tf import vocabulary
 from has_tf.layers import HideAndSeekLayer
+from has_tf.layers import PixelNormalization
 
 POOLINGS = vocabulary.POOLINGS
 POOL_NAMES = {"avg": "gap", "max": "gmp"}
@@ -102,6 +103,39 @@ def conv_block(
     if batch_norm:
         x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def model_input(
+    model_name, shape, normalization=None, patch_sizes=None, hide_prob=0.5
+):
+    """A model's input and its first op: `(inputs, x)`.
+
+    Args:
+      model_name: for errors.
+      shape: `(height, width, channels)`.
+      normalization: None: the input takes float images already
+        normalised (hiding, if any, with fill 0: `hide_input`). Or
+        `(mean, std)` in pixel units: the input takes uint8 pixels
+        `[B, H, W, C]` in [0, 255] and `PixelNormalization` (named
+        `input_pixels`) normalises them and, with `patch_sizes`, hides in
+        training in the same op (has_tf's apps build every model so).
+      patch_sizes, hide_prob: Hide-and-Seek on the device; None hides
+        nothing.
+    """
+    if normalization is None:
+        inputs = keras.Input(shape, name="images")
+        return inputs, hide_input(inputs, patch_sizes, hide_prob)
+    if not isinstance(normalization, (tuple, list)) or len(normalization) != 2:
+        raise ValueError(
+            f"{model_name}: expected `input_normalization` to be None or "
+            "(mean, std) in pixel units. Received: "
+            f"input_normalization={normalization!r}"
+        )
+    inputs = keras.Input(shape, dtype="uint8", name="images")
+    x = PixelNormalization(
+        *normalization, patch_sizes, hide_prob, name="input_pixels"
+    )(inputs)
+    return inputs, x
 
 
 def hide_input(x, patch_sizes, hide_prob, seed=None):

@@ -60,6 +60,7 @@ def googlenet_gap(
     dropout_at_test: bool = False,
     input_hide_patch_sizes=None,
     input_hide_prob: float = 0.5,
+    input_normalization=None,
     name: str = "googlenet_gap",
 ) -> keras.Model:
     """Builds GoogLeNet-GAP.
@@ -83,6 +84,11 @@ def googlenet_gap(
       input_hide_patch_sizes: Hide-and-Seek patch sizes applied to the
         normalised input inside the model (`--hide_on=device`); None: off.
       input_hide_prob: their hiding probability.
+      input_normalization: None: the model takes float images already
+        normalised. `(mean, std)` in pixel units: it takes uint8 pixels and
+        normalises them in its first op (`input_pixels`, a
+        `has_tf.PixelNormalization`, which also does the input hiding):
+        how has_tf's apps build it.
       name: the model's name.
 
     Returns:
@@ -103,8 +109,13 @@ def googlenet_gap(
         what=f"a {_MIN_CAM_SIDE}x{_MIN_CAM_SIDE} CAM",
     )
     bn = batch_norm
-    inputs = keras.Input(shape, name="images")
-    x = common.hide_input(inputs, input_hide_patch_sizes, input_hide_prob)
+    inputs, x = common.model_input(
+        "googlenet_gap",
+        shape,
+        input_normalization,
+        input_hide_patch_sizes,
+        input_hide_prob,
+    )
     x = common.conv_block(x, 64, 7, "conv1", strides=2, batch_norm=bn)
     x = layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
     x = common.conv_block(x, 64, 1, "conv2_reduce", batch_norm=bn)

@@ -119,6 +119,7 @@ def inception_v3_cam(
     dropout_at_test: bool = False,
     input_hide_patch_sizes=None,
     input_hide_prob: float = 0.5,
+    input_normalization=None,
     name: str = "inception_v3_cam",
 ) -> keras.Model:
     """Builds InceptionV3-CAM.
@@ -141,6 +142,11 @@ def inception_v3_cam(
       input_hide_patch_sizes: Hide-and-Seek on the normalised input inside
         the model (`--hide_on=device`); None: off.
       input_hide_prob: its hiding probability.
+      input_normalization: None: the model takes float images already
+        normalised. `(mean, std)` in pixel units: it takes uint8 pixels and
+        normalises them in its first op (`input_pixels`, a
+        `has_tf.PixelNormalization`, which also does the input hiding):
+        how has_tf's apps build it.
       name: the model's name.
 
     Returns:
@@ -164,8 +170,13 @@ def inception_v3_cam(
         "inception_v3_cam", shape, lambda n: _cam_side(n, large_feature_map)
     )
     dropout = common.AlwaysDropout if dropout_at_test else layers.Dropout
-    inputs = keras.Input(shape, name="images")
-    x = common.hide_input(inputs, input_hide_patch_sizes, input_hide_prob)
+    inputs, x = common.model_input(
+        "inception_v3_cam",
+        shape,
+        input_normalization,
+        input_hide_patch_sizes,
+        input_hide_prob,
+    )
     x = _basic(x, 32, 3, "Conv2d_1a_3x3", strides=2, padding=1)
     x = _basic(x, 32, 3, "Conv2d_2a_3x3")
     x = _basic(x, 64, 3, "Conv2d_2b_3x3", padding=1)

@@ -90,6 +90,7 @@ def resnet50_cam(
     dropout_at_test: bool = False,
     input_hide_patch_sizes=None,
     input_hide_prob: float = 0.5,
+    input_normalization=None,
     name: str = "resnet50_cam",
 ) -> keras.Model:
     """Builds ResNet50-CAM.
@@ -110,6 +111,11 @@ def resnet50_cam(
       input_hide_patch_sizes: Hide-and-Seek on the normalised input inside
         the model (`--hide_on=device`); None: off.
       input_hide_prob: its hiding probability.
+      input_normalization: None: the model takes float images already
+        normalised. `(mean, std)` in pixel units: it takes uint8 pixels and
+        normalises them in its first op (`input_pixels`, a
+        `has_tf.PixelNormalization`, which also does the input hiding):
+        how has_tf's apps build it.
       name: the model's name.
 
     Returns:
@@ -126,8 +132,13 @@ def resnet50_cam(
     common.check_min_size(
         "resnet50_cam", shape, lambda n: _cam_side(n, large_feature_map)
     )
-    inputs = keras.Input(shape, name="images")
-    x = common.hide_input(inputs, input_hide_patch_sizes, input_hide_prob)
+    inputs, x = common.model_input(
+        "resnet50_cam",
+        shape,
+        input_normalization,
+        input_hide_patch_sizes,
+        input_hide_prob,
+    )
     x = torch_style.conv(
         x, 64, 7, "conv1", strides=2, padding=3, use_bias=False
     )

@@ -27,6 +27,7 @@ def small_gap(
     dropout_at_test: bool = False,
     input_hide_patch_sizes=None,
     input_hide_prob: float = 0.5,
+    input_normalization=None,
     conv1_hide_patch_sizes=None,
     conv1_hide_prob: float = 0.5,
     name: str = "small_gap",
@@ -51,6 +52,11 @@ def small_gap(
       input_hide_patch_sizes: Hide-and-Seek patch sizes applied to the
         normalised input inside the model (`--hide_on=device`); None: off.
       input_hide_prob: their hiding probability.
+      input_normalization: None: the model takes float images already
+        normalised. `(mean, std)` in pixel units: it takes uint8 pixels and
+        normalises them in its first op (`input_pixels`, a
+        `has_tf.PixelNormalization`, which also does the input hiding):
+        how has_tf's apps build it.
       conv1_hide_patch_sizes: hide patches of the conv1 feature maps in
         training (as `alexnet_gap`), e.g. `(4,)`; None disables it.
       conv1_hide_prob: hiding probability for those cells.
@@ -77,8 +83,13 @@ def small_gap(
         )
     pools = len(widths) - 1
     common.check_min_size("small_gap", shape, lambda n: n // 2**pools)
-    inputs = keras.Input(shape, name="images")
-    x = common.hide_input(inputs, input_hide_patch_sizes, input_hide_prob)
+    inputs, x = common.model_input(
+        "small_gap",
+        shape,
+        input_normalization,
+        input_hide_patch_sizes,
+        input_hide_prob,
+    )
     for index, width in enumerate(widths, start=1):
         x = common.conv_block(
             x, width, 3, f"conv{index}", batch_norm=batch_norm

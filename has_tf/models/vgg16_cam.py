@@ -42,6 +42,7 @@ def vgg16_cam(
     dropout_at_test: bool = False,
     input_hide_patch_sizes=None,
     input_hide_prob: float = 0.5,
+    input_normalization=None,
     name: str = "vgg16_cam",
 ) -> keras.Model:
     """Builds VGG16-CAM.
@@ -61,6 +62,11 @@ def vgg16_cam(
       input_hide_patch_sizes: Hide-and-Seek on the normalised input inside
         the model (`--hide_on=device`); None: off.
       input_hide_prob: its hiding probability.
+      input_normalization: None: the model takes float images already
+        normalised. `(mean, std)` in pixel units: it takes uint8 pixels and
+        normalises them in its first op (`input_pixels`, a
+        `has_tf.PixelNormalization`, which also does the input hiding):
+        how has_tf's apps build it.
       name: the model's name.
 
     Returns:
@@ -78,8 +84,13 @@ def vgg16_cam(
         "vgg16_cam", shape, lambda n: _cam_side(n, large_feature_map)
     )
     init = torch_style.he_fan_out_init()
-    inputs = keras.Input(shape, name="images")
-    x = common.hide_input(inputs, input_hide_patch_sizes, input_hide_prob)
+    inputs, x = common.model_input(
+        "vgg16_cam",
+        shape,
+        input_normalization,
+        input_hide_patch_sizes,
+        input_hide_prob,
+    )
     for block, (filters, convs) in enumerate(BLOCKS, start=1):
         for index in range(1, convs + 1):
             x = common.conv_block(

@@ -1,9 +1,13 @@
 """Weakly-supervised object localization: CAM classifiers on images.
 
 Training: `input_pipeline.images.train_pipeline` (crop, flip, Hide-and-Seek per
-batch, normalise) into an image classifier of `has_tf.models`, with sparse
-softmax cross-entropy. A run records its normalisation (the mean is also the
-hidden pixels' fill), input side, classes and model.
+batch on the host, uint8 out) into an image classifier of `has_tf.models` that
+takes uint8 pixels and normalises them in its first op (hiding there too with
+`--hide_on=device`), with sparse softmax cross-entropy: one input contract for
+training, evaluation and serving. A run records its normalisation (the mean is
+also the fill of pixels hidden on the host), input side, classes and model.
+Runs whose model takes float images normalised on the host (has_tf 0.2, or a
+float-input `--model` file) get them: `takes_pixels`.
 
 Evaluation (`ImageLocalization.evaluate`, a pipeline of small scorers):
 `input_pipeline.images.eval_pipeline` -> `models.cam_model` -> CAMs of the true
@@ -30,6 +34,7 @@ from has_tf import datasets
 from has_tf import models
 from has_tf import visualize
 from has_tf.input_pipeline import images as image_pipeline
+from has_tf.layers import PixelNormalization
 from has_tf.metrics import boxes as metric_boxes
 from has_tf.metrics import parallel
 from has_tf.models import pretrained
@@ -119,11 +124,24 @@ def normalization(config, builder, init=None) -> dict:
     return {"mean": moments.mean.tolist(), "std": moments.std.tolist()}
 
 
-def build_model(config, num_classes: int) -> keras.Model:
+def takes_pixels(model: keras.Model) -> bool:
+    """Whether `model` takes uint8 pixels (and normalises them itself, as
+    every model the apps build since 0.3), rather than float images
+    normalised on the host (has_tf 0.2's runs, float-input model files)."""
+    return str(model.inputs[0].dtype) == "uint8"
+
+
+def build_model(config, num_classes: int, run_info: dict) -> keras.Model:
     """The classifier `config.model` names, for `num_classes` classes,
-    initialised from `config.init_from` when given."""
+    initialised from `config.init_from` when given.
+
+    A has_tf builder's model takes uint8 pixels and normalises them with
+    `run_info`'s mean and std in its first op (`input_pixels`, which with
+    `--hide_on=device` also hides); a `--model=<file>.keras` takes what
+    it was built to take (`takes_pixels`).
+    """
     side = config.image_size
-    options = {}
+    options = {"input_normalization": (run_info["mean"], run_info["std"])}
     if config.hide_on == "device" and config.patch_sizes:
         options.update(
             input_hide_patch_sizes=config.patch_sizes,
@@ -136,6 +154,7 @@ def build_model(config, num_classes: int) -> keras.Model:
         )
     if config.model not in models.IMAGE_MODELS:
         model = model_file(config.model, num_classes, side)
+        _log_own_normalization(model, run_info)
         if config.init_from:
             _initialise(model, config.init_from, config.model)
         return model
@@ -188,6 +207,27 @@ def model_file(path: str, num_classes: int, side: int) -> keras.Model:
     return model
 
 
+def _log_own_normalization(model, run_info):
+    """Says so when a model file normalises with other moments than the
+    run's (the run's only fill hidden pixels on the host then)."""
+    first = [
+        layer for layer in model.layers if isinstance(layer, PixelNormalization)
+    ]
+    if first and (
+        not np.allclose(first[0].mean, run_info["mean"])
+        or not np.allclose(first[0].std, run_info["std"])
+    ):
+        logging.warning(
+            "The model normalises its pixels with mean %s, std %s; the run "
+            "records mean %s, std %s (--normalization), used only as the "
+            "fill of pixels hidden on the host.",
+            first[0].mean,
+            first[0].std,
+            run_info["mean"],
+            run_info["std"],
+        )
+
+
 def _initialise(model, path, model_name):
     if os.path.isdir(path):
         source, _ = load_run(path)
@@ -213,7 +253,8 @@ class CamImages(keras.callbacks.Callback):
 
     Args:
       model: the classifier being trained (a `has_tf.models` network).
-      images: float32 `[K, S, S, 3]` normalised images.
+      images: `[K, S, S, 3]` as the model takes them: uint8 pixels, or
+        float32 normalised (`takes_pixels`).
       labels: int `[K]` their classes.
       log_dir: the summary directory.
       mean, std: the normalisation, to show the images in pixel units.
@@ -224,7 +265,11 @@ class CamImages(keras.callbacks.Callback):
         self.images, self.labels = images, labels
         self.writer = tf.summary.create_file_writer(log_dir)
         self.cam_net = models.cam_model(model)
-        self.pixels = np.asarray(images) * np.asarray(std) + np.asarray(mean)
+        self.pixels = (
+            np.asarray(images, np.float32)
+            if takes_pixels(model)
+            else np.asarray(images) * np.asarray(std) + np.asarray(mean)
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
@@ -246,7 +291,7 @@ class CamImages(keras.callbacks.Callback):
         self.writer.flush()
 
 
-def _fixed_eval_batch(config, run_info: dict):
+def _fixed_eval_batch(config, run_info: dict, normalize: bool):
     """The first `config.tensorboard_images` images of `eval_split`."""
     data, _ = datasets.load(
         config.dataset,
@@ -266,6 +311,7 @@ def _fixed_eval_batch(config, run_info: dict):
                 mean=run_info["mean"],
                 std=run_info["std"],
                 resize_method=config.resize_method,
+                normalize=normalize,
             )
         )
     )
@@ -283,6 +329,11 @@ class ImageLocalization:
         run_info = normalization(config, builder, init)
         if init:
             run_info["init_from"] = init
+        # Every builder's model takes uint8 pixels; a model file, what it
+        # was built to take.
+        pixels = config.model in models.IMAGE_MODELS or takes_pixels(
+            model_file(config.model, num_classes, config.image_size)
+        )
 
         def inputs(context, start_step=0):
             return image_pipeline.train_pipeline(
@@ -303,12 +354,15 @@ class ImageLocalization:
                 input_context=context,
                 start_batch=start_step,
                 resize_method=config.resize_method,
+                normalize=not pixels,
             )
 
         def callbacks(model, out_dir):
             if not config.tensorboard_images:
                 return []
-            images, labels = _fixed_eval_batch(config, run_info)
+            images, labels = _fixed_eval_batch(
+                config, run_info, normalize=not takes_pixels(model)
+            )
             return [
                 CamImages(
                     model,
@@ -329,7 +383,7 @@ class ImageLocalization:
                 "model": config.model,
             },
             inputs=inputs,
-            build_model=lambda: build_model(config, num_classes),
+            build_model=lambda: build_model(config, num_classes, run_info),
             loss=sparse_crossentropy,
             metrics=["accuracy"],
             callbacks=callbacks,
@@ -339,12 +393,16 @@ class ImageLocalization:
         side = run_info["image_size"]
         mean = tf.constant(run_info["mean"], tf.float32)
         std = tf.constant(run_info["std"], tf.float32)
+        if takes_pixels(model):
+            preprocess = tf.identity  # The model normalises.
+        else:
+            preprocess = lambda pixels: (  # noqa: E731
+                (tf.cast(pixels, tf.float32) - mean) / std
+            )
         return serving.Signature(
             net=models.cam_model(model),
             input_spec=tf.TensorSpec([None, side, side, 3], tf.uint8),
-            preprocess=lambda pixels: (
-                (tf.cast(pixels, tf.float32) - mean) / std
-            ),
+            preprocess=preprocess,
         )
 
     def evaluate(self, model_dir: str, config, out_dir=None) -> dict:
@@ -379,10 +437,15 @@ class ImageLocalization:
             config.iou_thresholds,
             workers=config.workers,
         )
+        pixels = takes_pixels(model)
         pictures = OverlayPictures(
-            out_dir, config.num_pictures, config.cam_threshold, run_info
+            out_dir,
+            config.num_pictures,
+            config.cam_threshold,
+            run_info,
+            pixels=pixels,
         )
-        builder, batches = _eval_batches(config, run_info)
+        builder, batches = _eval_batches(config, run_info, normalize=not pixels)
         check_classes(
             model,
             builder.info.features["label"].num_classes,
@@ -461,7 +524,11 @@ def predict_cams(
     size = run_info["image_size"]
     pixels = tf.image.resize(tf.cast(images, tf.float32), (size, size))
     net = models.cam_model(model)
-    out = net((pixels - run_info["mean"]) / run_info["std"], training=False)
+    if takes_pixels(model):
+        inputs = tf.cast(tf.round(tf.clip_by_value(pixels, 0, 255)), tf.uint8)
+    else:
+        inputs = (pixels - run_info["mean"]) / run_info["std"]
+    out = net(inputs, training=False)
     top1 = np.argmax(out["logits"].numpy(), axis=1)
     classes = top1 if labels is None else np.asarray(labels)
     cams = models.class_cams_at_size(out["cams"], classes, (size, size)).numpy()
@@ -493,10 +560,11 @@ def first_per_class(data, count: int, num_classes: int):
     )
 
 
-def _eval_batches(config, run_info: dict):
+def _eval_batches(config, run_info: dict, normalize: bool = True):
     """`(builder, batches)`: the split's evaluation batches
     (`input_pipeline.images.eval_pipeline`, images decoded from their
-    encoded bytes, crop windows only) and its TFDS builder."""
+    encoded bytes, crop windows only; uint8 pixels unless `normalize`)
+    and its TFDS builder."""
     data, builder = datasets.load(
         config.dataset,
         config.eval_split,
@@ -522,6 +590,7 @@ def _eval_batches(config, run_info: dict):
         mean=run_info["mean"],
         std=run_info["std"],
         resize_method=config.resize_method,
+        normalize=normalize,
     )
 
 
@@ -537,8 +606,8 @@ class CamOutputs:
       gt_boxes: per image, float `[M, 4]` pixel boxes in the frame (only
         images with boxes; `keep` says which).
       keep: bool `[B]`, images with at least one ground-truth box.
-      frame_of: `i -> float [F, F, 3]` image i, normalised (built only
-        when asked for).
+      frame_of: `i -> [F, F, 3]` image i as the model took it (uint8
+        pixels or float normalised; built only when asked for).
       raw_known: float `[B, h, w]` the true classes' CAMs at the model's
         CAM size ("resize" crop only; None otherwise).
       wsol_boxes: per image, int `[M, 4]` the tool's corners in the
@@ -746,12 +815,15 @@ class ThresholdFreeScorer:
 
 class OverlayPictures:
     """Writes `overlay_NNN.png` (image, true class's CAM, its box, the true
-    boxes) for the first `count` scored images into `out_dir`."""
+    boxes) for the first `count` scored images into `out_dir`; `pixels`:
+    the frames are uint8 pixels, else normalised (`takes_pixels`)."""
 
-    def __init__(self, out_dir, count, cam_threshold, run_info):
+    def __init__(self, out_dir, count, cam_threshold, run_info, pixels=True):
         self.out_dir, self.count = out_dir, count
         self.cam_threshold = cam_threshold
         self.mean, self.std = run_info["mean"], run_info["std"]
+        if pixels:
+            self.mean, self.std = 0.0, 1.0
         self.written = 0
 
     def update(self, outputs: CamOutputs) -> None:
@@ -763,7 +835,8 @@ class OverlayPictures:
             )
             visualize.save_overlay(
                 os.path.join(self.out_dir, f"overlay_{self.written:03d}.png"),
-                outputs.frame_of(i) * self.std + self.mean,
+                np.asarray(outputs.frame_of(i), np.float32) * self.std
+                + self.mean,
                 outputs.known[i],
                 known_box,
                 outputs.gt_boxes[i],
@@ -787,7 +860,7 @@ def _score_batch(cam_net, batch_images, eval_crop, size, resize_size):
       (F = `size`, or `resize_size` for "ten_crop", whose class scores are
       the softmax averaged over the crops and whose CAMs are the crops'
       merged by `ten_crop.merge_ten_crop_cams`); `frame_of(i)` gives
-      image i, normalised, as `[F, F, 3]` in that frame (for pictures, so
+      image i as the model took it, `[F, F, 3]` in that frame (for pictures, so
       built only when asked for); `raw_cams_of(classes)` the CAMs at the
       model's CAM size (None for "ten_crop").
     """

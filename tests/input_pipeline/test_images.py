@@ -187,3 +187,46 @@ def test_start_batch_resumes_the_stream_exactly(tiny):
     for (a, la), (b, lb) in zip(whole[3:], resumed):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
         np.testing.assert_array_equal(la.numpy(), lb.numpy())
+
+
+@pytest.mark.parametrize("crop", ip.TRAIN_CROPS)
+@pytest.mark.parametrize("patch_sizes", [None, (0, 8)])
+def test_uint8_training_batches_are_the_float_ones_before_normalising(
+    tiny, crop, patch_sizes
+):
+    """`normalize=False` (the models normalise) gives the pixels whose
+    host normalisation is the float pipeline's batch, bit for bit: same
+    crops, flips and masks, hidden pixels at the rounded mean."""
+    options = dict(crop=crop, patch_sizes=patch_sizes, hide_prob=0.5)
+    floats = list(train(tiny, **options).take(3))
+    pixels = list(train(tiny, normalize=False, **options).take(3))
+    for (f, f_labels), (p, p_labels) in zip(floats, pixels):
+        assert p.dtype == tf.uint8 and p.shape == f.shape
+        np.testing.assert_array_equal(p_labels, f_labels)
+        np.testing.assert_array_equal(
+            ip._normalize(p, MEAN, STD).numpy(), f.numpy()
+        )
+    if patch_sizes is not None:
+        fill = np.round(MEAN).astype(np.uint8)
+        stacked = np.concatenate([p.numpy() for p, _ in pixels])
+        assert np.all(stacked == fill, axis=-1).mean() > 0.05
+
+
+@pytest.mark.parametrize("protocol", ip.EVAL_CROPS)
+def test_uint8_evaluation_batches_are_the_float_ones_before_normalising(
+    tiny, protocol
+):
+    data = tiny.as_dataset(split="test", shuffle_files=False)
+    args = dict(image_size=24, resize_size=32)
+    floats = next(iter(ip.eval_pipeline(data, 3, protocol, **args)))
+    pixels = next(
+        iter(ip.eval_pipeline(data, 3, protocol, normalize=False, **args))
+    )
+    assert pixels["image"].dtype == tf.uint8
+    np.testing.assert_array_equal(
+        ip._normalize(pixels["image"], MEAN, STD).numpy(),
+        floats["image"].numpy(),
+    )
+    for key in floats:
+        if key != "image":
+            np.testing.assert_array_equal(pixels[key], floats[key])

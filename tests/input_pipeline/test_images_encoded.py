@@ -108,6 +108,45 @@ def test_encoded_and_decoded_evaluation_batches_are_equal(tiny_dir, protocol):
         )
 
 
+@pytest.mark.parametrize(
+    "kind, save_args",
+    [
+        ("RGB", dict(subsampling=0)),  # 4:4:4
+        ("RGB", dict(subsampling=1)),  # 4:2:2
+        ("RGB", dict(subsampling=2)),  # 4:2:0, the commonest
+        ("RGB", dict(subsampling=2, progressive=True)),
+        ("CMYK", {}),
+        ("L", {}),
+    ],
+)
+def test_random_jpeg_windows_decode_as_the_whole_image_sliced(kind, save_args):
+    """The window's margin (2 pixels: one chroma sample of a plane
+    subsampled 2x, which libjpeg's upsampling reads beyond an edge) makes
+    every window's pixels those of a whole decode; without it a window's
+    edges differ (checked too, so the test can tell)."""
+    rng = np.random.default_rng(len(save_args) + len(kind))
+    pixels = bench_data.photo_like(93, 131, rng)
+    jpeg = _file(pixels, kind, format="JPEG", quality=90, **save_args)
+    whole = tf.io.decode_jpeg(jpeg, channels=3).numpy()
+    differ_without_margin = 0
+    for _ in range(40):
+        height, width = rng.integers(1, 93), rng.integers(1, 131)
+        top = int(rng.integers(0, 93 - height + 1))
+        left = int(rng.integers(0, 131 - width + 1))
+        window, _, _ = images._decode_window(
+            tf.constant(jpeg),
+            lambda shape, w=(top, left, int(height), int(width)): w,
+        )
+        expected = whole[top : top + height, left : left + width]
+        np.testing.assert_array_equal(window.numpy(), expected)
+        bare = tf.io.decode_and_crop_jpeg(
+            jpeg, [top, left, height, width], channels=3
+        ).numpy()
+        differ_without_margin += not np.array_equal(bare, expected)
+    if kind == "RGB" and save_args["subsampling"]:
+        assert differ_without_margin > 0
+
+
 @pytest.mark.parametrize("kind", ["RGB", "CMYK", "L"])
 def test_a_jpeg_window_decodes_as_the_whole_image_sliced(kind):
     pixels = bench_data.photo_like(60, 80, np.random.default_rng(0))

@@ -4,6 +4,7 @@ normalisation inside, empty batches, no float input."""
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -19,12 +20,23 @@ def test_saved_model_serves_raw_pixels(tmp_path, one_step_run):
     assert out["logits"].shape == (2, 3)
     assert out["cams"].shape == (2, 7, 7, 3)
     assert np.isfinite(out["cams"].numpy()).all()
-    # The normalisation is inside: equal to the Keras model on the
-    # normalised pixels, as run_info.json records them.
+    # The model takes the pixels and normalises them itself, with the
+    # moments run_info.json records: its layers after `input_pixels` on
+    # the normalised pixels give the same logits.
     info = json.loads(open(os.path.join(run, "run_info.json")).read())
     model, _ = tasks.load_run(run)
-    logits = model((pixels - info["mean"]) / info["std"], training=False)
+    logits = model(pixels.astype(np.uint8), training=False)
     np.testing.assert_allclose(out["logits"], logits, rtol=1e-4, atol=1e-5)
+    first = model.get_layer("input_pixels")
+    assert (first.mean, first.std) == (info["mean"], info["std"])
+    after = keras.Model(first.output, model.output)
+    normalised = (pixels - info["mean"]) / info["std"]
+    np.testing.assert_allclose(
+        out["logits"],
+        after(normalised.astype(np.float32)),
+        rtol=1e-4,
+        atol=1e-5,
+    )
     # An empty batch gives empty outputs; float input is refused.
     empty = served.serve(tf.zeros([0, 28, 28, 3], tf.uint8))
     assert empty["logits"].shape == (0, 3)
