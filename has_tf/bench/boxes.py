@@ -129,9 +129,9 @@ def end_to_end(images: int, size: int, repeats: int) -> dict:
         ids = [f"img{k:06d}" for k in range(images)]
         for name, cam in zip(ids, cams):
             np.save(os.path.join(cams_dir, f"{name}.npy"), cam)
-        metas = {
-            few: _write_cam_split(root, cams, ids[:few]),
-            images: _write_cam_split(root, cams, ids),
+        metas = {  # one split per size (a single one for one image)
+            count: _write_cam_split(root, cams, ids[:count])
+            for count in sorted({few, images})
         }
         runs = {
             (protocol, step, workers, count): []

@@ -17,6 +17,7 @@ from has_tf import tasks
 from has_tf import train
 from has_tf.input_pipeline import images as image_pipeline
 from has_tf.metrics import cam_evaluation
+from has_tf.tasks import image_localization
 
 _DATASETS = os.path.join(
     os.path.dirname(__file__), os.pardir, os.pardir, "has_tf", "datasets"
@@ -60,6 +61,7 @@ def _raw_cams(model_dir, dataset, data_dir, manual, image_size):
         resize_size=image_size,
         mean=info["mean"],
         std=info["std"],
+        normalize=not image_localization.takes_pixels(model),
     )
     cams = []
     for batch in batches:
