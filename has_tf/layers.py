@@ -312,14 +312,13 @@ class HideSegments(_HidingLayer):
 
 def _check_moments(values, name, positive=False):
     """mean/std: one finite number, or one per channel; std > 0."""
-    array = np.asarray(values, dtype=object)
     try:
         numbers = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         numbers = None
     if (
         numbers is None
-        or array.dtype == bool
+        or np.asarray(values).dtype == bool
         or numbers.ndim > 1
         or numbers.size == 0
         or not np.isfinite(numbers).all()
