@@ -56,6 +56,17 @@ def probability(value, name: str) -> float:
     return number
 
 
+def optional_seed(seed):
+    """Returns `seed` unless it is neither None nor an int (bools refused)."""
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+    ):
+        raise ValueError(
+            f"Expected `seed` to be None or an int. Received: seed={seed!r}"
+        )
+    return seed
+
+
 def choice(value, name: str, choices) -> None:
     """Raises unless `value` is one of `choices`."""
     if value not in choices:

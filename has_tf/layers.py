@@ -25,10 +25,12 @@ import numpy as np
 import tensorflow as tf
 
 from has_tf import _checks
+from has_tf import cutmix as cutmix_tf
+from has_tf import cutmix_ops
 from has_tf import hiding
 from has_tf import hiding_ops
 
-__all__ = ["HideAndSeekLayer", "HideSegments", "PixelNormalization"]
+__all__ = ["CutMix", "HideAndSeekLayer", "HideSegments", "PixelNormalization"]
 
 
 def _plain(value):
@@ -64,6 +66,29 @@ def _check_fill(fill_value):
     return _plain(fill_value)
 
 
+def _foreign_graph(data) -> bool:
+    """A TF graph (tf.data) under another backend: the TF ops run."""
+    return (
+        keras.backend.backend() != "tensorflow"
+        and tf.is_tensor(data)
+        and not tf.executing_eagerly()
+    )
+
+
+def _stateless_seed(layer, data, seed=None):
+    """An int64 `[2]` stateless seed for one call of a random layer under
+    the TensorFlow ops: `seed` if given, else the layer's generator's next
+    one (under another backend, TensorFlow's random state seeded by the
+    layer's `seed`, since the generator lives in that backend)."""
+    if seed is None and _foreign_graph(data):
+        seed = tf.random.uniform(
+            [2], 0, tf.int64.max, tf.int64, seed=layer.seed
+        )
+    if seed is None:
+        seed = layer.seed_generator.next()
+    return tf.cast(seed, tf.int64)
+
+
 class _HidingLayer(keras.layers.Layer):
     """Shared plumbing: seed generator, training switch, dict inputs."""
 
@@ -73,28 +98,15 @@ class _HidingLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.hide_prob = _checks.probability(hide_prob, "hide_prob")
         self.fill_value = _check_fill(fill_value)
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-        ):
-            raise ValueError(
-                f"Expected `seed` to be None or an int. Received: seed={seed!r}"
-            )
-        self.seed = seed
+        self.seed = _checks.optional_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_jit = True
 
     def _foreign_graph(self, data) -> bool:
-        """A TF graph (tf.data) under another backend: the TF ops run."""
-        return (
-            keras.backend.backend() != "tensorflow"
-            and tf.is_tensor(data)
-            and not tf.executing_eagerly()
-        )
+        return _foreign_graph(data)
 
     def _tensorflow_ops(self, data) -> bool:
-        return keras.backend.backend() == "tensorflow" or self._foreign_graph(
-            data
-        )
+        return keras.backend.backend() == "tensorflow" or _foreign_graph(data)
 
     def __call__(self, inputs, training=None, **kwargs):
         data = inputs[self._data_key] if isinstance(inputs, dict) else inputs
@@ -122,15 +134,7 @@ class _HidingLayer(keras.layers.Layer):
         if not training:
             return None
         if self._tensorflow_ops(data):
-            if seed is None and self._foreign_graph(data):
-                # The layer's generator lives in the other backend; draw the
-                # stateless seed from TensorFlow's random state instead.
-                seed = tf.random.uniform(
-                    [2], 0, tf.int64.max, tf.int64, seed=self.seed
-                )
-            if seed is None:
-                seed = self.seed_generator.next()
-            return {"seed": tf.cast(seed, tf.int64)}
+            return {"seed": _stateless_seed(self, data, seed)}
         return self._draw(
             keras.ops.shape(self._batched(data)),
             self.seed_generator if seed is None else seed,
@@ -383,13 +387,7 @@ class PixelNormalization(keras.layers.Layer):
         self.mean = _check_moments(mean, "mean")
         self.std = _check_moments(std, "std", positive=True)
         self.hide_prob = _checks.probability(hide_prob, "hide_prob")
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-        ):
-            raise ValueError(
-                f"Expected `seed` to be None or an int. Received: seed={seed!r}"
-            )
-        self.seed = seed
+        self.seed = _checks.optional_seed(seed)
         self.patch_sizes = None
         self.hiding = None
         if patch_sizes is not None:
@@ -440,5 +438,114 @@ class PixelNormalization(keras.layers.Layer):
                 None if self.patch_sizes is None else list(self.patch_sizes)
             ),
             "hide_prob": self.hide_prob,
+            "seed": _plain(self.seed),
+        }
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+class CutMix(keras.layers.Layer):
+    """CutMix on a batch of images and labels, as wsolevaluation runs it.
+
+    One lambda ~ Beta(beta, beta), one box and one permutation per batch,
+    applied with probability `prob`; each image takes the box from another
+    image of the batch and the labels become the area-weighted mixture of
+    the two one-hot labels (`has_tf.cutmix_ops`, which states the rule). A
+    model trained on them with categorical cross-entropy gets the tool's
+    loss, `lam * CE(y) + (1 - lam) * CE(y[perm])`.
+
+    The identity unless called with `training=True` (as in a tf.data
+    pipeline: `dataset.map(lambda x, y: cutmix((x, y), training=True))`).
+    Under TensorFlow and inside tf.data under any backend it runs
+    `has_tf.cutmix.cutmix_batch` (stateless seeds); under JAX or PyTorch
+    on arrays, the same rule in `keras.ops` drawn with the layer's
+    `SeedGenerator`.
+
+    Args:
+      num_classes: the labels' classes, >= 1.
+      beta: Beta's parameter, > 0 (`--cutmix_beta`, 1.0).
+      prob: probability of mixing a batch (`--cutmix_prob`, 1.0).
+      seed: None or an int, for the layer's `keras.random.SeedGenerator`.
+
+    Input: `(images, labels)` or `{"images": ..., "labels": ...}`; images
+    `[B, H, W, C]` with a static shape, any dtype; labels int `[B]` or
+    float `[B, num_classes]`.
+
+    Output: the same structure; images of the input dtype, labels float32
+    `[B, num_classes]`.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        beta: float = 1.0,
+        prob: float = 1.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_classes = _checks.positive_int(num_classes, "num_classes")
+        self.beta = cutmix_tf.check_beta(beta)
+        self.prob = _checks.probability(prob, "cutmix_prob")
+        self.seed = _checks.optional_seed(seed)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def __call__(self, inputs, training=None, **kwargs):
+        images = inputs["images"] if isinstance(inputs, dict) else inputs[0]
+        if _foreign_graph(images):
+            return self.call(inputs, training=training)
+        return super().__call__(inputs, training=training, **kwargs)
+
+    def call(self, inputs, training=None):
+        if isinstance(inputs, dict):
+            images, labels = inputs["images"], inputs["labels"]
+        else:
+            images, labels = inputs
+        if not training:
+            return inputs
+        if keras.backend.backend() == "tensorflow" or _foreign_graph(images):
+            mixed, soft = cutmix_tf.cutmix_batch(
+                images,
+                labels,
+                self.num_classes,
+                self.beta,
+                self.prob,
+                _stateless_seed(self, images),
+            )
+        else:
+            batch, height, width = (int(d) for d in images.shape[:3])
+            draw = cutmix_ops.draw_cutmix(
+                batch, height, width, self.beta, self.prob, self.seed_generator
+            )
+            box = cutmix_ops.cutmix_box(
+                draw["lam"], draw["centre"], height, width
+            )
+            mixed, soft, _ = cutmix_ops.apply_cutmix(
+                images,
+                cutmix_ops.one_hot(labels, self.num_classes),
+                box,
+                draw["permutation"],
+                draw["applied"],
+            )
+        if isinstance(inputs, dict):
+            return {**inputs, "images": mixed, "labels": soft}
+        return mixed, soft
+
+    def compute_output_shape(self, input_shape):
+        images = (
+            input_shape["images"]
+            if isinstance(input_shape, dict)
+            else input_shape[0]
+        )
+        labels = (images[0], self.num_classes)
+        if isinstance(input_shape, dict):
+            return {**input_shape, "labels": labels}
+        return images, labels
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "beta": self.beta,
+            "prob": self.prob,
             "seed": _plain(self.seed),
         }

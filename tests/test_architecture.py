@@ -43,7 +43,7 @@ NUMPY_ONLY = [
 ]
 # Written in keras.ops (every Keras backend): no TensorFlow import of their
 # own (the hiding layers they use switch to TensorFlow ops in tf.data).
-BACKEND_NEUTRAL = ["has_tf.hiding_ops", "has_tf.models"]
+BACKEND_NEUTRAL = ["has_tf.hiding_ops", "has_tf.cutmix_ops", "has_tf.models"]
 # What the NumPy-only packages may not import.
 _TENSORFLOW_LAYERS = [
     "has_tf.hiding",
@@ -59,6 +59,22 @@ FORBIDDEN = {
     "has_tf._checks": ["has_tf."],
     "has_tf.vocabulary": ["has_tf."],
     "has_tf.hiding": [
+        "has_tf.layers",
+        "has_tf.models",
+        "has_tf.tasks",
+        "has_tf.input_pipeline",
+        "has_tf.config",
+    ],
+    "has_tf.cutmix": [
+        "has_tf.layers",
+        "has_tf.models",
+        "has_tf.tasks",
+        "has_tf.input_pipeline",
+        "has_tf.config",
+    ],
+    "has_tf.cutmix_ops": [
+        "has_tf.cutmix",
+        "has_tf.hiding",
         "has_tf.layers",
         "has_tf.models",
         "has_tf.tasks",

@@ -1,0 +1,126 @@
+"""CutMix as a TensorFlow batch op: stateless seeds, tf.data, XLA.
+
+The rule is `has_tf.cutmix_ops`'s (wsolevaluation's CutMix, described
+there), applied with TensorFlow ops; the draws are stateless (one int64
+`[2]` seed per batch), so a pipeline seeded once repeats its mixes, and a
+resumed run continues them. `cutmix_batch` is what
+`input_pipeline.images.train_pipeline(cutmix_beta=...)` maps over batches
+and what `has_tf.CutMix` runs under TensorFlow and inside tf.data.
+"""
+
+from __future__ import annotations
+
+import types
+
+import tensorflow as tf
+
+from has_tf import _checks
+from has_tf import cutmix_ops
+
+__all__ = ["TF_OPS", "check_beta", "cutmix_batch", "sample_cutmix"]
+
+# The few ops `cutmix_ops` calls, by their keras.ops names.
+TF_OPS = types.SimpleNamespace(
+    arange=lambda n, dtype: tf.range(n, dtype=dtype),
+    cast=tf.cast,
+    clip=tf.clip_by_value,
+    concatenate=lambda values, axis: tf.concat(values, axis),
+    convert_to_tensor=lambda value, dtype: tf.constant(value, dtype),
+    logical_and=tf.logical_and,
+    one_hot=lambda labels, depth: tf.one_hot(labels, depth, dtype=tf.float32),
+    sqrt=tf.sqrt,
+    take=lambda values, indices, axis: tf.gather(values, indices, axis=axis),
+    where=tf.where,
+)
+
+
+def check_beta(beta) -> float:
+    """Beta's parameter as a positive finite float (clear error if not)."""
+    try:
+        value = float(beta)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(beta, bool) or not value > 0 or value == float("inf"):
+        raise ValueError(
+            "Expected `cutmix_beta` to be a positive number (the tool mixes "
+            f"nothing for beta <= 0). Received: cutmix_beta={beta!r}"
+        )
+    return value
+
+
+def sample_cutmix(seed, batch_size: int, height: int, width: int, beta, prob):
+    """One batch's CutMix draws, stateless.
+
+    Args:
+      seed: int `[2]` stateless seed.
+      batch_size, height, width: static sizes.
+      beta: Beta's two parameters (> 0).
+      prob: probability of mixing the batch.
+
+    Returns:
+      `{"lam": float64 scalar ~ Beta(beta, beta), "centre": int32 [2]
+      (row in [0, height), column in [0, width)), "permutation": int32
+      [batch_size], "applied": bool scalar}`.
+    """
+    seeds = tf.unstack(
+        tf.random.experimental.stateless_split(
+            tf.cast(seed, tf.int64), 6, alg="philox"
+        )
+    )
+    gamma = [
+        tf.random.stateless_gamma([], s, alpha=beta, dtype=tf.float64)
+        for s in seeds[:2]
+    ]
+    lam = gamma[0] / (gamma[0] + gamma[1])
+    centre = tf.stack(
+        [
+            tf.random.stateless_uniform([], seeds[2], 0, height, tf.int32),
+            tf.random.stateless_uniform([], seeds[3], 0, width, tf.int32),
+        ]
+    )
+    permutation = tf.cast(
+        tf.argsort(tf.random.stateless_uniform([batch_size], seeds[4])),
+        tf.int32,
+    )
+    applied = tf.random.stateless_uniform([], seeds[5]) < prob
+    return {
+        "lam": lam,
+        "centre": centre,
+        "permutation": permutation,
+        "applied": applied,
+    }
+
+
+def cutmix_batch(images, labels, num_classes: int, beta, prob, seed):
+    """CutMix on one batch (TensorFlow ops).
+
+    Args:
+      images: `[B, H, W, C]` with a static shape, any dtype (uint8 pixels
+        in has_tf's pipelines).
+      labels: int `[B]` classes, or float `[B, num_classes]` soft labels.
+      num_classes: the classifier's width.
+      beta: Beta's parameter (> 0; the tool's `--cutmix_beta`, 1.0).
+      prob: probability of mixing the batch (`--cutmix_prob`, 1.0).
+      seed: int `[2]` stateless seed.
+
+    Returns:
+      `(images, soft_labels)`: images as given with the box pasted in,
+      float32 `[B, num_classes]` labels (one-hot when the batch is not
+      mixed).
+    """
+    beta = check_beta(beta)
+    prob = _checks.probability(prob, "cutmix_prob")
+    batch, height, width = (int(d) for d in images.shape[:3])
+    draw = sample_cutmix(seed, batch, height, width, beta, prob)
+    box = cutmix_ops.cutmix_box(
+        draw["lam"], draw["centre"], height, width, xp=TF_OPS
+    )
+    mixed, soft, _ = cutmix_ops.apply_cutmix(
+        images,
+        cutmix_ops.one_hot(labels, num_classes, xp=TF_OPS),
+        box,
+        draw["permutation"],
+        draw["applied"],
+        xp=TF_OPS,
+    )
+    return mixed, soft
