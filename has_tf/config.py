@@ -183,6 +183,55 @@ class TrainConfig(RunConfig):
         choices=vocabulary.TRAIN_CROPS,
         task="images",
     )
+    method: str = _option(
+        "auto",
+        "The WSOL method, as wsolevaluation runs it: cam (no hiding), has "
+        "(Hide-and-Seek, --patch_sizes), cutmix (--cutmix_beta, "
+        "--cutmix_prob), adl (--adl_drop_rate, --adl_threshold), acol "
+        "(--acol_threshold). auto: has when --patch_sizes or "
+        "--conv1_patch_sizes hide something, else cam. Methods other than "
+        "has hide nothing (leave --patch_sizes at its default or empty).",
+        choices=vocabulary.METHOD_CHOICES,
+        task="images",
+    )
+    cutmix_beta: float = _option(
+        1.0,
+        "CutMix: lambda ~ Beta(beta, beta) per batch (wsolevaluation's 1.0).",
+        lower=0.0,
+        lower_open=True,
+        task="images",
+    )
+    cutmix_prob: float = _option(
+        1.0,
+        "CutMix: probability of mixing a batch (wsolevaluation's 1.0).",
+        lower=0.0,
+        upper=1.0,
+        task="images",
+    )
+    adl_drop_rate: float = _option(
+        0.75,
+        "ADL: probability of the drop mask per forward pass (else the "
+        "importance map; wsolevaluation's 0.75).",
+        lower=0.0,
+        upper=1.0,
+        task="images",
+    )
+    adl_threshold: float = _option(
+        0.9,
+        "ADL: gamma, the drop mask's share of the attention's maximum "
+        "(wsolevaluation's 0.9).",
+        lower=0.0,
+        upper=1.0,
+        task="images",
+    )
+    acol_threshold: float = _option(
+        0.7,
+        "ACoL: erase the features where the first head's normalised map "
+        "of the class is >= this (wsolevaluation's 0.7).",
+        lower=0.0,
+        upper=1.0,
+        task="images",
+    )
     patch_sizes: tuple = _option(
         (0, 16, 32, 44, 56),
         "Hide-and-Seek patch sizes (0 = hide nothing); empty: no hiding.",
@@ -397,6 +446,7 @@ class TrainConfig(RunConfig):
         super().__post_init__()
         if not self.model_dir:
             _fail("model_dir", "a run needs a directory.", self.model_dir)
+        self._resolve_method()
         if any(s > self.image_size for s in self.patch_sizes):
             _fail(
                 "patch_sizes",
@@ -501,6 +551,44 @@ class TrainConfig(RunConfig):
             )
         if self.data_service:
             _checks.grpc_address(self.data_service, "data_service")
+
+    def _resolve_method(self):
+        """Fills in `method` and turns hiding off for the other methods."""
+        hides = bool(self.patch_sizes) or bool(self.conv1_patch_sizes)
+        if self.method == "auto":
+            self.method = "has" if hides else "cam"
+            return
+        if self.method == "has":
+            if not hides:
+                _fail(
+                    "method",
+                    "has hides patches: set --patch_sizes (or "
+                    "--conv1_patch_sizes).",
+                    self.method,
+                )
+            return
+        default = dataclasses.fields(self)
+        default = next(f for f in default if f.name == "patch_sizes").default
+        if self.conv1_patch_sizes or (
+            self.patch_sizes and tuple(self.patch_sizes) != tuple(default)
+        ):
+            _fail(
+                "method",
+                f"{self.method} hides no patches; drop --patch_sizes / "
+                "--conv1_patch_sizes (or use --method=has).",
+                self.method,
+            )
+        self.patch_sizes = ()
+        if self.method in vocabulary.MODEL_METHODS and (
+            self.model not in vocabulary.METHOD_MODELS
+        ):
+            _fail(
+                "method",
+                f"{self.method} is built into "
+                f"{', '.join(vocabulary.METHOD_MODELS)} (--model="
+                f"{self.model}).",
+                self.method,
+            )
 
     @property
     def pipeline_seed(self) -> int | None:

@@ -24,6 +24,7 @@ APPS = {
     "has_tf.search",
     "has_tf.data_service",
     "has_tf.demo",
+    "has_tf.table",
     "has_tf.bench.__main__",
     "has_tf.datasets.__main__",
 }
@@ -40,6 +41,7 @@ NUMPY_ONLY = [
     # Its worker processes import it afresh: seconds without TensorFlow.
     "has_tf.visualize",
     "has_tf.evaluate_cams",
+    "has_tf.table",
 ]
 # Written in keras.ops (every Keras backend): no TensorFlow import of their
 # own (the hiding layers they use switch to TensorFlow ops in tf.data).

@@ -68,7 +68,12 @@ def test_no_word_means_two_things():
     a word on purpose (the pooling "max"/"avg", both tasks' pooling)."""
     shared = {"max", "avg"}  # Image pooling, temporal pooling, CAM scaling.
     # Lists that pick some choices of another, meaning the same.
-    subsets = {"PRETRAINED_MODELS": "IMAGE_MODELS"}
+    subsets = {
+        "PRETRAINED_MODELS": "IMAGE_MODELS",
+        "METHOD_MODELS": "IMAGE_MODELS",
+        "MODEL_METHODS": "WSOL_METHODS",
+        "WSOL_METHODS": "METHOD_CHOICES",
+    }
     for subset, of in subsets.items():
         assert set(getattr(vocabulary, subset)) < set(getattr(vocabulary, of))
     seen = {}

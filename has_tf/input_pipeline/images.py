@@ -57,6 +57,7 @@ import tensorflow as tf
 
 from has_tf import _checks
 from has_tf import _deprecation
+from has_tf import cutmix
 from has_tf import hiding
 from has_tf import vocabulary
 from has_tf.postprocess.ten_crop import ten_crop_offsets
@@ -412,6 +413,9 @@ def train_pipeline(
     start_batch: int = 0,
     resize_method: str = "antialias",
     normalize: bool = True,
+    cutmix_beta: float | None = None,
+    cutmix_prob: float = 1.0,
+    num_classes: int | None = None,
 ) -> tf.data.Dataset:
     """The training pipeline, ending in `(images, labels)` batches.
 
@@ -450,11 +454,18 @@ def train_pipeline(
         pixels, for a model that normalises them itself
         (`has_tf.PixelNormalization`, how the apps build models): a
         quarter of the bytes to the accelerator.
+      cutmix_beta: CutMix each batch (`has_tf.cutmix`, as wsolevaluation
+        runs it: after the crops and flips, before the normalisation, so
+        uint8 and float batches mix alike) with lambda ~ Beta(beta,
+        beta); None: no CutMix. Its draws come from `seed` too.
+      cutmix_prob: the probability of mixing a batch.
+      num_classes: the classes (needed with `cutmix_beta`: the labels
+        become soft).
 
     Returns:
       A dataset of `(images, labels)`: images float32 `[B, S, S, 3]`
       normalised (uint8 pixels with `normalize=False`), labels int64
-      `[B]`.
+      `[B]` (with CutMix float32 `[B, num_classes]`, soft).
 
     Raises:
       ValueError: an unknown `crop` or `resize_method`, non-positive sizes,
@@ -475,6 +486,10 @@ def train_pipeline(
         patch_sizes = _checks.patch_sizes(patch_sizes)
         _checks.probability(hide_prob, "hide_prob")
     fill = [min(255.0, max(0.0, float(round(m)))) for m in mean]
+    if cutmix_beta is not None:
+        cutmix.check_beta(cutmix_beta)
+        _checks.probability(cutmix_prob, "cutmix_prob")
+        num_classes = _checks.positive_int(num_classes, "num_classes")
 
     if input_context is not None:
         dataset = dataset.shard(
@@ -513,6 +528,16 @@ def train_pipeline(
             )
         return (_normalize(images, mean, std) if normalize else images), labels
 
+    if cutmix_beta is not None:
+
+        def mix(batch, pair):
+            return cutmix.cutmix_batch(
+                *batch, num_classes, cutmix_beta, cutmix_prob, pair
+            )
+
+        dataset = tf.data.Dataset.zip(
+            (dataset, _seed_pairs(seed, 2).skip(start_batch))
+        ).map(mix, num_parallel_calls=tf.data.AUTOTUNE)
     if normalize or patch_sizes is not None:
         batch_seeds = _seed_pairs(seed, 1)
         if start_batch:

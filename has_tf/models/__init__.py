@@ -7,11 +7,16 @@ from has_tf.models import inception_v3_cam as inception_v3_cam_module
 from has_tf.models import pretrained
 from has_tf.models import resnet50_cam as resnet50_cam_module
 from has_tf.models import vgg16_cam as vgg16_cam_module
+from has_tf.models.acol import AcolHeads
+from has_tf.models.adl import ADL
 from has_tf.models.alexnet_gap import alexnet_gap
 from has_tf.models.cam import ClassActivationMaps
 from has_tf.models.cam import cam_model
 from has_tf.models.cam import class_cams
 from has_tf.models.cam import class_cams_at_size
+from has_tf.models.cam import images_only
+from has_tf.models.cam import net_inputs
+from has_tf.models.cam import takes_labels
 from has_tf.models.cam import upsample_cams
 from has_tf.models.classifier import HEADS as CAM_HEADS
 from has_tf.models.classifier import cam_classifier
@@ -62,6 +67,8 @@ NEW_LAYERS = {
 }
 
 __all__ = [
+    "ADL",
+    "AcolHeads",
     "IMAGE_MODELS",
     "INPUT_SIDES",
     "NEW_LAYERS",
@@ -87,5 +94,8 @@ __all__ = [
     "temporal_loss",
     "temporal_net",
     "upsample_cams",
+    "images_only",
+    "net_inputs",
+    "takes_labels",
     "vgg16_cam",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from has_tf.models.acol import AcolHeads
 from has_tf.models.common import POOL_NAMES
 
 
@@ -44,6 +45,75 @@ class ClassActivationMaps(keras.layers.Layer):
         return (*input_shape[:-1], self.classifier.units)
 
 
+@keras.saving.register_keras_serializable(package="has_tf")
+class AcolCams(keras.layers.Layer):
+    """ACoL's CAMs: `max(minmax(A), minmax(B))` of an `AcolHeads` layer
+    (shared weights), head B on the features erased by the labels.
+
+    Call: `(features [B, h, w, C], labels int [B], -1: the top-1)` ->
+    float32 `[B, h, w, N]`.
+    """
+
+    def __init__(self, heads, **kwargs):
+        super().__init__(**kwargs)
+        self.heads = heads
+
+    def call(self, features, labels):
+        return self.heads.cams(features, labels)
+
+    def compute_output_shape(self, features_shape, labels_shape=None):
+        return (*features_shape[:-1], self.heads.num_classes)
+
+
+def _acol_cam_model(model, heads):
+    features, labels = heads.input
+    cams = AcolCams(heads, name="cams")(features, labels)
+    return keras.Model(
+        model.inputs,
+        {"logits": model.outputs[0], "cams": cams},
+        name=f"{model.name}_cam",
+    )
+
+
+def takes_labels(net) -> bool:
+    """Whether a classifier or CAM net takes `[images, labels]` (ACoL)."""
+    return len(net.inputs) == 2
+
+
+def net_inputs(net, images, classes=None):
+    """What `net` takes for `images`: the images, or for an ACoL net
+    `[images, labels]` with `classes` (int `[B]`) as the labels, -1 (the
+    top-1 class of its first head) when None."""
+    if not takes_labels(net):
+        return images
+    images = ops.convert_to_tensor(images)
+    if classes is None:
+        classes = ops.full((ops.shape(images)[0],), -1, "int32")
+    return [images, ops.cast(classes, "int32")]
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+class TopOneLabels(keras.layers.Layer):
+    """-1 labels (int32 `[B]`) for a batch: "the top-1 class" to ACoL."""
+
+    def call(self, images):
+        return ops.full((ops.shape(images)[0],), -1, "int32")
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+
+def images_only(net: keras.Model) -> keras.Model:
+    """`net` as a model of the images alone: an ACoL net gets -1 labels
+    (its CAMs are those of its top-1 class); other nets are returned."""
+    if not takes_labels(net):
+        return net
+    spec = net.inputs[0]
+    images = keras.Input(spec.shape[1:], dtype=spec.dtype, name="images")
+    labels = TopOneLabels(name="top1_labels")(images)
+    return keras.Model(images, net([images, labels]), name=net.name)
+
+
 def _pool_layer(model: keras.Model):
     for name in POOL_NAMES.values():
         try:
@@ -68,11 +138,17 @@ def cam_model(model: keras.Model) -> keras.Model:
 
     Returns:
       A `keras.Model` from the same inputs to
-      `{"logits": float32 [B, N], "cams": float32 [B, h, w, N]}`.
+      `{"logits": float32 [B, N], "cams": float32 [B, h, w, N]}`. For an
+      ACoL model (`has_tf.models.acol`) the inputs are `[images,
+      labels]` and channel `labels[i]` of image i's CAMs is its CAM of
+      that class (`net_inputs` builds them).
 
     Raises:
       ValueError: the model lacks those layers.
     """
+    for layer in model.layers:
+        if isinstance(layer, AcolHeads):
+            return _acol_cam_model(model, layer)
     pool = _pool_layer(model)
     try:
         classifier = model.get_layer("logits")

@@ -9,18 +9,24 @@ logits). Models output logits; use `from_logits=True` losses.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import keras
 from keras import layers
 from keras import ops
 
+from has_tf import _checks
 from has_tf import vocabulary
 from has_tf.layers import HideAndSeekLayer
 from has_tf.layers import PixelNormalization
+from has_tf.models import acol
+from has_tf.models import adl
 
 POOLINGS = vocabulary.POOLINGS
 POOL_NAMES = {"avg": "gap", "max": "gmp"}
+# The methods a builder can build in (`Method`): cam is the plain model.
+MODEL_METHODS = ("cam",) + vocabulary.MODEL_METHODS
 
 
 @keras.saving.register_keras_serializable(package="has_tf")
@@ -174,6 +180,7 @@ def cam_head(
     dropout_at_test=False,
     kernel_initializer="glorot_uniform",
     dense_initializer="glorot_uniform",
+    adl=None,
 ):
     """The CAM head: new 3x3 convs, global pooling, dropout, classifier.
 
@@ -189,6 +196,8 @@ def cam_head(
         paper's "dropout-traintest" baseline); else training only.
       kernel_initializer: Keras initializer of the new convs' kernels.
       dense_initializer: Keras initializer of the classifier's kernel.
+      adl: None, or a function applied to the new convs' output before
+        the pooling (an ADL layer).
 
     Returns:
       float32 logits `[B, num_classes]`.
@@ -203,6 +212,8 @@ def cam_head(
             batch_norm=batch_norm,
             kernel_initializer=kernel_initializer,
         )
+    if adl is not None:
+        x = adl(x)
     pool = (
         layers.GlobalAveragePooling2D
         if pooling == "avg"
@@ -276,3 +287,56 @@ def check_min_size(
                 f"small; the smallest height and width giving {what} are "
                 f"{smallest}."
             )
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """The WSOL method built into a classifier and its hyperparameters.
+
+    `name`: "cam" (a plain CAM classifier: also what HaS, CutMix and the
+    paper's models train), "adl" (ADL layers where wsolevaluation puts
+    them) or "acol" (ACoL's two heads instead of the CAM head; the model
+    takes the labels as a second input). The others as
+    `has_tf.models.adl.ADL` and `has_tf.models.acol.AcolHeads` take them.
+    """
+
+    name: str = "cam"
+    adl_drop_rate: float = adl.DEFAULT_DROP_RATE
+    adl_threshold: float = adl.DEFAULT_THRESHOLD
+    acol_threshold: float = acol.DEFAULT_THRESHOLD
+
+    def adl(self, x, index: int):
+        """`x`, followed by the ADL layer `adl{index}` under "adl"."""
+        if self.name != "adl":
+            return x
+        return adl.ADL(
+            self.adl_drop_rate, self.adl_threshold, name=f"adl{index}"
+        )(x)
+
+
+def check_method(model_name, method) -> Method:
+    """`method` (None, a name, or a `Method`) as a checked `Method`."""
+    if method is None:
+        method = Method()
+    elif isinstance(method, str):
+        method = Method(method)
+    if not isinstance(method, Method) or method.name not in MODEL_METHODS:
+        raise ValueError(
+            f"{model_name}: expected `wsol_method` in {MODEL_METHODS} (or "
+            "a has_tf.models.common.Method). Received: "
+            f"wsol_method={method!r}"
+        )
+    _checks.probability(method.adl_drop_rate, "adl_drop_rate")
+    _checks.probability(method.adl_threshold, "adl_threshold")
+    _checks.probability(method.acol_threshold, "acol_threshold")
+    return method
+
+
+def acol_head(inputs, x, num_classes, method, kernel_initializer, width=1024):
+    """ACoL's heads on the features `x` (`has_tf.models.acol`): returns
+    `([inputs, labels], logits)`, the labels an int32 `[B]` input."""
+    labels = acol.labels_input()
+    logits = acol.acol_heads(
+        x, labels, num_classes, width, method.acol_threshold, kernel_initializer
+    )
+    return [inputs, labels], logits

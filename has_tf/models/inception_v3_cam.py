@@ -32,7 +32,7 @@ from has_tf.models import torch_style
 
 BN_EPSILON = 1e-3
 # The layers wsolevaluation adds (its 10x learning-rate group).
-NEW_LAYERS = ("cam_conv", "logits")
+NEW_LAYERS = ("cam_conv", "logits", "acol")
 # InceptionA pool features; InceptionC 7x7 channels.
 MIXED_5 = (("Mixed_5b", 32), ("Mixed_5c", 64), ("Mixed_5d", 64))
 MIXED_6 = (
@@ -120,6 +120,7 @@ def inception_v3_cam(
     input_hide_patch_sizes=None,
     input_hide_prob: float = 0.5,
     input_normalization=None,
+    wsol_method="cam",
     name: str = "inception_v3_cam",
 ) -> keras.Model:
     """Builds InceptionV3-CAM.
@@ -147,6 +148,13 @@ def inception_v3_cam(
         normalises them in its first op (`input_pixels`, a
         `has_tf.PixelNormalization`, which also does the input hiding):
         how has_tf's apps build it.
+      wsol_method: "cam", "adl", "acol" or a `common.Method` (with the
+        method's hyperparameters), as wsolevaluation builds them: "adl"
+        adds ADL after Mixed_5d, Mixed_6e and the head's second conv
+        (`adl1`..`adl3`) and has no dropout (the tool's InceptionAdl);
+        "acol" puts ACoL's two heads on Mixed_6e (`acol`, Glorot-
+        initialised; no CAM convs, `pooling` and `dropout_rate` do not
+        apply) and takes `[images, labels]`.
       name: the model's name.
 
     Returns:
@@ -169,6 +177,9 @@ def inception_v3_cam(
     common.check_min_size(
         "inception_v3_cam", shape, lambda n: _cam_side(n, large_feature_map)
     )
+    method = common.check_method("inception_v3_cam", wsol_method)
+    if method.name != "cam":
+        dropout_rate = 0.0
     dropout = common.AlwaysDropout if dropout_at_test else layers.Dropout
     inputs, x = common.model_input(
         "inception_v3_cam",
@@ -186,15 +197,26 @@ def inception_v3_cam(
     x = torch_style.max_pool(x, 3, 2, "maxpool2", padding=1, ceil_mode=True)
     for block, pool_features in MIXED_5:
         x = _inception_a(x, block, pool_features)
+    x = method.adl(x, 1)
     if not large_feature_map:
         x = torch_style.max_pool(x, 3, 2, "maxpool3", ceil_mode=True)
     x = _inception_b(x, "Mixed_6a")
     for block, c7 in MIXED_6:
         x = _inception_c(x, block, c7)
+    x = method.adl(x, 2)
+    if method.name == "acol":
+        inputs, logits = common.acol_head(
+            inputs, x, num_classes, method, "glorot_uniform"
+        )
+        model = keras.Model(inputs, logits, name=name)
+        if weights is not None:
+            pretrained.load(model, weights, "inception_v3_cam")
+        return model
     for index in (1, 2):
         if dropout_rate:
             x = dropout(dropout_rate, name=f"cam_dropout{index}")(x)
         x = common.conv_block(x, 1024, 3, f"cam_conv{index}")
+    x = method.adl(x, 3)
     if dropout_rate:
         x = dropout(dropout_rate, name="cam_dropout3")(x)
     logits = common.cam_head(

@@ -27,7 +27,9 @@ from has_tf.models import torch_style
 LAYERS = ((64, 3), (128, 4), (256, 6), (512, 3))
 EXPANSION = 4
 BN_EPSILON = 1e-5
-# wsolevaluation's 10x learning-rate group: layer4 and the classifier.
+# wsolevaluation's 10x learning-rate group: layer4 and the classifier
+# (`main.py` matches "layer4." and "fc."; ACoL's heads match neither and
+# train at the base rate there, so here too).
 NEW_LAYERS = ("layer4_", "logits")
 
 
@@ -91,6 +93,7 @@ def resnet50_cam(
     input_hide_patch_sizes=None,
     input_hide_prob: float = 0.5,
     input_normalization=None,
+    wsol_method="cam",
     name: str = "resnet50_cam",
 ) -> keras.Model:
     """Builds ResNet50-CAM.
@@ -116,6 +119,12 @@ def resnet50_cam(
         normalises them in its first op (`input_pixels`, a
         `has_tf.PixelNormalization`, which also does the input hiding):
         how has_tf's apps build it.
+      wsol_method: "cam", "adl", "acol" or a `common.Method` (with the
+        method's hyperparameters), as wsolevaluation builds them: "adl"
+        adds ADL after blocks layer3.0, layer4.0 and layer4.2 (`adl1`..
+        `adl3`); "acol" puts ACoL's two heads on layer4 (`acol`, He
+        fan-out initialised as the tool's; `pooling` and `dropout_rate`
+        do not apply) and takes `[images, labels]`.
       name: the model's name.
 
     Returns:
@@ -132,6 +141,8 @@ def resnet50_cam(
     common.check_min_size(
         "resnet50_cam", shape, lambda n: _cam_side(n, large_feature_map)
     )
+    method = common.check_method("resnet50_cam", wsol_method)
+    adl_after = {(3, 0): 1, (4, 0): 2, (4, 2): 3}
     inputs, x = common.model_input(
         "resnet50_cam",
         shape,
@@ -160,6 +171,16 @@ def resnet50_cam(
                 and (stride != 1 or channels != planes * EXPANSION),
             )
             channels = planes * EXPANSION
+            if (index, block) in adl_after:
+                x = method.adl(x, adl_after[index, block])
+    if method.name == "acol":
+        inputs, logits = common.acol_head(
+            inputs, x, num_classes, method, torch_style.he_fan_out_init()
+        )
+        model = keras.Model(inputs, logits, name=name)
+        if weights is not None:
+            pretrained.load(model, weights, "resnet50_cam")
+        return model
     logits = common.cam_head(
         x,
         num_classes,

@@ -25,7 +25,7 @@ from has_tf.models import torch_style
 # (filters, convs) per block.
 BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 # The layers wsolevaluation adds (its 10x learning-rate group).
-NEW_LAYERS = ("cam_conv", "logits")
+NEW_LAYERS = ("cam_conv", "logits", "acol")
 
 
 def _cam_side(side, large_feature_map):
@@ -43,6 +43,7 @@ def vgg16_cam(
     input_hide_patch_sizes=None,
     input_hide_prob: float = 0.5,
     input_normalization=None,
+    wsol_method="cam",
     name: str = "vgg16_cam",
 ) -> keras.Model:
     """Builds VGG16-CAM.
@@ -67,11 +68,20 @@ def vgg16_cam(
         normalises them in its first op (`input_pixels`, a
         `has_tf.PixelNormalization`, which also does the input hiding):
         how has_tf's apps build it.
+      wsol_method: "cam", "adl", "acol" or a `common.Method` (with the
+        method's hyperparameters), as wsolevaluation builds them: "adl"
+        adds ADL after pool3, conv4_3 and conv5_3 (`adl1`..`adl3`);
+        "acol" uses 3x3/s2/p1 max pools (pool4 3x3/s1 with
+        `large_feature_map`), a 3x3/s1 max pool after conv5_3 and a 3x3
+        average pool (`pool5`, `feature_avg`), then ACoL's two heads
+        (`acol`, Glorot-initialised like the tool's whole model;
+        `pooling` and `dropout_rate` do not apply).
       name: the model's name.
 
     Returns:
       A `keras.Model` from images `[B, H, W, 3]` to float32 logits
-      `[B, num_classes]`.
+      `[B, num_classes]`; an ACoL model takes `[images, labels]`
+      (`has_tf.models.acol`).
 
     Raises:
       ValueError: bad arguments, an input below the minimum, or a weights
@@ -83,7 +93,9 @@ def vgg16_cam(
     common.check_min_size(
         "vgg16_cam", shape, lambda n: _cam_side(n, large_feature_map)
     )
-    init = torch_style.he_fan_out_init()
+    method = common.check_method("vgg16_cam", wsol_method)
+    acol = method.name == "acol"
+    init = "glorot_uniform" if acol else torch_style.he_fan_out_init()
     inputs, x = common.model_input(
         "vgg16_cam",
         shape,
@@ -96,8 +108,28 @@ def vgg16_cam(
             x = common.conv_block(
                 x, filters, 3, f"conv{block}_{index}", kernel_initializer=init
             )
-        if block <= 3 or (block == 4 and not large_feature_map):
+        if block == 4:
+            x = method.adl(x, 2)
+        if acol:
+            # The tool's 'M1' (3x3/s2/p1) and 'M2' (3x3/s1/p1) pools.
+            stride = (
+                1 if block == 5 or (block == 4 and large_feature_map) else 2
+            )
+            x = torch_style.max_pool(x, 3, stride, f"pool{block}", padding=1)
+        elif block <= 3 or (block == 4 and not large_feature_map):
             x = layers.MaxPooling2D(2, 2, name=f"pool{block}")(x)
+        if block == 3:
+            x = method.adl(x, 1)
+    x = method.adl(x, 3)
+    if acol:
+        x = torch_style.avg_pool_include_pad(x, 3, "feature_avg", 1)
+        inputs, logits = common.acol_head(
+            inputs, x, num_classes, method, "glorot_uniform"
+        )
+        model = keras.Model(inputs, logits, name=name)
+        if weights is not None:
+            pretrained.load(model, weights, "vgg16_cam")
+        return model
     logits = common.cam_head(
         x,
         num_classes,

@@ -160,6 +160,8 @@ def build_model(config, num_classes: int, run_info: dict) -> keras.Model:
         return model
     if config.model in models.PRETRAINED_BACKBONES:
         options.update(large_feature_map=config.large_feature_map)
+    if config.method in ("adl", "acol"):
+        options.update(wsol_method=model_method(config))
     model = models.IMAGE_MODELS[config.model](
         num_classes,
         input_shape=(side, side, 3),
@@ -171,6 +173,45 @@ def build_model(config, num_classes: int, run_info: dict) -> keras.Model:
     if config.init_from:
         _initialise(model, config.init_from, config.model)
     return model
+
+
+def model_method(config) -> models.common.Method:
+    """The method built into the classifier, with `config`'s
+    hyperparameters ("cam" for has, cutmix and cam: a plain model)."""
+    return models.common.Method(
+        config.method if config.method in ("adl", "acol") else "cam",
+        adl_drop_rate=config.adl_drop_rate,
+        adl_threshold=config.adl_threshold,
+        acol_threshold=config.acol_threshold,
+    )
+
+
+def method_record(config) -> dict:
+    """The run's method and its hyperparameters, for `run_info.json`."""
+    keys = {
+        "cam": (),
+        "has": ("patch_sizes", "hide_prob", "hide_on"),
+        "cutmix": ("cutmix_beta", "cutmix_prob"),
+        "adl": ("adl_drop_rate", "adl_threshold"),
+        "acol": ("acol_threshold",),
+    }[config.method]
+    values = {key: getattr(config, key) for key in keys}
+    return {
+        "name": config.method,
+        **{
+            k: list(v) if isinstance(v, tuple) else v for k, v in values.items()
+        },
+    }
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+def soft_crossentropy(labels, logits):
+    """Softmax cross-entropy of soft labels `[B, N]` (CutMix's) and logits
+    `[B, N]`: `[B]`; equal to the tool's `lam * CE(y_a) + (1 - lam) *
+    CE(y_b)`."""
+    return keras.losses.categorical_crossentropy(
+        labels, logits, from_logits=True
+    )
 
 
 def model_file(path: str, num_classes: int, side: int) -> keras.Model:
@@ -273,7 +314,10 @@ class CamImages(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
-        cams = self.cam_net(self.images, training=False)["cams"]
+        cams = self.cam_net(
+            models.net_inputs(self.cam_net, self.images, self.labels),
+            training=False,
+        )["cams"]
         cams = models.class_cams_at_size(
             cams, self.labels, self.images.shape[1:3]
         ).numpy()
@@ -336,7 +380,7 @@ class ImageLocalization:
         )
 
         def inputs(context, start_step=0):
-            return image_pipeline.train_pipeline(
+            data = image_pipeline.train_pipeline(
                 dataset,
                 context.get_per_replica_batch_size(config.batch_size),
                 image_size=config.image_size,
@@ -355,7 +399,21 @@ class ImageLocalization:
                 start_batch=start_step,
                 resize_method=config.resize_method,
                 normalize=not pixels,
+                cutmix_beta=(
+                    config.cutmix_beta if config.method == "cutmix" else None
+                ),
+                cutmix_prob=config.cutmix_prob,
+                num_classes=num_classes,
             )
+            if config.method == "acol":
+                # ACoL erases by the true class: the labels go in too.
+                data = data.map(
+                    lambda images, labels: (
+                        (images, tf.cast(labels, tf.int32)),
+                        labels,
+                    )
+                )
+            return data
 
         def callbacks(model, out_dir):
             if not config.tensorboard_images:
@@ -381,10 +439,15 @@ class ImageLocalization:
                 "image_size": config.image_size,
                 "num_classes": num_classes,
                 "model": config.model,
+                "method": method_record(config),
             },
             inputs=inputs,
             build_model=lambda: build_model(config, num_classes, run_info),
-            loss=sparse_crossentropy,
+            loss=(
+                soft_crossentropy
+                if config.method == "cutmix"
+                else sparse_crossentropy
+            ),
             metrics=["accuracy"],
             callbacks=callbacks,
         )
@@ -400,7 +463,7 @@ class ImageLocalization:
                 (tf.cast(pixels, tf.float32) - mean) / std
             )
         return serving.Signature(
-            net=models.cam_model(model),
+            net=models.images_only(models.cam_model(model)),
             input_spec=tf.TensorSpec([None, side, side, 3], tf.uint8),
             preprocess=preprocess,
         )
@@ -528,9 +591,11 @@ def predict_cams(
         inputs = tf.cast(tf.round(tf.clip_by_value(pixels, 0, 255)), tf.uint8)
     else:
         inputs = (pixels - run_info["mean"]) / run_info["std"]
-    out = net(inputs, training=False)
+    out = net(models.net_inputs(net, inputs), training=False)
     top1 = np.argmax(out["logits"].numpy(), axis=1)
     classes = top1 if labels is None else np.asarray(labels)
+    if labels is not None and models.takes_labels(net):
+        out = net(models.net_inputs(net, inputs, classes), training=False)
     cams = models.class_cams_at_size(out["cams"], classes, (size, size)).numpy()
     boxes = np.stack(
         [postprocess_boxes.cam_to_box(c, cam_threshold) for c in cams]
@@ -865,15 +930,27 @@ def _score_batch(cam_net, batch_images, eval_crop, size, resize_size):
       model's CAM size (None for "ten_crop").
     """
     if eval_crop != "ten_crop":
-        out = cam_net(batch_images, training=False)
+        out = cam_net(models.net_inputs(cam_net, batch_images), training=False)
+
+        rerun = {}
+
+        def maps(classes):
+            if not models.takes_labels(cam_net):
+                return out["cams"]
+            # ACoL: head B sees the features erased by these classes.
+            key = np.asarray(classes).tobytes()
+            if key not in rerun:
+                inputs = models.net_inputs(cam_net, batch_images, classes)
+                rerun[key] = cam_net(inputs, training=False)["cams"]
+            return rerun[key]
 
         def cams_of(classes):
             return models.class_cams_at_size(
-                out["cams"], classes, (size, size)
+                maps(classes), classes, (size, size)
             ).numpy()
 
         def raw_cams_of(classes):
-            return models.class_cams(out["cams"], classes).numpy()
+            return models.class_cams(maps(classes), classes).numpy()
 
         return (
             out["logits"].numpy(),
@@ -883,7 +960,7 @@ def _score_batch(cam_net, batch_images, eval_crop, size, resize_size):
         )
     count = batch_images.shape[0]
     flat = tf.reshape(batch_images, (-1, *batch_images.shape[2:]))
-    out = cam_net(flat, training=False)
+    out = cam_net(models.net_inputs(cam_net, flat), training=False)
     scores = tf.reduce_mean(
         tf.reshape(tf.nn.softmax(out["logits"]), (count, 10, -1)), axis=1
     ).numpy()
@@ -899,10 +976,13 @@ def _score_batch(cam_net, batch_images, eval_crop, size, resize_size):
         )
 
     def cams_of(classes):
+        repeated = np.repeat(classes, 10)
+        maps = out["cams"]
+        if models.takes_labels(cam_net):
+            inputs = models.net_inputs(cam_net, flat, repeated)
+            maps = cam_net(inputs, training=False)["cams"]
         cams = (
-            models.class_cams_at_size(
-                out["cams"], np.repeat(classes, 10), (size, size)
-            )
+            models.class_cams_at_size(maps, repeated, (size, size))
             .numpy()
             .reshape(count, 10, size, size)
         )

@@ -305,6 +305,18 @@ def _shaping(train_config) -> dict:
     }
 
 
+def _as_before(name, value, train_config) -> bool:
+    """Whether an option newer than a run's record keeps what the run did
+    before it existed: its default (for `method`, the method the hiding
+    options meant: has or cam)."""
+    if name == "method":
+        hides = train_config.patch_sizes or train_config.conv1_patch_sizes
+        return value == ("has" if hides else "cam")
+    field = next(f for f in dataclasses.fields(train_config) if f.name == name)
+    default = field.default
+    return value == (list(default) if isinstance(default, tuple) else default)
+
+
 def check_config(directory: str, train_config, record: bool = True) -> None:
     """Records the run's options, or checks a restart against them.
 
@@ -331,6 +343,10 @@ def check_config(directory: str, train_config, record: bool = True) -> None:
             f"{current.get(name)!r}"
             for name in names
             if recorded.get(name) != current.get(name)
+            and not (
+                name not in recorded
+                and _as_before(name, current[name], train_config)
+            )
         ]
         if differences:
             raise RunConfigMismatchError(

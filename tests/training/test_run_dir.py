@@ -283,3 +283,31 @@ def test_run_files_follow_the_umask(tmp_path, one_step_run):
     for name in ("run_info.json", "run_config.json", "history.json"):
         mode = os.stat(os.path.join(run, name)).st_mode & 0o777
         assert mode == 0o644, (name, oct(mode))
+
+
+def test_a_record_older_than_an_option_resumes_if_it_did_the_same(
+    tmp_path, tiny
+):
+    """Runs recorded before `--method` and the rivals' options existed
+    resume when the new options mean what those runs did."""
+    config = train.TrainConfig(
+        model_dir=str(tmp_path / "run"), data_dir=str(tmp_path), **tiny
+    )
+    run_dir.check_config(config.model_dir, config)
+    path = os.path.join(config.model_dir, run_dir.RUN_CONFIG)
+    recorded = json.loads(open(path).read())
+    for name in ("method", "cutmix_beta", "cutmix_prob", "adl_drop_rate"):
+        recorded.pop(name)
+    with open(path, "w") as f:
+        json.dump(recorded, f)
+    run_dir.check_config(config.model_dir, config)  # has, defaults: fine
+    changed = train.TrainConfig(
+        model_dir=config.model_dir,
+        data_dir=str(tmp_path),
+        **{**tiny, "patch_sizes": (), "method": "cutmix", "cutmix_prob": 0.5},
+    )
+    with pytest.raises(
+        run_dir.RunConfigMismatchError,
+        match=r"--cutmix_prob: recorded None, now 0.5(.|\n)*--method",
+    ):
+        run_dir.check_config(config.model_dir, changed)

@@ -1,0 +1,174 @@
+"""Methods side by side: `python -m has_tf.table`.
+
+    python -m has_tf.table --from_seeds=runs/methods_seeds.json
+    python -m has_tf.table \\
+        --from_searches=runs/search/cub_vgg16_cam,runs/search/cub_vgg16_acol
+
+Reads what `python -m has_tf.seeds` wrote (`--from_seeds`, its `--out` JSON:
+each flagfile's mean and spread over its seeds) and what
+`python -m has_tf.search` wrote (`--from_searches`, search directories: each
+search's chosen trial scored once on test), and prints one Markdown table:
+a row per experiment with its method (`--method`, as its runs recorded
+it), its model, the figures in %, and the figure its flagfile's header
+quotes from the literature ("Paper: ... <metric> <value>"), beside the
+measured one. `--markdown_out` also writes the table to a file.
+
+Plain Python: it reads JSON and text files only, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import numpy as np
+from absl import flags
+
+from has_tf import _cli
+
+_SEEDS = flags.DEFINE_list(
+    "from_seeds", [], "JSON files written by python -m has_tf.seeds --out."
+)
+_SEARCHES = flags.DEFINE_list(
+    "from_searches", [], "Search directories of python -m has_tf.search."
+)
+_FIGURES = flags.DEFINE_list(
+    "columns",
+    ["gt_known_loc", "top1_loc", "top1_cls", "max_box_acc_v2", "pxap"],
+    "The figures (columns) to show, where the runs have them.",
+)
+_OUT = flags.DEFINE_string("markdown_out", "", "Also write the table here.")
+
+# A flagfile header's reported figure: "... test split: MaxBoxAccV2 63.7".
+_REPORTED = re.compile(r"test split: (MaxBoxAccV2|PxAP) ([0-9.]+)")
+
+
+def reported(flagfile: str) -> str:
+    """The figure a flagfile's header quotes ("MaxBoxAccV2 63.7"), or ""."""
+    try:
+        with open(flagfile) as f:
+            header = " ".join(
+                line[1:].strip() for line in f if line.startswith("#")
+            )
+    except OSError:
+        return ""
+    match = _REPORTED.search(header)
+    return f"{match.group(1)} {match.group(2)}" if match else ""
+
+
+def _run_info(model_dir: str) -> dict:
+    try:
+        with open(os.path.join(model_dir, "run_info.json")) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _method(info: dict) -> str:
+    method = info.get("method")
+    if isinstance(method, dict):
+        return method.get("name", "?")
+    return "?"  # Runs from before --method.
+
+
+def seeds_rows(path: str) -> list[dict]:
+    """One row per flagfile of a seeds JSON: means and standard deviations
+    (over the runs that finished) of every figure."""
+    with open(path) as f:
+        report = json.load(f)
+    rows = []
+    for flagfile, entry in report.items():
+        done = [r for r in entry["runs"] if "error" not in r]
+        info = _run_info(done[0]["model_dir"]) if done else {}
+        figures = {}
+        for key in done[0] if done else ():
+            if key in ("seed", "model_dir", "train_seconds"):
+                continue
+            values = np.array([r[key] for r in done], float)
+            figures[key] = (float(values.mean()), float(values.std()))
+        rows.append(
+            {
+                "experiment": flagfile,
+                "method": _method(info),
+                "model": info.get("model", "?"),
+                "runs": f"{len(done)} seeds",
+                "figures": figures,
+                "reported": reported(flagfile),
+            }
+        )
+    return rows
+
+
+def search_rows(directory: str) -> list[dict]:
+    """The row of one search: its chosen trial's test figures."""
+    path = os.path.join(directory, "search.json")
+    with open(path) as f:
+        report = json.load(f)
+    if not report.get("test"):
+        raise ValueError(f"{path}: the search has no test figures yet.")
+    info = _run_info(report["chosen"]["model_dir"])
+    return [
+        {
+            "experiment": report["flagfile"],
+            "method": _method(info),
+            "model": info.get("model", "?"),
+            "runs": f"best of {len(report['results'])} trials",
+            "figures": {
+                k: (float(v), None)
+                for k, v in report["test"]["figures"].items()
+            },
+            "reported": reported(report["flagfile"]),
+        }
+    ]
+
+
+def markdown(rows: list[dict], figures) -> str:
+    """The rows as a Markdown table; figures in % (mean +- sd for seeds)."""
+    shown = [f for f in figures if any(f in r["figures"] for r in rows)]
+    head = ["experiment", "method", "model", "runs", *shown, "reported"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for row in rows:
+        cells = [f"`{row['experiment']}`", row["method"], row["model"]]
+        cells.append(row["runs"])
+        for name in shown:
+            if name not in row["figures"]:
+                cells.append("")
+                continue
+            mean, spread = row["figures"][name]
+            text = f"{100 * mean:.1f}"
+            if spread is not None:
+                text += f" ± {100 * spread:.1f}"
+            cells.append(text)
+        cells.append(row["reported"])
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    _cli.no_arguments(argv)
+    if not _SEEDS.value and not _SEARCHES.value:
+        raise _cli.UsageError(
+            "--from_seeds / --from_searches: give at least one seeds JSON or search "
+            "directory."
+        )
+    rows = []
+    try:
+        for path in _SEEDS.value:
+            rows += seeds_rows(path)
+        for directory in _SEARCHES.value:
+            rows += search_rows(directory)
+    except (OSError, ValueError, KeyError) as error:
+        raise _cli.UsageError(str(error)) from None
+    text = markdown(rows, _FIGURES.value)
+    print(text, end="")
+    if _OUT.value:
+        with open(_OUT.value, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    _cli.run(main)
