@@ -152,8 +152,8 @@ def main(argv):
     _cli.no_arguments(argv)
     if not _SEEDS.value and not _SEARCHES.value:
         raise _cli.UsageError(
-            "--from_seeds / --from_searches: give at least one seeds JSON or search "
-            "directory."
+            "--from_seeds / --from_searches: give at least one seeds JSON "
+            "or search directory."
         )
     rows = []
     try:

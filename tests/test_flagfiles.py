@@ -65,6 +65,9 @@ def test_flagfile_gives_a_valid_config(path):
         assert not config.patch_sizes and not config.conv1_patch_sizes
     if wsol and path.endswith("_has.cfg"):
         assert config.patch_sizes == (0, 16, 32, 44, 56)
+    for method in ("cutmix", "adl", "acol"):
+        if path.endswith(f"_{method}.cfg"):
+            assert config.method == method and not config.patch_sizes
 
 
 # The paper's tables (Singh & Lee, ICCV 2017), transcribed independently of
@@ -191,10 +194,29 @@ WSOL_HAS_DIFF = {
     "openimages": {"vgg16": -0.2, "inception_v3": -5.1, "resnet50": -2.6},
 }
 
+# The rivals' differences to CAM, as the tool prints them (same source),
+# in the order ImageNet, CUB, OpenImages x VGG16, Inception-v3, ResNet50.
+WSOL_RIVALS = {
+    "acol": ("ACoL", (-2.6, 0.3, -1.4, -6.3, -0.5, 3.5, -4.0, -6.0, -1.2)),
+    "adl": ("ADL", (-0.2, -2.0, 0.0, 2.6, 2.1, -4.6, 0.4, -6.4, -3.3)),
+    "cutmix": ("CutMix", (-0.6, 0.5, -0.4, -1.4, 0.8, -0.2, -0.2, -0.7, -0.8)),
+}
+for _key, (_title, _diffs) in WSOL_RIVALS.items():
+    _cells = iter(_diffs)
+    WSOL_RIVALS[_key] = (
+        _title,
+        {
+            dataset: {
+                b: next(_cells) for b in ("vgg16", "inception_v3", "resnet50")
+            }
+            for dataset in ("imagenet", "cub", "openimages")
+        },
+    )
+
 
 @pytest.mark.parametrize("dataset", sorted(WSOL_CAM))
 @pytest.mark.parametrize("backbone", ["vgg16", "resnet50", "inception_v3"])
-@pytest.mark.parametrize("method", ["cam", "has"])
+@pytest.mark.parametrize("method", ["cam", "has", "cutmix", "adl", "acol"])
 def test_wsol_recipes_quote_the_tools_table(dataset, backbone, method):
     path = os.path.join("flags", "wsol", f"{dataset}_{backbone}_{method}.cfg")
     header = " ".join(_header(path).split())
@@ -202,6 +224,13 @@ def test_wsol_recipes_quote_the_tools_table(dataset, backbone, method):
     cam = WSOL_CAM[dataset][backbone]
     if method == "cam":
         assert f"test split: {metric} {cam:.1f} (CAM row)" in header
+    elif method in WSOL_RIVALS:
+        title, diffs = WSOL_RIVALS[method]
+        diff = diffs[dataset][backbone]
+        assert (
+            f"test split: {metric} {cam + diff:.1f} ({title} row: CAM "
+            f"{cam:.1f} {diff:+.1f})" in header
+        )
     else:
         diff = WSOL_HAS_DIFF[dataset][backbone]
         assert (
@@ -210,6 +239,7 @@ def test_wsol_recipes_quote_the_tools_table(dataset, backbone, method):
         )
     assert "not run here" in header
     config = config_lib.train_config_from_flagfile(path)
+    assert config.method == method
     assert config.model == f"{backbone}_cam"
     assert config.init_from.endswith(f"{backbone}.tv_in1k/model.safetensors")
     assert config.weight_decay == (1e-4 if backbone == "resnet50" else 5e-4)
@@ -219,7 +249,7 @@ def test_wsol_recipes_quote_the_tools_table(dataset, backbone, method):
     assert config.weight_decay_type == "l2" and config.lr_multiplier == 10
 
 
-@pytest.mark.parametrize("space", ["cam", "has"])
+@pytest.mark.parametrize("space", ["cam", "has", "cutmix", "adl", "acol"])
 def test_search_spaces_read(space):
     from has_tf import search
 
