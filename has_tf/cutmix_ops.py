@@ -35,12 +35,21 @@ from keras import ops
 __all__ = ["apply_cutmix", "cutmix_box", "draw_cutmix", "one_hot"]
 
 
+def _wide(xp):
+    """float64 for the box arithmetic, as NumPy does it; float32 under JAX
+    (whose default config has no float64)."""
+    if xp is ops and keras.backend.backend() == "jax":
+        return "float32"
+    return "float64"
+
+
 def cutmix_box(lam, centre, height: int, width: int, xp=ops):
     """The box wsolevaluation's `rand_bbox` cuts for `lam` and a centre.
 
     Args:
-      lam: the drawn lambda, a scalar in [0, 1] (float64 where the backend
-        has it: `int(H * sqrt(1 - lam))` is truncated, as NumPy does).
+      lam: the drawn lambda, a scalar in [0, 1]; the box is computed in
+        float64 (float32 under JAX), `int(H * sqrt(1 - lam))` truncated,
+        as the tool's NumPy does.
       centre: int `[2]`, `(row, column)`, row in [0, H), column in [0, W).
       height, width: the images' static size.
       xp: the ops namespace (`keras.ops`, or `has_tf.cutmix`'s TensorFlow
@@ -50,10 +59,9 @@ def cutmix_box(lam, centre, height: int, width: int, xp=ops):
       int32 `[4]`: `(row0, col0, row1, col1)`, the box rows `[row0, row1)`
       and columns `[col0, col1)`, clipped to the image.
     """
-    ratio = xp.sqrt(1.0 - xp.cast(lam, "float64"))
-    cut = xp.cast(
-        ratio * xp.convert_to_tensor([height, width], "float64"), "int32"
-    )
+    wide = _wide(xp)
+    ratio = xp.sqrt(1.0 - xp.cast(lam, wide))
+    cut = xp.cast(ratio * xp.convert_to_tensor([height, width], wide), "int32")
     half = cut // 2
     centre = xp.cast(centre, "int32")
     limit = xp.convert_to_tensor([height, width], "int32")
@@ -98,9 +106,10 @@ def apply_cutmix(images, labels, box, permutation, applied=True, xp=ops):
     mixed = xp.where(
         inside[None, :, :, None], xp.take(images, permutation, axis=0), images
     )
-    area = xp.cast((box[2] - box[0]) * (box[3] - box[1]), "float64")
+    wide = _wide(xp)
+    area = xp.cast((box[2] - box[0]) * (box[3] - box[1]), wide)
     lam = 1.0 - area / float(height * width)
-    lam = xp.cast(xp.where(applied, lam, xp.cast(1.0, "float64")), "float32")
+    lam = xp.cast(xp.where(applied, lam, xp.cast(1.0, wide)), "float32")
     labels = xp.cast(labels, "float32")
     soft = lam * labels + (1.0 - lam) * xp.take(labels, permutation, axis=0)
     return mixed, soft, lam

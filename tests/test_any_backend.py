@@ -272,3 +272,74 @@ def test_the_temporal_net_trains_saves_and_loads(background, tmp_path):
     )
     tcam = models.temporal_cam_model(loaded)(x)
     assert np_(tcam["tcam"]).shape[:2] == (4, 12)
+
+
+def test_adl_and_acol_models_train_and_give_the_reference_rules(tmp_path):
+    """ADL and ACoL under this backend: the golden rules hold, both models
+    fit (ACoL with its second loss) and round-trip."""
+    from has_tf.models import acol
+    from has_tf.models import adl
+    from tests import wsol_golden
+
+    for scalars, arrays in wsol_golden.cases("adl")[:4]:
+        out = adl.adl(
+            arrays["inputs"],
+            np.float32(scalars["draw"]),
+            scalars["drop_rate"],
+            scalars["threshold"],
+        )
+        np.testing.assert_allclose(np_(out), arrays["outputs"], atol=1e-6)
+    scalars, arrays = wsol_golden.cases("acol")[0]
+    heads = acol.AcolHeads(5, 16, scalars["threshold"])
+    heads.build(arrays["feature"].shape)
+    for key in ("head_a", "head_b"):
+        for index, conv in enumerate(heads.heads[key]):
+            conv.set_weights(arrays[key][2 * index : 2 * index + 2])
+    cams = np_(heads.cams(arrays["feature"], arrays["labels"]))
+    picked = np.take_along_axis(
+        cams, arrays["used_labels"].astype(int)[:, None, None, None], 3
+    )[..., 0]
+    np.testing.assert_allclose(picked, arrays["cams"], atol=1e-6)
+    x = _images(8) / 255.0
+    y = np.arange(8) % 3
+    for method in ("adl", "acol"):
+        model = models.small_gap(
+            3, (16, 16, 3), widths=(8, 8), cam_filters=8, wsol_method=method
+        )
+        model.compile(
+            keras.optimizers.SGD(0.05),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        inputs = [x, y.astype("int32")] if method == "acol" else x
+        history = model.fit(inputs, y, batch_size=4, epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"]).all()
+        net = models.cam_model(model)
+        cams = np_(net(models.net_inputs(net, x, y))["cams"])
+        assert cams.shape == (8, 8, 8, 3) and np.isfinite(cams).all()
+        path = tmp_path / f"{method}.keras"
+        model.save(path)
+        loaded = keras.saving.load_model(path)
+        np.testing.assert_allclose(
+            np_(loaded(models.net_inputs(loaded, x), training=False)),
+            np_(model(models.net_inputs(model, x), training=False)),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+
+
+def test_cutmix_layer_keras_ops_path_mixes_and_mixes_labels():
+    from has_tf.layers import CutMix
+
+    images = _images(6, dtype="uint8")
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    layer = CutMix(3, seed=2)
+    mixed, soft = layer((images, labels), training=True)
+    mixed, soft = np_(mixed), np_(soft)
+    assert mixed.dtype == np.uint8 and soft.shape == (6, 3)
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-6)
+    kept = np.all(mixed == images, axis=-1).mean(axis=(1, 2))
+    own = soft[np.arange(6), labels]
+    assert np.all(own >= kept - 1e-6)
+    same = layer((images, labels))  # identity unless training
+    np.testing.assert_array_equal(np_(same[0]), images)
+    np.testing.assert_array_equal(np_(same[1]), labels)
