@@ -234,3 +234,33 @@ def test_each_method_trains_evaluates_and_serves(tmp_path, run_app, method):
         assert acol.takes_labels(
             keras.saving.load_model(model_dir / "model.keras")
         )
+
+
+def test_an_acol_run_scores_each_class_with_its_own_erasing(one_step_run):
+    from has_tf.tasks import image_localization
+    from has_tf.tasks import load_run
+
+    run = one_step_run(method="acol", patch_sizes=(), tensorboard_images=2)
+    model, info = load_run(run)
+    net = models.cam_model(model)
+    rng = np.random.default_rng(4)
+    images = tf.constant(rng.integers(0, 256, (2, 28, 28, 3)), tf.uint8)
+    classes = np.array([0, 2])
+    scores, cams_of, _, raw_cams_of = image_localization._score_batch(
+        net, images, "resize", 28, 32
+    )
+    direct = net(models.net_inputs(net, images, classes))["cams"].numpy()
+    np.testing.assert_allclose(
+        raw_cams_of(classes), direct[[0, 1], ..., [0, 2]], rtol=1e-6
+    )
+    assert cams_of(classes).shape == (2, 28, 28)
+    # Ten crops: each crop erased by the class asked for.
+    crops = tf.stack([images] * 10, axis=1)
+    _, ten_cams_of, _, _ = image_localization._score_batch(
+        net, crops, "ten_crop", 28, 32
+    )
+    assert ten_cams_of(classes).shape == (2, 32, 32)
+    out = image_localization.predict_cams(run, images.numpy(), labels=classes)
+    assert out["cams"].shape == (2, 28, 28)
+    top1 = image_localization.predict_cams(run, images.numpy())
+    np.testing.assert_array_equal(top1["top1"], np.argmax(scores, axis=1))
