@@ -99,23 +99,18 @@ class AcolHeads(keras.layers.Layer):
                     padding="same",
                     activation="relu",
                     kernel_initializer=self.kernel_initializer,
-                    name=f"{key}_conv1",
-                ),
-                layers.Conv2D(
-                    width,
-                    3,
-                    padding="same",
-                    activation="relu",
-                    kernel_initializer=self.kernel_initializer,
-                    name=f"{key}_conv2",
-                ),
+                    name=f"{key}_conv{index}",
+                )
+                for index in (1, 2)
+            ]
+            + [
                 layers.Conv2D(
                     num_classes,
                     1,
                     kernel_initializer=self.kernel_initializer,
                     name=f"{key}_classes",
                     dtype=_float32_policy(self.dtype_policy),
-                ),
+                )
             ]
             for key in ("head_a", "head_b")
         }

@@ -208,26 +208,23 @@ def inception_v3_cam(
         inputs, logits = common.acol_head(
             inputs, x, num_classes, method, "glorot_uniform"
         )
-        model = keras.Model(inputs, logits, name=name)
-        if weights is not None:
-            pretrained.load(model, weights, "inception_v3_cam")
-        return model
-    for index in (1, 2):
+    else:
+        for index in (1, 2):
+            if dropout_rate:
+                x = dropout(dropout_rate, name=f"cam_dropout{index}")(x)
+            x = common.conv_block(x, 1024, 3, f"cam_conv{index}")
+        x = method.adl(x, 3)
         if dropout_rate:
-            x = dropout(dropout_rate, name=f"cam_dropout{index}")(x)
-        x = common.conv_block(x, 1024, 3, f"cam_conv{index}")
-    x = method.adl(x, 3)
-    if dropout_rate:
-        x = dropout(dropout_rate, name="cam_dropout3")(x)
-    logits = common.cam_head(
-        x,
-        num_classes,
-        (),
-        False,
-        pooling,
-        0.0,
-        dense_initializer="glorot_uniform",
-    )
+            x = dropout(dropout_rate, name="cam_dropout3")(x)
+        logits = common.cam_head(
+            x,
+            num_classes,
+            (),
+            False,
+            pooling,
+            0.0,
+            dense_initializer="glorot_uniform",
+        )
     model = keras.Model(inputs, logits, name=name)
     if weights is not None:
         pretrained.load(model, weights, "inception_v3_cam")

@@ -177,20 +177,17 @@ def resnet50_cam(
         inputs, logits = common.acol_head(
             inputs, x, num_classes, method, torch_style.he_fan_out_init()
         )
-        model = keras.Model(inputs, logits, name=name)
-        if weights is not None:
-            pretrained.load(model, weights, "resnet50_cam")
-        return model
-    logits = common.cam_head(
-        x,
-        num_classes,
-        (),
-        False,
-        pooling,
-        dropout_rate,
-        dropout_at_test,
-        dense_initializer=torch_style.linear_init(),
-    )
+    else:
+        logits = common.cam_head(
+            x,
+            num_classes,
+            (),
+            False,
+            pooling,
+            dropout_rate,
+            dropout_at_test,
+            dense_initializer=torch_style.linear_init(),
+        )
     model = keras.Model(inputs, logits, name=name)
     if weights is not None:
         pretrained.load(model, weights, "resnet50_cam")

@@ -126,21 +126,18 @@ def vgg16_cam(
         inputs, logits = common.acol_head(
             inputs, x, num_classes, method, "glorot_uniform"
         )
-        model = keras.Model(inputs, logits, name=name)
-        if weights is not None:
-            pretrained.load(model, weights, "vgg16_cam")
-        return model
-    logits = common.cam_head(
-        x,
-        num_classes,
-        (1024,),
-        False,
-        pooling,
-        dropout_rate,
-        dropout_at_test,
-        kernel_initializer=init,
-        dense_initializer=torch_style.linear_init(),
-    )
+    else:
+        logits = common.cam_head(
+            x,
+            num_classes,
+            (1024,),
+            False,
+            pooling,
+            dropout_rate,
+            dropout_at_test,
+            kernel_initializer=init,
+            dense_initializer=torch_style.linear_init(),
+        )
     model = keras.Model(inputs, logits, name=name)
     if weights is not None:
         pretrained.load(model, weights, "vgg16_cam")
