@@ -567,8 +567,7 @@ class TrainConfig(RunConfig):
                     self.method,
                 )
             return
-        default = dataclasses.fields(self)
-        default = next(f for f in default if f.name == "patch_sizes").default
+        default = type(self).__dataclass_fields__["patch_sizes"].default
         if self.conv1_patch_sizes or (
             self.patch_sizes and tuple(self.patch_sizes) != tuple(default)
         ):

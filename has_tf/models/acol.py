@@ -109,7 +109,7 @@ class AcolHeads(keras.layers.Layer):
                     1,
                     kernel_initializer=self.kernel_initializer,
                     name=f"{key}_classes",
-                    dtype=_float32_policy(self.dtype_policy),
+                    dtype="float32",  # float32 maps and logits, as `logits`
                 )
             ]
             for key in ("head_a", "head_b")
@@ -188,12 +188,6 @@ class AcolHeads(keras.layers.Layer):
                 self.kernel_initializer
             ),
         }
-
-
-def _float32_policy(policy):
-    return (
-        "float32" if "float16" in str(getattr(policy, "name", policy)) else None
-    )
 
 
 def labels_input():
