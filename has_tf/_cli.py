@@ -18,6 +18,8 @@ import sys
 from absl import app
 from absl import flags
 
+from has_tf import config as config_lib
+
 UsageError = app.UsageError
 
 __all__ = ["UsageError", "fail", "run", "no_arguments"]
@@ -49,7 +51,12 @@ def no_arguments(argv) -> None:
 def _parse(argv):
     """absl's flag parsing, its errors as one line (absl prints two)."""
     try:
+        if "plugins" in flags.FLAGS:  # An app with the config's flags.
+            # The plugins' methods' options are flags: defined first.
+            config_lib.load_plugins(argv, flags.FLAGS)
         return flags.FLAGS(argv)
+    except ValueError as error:  # A plugin that does not import.
+        fail(str(error))
     except flags.Error as error:
         # absl words a flagfile it cannot open "ERROR:: Unable to open ...".
         fail(str(error).removeprefix("ERROR:: "))

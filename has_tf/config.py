@@ -19,6 +19,7 @@ modules that own them (`has_tf.models`, `has_tf.input_pipeline`,
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import re
@@ -28,6 +29,7 @@ from absl import flags
 
 from has_tf import _checks
 from has_tf import _deprecation
+from has_tf import methods
 from has_tf import vocabulary
 
 STRATEGIES = vocabulary.STRATEGIES
@@ -122,6 +124,14 @@ class RunConfig:
         lower=8,
         task="images",
     )
+    plugins: tuple = _option(
+        (),
+        "Modules to import first, e.g. my_lab.my_method: each registers "
+        "methods (has_tf.methods.register) or models of its own. A run "
+        "records them; evaluation and restarts import them again.",
+        item=str,
+        shapes_run=False,
+    )
     resize_method: str = _option(
         "antialias",
         "Image resize kernel: antialias (bilinear widened when shrinking, "
@@ -133,8 +143,28 @@ class RunConfig:
 
     def __post_init__(self):
         _check_fields(self)
+        methods.load_plugins(self.plugins)
 
 
+def _method_options_as_keywords(config_class):
+    """Lets `config_class(...)` take the methods' own options as keywords
+    (`TrainConfig(method=name, <option>=value)`), into
+    `method_options`."""
+    generated = config_class.__init__
+
+    @functools.wraps(generated)
+    def __init__(self, *args, **kwargs):
+        names = {option.name for option in methods.options()}
+        options = dict(kwargs.pop("method_options", None) or {})
+        for name in [k for k in kwargs if k in names]:
+            options[name] = kwargs.pop(name)
+        generated(self, *args, method_options=options, **kwargs)
+
+    config_class.__init__ = __init__
+    return config_class
+
+
+@_method_options_as_keywords
 @dataclasses.dataclass
 class TrainConfig(RunConfig):
     """Everything a training run needs (`has_tf.train.train`)."""
@@ -185,52 +215,23 @@ class TrainConfig(RunConfig):
     )
     method: str = _option(
         "auto",
-        "The WSOL method, as wsolevaluation runs it: cam (no hiding), has "
-        "(Hide-and-Seek, --patch_sizes), cutmix (--cutmix_beta, "
-        "--cutmix_prob), adl (--adl_drop_rate, --adl_threshold), acol "
-        "(--acol_threshold). auto: has when --patch_sizes or "
-        "--conv1_patch_sizes hide something, else cam. Methods other than "
-        "has hide nothing (leave --patch_sizes at its default or empty).",
-        choices=vocabulary.METHOD_CHOICES,
-        task="images",
+        "The method (has_tf.methods). Images: cam (no hiding), has "
+        "(Hide-and-Seek, --patch_sizes), and as wsolevaluation runs them "
+        "cutmix (--cutmix_beta, --cutmix_prob), adl (--adl_drop_rate, "
+        "--adl_threshold), acol (--acol_threshold); methods other than has "
+        "hide nothing (leave --patch_sizes at its default or empty). "
+        "Videos: cam, has (--segment_size). auto: has when something is "
+        "hidden, else cam. A method of your own: --plugins.",
     )
-    cutmix_beta: float = _option(
-        1.0,
-        "CutMix: lambda ~ Beta(beta, beta) per batch (wsolevaluation's 1.0).",
-        lower=0.0,
-        lower_open=True,
-        task="images",
-    )
-    cutmix_prob: float = _option(
-        1.0,
-        "CutMix: probability of mixing a batch (wsolevaluation's 1.0).",
-        lower=0.0,
-        upper=1.0,
-        task="images",
-    )
-    adl_drop_rate: float = _option(
-        0.75,
-        "ADL: probability of the drop mask per forward pass (else the "
-        "importance map; wsolevaluation's 0.75).",
-        lower=0.0,
-        upper=1.0,
-        task="images",
-    )
-    adl_threshold: float = _option(
-        0.9,
-        "ADL: gamma, the drop mask's share of the attention's maximum "
-        "(wsolevaluation's 0.9).",
-        lower=0.0,
-        upper=1.0,
-        task="images",
-    )
-    acol_threshold: float = _option(
-        0.7,
-        "ACoL: erase the features where the first head's normalised map "
-        "of the class is >= this (wsolevaluation's 0.7).",
-        lower=0.0,
-        upper=1.0,
-        task="images",
+    method_options: dict = dataclasses.field(
+        default_factory=dict,
+        metadata=dict(
+            flag=False,
+            help="The methods' own options (has_tf.methods.Option), by "
+            "name; read as attributes (config.cutmix_beta).",
+            task="both tasks",
+            shapes_run=True,
+        ),
     )
     patch_sizes: tuple = _option(
         (0, 16, 32, 44, 56),
@@ -446,14 +447,7 @@ class TrainConfig(RunConfig):
         super().__post_init__()
         if not self.model_dir:
             _fail("model_dir", "a run needs a directory.", self.model_dir)
-        self._resolve_method()
-        if any(s > self.image_size for s in self.patch_sizes):
-            _fail(
-                "patch_sizes",
-                "a patch is larger than the crop "
-                f"(--image_size={self.image_size}).",
-                self.patch_sizes,
-            )
+        self._check_method_options()
         if self.model not in vocabulary.IMAGE_MODELS:
             if not self.model.endswith(".keras"):
                 _fail(
@@ -552,42 +546,40 @@ class TrainConfig(RunConfig):
         if self.data_service:
             _checks.grpc_address(self.data_service, "data_service")
 
-    def _resolve_method(self):
-        """Fills in `method` and turns hiding off for the other methods."""
-        hides = bool(self.patch_sizes) or bool(self.conv1_patch_sizes)
-        if self.method == "auto":
-            self.method = "has" if hides else "cam"
-            return
-        if self.method == "has":
-            if not hides:
-                _fail(
-                    "method",
-                    "has hides patches: set --patch_sizes (or "
-                    "--conv1_patch_sizes).",
-                    self.method,
-                )
-            return
-        default = type(self).__dataclass_fields__["patch_sizes"].default
-        if self.conv1_patch_sizes or (
-            self.patch_sizes and tuple(self.patch_sizes) != tuple(default)
-        ):
+    def _check_method_options(self):
+        """`method` is auto or registered; `method_options` holds every
+        registered method's options (defaults filled in), each checked."""
+        if self.method != "auto" and self.method not in methods.names():
             _fail(
                 "method",
-                f"{self.method} hides no patches; drop --patch_sizes / "
-                "--conv1_patch_sizes (or use --method=has).",
+                f"expected auto or one of {methods.names()} (a method of "
+                "your own: --plugins=<its module>).",
                 self.method,
             )
-        self.patch_sizes = ()
-        if self.method in vocabulary.MODEL_METHODS and (
-            self.model not in vocabulary.METHOD_MODELS
-        ):
+        known = {option.name: option for option in methods.options()}
+        unknown = sorted(set(self.method_options) - set(known))
+        if unknown:
             _fail(
-                "method",
-                f"{self.method} is built into "
-                f"{', '.join(vocabulary.METHOD_MODELS)} (--model="
-                f"{self.model}).",
-                self.method,
+                "method_options",
+                f"no registered method has the options {unknown}.",
+                self.method_options,
             )
+        self.method_options = {
+            name: _checked(
+                _option_field(option),
+                self.method_options.get(name, option.default),
+            )
+            for name, option in known.items()
+        }
+
+    def __getattr__(self, name):
+        # The methods' own options read as fields (config.cutmix_beta).
+        options = self.__dict__.get("method_options", {})
+        if name in options:
+            return options[name]
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}"
+        )
 
     @property
     def pipeline_seed(self) -> int | None:
@@ -808,7 +800,7 @@ class CamsConfig:
 
 def _check_fields(config) -> None:
     """Coerces and checks every field of `config` by its declaration."""
-    for field in dataclasses.fields(config):
+    for field in flag_fields(type(config), method_options=False):
         setattr(
             config, field.name, _checked(field, getattr(config, field.name))
         )
@@ -865,12 +857,47 @@ def _checked(field, value):
     return value
 
 
+def _option_field(option: methods.Option):
+    """A registered method's `Option` as a field declaration (its flag and
+    checks come from it as from the config's own fields)."""
+    field = _option(
+        option.default,
+        option.help,
+        choices=option.choices,
+        lower=option.lower,
+        upper=option.upper,
+        lower_open=option.lower_open,
+        upper_open=option.upper_open,
+        task=_METHOD_OPTIONS_TASK,
+    )
+    field.name = option.name
+    return field
+
+
+# The group the methods' own options are listed under.
+_METHOD_OPTIONS_TASK = "images"
+
+
+def flag_fields(config_class, method_options: bool = True) -> list:
+    """The fields of `config_class` that are flags, then (for
+    `TrainConfig`, with `method_options`) every registered method's own
+    options as fields."""
+    fields = [
+        f
+        for f in dataclasses.fields(config_class)
+        if f.metadata.get("flag", True)
+    ]
+    if method_options and issubclass(config_class, TrainConfig):
+        fields += [_option_field(o) for o in methods.options()]
+    return fields
+
+
 def _fields():
-    """Every option once: RunConfig's, then TrainConfig's, EvalConfig's,
-    CamsConfig's."""
+    """Every option once: RunConfig's, then TrainConfig's (with the
+    registered methods' options), EvalConfig's, CamsConfig's."""
     seen = {}
     for config in (TrainConfig, EvalConfig, CamsConfig):
-        for field in dataclasses.fields(config):
+        for field in flag_fields(config):
             seen.setdefault(field.name, field)
     return list(seen.values())
 
@@ -889,9 +916,13 @@ def define_flags(values: flags.FlagValues) -> None:
 
     Each flag's help starts with the task that reads it ("[images]",
     "[videos]"; none for both), and --helpfull lists the flags in one
-    group per task.
+    group per task. Flags `values` has already are left alone, so calling
+    it again after `--plugins` registered methods defines just their
+    options.
     """
     for field in _fields():
+        if field.name in values:
+            continue
         meta, default = field.metadata, field.default
         tag = "" if meta["task"] == TASK_GROUPS[0] else f"[{meta['task']}] "
         common = dict(
@@ -932,6 +963,8 @@ def define_flags(values: flags.FlagValues) -> None:
         else:
             flags.DEFINE_string(default=default, **common)
     for alias, name in FLAG_ALIASES.items():
+        if alias in values:
+            continue
         flags.DEFINE_alias(
             alias,
             name,
@@ -948,9 +981,7 @@ def key_flags(*config_classes) -> list:
     """The flag names of `config_classes`' fields (an app declares them as
     its key flags, so --helpshort lists them)."""
     return [
-        field.name
-        for config in config_classes
-        for field in dataclasses.fields(config)
+        field.name for config in config_classes for field in flag_fields(config)
     ]
 
 
@@ -959,7 +990,7 @@ def options_by_task(*config_classes) -> str:
     as text for an app's --helpshort."""
     groups = {task: [] for task in TASK_GROUPS}
     for config in config_classes:
-        for field in dataclasses.fields(config):
+        for field in flag_fields(config):
             names = groups[field.metadata["task"]]
             if f"--{field.name}" not in names:
                 names.append(f"--{field.name}")
@@ -977,7 +1008,7 @@ def options_by_task(*config_classes) -> str:
 
 
 def _from_values(config_class, values):
-    names = [f.name for f in dataclasses.fields(config_class)]
+    names = [f.name for f in flag_fields(config_class) if f.name in values]
     return config_class(**{name: values[name].value for name in names})
 
 
@@ -1059,6 +1090,49 @@ def _follow_flagfile(path: str, chain: list) -> None:
                 seen[name] = number
 
 
+def plugins_named(argv) -> list:
+    """The modules `--plugins` names in `argv` and in the flagfiles it
+    names (at any depth), in order: what must be imported before the
+    flags are parsed, since their methods' options are flags too."""
+    found = []
+
+    def add(value):
+        found.extend(m.strip() for m in value.split(",") if m.strip())
+
+    def follow(path, chain):
+        real = os.path.realpath(path)
+        if real in chain or not os.path.isfile(real):
+            return  # check_flagfiles and absl report these.
+        with open(real) as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("--flagfile="):
+                    follow(line.split("=", 1)[1], chain + [real])
+                elif line.startswith("--plugins="):
+                    add(line.split("=", 1)[1])
+
+    args = list(argv)
+    for i, arg in enumerate(args):
+        name, _, value = arg.partition("=")
+        if name in ("--flagfile", "-flagfile"):
+            value = value or (args[i + 1] if i + 1 < len(args) else "")
+            follow(value, [])
+        elif name in ("--plugins", "-plugins"):
+            add(value or (args[i + 1] if i + 1 < len(args) else ""))
+    return found
+
+
+def load_plugins(argv, values: flags.FlagValues) -> None:
+    """Imports the modules `--plugins` names in `argv` (or its
+    flagfiles) and defines their methods' options on `values`.
+
+    Raises:
+      ValueError: a module that does not import (naming `--plugins`).
+    """
+    methods.load_plugins(plugins_named(argv))
+    define_flags(values)
+
+
 def read_flagfile(path: str, **overrides) -> flags.FlagValues:
     """Parses a flagfile with the config's flags into fresh `FlagValues`.
 
@@ -1071,6 +1145,7 @@ def read_flagfile(path: str, **overrides) -> flags.FlagValues:
     """
     check_flagfiles([f"--flagfile={path}"])
     values = flags.FlagValues()
+    methods.load_plugins(plugins_named([f"--flagfile={path}"]))
     define_flags(values)
     values(["has_tf", f"--flagfile={path}"])
     for name, value in overrides.items():
@@ -1088,6 +1163,3 @@ def train_config_from_flagfile(path: str, **overrides) -> TrainConfig:
       absl.flags.Error: an unknown flag or a bad value in the file.
     """
     return train_config(read_flagfile(path, **overrides))
-
-
-define_flags(flags.FLAGS)

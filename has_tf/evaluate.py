@@ -29,6 +29,8 @@ from has_tf import tasks
 from has_tf.training import checkpoints
 from has_tf.training import run_dir
 
+# The config's options as this app's flags (defined once per process).
+config_lib.define_flags(flags.FLAGS)
 # --helpshort lists the evaluation options as this app's own, grouped by
 # task at the top.
 for _name in config_lib.key_flags(config_lib.EvalConfig):

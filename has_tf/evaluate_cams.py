@@ -42,6 +42,8 @@ from has_tf.metrics import cam_files
 from has_tf.metrics import parallel
 from has_tf.training import files as _files
 
+# The config's options as this app's flags (defined once per process).
+config_lib.define_flags(flags.FLAGS)
 # --helpshort lists this app's options (`config.CamsConfig`, and the
 # threshold grid's step) as its own.
 for _name in (*config_lib.key_flags(config_lib.CamsConfig), "threshold_step"):

@@ -107,9 +107,7 @@ def read_space(path: str) -> dict:
             f"--space={path}: expected a JSON object of flag name -> "
             f"distribution. Received: {str(raw)[:100]}"
         )
-    known = {
-        f.name for f in config_lib.TrainConfig.__dataclass_fields__.values()
-    }
+    known = {f.name for f in config_lib.flag_fields(config_lib.TrainConfig)}
     space, problems = {}, []
     for name, spec in raw.items():
         if name not in known:
@@ -230,7 +228,7 @@ def plan(flagfile, space_path, trials, seed, search_dir, val_split):
         model_dir = os.path.join(search_dir, f"trial_{index:03d}")
         try:
             flag_values = _trial_values(flagfile, values, model_dir, val_split)
-            config_lib.train_config(flag_values)
+            tasks.resolve_method(config_lib.train_config(flag_values))
             config_lib.eval_config(flag_values)
         except (flags.Error, ValueError) as error:
             problems.append(f"trial {index} {values}: {error}")

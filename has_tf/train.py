@@ -46,6 +46,8 @@ from has_tf.training import optimizers
 from has_tf.training import run_dir
 from has_tf.training import serving
 
+# The config's options as this app's flags (defined once per process).
+config_lib.define_flags(flags.FLAGS)
 # --helpshort lists the training options as this app's own, grouped by
 # task at the top.
 for _name in config_lib.key_flags(TrainConfig):
@@ -175,6 +177,9 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
       "steps_this_run", "replicas" and, with more than one replica,
       "replica_weights_max_diff" (0 when they stayed in sync).
     """
+    # --method=auto becomes the method the dataset's task picks, and the
+    # options are checked against it, before anything is recorded.
+    tasks.resolve_method(config)
     # Multi-worker collectives must be set up before any other TF op runs.
     if config.data_service:
         # Before anything runs: tf.data service would wait for an absent
@@ -232,6 +237,8 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
         1, setup.num_examples // config.batch_size
     )
     run_info = {"task": task.name, **setup.run_info}
+    if config.plugins:  # Evaluation imports them again.
+        run_info["plugins"] = list(config.plugins)
     # The run has started: its options are recorded from now on.
     run_dir.check_config(out_dir, config)
     write_run_info(out_dir, run_info)

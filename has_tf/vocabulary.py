@@ -37,13 +37,8 @@ IMAGE_MODELS = (
 # The backbones that take ImageNet-pretrained weights from a file
 # (`has_tf.models.pretrained`, `--init_from`).
 PRETRAINED_MODELS = ("vgg16_cam", "resnet50_cam", "inception_v3_cam")
-# The WSOL methods (`--method`): plain CAM, Hide-and-Seek, and the rivals
-# wsolevaluation compares it with (CutMix, ADL, ACoL), as it runs them.
-WSOL_METHODS = ("cam", "has", "cutmix", "adl", "acol")
-# `--method`'s choices: "auto" is has when patches are hidden, else cam.
-METHOD_CHOICES = ("auto",) + WSOL_METHODS
-# Methods that live in the model, and the classifiers built with them.
-MODEL_METHODS = ("adl", "acol")
+# The classifiers that have the method places (`has_tf.models.BuiltIn`):
+# the methods that build layers in (ADL, ACoL) take these.
 METHOD_MODELS = ("small_gap", "vgg16_cam", "resnet50_cam", "inception_v3_cam")
 # Global pooling of the image classifiers: GAP, or the GMP ablation.
 POOLINGS = ("avg", "max")

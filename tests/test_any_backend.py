@@ -304,7 +304,11 @@ def test_adl_and_acol_models_train_and_give_the_reference_rules(tmp_path):
     y = np.arange(8) % 3
     for method in ("adl", "acol"):
         model = models.small_gap(
-            3, (16, 16, 3), widths=(8, 8), cam_filters=8, wsol_method=method
+            3,
+            (16, 16, 3),
+            widths=(8, 8),
+            cam_filters=8,
+            method=getattr(models, method).built_in(),
         )
         model.compile(
             keras.optimizers.SGD(0.05),

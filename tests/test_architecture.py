@@ -35,6 +35,7 @@ NUMPY_ONLY = [
     "has_tf._cli",
     "has_tf._deprecation",
     "has_tf.vocabulary",
+    "has_tf.methods",
     "has_tf.config",
     "has_tf.postprocess",
     "has_tf.metrics",
@@ -114,6 +115,15 @@ FORBIDDEN = {
     ],
     "has_tf.config": [*_TENSORFLOW_LAYERS, "has_tf.training"],
     "has_tf.tasks": ["has_tf.config"],
+    # A method's record knows no task, config, pipeline or dataset; its
+    # hooks build with models when called.
+    "has_tf.methods": [
+        "has_tf.tasks",
+        "has_tf.config",
+        "has_tf.input_pipeline",
+        "has_tf.datasets",
+        "has_tf.training",
+    ],
     # What keeps a run safe knows no task, model or dataset.
     "has_tf.training": [*_TENSORFLOW_LAYERS, "has_tf.postprocess"],
 }

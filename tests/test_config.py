@@ -3,12 +3,11 @@ help grouped by task, the 0.2 flag alias. (That importing it loads no
 TensorFlow is checked with the other NumPy-only modules in
 test_architecture.py.)"""
 
-import dataclasses
-
 import pytest
 from absl import flags
 
 from has_tf import config
+from has_tf import methods
 from has_tf import train
 
 
@@ -28,13 +27,16 @@ from has_tf import train
     ],
 )
 def test_invalid_configs_name_the_flag(tmp_path, kwargs, match, tiny):
+    """Checked when the config is made or, for the method's own options,
+    when its method is resolved (as training does first)."""
     with pytest.raises(ValueError, match=match):
-        train.TrainConfig(model_dir=str(tmp_path), **{**tiny, **kwargs})
+        made = train.TrainConfig(model_dir=str(tmp_path), **{**tiny, **kwargs})
+        methods.resolve(made, "images")
 
 
 def test_every_option_names_its_task():
     for klass in (config.TrainConfig, config.EvalConfig, config.CamsConfig):
-        for field in dataclasses.fields(klass):
+        for field in config.flag_fields(klass):
             assert field.metadata["task"] in config.TASK_GROUPS, field.name
 
 
@@ -64,8 +66,9 @@ def test_options_by_task_lists_each_option_once_in_80_columns():
     assert all(len(line) <= 80 for line in text.splitlines())
     listed = text.split()
     for klass in (config.TrainConfig, config.EvalConfig):
-        for field in dataclasses.fields(klass):
+        for field in config.flag_fields(klass):
             assert listed.count(f"--{field.name}") == 1, field.name
+    assert "--cutmix_beta" in listed  # A method's own option.
     videos = text[text.index("  videos:") :]
     assert "--segment_size" in videos and "--patch_sizes" not in videos
 

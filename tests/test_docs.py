@@ -11,6 +11,8 @@ import warnings
 
 import pytest
 
+from has_tf.methods import registry
+
 ROOT = pathlib.Path(__file__).parent.parent
 # CHANGELOG.md names 0.1/0.2 paths on purpose; the rest must be current.
 PAGES = sorted(
@@ -109,8 +111,10 @@ def _snippets(page):
 )
 def test_snippets_run(page, tmp_path, monkeypatch, capsys):
     """A page's snippets run in order in one namespace, in an empty
-    directory; the output a page quotes ("It prints `...`") is printed."""
+    directory; the output a page quotes ("It prints `...`") is printed.
+    Methods a page registers are gone afterwards."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(registry, "_METHODS", dict(registry._METHODS))
     namespace = {}
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)

@@ -10,6 +10,8 @@ import pytest
 from absl import flags
 
 from has_tf import config as config_lib
+from has_tf import datasets
+from has_tf import methods
 
 FILES = sorted(
     glob.glob(os.path.join("flags", "*.cfg"))
@@ -57,6 +59,9 @@ def test_flagfile_gives_a_valid_config(path):
         assert "# Run:  python -m has_tf.train --flagfile=" + path in text
         assert "Paper" in text.split("\n--", 1)[0]
     config = config_lib.train_config_from_flagfile(path, model_dir="unused")
+    methods.resolve(
+        config, "videos" if datasets.is_temporal(config.dataset) else "images"
+    )
     assert config.epochs >= 1
     if "_has_" in path and "conv1" not in path:
         assert config.patch_sizes
@@ -239,6 +244,7 @@ def test_wsol_recipes_quote_the_tools_table(dataset, backbone, method):
         )
     assert "not run here" in header
     config = config_lib.train_config_from_flagfile(path)
+    methods.resolve(config, "images")
     assert config.method == method
     assert config.model == f"{backbone}_cam"
     assert config.init_from.endswith(f"{backbone}.tv_in1k/model.safetensors")

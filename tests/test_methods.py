@@ -15,14 +15,18 @@ import pytest
 import tensorflow as tf
 
 from has_tf import config as config_lib
+from has_tf import methods
 from has_tf import models
 from has_tf.input_pipeline import images as image_pipeline
 from has_tf.models import acol
 
 
 def _config(**options):
+    """A config whose method is resolved for images, as training does."""
     base = dict(model_dir="/tmp/unused", dataset="synthetic_parts/tiny")
-    return config_lib.TrainConfig(**{**base, **options})
+    config = config_lib.TrainConfig(**{**base, **options})
+    methods.resolve(config, "images")
+    return config
 
 
 @pytest.mark.parametrize(
@@ -48,6 +52,7 @@ def test_method_resolves_and_turns_hiding_off(options, method, patch_sizes):
         (dict(method="has", patch_sizes=()), "has hides patches"),
         (dict(method="acol", model="alexnet_gap"), "built into"),
         (dict(method="bogus"), "method"),
+        (dict(method="cutmix", adl_drop_rate=2.0), "adl_drop_rate"),
         (dict(method="cutmix", cutmix_beta=0.0), "cutmix_beta"),
         (dict(method="adl", adl_threshold=1.5), "adl_threshold"),
     ],
@@ -128,7 +133,7 @@ def test_acol_training_loss_is_the_sum_of_both_heads():
         widths=(8, 8),
         cam_filters=8,
         batch_norm=False,
-        wsol_method="acol",
+        method=acol.built_in(),
     )
     model.compile(
         optimizer=keras.optimizers.SGD(0.0),
@@ -156,7 +161,7 @@ def test_acol_training_loss_is_the_sum_of_both_heads():
 
 def test_acol_cams_follow_the_class_asked_for():
     model = models.small_gap(
-        3, (16, 16, 3), widths=(8, 8), cam_filters=8, wsol_method="acol"
+        3, (16, 16, 3), widths=(8, 8), cam_filters=8, method=acol.built_in()
     )
     net = models.cam_model(model)
     images = np.random.default_rng(2).standard_normal((2, 16, 16, 3))
@@ -184,7 +189,11 @@ def test_acol_cams_follow_the_class_asked_for():
 def test_adl_models_are_the_cam_model_at_inference():
     plain = models.small_gap(3, (16, 16, 3), widths=(8, 8), cam_filters=8)
     with_adl = models.small_gap(
-        3, (16, 16, 3), widths=(8, 8), cam_filters=8, wsol_method="adl"
+        3,
+        (16, 16, 3),
+        widths=(8, 8),
+        cam_filters=8,
+        method=models.adl.built_in(),
     )
     with_adl.set_weights(plain.get_weights())
     images = np.random.default_rng(3).standard_normal((2, 16, 16, 3))
@@ -196,8 +205,8 @@ def test_adl_models_are_the_cam_model_at_inference():
         "adl2",
         "adl3",
     ]
-    with pytest.raises(ValueError, match="wsol_method"):
-        models.small_gap(3, (16, 16, 3), wsol_method="has")
+    with pytest.raises(ValueError, match="method"):
+        models.small_gap(3, (16, 16, 3), method="has")
 
 
 @pytest.mark.slow

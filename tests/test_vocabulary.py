@@ -71,8 +71,6 @@ def test_no_word_means_two_things():
     subsets = {
         "PRETRAINED_MODELS": "IMAGE_MODELS",
         "METHOD_MODELS": "IMAGE_MODELS",
-        "MODEL_METHODS": "WSOL_METHODS",
-        "WSOL_METHODS": "METHOD_CHOICES",
     }
     for subset, of in subsets.items():
         assert set(getattr(vocabulary, subset)) < set(getattr(vocabulary, of))

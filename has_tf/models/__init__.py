@@ -21,6 +21,7 @@ from has_tf.models.cam import upsample_cams
 from has_tf.models.classifier import HEADS as CAM_HEADS
 from has_tf.models.classifier import cam_classifier
 from has_tf.models.common import POOLINGS
+from has_tf.models.common import BuiltIn
 from has_tf.models.common import LocalResponseNorm
 from has_tf.models.googlenet_gap import googlenet_gap
 from has_tf.models.inception_v3_cam import inception_v3_cam
@@ -69,6 +70,7 @@ NEW_LAYERS = {
 __all__ = [
     "ADL",
     "AcolHeads",
+    "BuiltIn",
     "IMAGE_MODELS",
     "INPUT_SIDES",
     "NEW_LAYERS",

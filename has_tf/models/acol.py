@@ -26,6 +26,7 @@ from keras import layers
 from keras import ops
 
 from has_tf import _checks
+from has_tf.models import common
 
 __all__ = [
     "AcolHeads",
@@ -206,6 +207,33 @@ def acol_heads(
         kernel_initializer=kernel_initializer,
         name=LAYER_NAME,
     )(features, labels)
+
+
+def built_in(threshold: float = DEFAULT_THRESHOLD) -> common.BuiltIn:
+    """ACoL as wsolevaluation builds it into its backbones: two heads in
+    place of the CAM head (the model then takes `[images, labels]`), VGG16
+    with the tool's ACoL pools and Glorot-initialised convs, no
+    Inception-v3 head dropout.
+
+    Args:
+      threshold: erase where the first head's normalised map is >= this,
+        in [0, 1].
+    """
+    _checks.probability(threshold, "acol_threshold")
+
+    def head(inputs, x, num_classes, width, kernel_initializer):
+        labels = labels_input()
+        logits = acol_heads(
+            x, labels, num_classes, width, threshold, kernel_initializer
+        )
+        return [inputs, labels], logits
+
+    return common.BuiltIn(
+        head=head,
+        overlapping_pools=True,
+        backbone_init="glorot_uniform",
+        head_dropout=False,
+    )
 
 
 def takes_labels(model: keras.Model) -> bool:

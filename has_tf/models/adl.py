@@ -13,7 +13,7 @@ identity at inference; in training, for feature maps `x` `[B, h, w, C]`:
 `adl(x, draw, ...)` is the rule for a given draw (what the golden test
 feeds the reference's own draws to); `ADL` draws with its
 `keras.random.SeedGenerator`. The builders of `has_tf.models` place it
-where wsolevaluation does (`wsol_method="adl"`).
+where wsolevaluation does (`method=built_in()`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,15 @@ import numpy as np
 from keras import ops
 
 from has_tf import _checks
+from has_tf.models import common
 
-__all__ = ["ADL", "DEFAULT_DROP_RATE", "DEFAULT_THRESHOLD", "adl"]
+__all__ = [
+    "ADL",
+    "DEFAULT_DROP_RATE",
+    "DEFAULT_THRESHOLD",
+    "adl",
+    "built_in",
+]
 
 # wsolevaluation's defaults (config.py: --adl_drop_rate, --adl_threshold).
 DEFAULT_DROP_RATE = 0.75
@@ -97,3 +104,22 @@ class ADL(keras.layers.Layer):
             "threshold": self.threshold,
             "seed": self.seed,
         }
+
+
+def built_in(
+    drop_rate: float = DEFAULT_DROP_RATE, threshold: float = DEFAULT_THRESHOLD
+) -> common.BuiltIn:
+    """ADL as wsolevaluation builds it into its backbones: an `ADL` layer
+    named `adl{index}` at each of the backbone's three method places
+    (`common.BuiltIn.stage`), no Inception-v3 head dropout.
+
+    Args:
+      drop_rate, threshold: as `ADL` takes them, in [0, 1].
+    """
+    _checks.probability(drop_rate, "adl_drop_rate")
+    _checks.probability(threshold, "adl_threshold")
+
+    def stage(x, index):
+        return ADL(drop_rate, threshold, name=f"adl{index}")(x)
+
+    return common.BuiltIn(stage=stage, head_dropout=False)

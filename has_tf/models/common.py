@@ -16,17 +16,12 @@ import keras
 from keras import layers
 from keras import ops
 
-from has_tf import _checks
 from has_tf import vocabulary
 from has_tf.layers import HideAndSeekLayer
 from has_tf.layers import PixelNormalization
-from has_tf.models import acol
-from has_tf.models import adl
 
 POOLINGS = vocabulary.POOLINGS
 POOL_NAMES = {"avg": "gap", "max": "gmp"}
-# The methods a builder can build in (`Method`): cam is the plain model.
-MODEL_METHODS = ("cam",) + vocabulary.MODEL_METHODS
 
 
 @keras.saving.register_keras_serializable(package="has_tf")
@@ -290,53 +285,52 @@ def check_min_size(
 
 
 @dataclasses.dataclass(frozen=True)
-class Method:
-    """The WSOL method built into a classifier and its hyperparameters.
+class BuiltIn:
+    """What a method builds into a backbone (`method=` of the builders).
 
-    `name`: "cam" (a plain CAM classifier: also what HaS, CutMix and the
-    paper's models train), "adl" (ADL layers where wsolevaluation puts
-    them) or "acol" (ACoL's two heads instead of the CAM head; the model
-    takes the labels as a second input). The others as
-    `has_tf.models.adl.ADL` and `has_tf.models.acol.AcolHeads` take them.
+    A plain CAM classifier (what CAM, Hide-and-Seek and CutMix train) is
+    `BuiltIn()`. A method module (`has_tf.methods`) makes the record; the
+    builders read its fields and never a method's name. The layers' own
+    modules give the records of the methods wsolevaluation builds in:
+    `has_tf.models.adl.built_in` and `has_tf.models.acol.built_in`.
+
+    Attributes:
+      stage: None, or `(x, index) -> x` applied at the backbone's method
+        places 1, 2, 3 (wsolevaluation's ADL places: VGG16 after pool3,
+        conv4_3, conv5_3; ResNet50 after layer3.0, layer4.0, layer4.2;
+        Inception-v3 after Mixed_5d, Mixed_6e, the head's second conv;
+        small_gap after its last pool, last stage and CAM conv).
+      head: None (the CAM head), or `(inputs, x, num_classes, width,
+        kernel_initializer) -> (model_inputs, logits)` in its place, on the
+        last features `x` (`width`: the head's suggested conv width).
+      overlapping_pools: VGG16's pools as the tool's ACoL VGG has them
+        (3x3/s2/p1, 3x3/s1 after conv5_3, a 3x3 average pool).
+      backbone_init: None, or the Keras initializer of every conv of
+        VGG16 (the tool's ACoL VGG initialises its whole model so).
+      head_dropout: Inception-v3's head keeps its three dropouts (the
+        tool's InceptionAdl and ACoL heads have none).
     """
 
-    name: str = "cam"
-    adl_drop_rate: float = adl.DEFAULT_DROP_RATE
-    adl_threshold: float = adl.DEFAULT_THRESHOLD
-    acol_threshold: float = acol.DEFAULT_THRESHOLD
+    stage: Callable | None = None
+    head: Callable | None = None
+    overlapping_pools: bool = False
+    backbone_init: str | None = None
+    head_dropout: bool = True
 
-    def adl(self, x, index: int):
-        """`x`, followed by the ADL layer `adl{index}` under "adl"."""
-        if self.name != "adl":
-            return x
-        return adl.ADL(
-            self.adl_drop_rate, self.adl_threshold, name=f"adl{index}"
-        )(x)
+    def at(self, x, index: int):
+        """`x` after the method's layers at place `index` (1, 2, 3)."""
+        return x if self.stage is None else self.stage(x, index)
 
 
-def check_method(model_name, method) -> Method:
-    """`method` (None, a name, or a `Method`) as a checked `Method`."""
+def check_method(model_name, method) -> BuiltIn:
+    """`method` (None or a `BuiltIn`) as a `BuiltIn`."""
     if method is None:
-        method = Method()
-    elif isinstance(method, str):
-        method = Method(method)
-    if not isinstance(method, Method) or method.name not in MODEL_METHODS:
+        return BuiltIn()
+    if not isinstance(method, BuiltIn):
         raise ValueError(
-            f"{model_name}: expected `wsol_method` in {MODEL_METHODS} (or "
-            "a has_tf.models.common.Method). Received: "
-            f"wsol_method={method!r}"
+            f"{model_name}: expected `method` to be None or a "
+            "has_tf.models.BuiltIn (e.g. has_tf.models.adl.built_in()). "
+            "Received: "
+            f"method={method!r}"
         )
-    _checks.probability(method.adl_drop_rate, "adl_drop_rate")
-    _checks.probability(method.adl_threshold, "adl_threshold")
-    _checks.probability(method.acol_threshold, "acol_threshold")
     return method
-
-
-def acol_head(inputs, x, num_classes, method, kernel_initializer, width=1024):
-    """ACoL's heads on the features `x` (`has_tf.models.acol`): returns
-    `([inputs, labels], logits)`, the labels an int32 `[B]` input."""
-    labels = acol.labels_input()
-    logits = acol.acol_heads(
-        x, labels, num_classes, width, method.acol_threshold, kernel_initializer
-    )
-    return [inputs, labels], logits

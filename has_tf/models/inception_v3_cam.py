@@ -26,13 +26,14 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from has_tf.models import acol
 from has_tf.models import common
 from has_tf.models import pretrained
 from has_tf.models import torch_style
 
 BN_EPSILON = 1e-3
 # The layers wsolevaluation adds (its 10x learning-rate group).
-NEW_LAYERS = ("cam_conv", "logits", "acol")
+NEW_LAYERS = ("cam_conv", "logits", acol.LAYER_NAME)
 # InceptionA pool features; InceptionC 7x7 channels.
 MIXED_5 = (("Mixed_5b", 32), ("Mixed_5c", 64), ("Mixed_5d", 64))
 MIXED_6 = (
@@ -120,7 +121,7 @@ def inception_v3_cam(
     input_hide_patch_sizes=None,
     input_hide_prob: float = 0.5,
     input_normalization=None,
-    wsol_method="cam",
+    method: common.BuiltIn | None = None,
     name: str = "inception_v3_cam",
 ) -> keras.Model:
     """Builds InceptionV3-CAM.
@@ -148,11 +149,12 @@ def inception_v3_cam(
         normalises them in its first op (`input_pixels`, a
         `has_tf.PixelNormalization`, which also does the input hiding):
         how has_tf's apps build it.
-      wsol_method: "cam", "adl", "acol" or a `common.Method` (with the
-        method's hyperparameters), as wsolevaluation builds them: "adl"
-        adds ADL after Mixed_5d, Mixed_6e and the head's second conv
-        (`adl1`..`adl3`) and has no dropout (the tool's InceptionAdl);
-        "acol" puts ACoL's two heads on Mixed_6e (`acol`, Glorot-
+      method: what a method builds in (`common.BuiltIn`: has_tf.methods
+        makes it; `has_tf.models.adl.built_in()`,
+        `has_tf.models.acol.built_in()`), None for the plain classifier.
+        wsolevaluation's places: ADL after Mixed_5d, Mixed_6e and the
+        head's second conv (`adl1`..`adl3`) and no dropout (the tool's
+        InceptionAdl); ACoL's two heads on Mixed_6e (`acol`, Glorot-
         initialised; no CAM convs, `pooling` and `dropout_rate` do not
         apply) and takes `[images, labels]`.
       name: the model's name.
@@ -177,8 +179,8 @@ def inception_v3_cam(
     common.check_min_size(
         "inception_v3_cam", shape, lambda n: _cam_side(n, large_feature_map)
     )
-    method = common.check_method("inception_v3_cam", wsol_method)
-    if method.name != "cam":
+    method = common.check_method("inception_v3_cam", method)
+    if not method.head_dropout:
         dropout_rate = 0.0
     dropout = common.AlwaysDropout if dropout_at_test else layers.Dropout
     inputs, x = common.model_input(
@@ -197,23 +199,23 @@ def inception_v3_cam(
     x = torch_style.max_pool(x, 3, 2, "maxpool2", padding=1, ceil_mode=True)
     for block, pool_features in MIXED_5:
         x = _inception_a(x, block, pool_features)
-    x = method.adl(x, 1)
+    x = method.at(x, 1)
     if not large_feature_map:
         x = torch_style.max_pool(x, 3, 2, "maxpool3", ceil_mode=True)
     x = _inception_b(x, "Mixed_6a")
     for block, c7 in MIXED_6:
         x = _inception_c(x, block, c7)
-    x = method.adl(x, 2)
-    if method.name == "acol":
-        inputs, logits = common.acol_head(
-            inputs, x, num_classes, method, "glorot_uniform"
+    x = method.at(x, 2)
+    if method.head is not None:
+        inputs, logits = method.head(
+            inputs, x, num_classes, 1024, "glorot_uniform"
         )
     else:
         for index in (1, 2):
             if dropout_rate:
                 x = dropout(dropout_rate, name=f"cam_dropout{index}")(x)
             x = common.conv_block(x, 1024, 3, f"cam_conv{index}")
-        x = method.adl(x, 3)
+        x = method.at(x, 3)
         if dropout_rate:
             x = dropout(dropout_rate, name="cam_dropout3")(x)
         logits = common.cam_head(

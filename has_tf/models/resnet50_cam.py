@@ -93,7 +93,7 @@ def resnet50_cam(
     input_hide_patch_sizes=None,
     input_hide_prob: float = 0.5,
     input_normalization=None,
-    wsol_method="cam",
+    method: common.BuiltIn | None = None,
     name: str = "resnet50_cam",
 ) -> keras.Model:
     """Builds ResNet50-CAM.
@@ -119,10 +119,11 @@ def resnet50_cam(
         normalises them in its first op (`input_pixels`, a
         `has_tf.PixelNormalization`, which also does the input hiding):
         how has_tf's apps build it.
-      wsol_method: "cam", "adl", "acol" or a `common.Method` (with the
-        method's hyperparameters), as wsolevaluation builds them: "adl"
-        adds ADL after blocks layer3.0, layer4.0 and layer4.2 (`adl1`..
-        `adl3`); "acol" puts ACoL's two heads on layer4 (`acol`, He
+      method: what a method builds in (`common.BuiltIn`: has_tf.methods
+        makes it; `has_tf.models.adl.built_in()`,
+        `has_tf.models.acol.built_in()`), None for the plain classifier.
+        wsolevaluation's places: ADL after blocks layer3.0, layer4.0 and
+        layer4.2 (`adl1`..`adl3`); ACoL's two heads on layer4 (`acol`, He
         fan-out initialised as the tool's; `pooling` and `dropout_rate`
         do not apply) and takes `[images, labels]`.
       name: the model's name.
@@ -141,7 +142,7 @@ def resnet50_cam(
     common.check_min_size(
         "resnet50_cam", shape, lambda n: _cam_side(n, large_feature_map)
     )
-    method = common.check_method("resnet50_cam", wsol_method)
+    method = common.check_method("resnet50_cam", method)
     adl_after = {(3, 0): 1, (4, 0): 2, (4, 2): 3}
     inputs, x = common.model_input(
         "resnet50_cam",
@@ -172,10 +173,10 @@ def resnet50_cam(
             )
             channels = planes * EXPANSION
             if (index, block) in adl_after:
-                x = method.adl(x, adl_after[index, block])
-    if method.name == "acol":
-        inputs, logits = common.acol_head(
-            inputs, x, num_classes, method, torch_style.he_fan_out_init()
+                x = method.at(x, adl_after[index, block])
+    if method.head is not None:
+        inputs, logits = method.head(
+            inputs, x, num_classes, 1024, torch_style.he_fan_out_init()
         )
     else:
         logits = common.cam_head(

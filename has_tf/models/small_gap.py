@@ -30,7 +30,7 @@ def small_gap(
     input_normalization=None,
     conv1_hide_patch_sizes=None,
     conv1_hide_prob: float = 0.5,
-    wsol_method="cam",
+    method: common.BuiltIn | None = None,
     name: str = "small_gap",
 ) -> keras.Model:
     """Builds the small GAP network.
@@ -61,10 +61,11 @@ def small_gap(
       conv1_hide_patch_sizes: hide patches of the conv1 feature maps in
         training (as `alexnet_gap`), e.g. `(4,)`; None disables it.
       conv1_hide_prob: hiding probability for those cells.
-      wsol_method: "cam", "adl", "acol" or a `common.Method`. wsolevaluation
-        has no small net; placed as on its VGG16, at the last three
-        stage boundaries: "adl" adds ADL after the last pool, the last
-        stage and the CAM conv (`adl1`..`adl3`); "acol" puts ACoL's two
+      method: what a method builds in (`common.BuiltIn`, from
+        has_tf.methods; None: the plain classifier). wsolevaluation has no
+        small net; placed as on its VGG16, at the last three
+        stage boundaries: ADL goes after the last pool, the last
+        stage and the CAM conv (`adl1`..`adl3`); ACoL's two
         heads (`cam_filters` wide, `acol`) on the last stage and takes
         `[images, labels]` (`pooling`, `dropout_rate` do not apply).
       name: the model's name.
@@ -90,7 +91,7 @@ def small_gap(
         )
     pools = len(widths) - 1
     common.check_min_size("small_gap", shape, lambda n: n // 2**pools)
-    method = common.check_method("small_gap", wsol_method)
+    method = common.check_method("small_gap", method)
     inputs, x = common.model_input(
         "small_gap",
         shape,
@@ -107,11 +108,11 @@ def small_gap(
         if index <= pools:
             x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
         if index == len(widths) - 1:
-            x = method.adl(x, 1)
-    x = method.adl(x, 2)
-    if method.name == "acol":
-        inputs, logits = common.acol_head(
-            inputs, x, num_classes, method, "glorot_uniform", cam_filters
+            x = method.at(x, 1)
+    x = method.at(x, 2)
+    if method.head is not None:
+        inputs, logits = method.head(
+            inputs, x, num_classes, cam_filters, "glorot_uniform"
         )
         return keras.Model(inputs, logits, name=name)
     x = common.cam_head(
@@ -122,6 +123,6 @@ def small_gap(
         pooling,
         dropout_rate,
         dropout_at_test,
-        adl=lambda features: method.adl(features, 3),
+        adl=lambda features: method.at(features, 3),
     )
     return keras.Model(inputs, x, name=name)

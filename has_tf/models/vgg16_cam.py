@@ -18,6 +18,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from has_tf.models import acol
 from has_tf.models import common
 from has_tf.models import pretrained
 from has_tf.models import torch_style
@@ -25,7 +26,7 @@ from has_tf.models import torch_style
 # (filters, convs) per block.
 BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 # The layers wsolevaluation adds (its 10x learning-rate group).
-NEW_LAYERS = ("cam_conv", "logits", "acol")
+NEW_LAYERS = ("cam_conv", "logits", acol.LAYER_NAME)
 
 
 def _cam_side(side, large_feature_map):
@@ -43,7 +44,7 @@ def vgg16_cam(
     input_hide_patch_sizes=None,
     input_hide_prob: float = 0.5,
     input_normalization=None,
-    wsol_method="cam",
+    method: common.BuiltIn | None = None,
     name: str = "vgg16_cam",
 ) -> keras.Model:
     """Builds VGG16-CAM.
@@ -68,10 +69,12 @@ def vgg16_cam(
         normalises them in its first op (`input_pixels`, a
         `has_tf.PixelNormalization`, which also does the input hiding):
         how has_tf's apps build it.
-      wsol_method: "cam", "adl", "acol" or a `common.Method` (with the
-        method's hyperparameters), as wsolevaluation builds them: "adl"
-        adds ADL after pool3, conv4_3 and conv5_3 (`adl1`..`adl3`);
-        "acol" uses 3x3/s2/p1 max pools (pool4 3x3/s1 with
+      method: what a method builds in (`common.BuiltIn`: has_tf.methods
+        makes it; `has_tf.models.adl.built_in()`,
+        `has_tf.models.acol.built_in()`), None for the plain classifier.
+        wsolevaluation's places: ADL after pool3, conv4_3 and conv5_3
+        (`adl1`..`adl3`);
+        ACoL uses 3x3/s2/p1 max pools (pool4 3x3/s1 with
         `large_feature_map`), a 3x3/s1 max pool after conv5_3 and a 3x3
         average pool (`pool5`, `feature_avg`), then ACoL's two heads
         (`acol`, Glorot-initialised like the tool's whole model;
@@ -93,9 +96,8 @@ def vgg16_cam(
     common.check_min_size(
         "vgg16_cam", shape, lambda n: _cam_side(n, large_feature_map)
     )
-    method = common.check_method("vgg16_cam", wsol_method)
-    acol = method.name == "acol"
-    init = "glorot_uniform" if acol else torch_style.he_fan_out_init()
+    method = common.check_method("vgg16_cam", method)
+    init = method.backbone_init or torch_style.he_fan_out_init()
     inputs, x = common.model_input(
         "vgg16_cam",
         shape,
@@ -109,8 +111,8 @@ def vgg16_cam(
                 x, filters, 3, f"conv{block}_{index}", kernel_initializer=init
             )
         if block == 4:
-            x = method.adl(x, 2)
-        if acol:
+            x = method.at(x, 2)
+        if method.overlapping_pools:
             # The tool's 'M1' (3x3/s2/p1) and 'M2' (3x3/s1/p1) pools.
             stride = (
                 1 if block == 5 or (block == 4 and large_feature_map) else 2
@@ -119,12 +121,13 @@ def vgg16_cam(
         elif block <= 3 or (block == 4 and not large_feature_map):
             x = layers.MaxPooling2D(2, 2, name=f"pool{block}")(x)
         if block == 3:
-            x = method.adl(x, 1)
-    x = method.adl(x, 3)
-    if acol:
+            x = method.at(x, 1)
+    x = method.at(x, 3)
+    if method.overlapping_pools:
         x = torch_style.avg_pool_include_pad(x, 3, "feature_avg", 1)
-        inputs, logits = common.acol_head(
-            inputs, x, num_classes, method, "glorot_uniform"
+    if method.head is not None:
+        inputs, logits = method.head(
+            inputs, x, num_classes, 1024, "glorot_uniform"
         )
     else:
         logits = common.cam_head(

@@ -21,6 +21,7 @@ import json
 import os
 
 from has_tf import datasets
+from has_tf import methods
 from has_tf.tasks.action_localization import ActionLocalization
 from has_tf.tasks.base import RUN_INFO
 from has_tf.tasks.base import Task
@@ -41,6 +42,7 @@ __all__ = [
     "for_run",
     "load_run",
     "read_metrics",
+    "resolve_method",
 ]
 
 # Every task by the name it records.
@@ -69,6 +71,17 @@ def for_dataset(name: str) -> Task:
     if datasets.is_temporal(name):
         return ActionLocalization()
     return ImageLocalization()
+
+
+def resolve_method(config):
+    """The `has_tf.methods.Method` the run trains with: `config.method`
+    (or "auto") resolved for its dataset's task and its options checked
+    (`methods.resolve`; sets `config.method`).
+
+    Raises:
+      ValueError: naming the flag, as `methods.resolve`.
+    """
+    return methods.resolve(config, for_dataset(config.dataset).inputs)
 
 
 def for_run(model_dir: str) -> Task | None:

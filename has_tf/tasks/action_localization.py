@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from has_tf import datasets
+from has_tf import methods
 from has_tf import models
 from has_tf import visualize
 from has_tf.datasets import thumos14_features
@@ -53,8 +54,10 @@ class ActionLocalization:
     """The action network on video-feature datasets (module docstring)."""
 
     name = "action_localization"
+    inputs = "videos"
 
     def training(self, config, dataset, builder) -> TrainingSetup:
+        method = methods.resolve(config, self.inputs)
         if config.data_service:
             raise ValueError(
                 "--data_service serves image datasets only: the video "
@@ -73,14 +76,14 @@ class ActionLocalization:
                 dataset,
                 context.get_per_replica_batch_size(config.batch_size),
                 num_steps=config.num_steps,
-                segment_size=config.segment_size,
-                hide_prob=config.hide_prob,
                 fill_value=mean,
                 seed=config.seed,
                 input_context=context,
                 start_batch=start_step,
                 sampling=config.video_sampling,
                 cache=config.video_cache,
+                # Nothing is hidden unless the method says so.
+                **{"segment_size": 0, **method.pipeline(config)},
             )
 
         def build_model():
@@ -105,6 +108,7 @@ class ActionLocalization:
                 "num_classes": num_classes,
                 "model": "temporal_net",
                 "temporal_loss": config.temporal_loss,
+                "method": method.record(config),
             },
             inputs=inputs,
             build_model=build_model,

@@ -34,6 +34,7 @@ from typing import Protocol
 import keras
 
 # Registers the custom layers and losses a saved run refers to.
+from has_tf import methods
 from has_tf import models  # noqa: F401
 from has_tf.models import pretrained
 from has_tf.training import files as _files
@@ -251,6 +252,8 @@ def load_run(model_dir: str):
     """
     path = trained_model(model_dir)
     info = read_run_info(model_dir)
+    # A run of a method of the user's own: its module registers its layers.
+    methods.load_plugins(info.get("plugins", ()))
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as error:  # Truncated, corrupt or foreign file.

@@ -31,6 +31,7 @@ from absl import logging
 
 from has_tf import dataset_stats
 from has_tf import datasets
+from has_tf import methods
 from has_tf import models
 from has_tf import visualize
 from has_tf.input_pipeline import images as image_pipeline
@@ -141,27 +142,19 @@ def build_model(config, num_classes: int, run_info: dict) -> keras.Model:
     it was built to take (`takes_pixels`).
     """
     side = config.image_size
-    options = {"input_normalization": (run_info["mean"], run_info["std"])}
-    if config.hide_on == "device" and config.patch_sizes:
-        options.update(
-            input_hide_patch_sizes=config.patch_sizes,
-            input_hide_prob=config.hide_prob,
-        )
-    if config.conv1_patch_sizes:
-        options.update(
-            conv1_hide_patch_sizes=config.conv1_patch_sizes,
-            conv1_hide_prob=config.conv1_hide_prob,
-        )
+    method = methods.resolve(config, "images")
     if config.model not in models.IMAGE_MODELS:
         model = model_file(config.model, num_classes, side)
         _log_own_normalization(model, run_info)
         if config.init_from:
             _initialise(model, config.init_from, config.model)
         return model
+    options = {
+        "input_normalization": (run_info["mean"], run_info["std"]),
+        **method.model(config),
+    }
     if config.model in models.PRETRAINED_BACKBONES:
         options.update(large_feature_map=config.large_feature_map)
-    if config.method in ("adl", "acol"):
-        options.update(wsol_method=model_method(config))
     model = models.IMAGE_MODELS[config.model](
         num_classes,
         input_shape=(side, side, 3),
@@ -173,35 +166,6 @@ def build_model(config, num_classes: int, run_info: dict) -> keras.Model:
     if config.init_from:
         _initialise(model, config.init_from, config.model)
     return model
-
-
-def model_method(config) -> models.common.Method:
-    """The method built into the classifier, with `config`'s
-    hyperparameters ("cam" for has, cutmix and cam: a plain model)."""
-    return models.common.Method(
-        config.method if config.method in ("adl", "acol") else "cam",
-        adl_drop_rate=config.adl_drop_rate,
-        adl_threshold=config.adl_threshold,
-        acol_threshold=config.acol_threshold,
-    )
-
-
-def method_record(config) -> dict:
-    """The run's method and its hyperparameters, for `run_info.json`."""
-    keys = {
-        "cam": (),
-        "has": ("patch_sizes", "hide_prob", "hide_on"),
-        "cutmix": ("cutmix_beta", "cutmix_prob"),
-        "adl": ("adl_drop_rate", "adl_threshold"),
-        "acol": ("acol_threshold",),
-    }[config.method]
-    values = {key: getattr(config, key) for key in keys}
-    return {
-        "name": config.method,
-        **{
-            k: list(v) if isinstance(v, tuple) else v for k, v in values.items()
-        },
-    }
 
 
 @keras.saving.register_keras_serializable(package="has_tf")
@@ -366,8 +330,10 @@ class ImageLocalization:
     """CAM classifiers on image datasets (module docstring)."""
 
     name = "image_localization"
+    inputs = "images"
 
     def training(self, config, dataset, builder) -> TrainingSetup:
+        method = methods.resolve(config, self.inputs)
         num_classes = builder.info.features["label"].num_classes
         init = initial_weights(config)
         run_info = normalization(config, builder, init)
@@ -386,12 +352,6 @@ class ImageLocalization:
                 image_size=config.image_size,
                 resize_size=config.resize_size,
                 crop=config.crop,
-                patch_sizes=(
-                    config.patch_sizes or None
-                    if config.hide_on == "host"
-                    else None
-                ),
-                hide_prob=config.hide_prob,
                 mean=run_info["mean"],
                 std=run_info["std"],
                 seed=config.pipeline_seed,
@@ -399,14 +359,14 @@ class ImageLocalization:
                 start_batch=start_step,
                 resize_method=config.resize_method,
                 normalize=not pixels,
-                cutmix_beta=(
-                    config.cutmix_beta if config.method == "cutmix" else None
-                ),
-                cutmix_prob=config.cutmix_prob,
-                num_classes=num_classes,
+                # Nothing is hidden or mixed unless the method says so.
+                **{
+                    "patch_sizes": None,
+                    **method.pipeline(config, num_classes=num_classes),
+                },
             )
-            if config.method == "acol":
-                # ACoL erases by the true class: the labels go in too.
+            if method.labels_in:
+                # The model takes the true classes too (ACoL erases by them).
                 data = data.map(
                     lambda images, labels: (
                         (images, tf.cast(labels, tf.int32)),
@@ -439,14 +399,12 @@ class ImageLocalization:
                 "image_size": config.image_size,
                 "num_classes": num_classes,
                 "model": config.model,
-                "method": method_record(config),
+                "method": method.record(config),
             },
             inputs=inputs,
             build_model=lambda: build_model(config, num_classes, run_info),
             loss=(
-                soft_crossentropy
-                if config.method == "cutmix"
-                else sparse_crossentropy
+                soft_crossentropy if method.soft_labels else sparse_crossentropy
             ),
             metrics=["accuracy"],
             callbacks=callbacks,

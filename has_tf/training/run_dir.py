@@ -28,6 +28,7 @@ import uuid
 
 from absl import logging
 
+from has_tf import methods
 from has_tf.training import files as _files
 
 LOCK = "run.lock"
@@ -296,12 +297,17 @@ class RunLock:
 
 
 def _shaping(train_config) -> dict:
-    """The options that shape training, JSON-ready."""
-    return {
-        f.name: list(v) if isinstance(v, tuple) else v
+    """The options that shape training, JSON-ready: the config's own and
+    the methods' (`method_options`), by name."""
+    values = {
+        f.name: getattr(train_config, f.name)
         for f in dataclasses.fields(train_config)
-        if f.metadata.get("shapes_run", True)
-        for v in [getattr(train_config, f.name)]
+        if f.metadata.get("shapes_run", True) and f.metadata.get("flag", True)
+    }
+    values.update(getattr(train_config, "method_options", {}))
+    return {
+        name: list(v) if isinstance(v, tuple) else v
+        for name, v in values.items()
     }
 
 
@@ -312,8 +318,15 @@ def _as_before(name, value, train_config) -> bool:
     if name == "method":
         hides = train_config.patch_sizes or train_config.conv1_patch_sizes
         return value == ("has" if hides else "cam")
-    field = next(f for f in dataclasses.fields(train_config) if f.name == name)
-    default = field.default
+    defaults = {o.name: o.default for o in methods.options()}
+    defaults.update(
+        (f.name, f.default)
+        for f in dataclasses.fields(train_config)
+        if f.default is not dataclasses.MISSING
+    )
+    if name not in defaults:
+        return False
+    default = defaults[name]
     return value == (list(default) if isinstance(default, tuple) else default)
 
 

@@ -67,7 +67,11 @@ def test_placed_as_the_reference(backbone, method, large):
     reference = wsol_golden.placements()[
         f"{backbone}_{method}_{28 if large else 14}"
     ]
-    model = BUILDERS[backbone](10, large_feature_map=large, wsol_method=method)
+    model = BUILDERS[backbone](
+        10,
+        large_feature_map=large,
+        method=getattr(models, method).built_in(),
+    )
     expected = [
         (row["at"], row["convs_before"], row["shape_hwc"])
         for row in reference["hooks"]

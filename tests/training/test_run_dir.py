@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from has_tf import methods
 from has_tf import train
 from has_tf.training import run_dir
 
@@ -293,6 +294,7 @@ def test_a_record_older_than_an_option_resumes_if_it_did_the_same(
     config = train.TrainConfig(
         model_dir=str(tmp_path / "run"), data_dir=str(tmp_path), **tiny
     )
+    methods.resolve(config, "images")  # As training does first.
     run_dir.check_config(config.model_dir, config)
     path = os.path.join(config.model_dir, run_dir.RUN_CONFIG)
     recorded = json.loads(open(path).read())
@@ -306,6 +308,7 @@ def test_a_record_older_than_an_option_resumes_if_it_did_the_same(
         data_dir=str(tmp_path),
         **{**tiny, "patch_sizes": (), "method": "cutmix", "cutmix_prob": 0.5},
     )
+    methods.resolve(changed, "images")
     with pytest.raises(
         run_dir.RunConfigMismatchError,
         match=r"--cutmix_prob: recorded None, now 0.5(.|\n)*--method",

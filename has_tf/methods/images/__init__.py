@@ -1,0 +1,6 @@
+"""The image methods (`--method` on image datasets), one module each.
+
+- `cam`: the plain CAM classifier (Zhou et al., CVPR 2016);
+- `has`: Hide-and-Seek (Singh & Lee, ICCV 2017), the project's method;
+- `cutmix`, `adl`, `acol`: the rivals as wsolevaluation runs them.
+"""

@@ -1,0 +1,6 @@
+"""The video methods (`--method` on video-feature datasets), one module
+each.
+
+- `cam`: the plain T-CAM action network;
+- `has`: Hide-and-Seek's frame segments (Singh & Lee, ICCV 2017).
+"""
