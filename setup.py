@@ -78,6 +78,8 @@ setup(
         # backend too (tests/test_any_backend.py).
         "test": [
             "pytest>=7",
+            # The suite runs on every core (pytest -n auto).
+            "pytest-xdist>=3",
             "hypothesis>=6",
             "dill",
             "nbclient",

@@ -228,7 +228,7 @@ def plan(flagfile, space_path, trials, seed, search_dir, val_split):
         model_dir = os.path.join(search_dir, f"trial_{index:03d}")
         try:
             flag_values = _trial_values(flagfile, values, model_dir, val_split)
-            tasks.resolve_method(config_lib.train_config(flag_values))
+            tasks.resolve(config_lib.train_config(flag_values))
             config_lib.eval_config(flag_values)
         except (flags.Error, ValueError) as error:
             problems.append(f"trial {index} {values}: {error}")

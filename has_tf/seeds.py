@@ -78,7 +78,7 @@ def plan(flagfiles, seeds) -> list:
             try:
                 values = config_lib.read_flagfile(path, seed=seed)
                 values["model_dir"].value = f"{base['model_dir'].value}_s{seed}"
-                tasks.resolve_method(config_lib.train_config(values))
+                tasks.resolve(config_lib.train_config(values))
                 config_lib.eval_config(values)
                 tasks.for_dataset(values["dataset"].value)
             except (flags.Error, ValueError) as error:

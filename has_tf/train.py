@@ -179,7 +179,7 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
     """
     # --method=auto becomes the method the dataset's task picks, and the
     # options are checked against it, before anything is recorded.
-    tasks.resolve_method(config)
+    tasks.resolve(config)
     # Multi-worker collectives must be set up before any other TF op runs.
     if config.data_service:
         # Before anything runs: tf.data service would wait for an absent

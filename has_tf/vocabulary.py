@@ -25,21 +25,6 @@ from __future__ import annotations
 # The tasks (`has_tf.tasks`), by the name runs record.
 TASKS = ("image_localization", "action_localization")
 
-# Image classifiers (`has_tf.models.IMAGE_MODELS`) and their input side.
-IMAGE_MODELS = (
-    "small_gap",
-    "alexnet_gap",
-    "googlenet_gap",
-    "vgg16_cam",
-    "resnet50_cam",
-    "inception_v3_cam",
-)
-# The backbones that take ImageNet-pretrained weights from a file
-# (`has_tf.models.pretrained`, `--init_from`).
-PRETRAINED_MODELS = ("vgg16_cam", "resnet50_cam", "inception_v3_cam")
-# The classifiers that have the method places (`has_tf.models.BuiltIn`):
-# the methods that build layers in (ADL, ACoL) take these.
-METHOD_MODELS = ("small_gap", "vgg16_cam", "resnet50_cam", "inception_v3_cam")
 # Global pooling of the image classifiers: GAP, or the GMP ablation.
 POOLINGS = ("avg", "max")
 # The action network's pooling over time and its loss.

@@ -7,7 +7,7 @@ import pytest
 from absl import flags
 
 from has_tf import config
-from has_tf import methods
+from has_tf import tasks
 from has_tf import train
 
 
@@ -27,11 +27,11 @@ from has_tf import train
     ],
 )
 def test_invalid_configs_name_the_flag(tmp_path, kwargs, match, tiny):
-    """Checked when the config is made or, for the method's own options,
-    when its method is resolved (as training does first)."""
+    """Checked when the config is made or, for what the method and the
+    model ask, when the run's task resolves them (as training does first)."""
     with pytest.raises(ValueError, match=match):
         made = train.TrainConfig(model_dir=str(tmp_path), **{**tiny, **kwargs})
-        methods.resolve(made, "images")
+        tasks.resolve(made)
 
 
 def test_every_option_names_its_task():

@@ -15,8 +15,8 @@ import pytest
 import tensorflow as tf
 
 from has_tf import config as config_lib
-from has_tf import methods
 from has_tf import models
+from has_tf import tasks
 from has_tf.input_pipeline import images as image_pipeline
 from has_tf.models import acol
 
@@ -25,7 +25,7 @@ def _config(**options):
     """A config whose method is resolved for images, as training does."""
     base = dict(model_dir="/tmp/unused", dataset="synthetic_parts/tiny")
     config = config_lib.TrainConfig(**{**base, **options})
-    methods.resolve(config, "images")
+    tasks.resolve(config)
     return config
 
 

@@ -370,19 +370,21 @@ def test_a_run_starts_from_another_runs_model(one_step_run, tmp_path, tiny):
     [
         (
             dict(model="small_gap", init_from="w.safetensors"),
-            "--init_from: a weights file initialises vgg16_cam",
+            "--init_from: a weights file initialises .*vgg16_cam",
         ),
         (dict(normalization="weights"), "--init_from is empty"),
         (
             dict(model="small_gap", large_feature_map=True),
-            "--large_feature_map: only vgg16_cam",
+            "--large_feature_map: only .*vgg16_cam",
         ),
         (
             dict(model="vgg16_cam", conv1_patch_sizes=(4,)),
-            "alexnet_gap and small_gap only",
+            "conv1 hiding is built into alexnet_gap, small_gap only",
         ),
     ],
 )
 def test_fine_tuning_options_are_checked(tmp_path, tiny, options, match):
     with pytest.raises(ValueError, match=match):
-        train.TrainConfig(model_dir=str(tmp_path), **{**tiny, **options})
+        tasks.resolve(
+            train.TrainConfig(model_dir=str(tmp_path), **{**tiny, **options})
+        )

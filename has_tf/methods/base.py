@@ -87,7 +87,9 @@ class Method:
         name -> distribution, e.g. `{"uniform": [0.0, 1.0]}`) over its
         own options and those it reads; the recipes' spaces in
         `flags/spaces/` extend it with the learning rate and the like.
-      backbones: the `--model` names it is built into; None: any.
+      backbones: the `--model` names it goes with; None: any model of the
+        table (`has_tf.models.table`) that can take it: one with method
+        places when `built_in` is not empty.
       reference: where the method comes from (paper, code).
       chosen_by_auto: `config -> bool`: `--method=auto` picks this method
         when it holds (the task's default method otherwise).

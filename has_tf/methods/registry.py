@@ -120,11 +120,12 @@ def resolve(config, task: str) -> Method:
     holds for `config`, else the task's default (`DEFAULTS`). Sets
     `config.method` to the name and runs the record's `check`, which may
     also settle options the method makes moot (a method that hides
-    nothing empties `--patch_sizes`). Calling it again is a no-op.
+    nothing empties `--patch_sizes`). Calling it again is a no-op. (Which
+    models a method goes with is the task's check: `has_tf.tasks.resolve`.)
 
     Raises:
-      ValueError: an unknown method, a model the method is not built into,
-        or options that do not go with it (naming the flag).
+      ValueError: an unknown method, or options that do not go with it
+        (naming the flag).
     """
     name = config.method
     if name == "auto":
@@ -138,16 +139,6 @@ def resolve(config, task: str) -> Method:
         )
     method = get(name, task)
     config.method = name
-    model = getattr(config, "model", None)
-    if (
-        task == "images"
-        and method.backbones is not None
-        and model not in method.backbones
-    ):
-        raise ValueError(
-            f"--method: {name} is built into {', '.join(method.backbones)} "
-            f"(--model={model}). Received: {name!r}"
-        )
     if method.check is not None:
         method.check(config)
     return method

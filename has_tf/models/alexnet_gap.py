@@ -13,6 +13,7 @@ import keras
 from keras import layers
 
 from has_tf.models import common
+from has_tf.models import table
 
 
 def _cam_side(side: int, pool5: bool) -> int:
@@ -112,3 +113,11 @@ def alexnet_gap(
         x, num_classes, (512, 512), bn, pooling, dropout_rate, dropout_at_test
     )
     return keras.Model(inputs, logits, name=name)
+
+
+# The table of models (`has_tf.models.table`): what the apps ask of it.
+MODEL = table.register(
+    table.ImageModel(
+        "alexnet_gap", alexnet_gap, input_side=224, conv1_hiding=True
+    )
+)

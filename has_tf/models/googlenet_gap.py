@@ -17,6 +17,7 @@ import keras
 from keras import layers
 
 from has_tf.models import common
+from has_tf.models import table
 
 # Table 1: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
 INCEPTION_FILTERS = {
@@ -136,3 +137,9 @@ def googlenet_gap(
         x, num_classes, (1024,), bn, pooling, dropout_rate, dropout_at_test
     )
     return keras.Model(inputs, logits, name=name)
+
+
+# The table of models (`has_tf.models.table`): what the apps ask of it.
+MODEL = table.register(
+    table.ImageModel("googlenet_gap", googlenet_gap, input_side=224)
+)

@@ -29,6 +29,7 @@ from keras import layers
 from has_tf.models import acol
 from has_tf.models import common
 from has_tf.models import pretrained
+from has_tf.models import table
 from has_tf.models import torch_style
 
 BN_EPSILON = 1e-3
@@ -231,3 +232,17 @@ def inception_v3_cam(
     if weights is not None:
         pretrained.load(model, weights, "inception_v3_cam")
     return model
+
+
+# The table of models (`has_tf.models.table`): what the apps ask of it.
+MODEL = table.register(
+    table.ImageModel(
+        "inception_v3_cam",
+        inception_v3_cam,
+        input_side=224,
+        pretrained=pretrained.FORMATS,
+        new_layers=NEW_LAYERS,
+        method_places=True,
+        large_feature_map=True,
+    )
+)

@@ -61,7 +61,7 @@ __all__ = [
     "read_tensors",
 ]
 
-BACKBONES = vocabulary.PRETRAINED_MODELS
+BACKBONES = ("vgg16_cam", "resnet50_cam", "inception_v3_cam")
 # How a weights file is laid out: torchvision's names in safetensors, or
 # keras.applications' legacy HDF5.
 FORMATS = ("torchvision", "keras")

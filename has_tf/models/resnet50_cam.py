@@ -21,6 +21,7 @@ from keras import layers
 
 from has_tf.models import common
 from has_tf.models import pretrained
+from has_tf.models import table
 from has_tf.models import torch_style
 
 # (planes, blocks) per layer; the output has planes * 4 channels.
@@ -193,3 +194,17 @@ def resnet50_cam(
     if weights is not None:
         pretrained.load(model, weights, "resnet50_cam")
     return model
+
+
+# The table of models (`has_tf.models.table`): what the apps ask of it.
+MODEL = table.register(
+    table.ImageModel(
+        "resnet50_cam",
+        resnet50_cam,
+        input_side=224,
+        pretrained=pretrained.FORMATS,
+        new_layers=NEW_LAYERS,
+        method_places=True,
+        large_feature_map=True,
+    )
+)

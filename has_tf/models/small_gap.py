@@ -14,6 +14,7 @@ import keras
 from keras import layers
 
 from has_tf.models import common
+from has_tf.models import table
 
 
 def small_gap(
@@ -126,3 +127,15 @@ def small_gap(
         adl=lambda features: method.at(features, 3),
     )
     return keras.Model(inputs, x, name=name)
+
+
+# The table of models (`has_tf.models.table`): what the apps ask of it.
+MODEL = table.register(
+    table.ImageModel(
+        "small_gap",
+        small_gap,
+        input_side=64,
+        method_places=True,
+        conv1_hiding=True,
+    )
+)

@@ -21,6 +21,7 @@ from keras import layers
 from has_tf.models import acol
 from has_tf.models import common
 from has_tf.models import pretrained
+from has_tf.models import table
 from has_tf.models import torch_style
 
 # (filters, convs) per block.
@@ -145,3 +146,17 @@ def vgg16_cam(
     if weights is not None:
         pretrained.load(model, weights, "vgg16_cam")
     return model
+
+
+# The table of models (`has_tf.models.table`): what the apps ask of it.
+MODEL = table.register(
+    table.ImageModel(
+        "vgg16_cam",
+        vgg16_cam,
+        input_side=224,
+        pretrained=pretrained.FORMATS,
+        new_layers=NEW_LAYERS,
+        method_places=True,
+        large_feature_map=True,
+    )
+)

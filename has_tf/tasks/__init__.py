@@ -21,7 +21,6 @@ import json
 import os
 
 from has_tf import datasets
-from has_tf import methods
 from has_tf.tasks.action_localization import ActionLocalization
 from has_tf.tasks.base import RUN_INFO
 from has_tf.tasks.base import Task
@@ -42,7 +41,7 @@ __all__ = [
     "for_run",
     "load_run",
     "read_metrics",
-    "resolve_method",
+    "resolve",
 ]
 
 # Every task by the name it records.
@@ -73,15 +72,15 @@ def for_dataset(name: str) -> Task:
     return ImageLocalization()
 
 
-def resolve_method(config):
+def resolve(config):
     """The `has_tf.methods.Method` the run trains with: `config.method`
-    (or "auto") resolved for its dataset's task and its options checked
-    (`methods.resolve`; sets `config.method`).
+    (or "auto") resolved for its dataset's task, its options and the model
+    checked (the task's `resolve`; sets `config.method`).
 
     Raises:
-      ValueError: naming the flag, as `methods.resolve`.
+      ValueError: naming the flag and the value.
     """
-    return methods.resolve(config, for_dataset(config.dataset).inputs)
+    return for_dataset(config.dataset).resolve(config)
 
 
 def for_run(model_dir: str) -> Task | None:

@@ -56,8 +56,12 @@ class ActionLocalization:
     name = "action_localization"
     inputs = "videos"
 
+    def resolve(self, config) -> methods.Method:
+        """The run's method (`methods.resolve` for videos)."""
+        return methods.resolve(config, self.inputs)
+
     def training(self, config, dataset, builder) -> TrainingSetup:
-        method = methods.resolve(config, self.inputs)
+        method = self.resolve(config)
         if config.data_service:
             raise ValueError(
                 "--data_service serves image datasets only: the video "

@@ -100,6 +100,14 @@ class Task(Protocol):
     """One kind of localization, chosen by `has_tf.tasks.for_dataset`."""
 
     name: str
+    # The inputs its methods train on (`has_tf.methods.Method.task`):
+    # "images" or "videos".
+    inputs: str
+
+    def resolve(self, config: TrainConfig):
+        """The `has_tf.methods.Method` of the run: `config.method` (or
+        "auto") for this task, checked with the options and the model;
+        sets `config.method`. Raises ValueError naming the flag."""
 
     def training(self, config: TrainConfig, dataset, builder) -> TrainingSetup:
         """The setup of a run on `dataset` (the training split's examples,

@@ -132,6 +132,81 @@ def takes_pixels(model: keras.Model) -> bool:
     return str(model.inputs[0].dtype) == "uint8"
 
 
+def _fail(flag: str, message: str, value) -> None:
+    raise ValueError(f"--{flag}: {message} Received: {value!r}")
+
+
+def resolve(config) -> methods.Method:
+    """The method of an image run (`methods.resolve`), checked with the
+    model against the table of models (`models.table`): a model the table
+    names or a `.keras` file, and what the options ask of it (conv1
+    hiding, a large feature map, a pretrained weights file, the method's
+    places).
+
+    Raises:
+      ValueError: naming the flag and the value.
+    """
+    method = methods.resolve(config, "images")
+    row = None
+    if config.model in models.IMAGE_MODELS:
+        row = models.table.get(config.model)
+    elif not config.model.endswith(".keras"):
+        models.table.get(config.model)  # Raises, naming the known ones.
+    elif not os.path.isfile(config.model):
+        _fail("model", "no such model file.", config.model)
+    elif config.hide_on == "device" and config.patch_sizes:
+        _fail(
+            "hide_on",
+            "a model file keeps its own layers: build it with "
+            "cam_classifier(..., input_hide_patch_sizes=...) and train with "
+            "--patch_sizes= (or hide on the host).",
+            config.hide_on,
+        )
+
+    def takes(field, flag, value, message):
+        """Refuses `value` when the model's row lacks `field`; `message`
+        names the models that have it ({having}) and --model ({model})."""
+        if value and not (row and getattr(row, field)):
+            having = ", ".join(models.table.names(**{field: True}))
+            _fail(
+                flag, message.format(having=having, model=config.model), value
+            )
+
+    takes(
+        "conv1_hiding",
+        "conv1_patch_sizes",
+        config.conv1_patch_sizes,
+        "conv1 hiding is built into {having} only (--model={model}).",
+    )
+    takes(
+        "large_feature_map",
+        "large_feature_map",
+        config.large_feature_map,
+        "only {having} have one (--model={model}).",
+    )
+    takes(
+        "pretrained",
+        "init_from",
+        config.init_from if not os.path.isdir(config.init_from) else "",
+        "a weights file initialises {having} only (a has_tf run directory "
+        "any model; --model={model}).",
+    )
+    if method.backbones is not None and config.model not in method.backbones:
+        _fail(
+            "method",
+            f"{method.name} goes with {', '.join(method.backbones)} "
+            f"(--model={config.model}).",
+            method.name,
+        )
+    takes(
+        "method_places",
+        "method",
+        method.name if method.built_in else "",
+        f"{method.name} is built into {{having}} only (--model={{model}}).",
+    )
+    return method
+
+
 def build_model(config, num_classes: int, run_info: dict) -> keras.Model:
     """The classifier `config.model` names, for `num_classes` classes,
     initialised from `config.init_from` when given.
@@ -142,7 +217,7 @@ def build_model(config, num_classes: int, run_info: dict) -> keras.Model:
     it was built to take (`takes_pixels`).
     """
     side = config.image_size
-    method = methods.resolve(config, "images")
+    method = resolve(config)
     if config.model not in models.IMAGE_MODELS:
         model = model_file(config.model, num_classes, side)
         _log_own_normalization(model, run_info)
@@ -153,7 +228,7 @@ def build_model(config, num_classes: int, run_info: dict) -> keras.Model:
         "input_normalization": (run_info["mean"], run_info["std"]),
         **method.model(config),
     }
-    if config.model in models.PRETRAINED_BACKBONES:
+    if models.table.get(config.model).large_feature_map:
         options.update(large_feature_map=config.large_feature_map)
     model = models.IMAGE_MODELS[config.model](
         num_classes,
@@ -332,8 +407,12 @@ class ImageLocalization:
     name = "image_localization"
     inputs = "images"
 
+    def resolve(self, config) -> methods.Method:
+        """The run's method, checked with its model (`resolve`)."""
+        return resolve(config)
+
     def training(self, config, dataset, builder) -> TrainingSetup:
-        method = methods.resolve(config, self.inputs)
+        method = self.resolve(config)
         num_classes = builder.info.features["label"].num_classes
         init = initial_weights(config)
         run_info = normalization(config, builder, init)

@@ -124,16 +124,16 @@ def test_a_model_file_that_does_not_fit_is_refused(tmp_path):
         image_localization.model_file(_model_file(tmp_path), 3, 32)
 
 
-def test_the_config_names_a_bad_model_option(tmp_path):
+def test_a_bad_model_option_is_named_when_the_run_resolves(tmp_path):
+    from has_tf import tasks
     from has_tf.config import TrainConfig
 
+    def resolved(**options):
+        tasks.resolve(TrainConfig(model_dir=str(tmp_path), **options))
+
     with pytest.raises(ValueError, match="--model.*a path to a .keras"):
-        TrainConfig(model_dir=str(tmp_path), model="mine.h5")
+        resolved(model="mine.h5")
     with pytest.raises(ValueError, match="no such model file"):
-        TrainConfig(model_dir=str(tmp_path), model="absent.keras")
+        resolved(model="absent.keras")
     with pytest.raises(ValueError, match="input_hide_patch_sizes"):
-        TrainConfig(
-            model_dir=str(tmp_path),
-            model=_model_file(tmp_path),
-            hide_on="device",
-        )
+        resolved(model=_model_file(tmp_path), hide_on="device")

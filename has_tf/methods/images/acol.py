@@ -11,7 +11,6 @@ heads' min-max normalised maps.
 
 from __future__ import annotations
 
-from has_tf import vocabulary
 from has_tf.methods import registry
 from has_tf.methods.base import Method
 from has_tf.methods.base import Option
@@ -48,7 +47,6 @@ METHOD = registry.register(
             ),
         ),
         search={"acol_threshold": {"uniform": [0.0, 1.0]}},
-        backbones=vocabulary.METHOD_MODELS,
         reference=(
             "Zhang et al., CVPR 2018; wsolevaluation's wsol/method/acol.py"
         ),

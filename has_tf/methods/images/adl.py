@@ -10,7 +10,6 @@ the identity at inference.
 
 from __future__ import annotations
 
-from has_tf import vocabulary
 from has_tf.methods import registry
 from has_tf.methods.base import Method
 from has_tf.methods.base import Option
@@ -55,7 +54,6 @@ METHOD = registry.register(
             "adl_drop_rate": {"uniform": [0.0, 1.0]},
             "adl_threshold": {"uniform": [0.0, 1.0]},
         },
-        backbones=vocabulary.METHOD_MODELS,
         reference=(
             "Choe & Shim, CVPR 2019; wsolevaluation's wsol/method/adl.py"
         ),
