@@ -28,7 +28,6 @@ import textwrap
 from absl import flags
 
 from has_tf import _checks
-from has_tf import _deprecation
 from has_tf import methods
 from has_tf import vocabulary
 
@@ -541,6 +540,37 @@ class TrainConfig(RunConfig):
         return None if self.data_service else self.seed
 
 
+def _box_protocol_option():
+    """`--box_protocol`, shared by evaluate and evaluate_cams."""
+    return _option(
+        "has_tf",
+        "Threshold-free scoring rules (MaxBoxAcc, MaxBoxAccV2, PxAP): has_tf "
+        "(the CAM in the evaluation frame, continuous boxes) or "
+        "wsolevaluation (the official tool's: the CAM resized to 224 x 224 "
+        "with OpenCV's bicubic rule and min-max normalised, the tool's "
+        "integer boxes scaled from the image's size; has_tf.evaluate needs "
+        "--eval_crop=resize for it).",
+        choices=vocabulary.BOX_PROTOCOLS,
+        task="images",
+    )
+
+
+def _iou_thresholds_option():
+    """`--iou_thresholds`, shared by evaluate and evaluate_cams."""
+    return _option(
+        (),
+        "IoU thresholds of the scores: MaxBoxAccV2's (images; empty: 0.3, "
+        "0.5, 0.7) or temporal mAP's (videos; empty: 0.1 to 0.7 by 0.1; "
+        "ActivityNet's 0.5:0.05:0.95 is 0.5,0.55,...,0.95). Averages over "
+        "0.1:0.5, 0.3:0.7, 0.1:0.7, 0.5:0.95 are reported where the grid "
+        "holds them.",
+        item=float,
+        lower=0.0,
+        upper=1.0,
+        lower_open=True,
+    )
+
+
 def _workers_option():
     """`--workers`, shared by evaluate and evaluate_cams."""
     return _option(
@@ -555,18 +585,14 @@ def _workers_option():
 
 @dataclasses.dataclass
 class EvalConfig(RunConfig):
-    """How `has_tf.evaluate` scores a run (images and videos).
-
-    `EvalConfig(protocol=...)`, has_tf 0.2's name of `eval_crop`, still
-    works (it warns once; removed in 0.4).
-    """
+    """How `has_tf.evaluate` scores a run (images and videos)."""
 
     workers: int = _workers_option()
     eval_crop: str = _option(
         "resize",
         "Evaluation crop (see input_pipeline.images): resize, center_crop "
         "or ten_crop, which averages the crops' class scores and merges "
-        "their CAMs. --protocol is its 0.2 name.",
+        "their CAMs.",
         choices=vocabulary.EVAL_CROPS,
         task="images",
     )
@@ -585,18 +611,7 @@ class EvalConfig(RunConfig):
         upper=1.0,
         task="images",
     )
-    box_protocol: str = _option(
-        "has_tf",
-        "Threshold-free scoring rules (MaxBoxAcc, MaxBoxAccV2, PxAP): has_tf "
-        "(the CAM in the evaluation frame, continuous boxes) or "
-        "wsolevaluation (the official tool's: the CAM resized to 224 x 224 "
-        "with OpenCV's bicubic rule and min-max normalised, the tool's "
-        "integer boxes scaled from the image's size; has_tf.evaluate needs "
-        "--eval_crop=resize for it). evaluate_cams also reads --protocol "
-        "as this flag (its 0.2 name).",
-        choices=vocabulary.BOX_PROTOCOLS,
-        task="images",
-    )
+    box_protocol: str = _box_protocol_option()
     samples_per_class: int = _option(
         0,
         "Score at most this many images of each class (the first in the "
@@ -606,18 +621,7 @@ class EvalConfig(RunConfig):
         lower=0,
         task="images",
     )
-    iou_thresholds: tuple = _option(
-        (),
-        "IoU thresholds of the scores: MaxBoxAccV2's (images; empty: 0.3, "
-        "0.5, 0.7) or temporal mAP's (videos; empty: 0.1 to 0.7 by 0.1; "
-        "ActivityNet's 0.5:0.05:0.95 is 0.5,0.55,...,0.95). Averages over "
-        "0.1:0.5, 0.3:0.7, 0.1:0.7, 0.5:0.95 are reported where the grid "
-        "holds them.",
-        item=float,
-        lower=0.0,
-        upper=1.0,
-        lower_open=True,
-    )
+    iou_thresholds: tuple = _iou_thresholds_option()
     eval_batch_size: int = _option(64, "Evaluation batch size.", lower=1)
     max_images: int = _option(
         0, "Score only this many images or videos; 0: all.", lower=0
@@ -670,15 +674,8 @@ class EvalConfig(RunConfig):
     num_plots: int = _option(
         8, "Videos whose T-CAM plot to write.", lower=0, task="videos"
     )
-    protocol: dataclasses.InitVar[str | None] = None
 
-    def __post_init__(self, protocol):
-        if protocol is not None:
-            _deprecation.warn_once(
-                "EvalConfig.protocol",
-                "EvalConfig(protocol=...) is now EvalConfig(eval_crop=...).",
-            )
-            self.eval_crop = protocol
+    def __post_init__(self):
         super().__post_init__()
         if self.box_protocol == "wsolevaluation" and self.eval_crop != "resize":
             _fail(
@@ -715,24 +712,8 @@ class CamsConfig:
     output_dir: str | None = _option(
         None, "Where evaluate_cams writes metrics.json.", task="images"
     )
-    box_protocol: str = _option(
-        "has_tf",
-        "Box scoring rules of evaluate_cams: has_tf (the library's) or "
-        "wsolevaluation (the official tool's numbers, CAMs and boxes in "
-        "its 224 x 224 frame). evaluate_cams still reads --protocol as "
-        "this flag (its 0.2 name).",
-        choices=vocabulary.BOX_PROTOCOLS,
-        task="images",
-    )
-    iou_thresholds: tuple = _option(
-        (0.3, 0.5, 0.7),
-        "MaxBoxAccV2's IoUs.",
-        item=float,
-        lower=0.0,
-        upper=1.0,
-        lower_open=True,
-        task="images",
-    )
+    box_protocol: str = _box_protocol_option()
+    iou_thresholds: tuple = _iou_thresholds_option()
     connectivity: int = _option(
         8,
         "Component connectivity (has_tf protocol; the official tool's is 8).",
@@ -854,17 +835,13 @@ def _fields():
     return list(seen.values())
 
 
-# 0.2 flag names that still parse (alias -> flag).
-FLAG_ALIASES = {"protocol": "eval_crop"}
-
-
 def _module_name(meta) -> str:
     """The group a flag is listed under in --helpfull."""
     return f"has_tf.config ({meta['task']})"
 
 
 def define_flags(values: flags.FlagValues) -> None:
-    """Defines a flag per config field on `values`, and the 0.2 aliases.
+    """Defines a flag per config field on `values`.
 
     Each flag's help starts with the task that reads it ("[images]",
     "[videos]"; none for both), and --helpfull lists the flags in one
@@ -914,15 +891,6 @@ def define_flags(values: flags.FlagValues) -> None:
             )
         else:
             flags.DEFINE_string(default=default, **common)
-    for alias, name in FLAG_ALIASES.items():
-        if alias in values:
-            continue
-        flags.DEFINE_alias(
-            alias,
-            name,
-            flag_values=values,
-            module_name=_module_name(_meta(name)),
-        )
 
 
 def _meta(name: str):

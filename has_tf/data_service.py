@@ -6,8 +6,7 @@
 
 then train with `--data_service=grpc://HOST:5050`. The library side (what
 the trainer does with the address, sharding, what is and is not
-repeatable) is `has_tf.training.data_service`; its names are still
-reachable here as in has_tf 0.2 (they warn once; removed in 0.4).
+repeatable) is `has_tf.training.data_service`.
 """
 
 from __future__ import annotations
@@ -16,19 +15,11 @@ from absl import flags
 from absl import logging
 
 from has_tf import _cli
-from has_tf import _deprecation
 from has_tf.training import data_service
-
-_MOVED = dict.fromkeys(data_service.__all__, "has_tf.training.data_service")
-
-
-def __getattr__(name):
-    return _deprecation.moved_attribute(__name__, name, _MOVED)
 
 
 def define_flags() -> None:
-    """The program's flags (defined only when it runs: importing this
-    module for the 0.2 names defines none)."""
+    """The program's flags (defined only when it runs)."""
     flags.DEFINE_enum(
         "role", None, data_service.ROLES, "Which server: dispatcher or worker."
     )

@@ -23,7 +23,6 @@ import sys
 from absl import flags
 
 from has_tf import _cli
-from has_tf import _deprecation
 from has_tf import config as config_lib
 from has_tf import tasks
 from has_tf.training import checkpoints
@@ -44,13 +43,6 @@ _COMPARE = flags.DEFINE_list(
 )
 
 __all__ = ["compare", "evaluate", "run_config"]
-
-
-def __getattr__(name):
-    # has_tf 0.2 exported the image task's headline here.
-    return _deprecation.moved_attribute(
-        __name__, name, {"HEADLINE": "has_tf.tasks.image_localization"}
-    )
 
 
 def run_config(
@@ -124,7 +116,6 @@ def _check_scored(model_dir: str, result: dict) -> None:
         )
 
 
-@_deprecation.renamed_arguments(protocol="eval_crop")
 def evaluate(
     model_dir: str,
     dataset: str,

@@ -34,7 +34,6 @@ import numpy as np
 from absl import flags
 
 from has_tf import _cli
-from has_tf import _deprecation
 from has_tf import config as config_lib
 from has_tf import visualize
 from has_tf.metrics import cam_evaluation
@@ -226,29 +225,5 @@ def main(argv) -> int:
     return 0
 
 
-def _old_protocol_flag(argv) -> list:
-    """`argv` with has_tf 0.2's `--protocol` (the box rules here) read as
-    `--box_protocol` (warns once; removed in 0.4). Everywhere else
-    `--protocol` is the 0.2 name of `--eval_crop`."""
-    out, i = [], 0
-    while i < len(argv):
-        arg = argv[i]
-        name, eq, value = arg.partition("=")
-        if name in ("--protocol", "-protocol"):
-            _deprecation.warn_once(
-                "evaluate_cams --protocol",
-                "python -m has_tf.evaluate_cams: --protocol is now "
-                "--box_protocol.",
-            )
-            if not eq and i + 1 < len(argv):
-                i += 1
-                value = argv[i]
-            arg = f"--box_protocol={value}"
-        out.append(arg)
-        i += 1
-    return out
-
-
 if __name__ == "__main__":
-    sys.argv = _old_protocol_flag(sys.argv)
     _cli.run(main)

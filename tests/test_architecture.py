@@ -33,7 +33,6 @@ NUMPY_ONLY = [
     "has_tf",
     "has_tf._checks",
     "has_tf._cli",
-    "has_tf._deprecation",
     "has_tf.vocabulary",
     "has_tf.methods",
     "has_tf.config",

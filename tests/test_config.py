@@ -73,12 +73,21 @@ def test_options_by_task_lists_each_option_once_in_80_columns():
     assert "--segment_size" in videos and "--patch_sizes" not in videos
 
 
-def test_the_0_2_flag_is_an_alias_of_the_new_one(tmp_path):
+def test_the_0_2_flag_name_is_gone(tmp_path):
     values = flags.FlagValues()
     config.define_flags(values)
-    values(["app", "--protocol=ten_crop", "--model_dir=m"])
-    assert values.eval_crop == "ten_crop"
+    with pytest.raises(flags.UnrecognizedFlagError, match="protocol"):
+        values(["app", "--protocol=ten_crop", "--model_dir=m"])
+    values(["app", "--eval_crop=ten_crop", "--model_dir=m"])
     assert config.eval_config(values).eval_crop == "ten_crop"
+
+
+def test_evaluate_and_evaluate_cams_share_one_declaration_per_flag():
+    for name in ("box_protocol", "iou_thresholds", "workers"):
+        evaluate = config.EvalConfig.__dataclass_fields__[name]
+        cams = config.CamsConfig.__dataclass_fields__[name]
+        assert evaluate.metadata == cams.metadata, name
+        assert evaluate.default == cams.default, name
 
 
 @pytest.mark.parametrize(

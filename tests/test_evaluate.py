@@ -49,19 +49,17 @@ def test_evaluate_without_a_model_says_so(tmp_path):
         evaluate.evaluate(str(tmp_path), "synthetic_parts/tiny")
 
 
-def test_a_run_of_version_0_1_still_evaluates(tmp_path, one_step_run):
-    # has_tf 0.1 named the run record normalization.json.
+def test_a_run_without_its_record_is_named(tmp_path, one_step_run):
+    # has_tf 0.1 named the run record normalization.json: no longer read.
     run = one_step_run(tensorboard_images=0)
-    record = json.loads(open(os.path.join(run, "run_info.json")).read())
-    assert record["image_size"] == 28 and record["model"] == "small_gap"
     os.rename(
         os.path.join(run, "run_info.json"),
         os.path.join(run, "normalization.json"),
     )
-    result = evaluate.evaluate(
-        run, "synthetic_parts/tiny", "test", str(tmp_path), num_pictures=0
-    )
-    assert result["count"] == 6
+    with pytest.raises(FileNotFoundError, match="run_info.json"):
+        evaluate.evaluate(
+            run, "synthetic_parts/tiny", "test", str(tmp_path), num_pictures=0
+        )
 
 
 @pytest.mark.slow

@@ -160,18 +160,16 @@ def test_command_line(tmp_path, run_app):
     assert (
         json.loads((out / "metrics.json").read_text())["num_thresholds"] == 10
     )
-    # 0.2's --protocol still reads as --box_protocol here.
     done = run_app(
         "has_tf.evaluate_cams",
         f"--cams_dir={cams}",
         f"--metadata_dir={meta}",
         f"--output_dir={out}",
-        "--protocol",
+        "--box_protocol",
         "wsolevaluation",
     )
     assert done.returncode == 0, done.stderr
     assert "(wsolevaluation protocol)" in done.stdout
-    assert "--protocol is now --box_protocol" in done.stderr
     done = run_app("has_tf.evaluate_cams", f"--cams_dir={cams}")
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]

@@ -16,12 +16,7 @@ and `data` the inputs they generate (smooth CAMs, photo-like JPEGs). The
 JSON goes to stdout. Figures depend on the machine: compare ratios taken
 in one run, not milliseconds across machines (docs/benchmarks.md has
 this machine's).
-
-The names this module had in has_tf 0.2 (`bench_hiding`, `photo_like`,
-...) still work, with a warning, until 0.4.
 """
-
-from has_tf import _deprecation
 
 # Benchmark name -> its module.
 BENCHMARKS = {
@@ -29,19 +24,4 @@ BENCHMARKS = {
     for name in ("hiding", "models", "boxes", "pipeline", "video_memory")
 }
 
-_MOVED = {
-    "bench_hiding": "has_tf.bench.hiding:run",
-    "bench_models": "has_tf.bench.models:run",
-    "bench_boxes": "has_tf.bench.boxes:run",
-    "bench_pipeline": "has_tf.bench.pipeline:run",
-    "numpy_loop_hide": "has_tf.bench.hiding",
-    "smooth_cams": "has_tf.bench.data",
-    "photo_like": "has_tf.bench.data",
-    "photo_like_jpegs": "has_tf.bench.data",
-}
-
 __all__ = ["BENCHMARKS"]
-
-
-def __getattr__(name):
-    return _deprecation.moved_attribute(__name__, name, _MOVED)

@@ -56,7 +56,6 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from has_tf import _checks
-from has_tf import _deprecation
 from has_tf import cutmix
 from has_tf import hiding
 from has_tf import vocabulary
@@ -86,16 +85,6 @@ IMAGENET_STD_RGB = vocabulary.IMAGENET_STD_RGB
 TRAIN_CROPS = vocabulary.TRAIN_CROPS
 EVAL_CROPS = vocabulary.EVAL_CROPS
 RESIZE_METHODS = vocabulary.RESIZE_METHODS
-
-# has_tf 0.2 names (each warns once; removed in 0.4).
-_MOVED = {
-    "CROPS": "has_tf.vocabulary:TRAIN_CROPS",
-    "PROTOCOLS": "has_tf.vocabulary:EVAL_CROPS",
-}
-
-
-def __getattr__(name):
-    return _deprecation.moved_attribute(__name__, name, _MOVED)
 
 
 def decode_image(image) -> tf.Tensor:
@@ -565,7 +554,6 @@ def _resize_uint8(image, size, method):
     return _to_uint8(_resize(image, size, method))
 
 
-@_deprecation.renamed_arguments(protocol="crop")
 def nearest_indices(source, target: int) -> tf.Tensor:
     """OpenCV's INTER_NEAREST source index of each of `target` outputs:
     floor(i / (target / source)) in double precision, clamped (the rule of

@@ -32,7 +32,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from has_tf import _checks
-from has_tf import _deprecation
 from has_tf import vocabulary
 from has_tf.postprocess import boxes as postprocess_boxes
 from has_tf.postprocess import wsolevaluation
@@ -221,12 +220,6 @@ def default_thresholds(step: float = 0.01) -> np.ndarray:
 
 BOX_PROTOCOLS = vocabulary.BOX_PROTOCOLS
 
-_MOVED = {"PROTOCOLS": "has_tf.vocabulary:BOX_PROTOCOLS"}
-
-
-def __getattr__(name):
-    return _deprecation.moved_attribute(__name__, name, _MOVED)
-
 
 class ThresholdFreeLocalization:
     """Streaming MaxBoxAcc and MaxBoxAccV2 (Choe et al., CVPR 2020).
@@ -265,7 +258,6 @@ class ThresholdFreeLocalization:
       protocol: "has_tf" or "wsolevaluation".
     """
 
-    @_deprecation.renamed_arguments(normalization="cam_normalization")
     def __init__(
         self,
         thresholds: Sequence[float] | None = None,
@@ -470,7 +462,6 @@ class PixelAveragePrecision:
       protocol: "has_tf" or "wsolevaluation".
     """
 
-    @_deprecation.renamed_arguments(normalization="cam_normalization")
     def __init__(
         self,
         thresholds=None,

@@ -54,12 +54,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from has_tf import _deprecation
 from has_tf import vocabulary
 from has_tf.postprocess.segments import segment_iou
 
 MAP_PROTOCOLS = vocabulary.MAP_PROTOCOLS
-_MOVED = {"PROTOCOLS": "has_tf.vocabulary:MAP_PROTOCOLS"}
 DEFAULT_IOU_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 # ActivityNet's grid, 0.5:0.05:0.95.
 ACTIVITYNET_IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * k, 2) for k in range(10))
@@ -102,10 +100,6 @@ __all__ = [
     "segment_iou",
     "temporal_map",
 ]
-
-
-def __getattr__(name):
-    return _deprecation.moved_attribute(__name__, name, _MOVED)
 
 
 def _precision_recall(is_tp, positives):

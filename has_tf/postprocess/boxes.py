@@ -31,7 +31,6 @@ import numpy as np
 from scipy import ndimage
 
 from has_tf import _checks
-from has_tf import _deprecation
 from has_tf import vocabulary
 from has_tf.postprocess import _sweep
 
@@ -46,22 +45,6 @@ __all__ = [
     "check_options",
     "normalize_cam",
 ]
-
-# has_tf 0.2 names (each warns once; removed in 0.4).
-_MOVED = {
-    "NORMALIZATIONS": "has_tf.vocabulary:CAM_NORMALIZATIONS",
-    "ten_crop_offsets": "has_tf.postprocess.ten_crop",
-    "merge_ten_crop_cams": "has_tf.postprocess.ten_crop",
-    "inclusive_box_iou": "has_tf.postprocess.wsolevaluation",
-    "resize_cam_bicubic": "has_tf.postprocess.wsolevaluation",
-    "wsolevaluation_boxes": "has_tf.postprocess.wsolevaluation",
-    "wsolevaluation_normalize": "has_tf.postprocess.wsolevaluation",
-}
-
-
-def __getattr__(name):
-    return _deprecation.moved_attribute(__name__, name, _MOVED)
-
 
 CAM_NORMALIZATIONS = vocabulary.CAM_NORMALIZATIONS
 _STRUCTURES = {
@@ -96,14 +79,12 @@ def _check_cam(cam) -> np.ndarray:
 CONNECTIVITIES = vocabulary.CONNECTIVITIES
 
 
-@_deprecation.renamed_arguments(normalization="cam_normalization")
 def check_options(cam_normalization: str, connectivity: int) -> None:
     """Raises unless `cam_normalization` and `connectivity` are known values."""
     _checks.choice(cam_normalization, "cam_normalization", CAM_NORMALIZATIONS)
     _checks.choice(connectivity, "connectivity", CONNECTIVITIES)
 
 
-@_deprecation.renamed_arguments(normalization="cam_normalization")
 def normalize_cam(cam, cam_normalization: str = "max"):
     """Scales a CAM so that thresholds are fractions in [0, 1].
 
@@ -170,7 +151,6 @@ def _components(mask, values, structure, want_all: bool):
     return _slice_box(region) + offset, None
 
 
-@_deprecation.renamed_arguments(normalization="cam_normalization")
 def cam_to_box(
     cam,
     threshold: float,
@@ -218,7 +198,6 @@ def cam_to_box(
     return box
 
 
-@_deprecation.renamed_arguments(normalization="cam_normalization")
 def cam_boxes_for_thresholds(
     cam,
     thresholds: Sequence[float],
@@ -266,7 +245,6 @@ def cam_boxes_for_thresholds(
     return every if mode == "all" else (largest, every)
 
 
-@_deprecation.renamed_arguments(normalization="cam_normalization")
 def cam_component_boxes(
     cam,
     thresholds: Sequence[float],

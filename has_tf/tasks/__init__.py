@@ -88,9 +88,7 @@ def for_run(model_dir: str) -> Task | None:
     None where `model_dir` holds no run record."""
     path = os.path.join(model_dir, RUN_INFO)
     if not os.path.exists(path):
-        # has_tf 0.1 trained image runs only (normalization.json).
-        legacy = os.path.exists(os.path.join(model_dir, "normalization.json"))
-        return ImageLocalization() if legacy else None
+        return None
     with open(path) as f:
         run_info = json.load(f)
     if "task" in run_info:

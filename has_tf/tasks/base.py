@@ -18,8 +18,7 @@
 A task's `evaluate` is a short pipeline: batches -> one inference step
 per batch -> `Scorer`s (`score`), whose results make `metrics.json`.
 
-`load_run` reads a run written by `has_tf.train`, including runs of
-has_tf 0.1, whose record was named `normalization.json`.
+`load_run` reads a run written by `has_tf.train`.
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
     from has_tf.config import TrainConfig
 
 RUN_INFO = "run_info.json"
-_RUN_INFO_0_1 = "normalization.json"  # Its name in has_tf 0.1.
 
 METRICS = "metrics.json"  # In the run's eval/ directory.
 
@@ -238,11 +236,8 @@ def check_classes(
 
 
 def read_run_info(model_dir: str) -> dict:
-    """A run's `run_info.json` (or a 0.1 run's `normalization.json`)."""
-    info_path = os.path.join(model_dir, RUN_INFO)
-    if not os.path.exists(info_path):
-        info_path = os.path.join(model_dir, _RUN_INFO_0_1)
-    with open(info_path) as f:
+    """A run's `run_info.json`."""
+    with open(os.path.join(model_dir, RUN_INFO)) as f:
         return json.load(f)
 
 
@@ -251,8 +246,7 @@ def load_run(model_dir: str):
 
     Returns:
       `(keras.Model, dict)`: the model without its compile config (an
-      evaluation needs no optimizer or loss) and `run_info.json` (or a 0.1
-      run's `normalization.json`).
+      evaluation needs no optimizer or loss) and `run_info.json`.
 
     Raises:
       FileNotFoundError: `model_dir` holds no trained model.
