@@ -12,21 +12,21 @@ __version__ = "0.3.0"
 
 # Public name -> module that defines it.
 _EXPORTS = {
-    "hide_patches": "has_tf.hiding",
-    "patch_mask": "has_tf.hiding",
-    "hide_segments": "has_tf.hiding",
-    "segment_mask": "has_tf.hiding",
-    "sample_uniform": "has_tf.hiding",
+    "hide_patches": "has_tf.augmentation.hiding",
+    "patch_mask": "has_tf.augmentation.hiding",
+    "hide_segments": "has_tf.augmentation.hiding",
+    "segment_mask": "has_tf.augmentation.hiding",
+    "sample_uniform": "has_tf.augmentation.hiding",
     "ADL": "has_tf.models.adl",
     "AcolHeads": "has_tf.models.acol",
-    "CutMix": "has_tf.layers",
-    "HideAndSeekLayer": "has_tf.layers",
-    "HideSegments": "has_tf.layers",
-    "PixelNormalization": "has_tf.layers",
+    "CutMix": "has_tf.augmentation.layers",
+    "HideAndSeekLayer": "has_tf.augmentation.layers",
+    "HideSegments": "has_tf.augmentation.layers",
+    "PixelNormalization": "has_tf.augmentation.layers",
     "cam_classifier": "has_tf.models",
     "cam_model": "has_tf.models",
-    "channel_moments": "has_tf.dataset_stats",
-    "Moments": "has_tf.dataset_stats",
+    "channel_moments": "has_tf.input_pipeline.dataset_stats",
+    "Moments": "has_tf.input_pipeline.dataset_stats",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -18,8 +18,8 @@ from absl import flags
 from matplotlib.figure import Figure
 
 from has_tf import _cli
-from has_tf import hiding
 from has_tf import visualize
+from has_tf.augmentation import hiding
 from has_tf.input_pipeline.images import IMAGENET_MEAN_RGB
 
 # The fill of the uint8 image: the ImageNet mean, rounded to pixel values.

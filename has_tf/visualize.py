@@ -183,7 +183,7 @@ def hidden_patch_grid(
     """
     # TensorFlow only here: the other figures (and evaluate_cams, which
     # draws one) load without it.
-    from has_tf import hiding
+    from has_tf.augmentation import hiding
 
     images = np.asarray(images)
     if images.ndim != 4:

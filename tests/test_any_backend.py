@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from has_tf import hiding
-from has_tf import hiding_ops
 from has_tf import models
-from has_tf.layers import HideAndSeekLayer
-from has_tf.layers import HideSegments
-from has_tf.layers import PixelNormalization
+from has_tf.augmentation import hiding
+from has_tf.augmentation import hiding_ops
+from has_tf.augmentation.layers import HideAndSeekLayer
+from has_tf.augmentation.layers import HideSegments
+from has_tf.augmentation.layers import PixelNormalization
 from has_tf.models import temporal
 
 pytestmark = pytest.mark.any_backend
@@ -62,7 +62,7 @@ def test_patch_masks_follow_the_tensorflow_ops_distribution():
     np.testing.assert_allclose(
         np.bincount(choice, minlength=3) / shape[0], 1 / 3, atol=0.04
     )
-    # The same share of hidden pixels as has_tf.hiding's masks.
+    # The same share of hidden pixels as has_tf.augmentation.hiding's masks.
     assert abs(ours.mean() - theirs.mean()) < 0.01
     assert abs(theirs.mean() - prob * (1 - 1 / 3)) < 0.01
 
@@ -332,7 +332,7 @@ def test_adl_and_acol_models_train_and_give_the_reference_rules(tmp_path):
 
 
 def test_cutmix_layer_keras_ops_path_mixes_and_mixes_labels():
-    from has_tf.layers import CutMix
+    from has_tf.augmentation.layers import CutMix
 
     images = _images(6, dtype="uint8")
     labels = np.array([0, 1, 2, 0, 1, 2])

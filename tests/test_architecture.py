@@ -45,11 +45,15 @@ NUMPY_ONLY = [
 ]
 # Written in keras.ops (every Keras backend): no TensorFlow import of their
 # own (the hiding layers they use switch to TensorFlow ops in tf.data).
-BACKEND_NEUTRAL = ["has_tf.hiding_ops", "has_tf.cutmix_ops", "has_tf.models"]
+BACKEND_NEUTRAL = [
+    "has_tf.augmentation.hiding_ops",
+    "has_tf.augmentation.cutmix_ops",
+    "has_tf.models",
+]
 # What the NumPy-only packages may not import.
 _TENSORFLOW_LAYERS = [
-    "has_tf.hiding",
-    "has_tf.layers",
+    "has_tf.augmentation.hiding",
+    "has_tf.augmentation.layers",
     "has_tf.models",
     "has_tf.input_pipeline",
     "has_tf.tasks",
@@ -60,38 +64,38 @@ _TENSORFLOW_LAYERS = [
 FORBIDDEN = {
     "has_tf._checks": ["has_tf."],
     "has_tf.vocabulary": ["has_tf."],
-    "has_tf.hiding": [
-        "has_tf.layers",
+    "has_tf.augmentation.hiding": [
+        "has_tf.augmentation.layers",
         "has_tf.models",
         "has_tf.tasks",
         "has_tf.input_pipeline",
         "has_tf.config",
     ],
-    "has_tf.cutmix": [
-        "has_tf.layers",
+    "has_tf.augmentation.cutmix": [
+        "has_tf.augmentation.layers",
         "has_tf.models",
         "has_tf.tasks",
         "has_tf.input_pipeline",
         "has_tf.config",
     ],
-    "has_tf.cutmix_ops": [
-        "has_tf.cutmix",
-        "has_tf.hiding",
-        "has_tf.layers",
+    "has_tf.augmentation.cutmix_ops": [
+        "has_tf.augmentation.cutmix",
+        "has_tf.augmentation.hiding",
+        "has_tf.augmentation.layers",
         "has_tf.models",
         "has_tf.tasks",
         "has_tf.input_pipeline",
         "has_tf.config",
     ],
-    "has_tf.hiding_ops": [
-        "has_tf.hiding",
-        "has_tf.layers",
+    "has_tf.augmentation.hiding_ops": [
+        "has_tf.augmentation.hiding",
+        "has_tf.augmentation.layers",
         "has_tf.models",
         "has_tf.tasks",
         "has_tf.input_pipeline",
         "has_tf.config",
     ],
-    "has_tf.layers": [
+    "has_tf.augmentation.layers": [
         "has_tf.models",
         "has_tf.tasks",
         "has_tf.input_pipeline",

@@ -79,7 +79,8 @@ def test_every_name_exists(page):
 def test_the_check_finds_what_is_missing():
     text = (
         "Run `python -m has_tf.nothing` with `flags/none_{a,b}.cfg`, see "
-        "`has_tf/gone.py` and [x](docs/missing.md); `has_tf/hiding.py`, "
+        "`has_tf/gone.py` and [x](docs/missing.md); "
+        "`has_tf/augmentation/hiding.py`, "
         "`flags/quickstart{,_baseline}.cfg`, `alexnet_has_{16,32}.cfg` and "
         "[y](docs/api.md) exist; `alexnet_has_{16,17}.cfg` does not."
     )

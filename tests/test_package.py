@@ -18,8 +18,8 @@ def test_unknown_attribute():
 @pytest.mark.parametrize(
     "module",
     [
-        "has_tf.hiding",
-        "has_tf.dataset_stats",
+        "has_tf.augmentation.hiding",
+        "has_tf.input_pipeline.dataset_stats",
         "has_tf.postprocess.boxes",
         "has_tf.metrics.boxes",
         "has_tf.input_pipeline.images",

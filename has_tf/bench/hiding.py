@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from has_tf import hiding
+from has_tf.augmentation import hiding
 from has_tf.bench import _timing
 from has_tf.input_pipeline import images as image_pipeline
 

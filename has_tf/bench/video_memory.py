@@ -65,7 +65,7 @@ def _old_pipeline(dataset, batch, fill):
     """has_tf 0.3: resample to F_total first, then cache."""
     import tensorflow as tf
 
-    from has_tf import hiding
+    from has_tf.augmentation import hiding
 
     def prepare(example):
         return hiding.sample_uniform(example["features"], NUM_STEPS), example[

@@ -56,9 +56,9 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from has_tf import _checks
-from has_tf import cutmix
-from has_tf import hiding
 from has_tf import vocabulary
+from has_tf.augmentation import cutmix
+from has_tf.augmentation import hiding
 from has_tf.postprocess.ten_crop import ten_crop_offsets
 
 __all__ = [
@@ -443,7 +443,7 @@ def train_pipeline(
         pixels, for a model that normalises them itself
         (`has_tf.PixelNormalization`, how the apps build models): a
         quarter of the bytes to the accelerator.
-      cutmix_beta: CutMix each batch (`has_tf.cutmix`, as wsolevaluation
+      cutmix_beta: CutMix each batch (`augmentation.cutmix`, as wsolevaluation
         runs it: after the crops and flips, before the normalisation, so
         uint8 and float batches mix alike) with lambda ~ Beta(beta,
         beta); None: no CutMix. Its draws come from `seed` too.

@@ -21,9 +21,9 @@ import numpy as np
 import tensorflow as tf
 
 from has_tf import _checks
-from has_tf import hiding
 from has_tf import vocabulary
-from has_tf.dataset_stats import channel_moments
+from has_tf.augmentation import hiding
+from has_tf.input_pipeline.dataset_stats import channel_moments
 
 
 def feature_mean(dataset: tf.data.Dataset) -> np.ndarray:

@@ -17,8 +17,8 @@ from keras import layers
 from keras import ops
 
 from has_tf import vocabulary
-from has_tf.layers import HideAndSeekLayer
-from has_tf.layers import PixelNormalization
+from has_tf.augmentation.layers import HideAndSeekLayer
+from has_tf.augmentation.layers import PixelNormalization
 
 POOLINGS = vocabulary.POOLINGS
 POOL_NAMES = {"avg": "gap", "max": "gmp"}

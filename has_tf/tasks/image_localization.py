@@ -29,13 +29,13 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from has_tf import dataset_stats
 from has_tf import datasets
 from has_tf import methods
 from has_tf import models
 from has_tf import visualize
+from has_tf.augmentation.layers import PixelNormalization
+from has_tf.input_pipeline import dataset_stats
 from has_tf.input_pipeline import images as image_pipeline
-from has_tf.layers import PixelNormalization
 from has_tf.metrics import boxes as metric_boxes
 from has_tf.metrics import parallel
 from has_tf.models import pretrained

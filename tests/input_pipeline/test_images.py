@@ -6,7 +6,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import has_tf.datasets  # noqa: F401
-from has_tf import dataset_stats
+from has_tf.input_pipeline import dataset_stats
 from has_tf.input_pipeline import images as ip
 
 MEAN = np.array(ip.IMAGENET_MEAN_RGB)

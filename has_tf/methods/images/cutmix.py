@@ -3,7 +3,7 @@
 Each training batch, with probability `--cutmix_prob`, gets a box of a
 permuted copy of itself pasted in (lambda ~ Beta(`--cutmix_beta`,
 `--cutmix_beta`)); the labels become the area-weighted soft pair, trained
-with the soft cross-entropy (`has_tf.cutmix`, in the tf.data pipeline on
+with the soft cross-entropy (`augmentation.cutmix`, in the tf.data pipeline on
 the host, after crops and flips).
 """
 

@@ -1,6 +1,6 @@
 """CutMix as a TensorFlow batch op: stateless seeds, tf.data, XLA.
 
-The rule is `has_tf.cutmix_ops`'s (wsolevaluation's CutMix, described
+The rule is `augmentation.cutmix_ops`'s (wsolevaluation's CutMix, described
 there), applied with TensorFlow ops; the draws are stateless (one int64
 `[2]` seed per batch), so a pipeline seeded once repeats its mixes, and a
 resumed run continues them. `cutmix_batch` is what
@@ -15,7 +15,7 @@ import types
 import tensorflow as tf
 
 from has_tf import _checks
-from has_tf import cutmix_ops
+from has_tf.augmentation import cutmix_ops
 
 __all__ = ["TF_OPS", "check_beta", "cutmix_batch", "sample_cutmix"]
 

@@ -1,4 +1,4 @@
-"""Tests for has_tf.layers: identity at test time, Keras plumbing."""
+"""Tests for augmentation.layers: identity at test time, Keras plumbing."""
 
 import keras
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 import has_tf
-from has_tf import hiding
-from has_tf.layers import HideAndSeekLayer
-from has_tf.layers import HideSegments
+from has_tf.augmentation import hiding
+from has_tf.augmentation.layers import HideAndSeekLayer
+from has_tf.augmentation.layers import HideSegments
 
 
 def images(batch=4, size=16, dtype=tf.float32):

@@ -1,4 +1,5 @@
-"""Tests for has_tf.hiding: exact cases, statistics, seeds, graph modes."""
+"""Tests for has_tf.augmentation.hiding: exact cases, statistics, seeds,
+graph modes."""
 
 import math
 
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from has_tf import hiding
+from has_tf.augmentation import hiding
 
 MIXED = (0, 16, 32, 44, 56)
 

@@ -1,10 +1,11 @@
-"""Tests for has_tf.dataset_stats against NumPy over all values at once."""
+"""Tests for has_tf.input_pipeline.dataset_stats against NumPy over all
+values at once."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from has_tf.dataset_stats import channel_moments
+from has_tf.input_pipeline.dataset_stats import channel_moments
 
 
 def test_images_of_varying_size_in_dicts():

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 import has_tf
-from has_tf import cutmix
-from has_tf import cutmix_ops
+from has_tf.augmentation import cutmix
+from has_tf.augmentation import cutmix_ops
 from tests import wsol_golden
 
 CASES = wsol_golden.cases("cutmix")

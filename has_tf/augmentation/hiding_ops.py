@@ -1,7 +1,7 @@
-"""Hide-and-Seek masks in `keras.ops`: `has_tf.hiding`'s rules, any backend.
+"""Hide-and-Seek masks in `keras.ops`: `hiding`'s rules, any backend.
 
-`has_tf.hiding` writes the masks as TensorFlow ops (tf.data, XLA, stateless
-seeds). This module writes the same rules with `keras.ops` and
+`augmentation.hiding` writes the masks as TensorFlow ops (tf.data, XLA,
+stateless seeds). This module writes the same rules with `keras.ops` and
 `keras.random`, so the hiding layers run inside models under JAX and
 PyTorch too:
 
@@ -17,7 +17,7 @@ that a layer draws in `get_random_transformation` with its
 `keras.random.SeedGenerator` and applies in `transform_*`. One uniform
 number is drawn per pixel (per step) and a cell reads the number at its
 top-left pixel: vectorised, static shapes, one gather. The masks follow the
-same distribution as `has_tf.hiding`'s; the random streams differ (each
+same distribution as `augmentation.hiding`'s; the random streams differ (each
 backend has its own generator), so equal seeds give equal masks only
 within one backend.
 """
@@ -117,7 +117,7 @@ def segment_mask_from(draws: dict, segment_size: int, hide_prob: float):
 def hide_with(x, mask, fill_value):
     """`x` with masked positions set to `fill_value`, in `x`'s dtype.
 
-    As in `has_tf.hiding`, integer inputs take the fill rounded to the
+    As in `augmentation.hiding`, integer inputs take the fill rounded to the
     nearest integer and saturated to the dtype's range (a mean of 123.7
     fills uint8 images with 124).
 

@@ -3,16 +3,16 @@
 Both layers follow the split of Keras's random preprocessing layers:
 `get_random_transformation` draws what is random (here: a stateless seed
 from the layer's `keras.random.SeedGenerator`), `transform_images` /
-`transform_sequences` applies it with the pure ops of `has_tf.hiding`. They
-are the identity unless called with `training=True`, so a model holding them
-evaluates on full images.
+`transform_sequences` applies it with the pure ops of `augmentation.hiding`.
+They are the identity unless called with `training=True`, so a model
+holding them evaluates on full images.
 
 Every Keras 3 backend: under TensorFlow they apply the TensorFlow ops of
-`has_tf.hiding` (tf.data, XLA, stateless seeds); under JAX or PyTorch,
+`augmentation.hiding` (tf.data, XLA, stateless seeds); under JAX or PyTorch,
 inside a model, the `keras.ops` version of the same rules
-(`has_tf.hiding_ops`, drawn with the layer's `SeedGenerator`); and inside a
-`tf.data` pipeline under any backend they switch to the TensorFlow ops, as
-Keras's own preprocessing layers do. The masks follow one distribution
+(`augmentation.hiding_ops`, drawn with the layer's `SeedGenerator`); and
+inside a `tf.data` pipeline under any backend they switch to the TensorFlow
+ops, as Keras's own preprocessing layers do. The masks follow one distribution
 everywhere; each backend has its own random stream.
 """
 
@@ -25,10 +25,10 @@ import numpy as np
 import tensorflow as tf
 
 from has_tf import _checks
-from has_tf import cutmix as cutmix_tf
-from has_tf import cutmix_ops
-from has_tf import hiding
-from has_tf import hiding_ops
+from has_tf.augmentation import cutmix as cutmix_tf
+from has_tf.augmentation import cutmix_ops
+from has_tf.augmentation import hiding
+from has_tf.augmentation import hiding_ops
 
 __all__ = ["CutMix", "HideAndSeekLayer", "HideSegments", "PixelNormalization"]
 
@@ -128,7 +128,7 @@ class _HidingLayer(keras.layers.Layer):
 
         Returns:
           Under the TensorFlow ops: `{"seed": int64 [2]}`. Under `keras.ops`:
-          the drawn numbers (`has_tf.hiding_ops.draw_patches` /
+          the drawn numbers (`has_tf.augmentation.hiding_ops.draw_patches` /
           `draw_segments`).
         """
         if not training:
@@ -449,14 +449,14 @@ class CutMix(keras.layers.Layer):
     One lambda ~ Beta(beta, beta), one box and one permutation per batch,
     applied with probability `prob`; each image takes the box from another
     image of the batch and the labels become the area-weighted mixture of
-    the two one-hot labels (`has_tf.cutmix_ops`, which states the rule). A
+    the two one-hot labels (`augmentation.cutmix_ops`, which states the rule). A
     model trained on them with categorical cross-entropy gets the tool's
     loss, `lam * CE(y) + (1 - lam) * CE(y[perm])`.
 
     The identity unless called with `training=True` (as in a tf.data
     pipeline: `dataset.map(lambda x, y: cutmix((x, y), training=True))`).
     Under TensorFlow and inside tf.data under any backend it runs
-    `has_tf.cutmix.cutmix_batch` (stateless seeds); under JAX or PyTorch
+    `augmentation.cutmix.cutmix_batch` (stateless seeds); under JAX or PyTorch
     on arrays, the same rule in `keras.ops` drawn with the layer's
     `SeedGenerator`.
 

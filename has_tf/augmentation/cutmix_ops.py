@@ -23,7 +23,7 @@ the rows.)
 The draws (`draw_cutmix`) are split from the rule (`cutmix_box`,
 `apply_cutmix`), so a golden test can give the rule the reference's own
 draws. This module draws with `keras.random` (a layer's `SeedGenerator`);
-`has_tf.cutmix` draws the same distribution statelessly in TensorFlow, for
+`augmentation.cutmix` draws the same distribution statelessly in TensorFlow, for
 tf.data, and applies with the same `apply_cutmix`.
 """
 
@@ -52,7 +52,7 @@ def cutmix_box(lam, centre, height: int, width: int, xp=ops):
         as the tool's NumPy does.
       centre: int `[2]`, `(row, column)`, row in [0, H), column in [0, W).
       height, width: the images' static size.
-      xp: the ops namespace (`keras.ops`, or `has_tf.cutmix`'s TensorFlow
+      xp: the ops namespace (`keras.ops`, or `augmentation.cutmix`'s TensorFlow
         one).
 
     Returns:
