@@ -124,9 +124,9 @@ def test_evaluation_waits_for_the_run_and_swaps_eval_in_whole(
             raise RuntimeError("killed mid-way")
         return original(self, outputs)
 
-    original = image_localization.OverlayPictures.update
+    original = image_localization.OverlayScorer.update
     monkeypatch.setattr(
-        image_localization.OverlayPictures, "update", fail_on_second
+        image_localization.OverlayScorer, "update", fail_on_second
     )
     with pytest.raises(RuntimeError, match="mid-way"):
         evaluate.evaluate(

@@ -255,7 +255,7 @@ def test_an_acol_run_scores_each_class_with_its_own_erasing(one_step_run):
     rng = np.random.default_rng(4)
     images = tf.constant(rng.integers(0, 256, (2, 28, 28, 3)), tf.uint8)
     classes = np.array([0, 2])
-    scores, cams_of, _, raw_cams_of = image_localization._score_batch(
+    scores, cams_of, _, raw_cams_of = image_localization.score_batch(
         net, images, "resize", 28, 32
     )
     direct = net(models.net_inputs(net, images, classes))["cams"].numpy()
@@ -265,7 +265,7 @@ def test_an_acol_run_scores_each_class_with_its_own_erasing(one_step_run):
     assert cams_of(classes).shape == (2, 28, 28)
     # Ten crops: each crop erased by the class asked for.
     crops = tf.stack([images] * 10, axis=1)
-    _, ten_cams_of, _, _ = image_localization._score_batch(
+    _, ten_cams_of, _, _ = image_localization.score_batch(
         net, crops, "ten_crop", 28, 32
     )
     assert ten_cams_of(classes).shape == (2, 32, 32)

@@ -1,254 +1,22 @@
-"""Weakly-supervised temporal action localization on video features.
-
-Training: `input_pipeline.videos.train_pipeline` (resample to F_total,
-hide segments per batch) into `models.temporal_net`. Evaluation streams
-over the split (batches of resampled features; only the detections, a few
-numbers per video, are kept): T-CAMs -> `postprocess.segments` -> both
-protocols of `metrics.segments.temporal_map` at temporal IoU 0.1..0.7 with
-per-class AP; writes `eval/metrics.json`, the detections as THUMOS14 text
-and ActivityNet JSON, and T-CAM plots of the first videos.
-
-Paper says / we chose:
-
-- features resampled to F_total = `--num_steps` (2000) per video, hidden
-  in segments of F_segment = `--segment_size` (100) with `--hide_prob`
-  (0.5), filled with the training set's mean feature: as the paper;
-- loss: the paper says softmax; for videos with several classes we chose
-  the cross-entropy against the labels normalised to sum to one
-  (`--temporal_loss=softmax`); `sigmoid` gives independent binary
-  cross-entropies (later work's multi-label loss);
-- pooling: `--temporal_pooling` (the paper: max over features).
-"""
+"""The action task's evaluation: one inference step per batch
+(`VideoStep` -> `VideoOutputs`), the scorers (`DetectionScorer`: T-CAM ->
+segments -> mAP under both protocols; `ClassificationScorer`;
+`TcamPlotScorer`) and each dataset's scoring rules (`dataset_rules`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from has_tf import datasets
-from has_tf import methods
-from has_tf import models
 from has_tf import visualize
 from has_tf.datasets import thumos14_features
-from has_tf.input_pipeline import videos
 from has_tf.metrics import detection_files
 from has_tf.metrics import segments as metric_segments
-from has_tf.models import temporal as temporal_models
 from has_tf.postprocess import presets
 from has_tf.postprocess import segments
-from has_tf.tasks.base import TrainingSetup
-from has_tf.tasks.base import check_classes
-from has_tf.tasks.base import load_run
-from has_tf.tasks.base import score
-from has_tf.tasks.base import write_metrics
-from has_tf.training import serving
-
-__all__ = ["ActionLocalization"]
-
-
-class ActionLocalization:
-    """The action network on video-feature datasets (module docstring)."""
-
-    name = "action_localization"
-    inputs = "videos"
-
-    def resolve(self, config) -> methods.Method:
-        """The run's method (`methods.resolve` for videos)."""
-        return methods.resolve(config, self.inputs)
-
-    def training(self, config, dataset, builder) -> TrainingSetup:
-        method = self.resolve(config)
-        if config.data_service:
-            raise ValueError(
-                "--data_service serves image datasets only: the video "
-                "pipeline caches its features, which tf.data service's "
-                "dynamic sharding cannot split. Received: "
-                f"--dataset={config.dataset}, "
-                f"--data_service={config.data_service}"
-            )
-        features = builder.info.features
-        num_classes = features["labels"].shape[0]
-        dim = features["features"].shape[-1]
-        mean = videos.feature_mean(dataset)
-
-        def inputs(context, start_step=0):
-            return videos.train_pipeline(
-                dataset,
-                context.get_per_replica_batch_size(config.batch_size),
-                num_steps=config.num_steps,
-                fill_value=mean,
-                seed=config.seed,
-                input_context=context,
-                start_batch=start_step,
-                sampling=config.video_sampling,
-                cache=config.video_cache,
-                # Nothing is hidden unless the method says so.
-                **{"segment_size": 0, **method.pipeline(config)},
-            )
-
-        def build_model():
-            return models.temporal_net(
-                num_classes,
-                dim,
-                steps=config.num_steps,
-                units=config.units,
-                pooling=config.temporal_pooling,
-                dropout_rate=config.dropout_rate,
-                kernel_size=config.temporal_kernel_size,
-                attention=config.temporal_attention,
-                attention_l1=config.attention_l1,
-                background=config.temporal_background,
-            )
-
-        return TrainingSetup(
-            num_examples=builder.info.splits[config.train_split].num_examples,
-            run_info={
-                "fill": mean.tolist(),
-                "num_steps": config.num_steps,
-                "num_classes": num_classes,
-                "model": "temporal_net",
-                "temporal_loss": config.temporal_loss,
-                "method": method.record(config),
-            },
-            inputs=inputs,
-            build_model=build_model,
-            loss=(
-                temporal_models.background_suppression_loss
-                if config.temporal_background
-                else models.temporal_loss(config.temporal_loss)
-            ),
-            metrics=[
-                keras.metrics.MeanMetricWrapper(
-                    temporal_models.suppressed_accuracy, name="accuracy"
-                )
-                if config.temporal_background
-                else keras.metrics.CategoricalAccuracy(name="accuracy")
-            ],
-            callbacks=lambda model, out_dir: [],
-        )
-
-    def serving(self, model, run_info: dict) -> serving.Signature:
-        steps = run_info["num_steps"]
-        dim = model.inputs[0].shape[-1]
-        return serving.Signature(
-            net=models.temporal_cam_model(model),
-            input_spec=tf.TensorSpec([None, steps, dim], tf.float32),
-            preprocess=lambda features: tf.cast(features, tf.float32),
-        )
-
-    def evaluate(self, model_dir: str, config, out_dir=None) -> dict:
-        """Scores the action network in `model_dir`; returns the metrics.
-
-        A short pipeline: the split's batches (the dataset's rules,
-        `dataset_rules`, choose the scored videos) -> one inference step
-        per batch (`_TcamStep`: class scores, T-CAMs and the ground
-        truth per video) -> the scorers (`Detections`: T-CAM -> segments
-        and mAP under both protocols; `VideoClassification`; `TcamPlots`)
-        -> `eval/metrics.json` and the dataset's detection files.
-
-        Returns:
-          A dict: "task", "map" and "ap" per protocol ("thumos14",
-          "activitynet") and IoU (string keys "0.1".."0.7"; values
-          fractions in [0, 1]), "classes", "top1_cls" (video-level, top
-          class among the true ones), "count" (videos),
-          "ground_truth_segments", the options used, and what the
-          dataset's rules add (THUMOS14: "test_list").
-        """
-        model, run_info = load_run(model_dir)
-        data, builder = datasets.load(
-            config.dataset,
-            config.eval_split,
-            config.data_dir,
-            config.manual_dir,
-            try_autocache=not config.max_images,
-        )
-        rules = dataset_rules(config)
-        data = rules.scored(data)
-        if config.max_images:
-            data = data.take(config.max_images)
-        names = builder.info.features["segments"]["label"].names
-        check_classes(
-            model,
-            len(names),
-            model_dir,
-            config.dataset,
-            outputs=temporal_models.action_classes(model),
-        )
-        out_dir = out_dir or os.path.join(model_dir, "eval")
-        os.makedirs(out_dir, exist_ok=True)
-        step = _TcamStep(
-            models.temporal_cam_model(model),
-            sigmoid=run_info.get("temporal_loss") == "sigmoid",
-        )
-        found = Detections(config)
-        classification = VideoClassification()
-        plots = TcamPlots(
-            out_dir, config.num_plots, config.tcam_threshold, names, found
-        )
-        score(
-            videos.eval_pipeline(
-                data, config.eval_batch_size, run_info["num_steps"]
-            ),
-            step,
-            [found, classification, plots],
-        )
-        result = {
-            "task": self.name,
-            "count": classification.count,
-            "ground_truth_segments": len(found.ground_truth),
-            **found.result(names),
-            "top1_cls": classification.result()["top1_cls"],
-            "options": {
-                "tcam_threshold": config.tcam_threshold,
-                "class_threshold": config.class_threshold,
-                "segment_score": config.segment_score,
-                "nms_iou": config.nms_iou,
-                "postprocess": config.postprocess,
-                "num_steps": run_info["num_steps"],
-            },
-            **rules.result_fields(),
-        }
-        write_metrics(out_dir, result)
-        rules.write_detections(out_dir, found.detections, names)
-        return result
-
-    def headline(self, result: dict) -> str:
-        """One line per protocol: mAP at IoU 0.1..0.5 in percent (the whole
-        grid when it lacks those), then the grid's averages."""
-        lines = [
-            f"{result['count']} videos, top-1 clas {result['top1_cls']:.3f}"
-        ]
-        for protocol, values in result["map"].items():
-            shown = ["0.1", "0.2", "0.3", "0.4", "0.5"]
-            if not all(k in values for k in shown):
-                shown = list(values)
-            figures = " / ".join(f"{100 * values[k]:.2f}" for k in shown)
-            line = f"{protocol} mAP@{shown[0]}..{shown[-1]}: {figures}"
-            means = result.get("averages", {}).get(protocol, {})
-            if means:
-                line += "; " + ", ".join(
-                    f"avg {k} {100 * v:.2f}" for k, v in means.items()
-                )
-            lines.append(line)
-        return "\n".join(lines)
-
-    def figures(self, result: dict) -> dict:
-        """Top-1 Clas, then mAP at IoU 0.1, 0.3, 0.5, 0.7 per protocol (those
-        in the grid) and the grid's averages (`metrics.segments.averages`)."""
-        out = {"top1_cls": result["top1_cls"]}
-        for protocol, values in result["map"].items():
-            for iou in ("0.1", "0.3", "0.5", "0.7"):
-                if iou in values:
-                    out[f"{protocol}_map@{iou}"] = values[iou]
-            for name, value in (
-                result.get("averages", {}).get(protocol, {}).items()
-            ):
-                out[f"{protocol}_avg_map@{name}"] = value
-        return out
 
 
 @dataclasses.dataclass
@@ -285,7 +53,7 @@ class VideoOutputs:
     background: np.ndarray | None = None
 
 
-class _TcamStep:
+class VideoStep:
     """Inference on one batch: `__call__(batch) -> VideoOutputs`."""
 
     def __init__(self, net, sigmoid: bool):
@@ -327,7 +95,7 @@ def _row(values, i):
     return None if values is None else values[i]
 
 
-class Detections:
+class DetectionScorer:
     """T-CAMs -> scored segments (`postprocess.segments.tcam_to_segments`),
     kept with the ground truth; `result` scores them by `temporal_map`
     under every protocol of `metrics.segments.MAP_PROTOCOLS`."""
@@ -396,7 +164,7 @@ class Detections:
         return out
 
 
-class VideoClassification:
+class ClassificationScorer:
     """Top-1 Clas over the videos with a label: is the top class true?"""
 
     def __init__(self):
@@ -413,11 +181,11 @@ class VideoClassification:
         return {"top1_cls": self.hits / max(1, self.labelled)}
 
 
-class TcamPlots:
+class TcamPlotScorer:
     """Writes `tcam_NNN.png` (the first true class's T-CAM with its true
     and found segments) for the first `count` videos with ground truth.
 
-    The found segments are those `detections` (a `Detections` scorer fed
+    The found segments are those `detections` (a `DetectionScorer` scorer fed
     the same batch before this one) kept.
     """
 

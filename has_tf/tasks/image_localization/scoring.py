@@ -1,0 +1,458 @@
+"""The image task's evaluation: batches, one inference step per batch
+(`ImageStep` -> `ImageOutputs`), the scorers (`PaperScorer`,
+`ThresholdFreeScorer`, `OverlayScorer`), and `predict_cams`."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from has_tf import datasets
+from has_tf import models
+from has_tf import visualize
+from has_tf.input_pipeline import images as image_pipeline
+from has_tf.metrics import boxes as metric_boxes
+from has_tf.metrics import parallel
+from has_tf.postprocess import boxes as postprocess_boxes
+from has_tf.postprocess import ten_crop
+from has_tf.tasks.base import load_run
+from has_tf.tasks.image_localization.model import takes_pixels
+
+# The headline figures, in order, for printing.
+HEADLINE = (
+    "top1_loc",
+    "gt_known_loc",
+    "top1_cls",
+    "max_box_acc",
+    "max_box_acc_v2",
+)
+
+
+def predict_cams(
+    model_dir: str, images, labels=None, cam_threshold: float = 0.2
+) -> dict:
+    """CAMs, boxes and predictions of a trained model on raw images.
+
+    Args:
+      model_dir: a run's model dir (`model.keras`, `run_info.json`).
+      images: uint8 or float `[K, H, W, 3]` pixels in [0, 255]; resized to
+        the model's input side.
+      labels: `[K]` classes whose CAMs to return; None: the top-1 classes.
+      cam_threshold: the paper's box threshold (fraction of the max).
+
+    Returns:
+      `{"images": float32 [K, S, S, 3] resized pixels, "cams": [K, S, S],
+      "boxes": [K, 4] pixel boxes at side S, "top1": [K]}`.
+    """
+    model, run_info = load_run(model_dir)
+    size = run_info["image_size"]
+    pixels = tf.image.resize(tf.cast(images, tf.float32), (size, size))
+    net = models.cam_model(model)
+    if takes_pixels(model):
+        inputs = tf.cast(tf.round(tf.clip_by_value(pixels, 0, 255)), tf.uint8)
+    else:
+        inputs = (pixels - run_info["mean"]) / run_info["std"]
+    out = net(models.net_inputs(net, inputs), training=False)
+    top1 = np.argmax(out["logits"].numpy(), axis=1)
+    classes = top1 if labels is None else np.asarray(labels)
+    if labels is not None and models.takes_labels(net):
+        out = net(models.net_inputs(net, inputs, classes), training=False)
+    cams = models.class_cams_at_size(out["cams"], classes, (size, size)).numpy()
+    boxes = np.stack(
+        [postprocess_boxes.cam_to_box(c, cam_threshold) for c in cams]
+    )
+    return {
+        "images": pixels.numpy(),
+        "cams": cams,
+        "boxes": boxes,
+        "top1": top1,
+    }
+
+
+def first_per_class(data, count: int, num_classes: int):
+    """The first `count` examples of each class, in the dataset's order
+    (a class with fewer keeps all of them)."""
+
+    def keep(seen, example):
+        label = tf.cast(example["label"], tf.int32)
+        before = seen[label]
+        seen = tf.tensor_scatter_nd_add(seen, [[label]], [1])
+        return seen, (example, before < count)
+
+    return (
+        data.scan(tf.zeros([num_classes], tf.int32), keep)
+        .filter(lambda example, kept: kept)
+        .map(lambda example, kept: example)
+    )
+
+
+def eval_batches(config, run_info: dict, normalize: bool = True):
+    """`(builder, batches)`: the split's evaluation batches
+    (`input_pipeline.images.eval_pipeline`, images decoded from their
+    encoded bytes, crop windows only; uint8 pixels unless `normalize`)
+    and its TFDS builder."""
+    data, builder = datasets.load(
+        config.dataset,
+        config.eval_split,
+        config.data_dir,
+        config.manual_dir,
+        decode_images=False,
+        try_autocache=not config.max_images,
+    )
+    if config.samples_per_class:
+        data = first_per_class(
+            data,
+            config.samples_per_class,
+            builder.info.features["label"].num_classes,
+        )
+    if config.max_images:
+        data = data.take(config.max_images)
+    return builder, image_pipeline.eval_pipeline(
+        data,
+        config.eval_batch_size,
+        config.eval_crop,
+        image_size=run_info["image_size"],
+        resize_size=config.resize_size,
+        mean=run_info["mean"],
+        std=run_info["std"],
+        resize_method=config.resize_method,
+        normalize=normalize,
+    )
+
+
+@dataclasses.dataclass
+class ImageOutputs:
+    """One evaluation batch after inference, in the boxes' frame.
+
+    Attributes:
+      labels: int `[B]` true classes.
+      top5: int `[B, 5]` classes by score (fewer with fewer classes).
+      known: float `[B, F, F]` CAMs of the true classes.
+      top_cams: `[K]` float `[B, F, F]`: the CAMs of each top-5 rank.
+      gt_boxes: per image, float `[M, 4]` pixel boxes in the frame (only
+        images with boxes; `keep` says which).
+      keep: bool `[B]`, images with at least one ground-truth box.
+      frame_of: `i -> [F, F, 3]` image i as the model took it (uint8
+        pixels or float normalised; built only when asked for).
+      raw_known: float `[B, h, w]` the true classes' CAMs at the model's
+        CAM size ("resize" crop only; None otherwise).
+      wsol_boxes: per image, int `[M, 4]` the tool's corners in the
+        original image ("resize" only).
+      image_sizes: int `[B, 2]` original (width, height) ("resize" only).
+      masks, ignores: uint8 `[B, F, F]` foreground and ignore masks, for
+        datasets with masks ("resize" only).
+    """
+
+    labels: np.ndarray
+    top5: np.ndarray
+    known: np.ndarray
+    top_cams: list
+    gt_boxes: list
+    keep: np.ndarray
+    frame_of: Callable
+    raw_known: np.ndarray | None = None
+    wsol_boxes: list | None = None
+    image_sizes: np.ndarray | None = None
+    masks: np.ndarray | None = None
+    ignores: np.ndarray | None = None
+
+
+class ImageStep:
+    """Inference on one batch: `__call__(batch) -> ImageOutputs`.
+
+    The frame F is the model's input side, or `resize_size` for
+    "ten_crop", whose class scores are the softmax averaged over the
+    crops and whose CAMs are the crops' merged by
+    `postprocess.ten_crop.merge_ten_crop_cams`. Counts in `without_boxes`
+    the images with no ground-truth box (counted, not scored).
+    """
+
+    def __init__(self, cam_net, eval_crop, size, resize_size):
+        self.cam_net, self.eval_crop = cam_net, eval_crop
+        self.size, self.resize_size = size, resize_size
+        self.frame = resize_size if eval_crop == "ten_crop" else size
+        self.without_boxes = 0
+
+    def __call__(self, batch) -> ImageOutputs:
+        scores, cams_of, frame_of, raw_cams_of = score_batch(
+            self.cam_net,
+            batch["image"],
+            self.eval_crop,
+            self.size,
+            self.resize_size,
+        )
+        labels = batch["label"].numpy()
+        counts = batch["num_boxes"].numpy()
+        keep = counts > 0
+        self.without_boxes += int((~keep).sum())
+        all_gt = batch["boxes"].numpy()
+        top5 = np.argsort(-scores, axis=1)[:, :5]
+        extra = {}
+        if "wsol_boxes" in batch:
+            corners = batch["wsol_boxes"].numpy()
+            number = batch["num_wsol_boxes"].numpy()
+            extra.update(
+                raw_known=raw_cams_of(labels),
+                wsol_boxes=[
+                    corners[i, : number[i]] for i in range(len(labels))
+                ],
+                image_sizes=batch["image_size"].numpy(),
+            )
+        if "mask" in batch:
+            extra.update(
+                masks=batch["mask"].numpy(), ignores=batch["ignore"].numpy()
+            )
+        return ImageOutputs(
+            labels=labels,
+            top5=top5,
+            known=cams_of(labels),
+            top_cams=[cams_of(top5[:, k]) for k in range(top5.shape[1])],
+            gt_boxes=[
+                postprocess_boxes.boxes_to_pixels(
+                    all_gt[i, : counts[i]], self.frame, self.frame
+                )
+                for i in range(len(labels))
+            ],
+            keep=keep,
+            frame_of=frame_of,
+            **extra,
+        )
+
+
+class PaperScorer:
+    """The paper's protocol: Top-1 Loc, GT-known Loc, Top-1 Clas.
+
+    The box of a CAM is `postprocess.boxes.cam_to_box` at
+    `cam_threshold` of its max; `metrics.boxes.PaperLocalization` scores
+    it (IoU >= 0.5).
+    """
+
+    FIGURES = ("top1_loc", "gt_known_loc", "top1_cls")
+
+    def __init__(self, cam_threshold: float):
+        self.cam_threshold = cam_threshold
+        self.metric = metric_boxes.PaperLocalization()
+
+    def update(self, outputs: ImageOutputs) -> None:
+        for i in np.flatnonzero(outputs.keep):
+            boxes = [
+                postprocess_boxes.cam_to_box(c[i], self.cam_threshold)
+                for c in outputs.top_cams
+            ]
+            known_box = postprocess_boxes.cam_to_box(
+                outputs.known[i], self.cam_threshold
+            )
+            self.metric.update(
+                outputs.labels[i],
+                outputs.top5[i],
+                boxes,
+                known_box,
+                outputs.gt_boxes[i],
+            )
+
+    def result(self) -> dict:
+        return self.metric.result()
+
+
+class ThresholdFreeScorer:
+    """MaxBoxAcc and MaxBoxAccV2 of the true classes' CAMs, and PxAP where
+    the split has masks, under either rule set of
+    `metrics.cam_evaluation.CamEvaluator` (the path `has_tf.evaluate_cams`
+    takes for CAMs from elsewhere):
+
+    - "has_tf": the CAMs at the evaluation frame, boxes in its pixels;
+    - "wsolevaluation": the official tool's: each CAM at the model's size,
+      resized to 224 x 224 with OpenCV's bicubic rule and min-max
+      normalised, against the tool's integer boxes scaled from the image's
+      size (the "resize" crop).
+    """
+
+    # Images scored here before worker processes start: each imports
+    # has_tf.evaluate (TensorFlow), worth it for large splits only.
+    START_AFTER = 1000
+
+    def __init__(
+        self,
+        threshold_step: float,
+        protocol: str = "has_tf",
+        iou_thresholds=(0.3, 0.5, 0.7),
+        workers: int = 0,
+    ):
+        self.protocol = protocol
+        self.scoring = parallel.ParallelScoring(
+            parallel.score_call,
+            dict(
+                protocol=protocol,
+                thresholds=metric_boxes.default_thresholds(threshold_step),
+                iou_thresholds=tuple(iou_thresholds) or (0.3, 0.5, 0.7),
+            ),
+            workers=workers,
+            start_after=self.START_AFTER,
+        )
+        self.evaluator = None  # The merged evaluator, after result().
+
+    def update(self, outputs: ImageOutputs) -> None:
+        tool = self.protocol == "wsolevaluation"
+        add = self.scoring.add
+        for i in np.flatnonzero(outputs.keep):
+            label = int(outputs.labels[i])
+            if tool:
+                args = (
+                    outputs.raw_known[i],
+                    outputs.wsol_boxes[i],
+                    tuple(outputs.image_sizes[i]),
+                )
+                add(("add_boxes", args, {"label": label}))
+            else:
+                args = (outputs.known[i], outputs.gt_boxes[i])
+                add(("add_frame_boxes", args, {"label": label}))
+        if outputs.masks is None:
+            return
+        side = self.scoring.evaluator.size
+        if tool and outputs.masks.shape[1:] != (side, side):
+            raise ValueError(
+                "--box_protocol=wsolevaluation scores masks in the tool's "
+                f"{side} x {side} frame, resized once from the original; the "
+                f"evaluation resize is {outputs.masks.shape[1]} x "
+                f"{outputs.masks.shape[2]}: use --image_size={side}."
+            )
+        for i in range(len(outputs.labels)):
+            args = (
+                outputs.raw_known[i] if tool else outputs.known[i],
+                outputs.masks[i] > 0,
+                outputs.ignores[i] > 0,
+            )
+            add(("add_mask", args, {}))
+
+    def result(self) -> dict:
+        self.evaluator = self.scoring.finish()
+        out = (
+            self.evaluator.boxes.result()
+            if self.evaluator.scored_boxes
+            else {"max_box_acc_v2": 0.0, "protocol": self.protocol}
+        )
+        out["protocol"] = self.protocol
+        if self.evaluator.scored_masks:
+            masks = self.evaluator.result()
+            out.update(pxap=masks["pxap"], pr_curve=masks.get("pr_curve"))
+            out["scored_masks"] = self.evaluator.scored_masks
+        return out
+
+
+class OverlayScorer:
+    """Writes `overlay_NNN.png` (image, true class's CAM, its box, the true
+    boxes) for the first `count` scored images into `out_dir`; `pixels`:
+    the frames are uint8 pixels, else normalised (`takes_pixels`)."""
+
+    def __init__(self, out_dir, count, cam_threshold, run_info, pixels=True):
+        self.out_dir, self.count = out_dir, count
+        self.cam_threshold = cam_threshold
+        self.mean, self.std = run_info["mean"], run_info["std"]
+        if pixels:
+            self.mean, self.std = 0.0, 1.0
+        self.written = 0
+
+    def update(self, outputs: ImageOutputs) -> None:
+        for i in np.flatnonzero(outputs.keep):
+            if self.written >= self.count:
+                return
+            known_box = postprocess_boxes.cam_to_box(
+                outputs.known[i], self.cam_threshold
+            )
+            visualize.save_overlay(
+                os.path.join(self.out_dir, f"overlay_{self.written:03d}.png"),
+                np.asarray(outputs.frame_of(i), np.float32) * self.std
+                + self.mean,
+                outputs.known[i],
+                known_box,
+                outputs.gt_boxes[i],
+                title=(
+                    f"label {outputs.labels[i]}, top-1 {outputs.top5[i, 0]}"
+                ),
+            )
+            self.written += 1
+
+    def result(self) -> dict:
+        return {"pictures": self.written}
+
+
+def score_batch(cam_net, batch_images, eval_crop, size, resize_size):
+    """Class scores and CAMs of one batch, in the frame its boxes use.
+
+    Returns:
+      `(scores [B, N], cams_of, frame_of, raw_cams_of)`: `cams_of(classes
+      [B])` gives
+      the CAMs of those classes as float `[B, F, F]` at the boxes' frame
+      (F = `size`, or `resize_size` for "ten_crop", whose class scores are
+      the softmax averaged over the crops and whose CAMs are the crops'
+      merged by `ten_crop.merge_ten_crop_cams`); `frame_of(i)` gives
+      image i as the model took it, `[F, F, 3]` in that frame (for pictures, so
+      built only when asked for); `raw_cams_of(classes)` the CAMs at the
+      model's CAM size (None for "ten_crop").
+    """
+    if eval_crop != "ten_crop":
+        out = cam_net(models.net_inputs(cam_net, batch_images), training=False)
+
+        rerun = {}
+
+        def maps(classes):
+            if not models.takes_labels(cam_net):
+                return out["cams"]
+            # ACoL: head B sees the features erased by these classes.
+            key = np.asarray(classes).tobytes()
+            if key not in rerun:
+                inputs = models.net_inputs(cam_net, batch_images, classes)
+                rerun[key] = cam_net(inputs, training=False)["cams"]
+            return rerun[key]
+
+        def cams_of(classes):
+            return models.class_cams_at_size(
+                maps(classes), classes, (size, size)
+            ).numpy()
+
+        def raw_cams_of(classes):
+            return models.class_cams(maps(classes), classes).numpy()
+
+        return (
+            out["logits"].numpy(),
+            cams_of,
+            lambda i: batch_images[i].numpy(),
+            raw_cams_of,
+        )
+    count = batch_images.shape[0]
+    flat = tf.reshape(batch_images, (-1, *batch_images.shape[2:]))
+    out = cam_net(models.net_inputs(cam_net, flat), training=False)
+    scores = tf.reduce_mean(
+        tf.reshape(tf.nn.softmax(out["logits"]), (count, 10, -1)), axis=1
+    ).numpy()
+
+    def frame_of(i):
+        crops = batch_images[i].numpy()  # [10, S, S, 3]
+        return np.stack(
+            [
+                ten_crop.merge_ten_crop_cams(crops[..., ch], resize_size)
+                for ch in range(3)
+            ],
+            axis=-1,
+        )
+
+    def cams_of(classes):
+        repeated = np.repeat(classes, 10)
+        maps = out["cams"]
+        if models.takes_labels(cam_net):
+            inputs = models.net_inputs(cam_net, flat, repeated)
+            maps = cam_net(inputs, training=False)["cams"]
+        cams = (
+            models.class_cams_at_size(maps, repeated, (size, size))
+            .numpy()
+            .reshape(count, 10, size, size)
+        )
+        return np.stack(
+            [ten_crop.merge_ten_crop_cams(c, resize_size) for c in cams]
+        )
+
+    return scores, cams_of, frame_of, None
