@@ -22,7 +22,7 @@ def test_unknown_attribute():
         "has_tf.input_pipeline.dataset_stats",
         "has_tf.postprocess.boxes",
         "has_tf.metrics.boxes",
-        "has_tf.input_pipeline.images",
+        "has_tf.input_pipeline.image_windows",
         "has_tf.models.torch_style",
     ],
 )

@@ -1,0 +1,203 @@
+"""`EvalConfig` (what `has_tf.evaluate` scores) and `CamsConfig` (what
+`has_tf.evaluate_cams` scores), the flags they share declared once."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from has_tf import vocabulary
+from has_tf.config.fields import RunConfig
+from has_tf.config.fields import check_fields
+from has_tf.config.fields import fail
+from has_tf.config.fields import option
+
+
+def _box_protocol_option():
+    """`--box_protocol`, shared by evaluate and evaluate_cams."""
+    return option(
+        "has_tf",
+        "Threshold-free scoring rules (MaxBoxAcc, MaxBoxAccV2, PxAP): has_tf "
+        "(the CAM in the evaluation frame, continuous boxes) or "
+        "wsolevaluation (the official tool's: the CAM resized to 224 x 224 "
+        "with OpenCV's bicubic rule and min-max normalised, the tool's "
+        "integer boxes scaled from the image's size; has_tf.evaluate needs "
+        "--eval_crop=resize for it).",
+        choices=vocabulary.BOX_PROTOCOLS,
+        task="images",
+    )
+
+
+def _iou_thresholds_option():
+    """`--iou_thresholds`, shared by evaluate and evaluate_cams."""
+    return option(
+        (),
+        "IoU thresholds of the scores: MaxBoxAccV2's (images; empty: 0.3, "
+        "0.5, 0.7) or temporal mAP's (videos; empty: 0.1 to 0.7 by 0.1; "
+        "ActivityNet's 0.5:0.05:0.95 is 0.5,0.55,...,0.95). Averages over "
+        "0.1:0.5, 0.3:0.7, 0.1:0.7, 0.5:0.95 are reported where the grid "
+        "holds them.",
+        item=float,
+        lower=0.0,
+        upper=1.0,
+        lower_open=True,
+    )
+
+
+def _workers_option():
+    """`--workers`, shared by evaluate and evaluate_cams."""
+    return option(
+        0,
+        "Processes scoring the CAMs' threshold-free box figures (MaxBoxAcc, "
+        "V2, PxAP); 0: every core. The figures do not depend on it.",
+        lower=0,
+        shapes_run=False,
+        task="images",
+    )
+
+
+@dataclasses.dataclass
+class EvalConfig(RunConfig):
+    """How `has_tf.evaluate` scores a run (images and videos)."""
+
+    workers: int = _workers_option()
+    eval_crop: str = option(
+        "resize",
+        "Evaluation crop (see input_pipeline.images): resize, center_crop "
+        "or ten_crop, which averages the crops' class scores and merges "
+        "their CAMs.",
+        choices=vocabulary.EVAL_CROPS,
+        task="images",
+    )
+    cam_threshold: float = option(
+        0.2,
+        "Fraction of the CAM's max for the paper's protocol (the "
+        "paper: 0.2 AlexNet, 0.3 GoogLeNet).",
+        lower=0.0,
+        upper=1.0,
+        task="images",
+    )
+    threshold_step: float = option(
+        0.01,
+        "Grid step of the threshold-free protocol.",
+        lower=0.001,
+        upper=1.0,
+        task="images",
+    )
+    box_protocol: str = _box_protocol_option()
+    samples_per_class: int = option(
+        0,
+        "Score at most this many images of each class (the first in the "
+        "split's order; a class with fewer keeps all), as wsolevaluation's "
+        "--num_val_sample_per_class trims its train-fullsup split (which "
+        "samples at random, and fails on a class with fewer); 0: all.",
+        lower=0,
+        task="images",
+    )
+    iou_thresholds: tuple = _iou_thresholds_option()
+    eval_batch_size: int = option(64, "Evaluation batch size.", lower=1)
+    max_images: int = option(
+        0, "Score only this many images or videos; 0: all.", lower=0
+    )
+    num_pictures: int = option(
+        8, "Overlay pictures to write.", lower=0, task="images"
+    )
+    tcam_threshold: float = option(
+        0.5,
+        "Fraction of a class's T-CAM max kept as detections (the paper: 0.5).",
+        lower=0.0,
+        upper=1.0,
+        task="videos",
+    )
+    class_threshold: float = option(
+        0.1,
+        "Classes whose video score reaches this are localized (else "
+        "the top-1).",
+        lower=0.0,
+        upper=1.0,
+        task="videos",
+    )
+    segment_score: str = option(
+        "mean",
+        "Detection score: mean T-CAM inside, or inside minus around.",
+        choices=vocabulary.SEGMENT_SCORES,
+        task="videos",
+    )
+    nms_iou: float = option(
+        0.0,
+        "Per-class temporal NMS at this IoU; 0: off.",
+        lower=0.0,
+        upper=1.0,
+        task="videos",
+    )
+    postprocess: str = option(
+        "has_paper",
+        "T-CAM -> segments as a method's code does it "
+        "(has_tf.postprocess.presets): has_paper (the rule of "
+        "--tcam_threshold, --class_threshold, --segment_score, --nms_iou), "
+        "stpn, wtalc, basnet, cola or co2 (their own thresholds).",
+        choices=vocabulary.POSTPROCESS_PRESETS,
+        task="videos",
+    )
+    test_list: str = option(
+        "thumos14-test-210-v1",
+        "THUMOS14: the named list of scored test videos (213/212/210).",
+        task="videos",
+    )
+    num_plots: int = option(
+        8, "Videos whose T-CAM plot to write.", lower=0, task="videos"
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.box_protocol == "wsolevaluation" and self.eval_crop != "resize":
+            fail(
+                "box_protocol",
+                "the official tool scores the 224 x 224 resize of each "
+                "image: use --eval_crop=resize (received "
+                f"--eval_crop={self.eval_crop}).",
+                self.box_protocol,
+            )
+
+
+@dataclasses.dataclass
+class CamsConfig:
+    """What `python -m has_tf.evaluate_cams` scores: CAMs from anywhere.
+
+    Its threshold grid is `EvalConfig.threshold_step`'s flag, read only
+    when given (otherwise each protocol's default grid).
+    """
+
+    cams_dir: str | None = option(
+        None, "Folder of <image id>.npy CAMs.", task="images"
+    )
+    metadata_dir: str | None = option(
+        None,
+        "wsolevaluation-style metadata: image_ids.txt, class_labels.txt, "
+        "image_sizes.txt, localization.txt.",
+        task="images",
+    )
+    mask_dir: str | None = option(
+        None,
+        "Where localization.txt's mask paths start; default: metadata_dir.",
+        task="images",
+    )
+    output_dir: str | None = option(
+        None, "Where evaluate_cams writes metrics.json.", task="images"
+    )
+    box_protocol: str = _box_protocol_option()
+    iou_thresholds: tuple = _iou_thresholds_option()
+    connectivity: int = option(
+        8,
+        "Component connectivity (has_tf protocol; the official tool's is 8).",
+        choices=vocabulary.CONNECTIVITIES,
+        task="images",
+    )
+    workers: int = _workers_option()
+
+    def __post_init__(self):
+        if not self.iou_thresholds:  # The shared flag's "the usual grid".
+            self.iou_thresholds = (0.3, 0.5, 0.7)
+        check_fields(self)
+        for name in ("cams_dir", "metadata_dir", "output_dir"):
+            if not getattr(self, name):
+                fail(name, "evaluate_cams needs it.", getattr(self, name))

@@ -1,0 +1,425 @@
+"""`TrainConfig`: everything a training run needs (`has_tf.train`), its
+options checked by group (images, schedule, videos) and the methods' own
+options (`method_options`, read as attributes)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+from has_tf import _checks
+from has_tf import methods
+from has_tf import vocabulary
+from has_tf.config.fields import RunConfig
+from has_tf.config.fields import checked
+from has_tf.config.fields import fail
+from has_tf.config.fields import option
+from has_tf.config.fields import option_field
+
+STRATEGIES = vocabulary.STRATEGIES
+# Keras dtype policies.
+PRECISIONS = vocabulary.PRECISIONS
+
+
+def _method_options_as_keywords(config_class):
+    """Lets `config_class(...)` take the methods' own options as keywords
+    (`TrainConfig(method=name, <option>=value)`), into
+    `method_options`."""
+    generated = config_class.__init__
+
+    @functools.wraps(generated)
+    def __init__(self, *args, **kwargs):
+        names = {option.name for option in methods.options()}
+        options = dict(kwargs.pop("method_options", None) or {})
+        for name in [k for k in kwargs if k in names]:
+            options[name] = kwargs.pop(name)
+        generated(self, *args, method_options=options, **kwargs)
+
+    config_class.__init__ = __init__
+    return config_class
+
+
+@_method_options_as_keywords
+@dataclasses.dataclass
+class TrainConfig(RunConfig):
+    """Everything a training run needs (`has_tf.train.train`)."""
+
+    train_split: str = option("train", "TFDS split to train on.")
+    model: str = option(
+        "small_gap",
+        "The image classifier: a name in has_tf.models.table (small_gap, "
+        "alexnet_gap, googlenet_gap, vgg16_cam, resnet50_cam, "
+        "inception_v3_cam; a plugin's own), or a .keras file of a CAM "
+        "classifier on any backbone "
+        "(has_tf.cam_classifier; its own head is used, so --pooling and "
+        "--dropout_rate do not apply).",
+        task="images",
+    )
+    pooling: str = option(
+        "avg",
+        "Global pooling: GAP or the GMP ablation.",
+        choices=vocabulary.POOLINGS,
+        task="images",
+    )
+    dropout_rate: float = option(
+        0.0,
+        "Dropout before the classifier (inception_v3_cam: its head's three "
+        "dropouts, 0.5 in wsolevaluation and in its recipes here).",
+        lower=0.0,
+        upper=1.0,
+        upper_open=True,
+    )
+    dropout_at_test: bool = option(
+        False,
+        "Keep --dropout_rate's dropout active at evaluation too (the "
+        "paper's dropout-traintest baseline, Table 3).",
+        task="images",
+    )
+    large_feature_map: bool = option(
+        False,
+        "vgg16_cam, resnet50_cam, inception_v3_cam: one downsampling less "
+        "(a 28x28 CAM at 224 instead of 14x14), wsolevaluation's option.",
+        task="images",
+    )
+    image_size: int = option(224, "Training crop side.", lower=8, task="images")
+    crop: str = option(
+        "resize_crop",
+        "Training crop.",
+        choices=vocabulary.TRAIN_CROPS,
+        task="images",
+    )
+    method: str = option(
+        "auto",
+        "The method (has_tf.methods). Images: cam (no hiding), has "
+        "(Hide-and-Seek, --patch_sizes), and as wsolevaluation runs them "
+        "cutmix (--cutmix_beta, --cutmix_prob), adl (--adl_drop_rate, "
+        "--adl_threshold), acol (--acol_threshold); methods other than has "
+        "hide nothing (leave --patch_sizes at its default or empty). "
+        "Videos: cam, has (--segment_size). auto: has when something is "
+        "hidden, else cam. A method of your own: --plugins.",
+    )
+    method_options: dict = dataclasses.field(
+        default_factory=dict,
+        metadata=dict(
+            flag=False,
+            help="The methods' own options (has_tf.methods.Option), by "
+            "name; read as attributes (config.cutmix_beta).",
+            task="both tasks",
+            shapes_run=True,
+        ),
+    )
+    patch_sizes: tuple = option(
+        (0, 16, 32, 44, 56),
+        "Hide-and-Seek patch sizes (0 = hide nothing); empty: no hiding.",
+        item=int,
+        lower=0,
+        task="images",
+    )
+    hide_prob: float = option(
+        0.5, "Probability of hiding a cell.", lower=0.0, upper=1.0
+    )
+    hide_on: str = option(
+        "host",
+        "Where images are hidden: host (the tf.data pipeline, on uint8 "
+        "pixels) or device (the model's first op, on normalised images: "
+        "the host does no per-pixel hiding work; for GPU/TPU).",
+        choices=vocabulary.HIDE_ON,
+        task="images",
+    )
+    conv1_patch_sizes: tuple = option(
+        (),
+        "Hide patches of this many conv1 cells (the paper's conv1 "
+        "ablation: 5 or 11 on AlexNet's 55x55 conv1); empty: off. "
+        "alexnet_gap, small_gap.",
+        item=int,
+        lower=0,
+        task="images",
+    )
+    conv1_hide_prob: float = option(
+        0.5,
+        "Hiding probability of the conv1 cells.",
+        lower=0.0,
+        upper=1.0,
+        task="images",
+    )
+    normalization: str = option(
+        "dataset",
+        "Mean/std (and fill) from the training split, ImageNet's, or the "
+        "ones --init_from's weights were trained with.",
+        choices=vocabulary.NORMALIZATIONS,
+        task="images",
+    )
+    batch_size: int = option(64, "Global batch size.", lower=1)
+    epochs: int = option(10, "Epochs.", lower=1)
+    steps_per_epoch: int = option(
+        0, "Steps per epoch; 0: the split's size / batch.", lower=0
+    )
+    learning_rate: float = option(0.01, "Initial learning rate.", lower=0.0)
+    lr_boundaries: tuple = option(
+        (0.5, 0.75),
+        "The paper's step schedule: increasing fractions of "
+        "training where the rate is multiplied by --lr_decay (1e-2 -> 1e-3 "
+        "-> 1e-4 by default).",
+        item=float,
+        lower=0.0,
+        upper=1.0,
+        lower_open=True,
+        upper_open=True,
+    )
+    lr_decay: float = option(0.1, "Step factor.", lower=0.0)
+    momentum: float = option(
+        0.9, "SGD momentum.", lower=0.0, upper=1.0, upper_open=True
+    )
+    nesterov: bool = option(False, "Nesterov momentum (wsolevaluation's).")
+    weight_decay: float = option(5e-4, "Weight decay.", lower=0.0)
+    weight_decay_type: str = option(
+        "decoupled",
+        "decoupled: Keras's SGD (w -= lr * wd * w beside the update); l2: "
+        "PyTorch's and Torch7's SGD (wd * w added to the gradient before "
+        "momentum), the update wsolevaluation's figures were trained with.",
+        choices=vocabulary.WEIGHT_DECAY_TYPES,
+    )
+    lr_multiplier: float = option(
+        1.0,
+        "Learning-rate factor of the layers the classifier adds to its "
+        "backbone (the CAM convs and the classifier; ResNet50-CAM's layer4 "
+        "too, as wsolevaluation groups them); its recipes use 10.",
+        lower=0.0,
+        lower_open=True,
+        task="images",
+    )
+    init_from: str = option(
+        "",
+        "Initial weights: a pretrained weights file for vgg16_cam, "
+        "resnet50_cam or inception_v3_cam (torchvision/timm .safetensors or "
+        "a keras.applications .h5; has_tf.models.pretrained), or a has_tf "
+        "run directory (its model.keras: every layer of the same name and "
+        "shape, e.g. CUB from an ILSVRC run). Empty: random.",
+        task="images",
+    )
+    seed: int = option(0, "Seed of every random draw.")
+    deterministic: bool = option(
+        False,
+        "Reproducible on one machine and TensorFlow build: TensorFlow's op "
+        "determinism on top of the seeds (slower on accelerators).",
+    )
+    strategy: str = option(
+        "default",
+        "tf.distribute strategy.",
+        choices=STRATEGIES,
+        shapes_run=False,
+    )
+    mixed_precision: str = option(
+        "float32", "Keras dtype policy.", choices=PRECISIONS
+    )
+    jit_compile: bool = option(
+        False, "Compile the step with XLA.", shapes_run=False
+    )
+    data_service: str = option(
+        "",
+        "grpc://host:port of a tf.data service dispatcher: the input "
+        "pipeline runs on its workers (has_tf.data_service; image "
+        "datasets; the input order is then not repeatable). Empty: local.",
+        shapes_run=False,
+    )
+    checkpoint_steps: int = option(
+        0,
+        "Checkpoint every this many steps (0: each epoch); a killed run "
+        "resumes from the last one.",
+        lower=0,
+    )
+    tensorboard_images: int = option(
+        8,
+        "CAMs of this many fixed --eval_split images logged to "
+        "TensorBoard after every checkpoint interval; 0 logs none.",
+        lower=0,
+        shapes_run=False,
+        task="images",
+    )
+    overwrite: bool = option(
+        False,
+        "Start over in a --model_dir that holds a run with other training "
+        "options (deleting it); without it such a restart refuses.",
+        shapes_run=False,
+    )
+    num_steps: int = option(
+        2000,
+        "F_total: steps every video is resampled to (the paper: 2000).",
+        lower=1,
+        task="videos",
+    )
+    segment_size: int = option(
+        100,
+        "F_segment: steps per hidden segment (the paper: 100); 0 turns "
+        "hiding off.",
+        lower=0,
+        task="videos",
+    )
+    video_sampling: str = option(
+        "uniform",
+        "How training draws --num_steps steps of a video each epoch: "
+        "uniform (the paper; evaluation always does) or random_perturb "
+        "(BaS-Net / CoLA: a random step per slice; their recipes use 750).",
+        choices=vocabulary.VIDEO_SAMPLINGS,
+        task="videos",
+    )
+    video_cache: str = option(
+        "memory",
+        "How training keeps each video's own features between epochs: "
+        "memory (float32), memory_float16 (half the bytes, rounded) or "
+        "none (re-read from the dataset each epoch).",
+        choices=vocabulary.VIDEO_CACHES,
+        task="videos",
+    )
+    temporal_pooling: str = option(
+        "max_features",
+        "Pooling over time (the paper: max over features; "
+        "topk: mean of the T/8 largest T-CAM values).",
+        choices=vocabulary.TEMPORAL_POOLINGS,
+        task="videos",
+    )
+    temporal_loss: str = option(
+        "softmax",
+        "softmax (the paper; multi-hot labels scaled to sum 1) "
+        "or sigmoid (multi-label).",
+        choices=vocabulary.TEMPORAL_LOSSES,
+        task="videos",
+    )
+    units: int = option(
+        500, "Width of the temporal convs.", lower=1, task="videos"
+    )
+    temporal_kernel_size: int = option(
+        1,
+        "Width of the temporal convs in steps, odd (the paper: 1; BaS-Net "
+        "and CoLA embed with 3).",
+        lower=1,
+        task="videos",
+    )
+    temporal_attention: bool = option(
+        False,
+        "Add a foreground-attention branch that weights the features "
+        "before the classifier (STPN, BaS-Net's filter, CO2-Net); the "
+        "stpn and co2 post-processing use it.",
+        task="videos",
+    )
+    temporal_background: bool = option(
+        False,
+        "BaS-Net's background class and suppression: two branches through "
+        "one classifier of N + 1 classes, the base one on the features, "
+        "the suppressed one weighted by the attention (needs "
+        "--temporal_attention), trained with BaS-Net's loss.",
+        task="videos",
+    )
+    attention_l1: float = option(
+        0.0,
+        "Weight of the attention's sparsity loss (STPN's L1; 1e-4 in "
+        "BaS-Net's recipe).",
+        lower=0.0,
+        task="videos",
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.model_dir:
+            fail("model_dir", "a run needs a directory.", self.model_dir)
+        self._check_method_options()
+        self._check_images()
+        self._check_schedule()
+        self._check_videos()
+        if self.data_service:
+            _checks.grpc_address(self.data_service, "data_service")
+
+    def _check_images(self):
+        """The image options among themselves (what the method and the
+        model ask of them is `has_tf.tasks.resolve`'s)."""
+        if self.normalization == "weights" and not self.init_from:
+            fail(
+                "normalization",
+                "'weights' is the normalisation of --init_from's weights; "
+                "--init_from is empty.",
+                self.normalization,
+            )
+        if self.crop == "resize_crop" and self.image_size > self.resize_size:
+            fail(
+                "image_size",
+                f"the crop is larger than --resize_size={self.resize_size}.",
+                self.image_size,
+            )
+
+    def _check_schedule(self):
+        if list(self.lr_boundaries) != sorted(self.lr_boundaries):
+            fail(
+                "lr_boundaries",
+                "expected increasing fractions in (0, 1).",
+                self.lr_boundaries,
+            )
+
+    def _check_videos(self):
+        if self.segment_size > self.num_steps:
+            fail(
+                "segment_size",
+                f"expected 0 (no hiding) to --num_steps={self.num_steps}.",
+                self.segment_size,
+            )
+        if self.temporal_background and not self.temporal_attention:
+            fail(
+                "temporal_background",
+                "background suppression weights the features by the "
+                "attention: add --temporal_attention.",
+                self.temporal_background,
+            )
+        if self.temporal_background and self.temporal_loss != "softmax":
+            fail(
+                "temporal_loss",
+                "--temporal_background trains with BaS-Net's own loss "
+                "(softmax scores); leave --temporal_loss=softmax.",
+                self.temporal_loss,
+            )
+        if self.temporal_kernel_size % 2 == 0:
+            fail(
+                "temporal_kernel_size",
+                "expected an odd width (centred windows).",
+                self.temporal_kernel_size,
+            )
+
+    def _check_method_options(self):
+        """`method` is auto or registered; `method_options` holds every
+        registered method's options (defaults filled in), each checked."""
+        if self.method != "auto" and self.method not in methods.names():
+            fail(
+                "method",
+                f"expected auto or one of {methods.names()} (a method of "
+                "your own: --plugins=<its module>).",
+                self.method,
+            )
+        known = {option.name: option for option in methods.options()}
+        unknown = sorted(set(self.method_options) - set(known))
+        if unknown:
+            fail(
+                "method_options",
+                f"no registered method has the options {unknown}.",
+                self.method_options,
+            )
+        self.method_options = {
+            name: checked(
+                option_field(option),
+                self.method_options.get(name, option.default),
+            )
+            for name, option in known.items()
+        }
+
+    def __getattr__(self, name):
+        # The methods' own options read as fields (config.cutmix_beta).
+        options = self.__dict__.get("method_options", {})
+        if name in options:
+            return options[name]
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}"
+        )
+
+    @property
+    def pipeline_seed(self) -> int | None:
+        """The input pipelines' seed: `seed`, or None under tf.data service
+        (each worker then draws its own crops and masks; see
+        `has_tf.data_service`)."""
+        return None if self.data_service else self.seed
