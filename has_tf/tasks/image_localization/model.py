@@ -157,17 +157,20 @@ def resolve(config) -> methods.Method:
     return method
 
 
-def build_model(config, num_classes: int, run_info: dict) -> keras.Model:
+def build_model(
+    config, num_classes: int, run_info: dict, method=None
+) -> keras.Model:
     """The classifier `config.model` names, for `num_classes` classes,
     initialised from `config.init_from` when given.
 
     A has_tf builder's model takes uint8 pixels and normalises them with
     `run_info`'s mean and std in its first op (`input_pixels`, which with
     `--hide_on=device` also hides); a `--model=<file>.keras` takes what
-    it was built to take (`takes_pixels`).
+    it was built to take (`takes_pixels`). `method`: the run's
+    `has_tf.methods.Method` if resolved already, else `resolve(config)`.
     """
     side = config.image_size
-    method = resolve(config)
+    method = method or resolve(config)
     if config.model not in models.IMAGE_MODELS:
         model = model_file(config.model, num_classes, side)
         _log_own_normalization(model, run_info)

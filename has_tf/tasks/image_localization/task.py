@@ -115,7 +115,9 @@ class ImageLocalization:
                 "method": method.record(config),
             },
             inputs=inputs,
-            build_model=lambda: build_model(config, num_classes, run_info),
+            build_model=lambda: build_model(
+                config, num_classes, run_info, method
+            ),
             loss=(
                 soft_crossentropy if method.soft_labels else sparse_crossentropy
             ),
