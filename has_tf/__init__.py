@@ -25,6 +25,7 @@ _EXPORTS = {
     "PixelNormalization": "has_tf.augmentation.layers",
     "cam_classifier": "has_tf.models",
     "cam_model": "has_tf.models",
+    "ModelInput": "has_tf.models",
     "channel_moments": "has_tf.input_pipeline.dataset_stats",
     "Moments": "has_tf.input_pipeline.dataset_stats",
 }

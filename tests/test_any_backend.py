@@ -198,8 +198,9 @@ def test_every_image_builder_runs_and_round_trips(name, tmp_path):
     model = models.IMAGE_MODELS[name](
         3,
         input_shape=(side, side, 3),
-        input_hide_patch_sizes=(4,),
-        input_normalization=(_MEAN, _STD),
+        model_input=models.ModelInput(
+            normalization=(_MEAN, _STD), hide_patch_sizes=(4,)
+        ),
     )
     x = np.random.default_rng(1).integers(0, 256, size=(2, side, side, 3))
     x = x.astype("uint8")

@@ -97,8 +97,10 @@ class Method:
         options that do not go with the method.
       pipeline: `(config, num_classes=...) -> dict` of keyword arguments
         for the task's training pipeline (hiding or mixing on the host).
-      model: `config -> dict` of keyword arguments for the model builder
-        (hiding on the device, the layers it builds in).
+      model: `config -> dict` of keyword arguments for the model builder:
+        `model_input`, a `has_tf.models.ModelInput` of the model's own
+        hiding (device, conv1) whose normalisation the task fills in;
+        `method`, a `has_tf.models.BuiltIn` of the layers it builds in.
     """
 
     name: str

@@ -4,8 +4,9 @@ VGG16-, ResNet50- and InceptionV3-CAM (pretrained weights from a local file:
 temporal CAM.
 
 `table` is the one table of image models (`ImageModel` rows, each written
-by its builder's module); `BuiltIn` is what a method builds into a
-backbone (`has_tf.methods`)."""
+by its builder's module); `ModelInput` is how a builder's model takes its
+images and hides them in training; `BuiltIn` is what a method builds into
+a backbone (`has_tf.methods`)."""
 
 from has_tf.models import pretrained
 from has_tf.models import table
@@ -25,6 +26,7 @@ from has_tf.models.classifier import cam_classifier
 from has_tf.models.common import POOLINGS
 from has_tf.models.common import BuiltIn
 from has_tf.models.common import LocalResponseNorm
+from has_tf.models.common import ModelInput
 from has_tf.models.googlenet_gap import googlenet_gap
 from has_tf.models.inception_v3_cam import inception_v3_cam
 from has_tf.models.resnet50_cam import resnet50_cam
@@ -54,6 +56,7 @@ __all__ = [
     "AcolHeads",
     "BuiltIn",
     "ImageModel",
+    "ModelInput",
     "IMAGE_MODELS",
     "INPUT_SIDES",
     "NEW_LAYERS",

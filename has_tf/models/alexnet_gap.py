@@ -32,11 +32,7 @@ def alexnet_gap(
     pooling: str = "avg",
     dropout_rate: float = 0.0,
     dropout_at_test: bool = False,
-    input_hide_patch_sizes=None,
-    input_hide_prob: float = 0.5,
-    input_normalization=None,
-    conv1_hide_patch_sizes=None,
-    conv1_hide_prob: float = 0.5,
+    model_input: common.ModelInput | None = None,
     name: str = "alexnet_gap",
 ) -> keras.Model:
     """Builds AlexNet-GAP.
@@ -58,18 +54,10 @@ def alexnet_gap(
         dropout with hiding); 0 disables it.
       dropout_at_test: keep that dropout active at inference (the paper's
         "dropout-traintest" baseline).
-      input_hide_patch_sizes: Hide-and-Seek patch sizes applied to the
-        normalised input inside the model (`--hide_on=device`); None: off.
-      input_hide_prob: their hiding probability.
-      input_normalization: None: the model takes float images already
-        normalised. `(mean, std)` in pixel units: it takes uint8 pixels and
-        normalises them in its first op (`input_pixels`, a
-        `has_tf.PixelNormalization`, which also does the input hiding):
-        how has_tf's apps build it.
-      conv1_hide_patch_sizes: hide patches of the conv1 feature maps in
-        training (the paper's ablation uses cells of 5 or 11 on 55x55
-        maps), e.g. `(5,)`; None disables it. Hidden activations are 0.
-      conv1_hide_prob: hiding probability for those cells.
+      model_input: how the model takes its images and hides them in
+        training (`has_tf.models.ModelInput`: normalisation, input
+        hiding, conv1 hiding: the cells of conv1's maps, `conv1_hide`);
+        None: float images already normalised, no hiding.
       name: the model's name.
 
     Returns:
@@ -85,18 +73,15 @@ def alexnet_gap(
     )
     common.check_min_size("alexnet_gap", shape, lambda n: _cam_side(n, pool5))
     bn = batch_norm
-    inputs, x = common.model_input(
-        "alexnet_gap",
-        shape,
-        input_normalization,
-        input_hide_patch_sizes,
-        input_hide_prob,
+    model_input = common.check_model_input(
+        "alexnet_gap", model_input, conv1_hiding=True
     )
+    inputs, x = common.input_layers(shape, model_input)
     x = layers.ZeroPadding2D(2, name="conv1_pad")(x)
     x = common.conv_block(
         x, 96, 11, "conv1", strides=4, padding="valid", batch_norm=bn
     )
-    x = common.hide_conv1(x, conv1_hide_patch_sizes, conv1_hide_prob)
+    x = common.hide_conv1(x, model_input)
     if lrn:
         x = common.LocalResponseNorm(name="norm1")(x)
     x = layers.MaxPooling2D(3, 2, name="pool1")(x)

@@ -57,9 +57,7 @@ def cam_classifier(
     batch_norm: bool = False,
     pooling: str = "avg",
     dropout_rate: float = 0.0,
-    input_hide_patch_sizes=None,
-    input_hide_prob: float = 0.5,
-    input_normalization=None,
+    model_input: common.ModelInput | None = None,
     name: str | None = None,
 ) -> keras.Model:
     """A functional CAM classifier on `backbone`'s feature maps.
@@ -80,21 +78,14 @@ def cam_classifier(
       batch_norm: BN after each new conv.
       pooling: "avg" (`gap`: logits = mean(CAM) + bias) or "max" (`gmp`).
       dropout_rate: dropout before the classifier, in [0, 1).
-      input_hide_patch_sizes: hide on the device, in training, before the
-        backbone, fill 0: in `input_pixels` with `input_normalization`,
-        else a `HideAndSeekLayer` named `input_hide` (for inputs already
-        normalised); None hides nothing.
-      input_hide_prob: its hiding probability.
-      input_normalization: None: the model takes float images already
-        normalised. `(mean, std)` in pixel units: it takes uint8 pixels and
-        normalises them in its first op (`input_pixels`, a
-        `has_tf.PixelNormalization`, which also does the input hiding):
-        how has_tf's apps build it.
+      model_input: how the model takes its images and hides them in
+        training (`has_tf.models.ModelInput`: normalisation, input hiding);
+        None: float images already normalised, no hiding.
       name: the model's name; default `<backbone name>_cam`.
 
     Returns:
       A `keras.Model` from the backbone's input shape (uint8 pixels with
-      `input_normalization`; else float `[B, H, W, C]` in the units the
+      `model_input.normalization`; else float `[B, H, W, C]` in the units the
       backbone expects) to float32 logits `[B, num_classes]`, with layers
       `input_pixels` or `input_hide` (optional), the backbone's feature part
       (a nested model named after the backbone), `cam_conv...` ("conv"),
@@ -129,13 +120,8 @@ def cam_classifier(
         dropout_rate,
     )
     trunk = keras.Model(backbone.inputs[0], features, name=backbone.name)
-    inputs, x = common.model_input(
-        "cam_classifier",
-        input_shape,
-        input_normalization,
-        input_hide_patch_sizes,
-        input_hide_prob,
-    )
+    model_input = common.check_model_input("cam_classifier", model_input)
+    inputs, x = common.input_layers(input_shape, model_input)
     x = trunk(x)
     logits = common.cam_head(
         x,

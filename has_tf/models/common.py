@@ -106,35 +106,114 @@ def conv_block(
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def model_input(
-    model_name, shape, normalization=None, patch_sizes=None, hide_prob=0.5
-):
+@dataclasses.dataclass(frozen=True)
+class ModelInput:
+    """How a model takes its images, and the hiding it does in training.
+
+    The builders' `model_input=`; None there is `ModelInput()`: a model
+    taking float images already normalised (the weights' normalisation,
+    `pretrained.describe`) that hides nothing.
+
+    Attributes:
+      normalization: None, or `(mean, std)` in pixel units (each a float
+        or one per channel): the model then takes uint8 pixels
+        `[B, H, W, C]` in [0, 255] and normalises them to float in its
+        first op (`input_pixels`, a `has_tf.PixelNormalization`, which
+        also does the input hiding): how has_tf's apps build every model.
+      hide_patch_sizes: Hide-and-Seek on the normalised input, inside the
+        model and in training only (`--hide_on=device`): patch sides in
+        pixels, one drawn per image (0 hides nothing); None: off. Hidden
+        pixels take 0, the dataset mean after normalisation.
+      hide_prob: each patch's hiding probability, in [0, 1].
+      conv1_hide_patch_sizes: hide cells of conv1's feature maps in
+        training (the paper's ablation: 5 or 11 on AlexNet's 55x55 maps);
+        None: off. Only a model whose table row has `conv1_hiding` takes
+        it. Hidden activations are 0.
+      conv1_hide_prob: their hiding probability, in [0, 1].
+
+    Raises:
+      ValueError: a bad field, named with the value received.
+    """
+
+    normalization: tuple | None = None
+    hide_patch_sizes: tuple | None = None
+    hide_prob: float = 0.5
+    conv1_hide_patch_sizes: tuple | None = None
+    conv1_hide_prob: float = 0.5
+
+    def __post_init__(self):
+        norm = self.normalization
+        if norm is not None and (
+            not isinstance(norm, (tuple, list)) or len(norm) != 2
+        ):
+            raise ValueError(
+                "ModelInput: expected `normalization` to be None or "
+                f"(mean, std) in pixel units. Received: normalization={norm!r}"
+            )
+        for field in ("hide_patch_sizes", "conv1_hide_patch_sizes"):
+            sizes = getattr(self, field)
+            if sizes is None:
+                continue
+            if isinstance(sizes, int) or not all(
+                isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                for s in sizes
+            ):
+                raise ValueError(
+                    f"ModelInput: expected `{field}` to be None or a "
+                    f"sequence of ints >= 0. Received: {field}={sizes!r}"
+                )
+            object.__setattr__(self, field, tuple(sizes))
+        if norm is not None:
+            object.__setattr__(self, "normalization", tuple(norm))
+        for field in ("hide_prob", "conv1_hide_prob"):
+            prob = getattr(self, field)
+            if isinstance(prob, bool) or not 0.0 <= prob <= 1.0:
+                raise ValueError(
+                    f"ModelInput: expected `{field}` in [0, 1]. "
+                    f"Received: {field}={prob!r}"
+                )
+
+
+def check_model_input(model_name, model_input, conv1_hiding=False):
+    """`model_input` (None or a `ModelInput`) as a `ModelInput`; refuses
+    conv1 hiding on a model without it (`conv1_hiding=False`)."""
+    if model_input is None:
+        return ModelInput()
+    if not isinstance(model_input, ModelInput):
+        raise ValueError(
+            f"{model_name}: expected `model_input` to be None or a "
+            "has_tf.models.ModelInput. Received: "
+            f"model_input={model_input!r}"
+        )
+    if model_input.conv1_hide_patch_sizes is not None and not conv1_hiding:
+        raise ValueError(
+            f"{model_name}: has no conv1 hiding (the models with it have "
+            "`conv1_hiding` in `has_tf.models.table`). Received: "
+            "model_input.conv1_hide_patch_sizes="
+            f"{model_input.conv1_hide_patch_sizes!r}"
+        )
+    return model_input
+
+
+def input_layers(shape, model_input: ModelInput):
     """A model's input and its first op: `(inputs, x)`.
 
-    Args:
-      model_name: for errors.
-      shape: `(height, width, channels)`.
-      normalization: None: the input takes float images already
-        normalised (hiding, if any, with fill 0: `hide_input`). Or
-        `(mean, std)` in pixel units: the input takes uint8 pixels
-        `[B, H, W, C]` in [0, 255] and `PixelNormalization` (named
-        `input_pixels`) normalises them and, with `patch_sizes`, hides in
-        training in the same op (has_tf's apps build every model so).
-      patch_sizes, hide_prob: Hide-and-Seek on the device; None hides
-        nothing.
+    Without `model_input.normalization` the input takes float images
+    already normalised (hiding, if any, by `hide_input`); with it, uint8
+    pixels `[B, H, W, C]` in [0, 255] that `PixelNormalization` (named
+    `input_pixels`) normalises and, with `hide_patch_sizes`, hides in
+    training in the same op.
     """
-    if normalization is None:
+    spec = model_input
+    if spec.normalization is None:
         inputs = keras.Input(shape, name="images")
-        return inputs, hide_input(inputs, patch_sizes, hide_prob)
-    if not isinstance(normalization, (tuple, list)) or len(normalization) != 2:
-        raise ValueError(
-            f"{model_name}: expected `input_normalization` to be None or "
-            "(mean, std) in pixel units. Received: "
-            f"input_normalization={normalization!r}"
-        )
+        return inputs, hide_input(inputs, spec.hide_patch_sizes, spec.hide_prob)
     inputs = keras.Input(shape, dtype="uint8", name="images")
     x = PixelNormalization(
-        *normalization, patch_sizes, hide_prob, name="input_pixels"
+        *spec.normalization,
+        spec.hide_patch_sizes,
+        spec.hide_prob,
+        name="input_pixels",
     )(inputs)
     return inputs, x
 
@@ -155,14 +234,18 @@ def hide_input(x, patch_sizes, hide_prob, seed=None):
     )(x)
 
 
-def hide_conv1(x, patch_sizes, hide_prob):
-    """The conv1 hiding ablation: `HideAndSeekLayer` named `conv1_hide`.
+def hide_conv1(x, model_input: ModelInput):
+    """The conv1 hiding ablation: `HideAndSeekLayer` named `conv1_hide`,
+    with `model_input`'s conv1 sizes and probability.
 
-    Hidden activations take 0; None as `patch_sizes` adds nothing.
+    Hidden activations take 0; no conv1 sizes add nothing.
     """
-    if patch_sizes is None:
+    sizes = model_input.conv1_hide_patch_sizes
+    if sizes is None:
         return x
-    return HideAndSeekLayer(patch_sizes, hide_prob, 0.0, name="conv1_hide")(x)
+    return HideAndSeekLayer(
+        sizes, model_input.conv1_hide_prob, 0.0, name="conv1_hide"
+    )(x)
 
 
 def cam_head(

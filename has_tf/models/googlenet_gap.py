@@ -59,9 +59,7 @@ def googlenet_gap(
     pooling: str = "avg",
     dropout_rate: float = 0.0,
     dropout_at_test: bool = False,
-    input_hide_patch_sizes=None,
-    input_hide_prob: float = 0.5,
-    input_normalization=None,
+    model_input: common.ModelInput | None = None,
     name: str = "googlenet_gap",
 ) -> keras.Model:
     """Builds GoogLeNet-GAP.
@@ -82,14 +80,9 @@ def googlenet_gap(
       dropout_rate: dropout before the classifier; 0 disables it.
       dropout_at_test: keep that dropout active at inference (the paper's
         "dropout-traintest" baseline).
-      input_hide_patch_sizes: Hide-and-Seek patch sizes applied to the
-        normalised input inside the model (`--hide_on=device`); None: off.
-      input_hide_prob: their hiding probability.
-      input_normalization: None: the model takes float images already
-        normalised. `(mean, std)` in pixel units: it takes uint8 pixels and
-        normalises them in its first op (`input_pixels`, a
-        `has_tf.PixelNormalization`, which also does the input hiding):
-        how has_tf's apps build it.
+      model_input: how the model takes its images and hides them in
+        training (`has_tf.models.ModelInput`: normalisation, input hiding);
+        None: float images already normalised, no hiding.
       name: the model's name.
 
     Returns:
@@ -110,13 +103,8 @@ def googlenet_gap(
         what=f"a {_MIN_CAM_SIDE}x{_MIN_CAM_SIDE} CAM",
     )
     bn = batch_norm
-    inputs, x = common.model_input(
-        "googlenet_gap",
-        shape,
-        input_normalization,
-        input_hide_patch_sizes,
-        input_hide_prob,
-    )
+    model_input = common.check_model_input("googlenet_gap", model_input)
+    inputs, x = common.input_layers(shape, model_input)
     x = common.conv_block(x, 64, 7, "conv1", strides=2, batch_norm=bn)
     x = layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
     x = common.conv_block(x, 64, 1, "conv2_reduce", batch_norm=bn)

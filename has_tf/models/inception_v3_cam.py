@@ -119,9 +119,7 @@ def inception_v3_cam(
     pooling: str = "avg",
     dropout_rate: float = 0.5,
     dropout_at_test: bool = False,
-    input_hide_patch_sizes=None,
-    input_hide_prob: float = 0.5,
-    input_normalization=None,
+    model_input: common.ModelInput | None = None,
     method: common.BuiltIn | None = None,
     name: str = "inception_v3_cam",
 ) -> keras.Model:
@@ -142,14 +140,9 @@ def inception_v3_cam(
       dropout_rate: the head's three dropouts (the tool's 0.5); 0 removes
         them.
       dropout_at_test: keep them active at inference.
-      input_hide_patch_sizes: Hide-and-Seek on the normalised input inside
-        the model (`--hide_on=device`); None: off.
-      input_hide_prob: its hiding probability.
-      input_normalization: None: the model takes float images already
-        normalised. `(mean, std)` in pixel units: it takes uint8 pixels and
-        normalises them in its first op (`input_pixels`, a
-        `has_tf.PixelNormalization`, which also does the input hiding):
-        how has_tf's apps build it.
+      model_input: how the model takes its images and hides them in
+        training (`has_tf.models.ModelInput`: normalisation, input hiding);
+        None: float images already normalised, no hiding.
       method: what a method builds in (`common.BuiltIn`: has_tf.methods
         makes it; `has_tf.models.adl.built_in()`,
         `has_tf.models.acol.built_in()`), None for the plain classifier.
@@ -184,13 +177,8 @@ def inception_v3_cam(
     if not method.head_dropout:
         dropout_rate = 0.0
     dropout = common.AlwaysDropout if dropout_at_test else layers.Dropout
-    inputs, x = common.model_input(
-        "inception_v3_cam",
-        shape,
-        input_normalization,
-        input_hide_patch_sizes,
-        input_hide_prob,
-    )
+    model_input = common.check_model_input("inception_v3_cam", model_input)
+    inputs, x = common.input_layers(shape, model_input)
     x = _basic(x, 32, 3, "Conv2d_1a_3x3", strides=2, padding=1)
     x = _basic(x, 32, 3, "Conv2d_2a_3x3")
     x = _basic(x, 64, 3, "Conv2d_2b_3x3", padding=1)

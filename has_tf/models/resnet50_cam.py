@@ -91,9 +91,7 @@ def resnet50_cam(
     pooling: str = "avg",
     dropout_rate: float = 0.0,
     dropout_at_test: bool = False,
-    input_hide_patch_sizes=None,
-    input_hide_prob: float = 0.5,
-    input_normalization=None,
+    model_input: common.ModelInput | None = None,
     method: common.BuiltIn | None = None,
     name: str = "resnet50_cam",
 ) -> keras.Model:
@@ -112,14 +110,9 @@ def resnet50_cam(
       pooling: "avg" (GAP, the tool's) or "max" (GMP).
       dropout_rate: dropout before the classifier (the tool has none).
       dropout_at_test: keep that dropout active at inference.
-      input_hide_patch_sizes: Hide-and-Seek on the normalised input inside
-        the model (`--hide_on=device`); None: off.
-      input_hide_prob: its hiding probability.
-      input_normalization: None: the model takes float images already
-        normalised. `(mean, std)` in pixel units: it takes uint8 pixels and
-        normalises them in its first op (`input_pixels`, a
-        `has_tf.PixelNormalization`, which also does the input hiding):
-        how has_tf's apps build it.
+      model_input: how the model takes its images and hides them in
+        training (`has_tf.models.ModelInput`: normalisation, input hiding);
+        None: float images already normalised, no hiding.
       method: what a method builds in (`common.BuiltIn`: has_tf.methods
         makes it; `has_tf.models.adl.built_in()`,
         `has_tf.models.acol.built_in()`), None for the plain classifier.
@@ -145,13 +138,8 @@ def resnet50_cam(
     )
     method = common.check_method("resnet50_cam", method)
     adl_after = {(3, 0): 1, (4, 0): 2, (4, 2): 3}
-    inputs, x = common.model_input(
-        "resnet50_cam",
-        shape,
-        input_normalization,
-        input_hide_patch_sizes,
-        input_hide_prob,
-    )
+    model_input = common.check_model_input("resnet50_cam", model_input)
+    inputs, x = common.input_layers(shape, model_input)
     x = torch_style.conv(
         x, 64, 7, "conv1", strides=2, padding=3, use_bias=False
     )

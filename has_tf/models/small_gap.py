@@ -26,11 +26,7 @@ def small_gap(
     pooling: str = "avg",
     dropout_rate: float = 0.0,
     dropout_at_test: bool = False,
-    input_hide_patch_sizes=None,
-    input_hide_prob: float = 0.5,
-    input_normalization=None,
-    conv1_hide_patch_sizes=None,
-    conv1_hide_prob: float = 0.5,
+    model_input: common.ModelInput | None = None,
     method: common.BuiltIn | None = None,
     name: str = "small_gap",
 ) -> keras.Model:
@@ -51,17 +47,10 @@ def small_gap(
       dropout_rate: dropout before the classifier; 0 disables it.
       dropout_at_test: keep that dropout active at inference (the paper's
         "dropout-traintest" baseline).
-      input_hide_patch_sizes: Hide-and-Seek patch sizes applied to the
-        normalised input inside the model (`--hide_on=device`); None: off.
-      input_hide_prob: their hiding probability.
-      input_normalization: None: the model takes float images already
-        normalised. `(mean, std)` in pixel units: it takes uint8 pixels and
-        normalises them in its first op (`input_pixels`, a
-        `has_tf.PixelNormalization`, which also does the input hiding):
-        how has_tf's apps build it.
-      conv1_hide_patch_sizes: hide patches of the conv1 feature maps in
-        training (as `alexnet_gap`), e.g. `(4,)`; None disables it.
-      conv1_hide_prob: hiding probability for those cells.
+      model_input: how the model takes its images and hides them in
+        training (`has_tf.models.ModelInput`: normalisation, input
+        hiding, conv1 hiding: the cells of conv1's maps, `conv1_hide`);
+        None: float images already normalised, no hiding.
       method: what a method builds in (`common.BuiltIn`, from
         has_tf.methods; None: the plain classifier). wsolevaluation has no
         small net; placed as on its VGG16, at the last three
@@ -93,19 +82,16 @@ def small_gap(
     pools = len(widths) - 1
     common.check_min_size("small_gap", shape, lambda n: n // 2**pools)
     method = common.check_method("small_gap", method)
-    inputs, x = common.model_input(
-        "small_gap",
-        shape,
-        input_normalization,
-        input_hide_patch_sizes,
-        input_hide_prob,
+    model_input = common.check_model_input(
+        "small_gap", model_input, conv1_hiding=True
     )
+    inputs, x = common.input_layers(shape, model_input)
     for index, width in enumerate(widths, start=1):
         x = common.conv_block(
             x, width, 3, f"conv{index}", batch_norm=batch_norm
         )
         if index == 1:
-            x = common.hide_conv1(x, conv1_hide_patch_sizes, conv1_hide_prob)
+            x = common.hide_conv1(x, model_input)
         if index <= pools:
             x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
         if index == len(widths) - 1:

@@ -30,10 +30,10 @@ class ImageModel:
     Attributes:
       name: what `--model` names it by.
       build: the builder, `(num_classes, input_shape=..., pooling=...,
-        dropout_rate=..., dropout_at_test=..., input_normalization=...,
-        input_hide_patch_sizes=..., input_hide_prob=..., **options) ->
-        keras.Model` from images to float32 logits (`common.cam_head`'s
-        layer names, so `cam_model` works on it).
+        dropout_rate=..., dropout_at_test=..., model_input=...,
+        **options) -> keras.Model` from images to float32 logits
+        (`common.cam_head`'s layer names, so `cam_model` works on it;
+        `model_input` a `common.ModelInput`).
       input_side: the crop side it is usually run at (the benchmark's).
       pretrained: the weight formats (`models.pretrained.FORMATS`) a
         `--init_from` file may be in; () takes none.
@@ -41,7 +41,8 @@ class ImageModel:
         (`--lr_multiplier`'s group).
       method_places: its builder takes `method=` a `BuiltIn` (ADL, ACoL,
         a plugin's layers).
-      conv1_hiding: its builder takes `conv1_hide_patch_sizes`.
+      conv1_hiding: its builder takes a `ModelInput` with
+        `conv1_hide_patch_sizes`.
       large_feature_map: its builder takes `large_feature_map`.
     """
 

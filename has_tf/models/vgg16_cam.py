@@ -42,9 +42,7 @@ def vgg16_cam(
     pooling: str = "avg",
     dropout_rate: float = 0.0,
     dropout_at_test: bool = False,
-    input_hide_patch_sizes=None,
-    input_hide_prob: float = 0.5,
-    input_normalization=None,
+    model_input: common.ModelInput | None = None,
     method: common.BuiltIn | None = None,
     name: str = "vgg16_cam",
 ) -> keras.Model:
@@ -62,14 +60,9 @@ def vgg16_cam(
       pooling: "avg" (GAP, the tool's) or "max" (GMP).
       dropout_rate: dropout before the classifier (the tool has none).
       dropout_at_test: keep that dropout active at inference.
-      input_hide_patch_sizes: Hide-and-Seek on the normalised input inside
-        the model (`--hide_on=device`); None: off.
-      input_hide_prob: its hiding probability.
-      input_normalization: None: the model takes float images already
-        normalised. `(mean, std)` in pixel units: it takes uint8 pixels and
-        normalises them in its first op (`input_pixels`, a
-        `has_tf.PixelNormalization`, which also does the input hiding):
-        how has_tf's apps build it.
+      model_input: how the model takes its images and hides them in
+        training (`has_tf.models.ModelInput`: normalisation, input hiding);
+        None: float images already normalised, no hiding.
       method: what a method builds in (`common.BuiltIn`: has_tf.methods
         makes it; `has_tf.models.adl.built_in()`,
         `has_tf.models.acol.built_in()`), None for the plain classifier.
@@ -99,13 +92,8 @@ def vgg16_cam(
     )
     method = common.check_method("vgg16_cam", method)
     init = method.backbone_init or torch_style.he_fan_out_init()
-    inputs, x = common.model_input(
-        "vgg16_cam",
-        shape,
-        input_normalization,
-        input_hide_patch_sizes,
-        input_hide_prob,
-    )
+    model_input = common.check_model_input("vgg16_cam", model_input)
+    inputs, x = common.input_layers(shape, model_input)
     for block, (filters, convs) in enumerate(BLOCKS, start=1):
         for index in range(1, convs + 1):
             x = common.conv_block(

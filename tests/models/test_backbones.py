@@ -146,7 +146,9 @@ def test_vgg_and_resnet_take_a_variable_input_size():
 @pytest.mark.parametrize("backbone", ["vgg16_cam"])
 def test_one_step_trains_and_round_trips_as_keras(tmp_path, backbone):
     model = models.IMAGE_MODELS[backbone](
-        3, input_shape=(64, 64, 3), input_hide_patch_sizes=(16,)
+        3,
+        input_shape=(64, 64, 3),
+        model_input=models.ModelInput(hide_patch_sizes=(16,)),
     )
     model.compile(
         keras.optimizers.SGD(0.01),

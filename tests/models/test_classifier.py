@@ -70,7 +70,7 @@ def test_conv_head_on_the_projects_own_backbone_with_hiding(tmp_path):
         cam_filters=(16, 8),
         batch_norm=True,
         pooling="max",
-        input_hide_patch_sizes=(0, 7),
+        model_input=models.ModelInput(hide_patch_sizes=(0, 7)),
     )
     names = [layer.name for layer in model.layers]
     assert names[:3] == ["images", "input_hide", own.name]
@@ -141,5 +141,5 @@ def test_a_bad_model_option_is_named_when_the_run_resolves(tmp_path):
         resolved(model="mine.h5")
     with pytest.raises(ValueError, match="no such model file"):
         resolved(model="absent.keras")
-    with pytest.raises(ValueError, match="input_hide_patch_sizes"):
+    with pytest.raises(ValueError, match="hide_patch_sizes"):
         resolved(model=_model_file(tmp_path), hide_on="device")

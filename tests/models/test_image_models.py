@@ -233,8 +233,9 @@ def test_conv1_hiding_only_in_training():
     model = models.alexnet_gap(
         3,
         input_shape=(96, 96, 3),
-        conv1_hide_patch_sizes=(5,),
-        conv1_hide_prob=1.0,
+        model_input=models.ModelInput(
+            conv1_hide_patch_sizes=(5,), conv1_hide_prob=1.0
+        ),
     )
     probe = keras.Model(
         model.inputs,
@@ -254,7 +255,9 @@ def test_conv1_hiding_only_in_training():
 
 def test_jit_compiled_training_and_cam_model():
     model = models.small_gap(
-        3, input_shape=(32, 32, 3), conv1_hide_patch_sizes=(4,)
+        3,
+        input_shape=(32, 32, 3),
+        model_input=models.ModelInput(conv1_hide_patch_sizes=(4,)),
     )
     model.compile(
         optimizer="sgd",
@@ -295,7 +298,9 @@ def test_mixed_precision_keeps_float32_logits(policy):
     [
         (
             lambda: models.alexnet_gap(
-                3, input_shape=(72, 72, 3), conv1_hide_patch_sizes=(5,)
+                3,
+                input_shape=(72, 72, 3),
+                model_input=models.ModelInput(conv1_hide_patch_sizes=(5,)),
             ),
             72,
         ),
@@ -338,6 +343,20 @@ def test_keras_save_load_round_trip(tmp_path, build, image):
         (lambda: models.small_gap(3, input_shape=(3, 64, 3)), "are 4"),
         (lambda: models.small_gap(3, input_shape=(64, 64)), "input_shape"),
         (lambda: models.small_gap(3, widths=()), "widths=()"),
+        (
+            lambda: models.small_gap(3, model_input=((0, 0, 0), (1, 1, 1))),
+            r"small_gap: expected `model_input`.*ModelInput.*model_input=",
+        ),
+        (
+            lambda: models.ModelInput(normalization=(0.5,)),
+            r"normalization=\(0.5,\)",
+        ),
+        (lambda: models.ModelInput(hide_patch_sizes=16), "hide_patch_sizes=16"),
+        (
+            lambda: models.ModelInput(conv1_hide_patch_sizes=(5, -1)),
+            r"conv1_hide_patch_sizes=\(5, -1\)",
+        ),
+        (lambda: models.ModelInput(hide_prob=1.5), "hide_prob=1.5"),
     ],
 )
 def test_bad_arguments(build, match):

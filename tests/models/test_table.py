@@ -39,7 +39,14 @@ def test_a_row_says_what_its_builder_takes(name):
     row = table.get(name)
     takes = inspect.signature(row.build).parameters
     assert ("method" in takes) == row.method_places
-    assert ("conv1_hide_patch_sizes" in takes) == row.conv1_hiding
+    assert "model_input" in takes
+    conv1 = models.ModelInput(conv1_hide_patch_sizes=(4,))
+    if row.conv1_hiding:
+        model = row.build(3, input_shape=(72, 72, 3), model_input=conv1)
+        assert model.get_layer("conv1_hide").patch_sizes == (4,)
+    else:
+        with pytest.raises(ValueError, match=f"{name}: has no conv1 hiding"):
+            row.build(3, input_shape=(72, 72, 3), model_input=conv1)
     assert ("large_feature_map" in takes) == row.large_feature_map
     assert ("weights" in takes) == bool(row.pretrained)
     assert models.IMAGE_MODELS[name] is row.build
@@ -65,22 +72,15 @@ def tiny_gap(
     pooling="avg",
     dropout_rate=0.0,
     dropout_at_test=False,
-    input_hide_patch_sizes=None,
-    input_hide_prob=0.5,
-    input_normalization=None,
+    model_input=None,
     name="tiny_gap",
 ):
     """WORKSPACE's recipe: checks, the model input, a conv, the CAM head."""
     shape = common.check_common(
         "tiny_gap", num_classes, input_shape, pooling, dropout_rate
     )
-    inputs, x = common.model_input(
-        "tiny_gap",
-        shape,
-        input_normalization,
-        input_hide_patch_sizes,
-        input_hide_prob,
-    )
+    model_input = common.check_model_input("tiny_gap", model_input)
+    inputs, x = common.input_layers(shape, model_input)
     x = common.conv_block(x, 4, 3, "conv1")
     logits = common.cam_head(
         x, num_classes, (4,), False, pooling, dropout_rate, dropout_at_test

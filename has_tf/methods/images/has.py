@@ -64,18 +64,26 @@ def _pipeline(config, num_classes=None) -> dict:
 
 
 def _model(config) -> dict:
-    options = {}
+    """The model's own hiding (`--hide_on=device`, `--conv1_patch_sizes`)
+    as a `ModelInput` without normalisation (the task adds it)."""
+    hiding = {}
     if config.hide_on == "device" and config.patch_sizes:
-        options.update(
-            input_hide_patch_sizes=config.patch_sizes,
-            input_hide_prob=config.hide_prob,
+        hiding.update(
+            hide_patch_sizes=tuple(config.patch_sizes),
+            hide_prob=config.hide_prob,
         )
     if config.conv1_patch_sizes:
-        options.update(
-            conv1_hide_patch_sizes=config.conv1_patch_sizes,
+        hiding.update(
+            conv1_hide_patch_sizes=tuple(config.conv1_patch_sizes),
             conv1_hide_prob=config.conv1_hide_prob,
         )
-    return options
+    if not hiding:
+        return {}
+    # Imported when a model is built, so that the config (which reads this
+    # record) does not load TensorFlow.
+    from has_tf import models
+
+    return {"model_input": models.ModelInput(**hiding)}
 
 
 METHOD = registry.register(

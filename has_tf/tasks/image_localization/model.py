@@ -4,6 +4,7 @@ normalisation and losses."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import keras
@@ -108,7 +109,8 @@ def resolve(config) -> methods.Method:
         _fail(
             "hide_on",
             "a model file keeps its own layers: build it with "
-            "cam_classifier(..., input_hide_patch_sizes=...) and train with "
+            "cam_classifier(..., model_input=ModelInput(hide_patch_sizes="
+            "...)) and train with "
             "--patch_sizes= (or hide on the host).",
             config.hide_on,
         )
@@ -177,10 +179,11 @@ def build_model(
         if config.init_from:
             _initialise(model, config.init_from, config.model)
         return model
-    options = {
-        "input_normalization": (run_info["mean"], run_info["std"]),
-        **method.model(config),
-    }
+    options = method.model(config)
+    options["model_input"] = dataclasses.replace(
+        options.get("model_input") or models.ModelInput(),
+        normalization=(run_info["mean"], run_info["std"]),
+    )
     if models.table.get(config.model).large_feature_map:
         options.update(large_feature_map=config.large_feature_map)
     model = models.IMAGE_MODELS[config.model](
