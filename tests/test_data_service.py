@@ -144,9 +144,11 @@ def test_unseeded_pipelines_differ_between_runs():
         pipeline = image_pipeline.train_pipeline(
             source,
             batch_size=4,
-            image_size=24,
-            resize_size=32,
-            patch_sizes=(4,),  # 36 cells: masks alike by chance: never.
+            augmentation=image_pipeline.ImageAugmentation(
+                image_size=24,
+                resize_size=32,
+                patch_sizes=(4,),  # 36 cells: masks alike by chance: never.
+            ),
             seed=seed,
             shuffle_buffer=0,
             repeat=False,

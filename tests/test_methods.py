@@ -73,17 +73,19 @@ def _images(count=16, side=32):
 
 
 def _pipeline(**options):
-    base = dict(
-        batch_size=4,
+    mixing = ("cutmix_beta", "cutmix_prob")
+    cutmix = {k: options.pop(k) for k in mixing if k in options}
+    augmentation = image_pipeline.ImageAugmentation(
         image_size=24,
         resize_size=32,
-        patch_sizes=None,
-        seed=3,
-        shuffle_buffer=0,
-        repeat=False,
         resize_method="bilinear",
+        patch_sizes=None,
+        **cutmix,
     )
-    return image_pipeline.train_pipeline(_images(), **{**base, **options})
+    base = dict(batch_size=4, seed=3, shuffle_buffer=0, repeat=False)
+    return image_pipeline.train_pipeline(
+        _images(), augmentation=augmentation, **{**base, **options}
+    )
 
 
 def test_pipeline_cutmix_soft_labels_seeded_and_resumable():

@@ -4,7 +4,8 @@ The rule is `augmentation.cutmix_ops`'s (wsolevaluation's CutMix, described
 there), applied with TensorFlow ops; the draws are stateless (one int64
 `[2]` seed per batch), so a pipeline seeded once repeats its mixes, and a
 resumed run continues them. `cutmix_batch` is what
-`input_pipeline.images.train_pipeline(cutmix_beta=...)` maps over batches
+`input_pipeline.images.train_pipeline` maps over batches (with
+`ImageAugmentation(cutmix_beta=...)`)
 and what `has_tf.CutMix` runs under TensorFlow and inside tf.data.
 """
 

@@ -121,9 +121,9 @@ def run(batch: int = 64, batches: int = 20, repeats: int = 5) -> dict:
                     image_pipeline.train_pipeline(
                         source,
                         batch,
-                        crop=crop,
-                        resize_method=method,
-                        patch_sizes=sizes,
+                        image_pipeline.ImageAugmentation(
+                            crop=crop, resize_method=method, patch_sizes=sizes
+                        ),
                         shuffle_buffer=count,
                         seed=0,
                         normalize=normalize,

@@ -51,6 +51,7 @@ protocol's (Choe et al.) resize straight to 224x224.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import tensorflow as tf
@@ -77,6 +78,7 @@ __all__ = [
     "decode_image",
     "example_fields",
     "crop_boxes",
+    "ImageAugmentation",
     "train_pipeline",
     "eval_pipeline",
     "nearest_indices",
@@ -204,26 +206,85 @@ def _normalize(images, mean, std):
     return tf.ensure_shape(normalized, images.shape)
 
 
+@dataclasses.dataclass(frozen=True)
+class ImageAugmentation:
+    """What `train_pipeline` does to each training image: crop, flip, and
+    the method's hiding or mixing. Checked on construction.
+
+    The default is the paper's: resize to 256x256, a random 224 crop, a
+    random flip, Hide-and-Seek with patch sizes (0, 16, 32, 44, 56) at
+    probability 0.5, no CutMix.
+
+    Attributes:
+      image_size: side of the training crop, in pixels (int >= 1).
+      resize_size: side of the square resize before a "resize_crop"
+        (>= `image_size`).
+      crop: "resize_crop" (the paper: resize to 256x256, random 224 crop)
+        or "random_resized" (area 8-100%, aspect 3/4-4/3, then resize).
+      resize_method: one of `RESIZE_METHODS` (module docstring).
+      patch_sizes: Hide-and-Seek patch sides in pixels, one drawn per
+        image (0 hides nothing); None turns hiding off. Hidden pixels take
+        the dataset mean (`train_pipeline`'s `mean`).
+      hide_prob: probability of hiding a cell, in [0, 1].
+      cutmix_beta: CutMix each batch (`augmentation.cutmix`, as
+        wsolevaluation runs it: after the crops and flips, before the
+        normalisation, so uint8 and float batches mix alike) with
+        lambda ~ Beta(beta, beta), beta > 0; None: no CutMix. The labels
+        become soft (`train_pipeline`'s `num_classes`).
+      cutmix_prob: the probability of mixing a batch, in [0, 1].
+
+    Raises:
+      ValueError: an unknown `crop` or `resize_method`, non-positive sizes,
+        a crop larger than the resize, bad patch sizes, probabilities or
+        beta; naming the field and the value.
+    """
+
+    image_size: int = 224
+    resize_size: int = 256
+    crop: str = "resize_crop"
+    resize_method: str = "antialias"
+    patch_sizes: tuple | None = (0, 16, 32, 44, 56)
+    hide_prob: float = 0.5
+    cutmix_beta: float | None = None
+    cutmix_prob: float = 1.0
+
+    def __post_init__(self):
+        _checks.positive_int(self.image_size, "image_size")
+        _checks.positive_int(self.resize_size, "resize_size")
+        if self.crop not in TRAIN_CROPS:
+            raise ValueError(
+                f"Expected `crop` in {TRAIN_CROPS}. Received: "
+                f"crop={self.crop!r}"
+            )
+        _check_resize_method(self.resize_method)
+        if self.crop == "resize_crop" and self.image_size > self.resize_size:
+            raise ValueError(
+                "Expected image_size <= resize_size. Received: "
+                f"image_size={self.image_size}, "
+                f"resize_size={self.resize_size}"
+            )
+        if self.patch_sizes is not None:
+            sizes = tuple(_checks.patch_sizes(self.patch_sizes))
+            object.__setattr__(self, "patch_sizes", sizes)
+            _checks.probability(self.hide_prob, "hide_prob")
+        if self.cutmix_beta is not None:
+            cutmix.check_beta(self.cutmix_beta)
+            _checks.probability(self.cutmix_prob, "cutmix_prob")
+
+
 def train_pipeline(
     dataset: tf.data.Dataset,
     batch_size: int,
-    image_size: int = 224,
-    resize_size: int = 256,
-    crop: str = "resize_crop",
-    patch_sizes: Sequence[int] | None = (0, 16, 32, 44, 56),
-    hide_prob: float = 0.5,
+    augmentation: ImageAugmentation | None = None,
     mean: Sequence[float] = IMAGENET_MEAN_RGB,
     std: Sequence[float] = IMAGENET_STD_RGB,
+    normalize: bool = True,
+    num_classes: int | None = None,
     seed: int | None = 0,
     shuffle_buffer: int = 10_000,
     input_context: tf.distribute.InputContext | None = None,
     repeat: bool = True,
     start_batch: int = 0,
-    resize_method: str = "antialias",
-    normalize: bool = True,
-    cutmix_beta: float | None = None,
-    cutmix_prob: float = 1.0,
-    num_classes: int | None = None,
 ) -> tf.data.Dataset:
     """The training pipeline, ending in `(images, labels)` batches.
 
@@ -234,19 +295,20 @@ def train_pipeline(
       batch_size: per-replica batch size when `input_context` is given,
         else the global one. Incomplete batches are dropped (static shapes
         for XLA and TPUs).
-      image_size: side of the training crop.
-      resize_size: side of the square resize before a "resize_crop".
-      crop: "resize_crop" (the paper: resize to 256x256, random 224 crop)
-        or "random_resized" (area 8-100%, aspect 3/4-4/3, then resize).
-      patch_sizes: Hide-and-Seek patch sizes (0 hides nothing); None turns
-        hiding off.
-      hide_prob: probability of hiding a cell.
+      augmentation: crop, flip, hiding and mixing (`ImageAugmentation`);
+        None: `ImageAugmentation()`, the paper's.
       mean: per-channel mean in pixel units: the hidden pixels' fill and
         the normalisation's shift (the dataset mean, see
         `has_tf.channel_moments`).
       std: per-channel std for the normalisation.
-      seed: every random draw (order, crops, flips, masks) derives from
-        it. None draws crops, flips and masks from the clock and the
+      normalize: end with the float normalisation; False keeps the uint8
+        pixels, for a model that normalises them itself
+        (`has_tf.PixelNormalization`, how the apps build models): a
+        quarter of the bytes to the accelerator.
+      num_classes: the classes, needed with CutMix (the labels become
+        soft `[B, num_classes]`); else unused.
+      seed: every random draw (order, crops, flips, masks, CutMix) derives
+        from it. None draws crops, flips and masks from the clock and the
         position instead, differently in every process running the
         pipeline (tf.data service workers, `has_tf.data_service`): not
         repeatable.
@@ -257,18 +319,6 @@ def train_pipeline(
         step k passes k): the batches, crops and masks are those an
         uninterrupted run gives from its k-th batch on. The skipped
         examples are read but not augmented.
-      resize_method: one of `RESIZE_METHODS` (module docstring).
-      normalize: end with the float normalisation; False keeps the uint8
-        pixels, for a model that normalises them itself
-        (`has_tf.PixelNormalization`, how the apps build models): a
-        quarter of the bytes to the accelerator.
-      cutmix_beta: CutMix each batch (`augmentation.cutmix`, as wsolevaluation
-        runs it: after the crops and flips, before the normalisation, so
-        uint8 and float batches mix alike) with lambda ~ Beta(beta,
-        beta); None: no CutMix. Its draws come from `seed` too.
-      cutmix_prob: the probability of mixing a batch.
-      num_classes: the classes (needed with `cutmix_beta`: the labels
-        become soft).
 
     Returns:
       A dataset of `(images, labels)`: images float32 `[B, S, S, 3]`
@@ -276,27 +326,22 @@ def train_pipeline(
       `[B]` (with CutMix float32 `[B, num_classes]`, soft).
 
     Raises:
-      ValueError: an unknown `crop` or `resize_method`, non-positive sizes,
-        or a crop larger than the resize.
+      ValueError: a non-positive `batch_size`, `augmentation` not an
+        `ImageAugmentation`, or CutMix without `num_classes`.
     """
-    _check_sizes(batch_size, image_size, resize_size)
-    if crop not in TRAIN_CROPS:
+    _checks.positive_int(batch_size, "batch_size")
+    if augmentation is None:
+        augmentation = ImageAugmentation()
+    if not isinstance(augmentation, ImageAugmentation):
         raise ValueError(
-            f"Expected `crop` in {TRAIN_CROPS}. Received: crop={crop!r}"
+            "Expected `augmentation` to be None or an "
+            "input_pipeline.images.ImageAugmentation. Received: "
+            f"augmentation={augmentation!r}"
         )
-    _check_resize_method(resize_method)
-    if crop == "resize_crop" and image_size > resize_size:
-        raise ValueError(
-            "Expected image_size <= resize_size. Received: "
-            f"image_size={image_size}, resize_size={resize_size}"
-        )
-    if patch_sizes is not None:
-        patch_sizes = _checks.patch_sizes(patch_sizes)
-        _checks.probability(hide_prob, "hide_prob")
+    aug = augmentation
+    patch_sizes, hide_prob = aug.patch_sizes, aug.hide_prob
     fill = [min(255.0, max(0.0, float(round(m)))) for m in mean]
-    if cutmix_beta is not None:
-        cutmix.check_beta(cutmix_beta)
-        _checks.probability(cutmix_prob, "cutmix_prob")
+    if aug.cutmix_beta is not None:
         num_classes = _checks.positive_int(num_classes, "num_classes")
 
     if input_context is not None:
@@ -320,7 +365,12 @@ def train_pipeline(
         )
         image, label, _ = example_fields(example)
         image = _random_crop(
-            image, crop_seed, crop, image_size, resize_size, resize_method
+            image,
+            crop_seed,
+            aug.crop,
+            aug.image_size,
+            aug.resize_size,
+            aug.resize_method,
         )
         image = tf.image.stateless_random_flip_left_right(image, flip_seed)
         return image, label
@@ -336,11 +386,11 @@ def train_pipeline(
             )
         return (_normalize(images, mean, std) if normalize else images), labels
 
-    if cutmix_beta is not None:
+    if aug.cutmix_beta is not None:
 
         def mix(batch, pair):
             return cutmix.cutmix_batch(
-                *batch, num_classes, cutmix_beta, cutmix_prob, pair
+                *batch, num_classes, aug.cutmix_beta, aug.cutmix_prob, pair
             )
 
         dataset = tf.data.Dataset.zip(

@@ -50,7 +50,7 @@ class Option:
     choices: tuple | None = None
 
 
-def _nothing(config, **unused) -> dict:
+def _nothing(config) -> dict:
     return {}
 
 
@@ -95,8 +95,11 @@ class Method:
         when it holds (the task's default method otherwise).
       check: `config -> None`, raising ValueError (naming the flag) on
         options that do not go with the method.
-      pipeline: `(config, num_classes=...) -> dict` of keyword arguments
-        for the task's training pipeline (hiding or mixing on the host).
+      pipeline: `config -> dict`, how the method changes the training
+        input on the host: fields of `input_pipeline.images.
+        ImageAugmentation` (hiding, CutMix) for an image method, keyword
+        arguments of `input_pipeline.videos.train_pipeline` (segment
+        hiding) for a video one.
       model: `config -> dict` of keyword arguments for the model builder:
         `model_input`, a `has_tf.models.ModelInput` of the model's own
         hiding (device, conv1) whose normalisation the task fills in;

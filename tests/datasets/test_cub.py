@@ -25,7 +25,11 @@ def test_cub_runs_through_the_pipelines():
         images, labels = next(
             iter(
                 image_pipeline.train_pipeline(
-                    dataset, 2, image_size=24, resize_size=32, patch_sizes=(8,)
+                    dataset,
+                    2,
+                    image_pipeline.ImageAugmentation(
+                        image_size=24, resize_size=32, patch_sizes=(8,)
+                    ),
                 )
             )
         )

@@ -1,5 +1,7 @@
 """Tests for has_tf.input_pipeline: box transforms and batches."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -25,9 +27,16 @@ def tiny(tmp_path_factory):
 
 
 def train(tiny, **kwargs):
+    """`train_pipeline` with the record's fields among the keywords."""
     args = dict(batch_size=4, image_size=24, resize_size=32, seed=5)
     args.update(kwargs)
-    return ip.train_pipeline(tiny.as_dataset(split="train"), **args)
+    fields = {f.name for f in dataclasses.fields(ip.ImageAugmentation)}
+    augmentation = {k: args.pop(k) for k in fields & set(args)}
+    return ip.train_pipeline(
+        tiny.as_dataset(split="train"),
+        augmentation=ip.ImageAugmentation(**augmentation),
+        **args,
+    )
 
 
 def test_box_cut_by_the_crop():

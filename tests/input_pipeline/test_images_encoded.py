@@ -67,10 +67,12 @@ def test_encoded_and_decoded_training_batches_are_equal(tiny_dir, crop, method):
                 images.train_pipeline(
                     _load(tiny_dir, "train", decode_images),
                     batch_size=4,
-                    image_size=24,
-                    resize_size=28,
-                    crop=crop,
-                    resize_method=method,
+                    augmentation=images.ImageAugmentation(
+                        image_size=24,
+                        resize_size=28,
+                        crop=crop,
+                        resize_method=method,
+                    ),
                     seed=3,
                     shuffle_buffer=0,
                 )
@@ -218,9 +220,9 @@ def test_png_cmyk_and_grayscale_files_through_both_pipelines():
                     images.train_pipeline(
                         data,
                         batch_size=4 * copies,
-                        image_size=24,
-                        resize_size=32,
-                        crop=crop,
+                        augmentation=images.ImageAugmentation(
+                            image_size=24, resize_size=32, crop=crop
+                        ),
                         shuffle_buffer=0,
                         repeat=False,
                     )
@@ -251,6 +253,6 @@ def test_unknown_resize_method_is_named(tiny_dir, pipeline):
     data = _load(tiny_dir, "train", decode_images=False)
     with pytest.raises(ValueError, match="resize_method='bicubic'"):
         if pipeline == "train":
-            images.train_pipeline(data, 4, resize_method="bicubic")
+            images.ImageAugmentation(resize_method="bicubic")
         else:
             images.eval_pipeline(data, 4, resize_method="bicubic")

@@ -153,10 +153,9 @@ def test_each_record_declares_what_the_apps_used_to_decide_by_name():
         "cutmix_beta": 2.0,
         "cutmix_prob": 1.0,
     }
-    assert image["cutmix"].pipeline(config, num_classes=5) == {
+    assert image["cutmix"].pipeline(config) == {
         "cutmix_beta": 2.0,
         "cutmix_prob": 1.0,
-        "num_classes": 5,
     }
 
 

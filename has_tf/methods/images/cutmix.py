@@ -17,11 +17,10 @@ from has_tf.methods.images import has
 __all__ = ["METHOD"]
 
 
-def _pipeline(config, num_classes=None) -> dict:
+def _pipeline(config) -> dict:
     return {
         "cutmix_beta": config.cutmix_beta,
         "cutmix_prob": config.cutmix_prob,
-        "num_classes": num_classes,
     }
 
 

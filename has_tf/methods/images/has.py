@@ -55,7 +55,7 @@ def _check(config) -> None:
         )
 
 
-def _pipeline(config, num_classes=None) -> dict:
+def _pipeline(config) -> dict:
     on_host = config.hide_on == "host" and config.patch_sizes
     return {
         "patch_sizes": tuple(config.patch_sizes) if on_host else None,

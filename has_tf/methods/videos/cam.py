@@ -23,7 +23,7 @@ def _check(config) -> None:
     config.segment_size = 0
 
 
-def _pipeline(config, num_classes=None) -> dict:
+def _pipeline(config) -> dict:
     return {"segment_size": 0, "hide_prob": config.hide_prob}
 
 

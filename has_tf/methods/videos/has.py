@@ -28,7 +28,7 @@ def _check(config) -> None:
         )
 
 
-def _pipeline(config, num_classes=None) -> dict:
+def _pipeline(config) -> dict:
     return {"segment_size": config.segment_size, "hide_prob": config.hide_prob}
 
 

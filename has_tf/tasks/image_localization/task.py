@@ -58,25 +58,27 @@ class ImageLocalization:
             model_file(config.model, num_classes, config.image_size)
         )
 
+        augmentation = image_pipeline.ImageAugmentation(
+            image_size=config.image_size,
+            resize_size=config.resize_size,
+            crop=config.crop,
+            resize_method=config.resize_method,
+            # Nothing is hidden or mixed unless the method says so.
+            **{"patch_sizes": None, **method.pipeline(config)},
+        )
+
         def inputs(context, start_step=0):
             data = image_pipeline.train_pipeline(
                 dataset,
                 context.get_per_replica_batch_size(config.batch_size),
-                image_size=config.image_size,
-                resize_size=config.resize_size,
-                crop=config.crop,
+                augmentation,
                 mean=run_info["mean"],
                 std=run_info["std"],
+                normalize=not pixels,
+                num_classes=num_classes,
                 seed=config.pipeline_seed,
                 input_context=context,
                 start_batch=start_step,
-                resize_method=config.resize_method,
-                normalize=not pixels,
-                # Nothing is hidden or mixed unless the method says so.
-                **{
-                    "patch_sizes": None,
-                    **method.pipeline(config, num_classes=num_classes),
-                },
             )
             if method.labels_in:
                 # The model takes the true classes too (ACoL erases by them).
