@@ -18,6 +18,7 @@ written atomically; `run.lock` and `run_config.json`
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import math
@@ -204,8 +205,64 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
         return _train(config, strategy, out_dir)
 
 
+@dataclasses.dataclass
+class _Run:
+    """A run ready to fit: its task, record, compiled model and input."""
+
+    task: tasks.Task
+    run_info: dict
+    model: keras.Model
+    train_data: tf.distribute.DistributedDataset
+    loss: object
+    callbacks: list  # The task's.
+    chunks: int  # `fit` "epochs": one per checkpoint interval.
+    interval: int  # Steps per interval.
+    start_step: int
+
+
+@dataclasses.dataclass
+class _Fitted:
+    """What a training loop leaves: the history of every interval the run
+    has committed, the losses this process saw, its step count, and the
+    newest checkpoint (kept when training diverges)."""
+
+    history: dict
+    losses: list
+    steps_this_run: int
+    newest_checkpoint: str | None
+
+
 def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
     """`train` inside its run directory's lock."""
+    run = _start(config, strategy, out_dir)
+    if config.strategy == "multi_worker":
+        fitted = _fit_multi_worker(config, strategy, run, out_dir)
+    else:
+        fitted = _fit(config, run, out_dir)
+    _refuse_non_finite(run.model, fitted)
+    checkpoints.save_model(run.model, os.path.join(out_dir, "model.keras"))
+    export_saved_model(
+        run.model, os.path.join(out_dir, "saved_model"), run.task, run.run_info
+    )
+    record = {
+        **fitted.history,
+        "task": run.task.name,
+        "model": run.run_info["model"],
+        "steps_done": int(run.model.optimizer.iterations.numpy()),
+        "steps_this_run": fitted.steps_this_run,
+        "replicas": strategy.num_replicas_in_sync,
+    }
+    if strategy.num_replicas_in_sync > 1:
+        record["replica_weights_max_diff"] = _replica_spread(
+            strategy, run.model
+        )
+    _files.write_json_atomically(os.path.join(out_dir, "history.json"), record)
+    return record
+
+
+def _start(config: TrainConfig, strategy, out_dir: str) -> _Run:
+    """Seeds, loads the data, records the run (`run_info.json`, its
+    options) and builds the compiled model and the resumed input."""
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         # Every op picks a deterministic kernel; with the seeds above and
@@ -281,96 +338,112 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
     # exactly at its last checkpoint (weights, optimizer and step), losing
     # at most one interval. The total is rounded up to whole intervals.
     interval = config.checkpoint_steps or steps
-    chunks = math.ceil(steps * config.epochs / interval)
-    task_callbacks = setup.callbacks(model, out_dir)
-    mw = config.strategy == "multi_worker"
-    if mw:
-        history = multi_worker.fit(
-            strategy,
-            model,
-            train_data,
-            config.batch_size,
-            chunks,
-            interval,
-            out_dir,
-            setup.loss,
-            callbacks=task_callbacks,
-        )
-        steps_this_run = history.pop("steps_this_run")
-    else:
-        backup = checkpoints.AtomicBackup(
-            os.path.join(out_dir, "backup"), expected_step=start_step
-        )
-        callbacks = [
-            backup,
-            keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard")),
-        ] + task_callbacks
-        counter = StepCounter()
-        try:
-            history = model.fit(
-                train_data,
-                epochs=chunks,
-                steps_per_epoch=interval,
-                callbacks=callbacks + [counter],
-                shuffle=False,
-                verbose=1 if sys.stdout.isatty() else 2,
-            ).history
-        except tf.errors.InvalidArgumentError as error:
-            raise datasets.decode_error(
-                config.dataset,
-                config.train_split,
-                config.data_dir,
-                config.manual_dir,
-                error,
-            ) from error
-        steps_this_run = counter.steps
-    losses = history.get("loss", [])
-    bad = checkpoints.nonfinite_variables(model)
-    if bad or any(not math.isfinite(loss) for loss in losses):
-        kept = (
-            tf.train.latest_checkpoint(os.path.join(out_dir, "backup_mw"))
-            if mw
-            else checkpoints.newest(os.path.join(out_dir, "backup"))
-        )
-        raise RuntimeError(
-            "The loss or the weights became NaN or infinite (non-finite: "
-            f"{bad[:3] or 'the loss'}); training stopped and no model was "
-            "exported. "
-            + (
-                f"The last finite checkpoint, {kept}, is kept: restart "
-                "with a smaller --learning_rate (the run's options must "
-                "then change: add --overwrite, or use another --model_dir)."
-                if kept
-                else "No finite checkpoint was saved."
-            )
-        )
-    checkpoints.save_model(model, os.path.join(out_dir, "model.keras"))
-    export_saved_model(
-        model, os.path.join(out_dir, "saved_model"), task, run_info
+    return _Run(
+        task=task,
+        run_info=run_info,
+        model=model,
+        train_data=train_data,
+        loss=setup.loss,
+        callbacks=setup.callbacks(model, out_dir),
+        chunks=math.ceil(steps * config.epochs / interval),
+        interval=interval,
+        start_step=start_step,
     )
-    history_path = os.path.join(out_dir, "history.json")
-    if mw:
-        record = {k: [float(v) for v in vals] for k, vals in history.items()}
-        # A resumed or repeated run keeps the history already recorded.
-        if os.path.exists(history_path):
-            with open(history_path) as f:
-                earlier = json.load(f)
-            for key, values in earlier.items():
-                if isinstance(values, list):
-                    record[key] = values + record.get(key, [])
-    else:
+
+
+def _fit(config: TrainConfig, run: _Run, out_dir: str) -> _Fitted:
+    """One host's loop: Keras `fit`, an atomic checkpoint per interval."""
+    backup_dir = os.path.join(out_dir, "backup")
+    backup = checkpoints.AtomicBackup(backup_dir, expected_step=run.start_step)
+    counter = StepCounter()
+    callbacks = [
+        backup,
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard")),
+        *run.callbacks,
+        counter,
+    ]
+    try:
+        history = run.model.fit(
+            run.train_data,
+            epochs=run.chunks,
+            steps_per_epoch=run.interval,
+            callbacks=callbacks,
+            shuffle=False,
+            verbose=1 if sys.stdout.isatty() else 2,
+        ).history
+    except tf.errors.InvalidArgumentError as error:
+        raise datasets.decode_error(
+            config.dataset,
+            config.train_split,
+            config.data_dir,
+            config.manual_dir,
+            error,
+        ) from error
+    return _Fitted(
         # Every committed interval once, whatever was killed or torn.
-        record = {k: list(v) for k, v in backup.history.items()}
-    record["task"] = task.name
-    record["model"] = run_info["model"]
-    record["steps_done"] = int(model.optimizer.iterations.numpy())
-    record["steps_this_run"] = steps_this_run
-    record["replicas"] = strategy.num_replicas_in_sync
-    if strategy.num_replicas_in_sync > 1:
-        record["replica_weights_max_diff"] = _replica_spread(strategy, model)
-    _files.write_json_atomically(history_path, record)
-    return record
+        history={k: list(v) for k, v in backup.history.items()},
+        losses=history.get("loss", []),
+        steps_this_run=counter.steps,
+        newest_checkpoint=checkpoints.newest(backup_dir),
+    )
+
+
+def _fit_multi_worker(
+    config: TrainConfig, strategy, run: _Run, out_dir: str
+) -> _Fitted:
+    """The multi-worker loop (`training.multi_worker.fit`), its history
+    appended to what `history.json` holds already."""
+    history = multi_worker.fit(
+        strategy,
+        run.model,
+        run.train_data,
+        config.batch_size,
+        run.chunks,
+        run.interval,
+        out_dir,
+        run.loss,
+        callbacks=run.callbacks,
+    )
+    steps_this_run = history.pop("steps_this_run")
+    record = {k: [float(v) for v in vals] for k, vals in history.items()}
+    # A resumed or repeated run keeps the history already recorded.
+    history_path = os.path.join(out_dir, "history.json")
+    if os.path.exists(history_path):
+        with open(history_path) as f:
+            earlier = json.load(f)
+        for key, values in earlier.items():
+            if isinstance(values, list):
+                record[key] = values + record.get(key, [])
+    return _Fitted(
+        history=record,
+        losses=history.get("loss", []),
+        steps_this_run=steps_this_run,
+        newest_checkpoint=tf.train.latest_checkpoint(
+            os.path.join(out_dir, "backup_mw")
+        ),
+    )
+
+
+def _refuse_non_finite(model, fitted: _Fitted) -> None:
+    """Raises RuntimeError (no model exported) when a loss or a weight is
+    NaN or infinite, naming the last finite checkpoint kept."""
+    bad = checkpoints.nonfinite_variables(model)
+    if not bad and all(math.isfinite(loss) for loss in fitted.losses):
+        return
+    kept = fitted.newest_checkpoint
+    raise RuntimeError(
+        "The loss or the weights became NaN or infinite (non-finite: "
+        f"{bad[:3] or 'the loss'}); training stopped and no model was "
+        "exported. "
+        + (
+            f"The last finite checkpoint, {kept}, is kept: restart "
+            "with a smaller --learning_rate (the run's options must "
+            "then change: add --overwrite, or use another --model_dir)."
+            if kept
+            else "No finite checkpoint was saved."
+        )
+    )
 
 
 def main(argv):
