@@ -25,8 +25,8 @@ from absl import flags
 from has_tf import _cli
 from has_tf import config as config_lib
 from has_tf import tasks
-from has_tf.training import checkpoints
-from has_tf.training import run_dir
+from has_tf.runs import files as _files
+from has_tf.runs import run_dir
 
 # The config's options as this app's flags (defined once per process).
 config_lib.define_flags(flags.FLAGS)
@@ -57,7 +57,7 @@ def run_config(
       FileNotFoundError: `model_dir` holds no trained model.
       ValueError: the run was trained for the other task than
         `config.dataset`'s.
-      has_tf.training.run_dir.RunLockedError: the run is training, or
+      has_tf.runs.run_dir.RunLockedError: the run is training, or
         another evaluation of it runs.
 
     `eval/metrics.json` records what was scored under "scored": the
@@ -94,7 +94,7 @@ def run_config(
 
         # eval/ is built aside and swapped in whole: no mix of two
         # evaluations, no figures beside pictures of another model.
-        checkpoints.replace_directory(build, os.path.join(model_dir, out_name))
+        _files.replace_directory(build, os.path.join(model_dir, out_name))
     result = found["result"]
     return result, task.headline(result)
 

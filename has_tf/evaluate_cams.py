@@ -39,7 +39,7 @@ from has_tf import visualize
 from has_tf.metrics import cam_evaluation
 from has_tf.metrics import cam_files
 from has_tf.metrics import parallel
-from has_tf.training import files as _files
+from has_tf.runs import files as _files
 
 # The config's options as this app's flags (defined once per process).
 config_lib.define_flags(flags.FLAGS)

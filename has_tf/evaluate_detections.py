@@ -34,7 +34,7 @@ from has_tf import _cli
 from has_tf import vocabulary
 from has_tf.metrics import detection_files
 from has_tf.metrics import segments
-from has_tf.training import files as _files
+from has_tf.runs import files as _files
 
 __all__ = ["AVERAGES", "DEFAULT_GRIDS", "read_ground_truth", "score"]
 

@@ -54,8 +54,8 @@ from has_tf import config as config_lib
 from has_tf import evaluate
 from has_tf import tasks
 from has_tf import train
-from has_tf.training import files as _files
-from has_tf.training import run_dir
+from has_tf.runs import files as _files
+from has_tf.runs import run_dir
 
 __all__ = ["DISTRIBUTIONS", "draw_trials", "plan", "read_space", "run"]
 

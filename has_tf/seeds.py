@@ -27,7 +27,7 @@ from has_tf import config as config_lib
 from has_tf import evaluate
 from has_tf import tasks
 from has_tf import train
-from has_tf.training import files as _files
+from has_tf.runs import files as _files
 
 _FLAGFILES = flags.DEFINE_list("flagfiles", [], "Experiments to run.")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds.")

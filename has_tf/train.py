@@ -13,7 +13,7 @@ evaluation needs: normalisation or fill, input size, classes, model),
 last complete checkpoint), `tensorboard/`, `history.json`, the final
 `model.keras` and `saved_model/` (serving logits and CAMs or T-CAMs), all
 written atomically; `run.lock` and `run_config.json`
-(`has_tf.training.run_dir`).
+(`has_tf.runs.run_dir`).
 """
 
 from __future__ import annotations
@@ -38,13 +38,13 @@ from has_tf import models
 from has_tf import tasks
 from has_tf.config import TrainConfig
 from has_tf.config import train_config
+from has_tf.runs import files as _files
+from has_tf.runs import run_dir
 from has_tf.tasks.base import write_run_info
 from has_tf.training import checkpoints
 from has_tf.training import data_service
-from has_tf.training import files as _files
 from has_tf.training import multi_worker
 from has_tf.training import optimizers
-from has_tf.training import run_dir
 from has_tf.training import serving
 
 # The config's options as this app's flags (defined once per process).

@@ -38,6 +38,7 @@ NUMPY_ONLY = [
     "has_tf.config",
     "has_tf.postprocess",
     "has_tf.metrics",
+    "has_tf.runs",
     # Its worker processes import it afresh: seconds without TensorFlow.
     "has_tf.visualize",
     "has_tf.evaluate_cams",
@@ -116,7 +117,7 @@ FORBIDDEN = {
         "has_tf.models",
         "has_tf.input_pipeline",
     ],
-    "has_tf.config": [*_TENSORFLOW_LAYERS, "has_tf.training"],
+    "has_tf.config": [*_TENSORFLOW_LAYERS, "has_tf.training", "has_tf.runs"],
     "has_tf.tasks": ["has_tf.config"],
     # A method's record knows no task, config, pipeline or dataset; its
     # hooks build with models when called.
@@ -126,9 +127,17 @@ FORBIDDEN = {
         "has_tf.input_pipeline",
         "has_tf.datasets",
         "has_tf.training",
+        "has_tf.runs",
     ],
     # What keeps a run safe knows no task, model or dataset.
     "has_tf.training": [*_TENSORFLOW_LAYERS, "has_tf.postprocess"],
+    # A run's files: plain Python, for every app.
+    "has_tf.runs": [
+        *_TENSORFLOW_LAYERS,
+        "has_tf.training",
+        "has_tf.postprocess",
+        "has_tf.metrics",
+    ],
 }
 
 

@@ -8,9 +8,9 @@ import os
 import pytest
 
 from has_tf import evaluate
+from has_tf.runs import run_dir
 from has_tf.tasks import image_localization
 from has_tf.tasks.image_localization import HEADLINE
-from has_tf.training import run_dir
 
 
 def test_compare_prints_runs_side_by_side(tmp_path):

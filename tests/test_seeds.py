@@ -5,7 +5,7 @@ import json
 import pytest
 
 from has_tf import seeds
-from has_tf.training import run_dir
+from has_tf.runs import run_dir
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ and evaluation share (`RunConfig`).
 `option(default, help, choices=..., lower=..., upper=..., item=...,
 shapes_run=..., task=...)` declares a field once; its flag
 (`has_tf.config.flags`), the dataclass's checks (`check_fields`) and the
-restart check (`has_tf.training.run_dir`) all read that declaration. A
+restart check (`has_tf.runs.run_dir`) all read that declaration. A
 method's own options (`has_tf.methods.Option`) become the same kind of
 declaration (`option_field`).
 """
@@ -46,7 +46,7 @@ def option(
         `upper_open`: exclusive); of every item for list-valued options.
       item: `int` or `float`, the item type of a list-valued option.
       shapes_run: whether the option changes what training computes (a
-        restart must match the recorded value, `has_tf.training.run_dir`); False
+        restart must match the recorded value, `has_tf.runs.run_dir`); False
         for where data lives, logging and how the work is spread.
     """
     return dataclasses.field(

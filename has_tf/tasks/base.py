@@ -36,7 +36,7 @@ import keras
 from has_tf import methods
 from has_tf import models  # noqa: F401
 from has_tf.models import pretrained
-from has_tf.training import files as _files
+from has_tf.runs import files as _files
 
 if TYPE_CHECKING:
     import tensorflow as tf

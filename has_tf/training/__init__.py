@@ -1,3 +1,12 @@
-"""What keeps a training run safe and what it is made of: checkpoints,
-the run directory, multi-worker resumption, serving, tf.data service,
-atomic files, the optimizer."""
+"""What a training run is made of, beyond the model and its data.
+
+- `checkpoints`: atomic Keras checkpoints per interval (`AtomicBackup`),
+  resumption, the final `model.keras`, the non-finite check.
+- `multi_worker`: the MultiWorkerMirroredStrategy loop and its resumption.
+- `optimizers`: `GroupSGD` (PyTorch's SGD, L2 decay, per-layer rates).
+- `serving`: the `saved_model/` export (logits and CAMs or T-CAMs).
+- `data_service`: tf.data service (dispatcher, workers, probes).
+
+A run directory's files (atomic writes, the lock, the options check) are
+`has_tf.runs`'s: the apps that do not train use them too.
+"""

@@ -39,7 +39,7 @@ import keras
 import numpy as np
 from absl import logging
 
-from has_tf.training import files as _files
+from has_tf.runs import files as _files
 
 _NAME = re.compile(r"^ckpt-(\d+)\.json$")
 
@@ -47,7 +47,6 @@ __all__ = [
     "AtomicBackup",
     "newest",
     "nonfinite_variables",
-    "replace_directory",
     "seed_states",
     "resume_step",
     "save_model",
@@ -301,30 +300,6 @@ class AtomicBackup(keras.callbacks.Callback):
             os.remove(meta_path)  # The commit first, then the weights.
             if os.path.exists(weights_path):
                 os.remove(weights_path)
-
-
-def replace_directory(build, path: str) -> str:
-    """Builds a directory at a temporary path, then swaps it in at `path`.
-
-    Args:
-      build: called with the temporary path; writes the directory.
-      path: where it ends up. An old directory there stays whole until
-        the new one is complete.
-    """
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    old = f"{path}.old-{os.getpid()}"
-    shutil.rmtree(temporary, ignore_errors=True)
-    try:
-        build(temporary)
-        if os.path.exists(path):
-            os.replace(path, old)
-        os.replace(temporary, path)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-    return path
 
 
 def save_model(model, path: str) -> str:

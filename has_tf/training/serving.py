@@ -20,7 +20,7 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
-from has_tf.training import checkpoints
+from has_tf.runs import files as _files
 
 __all__ = ["Signature", "export"]
 
@@ -86,4 +86,4 @@ def export(signature: Signature, path: str) -> str:
         )
         archive.write_out(directory, verbose=False)
 
-    return checkpoints.replace_directory(write, path)
+    return _files.replace_directory(write, path)

@@ -2,17 +2,24 @@
 
 A file is written under a temporary name in its own directory, flushed to
 disk, and renamed over the old one: readers see the old file or the new
-one, never half of either. (Plain Python; no TensorFlow.)
+one, never half of either; a directory (`replace_directory`) is built
+beside its place and swapped in whole. (Plain Python; no TensorFlow.)
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import threading
 
-__all__ = ["default_mode", "write_atomically", "write_json_atomically"]
+__all__ = [
+    "default_mode",
+    "replace_directory",
+    "write_atomically",
+    "write_json_atomically",
+]
 
 _UMASK_LOCK = threading.Lock()
 
@@ -52,3 +59,27 @@ def write_atomically(path: str, data) -> str:
 def write_json_atomically(path: str, value, **dump_args) -> str:
     """`json.dump(value)` to `path` atomically; returns `path`."""
     return write_atomically(path, json.dumps(value, **dump_args))
+
+
+def replace_directory(build, path: str) -> str:
+    """Builds a directory at a temporary path, then swaps it in at `path`.
+
+    Args:
+      build: called with the temporary path; writes the directory.
+      path: where it ends up. An old directory there stays whole until
+        the new one is complete.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    old = f"{path}.old-{os.getpid()}"
+    shutil.rmtree(temporary, ignore_errors=True)
+    try:
+        build(temporary)
+        if os.path.exists(path):
+            os.replace(path, old)
+        os.replace(temporary, path)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return path

@@ -29,7 +29,7 @@ import uuid
 from absl import logging
 
 from has_tf import methods
-from has_tf.training import files as _files
+from has_tf.runs import files as _files
 
 LOCK = "run.lock"
 RUN_CONFIG = "run_config.json"

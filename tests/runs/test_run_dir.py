@@ -13,7 +13,7 @@ import pytest
 
 from has_tf import methods
 from has_tf import train
-from has_tf.training import run_dir
+from has_tf.runs import run_dir
 
 
 def _write_lock(run, **holder):
@@ -117,7 +117,7 @@ def test_a_lock_that_is_a_directory_is_named(tmp_path):
 
 RACE = """
 import sys, time
-from has_tf.training import run_dir
+from has_tf.runs import run_dir
 start = float(sys.argv[2])
 while time.time() < start:
     pass
