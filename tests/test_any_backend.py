@@ -18,7 +18,7 @@ from has_tf.augmentation import hiding_ops
 from has_tf.augmentation.layers import HideAndSeekLayer
 from has_tf.augmentation.layers import HideSegments
 from has_tf.augmentation.layers import PixelNormalization
-from has_tf.models import temporal
+from has_tf.models import videos
 
 pytestmark = pytest.mark.any_backend
 BACKEND = keras.backend.backend()
@@ -257,7 +257,7 @@ def test_the_temporal_net_trains_saves_and_loads(background, tmp_path):
         4, 6, steps=12, units=8, attention=True, background=background
     )
     loss = (
-        temporal.background_suppression_loss
+        videos.background_suppression_loss
         if background
         else models.temporal_loss("softmax")
     )

@@ -60,7 +60,7 @@ def test_flagfile_gives_a_valid_config(path):
         assert "Paper" in text.split("\n--", 1)[0]
     config = config_lib.train_config_from_flagfile(path, model_dir="unused")
     methods.resolve(
-        config, "videos" if datasets.is_temporal(config.dataset) else "images"
+        config, "videos" if datasets.is_video(config.dataset) else "images"
     )
     assert config.epochs >= 1
     if "_has_" in path and "conv1" not in path:

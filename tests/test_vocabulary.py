@@ -13,7 +13,7 @@ from has_tf.input_pipeline import images
 from has_tf.metrics import boxes as box_metrics
 from has_tf.metrics import segments as segment_metrics
 from has_tf.models import common
-from has_tf.models import temporal
+from has_tf.models import videos
 from has_tf.postprocess import boxes
 from has_tf.postprocess import segments
 
@@ -24,8 +24,8 @@ OWNERS = [
     (images, "RESIZE_METHODS", "RESIZE_METHODS"),
     (common, "POOLINGS", "POOLINGS"),
     (models, "POOLINGS", "POOLINGS"),
-    (temporal, "POOLINGS", "TEMPORAL_POOLINGS"),
-    (temporal, "LOSSES", "TEMPORAL_LOSSES"),
+    (videos, "POOLINGS", "TEMPORAL_POOLINGS"),
+    (videos, "LOSSES", "TEMPORAL_LOSSES"),
     (boxes, "CAM_NORMALIZATIONS", "CAM_NORMALIZATIONS"),
     (boxes, "CONNECTIVITIES", "CONNECTIVITIES"),
     (segments, "SCORES", "SEGMENT_SCORES"),

@@ -28,11 +28,11 @@ __all__ = [
     "DataMissingError",
     "activitynet_features",
     "KNOWN",
-    "TEMPORAL",
+    "VIDEOS",
     "cub",
     "decode_error",
     "ilsvrc_loc",
-    "is_temporal",
+    "is_video",
     "openimages30k",
     "load",
     "screen",
@@ -57,13 +57,13 @@ KNOWN = {
     "activitynet_features": "activitynet_features",
 }
 
-# Datasets of video feature sequences (`temporal_features` schema).
-TEMPORAL = ("synthetic_actions", "thumos14_features", "activitynet_features")
+# Datasets of video feature sequences (`video_features` schema).
+VIDEOS = ("synthetic_actions", "thumos14_features", "activitynet_features")
 
 
-def is_temporal(name: str) -> bool:
+def is_video(name: str) -> bool:
     """Whether `name` ("base" or "base/config") is a video-feature dataset."""
-    return name.partition("/")[0] in TEMPORAL
+    return name.partition("/")[0] in VIDEOS
 
 
 # Where each dataset's files come from, for the message when they are not
@@ -190,7 +190,7 @@ def screen(name, split, data_dir=None, manual_dir=None) -> None:
       ValueError: naming the images that do not decode.
     """
     base = name.partition("/")[0]
-    if is_temporal(name) or base in _SCREENED_AT_BUILD:
+    if is_video(name) or base in _SCREENED_AT_BUILD:
         return
     data, builder = load(name, split, data_dir, manual_dir, decode_images=False)
     marker = os.path.join(
@@ -209,7 +209,7 @@ def decode_error(name, split, data_dir, manual_dir, error):
     """What to raise when a pipeline over `name`'s `split` failed inside
     TensorFlow with `error`: a ValueError naming the images that do not
     decode, when that was the cause (image datasets), else `error`."""
-    if is_temporal(name):
+    if is_video(name):
         return error
     data, _ = load(name, split, data_dir, manual_dir, decode_images=False)
     bad = undecodable(data)

@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 from absl import logging
 
-from has_tf.datasets import temporal_features
+from has_tf.datasets import video_features
 
 __all__ = [
     "I3D_RATE",
@@ -59,7 +59,7 @@ class Video:
       name: the video's id (e.g. "video_validation_0000051").
       load: returns its features, float32 `[T, D]`.
       rate: feature steps per second.
-      offset_s: seconds before step 0 (`temporal_features`).
+      offset_s: seconds before step 0 (`video_features`).
       duration_s: the true length in seconds, or None (unknown).
       duration_source: where `duration_s` came from ("bundle", "meta").
       labels: video-level class names (may hold classes without segments).
@@ -267,7 +267,7 @@ def examples(
     check_lengths: bool,
     strict_classes: bool = False,
 ):
-    """Yields `(key, example)` of each `Video` (`temporal_features`).
+    """Yields `(key, example)` of each `Video` (`video_features`).
 
     Each video's features are loaded and checked (`[T, feature_dim]`, T >=
     1, `check_length`: a mismatch raises, or with `check_lengths=False`
@@ -316,7 +316,7 @@ def examples(
         }
         yield (
             video.name,
-            temporal_features.example(
+            video_features.example(
                 video.name,
                 features,
                 video.rate,

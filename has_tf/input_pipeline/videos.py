@@ -1,6 +1,6 @@
 """tf.data pipelines for video features: resample, hide segments, batch.
 
-Examples follow `has_tf.datasets.temporal_features`. Every video is
+Examples follow `has_tf.datasets.video_features`. Every video is
 resampled to `num_steps` steps (the paper's F_total, 2000) with
 `has_tf.sample_uniform`, or in training with BaS-Net's and CoLA's random
 perturbation (`sample_random_perturb`, 750 steps in their recipes); in

@@ -32,13 +32,13 @@ from has_tf.models.inception_v3_cam import inception_v3_cam
 from has_tf.models.resnet50_cam import resnet50_cam
 from has_tf.models.small_gap import small_gap
 from has_tf.models.table import ImageModel
-from has_tf.models.temporal import LOSSES as TEMPORAL_LOSSES
-from has_tf.models.temporal import POOLINGS as TEMPORAL_POOLINGS
-from has_tf.models.temporal import TemporalClassifier
-from has_tf.models.temporal import temporal_cam_model
-from has_tf.models.temporal import temporal_loss
-from has_tf.models.temporal import temporal_net
 from has_tf.models.vgg16_cam import vgg16_cam
+from has_tf.models.videos import LOSSES as TEMPORAL_LOSSES
+from has_tf.models.videos import POOLINGS as TEMPORAL_POOLINGS
+from has_tf.models.videos import TemporalClassifier
+from has_tf.models.videos import temporal_cam_model
+from has_tf.models.videos import temporal_loss
+from has_tf.models.videos import temporal_net
 
 # The table's views (`table`): the image classifiers by name, the input
 # side each is usually run at (the paper's and wsolevaluation's 224 crop;

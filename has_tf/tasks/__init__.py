@@ -64,10 +64,10 @@ def by_name(name: str) -> Task:
 def for_dataset(name: str) -> Task:
     """The task of a dataset name ("base" or "base/config").
 
-    Video-feature datasets (`has_tf.datasets.TEMPORAL`) are action
+    Video-feature datasets (`has_tf.datasets.VIDEOS`) are action
     localization; every other dataset is image localization.
     """
-    if datasets.is_temporal(name):
+    if datasets.is_video(name):
         return ActionLocalization()
     return ImageLocalization()
 

@@ -37,7 +37,7 @@ from absl import logging
 from etils import epath
 
 from has_tf.datasets import feature_bundles as bundles
-from has_tf.datasets import temporal_features
+from has_tf.datasets import video_features
 from has_tf.datasets.activitynet_features import classes
 
 SPLITS = ("train", "validation")
@@ -107,7 +107,7 @@ class ActivitynetFeatures(tfds.core.GeneratorBasedBuilder):
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
             description=__doc__,
-            features=temporal_features.features_dict(
+            features=video_features.features_dict(
                 self._class_names(), self.builder_config.feature_dim
             ),
             homepage="http://activity-net.org/",

@@ -2,7 +2,7 @@
 
 Generated, not downloaded, deterministic for a config's seed; the default
 config builds in seconds. See `generator.py` for the design and
-`has_tf.datasets.temporal_features` for the schema (shared with
+`has_tf.datasets.video_features` for the schema (shared with
 `thumos14_features`).
 """
 
@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
-from has_tf.datasets import temporal_features
+from has_tf.datasets import video_features
 from has_tf.datasets.synthetic_actions import generator
 
 _SPLIT_SEEDS = {"train": 0, "test": 2}
@@ -65,9 +65,7 @@ class SyntheticActions(tfds.core.GeneratorBasedBuilder):
         names = [f"action_{i}" for i in range(self.builder_config.num_classes)]
         return self.dataset_info_from_configs(
             description=generator.__doc__,
-            features=temporal_features.features_dict(
-                names, generator.FEATURE_DIM
-            ),
+            features=video_features.features_dict(names, generator.FEATURE_DIM),
             homepage="https://arxiv.org/abs/1704.04232",
         )
 
@@ -92,7 +90,7 @@ class SyntheticActions(tfds.core.GeneratorBasedBuilder):
             name = f"video_{split}_{index:07d}"
             yield (
                 name,
-                temporal_features.example(
+                video_features.example(
                     name,
                     features,
                     generator.FEATURE_RATE,

@@ -25,7 +25,7 @@ the layout from the directory's contents (`detect`) or takes the name.
 
 Offsets: ActionFormer and CMCS take 16-frame windows every 4 frames, so
 window t spans frames [4t, 4t + 16) and its centre, (4t + 8) / fps, is
-the step's time (`temporal_features`: centre = offset + (t + 0.5) / rate,
+the step's time (`video_features`: centre = offset + (t + 0.5) / rate,
 so offset = 6 / fps). CMCS's own code places a window at its first frame;
 the centre is used here, as ActionFormer does. The others take
 non-overlapping 16-frame chunks at 25 fps: offset 0.

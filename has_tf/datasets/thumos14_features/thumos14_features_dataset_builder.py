@@ -32,7 +32,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from has_tf.datasets import feature_bundles as bundles
-from has_tf.datasets import temporal_features
+from has_tf.datasets import video_features
 from has_tf.datasets.thumos14_features import layouts
 from has_tf.metrics import detection_files
 
@@ -169,7 +169,7 @@ class Thumos14Features(tfds.core.GeneratorBasedBuilder):
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
             description=__doc__,
-            features=temporal_features.features_dict(
+            features=video_features.features_dict(
                 self._class_names(), self.builder_config.feature_dim
             ),
             homepage="https://www.crcv.ucf.edu/THUMOS14/",

@@ -13,7 +13,7 @@ from has_tf import datasets
 from has_tf import methods
 from has_tf import models
 from has_tf.input_pipeline import videos
-from has_tf.models import temporal as temporal_models
+from has_tf.models import videos as temporal_models
 from has_tf.tasks.action_localization.scoring import ClassificationScorer
 from has_tf.tasks.action_localization.scoring import DetectionScorer
 from has_tf.tasks.action_localization.scoring import TcamPlotScorer

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from has_tf import models
+from has_tf.models import videos
 
 
 @pytest.mark.parametrize("pooling", ["max_features", "max", "topk", "avg"])
@@ -65,22 +66,18 @@ def test_bad_arguments(kwargs, match):
 
 
 def test_background_net_packs_both_branches_and_its_loss_is_basnets():
-    import numpy as np
-
-    from has_tf.models import temporal
-
-    net = temporal.temporal_net(
+    net = videos.temporal_net(
         3, 4, steps=8, units=5, attention=True, background=True
     )
     x = np.random.default_rng(0).normal(size=(2, 8, 4)).astype("float32")
     packed = np.asarray(net(x))
     assert packed.shape == (2, 8)  # 2 x (3 + 1)
-    assert temporal.has_background(net) and temporal.action_classes(net) == 3
-    cam = temporal.temporal_cam_model(net)(x)
+    assert videos.has_background(net) and videos.action_classes(net) == 3
+    cam = videos.temporal_cam_model(net)(x)
     np.testing.assert_allclose(cam["logits"], packed[:, :4], atol=1e-6)
     assert cam["tcam"].shape == (2, 8, 3) and cam["background"].shape == (2, 8)
     labels = np.array([[1.0, 0, 0], [0, 1.0, 1.0]], np.float32)
-    got = np.asarray(temporal.background_suppression_loss(labels, packed))
+    got = np.asarray(videos.background_suppression_loss(labels, packed))
 
     def softmax(z):
         e = np.exp(z - z.max(-1, keepdims=True))
@@ -95,4 +92,4 @@ def test_background_net_packs_both_branches_and_its_loss_is_basnets():
     expected += bce(supp / supp.sum(1, keepdims=True), softmax(packed[:, :4]))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
     with pytest.raises(ValueError, match="attention=True"):
-        temporal.temporal_net(3, 4, background=True)
+        videos.temporal_net(3, 4, background=True)
