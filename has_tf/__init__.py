@@ -2,6 +2,14 @@
 
 The public names below load lazily, so `import has_tf.postprocess` or
 `import has_tf.metrics` never pulls in TensorFlow.
+
+Apps (`python -m has_tf.<app>`): `train`, `evaluate`, `evaluate_cams`,
+`evaluate_detections`, `search`, `seeds`, `table`, `data_service`,
+`demo`, `bench`, `datasets`. Packages: `methods` (one module per method),
+`config`, `augmentation`, `input_pipeline`, `models`, `tasks`, `training`,
+`runs`, `datasets`, `postprocess`, `metrics`, `bench`. Modules:
+`vocabulary` (every choice list), `visualize` (pictures), `_checks`,
+`_cli`. WORKSPACE.md describes the layout.
 """
 
 from __future__ import annotations

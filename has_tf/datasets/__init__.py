@@ -4,6 +4,17 @@
 dataset, and so does `tfds build synthetic_parts --imports has_tf.datasets`.
 `load` gives any dataset has_tf knows in one call, with has_tf's feature
 names (`image`, `label`, `objects/bbox`, and `mask` where masks exist).
+
+One package per dataset (its builder, README and `dummy_data/`):
+`synthetic_parts`, `ilsvrc_loc`, `wsol_cub`, `wsol_imagenet`,
+`openimages30k` (images), `synthetic_actions`, `thumos14_features`,
+`activitynet_features` (video features). Shared modules: `cub` (TFDS's
+`caltech_birds2011` in has_tf's names), `wsol_metadata` (wsolevaluation's
+metadata files), `video_features` (the video datasets' feature schema),
+`feature_bundles` (readers of the published feature files), `faults`
+(bad rows and files of a manual download, named and counted),
+`make_wsol_dummy_data`; `__main__` prepares a dataset from the command
+line.
 """
 
 from __future__ import annotations

@@ -2,7 +2,11 @@
 
 - `images`: decode (only a crop's window of a JPEG), crop, flip, hide per
   batch, normalise; evaluation crops with their boxes;
-- `videos`: resample feature sequences, hide segments per batch.
+- `videos`: resample feature sequences, hide segments per batch;
+- `image_windows`: decoding and the crop windows `images` shares between
+  training and evaluation;
+- `dataset_stats`: per-channel mean and std in one streaming pass (the
+  normalisation and the hiding fill), cached beside the dataset.
 
 Both modules have a `train_pipeline` and an `eval_pipeline`, so the
 package exports the modules, not their names.

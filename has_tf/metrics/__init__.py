@@ -10,7 +10,10 @@ One module per output, as in every layer of has_tf:
   (the THUMOS14 kit's and ActivityNet's rules);
 - `cam_evaluation`: CAMs from any framework against wsolevaluation's
   metadata;
-- `detection_files`: THUMOS14 detection text and ActivityNet JSON.
+- `detection_files`: THUMOS14 detection text and ActivityNet JSON;
+- `cam_files`: the CAM and mask files `cam_evaluation` reads, and one
+  image's score;
+- `parallel`: scoring CAMs on every core (chunks to worker processes).
 
 The package exports its modules, not their names.
 """

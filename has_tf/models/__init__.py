@@ -6,7 +6,15 @@ temporal CAM.
 `table` is the one table of image models (`ImageModel` rows, each written
 by its builder's module); `ModelInput` is how a builder's model takes its
 images and hides them in training; `BuiltIn` is what a method builds into
-a backbone (`has_tf.methods`)."""
+a backbone (`has_tf.methods`).
+
+Modules: one per image classifier (`alexnet_gap`, `googlenet_gap`,
+`small_gap`, `vgg16_cam`, `resnet50_cam`, `inception_v3_cam`) and
+`classifier` (`cam_classifier`, a CAM head on any backbone); `videos` (the
+action network and its T-CAM); `cam` (CAM outputs of any of them);
+`common` (blocks, `ModelInput`, `BuiltIn`, the checks); `table`;
+`pretrained` (weights files); `torch_style` (PyTorch's padding and
+pooling rules); `adl` and `acol` (the layers those methods build in)."""
 
 from has_tf.models import pretrained
 from has_tf.models import table

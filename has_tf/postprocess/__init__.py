@@ -7,7 +7,11 @@ One module per output, as in every layer of has_tf:
 - `segments`: a temporal CAM (T-CAM) -> scored action segments in seconds;
 - `wsolevaluation`: the official wsolevaluation tool's rules (its boxes,
   IoU and bicubic resize), reproduced exactly;
-- `ten_crop`: the ten crops' geometry and their CAMs' merge.
+- `ten_crop`: the ten crops' geometry and their CAMs' merge;
+- `presets`: the field's T-CAM post-processing recipes (STPN, W-TALC,
+  BaS-Net, CoLA, CO2-Net), each as its reference code runs it, built from
+  `temporal_blocks`;
+- `_sweep`: the compiled union-find behind the one-pass threshold sweep.
 
 The package exports its modules, not their names.
 """
