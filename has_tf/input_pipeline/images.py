@@ -14,6 +14,9 @@ per batch Hide-and-Seek with `has_tf.hide_patches` on the uint8 images with
 the dataset-mean pixel as fill, and only then the float normalisation
 `(x - mean) / std` (so hidden pixels become ~0). Every random choice is
 stateless and derived from `seed`: the same seed gives the same batches.
+The functions mapped over the examples are traced as written, without
+AutoGraph (their Python control flow is on Python values only):
+converting their code took seconds at each run's start.
 
 Decoding only what a crop needs: each crop is first stated as a window of the
 original image, in whole pixels; a JPEG decodes just that window
@@ -359,6 +362,7 @@ def train_pipeline(
     if start_batch:
         dataset = dataset.skip(start_batch * batch_size)
 
+    @tf.autograph.experimental.do_not_convert
     def augment(example, pair):
         crop_seed, flip_seed = tf.unstack(
             tf.random.experimental.stateless_split(pair, 2, alg="philox")
@@ -378,6 +382,7 @@ def train_pipeline(
     dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=True)
 
+    @tf.autograph.experimental.do_not_convert
     def hide_and_normalize(batch, pair):
         images, labels = batch
         if patch_sizes is not None:
@@ -388,6 +393,7 @@ def train_pipeline(
 
     if aug.cutmix_beta is not None:
 
+        @tf.autograph.experimental.do_not_convert
         def mix(batch, pair):
             return cutmix.cutmix_batch(
                 *batch, num_classes, aug.cutmix_beta, aug.cutmix_prob, pair
@@ -530,6 +536,7 @@ def eval_pipeline(
     offsets = ten_crop_offsets(image_size, resize_size)[:5]
     size = [image_size, image_size]
 
+    @tf.autograph.experimental.do_not_convert
     def prepare(example):
         image, label, boxes = example_fields(example)
         if crop == "center_crop":

@@ -6,7 +6,8 @@ resampled to `num_steps` steps (the paper's F_total, 2000) with
 perturbation (`sample_random_perturb`, 750 steps in their recipes); in
 training, segments of `segment_size` steps (F_segment, 100) are hidden
 with `hide_prob` and filled with the dataset-mean feature, in-graph and
-deterministic for a seed.
+deterministic for a seed. The mapped functions are traced without
+AutoGraph, as `images`' are.
 
 Memory: training caches each video's own `[T, D]` features (`cache`:
 float32 in memory, float16 at half the bytes, or none: read again each
@@ -129,6 +130,7 @@ def train_pipeline(
     fill = np.asarray(fill_value, np.float32)
     stored = tf.float16 if cache == "memory_float16" else tf.float32
 
+    @tf.autograph.experimental.do_not_convert
     def compact(example):
         return tf.cast(example["features"], stored), example["labels"]
 
@@ -138,6 +140,7 @@ def train_pipeline(
     dataset = dataset.shuffle(shuffle_buffer, seed=seed).repeat()
     shard = input_context.input_pipeline_id if input_context else 0
 
+    @tf.autograph.experimental.do_not_convert
     def resample(index, features, labels):
         features = tf.cast(features, tf.float32)
         if sampling == "uniform":
@@ -146,7 +149,9 @@ def train_pipeline(
         return sample_random_perturb(features, num_steps, seeds), labels
 
     dataset = dataset.enumerate().map(
-        lambda index, pair: resample(index, *pair),
+        tf.autograph.experimental.do_not_convert(
+            lambda index, pair: resample(index, *pair)
+        ),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     dataset = dataset.batch(batch_size, drop_remainder=True)
@@ -155,6 +160,7 @@ def train_pipeline(
         dataset = dataset.skip(start_batch)
     if segment_size and hide_prob > 0:
 
+        @tf.autograph.experimental.do_not_convert
         def hide(index, batch):
             features, labels = batch
             seeds = tf.stack(
@@ -185,6 +191,7 @@ def eval_pipeline(
     """
     _check(batch_size, num_steps, 0, 0.0)
 
+    @tf.autograph.experimental.do_not_convert
     def prepare(example):
         return {
             "features": hiding.sample_uniform(
