@@ -212,13 +212,13 @@ def test_every_image_builder_runs_and_round_trips(name, tmp_path):
     assert big.shape == (2, side, side)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
-    # Compiled, as `_gap_identity`: JAX's eager ops compile one by one.
-    np.testing.assert_allclose(
-        np_(models.cam_model(loaded).predict(x, verbose=0)["cams"]),
-        cams,
-        rtol=1e-4,
-        atol=1e-5,
-    )
+    # The same layers, configs and weights (a forward pass of the copy
+    # would compile the whole net again: JAX compiles per call).
+    assert loaded.get_config() == model.get_config()
+    assert len(loaded.weights) == len(model.weights)
+    for saved, restored in zip(model.weights, loaded.weights):
+        assert saved.path == restored.path
+        np.testing.assert_array_equal(np_(restored), np_(saved))
 
 
 _MEAN, _STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)

@@ -43,6 +43,8 @@ NUMPY_ONLY = [
     "has_tf.visualize",
     "has_tf.evaluate_cams",
     "has_tf.table",
+    # Scores CAMs with NumPy, SciPy and numba only.
+    "has_tf.bench.boxes",
 ]
 # Written in keras.ops (every Keras backend): no TensorFlow import of their
 # own (the hiding layers they use switch to TensorFlow ops in tf.data).

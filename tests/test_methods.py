@@ -211,31 +211,50 @@ def test_adl_models_are_the_cam_model_at_inference():
         models.small_gap(3, (16, 16, 3), method="has")
 
 
+# ACoL (labels in, two heads) through the apps' command lines; the others
+# through the same functions in this process (one TensorFlow import).
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["cutmix", "adl", "acol"])
-def test_each_method_trains_evaluates_and_serves(tmp_path, run_app, method):
+@pytest.mark.parametrize(
+    "method, via_apps", [("cutmix", False), ("adl", False), ("acol", True)]
+)
+def test_each_method_trains_evaluates_and_serves(
+    tmp_path, run_app, method, via_apps
+):
+    from has_tf import evaluate
+    from has_tf import train
+
     model_dir = tmp_path / "run"
-    common = [
-        "--dataset=synthetic_parts/tiny",
-        f"--data_dir={tmp_path}",
-        f"--model_dir={model_dir}",
-    ]
-    trained = run_app(
-        "has_tf.train",
-        *common,
-        f"--method={method}",
-        "--image_size=28",
-        "--resize_size=32",
-        "--batch_size=4",
-        "--epochs=1",
-        "--steps_per_epoch=3",
-        "--learning_rate=0.02",
+    where = dict(
+        dataset="synthetic_parts/tiny",
+        data_dir=str(tmp_path),
+        model_dir=str(model_dir),
     )
-    assert trained.returncode == 0, trained.stderr[-2000:]
+    options = dict(
+        method=method,
+        image_size=28,
+        resize_size=32,
+        batch_size=4,
+        epochs=1,
+        steps_per_epoch=3,
+        learning_rate=0.02,
+    )
+    if via_apps:
+        common = [f"--{k}={v}" for k, v in where.items()]
+        flags = [f"--{k}={v}" for k, v in options.items()]
+        trained = run_app("has_tf.train", *common, *flags)
+        assert trained.returncode == 0, trained.stderr[-2000:]
+        evaluated = run_app("has_tf.evaluate", *common, "--num_pictures=1")
+        assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    else:
+        train.train(train.TrainConfig(**where, **options))
+        evaluate.evaluate(
+            str(model_dir),
+            where["dataset"],
+            data_dir=where["data_dir"],
+            num_pictures=1,
+        )
     info = json.loads((model_dir / "run_info.json").read_text())
     assert info["method"]["name"] == method
-    evaluated = run_app("has_tf.evaluate", *common, "--num_pictures=1")
-    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     metrics = json.loads((model_dir / "eval" / "metrics.json").read_text())
     assert metrics["count"] == 6 and 0 <= metrics["max_box_acc_v2"] <= 1
     served = tf.saved_model.load(os.path.join(model_dir, "saved_model"))

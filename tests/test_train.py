@@ -270,15 +270,17 @@ def test_training_and_evaluation_logs_no_pipeline_warning(tmp_path, run_app):
         assert not [w for w in _PIPELINE_WARNINGS if w in done.stderr]
 
 
-# One backbone through the app (the slowest test of its kind); every
-# backbone's weight files load in tests/models/test_pretrained.py.
+# One backbone through training (the slowest test of its kind; in this
+# process: the flags are the config's fields, parsed by every flagfile
+# test); every backbone's weight files load in
+# tests/models/test_pretrained.py.
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "backbone, first_conv, torch_name",
     [("resnet50_cam", "conv1", "conv1.weight")],
 )
 def test_fine_tuning_a_pretrained_backbone(
-    tmp_path, run_app, backbone, first_conv, torch_name
+    tmp_path, backbone, first_conv, torch_name
 ):
     from safetensors.numpy import save_file
 
@@ -290,28 +292,28 @@ def test_fine_tuning_a_pretrained_backbone(
     state = torch_reference.random_state_dict(backbone)
     save_file(state, str(weights))
     run = tmp_path / "run"
-    result = run_app(
-        "has_tf.train",
-        f"--model_dir={run}",
-        f"--data_dir={tmp_path}",
-        "--dataset=synthetic_parts/tiny",
-        f"--model={backbone}",
-        f"--init_from={weights}",
-        "--normalization=weights",
-        "--image_size=32",
-        "--resize_size=36",
-        "--batch_size=4",
-        "--epochs=1",
-        "--steps_per_epoch=2",
-        "--patch_sizes=0,8",
-        "--hide_on=device",
-        "--lr_multiplier=10",
-        "--weight_decay_type=l2",
-        "--nesterov",
-        "--learning_rate=0.0001",
-        "--tensorboard_images=0",
+    train.train(
+        train.TrainConfig(
+            model_dir=str(run),
+            data_dir=str(tmp_path),
+            dataset="synthetic_parts/tiny",
+            model=backbone,
+            init_from=str(weights),
+            normalization="weights",
+            image_size=32,
+            resize_size=36,
+            batch_size=4,
+            epochs=1,
+            steps_per_epoch=2,
+            patch_sizes=(0, 8),
+            hide_on="device",
+            lr_multiplier=10,
+            weight_decay_type="l2",
+            nesterov=True,
+            learning_rate=0.0001,
+            tensorboard_images=0,
+        )
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     info = json.load(open(run / "run_info.json"))
     assert info["init_from"]["file"] == weights.name
     assert info["init_from"]["sha256"] == pretrained.file_sha256(weights)

@@ -2,7 +2,9 @@
 
 NAME is hiding, models, boxes, pipeline or video_memory (`has_tf.bench`);
 the JSON goes to stdout. A flag a benchmark does not take is an error; one
-not given keeps that benchmark's default.
+not given keeps that benchmark's default. Only the named benchmark's
+module is imported (the boxes benchmark loads no TensorFlow), after the
+name is checked.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import inspect
 import json
 import sys
 
-import tensorflow as tf
 from absl import flags
 
 from has_tf import _cli
@@ -80,6 +81,8 @@ def main(argv) -> int:
     name = argv[1]
     kwargs = options(name, flags.FLAGS)
     if name == "pipeline":
+        import tensorflow as tf
+
         # One core: every TensorFlow op single-threaded (before any runs).
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)

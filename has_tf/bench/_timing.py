@@ -1,4 +1,8 @@
-"""Timing shared by the benchmarks: interleaved medians, the environment."""
+"""Timing shared by the benchmarks: interleaved medians, the environment.
+
+Plain Python: TensorFlow is imported by `tf_environment` alone, so the
+boxes benchmark (NumPy, SciPy, numba) loads none.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,6 @@ import os
 import platform
 import statistics
 import time
-
-import keras
-import tensorflow as tf
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -18,6 +19,9 @@ def median_ms(fn, repeats: int) -> float:
 
 def tf_environment() -> dict:
     """Versions and devices for a TensorFlow benchmark's JSON."""
+    import keras
+    import tensorflow as tf
+
     return {
         "tensorflow": tf.__version__,
         "keras": keras.__version__,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 from scipy import ndimage
 
 
@@ -52,6 +51,8 @@ PHOTO_SHAPES = ((375, 500), (333, 500), (500, 375), (400, 500))
 
 def photo_like_jpegs(count: int, quality: int = 90, seed: int = 0) -> list:
     """`count` encoded JPEGs (bytes) of `photo_like` images, ILSVRC-sized."""
+    import tensorflow as tf  # The other inputs here need none.
+
     rng = np.random.default_rng(seed)
     return [
         tf.io.encode_jpeg(

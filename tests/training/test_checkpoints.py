@@ -69,7 +69,7 @@ def test_resume_after_sigkill(tmp_path):
         "--patch_sizes=0,8",
         "--batch_size=4",
         "--epochs=1",
-        "--steps_per_epoch=200",
+        "--steps_per_epoch=100",
         "--checkpoint_steps=20",
         "--deterministic",
         "--tensorboard_images=0",
@@ -98,10 +98,10 @@ def test_resume_after_sigkill(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     record = json.loads((run / "history.json").read_text())
-    assert record["steps_done"] == 200
-    assert len(record["loss"]) == 10  # Every interval once.
+    assert record["steps_done"] == 100
+    assert len(record["loss"]) == 5  # Every interval once.
     # The second process continued from a checkpoint: it ran fewer steps.
-    assert 0 < record["steps_this_run"] <= 180
+    assert 0 < record["steps_this_run"] <= 80
     assert record["steps_this_run"] % 20 == 0
     # Exact resume: the same weights as a run that was never killed.
     whole = tmp_path / "whole"
