@@ -64,18 +64,3 @@ def one_step_run(tmp_path):
         return model_dir
 
     return run
-
-
-def pytest_collection_modifyitems(items):
-    """The longest tests first, so that parallel workers (pytest-xdist, in
-    collection order) end together rather than one waiting on a long
-    test begun last: the JAX run of the any-backend file, then the `slow`
-    tests, then the rest, each group in its own order (a stable sort:
-    every worker collects the same order)."""
-
-    def rank(item):
-        if item.nodeid.startswith("tests/test_jax_backend.py"):
-            return 0
-        return 1 if item.get_closest_marker("slow") else 2
-
-    items.sort(key=rank)

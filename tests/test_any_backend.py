@@ -212,9 +212,11 @@ def test_every_image_builder_runs_and_round_trips(name, tmp_path):
     assert big.shape == (2, side, side)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
-    # The same layers, configs and weights (a forward pass of the copy
-    # would compile the whole net again: JAX compiles per call).
-    assert loaded.get_config() == model.get_config()
+    # The same layers and weights (a forward pass of the copy would
+    # compile the whole net again: JAX compiles per call).
+    assert [(type(a), a.name) for a in loaded.layers] == [
+        (type(b), b.name) for b in model.layers
+    ]
     assert len(loaded.weights) == len(model.weights)
     for saved, restored in zip(model.weights, loaded.weights):
         assert saved.path == restored.path

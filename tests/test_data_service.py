@@ -38,7 +38,8 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def command_cluster():
-    """`python -m has_tf.data_service`: a dispatcher and two workers."""
+    """`python -m has_tf.data_service`: a dispatcher and a worker (the
+    in-process `cluster` shows two workers sharing the elements)."""
     port = _free_port()
     address = f"grpc://localhost:{port}"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -55,7 +56,7 @@ def command_cluster():
                 [*command, "--role=worker", f"--dispatcher={address}"],
                 env=env,
             )
-            for _ in range(2)
+            for _ in range(1)
         ]
         yield address, servers
     finally:
@@ -102,7 +103,7 @@ def test_both_workers_serve_every_element_once(cluster):
 def test_training_takes_its_batches_from_the_workers(command_cluster, tmp_path):
     # The trainer is a process of its own, as on a real cluster. With
     # --data_service it has no local pipeline: every batch comes from the
-    # workers (the one above shows both take part).
+    # worker (the in-process cluster above shows two take part).
     address, servers = command_cluster
     run = tmp_path / "run"
     subprocess.run(
@@ -181,7 +182,7 @@ def test_a_dispatcher_without_workers_fails_the_probe_naming_it():
     lonely = data_service.serve("dispatcher")
     try:
         with pytest.raises(ConnectionError, match="no worker") as raised:
-            data_service.probe(lonely.target, timeout_s=15)
+            data_service.probe(lonely.target, timeout_s=10)
         assert lonely.target in str(raised.value)
     finally:
         lonely._stop()
@@ -196,4 +197,4 @@ def test_a_port_that_is_no_dispatcher_fails_the_probe():
         address = f"grpc://localhost:{listener.getsockname()[1]}"
         data_service.wait_for_dispatcher(address, timeout_s=5)  # Passes.
         with pytest.raises(ConnectionError, match=address):
-            data_service.probe(address, timeout_s=15)
+            data_service.probe(address, timeout_s=10)
