@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.3.0"
+__version__ = "0.4.0.dev0"
 
 # Public name -> module that defines it.
 _EXPORTS = {

@@ -65,23 +65,3 @@ def one_step_run(tmp_path):
 
     return run
 
-
-def pytest_collection_modifyitems(items):
-    """Spreads the `slow` tests evenly through the run, the JAX run of the
-    any-backend file (the longest) first. pytest-xdist's workers take
-    tests in this order: a slow test (most start processes of their own)
-    then runs beside quick ones instead of beside another slow one, and
-    the run does not end on a cluster of them (collection order puts
-    tests/training/, three of the slowest, last). The order is a pure
-    function of the collected list, the same in every worker."""
-    first = [i for i in items if i.nodeid.startswith("tests/test_jax_backend")]
-    slow = [i for i in items if i.get_closest_marker("slow") and i not in first]
-    quick = [i for i in items if i not in first and i not in slow]
-    order = list(first)
-    step = len(quick) / (len(slow) + 1)
-    taken = 0
-    for index, test in enumerate(slow, start=1):
-        upto = round(index * step)
-        order += quick[taken:upto] + [test]
-        taken = upto
-    items[:] = order + quick[taken:]
