@@ -64,4 +64,3 @@ def one_step_run(tmp_path):
         return model_dir
 
     return run
-
