@@ -49,12 +49,31 @@ def check_beta(beta) -> float:
     return value
 
 
-def sample_cutmix(seed, batch_size: int, height: int, width: int, beta, prob):
+def static_sizes(images) -> tuple:
+    """`(batch, height, width)` of `[B, H, W, C]` images: ints, the batch
+    None when unknown until run time.
+
+    Raises:
+      ValueError: a rank other than 4, or no static height and width
+        (the box is cut on a fixed grid).
+    """
+    shape = tuple(images.shape)
+    if len(shape) != 4 or shape[1] is None or shape[2] is None:
+        raise ValueError(
+            "CutMix: expected images [B, H, W, C] of a static height and "
+            f"width. Received: images of shape {shape}"
+        )
+    batch = None if shape[0] is None else int(shape[0])
+    return batch, int(shape[1]), int(shape[2])
+
+
+def sample_cutmix(seed, batch_size, height: int, width: int, beta, prob):
     """One batch's CutMix draws, stateless.
 
     Args:
       seed: int `[2]` stateless seed.
-      batch_size, height, width: static sizes.
+      batch_size: the batch size, an int or a scalar int32 tensor.
+      height, width: static sizes.
       beta: Beta's two parameters (> 0).
       prob: probability of mixing the batch.
 
@@ -96,8 +115,10 @@ def cutmix_batch(images, labels, num_classes: int, beta, prob, seed):
     """CutMix on one batch (TensorFlow ops).
 
     Args:
-      images: `[B, H, W, C]` with a static shape, any dtype (uint8 pixels
-        in has_tf's pipelines).
+      images: `[B, H, W, C]` with a static height and width, any dtype
+        (uint8 pixels in has_tf's pipelines); the batch size may be
+        unknown until run time (`dataset.batch(n)` keeps a partial last
+        batch).
       labels: int `[B]` classes, or float `[B, num_classes]` soft labels.
       num_classes: the classifier's width.
       beta: Beta's parameter (> 0; the tool's `--cutmix_beta`, 1.0).
@@ -111,7 +132,9 @@ def cutmix_batch(images, labels, num_classes: int, beta, prob, seed):
     """
     beta = check_beta(beta)
     prob = _checks.probability(prob, "cutmix_prob")
-    batch, height, width = (int(d) for d in images.shape[:3])
+    batch, height, width = static_sizes(images)
+    if batch is None:
+        batch = tf.shape(images)[0]
     draw = sample_cutmix(seed, batch, height, width, beta, prob)
     box = cutmix_ops.cutmix_box(
         draw["lam"], draw["centre"], height, width, xp=TF_OPS

@@ -467,7 +467,8 @@ class CutMix(keras.layers.Layer):
       seed: None or an int, for the layer's `keras.random.SeedGenerator`.
 
     Input: `(images, labels)` or `{"images": ..., "labels": ...}`; images
-    `[B, H, W, C]` with a static shape, any dtype; labels int `[B]` or
+    `[B, H, W, C]` with a static height and width (the batch size may be
+    unknown, as after `dataset.batch(n)`), any dtype; labels int `[B]` or
     float `[B, num_classes]`.
 
     Output: the same structure; images of the input dtype, labels float32
@@ -512,7 +513,9 @@ class CutMix(keras.layers.Layer):
                 _stateless_seed(self, images),
             )
         else:
-            batch, height, width = (int(d) for d in images.shape[:3])
+            batch, height, width = cutmix_tf.static_sizes(images)
+            if batch is None:
+                batch = keras.ops.shape(images)[0]
             draw = cutmix_ops.draw_cutmix(
                 batch, height, width, self.beta, self.prob, self.seed_generator
             )

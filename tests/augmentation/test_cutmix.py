@@ -155,3 +155,36 @@ def test_layer_in_tf_data_and_identity_unless_training():
     assert set(as_dict) == {"images", "labels", "id"}
     config = layer.get_config()
     assert has_tf.CutMix.from_config(config).get_config() == config
+
+
+def test_an_unknown_batch_size_mixes_as_a_known_one():
+    """`dataset.batch(4)` (no `drop_remainder`): the batch size is known at
+    run time only, and the last batch is partial."""
+    layer = has_tf.CutMix(5, seed=4)
+    pixels = np.random.default_rng(3).integers(0, 256, (10, 12, 12, 3))
+    images = tf.constant(pixels.astype(np.uint8))
+    labels = tf.constant([0, 1, 2, 3, 4, 0, 1, 2, 3, 4])
+    data = tf.data.Dataset.from_tensor_slices((images, labels)).batch(4)
+    assert data.element_spec[0].shape[0] is None
+    batches = list(data.map(lambda x, y: layer((x, y), training=True)))
+    assert [b[0].shape[0] for b in batches] == [4, 4, 2]
+    for mixed, soft in batches:
+        assert mixed.dtype == tf.uint8 and soft.shape[1] == 5
+        np.testing.assert_allclose(soft.numpy().sum(1), 1.0, rtol=1e-6)
+    # The same seed and batch, static or not: the same mix.
+    seed = tf.constant([7, 9], tf.int64)
+    static = cutmix.cutmix_batch(images[:4], labels[:4], 5, 1.0, 1.0, seed)
+    unknown = tf.function(
+        lambda x, y: cutmix.cutmix_batch(x, y, 5, 1.0, 1.0, seed),
+        input_signature=[
+            tf.TensorSpec([None, 12, 12, 3], tf.uint8),
+            tf.TensorSpec([None], tf.int32),
+        ],
+    )(images[:4], labels[:4])
+    for a, b in zip(static, unknown):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(ValueError, match=r"static height and width.*None"):
+        tf.function(
+            lambda x: cutmix.cutmix_batch(x, labels[:4], 5, 1.0, 1.0, seed),
+            input_signature=[tf.TensorSpec([4, None, 12, 3], tf.uint8)],
+        )(images[:4])
