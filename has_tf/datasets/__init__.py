@@ -46,6 +46,7 @@ __all__ = [
     "is_video",
     "openimages30k",
     "load",
+    "prepare",
     "screen",
     "undecodable",
     "synthetic_actions",
@@ -232,6 +233,33 @@ def decode_error(name, split, data_dir, manual_dir, error):
     )
 
 
+def prepare(name: str, data_dir=None, manual_dir=None):
+    """Prepares (if needed) a dataset by has_tf's name; returns its TFDS
+    builder, whose `info.splits` are the splits it has (not every dataset
+    has a "train" split: a THUMOS14 test-list config has "test" only).
+
+    Raises:
+      ValueError: an unknown name; the message lists the known ones.
+      DataMissingError: the files are not there (a FileNotFoundError).
+    """
+    base, _, config = name.partition("/")
+    if base not in KNOWN:
+        raise ValueError(
+            f"Unknown dataset {name!r}. Known: {', '.join(sorted(KNOWN))}"
+        )
+    tfds_name = KNOWN[base] + (f"/{config}" if config else "")
+    builder = tfds.builder(tfds_name, data_dir=data_dir)
+    try:
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(
+                manual_dir=manual_dir, try_download_gcs=False
+            )
+        )
+    except (AssertionError, OSError, tfds.download.DownloadError) as error:
+        raise _missing(name, base, data_dir, manual_dir, error) from error
+    return builder
+
+
 def load(
     name: str,
     split: str,
@@ -272,21 +300,8 @@ def load(
       ValueError: an unknown name; the message lists the known ones.
       DataMissingError: the files are not there (a FileNotFoundError).
     """
-    base, _, config = name.partition("/")
-    if base not in KNOWN:
-        raise ValueError(
-            f"Unknown dataset {name!r}. Known: {', '.join(sorted(KNOWN))}"
-        )
-    tfds_name = KNOWN[base] + (f"/{config}" if config else "")
-    builder = tfds.builder(tfds_name, data_dir=data_dir)
-    try:
-        builder.download_and_prepare(
-            download_config=tfds.download.DownloadConfig(
-                manual_dir=manual_dir, try_download_gcs=False
-            )
-        )
-    except (AssertionError, OSError, tfds.download.DownloadError) as error:
-        raise _missing(name, base, data_dir, manual_dir, error) from error
+    builder = prepare(name, data_dir, manual_dir)
+    base = name.partition("/")[0]
     decoders = None
     features = builder.info.features
     if (

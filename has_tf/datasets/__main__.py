@@ -28,9 +28,9 @@ def main(argv) -> int:
             "synthetic_parts/tiny, ilsvrc_loc, cub. Received: "
             f"{' '.join(argv[1:]) or 'none'}"
         )
-    try:  # Every dataset has_tf knows has a train split.
-        _, builder = has_tf.datasets.load(
-            argv[1], "train", flags.FLAGS.data_dir, flags.FLAGS.manual_dir
+    try:  # Whatever splits it has (some configs have "test" only).
+        builder = has_tf.datasets.prepare(
+            argv[1], flags.FLAGS.data_dir, flags.FLAGS.manual_dir
         )
     except ValueError as error:
         raise _cli.UsageError(str(error)) from None

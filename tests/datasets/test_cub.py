@@ -62,6 +62,19 @@ def test_command_line_prepares_a_dataset(tmp_path, run_app):
     assert done.returncode == 0, done.stderr
     assert "synthetic_parts/tiny/2.0.0" in done.stdout
     assert "'train': 12" in done.stdout
+    # THUMOS14 has no train split (validation and test): the command its
+    # README gives prepares it and names the splits it has.
+    from has_tf.datasets.thumos14_features import make_dummy_data
+
+    make_dummy_data.write(tmp_path / "manual")
+    done = run_app(
+        "has_tf.datasets",
+        "thumos14_features/dummy",
+        f"--data_dir={tmp_path}",
+        f"--manual_dir={tmp_path / 'manual'}",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "'validation':" in done.stdout and "'test':" in done.stdout
     done = run_app("has_tf.datasets", "nope")
     assert done.returncode == 1
     assert (
