@@ -177,14 +177,7 @@ class ModelInput:
 def check_model_input(model_name, model_input, conv1_hiding=False):
     """`model_input` (None or a `ModelInput`) as a `ModelInput`; refuses
     conv1 hiding on a model without it (`conv1_hiding=False`)."""
-    if model_input is None:
-        return ModelInput()
-    if not isinstance(model_input, ModelInput):
-        raise ValueError(
-            f"{model_name}: expected `model_input` to be None or a "
-            "has_tf.models.ModelInput. Received: "
-            f"model_input={model_input!r}"
-        )
+    model_input = _record(model_name, "model_input", model_input, ModelInput)
     if model_input.conv1_hide_patch_sizes is not None and not conv1_hiding:
         raise ValueError(
             f"{model_name}: has no conv1 hiding (the models with it have "
@@ -407,13 +400,25 @@ class BuiltIn:
 
 def check_method(model_name, method) -> BuiltIn:
     """`method` (None or a `BuiltIn`) as a `BuiltIn`."""
-    if method is None:
-        return BuiltIn()
-    if not isinstance(method, BuiltIn):
+    return _record(
+        model_name,
+        "method",
+        method,
+        BuiltIn,
+        " (e.g. has_tf.models.adl.built_in())",
+    )
+
+
+def _record(model_name, argument, value, record, example=""):
+    """`value` as a `record` (a builder's record argument): None is the
+    default record; anything but a `record` is refused, naming
+    `argument` and the value received."""
+    if value is None:
+        return record()
+    if not isinstance(value, record):
         raise ValueError(
-            f"{model_name}: expected `method` to be None or a "
-            "has_tf.models.BuiltIn (e.g. has_tf.models.adl.built_in()). "
-            "Received: "
-            f"method={method!r}"
+            f"{model_name}: expected `{argument}` to be None or a "
+            f"has_tf.models.{record.__name__}{example}. Received: "
+            f"{argument}={value!r}"
         )
-    return method
+    return value
