@@ -27,7 +27,10 @@ def tiny(tmp_path_factory):
 
 
 def train(tiny, **kwargs):
-    """`train_pipeline` with the record's fields among the keywords."""
+    """`train_pipeline` with the record's fields among the keywords, under
+    a fixed global seed (it joins `seed` in the shuffle's: an earlier test
+    in the same process may have set another)."""
+    tf.random.set_seed(0)
     args = dict(batch_size=4, image_size=24, resize_size=32, seed=5)
     args.update(kwargs)
     fields = {f.name for f in dataclasses.fields(ip.ImageAugmentation)}
@@ -199,7 +202,7 @@ def test_start_batch_resumes_the_stream_exactly(tiny):
 
 
 @pytest.mark.parametrize("crop", ip.TRAIN_CROPS)
-@pytest.mark.parametrize("patch_sizes", [None, (0, 8)])
+@pytest.mark.parametrize("patch_sizes", [None, (8,)])
 def test_uint8_training_batches_are_the_float_ones_before_normalising(
     tiny, crop, patch_sizes
 ):
