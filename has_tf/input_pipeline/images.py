@@ -310,10 +310,11 @@ def train_pipeline(
         quarter of the bytes to the accelerator.
       num_classes: the classes, needed with CutMix (the labels become
         soft `[B, num_classes]`); else unused.
-      seed: every random draw (crops, flips, masks, CutMix) derives from
-        it; the shuffle order from it and TensorFlow's global seed
-        (`tf.random.set_seed`), as every `tf.data` shuffle's does (the
-        apps set the global seed to the run's seed first). None draws crops, flips and masks from the clock and the
+      seed: every random draw (order, crops, flips, masks, CutMix)
+        derives from it and TensorFlow's global seed
+        (`tf.random.set_seed`), which `tf.data`'s shuffle and random
+        datasets mix in (the apps set the global seed to the run's seed
+        first; set it too for the same batches elsewhere). None draws crops, flips and masks from the clock and the
         position instead, differently in every process running the
         pipeline (tf.data service workers, `has_tf.data_service`): not
         repeatable.
