@@ -1,24 +1,17 @@
 """Shared test setup: quiet TensorFlow, headless matplotlib."""
 
 import os
-import subprocess
-import sys
 
 import pytest
+
+from tests import app_server
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def _run_app(module: str, *args, cwd=None, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", module, *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=None if env is None else {**os.environ, **env},
-        timeout=600,
-    )
+    return app_server.run(["-m", module, *map(str, args)], cwd=cwd, env=env)
 
 
 @pytest.fixture

@@ -1,10 +1,7 @@
 """tf.data service: addresses, the command, training from its workers."""
 
 import json
-import os
 import socket
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +10,7 @@ import tensorflow as tf
 from has_tf.config import TrainConfig
 from has_tf.input_pipeline import images as image_pipeline
 from has_tf.training import data_service
+from tests import app_server
 
 service = tf.data.experimental.service
 
@@ -42,22 +40,17 @@ def command_cluster():
     in-process `cluster` shows two workers sharing the elements)."""
     port = _free_port()
     address = f"grpc://localhost:{port}"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, "-m", "has_tf.data_service"]
+    command = ["-m", "has_tf.data_service"]
     servers = [
-        subprocess.Popen(
-            [*command, "--role=dispatcher", f"--port={port}"], env=env
-        )
+        app_server.start([*command, "--role=dispatcher", f"--port={port}"])
     ]
     try:
         data_service.wait_for_dispatcher(address, timeout_s=60)
-        servers += [
-            subprocess.Popen(
-                [*command, "--role=worker", f"--dispatcher={address}"],
-                env=env,
+        servers.append(
+            app_server.start(
+                [*command, "--role=worker", f"--dispatcher={address}"]
             )
-            for _ in range(1)
-        ]
+        )
         yield address, servers
     finally:
         for server in servers:
@@ -106,9 +99,8 @@ def test_training_takes_its_batches_from_the_workers(command_cluster, tmp_path):
     # worker (the in-process cluster above shows two take part).
     address, servers = command_cluster
     run = tmp_path / "run"
-    subprocess.run(
+    done = app_server.run(
         [
-            sys.executable,
             "-m",
             "has_tf.train",
             "--dataset=synthetic_parts/tiny",
@@ -123,11 +115,9 @@ def test_training_takes_its_batches_from_the_workers(command_cluster, tmp_path):
             "--steps_per_epoch=3",
             "--tensorboard_images=0",
             f"--data_service={address}",
-        ],
-        check=True,
-        timeout=600,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        ]
     )
+    assert done.returncode == 0, done.stderr[-2000:]
     history = json.loads((run / "history.json").read_text())
     assert len(history["loss"]) == 1 and np.isfinite(history["loss"]).all()
     assert all(server.poll() is None for server in servers)
@@ -182,7 +172,7 @@ def test_a_dispatcher_without_workers_fails_the_probe_naming_it():
     lonely = data_service.serve("dispatcher")
     try:
         with pytest.raises(ConnectionError, match="no worker") as raised:
-            data_service.probe(lonely.target, timeout_s=10)
+            data_service.probe(lonely.target, timeout_s=3)
         assert lonely.target in str(raised.value)
     finally:
         lonely._stop()
@@ -197,4 +187,4 @@ def test_a_port_that_is_no_dispatcher_fails_the_probe():
         address = f"grpc://localhost:{listener.getsockname()[1]}"
         data_service.wait_for_dispatcher(address, timeout_s=5)  # Passes.
         with pytest.raises(ConnectionError, match=address):
-            data_service.probe(address, timeout_s=10)
+            data_service.probe(address, timeout_s=3)

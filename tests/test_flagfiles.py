@@ -3,8 +3,6 @@
 import glob
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 from absl import flags
@@ -153,7 +151,7 @@ def test_every_table_row_has_a_flagfile():
     assert set(PAPER) <= names
 
 
-def test_a_circular_include_is_an_error(tmp_path):
+def test_a_circular_include_is_an_error(tmp_path, run_app):
     a, b = tmp_path / "a.cfg", tmp_path / "b.cfg"
     a.write_text(f"--epochs=3\n--flagfile={b}\n")
     b.write_text(f"--flagfile={a}\n")
@@ -169,16 +167,10 @@ def test_a_circular_include_is_an_error(tmp_path):
         ["train", "--flagfile=flags/quickstart_baseline.cfg"]
     )
     # The app stops before doing anything, naming the chain.
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "has_tf.train",
-            f"--flagfile={self_include}",
-            f"--model_dir={tmp_path / 'run'}",
-        ],
-        capture_output=True,
-        text=True,
+    run = run_app(
+        "has_tf.train",
+        f"--flagfile={self_include}",
+        f"--model_dir={tmp_path / 'run'}",
     )
     assert run.returncode != 0
     assert "circular include" in run.stderr

@@ -4,13 +4,12 @@ search killed and resumed."""
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from has_tf import search
+from tests import app_server
 
 
 def _space(tmp_path, space, name="space.json"):
@@ -121,7 +120,6 @@ def test_a_failed_trial_is_recorded_and_the_search_goes_on(tmp_path):
 
 def _search_command(tmp_path, flagfile, space):
     return [
-        sys.executable,
         "-m",
         "has_tf.search",
         f"--flagfile={flagfile}",
@@ -139,29 +137,21 @@ def test_a_killed_search_resumes_with_its_finished_trials(tmp_path):
         tmp_path, {k: SPACE[k] for k in ("learning_rate", "patch_sizes")}
     )
     record = tmp_path / "s" / "search.json"
-    process = subprocess.Popen(
-        _search_command(tmp_path, flagfile, space),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+    process = app_server.start(
+        _search_command(tmp_path, flagfile, space), new_session=True
     )
     deadline = time.time() + 300
     while time.time() < deadline:
         if record.exists() and json.loads(record.read_text())["results"]:
             break
-        assert process.poll() is None, process.stderr.read()[-2000:]
+        assert process.poll() is None, process.stderr[-2000:]
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     first = json.loads(record.read_text())["results"]
     assert [r["trial"] for r in first] == [0]
     trained = os.path.getmtime(tmp_path / "s" / "trial_000" / "model.keras")
-    done = subprocess.run(
-        _search_command(tmp_path, flagfile, space),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = app_server.run(_search_command(tmp_path, flagfile, space))
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(record.read_text())
     assert [r["trial"] for r in report["results"]] == [0, 1, 2]

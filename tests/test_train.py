@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from has_tf import evaluate
 from has_tf import tasks
 from has_tf import train
 from has_tf.tasks import image_localization
+from tests import app_server
 
 
 def test_train_then_evaluate(tmp_path, tiny):
@@ -135,20 +134,13 @@ print("RECORD", json.dumps(record))
 
 @pytest.mark.slow
 def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.getcwd(), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            MIRRORED,
-            str(tmp_path / "run"),
-            str(tmp_path / "data"),
-        ],
+    env = {"PYTHONPATH": os.getcwd(), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = app_server.run(
+        ["-c", MIRRORED, str(tmp_path / "run"), str(tmp_path / "data")],
         env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
     record = json.loads(out.split("RECORD", 1)[1])
     assert record["replicas"] == 2
     assert all(loss == loss and abs(loss) < 1e6 for loss in record["loss"])

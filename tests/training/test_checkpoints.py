@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import h5py
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 from has_tf import train
+from tests import app_server
 
 
 def test_torn_checkpoints_fall_back_to_the_last_good_one(
@@ -59,7 +59,6 @@ def test_torn_checkpoints_fall_back_to_the_last_good_one(
 def test_resume_after_sigkill(tmp_path):
     run = tmp_path / "run"
     args = [
-        sys.executable,
         "-m",
         "has_tf.train",
         "--dataset=synthetic_parts/tiny",
@@ -75,10 +74,8 @@ def test_resume_after_sigkill(tmp_path):
         "--deterministic",
         "--tensorboard_images=0",
     ]
-    env = {**os.environ, "PYTHONPATH": os.getcwd(), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    first = subprocess.Popen(
-        args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    env = {"PYTHONPATH": os.getcwd(), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    first = app_server.start(args, env=env)
     deadline = time.time() + 240
     while (
         not list((run / "backup").glob("ckpt-*.json"))
@@ -91,13 +88,8 @@ def test_resume_after_sigkill(tmp_path):
     first.wait()
     assert first.returncode == -signal.SIGKILL
     assert not (run / "model.keras").exists()
-    subprocess.run(
-        args,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    done = app_server.run(args, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
     record = json.loads((run / "history.json").read_text())
     assert record["steps_done"] == 100
     assert len(record["loss"]) == 5  # Every interval once.
@@ -106,16 +98,14 @@ def test_resume_after_sigkill(tmp_path):
     assert record["steps_this_run"] % 20 == 0
     # Exact resume: the same weights as a run that was never killed.
     whole = tmp_path / "whole"
-    subprocess.run(
+    done = app_server.run(
         [
             a if a != f"--model_dir={run}" else f"--model_dir={whole}"
             for a in args
         ],
         env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
     )
+    assert done.returncode == 0, done.stderr[-2000:]
     resumed = keras.models.load_model(run / "model.keras", compile=False)
     uninterrupted = keras.models.load_model(
         whole / "model.keras", compile=False
@@ -289,18 +279,8 @@ def test_a_full_disk_during_a_checkpoint_is_an_error_not_a_crash(tmp_path):
     try:
         for mode in ("first", "again"):  # The same command twice.
             run = disk / "run"
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    FULL_DISK,
-                    str(run),
-                    str(tmp_path / "data"),
-                    mode,
-                ],
-                capture_output=True,
-                text=True,
-                timeout=600,
+            done = app_server.run(
+                ["-c", FULL_DISK, str(run), str(tmp_path / "data"), mode]
             )
             assert done.returncode == 1, (
                 mode,

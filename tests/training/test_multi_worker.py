@@ -4,14 +4,13 @@ same synchronous steps, write chief and worker dirs, and resume."""
 import json
 import os
 import socket
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 
 import has_tf.datasets
+from tests import app_server
 
 MULTI_WORKER = """
 import json, sys
@@ -73,21 +72,17 @@ def _run_two_workers(run, data, epochs):
             "task": {"type": "worker", "index": index},
         }
         env = {
-            **os.environ,
             "PYTHONPATH": os.getcwd(),
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "TF_CONFIG": json.dumps(tf_config),
         }
         procs.append(
-            subprocess.Popen(
-                [sys.executable, "-c", MULTI_WORKER, run, data, str(epochs)],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
+            app_server.start(
+                ["-c", MULTI_WORKER, run, data, str(epochs)], env=env
             )
         )
-    outs = [p.communicate(timeout=600) for p in procs]
-    for p, (_, err) in zip(procs, outs):
-        assert p.returncode == 0, err[-3000:]
-    return [json.loads(out.split("RECORD", 1)[1]) for out, _ in outs]
+    for p in procs:
+        p.wait(600)
+    for p in procs:
+        assert p.returncode == 0, p.stderr[-3000:]
+    return [json.loads(p.stdout.split("RECORD", 1)[1]) for p in procs]
