@@ -314,10 +314,10 @@ def train_pipeline(
         derives from it and TensorFlow's global seed
         (`tf.random.set_seed`), which `tf.data`'s shuffle and random
         datasets mix in (the apps set the global seed to the run's seed
-        first; set it too for the same batches elsewhere). None draws crops, flips and masks from the clock and the
-        position instead, differently in every process running the
-        pipeline (tf.data service workers, `has_tf.data_service`): not
-        repeatable.
+        first; set it too for the same batches elsewhere). None draws
+        crops, flips and masks from the clock and the position instead,
+        differently in every process running the pipeline (tf.data
+        service workers, `has_tf.data_service`): not repeatable.
       shuffle_buffer: examples in the shuffle buffer (0 disables it).
       input_context: shards the input per worker for multi-worker training.
       repeat: repeat forever (for `fit` with `steps_per_epoch`).
