@@ -1,15 +1,19 @@
 """has_tf: Hide-and-Seek (Singh & Lee, ICCV 2017) in TensorFlow 2 / Keras 3.
 
 The public names below load lazily, so `import has_tf.postprocess` or
-`import has_tf.metrics` never pulls in TensorFlow.
+`import has_tf.metrics` never pulls in TensorFlow. Once Keras is imported
+too (before or after), every has_tf object a `.keras` file can name is
+registered with it: `keras.saving.load_model` after `import has_tf` loads
+any model has_tf saved (`has_tf.registration`).
 
 Apps (`python -m has_tf.<app>`): `train`, `evaluate`, `evaluate_cams`,
 `evaluate_detections`, `search`, `seeds`, `table`, `data_service`,
 `demo`, `bench`, `datasets`. Packages: `methods` (one module per method),
 `config`, `augmentation`, `input_pipeline`, `models`, `tasks`, `training`,
 `runs`, `datasets`, `postprocess`, `metrics`, `bench`. Modules:
-`vocabulary` (every choice list), `visualize` (pictures), `_checks`,
-`_cli`. WORKSPACE.md describes the layout.
+`vocabulary` (every choice list), `visualize` (pictures), `registration`
+(has_tf's Keras objects for `load_model`), `_checks`, `_cli`.
+WORKSPACE.md describes the layout.
 """
 
 from __future__ import annotations
@@ -52,3 +56,12 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(list(globals()) + __all__)
+
+
+def _register_with_keras() -> None:
+    from has_tf import registration
+
+    registration.install()
+
+
+_register_with_keras()

@@ -17,6 +17,8 @@ import tensorflow as tf
 
 from has_tf import _checks
 from has_tf.augmentation import cutmix_ops
+from has_tf.augmentation.cutmix_ops import check_beta
+from has_tf.augmentation.cutmix_ops import static_sizes
 
 __all__ = ["TF_OPS", "check_beta", "cutmix_batch", "sample_cutmix"]
 
@@ -33,38 +35,6 @@ TF_OPS = types.SimpleNamespace(
     take=lambda values, indices, axis: tf.gather(values, indices, axis=axis),
     where=tf.where,
 )
-
-
-def check_beta(beta) -> float:
-    """Beta's parameter as a positive finite float (clear error if not)."""
-    try:
-        value = float(beta)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if isinstance(beta, bool) or not value > 0 or value == float("inf"):
-        raise ValueError(
-            "Expected `cutmix_beta` to be a positive number (the tool mixes "
-            f"nothing for beta <= 0). Received: cutmix_beta={beta!r}"
-        )
-    return value
-
-
-def static_sizes(images) -> tuple:
-    """`(batch, height, width)` of `[B, H, W, C]` images: ints, the batch
-    None when unknown until run time.
-
-    Raises:
-      ValueError: a rank other than 4, or no static height and width
-        (the box is cut on a fixed grid).
-    """
-    shape = tuple(images.shape)
-    if len(shape) != 4 or shape[1] is None or shape[2] is None:
-        raise ValueError(
-            "CutMix: expected images [B, H, W, C] of a static height and "
-            f"width. Received: images of shape {shape}"
-        )
-    batch = None if shape[0] is None else int(shape[0])
-    return batch, int(shape[1]), int(shape[2])
 
 
 def sample_cutmix(seed, batch_size, height: int, width: int, beta, prob):

@@ -35,6 +35,38 @@ from keras import ops
 __all__ = ["apply_cutmix", "cutmix_box", "draw_cutmix", "one_hot"]
 
 
+def check_beta(beta) -> float:
+    """Beta's parameter as a positive finite float (clear error if not)."""
+    try:
+        value = float(beta)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(beta, bool) or not value > 0 or value == float("inf"):
+        raise ValueError(
+            "Expected `cutmix_beta` to be a positive number (the tool mixes "
+            f"nothing for beta <= 0). Received: cutmix_beta={beta!r}"
+        )
+    return value
+
+
+def static_sizes(images) -> tuple:
+    """`(batch, height, width)` of `[B, H, W, C]` images: ints, the batch
+    None when unknown until run time.
+
+    Raises:
+      ValueError: a rank other than 4, or no static height and width
+        (the box is cut on a fixed grid).
+    """
+    shape = tuple(images.shape)
+    if len(shape) != 4 or shape[1] is None or shape[2] is None:
+        raise ValueError(
+            "CutMix: expected images [B, H, W, C] of a static height and "
+            f"width. Received: images of shape {shape}"
+        )
+    batch = None if shape[0] is None else int(shape[0])
+    return batch, int(shape[1]), int(shape[2])
+
+
 def _wide(xp):
     """float64 for the box arithmetic, as NumPy does it; float32 under JAX
     (whose default config has no float64)."""

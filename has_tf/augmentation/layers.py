@@ -14,28 +14,47 @@ inside a model, the `keras.ops` version of the same rules
 inside a `tf.data` pipeline under any backend they switch to the TensorFlow
 ops, as Keras's own preprocessing layers do. The masks follow one distribution
 everywhere; each backend has its own random stream.
+
+Under JAX or PyTorch this module loads no TensorFlow: the TensorFlow ops are
+imported when a TensorFlow tensor first reaches a layer (nothing else makes
+one), so registering the layers for `.keras` files stays light
+(`has_tf.registration`).
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from has_tf import _checks
-from has_tf.augmentation import cutmix as cutmix_tf
 from has_tf.augmentation import cutmix_ops
-from has_tf.augmentation import hiding
 from has_tf.augmentation import hiding_ops
 
 __all__ = ["CutMix", "HideAndSeekLayer", "HideSegments", "PixelNormalization"]
 
 
+def _tf(name: str = "tensorflow"):
+    """TensorFlow (or one of has_tf's TensorFlow op modules), imported on
+    first use: under the TensorFlow backend, or for TensorFlow tensors."""
+    return importlib.import_module(name)
+
+
+def _is_tf_tensor(value) -> bool:
+    """A TensorFlow tensor or variable (False while TensorFlow is not
+    loaded: then nothing can have made one)."""
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and (
+        tf.is_tensor(value) or isinstance(value, tf.Variable)
+    )
+
+
 def _plain(value):
     """Turns a fill value into JSON-friendly Python numbers for configs."""
-    if isinstance(value, (tf.Tensor, tf.Variable)):
+    if _is_tf_tensor(value):
         value = value.numpy()
     if isinstance(value, np.ndarray):
         return value.tolist()
@@ -70,8 +89,8 @@ def _foreign_graph(data) -> bool:
     """A TF graph (tf.data) under another backend: the TF ops run."""
     return (
         keras.backend.backend() != "tensorflow"
-        and tf.is_tensor(data)
-        and not tf.executing_eagerly()
+        and _is_tf_tensor(data)
+        and not _tf().executing_eagerly()
     )
 
 
@@ -80,6 +99,7 @@ def _stateless_seed(layer, data, seed=None):
     the TensorFlow ops: `seed` if given, else the layer's generator's next
     one (under another backend, TensorFlow's random state seeded by the
     layer's `seed`, since the generator lives in that backend)."""
+    tf = _tf()
     if seed is None and _foreign_graph(data):
         seed = tf.random.uniform(
             [2], 0, tf.int64.max, tf.int64, seed=layer.seed
@@ -230,7 +250,7 @@ class HideAndSeekLayer(_HidingLayer):
         return self._transform(images, transformation)
 
     def _tensorflow_transform(self, images, seed):
-        return hiding.hide_patches(
+        return _tf("has_tf.augmentation.hiding").hide_patches(
             images, self.patch_sizes, self.hide_prob, self.fill_value, seed=seed
         )
 
@@ -294,7 +314,7 @@ class HideSegments(_HidingLayer):
         return self._transform(sequences, transformation)
 
     def _tensorflow_transform(self, sequences, seed):
-        return hiding.hide_segments(
+        return _tf("has_tf.augmentation.hiding").hide_segments(
             sequences,
             self.segment_size,
             self.hide_prob,
@@ -418,7 +438,7 @@ class PixelNormalization(keras.layers.Layer):
             # into a multiplication by its reciprocal (an ulp off the
             # host's tf.data division); DivNoNan it leaves alone, and with
             # std > 0 it is the division.
-            quotient = tf.math.divide_no_nan(pixels - mean, std)
+            quotient = _tf().math.divide_no_nan(pixels - mean, std)
         else:
             quotient = (pixels - mean) / std
         normalized = ops.cast(quotient, self.compute_dtype)
@@ -485,7 +505,7 @@ class CutMix(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.num_classes = _checks.positive_int(num_classes, "num_classes")
-        self.beta = cutmix_tf.check_beta(beta)
+        self.beta = cutmix_ops.check_beta(beta)
         self.prob = _checks.probability(prob, "cutmix_prob")
         self.seed = _checks.optional_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -504,7 +524,7 @@ class CutMix(keras.layers.Layer):
         if not training:
             return inputs
         if keras.backend.backend() == "tensorflow" or _foreign_graph(images):
-            mixed, soft = cutmix_tf.cutmix_batch(
+            mixed, soft = _tf("has_tf.augmentation.cutmix").cutmix_batch(
                 images,
                 labels,
                 self.num_classes,
@@ -513,7 +533,7 @@ class CutMix(keras.layers.Layer):
                 _stateless_seed(self, images),
             )
         else:
-            batch, height, width = cutmix_tf.static_sizes(images)
+            batch, height, width = cutmix_ops.static_sizes(images)
             if batch is None:
                 batch = keras.ops.shape(images)[0]
             draw = cutmix_ops.draw_cutmix(

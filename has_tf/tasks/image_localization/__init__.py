@@ -29,8 +29,6 @@ from has_tf.tasks.image_localization.model import initial_weights
 from has_tf.tasks.image_localization.model import model_file
 from has_tf.tasks.image_localization.model import normalization
 from has_tf.tasks.image_localization.model import resolve
-from has_tf.tasks.image_localization.model import soft_crossentropy
-from has_tf.tasks.image_localization.model import sparse_crossentropy
 from has_tf.tasks.image_localization.model import takes_pixels
 from has_tf.tasks.image_localization.scoring import HEADLINE
 from has_tf.tasks.image_localization.scoring import ImageOutputs
@@ -41,6 +39,8 @@ from has_tf.tasks.image_localization.scoring import first_per_class
 from has_tf.tasks.image_localization.scoring import predict_cams
 from has_tf.tasks.image_localization.scoring import score_batch
 from has_tf.tasks.image_localization.task import ImageLocalization
+from has_tf.training.losses import soft_crossentropy
+from has_tf.training.losses import sparse_crossentropy
 
 __all__ = [
     "HEADLINE",

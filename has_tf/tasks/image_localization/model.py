@@ -1,6 +1,6 @@
 """The image task's model assembly: the run's method and model checked
 (`resolve`), the classifier built and initialised (`build_model`), its
-normalisation and losses."""
+normalisation; its losses are `training.losses`'."""
 
 from __future__ import annotations
 
@@ -21,14 +21,8 @@ from has_tf.tasks.base import fingerprint
 from has_tf.tasks.base import load_run
 from has_tf.tasks.base import read_run_info
 from has_tf.tasks.base import trained_model
-
-
-@keras.saving.register_keras_serializable(package="has_tf")
-def sparse_crossentropy(labels, logits):
-    """Softmax cross-entropy of int labels `[B]` and logits `[B, N]`: `[B]`."""
-    return keras.losses.sparse_categorical_crossentropy(
-        labels, logits, from_logits=True
-    )
+from has_tf.training.losses import soft_crossentropy  # noqa: F401 (re-export)
+from has_tf.training.losses import sparse_crossentropy  # noqa: F401
 
 
 def initial_weights(config) -> dict:
@@ -197,16 +191,6 @@ def build_model(
     if config.init_from:
         _initialise(model, config.init_from, config.model)
     return model
-
-
-@keras.saving.register_keras_serializable(package="has_tf")
-def soft_crossentropy(labels, logits):
-    """Softmax cross-entropy of soft labels `[B, N]` (CutMix's) and logits
-    `[B, N]`: `[B]`; equal to the tool's `lam * CE(y_a) + (1 - lam) *
-    CE(y_b)`."""
-    return keras.losses.categorical_crossentropy(
-        labels, logits, from_logits=True
-    )
 
 
 def model_file(path: str, num_classes: int, side: int) -> keras.Model:

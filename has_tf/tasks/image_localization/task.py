@@ -23,8 +23,6 @@ from has_tf.tasks.image_localization.model import initial_weights
 from has_tf.tasks.image_localization.model import model_file
 from has_tf.tasks.image_localization.model import normalization
 from has_tf.tasks.image_localization.model import resolve
-from has_tf.tasks.image_localization.model import soft_crossentropy
-from has_tf.tasks.image_localization.model import sparse_crossentropy
 from has_tf.tasks.image_localization.model import takes_pixels
 from has_tf.tasks.image_localization.scoring import HEADLINE
 from has_tf.tasks.image_localization.scoring import ImageStep
@@ -33,6 +31,8 @@ from has_tf.tasks.image_localization.scoring import PaperScorer
 from has_tf.tasks.image_localization.scoring import ThresholdFreeScorer
 from has_tf.tasks.image_localization.scoring import eval_batches
 from has_tf.training import serving
+from has_tf.training.losses import soft_crossentropy
+from has_tf.training.losses import sparse_crossentropy
 
 
 class ImageLocalization:
