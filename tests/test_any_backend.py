@@ -191,7 +191,10 @@ _SIDES = {
     reason="tests/models builds, runs and saves every builder under TensorFlow",
 )
 @pytest.mark.parametrize("name", sorted(_SIDES))
-def test_every_image_builder_runs_and_round_trips(name, tmp_path):
+def test_every_image_builder_runs_and_round_trips(name, tmp_path, monkeypatch):
+    from tests import keras_files
+
+    keras_files.numpy_initial_weights(monkeypatch.setattr)
     side = _SIDES[name]
     # As the apps build them: uint8 pixels in, normalised and (in
     # training) hidden by the first op.
