@@ -279,6 +279,7 @@ def _start(config: TrainConfig, strategy, out_dir: str) -> _Run:
         seed=config.seed,
         decode_images=False,  # Image pipelines decode crop windows.
         assert_cardinality=not config.data_service,
+        allow_pickle=config.allow_pickle,
     )
     # An image the evaluation cannot decode is found now, not after training.
     datasets.screen(

@@ -160,6 +160,13 @@ class RunConfig:
     manual_dir: str | None = option(
         None, "Manual download directory (ILSVRC, THUMOS14).", shapes_run=False
     )
+    allow_pickle: bool = option(
+        False,
+        "Read pickled files while preparing the dataset (W-TALC's feature "
+        "bundles); unpickling a downloaded file can run code: only for "
+        "files you trust.",
+        shapes_run=False,
+    )
     eval_split: str = option(
         "test",
         "TFDS split to score (train logs CAMs of its first images).",

@@ -27,6 +27,7 @@ import tensorflow_datasets as tfds
 
 from has_tf.datasets import activitynet_features
 from has_tf.datasets import cub
+from has_tf.datasets import feature_bundles
 from has_tf.datasets import ilsvrc_loc
 from has_tf.datasets import openimages30k
 from has_tf.datasets import synthetic_actions
@@ -233,13 +234,19 @@ def decode_error(name, split, data_dir, manual_dir, error):
     )
 
 
-def prepare(name: str, data_dir=None, manual_dir=None):
+def prepare(name: str, data_dir=None, manual_dir=None, allow_pickle=False):
     """Prepares (if needed) a dataset by has_tf's name; returns its TFDS
     builder, whose `info.splits` are the splits it has (not every dataset
     has a "train" split: a THUMOS14 test-list config has "test" only).
 
+    `allow_pickle`: the user's word that pickled files may be read (W-TALC's
+    bundles: `feature_bundles.allowing_pickles`); needed only while the
+    dataset is prepared.
+
     Raises:
       ValueError: an unknown name; the message lists the known ones.
+        `feature_bundles.PickleRefused`: a pickled file without
+        `allow_pickle`.
       DataMissingError: the files are not there (a FileNotFoundError).
     """
     base, _, config = name.partition("/")
@@ -250,11 +257,12 @@ def prepare(name: str, data_dir=None, manual_dir=None):
     tfds_name = KNOWN[base] + (f"/{config}" if config else "")
     builder = tfds.builder(tfds_name, data_dir=data_dir)
     try:
-        builder.download_and_prepare(
-            download_config=tfds.download.DownloadConfig(
-                manual_dir=manual_dir, try_download_gcs=False
+        with feature_bundles.allowing_pickles(allow_pickle):
+            builder.download_and_prepare(
+                download_config=tfds.download.DownloadConfig(
+                    manual_dir=manual_dir, try_download_gcs=False
+                )
             )
-        )
     except (AssertionError, OSError, tfds.download.DownloadError) as error:
         raise _missing(name, base, data_dir, manual_dir, error) from error
     return builder
@@ -270,6 +278,7 @@ def load(
     decode_images: bool = True,
     assert_cardinality: bool = True,
     try_autocache: bool = True,
+    allow_pickle: bool = False,
 ):
     """Prepares (if needed) and reads a dataset by has_tf's name.
 
@@ -292,6 +301,7 @@ def load(
         on its first pass (`tfds.ReadConfig.try_autocache`). Pass False
         when only part of the split will be read (`take`): a cache left
         half-filled is discarded, with a TensorFlow warning.
+      allow_pickle: pickled files may be read while preparing (`prepare`).
 
     Returns:
       `(dataset, builder)`.
@@ -300,7 +310,7 @@ def load(
       ValueError: an unknown name; the message lists the known ones.
       DataMissingError: the files are not there (a FileNotFoundError).
     """
-    builder = prepare(name, data_dir, manual_dir)
+    builder = prepare(name, data_dir, manual_dir, allow_pickle)
     base = name.partition("/")[0]
     decoders = None
     features = builder.info.features

@@ -1,4 +1,6 @@
-"""Prepares a dataset: `python -m has_tf.datasets NAME [--data_dir=DIR]`.
+"""Prepares a dataset: `python -m has_tf.datasets NAME [--data_dir=DIR]
+[--manual_dir=DIR] [--allow_pickle]` (`--allow_pickle`: W-TALC's pickled
+bundles, files you trust).
 
 The same as `tfds build NAME --imports has_tf.datasets`, without the TFDS
 command line's extra requirements (its 4.9 release imports apache-beam
@@ -19,6 +21,12 @@ def define_flags() -> None:
     flags.DEFINE_string(
         "manual_dir", None, "Manual download directory (ILSVRC, THUMOS14)."
     )
+    flags.DEFINE_bool(
+        "allow_pickle",
+        False,
+        "Read pickled files (W-TALC's feature bundles); unpickling a "
+        "downloaded file can run code: only for files you trust.",
+    )
 
 
 def main(argv) -> int:
@@ -30,7 +38,10 @@ def main(argv) -> int:
         )
     try:  # Whatever splits it has (some configs have "test" only).
         builder = has_tf.datasets.prepare(
-            argv[1], flags.FLAGS.data_dir, flags.FLAGS.manual_dir
+            argv[1],
+            flags.FLAGS.data_dir,
+            flags.FLAGS.manual_dir,
+            flags.FLAGS.allow_pickle,
         )
     except ValueError as error:
         raise _cli.UsageError(str(error)) from None

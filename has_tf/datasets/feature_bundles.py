@@ -16,13 +16,21 @@ in a few forms that recur across datasets (THUMOS14, ActivityNet):
 
 `Video` is what a reader lists; `check_length` compares a video's T with
 its duration x rate and names the likely cause of a mismatch.
+
+W-TALC's files are pickled NumPy object arrays, and unpickling a downloaded
+file can run any code it holds. They are read only inside
+`allowing_pickles()`, which `has_tf.datasets.prepare(...,
+allow_pickle=True)`, `python -m has_tf.datasets --allow_pickle` and the
+apps' `--allow_pickle` open; otherwise `PickleRefused` says why and how.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import threading
 from typing import Callable
 
 import numpy as np
@@ -33,6 +41,8 @@ from has_tf.datasets import video_features
 __all__ = [
     "I3D_RATE",
     "LENGTH_TOLERANCE",
+    "PickleRefused",
+    "allowing_pickles",
     "Video",
     "check_length",
     "examples",
@@ -140,6 +150,41 @@ def _text(x) -> str:
     return x.decode() if isinstance(x, bytes) else str(x)
 
 
+class PickleRefused(ValueError):
+    """A pickled file, and no `allow_pickle` from the user."""
+
+
+_permission = threading.local()
+
+
+@contextlib.contextmanager
+def allowing_pickles(allow: bool = True):
+    """Within it (in this thread), the readers may unpickle (W-TALC's
+    bundles): the user's word that the files are trusted."""
+    before = getattr(_permission, "allowed", False)
+    _permission.allowed = bool(allow)
+    try:
+        yield
+    finally:
+        _permission.allowed = before
+
+
+def _load_pickled(path):
+    """`np.load` of an object array, if the user allowed pickles."""
+    if not getattr(_permission, "allowed", False):
+        raise PickleRefused(
+            f"{os.fspath(path)} is a pickled NumPy file (W-TALC's bundle), "
+            "and unpickling a downloaded file can run any code it holds. If "
+            "the files are the ones you trust (github.com/sujoyp/"
+            "wtalc-pytorch's release), allow it once, for the preparation: "
+            "--allow_pickle (python -m has_tf.datasets, train, evaluate) or "
+            "has_tf.datasets.prepare(..., allow_pickle=True). The prepared "
+            "dataset holds no pickle."
+        )
+    with open(path, "rb") as f:
+        return np.load(f, allow_pickle=True, encoding="bytes")
+
+
 def read_wtalc_bundle(root, stem: str) -> list:
     """The videos of W-TALC's bundle `<stem>` under `root`.
 
@@ -149,6 +194,7 @@ def read_wtalc_bundle(root, stem: str) -> list:
 
     Raises:
       FileNotFoundError: the annotation folder or a file of it missing.
+      PickleRefused: outside `allowing_pickles()`.
       ValueError: features and videos of different counts.
     """
     folder = root / f"{stem}-Annotations"
@@ -162,8 +208,7 @@ def read_wtalc_bundle(root, stem: str) -> list:
             )
 
     def array(name):
-        with (folder / name).open("rb") as f:
-            return np.load(f, allow_pickle=True, encoding="bytes")
+        return _load_pickled(folder / name)
 
     videos = [_text(v) for v in array("videoname.npy")]
     subsets = [_text(s) for s in array("subset.npy")]
@@ -171,8 +216,7 @@ def read_wtalc_bundle(root, stem: str) -> list:
     segments = array("segments.npy")
     segment_labels = array("labels.npy")
     labels_all = array("labels_all.npy")
-    with features_path.open("rb") as f:
-        features = np.load(f, allow_pickle=True, encoding="bytes")
+    features = _load_pickled(features_path)
     if len(features) != len(videos):
         raise ValueError(
             f"Expected one feature array per video of "

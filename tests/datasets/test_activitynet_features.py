@@ -15,6 +15,7 @@ def _load(tmp_path, config, split):
         split,
         str(tmp_path / "data"),
         str(tmp_path / "manual"),
+        allow_pickle=True,  # W-TALC's bundles are pickled.
     )
     return {e["video"].decode(): e for e in tfds.as_numpy(data)}, builder
 

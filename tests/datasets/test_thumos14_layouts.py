@@ -5,6 +5,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 import has_tf.datasets
+from has_tf.datasets.feature_bundles import PickleRefused
+from has_tf.datasets.feature_bundles import allowing_pickles
 from has_tf.datasets.thumos14_features import layouts
 from has_tf.datasets.thumos14_features import make_layout_fixtures as fx
 from has_tf.datasets.thumos14_features import meta
@@ -19,6 +21,7 @@ def _load(tmp_path, config="i3d", split="validation", manual="manual"):
         split,
         str(tmp_path / f"data_{config}_{manual}"),
         str(tmp_path / manual),
+        allow_pickle=True,  # W-TALC's bundles are pickled.
     )
     return {e["video"].decode(): e for e in tfds.as_numpy(data)}, builder
 
@@ -129,7 +132,8 @@ def test_a_wrong_frame_rate_fails_naming_the_video_and_the_cause(tmp_path):
 
 def test_a_wrong_frame_rate_is_skipped_when_asked(tmp_path):
     fx.write("wtalc", tmp_path / "manual", wrong_fps="video_validation_0000051")
-    reading = layouts.read(tmp_path / "manual", None)
+    with allowing_pickles():
+        reading = layouts.read(tmp_path / "manual", None)
     video = {v.name: v for v in reading.videos["validation"]}[
         "video_validation_0000051"
     ]
@@ -201,3 +205,29 @@ def test_ucf101_ids_are_the_official_ones():
     assert ids == list(detection_files.THUMOS14_IDS)
     assert detection_files.UCF101_CLASSES[35 - 1] == "Hammering"
     assert len(set(detection_files.UCF101_CLASSES)) == 101
+
+
+def test_a_pickled_bundle_is_read_only_on_the_users_word(tmp_path, run_app):
+    """W-TALC's files are pickles: without `allow_pickle` the preparation
+    stops before unpickling anything, saying why and how."""
+    fx.write("wtalc", tmp_path / "manual")
+    with pytest.raises(PickleRefused, match="run any code") as refused:
+        has_tf.datasets.prepare(
+            "thumos14_features/wtalc",
+            str(tmp_path / "data"),
+            str(tmp_path / "manual"),
+        )
+    assert "--allow_pickle" in str(refused.value)
+    assert "Annotations" in str(refused.value)  # The file, by its path.
+    command = [
+        "has_tf.datasets",
+        "thumos14_features/wtalc",
+        f"--data_dir={tmp_path / 'data'}",
+        f"--manual_dir={tmp_path / 'manual'}",
+    ]
+    done = run_app(*command)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "--allow_pickle" in done.stderr.strip().splitlines()[-1]
+    done = run_app(*command, "--allow_pickle")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "{'validation': 2, 'test': 2}" in done.stdout

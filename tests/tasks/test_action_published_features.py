@@ -32,6 +32,7 @@ def _train(tmp_path, dataset, **options):
             dataset=dataset,
             data_dir=data,
             manual_dir=str(tmp_path / "manual"),
+            allow_pickle=True,  # W-TALC's bundles are pickled.
             **settings,
         )
     )

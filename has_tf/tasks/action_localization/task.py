@@ -142,6 +142,7 @@ class ActionLocalization:
             config.data_dir,
             config.manual_dir,
             try_autocache=not config.max_images,
+            allow_pickle=config.allow_pickle,
         )
         rules = dataset_rules(config)
         data = rules.scored(data)
