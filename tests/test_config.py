@@ -3,6 +3,8 @@ help grouped by task, the 0.2 flag alias. (That importing it loads no
 TensorFlow is checked with the other NumPy-only modules in
 test_architecture.py.)"""
 
+import os
+
 import pytest
 from absl import flags
 
@@ -109,3 +111,29 @@ def test_a_flag_of_an_included_flagfile_may_be_overridden(tmp_path):
     path = tmp_path / "x.cfg"
     path.write_text(f"--flagfile={tmp_path / 'base.cfg'}\n--epochs=3\n")
     assert config.read_flagfile(str(path)).epochs == 3
+
+
+@pytest.mark.parametrize("inside", [".", "model.keras", "link"])
+def test_overwrite_never_deletes_the_weights_it_starts_from(
+    one_step_run, tmp_path, tiny, inside
+):
+    """`--overwrite --init_from=<the run> --model_dir=<the run>` deleted the
+    run, then failed for want of its weights: now refused first."""
+    run = one_step_run()
+    source = os.path.join(run, inside)
+    if inside == "link":  # The same directory by another path.
+        source = str(tmp_path / "link")
+        os.symlink(run, source)
+    with pytest.raises(ValueError, match="--init_from.*--overwrite deletes"):
+        train.train(
+            train.TrainConfig(
+                model_dir=run,
+                data_dir=str(tmp_path),
+                init_from=source,
+                overwrite=True,
+                epochs=1,
+                steps_per_epoch=1,
+                **tiny,
+            )
+        )
+    assert os.path.exists(os.path.join(run, "model.keras"))

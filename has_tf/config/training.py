@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 
 from has_tf import _checks
 from has_tf import methods
@@ -339,6 +340,18 @@ class TrainConfig(RunConfig):
                 "--init_from is empty.",
                 self.normalization,
             )
+        if (
+            self.overwrite
+            and self.init_from
+            and _within(self.init_from, self.model_dir)
+        ):
+            fail(
+                "init_from",
+                f"it is in --model_dir={self.model_dir}, which --overwrite "
+                "deletes before the weights are read: copy them out of the "
+                "run first, or leave --overwrite off.",
+                self.init_from,
+            )
         if self.crop == "resize_crop" and self.image_size > self.resize_size:
             fail(
                 "image_size",
@@ -423,3 +436,9 @@ class TrainConfig(RunConfig):
         (each worker then draws its own crops and masks; see
         `has_tf.data_service`)."""
         return None if self.data_service else self.seed
+
+
+def _within(path: str, directory: str) -> bool:
+    """Whether `path` is `directory` or inside it (links resolved)."""
+    path, directory = os.path.realpath(path), os.path.realpath(directory)
+    return os.path.commonpath([path, directory]) == directory
