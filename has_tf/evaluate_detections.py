@@ -125,11 +125,13 @@ def score(detections, ground_truth, protocol, iou_thresholds=(), subset=""):
     Returns:
       The `metrics.json` dict: "protocol", "iou_thresholds", "map" (per
       threshold), "averages", "ap_per_class", "detections",
-      "ground_truth", "videos".
+      "ground_truth", "videos", "videos_without_ground_truth" (detected
+      videos the ground truth lacks; all of them is an error).
     """
     grid = tuple(float(t) for t in iou_thresholds) or DEFAULT_GRIDS[protocol]
     rows, ambiguous, names = read_ground_truth(ground_truth, subset)
     dets = _read_detections(detections, names)
+    unmatched = _videos_without_ground_truth(dets, rows, detections)
     result = segments.temporal_map(
         dets, rows, grid, protocol=protocol, ambiguous=ambiguous
     )
@@ -147,7 +149,29 @@ def score(detections, ground_truth, protocol, iou_thresholds=(), subset=""):
         "detections": len(dets),
         "ground_truth": len(rows),
         "videos": len({r[0] for r in rows}),
+        "videos_without_ground_truth": unmatched,
     }
+
+
+def _videos_without_ground_truth(dets, rows, path) -> int:
+    """How many detected videos the ground truth does not have; an error
+    when it has none of them (every detection would be a false positive:
+    mAP 0 from a naming mismatch, e.g. ActivityNet's "v_" prefix)."""
+    known = {r[0] for r in rows}
+    detected = {d[0] for d in dets}
+    missing = detected - known
+    if detected and missing == detected:
+        hint = ""
+        if any(v.startswith("v_") for v in detected) != any(
+            v.startswith("v_") for v in known
+        ):
+            hint = ' One side names ActivityNet videos with "v_", one not.'
+        raise ValueError(
+            f"--detections={path}: none of its {len(detected)} videos is in "
+            f"the ground truth (e.g. {sorted(detected)[0]!r}; the ground "
+            f"truth has e.g. {sorted(known)[0] if known else None!r}).{hint}"
+        )
+    return len(missing)
 
 
 def main(argv):
@@ -181,6 +205,12 @@ def main(argv):
     averages = ", ".join(
         f"avg {k} {100 * v:.2f}" for k, v in result["averages"].items()
     )
+    if result["videos_without_ground_truth"]:
+        print(
+            f"Note: {result['videos_without_ground_truth']} detected videos "
+            "are not in the ground truth (their detections count as false "
+            "positives)."
+        )
     print(f"mAP (%) at IoU {figures}" + (f"; {averages}" if averages else ""))
     print(f"Written {path}")
 

@@ -152,6 +152,7 @@ def test_averages_follow_the_grid(tmp_path):
     "content, match",
     [
         ("video_test_1 1 2 7\n", r"d\.txt:1: expected 'video start end"),
+        ("a 1 2 7.5 0.9\n", r"d\.txt:1: expected a whole class id.*'7\.5'"),
         (
             '{"results": {"v": [{"segment": [0, 1], "label": "Nope", '
             '"score": 1}]}}',
@@ -173,3 +174,30 @@ def test_an_activitynet_ground_truth_without_the_subset_says_so(tmp_path):
         ValueError, match="no annotated video of subset 'testing'"
     ):
         evaluate_detections.read_ground_truth(gt, "testing")
+
+
+def test_detections_of_videos_the_ground_truth_lacks_are_counted_or_refused(
+    tmp_path,
+):
+    """ACM-Net's gt.json keeps ActivityNet's "v_", has_tf's builder strips
+    it: scored together, every detection missed its video and the result
+    was mAP 0, exit 0, without a word. None matching is an error naming
+    both sides; some not matching is counted."""
+    names = ["x", "y"]
+    gt = _ground_truth_json(
+        tmp_path / "gt.json", [("v_abc", 0, 10, 0), ("v_def", 0, 10, 1)], names
+    )
+
+    def detections(videos):
+        rows = [(v, 0.0, 9.0, 0, 0.9) for v in videos]
+        return detection_files.write_activitynet_json(
+            str(tmp_path / "results.json"), rows, class_names=names
+        )
+
+    with pytest.raises(ValueError, match=r"none of its 2 videos.*\"v_\""):
+        evaluate_detections.score(detections(["abc", "def"]), gt, "activitynet")
+    result = evaluate_detections.score(
+        detections(["v_abc", "ghi"]), gt, "activitynet"
+    )
+    assert result["videos_without_ground_truth"] == 1
+    assert result["map"]["0.5"] > 0

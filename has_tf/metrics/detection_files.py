@@ -247,14 +247,23 @@ def read_thumos_detections(path: str) -> list:
     with open(path) as f:
         text = f.read()
     form = "video start end class-id score"
-    for _, fields in parse_rows(text, path, 5, form, exact=True):
+    for number, fields in parse_rows(text, path, 5, form, exact=True):
         video, start, end, class_id, score = fields
+        try:
+            whole = float(class_id)
+        except ValueError:
+            whole = float("nan")
+        if not whole.is_integer():
+            raise ValueError(
+                f"{path}:{number}: expected a whole class id (the kit's "
+                f"1-101). Received: {class_id!r}"
+            )
         rows.append(
             (
                 video,
                 float(start),
                 float(end),
-                class_index_of_id(int(float(class_id))),
+                class_index_of_id(int(whole)),
                 float(score),
             )
         )
