@@ -239,6 +239,16 @@ class AtomicBackup(keras.callbacks.Callback):
                     "Resuming from %s (epoch %d).", weights_path, epoch
                 )
             return
+        if skipped and self.expected_step:
+            # The input stream was set to resume after these checkpoints:
+            # initial weights on later batches would be neither a resume
+            # nor a fresh run.
+            raise RuntimeError(
+                f"No checkpoint could be loaded ({'; '.join(skipped)}), but "
+                f"the input stream was set to resume at step "
+                f"{self.expected_step}: move those files aside and start "
+                "again (a fresh run), or start over with --overwrite."
+            )
         if skipped:
             # A failed load may have written some weights: start afresh
             # from the initial ones.

@@ -17,6 +17,35 @@ from has_tf import train
 from tests import app_server
 
 
+def test_checkpoints_keras_cannot_load_stop_a_resume_that_skipped_ahead(
+    tmp_path, tiny
+):
+    """Readable, finite HDF5 files of another structure: Keras cannot load
+    them. The restart had set the input stream to resume after them and
+    then trained the initial weights on it ("starting afresh", exit 0);
+    now it stops, naming the files."""
+    import h5py
+
+    run = tmp_path / "run"
+    config = train.TrainConfig(
+        model_dir=str(run),
+        data_dir=str(tmp_path),
+        epochs=3,
+        steps_per_epoch=2,
+        tensorboard_images=0,
+        **tiny,
+    )
+    train.train(config)
+    (run / "model.keras").unlink()  # A run killed before its end.
+    for path in (run / "backup").glob("ckpt-*.weights.h5"):
+        path.unlink()
+        with h5py.File(path, "w") as file:
+            file["foreign"] = np.ones(3, np.float32)
+    with pytest.raises(RuntimeError, match="resume at step 6") as error:
+        train.train(config)
+    assert "ckpt-000003.weights.h5" in str(error.value)
+
+
 def test_torn_checkpoints_fall_back_to_the_last_good_one(
     tmp_path, caplog, tiny
 ):
