@@ -40,6 +40,7 @@ from has_tf.config import TrainConfig
 from has_tf.config import train_config
 from has_tf.runs import files as _files
 from has_tf.runs import run_dir
+from has_tf.tasks.base import read_run_info
 from has_tf.tasks.base import write_run_info
 from has_tf.training import checkpoints
 from has_tf.training import data_service
@@ -205,6 +206,38 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
         return _train(config, strategy, out_dir)
 
 
+def _check_initial_weights(out_dir: str, run_info: dict) -> None:
+    """A restart that would resume trained weights refuses when
+    `--init_from`'s file changed since the run recorded it: the record
+    would name weights the run never started from.
+
+    Raises:
+      ValueError: another SHA-256 than `run_info.json`'s, with checkpoints
+        or a trained model in `out_dir`.
+    """
+    path = os.path.join(out_dir, "run_info.json")
+    if not os.path.exists(path) or "init_from" not in run_info:
+        return
+    recorded = read_run_info(out_dir).get("init_from", {})
+    now = run_info["init_from"]
+    trained = os.path.exists(os.path.join(out_dir, "model.keras")) or (
+        checkpoints.newest(os.path.join(out_dir, "backup")) is not None
+    )
+    if trained and recorded.get("sha256") != now.get("sha256"):
+        raise ValueError(
+            f"--init_from: its weights changed since the run in {out_dir} "
+            f"started from them (SHA-256 {recorded.get('sha256')} recorded, "
+            f"{now.get('sha256')} now); the run's checkpoints were trained "
+            "from the recorded ones: put those back, or start over with "
+            f"--overwrite. Received: {_init_path(now)!r}"
+        )
+
+
+def _init_path(init: dict) -> str:
+    """The path an `--init_from` record names (a run or a weights file)."""
+    return init.get("run") or init.get("path") or ""
+
+
 @dataclasses.dataclass
 class _Run:
     """A run ready to fit: its task, record, compiled model and input."""
@@ -297,6 +330,7 @@ def _start(config: TrainConfig, strategy, out_dir: str) -> _Run:
     run_info = {"task": task.name, **setup.run_info}
     if config.plugins:  # Evaluation imports them again.
         run_info["plugins"] = list(config.plugins)
+    _check_initial_weights(out_dir, run_info)
     # The run has started: its options are recorded from now on.
     run_dir.check_config(out_dir, config)
     write_run_info(out_dir, run_info)

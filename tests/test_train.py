@@ -357,6 +357,15 @@ def test_a_run_starts_from_another_runs_model(one_step_run, tmp_path, tiny):
     assert info["init_from"]["format"] == "has_tf"
     assert info["init_from"]["run"] == os.path.abspath(source)
     assert info["mean"] == first_info["mean"]
+    # The source's weights replaced between a kill and the restart: the
+    # restart refuses (it recorded the new file as the run's source).
+    with open(os.path.join(source, "model.keras"), "ab") as file:
+        file.write(b"\0")
+    with pytest.raises(ValueError, match="--init_from: its weights changed"):
+        train.train(config)
+    again = json.loads((tmp_path / "second" / "run_info.json").read_text())
+    again = again["init_from"]
+    assert again["sha256"] == info["init_from"]["sha256"]
 
 
 @pytest.mark.parametrize(
