@@ -242,10 +242,38 @@ def read_tensors(path) -> dict:
     For `.h5` files the names are `<layer>/<weight name>` in the file's
     order, e.g. `block1_conv1/block1_conv1_W_1:0`.
     """
-    if _format_of(path) == "torchvision":
-        from safetensors.numpy import load_file
+    fmt = _format_of(path)
+    try:
+        tensors = (
+            _read_safetensors(path) if fmt == "torchvision" else _read_h5(path)
+        )
+    except Exception as error:  # The libraries' errors name no file.
+        kind = ".safetensors" if fmt == "torchvision" else ".h5"
+        raise WeightsError(
+            f"{path}: not a readable {kind} file (a truncated or partial "
+            f"download?): {type(error).__name__}: {str(error)[:200]}"
+        ) from error
+    bad = [
+        name
+        for name, value in tensors.items()
+        if np.issubdtype(value.dtype, np.floating)
+        and not np.isfinite(value).all()
+    ]
+    if bad:
+        raise WeightsError(
+            f"{path}: NaN or infinite values in {len(bad)} tensors, e.g. "
+            f"{bad[:3]}: these weights cannot start a run."
+        )
+    return tensors
 
-        return dict(load_file(path))
+
+def _read_safetensors(path) -> dict:
+    from safetensors.numpy import load_file
+
+    return dict(load_file(path))
+
+
+def _read_h5(path) -> dict:
     import h5py
 
     tensors = {}

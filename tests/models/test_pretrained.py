@@ -176,6 +176,38 @@ def test_unreadable_files_are_named(tmp_path):
         pretrained.describe(str(pth), "alexnet_gap")
 
 
+def test_broken_and_non_finite_files_are_named(tmp_path):
+    """Truncated, empty and random files gave the libraries' tracebacks,
+    naming no file; NaN weights loaded and failed later as "became NaN"."""
+    import h5py
+
+    model = models.vgg16_cam(3, input_shape=(32, 32, 3))
+    whole = tmp_path / "whole.safetensors"
+    _write(str(whole), {"features.0.weight": np.ones((4, 3, 3, 3), "f4")})
+    cases = {
+        "truncated.safetensors": whole.read_bytes()[:40],
+        "empty.safetensors": b"",
+        "random.safetensors": np.random.default_rng(0).bytes(256),
+    }
+    h5 = tmp_path / "whole.h5"
+    with h5py.File(h5, "w") as file:
+        file["block1_conv1/kernel"] = np.ones((3, 3, 3, 64), "f4")
+    cases["truncated.h5"] = h5.read_bytes()[:1000]
+    for name, content in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(pretrained.WeightsError, match="not a readable"):
+            pretrained.load(model, str(path), "vgg16_cam")
+    nan = tmp_path / "nan.safetensors"
+    weight = np.ones((64, 3, 3, 3), "f4")
+    weight[0, 0, 0, 0] = np.nan
+    _write(str(nan), {"features.0.weight": weight})
+    with pytest.raises(pretrained.WeightsError, match="NaN or infinite") as e:
+        pretrained.load(model, str(nan), "vgg16_cam")
+    assert "nan.safetensors" in str(e.value)
+    assert "features.0.weight" in str(e.value)
+
+
 # --- keras.applications' legacy .h5 files ----------------------------------
 
 
