@@ -113,27 +113,26 @@ def test_a_flag_of_an_included_flagfile_may_be_overridden(tmp_path):
     assert config.read_flagfile(str(path)).epochs == 3
 
 
-@pytest.mark.parametrize("inside", [".", "model.keras", "link"])
 def test_overwrite_never_deletes_the_weights_it_starts_from(
-    one_step_run, tmp_path, tiny, inside
+    one_step_run, tmp_path, tiny
 ):
     """`--overwrite --init_from=<the run> --model_dir=<the run>` deleted the
-    run, then failed for want of its weights: now refused first."""
+    run, then failed for want of its weights: now refused first, for the
+    run itself, its model.keras, or the same folder by a link."""
     run = one_step_run()
-    source = os.path.join(run, inside)
-    if inside == "link":  # The same directory by another path.
-        source = str(tmp_path / "link")
-        os.symlink(run, source)
-    with pytest.raises(ValueError, match="--init_from.*--overwrite deletes"):
-        train.train(
-            train.TrainConfig(
-                model_dir=run,
-                data_dir=str(tmp_path),
-                init_from=source,
-                overwrite=True,
-                epochs=1,
-                steps_per_epoch=1,
-                **tiny,
+    link = str(tmp_path / "link")
+    os.symlink(run, link)
+    for source in (run, os.path.join(run, "model.keras"), link):
+        with pytest.raises(ValueError, match="--init_from.*--overwrite dele"):
+            train.train(
+                train.TrainConfig(
+                    model_dir=run,
+                    data_dir=str(tmp_path),
+                    init_from=source,
+                    overwrite=True,
+                    epochs=1,
+                    steps_per_epoch=1,
+                    **tiny,
+                )
             )
-        )
-    assert os.path.exists(os.path.join(run, "model.keras"))
+        assert os.path.exists(os.path.join(run, "model.keras"))
