@@ -21,8 +21,6 @@ from has_tf.tasks.base import fingerprint
 from has_tf.tasks.base import load_run
 from has_tf.tasks.base import read_run_info
 from has_tf.tasks.base import trained_model
-from has_tf.training.losses import soft_crossentropy  # noqa: F401 (re-export)
-from has_tf.training.losses import sparse_crossentropy  # noqa: F401
 
 
 def initial_weights(config) -> dict:
