@@ -91,7 +91,7 @@ def _images(batch=4, side=16, dtype="float32"):
 def test_hide_and_seek_layer_in_training_only_any_dtype():
     x = _images()
     layer = HideAndSeekLayer((4,), 0.5, [1.0, 2.0, 3.0], seed=3)
-    np.testing.assert_array_equal(np_(layer(x)), x)
+    np.testing.assert_array_equal(np_(layer(x, training=False)), x)
     out = np_(layer(x, training=True))
     hidden = (out == [1.0, 2.0, 3.0]).all(-1)
     assert 0 < hidden.mean() < 1
@@ -107,7 +107,7 @@ def test_hide_and_seek_layer_in_training_only_any_dtype():
 def test_hide_segments_in_training_only():
     x = np.ones((3, 20, 4), "float32")
     layer = HideSegments(5, 0.5, fill_value=-1.0, seed=4)
-    np.testing.assert_array_equal(np_(layer(x)), x)
+    np.testing.assert_array_equal(np_(layer(x, training=False)), x)
     out = np_(layer(x, training=True))[..., 0]
     np.testing.assert_array_equal(out, np.repeat(out[:, ::5], 5, axis=1))
     assert set(np.unique(out)) <= {1.0, -1.0}
@@ -234,7 +234,7 @@ def test_pixel_normalization_normalises_and_hides_in_training_only():
     pixels = pixels.astype("uint8")
     layer = PixelNormalization(_MEAN, _STD, (8,), 0.5, seed=3)
     expected = (pixels.astype("float32") - np.float32(_MEAN)) / np.float32(_STD)
-    plain = np_(layer(pixels))
+    plain = np_(layer(pixels, training=False))
     assert plain.dtype == np.float32
     # XLA (JAX's eager ops too) may divide as a multiplication by the
     # reciprocal: within an ulp of NumPy's (TensorFlow's is bit-exact).
@@ -351,6 +351,6 @@ def test_cutmix_layer_keras_ops_path_mixes_and_mixes_labels():
     kept = np.all(mixed == images, axis=-1).mean(axis=(1, 2))
     own = soft[np.arange(6), labels]
     assert np.all(own >= kept - 1e-6)
-    same = layer((images, labels))  # identity unless training
+    same = layer((images, labels), training=False)  # no mix, one-hot labels
     np.testing.assert_array_equal(np_(same[0]), images)
-    np.testing.assert_array_equal(np_(same[1]), labels)
+    np.testing.assert_array_equal(np_(same[1]), np.eye(3)[labels])

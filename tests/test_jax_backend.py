@@ -1,6 +1,7 @@
-"""tests/test_any_backend.py again under Keras's JAX backend, as one item
-of the suite (a fresh process: the backend is chosen at Keras's import),
-so that one `pytest` command runs both and its workers share the time."""
+"""tests/test_any_backend.py and tests/test_keras_harness.py again under
+Keras's JAX backend, as one item of the suite (a fresh process: the backend
+is chosen at Keras's import), so that one `pytest` command runs both and
+its workers share the time."""
 
 import os
 import pathlib
@@ -13,7 +14,7 @@ ROOT = pathlib.Path(__file__).parent.parent
 
 
 @pytest.mark.slow
-def test_the_any_backend_file_passes_under_jax():
+def test_the_any_backend_files_pass_under_jax():
     env = {
         **os.environ,
         "KERAS_BACKEND": "jax",
@@ -27,6 +28,7 @@ def test_the_any_backend_file_passes_under_jax():
             "-m",
             "pytest",
             "tests/test_any_backend.py",
+            "tests/test_keras_harness.py",
             "-q",
             "-p",
             "no:cacheprovider",

@@ -4,8 +4,12 @@ Both layers follow the split of Keras's random preprocessing layers:
 `get_random_transformation` draws what is random (here: a stateless seed
 from the layer's `keras.random.SeedGenerator`), `transform_images` /
 `transform_sequences` applies it with the pure ops of `augmentation.hiding`.
-They are the identity unless called with `training=True`, so a model
-holding them evaluates on full images.
+The training argument follows Keras's random preprocessing layers: called
+on data outside any model (eagerly, or in `dataset.map(layer)`) without
+`training`, they augment; inside a model the model's flag rules (`fit`
+trains, `predict`, `evaluate` and a bare `model(x)` do not), so a model
+holding them evaluates on full images. `training=False` is the identity
+everywhere.
 
 Every Keras 3 backend: under TensorFlow they apply the TensorFlow ops of
 `augmentation.hiding` (tf.data, XLA, stateless seeds); under JAX or PyTorch,
@@ -29,6 +33,7 @@ from collections.abc import Sequence
 
 import keras
 import numpy as np
+from keras.src.backend.common import global_state
 
 from has_tf import _checks
 from has_tf.augmentation import cutmix_ops
@@ -85,6 +90,24 @@ def _check_fill(fill_value):
     return _plain(fill_value)
 
 
+def _training(data, training):
+    """Keras's convention for the training argument of a random layer.
+
+    Given explicitly, it rules. Otherwise a call on data outside any
+    layer's call (eager, or a `tf.data` map) augments, as Keras's own
+    random preprocessing layers do; a call inside a model (Keras's call
+    context is open) or on symbolic inputs (building a model) leaves it to
+    the model's flag: None here, which the layer reads as inference.
+    """
+    if training is not None:
+        return training
+    if isinstance(data, keras.KerasTensor):
+        return None
+    if global_state.get_global_attribute("current_call_ctx") is not None:
+        return None
+    return True
+
+
 def _foreign_graph(data) -> bool:
     """A TF graph (tf.data) under another backend: the TF ops run."""
     return (
@@ -130,6 +153,7 @@ class _HidingLayer(keras.layers.Layer):
 
     def __call__(self, inputs, training=None, **kwargs):
         data = inputs[self._data_key] if isinstance(inputs, dict) else inputs
+        training = _training(data, training)
         if self._foreign_graph(data):
             # Keras would convert the graph tensors to the backend's arrays;
             # the layer has no weights, so its call runs as it is.
@@ -209,8 +233,10 @@ class HideAndSeekLayer(_HidingLayer):
     Use it on raw images before normalisation with the dataset-mean pixel as
     fill, after normalisation with fill 0, or on conv1 feature maps (the
     paper's ablation: cells of 5 or 11 on 55x55 maps). In a tf.data pipeline
-    call it with `training=True`. A dict input hides `inputs["images"]` and
-    passes the other entries (labels, boxes) through unchanged.
+    (`dataset.map(layer)`) it hides unless called with `training=False`;
+    inside a model, when the model trains. A dict input hides
+    `inputs["images"]` and passes the other entries (labels, boxes) through
+    unchanged.
 
     Args:
       patch_sizes: Python ints >= 0 to draw S from; 0 hides nothing. The
@@ -225,7 +251,9 @@ class HideAndSeekLayer(_HidingLayer):
       any real dtype; or a dict with such a tensor under "images".
 
     Output shape:
-      Same as the input, same dtype.
+      Same as the input, same dtype (under a mixed-precision policy a float
+      input is first cast to the compute dtype, as Keras casts every
+      layer's float inputs).
 
     References:
       Singh & Lee, "Hide-and-Seek: Forcing a Network to be Meticulous for
@@ -288,7 +316,9 @@ class HideSegments(_HidingLayer):
       dict with such a tensor under "sequences".
 
     Output shape:
-      Same as the input, same dtype.
+      Same as the input, same dtype (under a mixed-precision policy a float
+      input is first cast to the compute dtype, as Keras casts every
+      layer's float inputs).
 
     References:
       Singh & Lee, ICCV 2017, Section 3.3 (action localization).
@@ -361,8 +391,8 @@ class PixelNormalization(keras.layers.Layer):
     """A model's first op on raw pixels: normalise, and hide in training.
 
     `(float32(x) - mean) / std` per channel, then, with `patch_sizes` and
-    only when called with `training=True`, Hide-and-Seek on the normalised
-    images with fill 0 (the mean pixel after normalisation), drawn as
+    only when training (the module's convention), Hide-and-Seek on the
+    normalised images with fill 0 (the mean pixel after normalisation), drawn as
     `HideAndSeekLayer` draws it. It is the first layer of every has_tf
     image model built with `input_normalization`, so a model takes uint8
     pixels in training, evaluation and serving alike (a quarter of a float
@@ -428,6 +458,23 @@ class PixelNormalization(keras.layers.Layer):
             self.hiding.build(input_shape)
         self.built = True
 
+    def __call__(self, inputs, training=None, **kwargs):
+        training = _training(inputs, training)
+        if _foreign_graph(inputs):
+            # In tf.data under another backend: TensorFlow's ops, as Keras's
+            # own Normalization runs there.
+            return self._tf_data_call(inputs, training)
+        return super().__call__(inputs, training=training, **kwargs)
+
+    def _tf_data_call(self, inputs, training):
+        tf = _tf()
+        pixels = tf.cast(inputs, tf.float32)
+        quotient = tf.math.divide_no_nan(pixels - self.mean, self.std)
+        normalized = tf.cast(quotient, self.compute_dtype)
+        if self.hiding is None:
+            return normalized
+        return self.hiding(normalized, training=training)
+
     def call(self, inputs, training=None):
         ops = keras.ops
         pixels = ops.cast(inputs, "float32")
@@ -473,8 +520,10 @@ class CutMix(keras.layers.Layer):
     model trained on them with categorical cross-entropy gets the tool's
     loss, `lam * CE(y) + (1 - lam) * CE(y[perm])`.
 
-    The identity unless called with `training=True` (as in a tf.data
-    pipeline: `dataset.map(lambda x, y: cutmix((x, y), training=True))`).
+    Mixes when training (outside a model: unless called with
+    `training=False`, as in a tf.data pipeline
+    `dataset.map(lambda x, y: cutmix((x, y)))`); otherwise the images pass
+    as they are and the labels come back one-hot.
     Under TensorFlow and inside tf.data under any backend it runs
     `augmentation.cutmix.cutmix_batch` (stateless seeds); under JAX or PyTorch
     on arrays, the same rule in `keras.ops` drawn with the layer's
@@ -512,6 +561,7 @@ class CutMix(keras.layers.Layer):
 
     def __call__(self, inputs, training=None, **kwargs):
         images = inputs["images"] if isinstance(inputs, dict) else inputs[0]
+        training = _training(images, training)
         if _foreign_graph(images):
             return self.call(inputs, training=training)
         return super().__call__(inputs, training=training, **kwargs)
@@ -522,7 +572,10 @@ class CutMix(keras.layers.Layer):
         else:
             images, labels = inputs
         if not training:
-            return inputs
+            soft = self._soft_labels(images, labels)
+            if isinstance(inputs, dict):
+                return {**inputs, "labels": soft}
+            return images, soft
         if keras.backend.backend() == "tensorflow" or _foreign_graph(images):
             mixed, soft = _tf("has_tf.augmentation.cutmix").cutmix_batch(
                 images,
@@ -553,6 +606,20 @@ class CutMix(keras.layers.Layer):
             return {**inputs, "images": mixed, "labels": soft}
         return mixed, soft
 
+    def _soft_labels(self, images, labels):
+        """The labels as CutMix returns them unmixed: float32 `[B, N]`."""
+        if _is_tf_tensor(images) and (
+            keras.backend.backend() == "tensorflow" or _foreign_graph(images)
+        ):
+            return cutmix_ops.one_hot(
+                _tf().convert_to_tensor(labels),
+                self.num_classes,
+                xp=_tf("has_tf.augmentation.cutmix").TF_OPS,
+            )
+        return cutmix_ops.one_hot(
+            keras.ops.convert_to_tensor(labels), self.num_classes
+        )
+
     def compute_output_shape(self, input_shape):
         images = (
             input_shape["images"]
@@ -562,6 +629,16 @@ class CutMix(keras.layers.Layer):
         labels = (images[0], self.num_classes)
         if isinstance(input_shape, dict):
             return {**input_shape, "labels": labels}
+        return images, labels
+
+    def compute_output_spec(self, inputs, training=None):
+        images = inputs["images"] if isinstance(inputs, dict) else inputs[0]
+        images = keras.KerasTensor(images.shape, dtype=images.dtype)
+        labels = keras.KerasTensor(
+            (images.shape[0], self.num_classes), dtype="float32"
+        )
+        if isinstance(inputs, dict):
+            return {**inputs, "images": images, "labels": labels}
         return images, labels
 
     def get_config(self):

@@ -51,6 +51,21 @@ def minmax(maps):
     return (maps - low) / (high - low)
 
 
+def _pair(features, labels):
+    """`(features, labels)` from two arguments, a pair or a dict (the one
+    structured input Keras's `fit` hands a layer); shapes alike."""
+    if labels is None and isinstance(features, dict):
+        return features["features"], features["labels"]
+    if (
+        labels is None
+        and isinstance(features, (list, tuple))
+        and len(features) == 2
+        and not isinstance(features[0], int | None)
+    ):
+        return features[0], features[1]
+    return features, labels
+
+
 def _select(maps, labels):
     index = ops.reshape(ops.cast(labels, "int32"), (-1, 1, 1, 1))
     return ops.take_along_axis(maps, index, axis=3)
@@ -69,9 +84,11 @@ class AcolHeads(keras.layers.Layer):
         Glorot-uniform for VGG16 and Inception-v3, He fan-out for
         ResNet50); biases start at 0.
 
-    Call: `(features [B, h, w, C], labels int [B])` -> float32 logits
-    `[B, num_classes]` of head A. In training it adds head B's mean
-    softmax cross-entropy to the model's losses.
+    Call: `(features [B, h, w, C], labels int [B])` (two arguments, or one
+    list or `{"features", "labels"}` dict) -> float32 logits
+    `[B, num_classes]` of head A, float32 under a mixed-precision policy
+    too. In training it adds head B's mean softmax cross-entropy to the
+    model's losses.
     """
 
     def __init__(
@@ -117,6 +134,7 @@ class AcolHeads(keras.layers.Layer):
         }
 
     def build(self, features_shape, labels_shape=None):
+        features_shape, _ = _pair(features_shape, labels_shape)
         for convs in self.heads.values():
             shape = features_shape
             for conv in convs:
@@ -156,7 +174,8 @@ class AcolHeads(keras.layers.Layer):
             "erased": erased,
         }
 
-    def call(self, features, labels, training=None):
+    def call(self, features, labels=None, training=None):
+        features, labels = _pair(features, labels)
         out = self.branches(features, labels)
         if training:
             self.add_loss(
@@ -177,7 +196,14 @@ class AcolHeads(keras.layers.Layer):
         return ops.maximum(minmax(out["maps_a"]), minmax(out["maps_b"]))
 
     def compute_output_shape(self, features_shape, labels_shape=None):
+        features_shape, _ = _pair(features_shape, labels_shape)
         return (features_shape[0], self.num_classes)
+
+    def compute_output_spec(self, features, labels=None, training=None):
+        features, _ = _pair(features, labels)
+        return keras.KerasTensor(
+            (features.shape[0], self.num_classes), dtype="float32"
+        )
 
     def get_config(self):
         return {

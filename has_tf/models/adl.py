@@ -71,7 +71,8 @@ class ADL(keras.layers.Layer):
       threshold: gamma, in [0, 1] (`--adl_threshold`, 0.9).
       seed: None or an int, for the layer's `SeedGenerator`.
 
-    Input shape: `[B, h, w, C]`; output: the same shape and dtype.
+    Input shape: `[B, h, w, C]`; output: the same shape and dtype (a float
+    input cast to the compute dtype under a mixed-precision policy).
     """
 
     def __init__(

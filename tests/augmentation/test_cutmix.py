@@ -135,16 +135,17 @@ def test_layer_bad_arguments(kwargs, match):
         has_tf.CutMix(**kwargs)
 
 
-def test_layer_in_tf_data_and_identity_unless_training():
+def test_layer_in_tf_data_and_identity_with_training_false():
     layer = has_tf.CutMix(5, seed=4)
     images = tf.cast(
         tf.random.uniform([4, 12, 12, 3], 0, 255, seed=2), tf.uint8
     )
     labels = tf.constant([0, 1, 2, 3])
-    same = layer((images, labels))
-    assert same[1] is labels
+    same, one_hot = layer((images, labels), training=False)
+    assert same is images
+    np.testing.assert_array_equal(one_hot.numpy(), np.eye(5)[:4])
     data = tf.data.Dataset.from_tensors((images, labels)).map(
-        lambda x, y: layer((x, y), training=True)
+        lambda x, y: layer((x, y))
     )
     mixed, soft = next(iter(data))
     assert mixed.dtype == tf.uint8 and soft.shape == (4, 5)

@@ -23,17 +23,20 @@ def test_exported_at_top_level():
     assert has_tf.hide_patches is hiding.hide_patches
 
 
-@pytest.mark.parametrize("training", [None, False])
-def test_identity_unless_training(training):
+def test_identity_with_training_false():
     x = images()
     layer = HideAndSeekLayer([4], 1.0, 0.0, seed=1)
-    np.testing.assert_array_equal(
-        layer(x, training=training).numpy(), x.numpy()
-    )
+    np.testing.assert_array_equal(layer(x, training=False).numpy(), x.numpy())
     seqs = tf.ones([2, 10, 3])
     np.testing.assert_array_equal(
-        HideSegments(2, 1.0)(seqs, training=training).numpy(), seqs.numpy()
+        HideSegments(2, 1.0)(seqs, training=False).numpy(), seqs.numpy()
     )
+
+
+def test_without_training_outside_a_model_hides_as_keras_random_layers_do():
+    x = images()
+    assert (HideAndSeekLayer([4], 1.0, 0.0)(x).numpy() == 0).all()
+    assert (HideSegments(2, 1.0)(tf.ones([2, 10, 3])).numpy() == 0).all()
 
 
 def test_training_hides_with_the_drawn_transformation():
@@ -211,17 +214,21 @@ def test_pixel_normalization_equals_the_host_normalisation(patch_sizes):
     pixels = _pixels()
     layer = has_tf.PixelNormalization(MEAN, STD, patch_sizes, seed=2)
     host = image_pipeline._normalize(tf.constant(pixels), MEAN, STD)
-    out = layer(pixels)  # Inference: normalised, nothing hidden.
+    out = layer(
+        pixels, training=False
+    )  # Inference: normalised, nothing hidden.
     assert out.dtype == tf.float32
     np.testing.assert_array_equal(out.numpy(), host.numpy())
-    jitted = tf.function(lambda x: layer(x), jit_compile=True)(pixels)
+    jitted = tf.function(lambda x: layer(x, training=False), jit_compile=True)(
+        pixels
+    )
     np.testing.assert_allclose(jitted.numpy(), host.numpy(), rtol=1e-6)
 
 
 def test_pixel_normalization_hides_normalised_pixels_with_0_in_training():
     pixels = _pixels(batch=64)
     layer = has_tf.PixelNormalization(MEAN, STD, (8,), 0.5, seed=4)
-    plain = layer(pixels).numpy()
+    plain = layer(pixels, training=False).numpy()
     out = layer(pixels, training=True).numpy()
     hidden = np.all(out == 0, axis=-1)
     # Hidden pixels are 0; the others are the normalised pixels.
