@@ -1,6 +1,7 @@
 """The Markdown a reader follows: every path, flagfile and `python -m`
 command it names exists, every link resolves, and the Python snippets of
-README.md and docs/ run as written (with 0.2 names turned into errors)."""
+README.md and docs/ run as written (with 0.2 names turned into errors).
+The shell commands themselves run in tests/test_doc_commands.py."""
 
 import glob
 import importlib.util
