@@ -46,9 +46,14 @@ __all__ = ["compare", "evaluate", "run_config"]
 
 
 def run_config(
-    model_dir: str, config: config_lib.EvalConfig, out_name: str = "eval"
+    model_dir: str,
+    config: config_lib.EvalConfig,
+    out_name: str = "eval",
+    progress: bool = False,
 ):
-    """Evaluates `model_dir` as `config` says, into `model_dir/out_name`.
+    """Evaluates `model_dir` as `config` says, into `model_dir/out_name`;
+    with `progress`, the examples scored, the rate and the time left on
+    stderr (`has_tf._progress`).
 
     Returns:
       `(result dict, printable summary)`.
@@ -87,7 +92,9 @@ def run_config(
         found = {}
 
         def build(out_dir):
-            result = task.evaluate(model_dir, config, out_dir=out_dir)
+            result = task.evaluate(
+                model_dir, config, out_dir=out_dir, progress=progress
+            )
             result["scored"] = scored
             tasks.base.write_metrics(out_dir, result)
             found["result"] = result
@@ -209,7 +216,7 @@ def main(argv):
                 "--model_dir: evaluation needs the run's directory. "
                 "Received: none"
             )
-        _, text = run_config(config.model_dir, config)
+        _, text = run_config(config.model_dir, config, progress=True)
     except (FileNotFoundError, ValueError, run_dir.RunLockedError) as error:
         raise _cli.UsageError(str(error)) from None
     print(text)

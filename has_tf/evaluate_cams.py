@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 
 import numpy as np
 from absl import flags
 
 from has_tf import _cli
+from has_tf import _progress
 from has_tf import config as config_lib
 from has_tf import visualize
 from has_tf.metrics import cam_evaluation
@@ -48,6 +48,11 @@ config_lib.define_flags(flags.FLAGS)
 for _name in (*config_lib.key_flags(config_lib.CamsConfig), "threshold_step"):
     flags.declare_key_flag(_name)
 
+
+# Seconds a worker process takes to start under this app (a fresh
+# interpreter importing has_tf.evaluate_cams and loading numba's cached
+# kernels): ~2 s on the project's 2-core machine (docs/benchmarks.md).
+WORKER_STARTUP_S = 2.0
 
 # 0.3's name of the CAM reader (now has_tf.metrics.cam_files).
 load_cam = cam_files.load_cam
@@ -77,8 +82,10 @@ def evaluate_cams(
       progress: called as `progress(done, total)` as images are scored
         (after each chunk with several workers).
       workers: processes scoring the CAMs (`has_tf.metrics.parallel`); 0
-        or None: every core, 1: this process. The figures do not depend on
-        it.
+        or None: every core, 1: this process. The workers start only when
+        the first CAMs' timing shows the rest worth their start-up
+        (`WORKER_STARTUP_S`), so more workers are never slower than one
+        by more than noise. The figures do not depend on it.
 
     Returns:
       The `metrics.json` dict.
@@ -111,6 +118,8 @@ def evaluate_cams(
         ),
         workers=workers,
         progress=None if progress is None else lambda d: progress(d, total),
+        total=total,
+        startup_s=WORKER_STARTUP_S,
     )
     with scoring:
         for image_id in metadata.image_ids:
@@ -164,21 +173,19 @@ def _write(output_dir: str, result: dict) -> None:
     )
 
 
-_shown = {"done": 0}
+class _Progress:
+    """`progress(done, total)` for `evaluate_cams`: the images scored, the
+    rate and the time left on stderr (`has_tf._progress`)."""
 
+    def __init__(self):
+        self.bar = None
 
-def _progress(done: int, total: int) -> None:
-    """A text bar on stderr, redrawn every 100 images or more."""
-    if done == total or done - _shown["done"] >= 100 or done < _shown["done"]:
-        _shown["done"] = done
-        width = 30
-        filled = width * done // total
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
-        )
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = _progress.Progress(total, "images", "evaluate_cams")
+        self.bar.update(done)
         if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+            self.bar.close()
 
 
 def main(argv) -> int:
@@ -207,7 +214,7 @@ def main(argv) -> int:
             cams.iou_thresholds,
             cams.connectivity,
             cams.mask_dir,
-            progress=_progress,
+            progress=_Progress(),
             workers=cams.workers,
         )
     except (ValueError, FileNotFoundError) as error:

@@ -23,6 +23,7 @@ import numpy as np
 from absl import flags
 
 from has_tf import _cli
+from has_tf import _progress
 from has_tf import config as config_lib
 from has_tf import evaluate
 from has_tf import tasks
@@ -100,12 +101,16 @@ def _summary(report: dict, path: str) -> None:
     entry["failed"] = len(entry["runs"]) - len(done)
 
 
-def run(flagfiles, seeds, out: str | None = None) -> dict:
+def run(
+    flagfiles, seeds, out: str | None = None, progress: bool = False
+) -> dict:
     """Trains and evaluates every flagfile at every seed.
 
     The whole sweep is checked first (`plan`). A run that fails is
     recorded with its error and the sweep goes on; `out`, if given, is
     rewritten after every run, so a sweep cut short keeps what it did.
+    `progress`: run k of n, the time left and the last run's figures on
+    stderr (`has_tf._progress`).
 
     Returns:
       `{flagfile: {"runs": [{"seed", "model_dir", "train_seconds",
@@ -116,7 +121,9 @@ def run(flagfiles, seeds, out: str | None = None) -> dict:
       ValueError: the sweep cannot start (`plan`).
     """
     report = {}
-    for path, seed, values in plan(flagfiles, seeds):
+    runs = plan(flagfiles, seeds)
+    bar = _progress.Progress(len(runs), "runs", "seeds") if progress else None
+    for path, seed, values in runs:
         entry = report.setdefault(path, {"runs": []})
         task = tasks.for_dataset(values["dataset"].value)
         model_dir = values["model_dir"].value
@@ -144,6 +151,23 @@ def run(flagfiles, seeds, out: str | None = None) -> dict:
         print(json.dumps(row), flush=True)
         if out:
             _files.write_json_atomically(out, report, indent=2)
+        if bar:
+            figures = {k: v for k, v in row.items() if isinstance(v, float)}
+            bar.advance(
+                1,
+                f"last: {os.path.basename(path)} seed {seed} "
+                + (
+                    "failed"
+                    if "error" in row
+                    else ", ".join(
+                        f"{k} {v:.3f}"
+                        for k, v in figures.items()
+                        if k != "train_seconds"
+                    )
+                ),
+            )
+    if bar:
+        bar.close()
     return report
 
 
@@ -158,7 +182,7 @@ def main(argv):
     out_dir = os.path.dirname(os.path.abspath(_OUT.value))
     try:
         os.makedirs(out_dir, exist_ok=True)
-        report = run(_FLAGFILES.value, seeds, out=_OUT.value)
+        report = run(_FLAGFILES.value, seeds, out=_OUT.value, progress=True)
     except (ValueError, OSError) as error:
         raise _cli.UsageError(str(error)) from None
     failed = []

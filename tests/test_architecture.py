@@ -33,6 +33,7 @@ NUMPY_ONLY = [
     "has_tf",
     "has_tf._checks",
     "has_tf._cli",
+    "has_tf._progress",
     "has_tf.vocabulary",
     "has_tf.methods",
     "has_tf.config",
@@ -66,6 +67,7 @@ _TENSORFLOW_LAYERS = [
 # importer prefix -> prefixes it may not import.
 FORBIDDEN = {
     "has_tf._checks": ["has_tf."],
+    "has_tf._progress": ["has_tf."],
     "has_tf.vocabulary": ["has_tf."],
     "has_tf.augmentation.hiding": [
         "has_tf.augmentation.layers",

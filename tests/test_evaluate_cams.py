@@ -157,6 +157,7 @@ def test_command_line(tmp_path, run_app):
     )
     assert done.returncode == 0, done.stderr
     assert "2 images (has_tf protocol): max_box_acc 1.0000" in done.stdout
+    assert "evaluate_cams: 2/2 images (100.0%), in " in done.stderr
     assert (
         json.loads((out / "metrics.json").read_text())["num_thresholds"] == 10
     )

@@ -89,4 +89,5 @@ def test_the_command_exits_1_after_a_failed_run(tmp_path, run_app):
         )
     assert done.returncode == 1
     assert "1 run(s) failed" in done.stderr.strip().splitlines()[-1]
+    assert "seeds: 2/2 runs (100.0%), in " in done.stderr
     assert json.loads(out.read_text())[cfg]["failed"] == 1

@@ -33,6 +33,7 @@ from typing import Protocol
 import keras
 
 # Registers the custom layers and losses a saved run refers to.
+from has_tf import _progress
 from has_tf import methods
 from has_tf import models  # noqa: F401
 from has_tf.models import pretrained
@@ -117,13 +118,18 @@ class Task(Protocol):
         "tcam"}` outputs."""
 
     def evaluate(
-        self, model_dir: str, config: EvalConfig, out_dir: str | None = None
+        self,
+        model_dir: str,
+        config: EvalConfig,
+        out_dir: str | None = None,
+        progress: bool = False,
     ) -> dict:
         """Scores the run in `model_dir`; writes and returns the metrics.
 
         `out_dir` receives `metrics.json` and the pictures (default
         `<model_dir>/eval`; `has_tf.evaluate` builds it aside and swaps it
-        in).
+        in). `progress`: report the images or videos scored, the rate and
+        the time left on stderr (`has_tf._progress`).
 
         Raises:
           FileNotFoundError: `model_dir` holds no trained model.
@@ -153,12 +159,35 @@ class Scorer(Protocol):
         """What the scorer found, JSON-ready."""
 
 
+class ProgressScorer:
+    """Counts the examples scored into a `has_tf._progress.Progress`
+    (each batch's outputs hold `labels`, one row per example)."""
+
+    def __init__(self, total: int | None, unit: str, label: str = "evaluate"):
+        self.progress = _progress.Progress(total, unit, label)
+
+    def update(self, outputs) -> None:
+        self.progress.advance(len(outputs.labels))
+
+    def result(self) -> dict:
+        return {}
+
+
+def progress_scorers(progress: bool, total: int | None, unit: str) -> list:
+    """`[ProgressScorer]` when asked for, else `[]`."""
+    return [ProgressScorer(total, unit)] if progress else []
+
+
 def score(batches, step: Callable, scorers) -> None:
-    """Runs `step` on every batch and feeds its outputs to every scorer."""
+    """Runs `step` on every batch and feeds its outputs to every scorer
+    (a `ProgressScorer` among them shows its last line at the end)."""
     for batch in batches:
         outputs = step(batch)
         for scorer in scorers:
             scorer.update(outputs)
+    for scorer in scorers:
+        if isinstance(scorer, ProgressScorer):
+            scorer.progress.close()
 
 
 def write_metrics(out_dir: str, result: dict) -> str:

@@ -74,7 +74,7 @@ def test_train_then_evaluate_actions(tmp_path, loss):
     ]
     assert "detections_activitynet.json" in files
     # The command line, in a fresh process (nothing registered beforehand).
-    out = subprocess.run(
+    done = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -88,8 +88,10 @@ def test_train_then_evaluate_actions(tmp_path, loss):
         check=True,
         capture_output=True,
         text=True,
-    ).stdout
+    )
+    out = done.stdout
     assert "thumos14 mAP@0.1..0.5:" in out and "6 videos" in out
+    assert "evaluate: 6/6 videos (100.0%), in " in done.stderr
     assert "avg 0.1:0.7" in out
     from has_tf.metrics import segments
 

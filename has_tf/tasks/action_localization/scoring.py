@@ -227,6 +227,13 @@ class DatasetRules:
         """The examples to score."""
         return data
 
+    def count(self, builder, config) -> int | None:
+        """How many videos `scored` keeps (before `--max_images`), or None
+        when that is not known without reading them."""
+        return _capped(
+            builder.info.splits[config.eval_split].num_examples, config
+        )
+
     def result_fields(self) -> dict:
         """Fields the dataset adds to `metrics.json`."""
         return {}
@@ -257,6 +264,15 @@ class Thumos14Rules(DatasetRules):
     def result_fields(self) -> dict:
         return {"test_list": self.test_list}
 
+    def count(self, builder, config) -> int | None:
+        """The split's videos (the dataset's metadata lists them) less the
+        test list's exclusions."""
+        videos = (builder.info.metadata or {}).get("videos", {})
+        if config.eval_split not in videos:
+            return None
+        kept = [v for v in videos[config.eval_split] if v not in self.excluded]
+        return _capped(len(kept), config)
+
     def write_detections(self, out_dir, detections, names) -> None:
         detection_files.write_thumos_detections(
             os.path.join(out_dir, "detections_thumos14.txt"),
@@ -264,6 +280,10 @@ class Thumos14Rules(DatasetRules):
             class_names=names,
         )
         super().write_detections(out_dir, detections, names)
+
+
+def _capped(count: int, config) -> int:
+    return min(count, config.max_images) if config.max_images else count
 
 
 def dataset_rules(config) -> DatasetRules:

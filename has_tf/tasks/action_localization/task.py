@@ -22,6 +22,7 @@ from has_tf.tasks.action_localization.scoring import dataset_rules
 from has_tf.tasks.base import TrainingSetup
 from has_tf.tasks.base import check_classes
 from has_tf.tasks.base import load_run
+from has_tf.tasks.base import progress_scorers
 from has_tf.tasks.base import score
 from has_tf.tasks.base import write_metrics
 from has_tf.training import serving
@@ -117,7 +118,9 @@ class ActionLocalization:
             preprocess=lambda features: tf.cast(features, tf.float32),
         )
 
-    def evaluate(self, model_dir: str, config, out_dir=None) -> dict:
+    def evaluate(
+        self, model_dir: str, config, out_dir=None, progress=False
+    ) -> dict:
         """Scores the action network in `model_dir`; returns the metrics.
 
         A short pipeline: the split's batches (the dataset's rules,
@@ -172,7 +175,14 @@ class ActionLocalization:
                 data, config.eval_batch_size, run_info["num_steps"]
             ),
             step,
-            [found, classification, plots],
+            [
+                found,
+                classification,
+                plots,
+                *progress_scorers(
+                    progress, rules.count(builder, config), "videos"
+                ),
+            ],
         )
         result = {
             "task": self.name,

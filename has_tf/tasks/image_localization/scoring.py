@@ -90,6 +90,15 @@ def first_per_class(data, count: int, num_classes: int):
     )
 
 
+def images_to_score(builder, config) -> int | None:
+    """How many images `eval_batches` gives: the split's, or
+    `--max_images`; None under `--samples_per_class` (known once read)."""
+    if config.samples_per_class:
+        return None
+    count = builder.info.splits[config.eval_split].num_examples
+    return min(count, config.max_images) if config.max_images else count
+
+
 def eval_batches(config, run_info: dict, normalize: bool = True):
     """`(builder, batches)`: the split's evaluation batches
     (`input_pipeline.images.eval_pipeline`, images decoded from their

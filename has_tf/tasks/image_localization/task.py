@@ -14,6 +14,7 @@ from has_tf.input_pipeline import images as image_pipeline
 from has_tf.tasks.base import TrainingSetup
 from has_tf.tasks.base import check_classes
 from has_tf.tasks.base import load_run
+from has_tf.tasks.base import progress_scorers
 from has_tf.tasks.base import score
 from has_tf.tasks.base import write_metrics
 from has_tf.tasks.image_localization.callbacks import CamImages
@@ -30,6 +31,7 @@ from has_tf.tasks.image_localization.scoring import OverlayScorer
 from has_tf.tasks.image_localization.scoring import PaperScorer
 from has_tf.tasks.image_localization.scoring import ThresholdFreeScorer
 from has_tf.tasks.image_localization.scoring import eval_batches
+from has_tf.tasks.image_localization.scoring import images_to_score
 from has_tf.training import serving
 from has_tf.training.losses import soft_crossentropy
 from has_tf.training.losses import sparse_crossentropy
@@ -143,7 +145,9 @@ class ImageLocalization:
             preprocess=preprocess,
         )
 
-    def evaluate(self, model_dir: str, config, out_dir=None) -> dict:
+    def evaluate(
+        self, model_dir: str, config, out_dir=None, progress=False
+    ) -> dict:
         """Scores the run; returns and writes the metrics.
 
         A short pipeline: the split's batches (`eval_batches`) -> one
@@ -192,7 +196,18 @@ class ImageLocalization:
         )
         with free.scoring:  # Its worker processes stop on any exit.
             try:
-                score(batches, step, [paper, free, pictures])
+                score(
+                    batches,
+                    step,
+                    [
+                        paper,
+                        free,
+                        pictures,
+                        *progress_scorers(
+                            progress, images_to_score(builder, config), "images"
+                        ),
+                    ],
+                )
             except tf.errors.InvalidArgumentError as error:
                 raise datasets.decode_error(
                     config.dataset,
