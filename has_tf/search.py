@@ -17,10 +17,14 @@ only) go to its `eval_test/`. `<search_dir>/search.json` holds the
 space, every trial (values, figures, status), the choice and the test
 figures, rewritten after every trial. A killed search started again with
 the same arguments resumes: finished trials are kept, the interrupted one
-resumes from its last checkpoint. A trial that fails (e.g. a loss that
-turns NaN at a large learning rate) is recorded with its error and the
-search goes on; every trial's options are checked before the first one
-trains.
+resumes from its last checkpoint. Every trial's options are checked before
+the first one trains. A trial whose training diverges (a loss that turns
+NaN at a large learning rate) is a result of its values: recorded as
+"diverged", never chosen. A trial that fails otherwise (a full disk, a
+killed process) is recorded with its error and the search goes on, but
+then chooses nothing (`TrialsFailed`, exit status 1): the same command
+again retries the failed trials and keeps the others. The trials done so
+far, the time left and the best trial so far are shown on stderr.
 
 The space is a JSON object from flag names to one distribution each:
 
@@ -50,14 +54,23 @@ import numpy as np
 from absl import flags
 
 from has_tf import _cli
+from has_tf import _progress
 from has_tf import config as config_lib
 from has_tf import evaluate
 from has_tf import tasks
 from has_tf import train
 from has_tf.runs import files as _files
 from has_tf.runs import run_dir
+from has_tf.training import checkpoints
 
-__all__ = ["DISTRIBUTIONS", "draw_trials", "plan", "read_space", "run"]
+__all__ = [
+    "DISTRIBUTIONS",
+    "TrialsFailed",
+    "draw_trials",
+    "plan",
+    "read_space",
+    "run",
+]
 
 DISTRIBUTIONS = ("log_uniform", "uniform", "int_uniform", "choice")
 # The figure a search picks by, in order of preference: masks, then boxes.
@@ -281,6 +294,24 @@ def _scored(model_dir, flag_values, out_name):
     )[0]
 
 
+class TrialsFailed(RuntimeError):
+    """Trials of a search failed (other than by diverging): nothing was
+    chosen. `report` is what `search.json` holds; running the search again
+    retries them."""
+
+    def __init__(self, message: str, report: dict):
+        super().__init__(message)
+        self.report = report
+
+
+def _best_note(report) -> str:
+    done = [r for r in report["results"] if r["status"] == "done"]
+    if not done:
+        return ""
+    best = max(done, key=lambda r: (r["figure"], -r["trial"]))
+    return f"best: trial {best['trial']}, {best['metric']} {best['figure']:.4f}"
+
+
 def run(
     flagfile,
     space_path,
@@ -290,12 +321,18 @@ def run(
     metric="auto",
     val_split="validation",
     test_split="test",
+    progress: bool = False,
 ) -> dict:
     """Runs (or resumes) a search; returns what `search.json` holds.
+
+    `progress`: trial k of n, the time left and the best trial so far on
+    stderr (`has_tf._progress`).
 
     Raises:
       ValueError: the search cannot start (`plan`), or `search_dir` holds
         another search (naming what differs).
+      TrialsFailed: a trial failed other than by diverging; nothing was
+        chosen (the trials are recorded; a new run retries the failed).
     """
     space, planned = plan(
         flagfile, space_path, trials, seed, search_dir, val_split
@@ -318,7 +355,20 @@ def run(
                     f"({', '.join(differ)} differ): use another --search_dir."
                 )
             report = earlier
+        # Failed trials are tried again; done and diverged ones are kept.
+        report["results"] = [
+            r for r in report["results"] if r["status"] != "failed"
+        ]
         finished = {r["trial"] for r in report["results"]}
+        bar = (
+            _progress.Progress(
+                len(planned), "trials", "search", done=len(finished)
+            )
+            if progress
+            else None
+        )
+        if bar:
+            bar.update(len(finished), _best_note(report))
         for index, (values, flag_values) in enumerate(planned):
             if index in finished:
                 continue
@@ -336,12 +386,29 @@ def run(
                     figures=task.figures(result),
                 )
             except Exception as error:  # Recorded; the search goes on.
+                diverged = isinstance(error, checkpoints.Diverged)
                 row.update(
-                    status="failed", error=f"{type(error).__name__}: {error}"
+                    status="diverged" if diverged else "failed",
+                    error=f"{type(error).__name__}: {error}",
                 )
             report["results"].append(row)
+            report["results"].sort(key=lambda r: r["trial"])
             print(json.dumps(row), flush=True)
             _files.write_json_atomically(path, report, indent=2)
+            if bar:
+                bar.advance(1, _best_note(report))
+        if bar:
+            bar.close()
+        failed = [r for r in report["results"] if r["status"] == "failed"]
+        if failed:
+            raise TrialsFailed(
+                f"{len(failed)} of {len(planned)} trials failed, so none "
+                f"is chosen (recorded in {path}): "
+                + "; ".join(f"trial {r['trial']}: {r['error']}" for r in failed)
+                + ". Run the same command again to retry them; the other "
+                "trials are kept.",
+                report,
+            )
         done = [r for r in report["results"] if r["status"] == "done"]
         if done and report["test"] is None:
             best = max(done, key=lambda r: (r["figure"], -r["trial"]))
@@ -417,10 +484,13 @@ def main(argv):
             metric=_METRIC.value,
             val_split=_VAL.value,
             test_split=_TEST.value,
+            progress=True,
         )
     except (ValueError, OSError) as error:
         raise _cli.UsageError(str(error)) from None
-    failed = [r for r in report["results"] if r["status"] == "failed"]
+    except TrialsFailed as error:
+        _cli.fail(str(error))
+    diverged = [r for r in report["results"] if r["status"] == "diverged"]
     chosen = report["chosen"]
     if chosen:
         print(
@@ -432,11 +502,13 @@ def main(argv):
             )
         )
     print(f"Written {os.path.join(_DIR.value, SEARCH_JSON)}")
-    if failed:
-        message = "; ".join(f"trial {r['trial']}: {r['error']}" for r in failed)
+    if diverged:
+        message = "; ".join(
+            f"trial {r['trial']} {r['values']}" for r in diverged
+        )
         if not chosen:
-            _cli.fail(f"every trial failed: {message}")
-        print(f"{len(failed)} trial(s) failed: {message}")
+            _cli.fail(f"every trial diverged: {message}")
+        print(f"{len(diverged)} trial(s) diverged: {message}")
 
 
 if __name__ == "__main__":

@@ -461,13 +461,14 @@ def _fit_multi_worker(
 
 
 def _refuse_non_finite(model, fitted: _Fitted) -> None:
-    """Raises RuntimeError (no model exported) when a loss or a weight is
-    NaN or infinite, naming the last finite checkpoint kept."""
+    """Raises `checkpoints.Diverged` (a RuntimeError; no model exported)
+    when a loss or a weight is NaN or infinite, naming the last finite
+    checkpoint kept."""
     bad = checkpoints.nonfinite_variables(model)
     if not bad and all(math.isfinite(loss) for loss in fitted.losses):
         return
     kept = fitted.newest_checkpoint
-    raise RuntimeError(
+    raise checkpoints.Diverged(
         "The loss or the weights became NaN or infinite (non-finite: "
         f"{bad[:3] or 'the loss'}); training stopped and no model was "
         "exported. "

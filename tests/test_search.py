@@ -94,7 +94,7 @@ def test_every_trial_is_checked_before_the_first_trains(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_failed_trial_is_recorded_and_the_search_goes_on(tmp_path):
+def test_a_diverged_trial_is_recorded_and_the_search_goes_on(tmp_path):
     space_path = _space(tmp_path, {"learning_rate": {"choice": [1e12, 0.01]}})
     draws = search.draw_trials(search.read_space(space_path), 3, seed=1)
     rates = [d["learning_rate"] for d in draws]
@@ -104,9 +104,9 @@ def test_a_failed_trial_is_recorded_and_the_search_goes_on(tmp_path):
     )
     statuses = {r["trial"]: r["status"] for r in report["results"]}
     for index, rate in enumerate(rates):
-        assert statuses[index] == ("failed" if rate == 1e12 else "done")
-    failed = [r for r in report["results"] if r["status"] == "failed"]
-    assert "NaN" in failed[0]["error"]
+        assert statuses[index] == ("diverged" if rate == 1e12 else "done")
+    diverged = [r for r in report["results"] if r["status"] == "diverged"]
+    assert "NaN" in diverged[0]["error"]
     assert report["chosen"]["values"]["learning_rate"] == 0.01
     assert report["test"]["split"] == "test"
     assert "max_box_acc_v2" in report["test"]["figures"]
@@ -162,6 +162,10 @@ def test_a_killed_search_resumes_with_its_finished_trials(tmp_path):
     )
     assert report["chosen"]["trial"] in (0, 1, 2)
     assert "Chosen: trial" in done.stdout
+    # Resumed at 1 of 3; the end line names the best trial.
+    assert "search: 1/3 trials (33.3%)" in done.stderr
+    assert "search: 3/3 trials (100.0%), in " in done.stderr
+    assert "; best: trial " in done.stderr
 
 
 @pytest.mark.slow
@@ -175,3 +179,39 @@ def test_training_flags_on_the_command_line_are_refused(tmp_path, run_app):
     )
     assert result.returncode == 1
     assert "--epochs=5: the trials are the flagfile's options" in result.stderr
+
+
+def test_a_failed_trial_stops_the_choice_and_is_retried(tmp_path, monkeypatch):
+    """A fault that is not the trial's values (here an OSError, as a full
+    disk gives) leaves the search without a choice, and the same search
+    run again retries that trial, keeping the others."""
+    space_path = _space(tmp_path, {"learning_rate": {"choice": [0.01, 0.02]}})
+    real_train = search.train.train
+    calls = []
+
+    def flaky(config):
+        calls.append(config.model_dir)
+        if (
+            config.model_dir.endswith("trial_001")
+            and calls.count(config.model_dir) == 1
+        ):
+            raise OSError(28, "No space left on device")
+        return real_train(config)
+
+    monkeypatch.setattr(search.train, "train", flaky)
+    with pytest.raises(search.TrialsFailed, match="trial 1: OSError") as caught:
+        search.run(_flagfile(tmp_path), space_path, 2, 0, str(tmp_path / "s"))
+    assert caught.value.report["chosen"] is None
+    record = json.loads((tmp_path / "s" / "search.json").read_text())
+    assert [r["status"] for r in record["results"]] == ["done", "failed"]
+    assert record["chosen"] is None and record["test"] is None
+    report = search.run(
+        _flagfile(tmp_path), space_path, 2, 0, str(tmp_path / "s")
+    )
+    assert [r["status"] for r in report["results"]] == ["done", "done"]
+    assert [os.path.basename(c) for c in calls] == [
+        "trial_000",
+        "trial_001",
+        "trial_001",
+    ]
+    assert report["chosen"] is not None and report["test"] is not None

@@ -45,12 +45,19 @@ _NAME = re.compile(r"^ckpt-(\d+)\.json$")
 
 __all__ = [
     "AtomicBackup",
+    "Diverged",
     "newest",
     "nonfinite_variables",
     "seed_states",
     "resume_step",
     "save_model",
 ]
+
+
+class Diverged(RuntimeError):
+    """Training stopped because the loss or the weights became NaN or
+    infinite: an outcome of the run's options (its learning rate, ...),
+    not a fault of the machine; the message names what was kept."""
 
 
 def _variables(model) -> list:

@@ -82,7 +82,7 @@ def fit(
       process ran, and "steps_this_run".
 
     Raises:
-      RuntimeError: the loss became NaN or infinite (the last good
+      checkpoints.Diverged: the loss became NaN or infinite (the last good
         checkpoint is kept).
     """
     optimizer = model.optimizer
@@ -154,7 +154,7 @@ def fit(
         loss, accuracy = (float(v) for v in run_interval(iterator))
         bad = checkpoints.nonfinite_variables(model)
         if bad or not math.isfinite(loss):
-            raise RuntimeError(
+            raise checkpoints.Diverged(
                 "The loss or the weights became NaN or infinite "
                 f"(non-finite: {bad[:3] or 'the loss'}); training stopped "
                 "and this interval was not saved. The last finite "
