@@ -15,10 +15,15 @@ twice per update. Per-image costs are also projected to ILSVRC val's
 End to end (`end_to_end_images` > 0): `python -m has_tf.evaluate_cams` as a
 user runs it, in a subprocess, on that many 224x224 float32 CAM files
 (`.npy`, one box each) and on a fifth of them, under the has_tf protocol at
-100 thresholds and wsolevaluation's at its 1,000, with `--workers=1` and
-with every core. The two sizes separate the fixed cost (start-up, workers,
-writing the figures) from the cost per image (CAM loading included); the
-50,000-image figure is fixed + 50,000 x per image.
+100 thresholds and wsolevaluation's at its 1,000, with `--workers=1`,
+with every core (`--workers=<cores>`: started at once) and with the
+default (`--workers=0`: every core, started only when the first CAMs'
+timing shows them worth it). The two sizes separate the fixed cost
+(start-up, workers, writing the figures) from the cost per image (CAM
+loading included); the 50,000-image figure is fixed + 50,000 x per image.
+`..._default_over_workers_1_<n>_images` is the default's time over one
+worker's at each size (the default should never be above 1 by more than
+noise).
 """
 
 from __future__ import annotations
@@ -136,7 +141,7 @@ def end_to_end(images: int, size: int, repeats: int) -> dict:
         runs = {
             (protocol, step, workers, count): []
             for protocol, step in (("has_tf", 0.01), ("wsolevaluation", 0.001))
-            for workers in sorted({1, cores})
+            for workers in [*sorted({1, cores}), 0]
             for count in metas
         }
         for _ in range(repeats):  # interleaved, round after round
@@ -154,6 +159,21 @@ def end_to_end(images: int, size: int, repeats: int) -> dict:
                 )
     medians = {k: statistics.median(v) for k, v in runs.items()}
     for protocol, step, workers, count in medians:
+        grid = round(1 / step)
+        if workers == 0:
+            one = medians[(protocol, step, 1, count)]
+            out[
+                f"evaluate_cams_{protocol}_{grid}_{count}_images_"
+                "workers_default_s"
+            ] = medians[(protocol, step, 0, count)]
+            out[
+                f"evaluate_cams_{protocol}_{grid}_{count}_images_workers_1_s"
+            ] = one
+            out[
+                f"evaluate_cams_{protocol}_{grid}_default_over_workers_1_"
+                f"{count}_images"
+            ] = medians[(protocol, step, 0, count)] / one
+            continue
         if count != images:
             continue
         grid = round(1 / step)

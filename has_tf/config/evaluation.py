@@ -48,7 +48,10 @@ def _workers_option():
     return option(
         0,
         "Processes scoring the CAMs' threshold-free box figures (MaxBoxAcc, "
-        "V2, PxAP); 0: every core. The figures do not depend on it.",
+        "V2, PxAP); 0: every core. Worker processes start only when the job "
+        "is large enough to win back their start-up (evaluate: after 1,000 "
+        "images; evaluate_cams: timed on the first CAMs). The figures do "
+        "not depend on it.",
         lower=0,
         shapes_run=False,
         task="images",

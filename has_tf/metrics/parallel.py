@@ -12,7 +12,11 @@ TensorFlow's threads in the parent; each imports the parent's main module,
 so under `python -m has_tf.evaluate` a worker takes a few seconds to start)
 on the first full chunk past `start_after` items: a set that fits one chunk,
 or the first `start_after` items, are scored in the calling process with no
-start-up cost. NumPy only.
+start-up cost. Given the job's size (`total`) and the workers' start-up
+(`startup_s`), the calling process times its first items and starts the
+workers only when the rest would take longer on one core than the workers
+need to start and share it (with a margin of 2): a small job never pays a
+start-up it cannot win back. NumPy only.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import collections
 import concurrent.futures
 import multiprocessing
 import os
+import time
 from collections.abc import Callable
 
 from has_tf.metrics.cam_evaluation import CamEvaluator
@@ -92,6 +97,10 @@ class ParallelScoring:
       progress: called as `progress(done)` after every scored chunk.
       start_after: items scored in the calling process before the workers
         start (their start-up is then paid only by large sets).
+      total: the items the job will add, if known.
+      startup_s: seconds the workers take to start (> 0, with `total`):
+        they start only once the first items' timing shows the rest
+        worth it: `rest x per-item x (1 - 1/workers) > 2 x startup_s`.
 
     Use as a context manager (the pool is shut down on leaving), `add`
     each item, then `finish()` (the merged `CamEvaluator`). A worker's
@@ -106,9 +115,14 @@ class ParallelScoring:
         chunk_size: int = 64,
         progress: Callable[[int], None] | None = None,
         start_after: int = 0,
+        total: int | None = None,
+        startup_s: float = 0.0,
     ):
         self.workers = check_workers(workers)
         self._start_after = start_after
+        self._total = total
+        self._startup_s = float(startup_s)
+        self._here_s = 0.0  # Seconds spent scoring items here.
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
             raise ValueError(
                 f"Expected an int chunk_size. Received: {chunk_size!r}"
@@ -143,13 +157,31 @@ class ParallelScoring:
 
     def add(self, item) -> None:
         """Queues one item; a full chunk goes to the workers."""
-        if self.workers == 1 or self._done < self._start_after:
+        if self._here():
+            start = time.perf_counter()
             self._score(self.evaluator, item)
+            self._here_s += time.perf_counter() - start
             self._count(1)
             return
         self._buffer.append(item)
         if len(self._buffer) >= self._chunk_size:
             self._submit()
+
+    # Items timed here before the size rule decides.
+    _TIMED = 8
+
+    def _here(self) -> bool:
+        """Whether the next item is scored in this process."""
+        if self.workers == 1 or self._done < self._start_after:
+            return True
+        if self._pool is not None or self._buffer or self._pending:
+            return False
+        if self._total is None or self._startup_s <= 0:
+            return False
+        if self._done < self._TIMED:
+            return True
+        rest = (self._total - self._done) * self._here_s / self._done
+        return rest * (1 - 1 / self.workers) <= 2 * self._startup_s
 
     def _count(self, items: int) -> None:
         self._done += items

@@ -45,6 +45,8 @@ def boxes(out):
             f"speedup_{cores}_workers",
         ):
             assert np.isfinite(results[f"{prefix}_{row}"]), row
+        ratios = [k for k in results if k.startswith(f"{prefix}_default_over")]
+        assert ratios and all(results[k] > 0 for k in ratios)
 
 
 def pipeline(out):

@@ -72,6 +72,35 @@ def test_small_sets_start_no_process():
     assert not started and result["count"] == 3
 
 
+def test_workers_start_only_when_the_timed_rest_wins_back_their_start_up(
+    monkeypatch,
+):
+    """The first items are timed here: with 40 items of ~10 ms each and a
+    2-second start-up nothing starts; with a 1-ms start-up they do, and the
+    figures are the same."""
+    items = _items(20, "has_tf")  # 40 items (boxes and masks)
+    clock = {"now": 0.0}
+
+    def tick():
+        clock["now"] += 0.005  # Two reads per item: 10 ms per item.
+        return clock["now"]
+
+    monkeypatch.setattr(parallel.time, "perf_counter", tick)
+    alone, _ = _score(items, "has_tf", workers=1)
+    small, started = _score(
+        items, "has_tf", workers=2, chunk_size=4, total=40, startup_s=2.0
+    )
+    assert not started and small == alone
+    # 32 items left x 10 ms x (1 - 1/2) = 0.16 s > 2 x 0.001 s: they start.
+    large, started = _score(
+        items, "has_tf", workers=2, chunk_size=4, total=40, startup_s=0.001
+    )
+    assert started and large == alone
+    # Without a size the rule cannot judge: the workers start at once.
+    _, started = _score(items, "has_tf", workers=2, chunk_size=4)
+    assert started
+
+
 def test_a_workers_error_reaches_the_caller():
     items = _items(10, "has_tf")
     bad = np.full((24, 24), np.nan, "f4")
