@@ -27,7 +27,11 @@ train have no localization).
 
 A malformed line, an image listed without a label, a file that is missing
 or does not decode is named, counted and skipped (config "strict": the
-first stops the build), as `ilsvrc_loc` does.
+first stops the build), as `ilsvrc_loc` does; so are an image whose
+`image_sizes.txt` line disagrees with the file (swapped width and height
+included: its boxes would be scaled wrongly), an image given two labels or
+two sizes, and a box wholly outside its image or inverted. A box partly
+outside is clipped and counted (`boxes_clipped`).
 """
 
 from __future__ import annotations
@@ -133,6 +137,28 @@ def _ints(values, where, faults, positive=False):
     return numbers
 
 
+# An id whose metadata lines disagree: dropped from every later line too.
+_CONFLICT = object()
+
+
+def _once(table, image_id, value, where, what, faults) -> None:
+    """`table[image_id] = value`, unless an earlier line gave another value:
+    then the image is a fault (a second line must not silently win)."""
+    earlier = table.get(image_id, value)
+    if earlier is _CONFLICT:
+        return
+    if earlier != value:
+        faults.skip(
+            f"conflicting_{what}",
+            where,
+            f"{image_id} has {what[:-1]} {value} here and {earlier} on an "
+            "earlier line",
+        )
+        table[image_id] = _CONFLICT
+        return
+    table[image_id] = value
+
+
 def read_split(folder, faults: Faults) -> SplitRows:
     """Reads one split's metadata folder (bad lines skipped and counted).
 
@@ -153,11 +179,11 @@ def read_split(folder, faults: Faults) -> SplitRows:
     for where, parts in _rows(folder / "class_labels.txt", faults, (2,)):
         label = _ints(parts[1:], where, faults)
         if label is not None:
-            labels[parts[0]] = label[0]
+            _once(labels, parts[0], label[0], where, "labels", faults)
     for where, parts in _rows(folder / "image_sizes.txt", faults, (3,)):
         size = _ints(parts[1:], where, faults, positive=True)
         if size is not None:
-            sizes[parts[0]] = size
+            _once(sizes, parts[0], size, where, "sizes", faults)
     for where, parts in _rows(folder / "localization.txt", faults, (3, 5)):
         if len(parts) == 5:
             box = _ints(parts[1:], where, faults)
@@ -172,6 +198,28 @@ def read_split(folder, faults: Faults) -> SplitRows:
                 ignore[parts[0]] = parts[2]
             masks.setdefault(parts[0], []).append(parts[1])
     return SplitRows(image_ids, labels, sizes, boxes, masks, ignore)
+
+
+def _inside(boxes, size, image_id, faults) -> list:
+    """The corner boxes that overlap the `(width, height)` image: one wholly
+    outside is a fault (it would become a zero-area box); one partly
+    outside is kept (clipped when normalised) and counted."""
+    width, height = size
+    kept = []
+    for box in boxes:
+        x0, y0, x1, y1 = box
+        if x0 >= width or y0 >= height or x1 < 0 or y1 < 0:
+            faults.skip(
+                "boxes_outside_images",
+                image_id,
+                f"box {box} (x0, y0, x1, y1) is outside the {width} x "
+                f"{height} image",
+            )
+            continue
+        if x0 < 0 or y0 < 0 or x1 >= width or y1 >= height:
+            faults.count("boxes_clipped")
+        kept.append(box)
+    return kept
 
 
 class WsolBuilder:
@@ -248,6 +296,10 @@ class WsolBuilder:
         evaluation = split != "train"
         built = 0
         for image_id in rows.image_ids:
+            if rows.labels.get(image_id) is _CONFLICT:
+                continue  # Named when read.
+            if rows.sizes.get(image_id) is _CONFLICT:
+                continue
             if image_id not in rows.labels:
                 faults.skip(
                     "images_without_labels",
@@ -289,6 +341,16 @@ class WsolBuilder:
             return None
         width, height = image.size
         stated = rows.sizes.get(image_id, (width, height))
+        if tuple(stated) != (width, height):
+            swapped = tuple(stated) == (height, width)
+            faults.skip(
+                "size_mismatches",
+                image_id,
+                f"image_sizes.txt states {stated[0]} x {stated[1]} (width x "
+                f"height), the file is {width} x {height}"
+                + (": width and height swapped" if swapped else ""),
+            )
+            return None
         if image.mode != "RGB" or image.format != "JPEG":
             image_field = np.asarray(image.convert("RGB"))
         else:
@@ -308,7 +370,7 @@ class WsolBuilder:
                 return None
             example.update(mask=mask, ignore_mask=ignore)
             return example
-        boxes = rows.boxes.get(image_id, [])
+        boxes = _inside(rows.boxes.get(image_id, []), stated, image_id, faults)
         if evaluation and not boxes:
             faults.skip(
                 "images_without_boxes", image_id, "no box in localization.txt"

@@ -2,6 +2,8 @@
 dummy data (wsolevaluation's layout, `make_wsol_dummy_data.py`)."""
 
 import os
+import re
+import shutil
 
 import numpy as np
 import pytest
@@ -138,3 +140,105 @@ def test_a_manual_dir_without_the_metadata_says_where_it_goes(tmp_path):
                 manual_dir=str(tmp_path)
             )
         )
+
+
+_ALBATROSS = "001.Black_footed_Albatross/Black_Footed_Albatross_0046_18.jpg"
+
+
+def _edited(tmp_path, file, extra_lines=(), replace=None):
+    """wsol_cub's dummy data with its test split's `file` edited."""
+    manual = tmp_path / "manual"
+    shutil.copytree(_dummy("wsol_cub"), manual)
+    path = manual / "metadata" / "CUB" / "test" / file
+    text = path.read_text()
+    if replace:
+        text = text.replace(*replace)
+    path.write_text(text + "".join(f"{line}\n" for line in extra_lines))
+    return manual
+
+
+def _test_split(manual, tmp_path, config="default"):
+    builder = WsolCub(data_dir=str(tmp_path / "data"), config=config)
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(manual))
+    )
+    return {
+        e["image_id"].decode(): e
+        for e in tfds.as_numpy(builder.as_dataset(split="test"))
+    }
+
+
+def test_boxes_outside_the_image_are_named_and_dropped(tmp_path, caplog):
+    """The albatross is 20 x 16: a box right of it and a negative one are
+    faults (they were kept as zero-area boxes); one partly outside is
+    clipped and kept."""
+    manual = _edited(
+        tmp_path,
+        "localization.txt",
+        [
+            f"{_ALBATROSS},30,2,35,10",
+            f"{_ALBATROSS},-9,-9,-2,-2",
+            f"{_ALBATROSS},10,10,25,20",
+        ],
+    )
+    # absl's logger too: an app run in this process may have raised its level.
+    with caplog.at_level("INFO"), caplog.at_level("INFO", logger="absl"):
+        examples = _test_split(manual, tmp_path)
+    boxes = examples[_ALBATROSS]["wsol_boxes"].tolist()
+    assert boxes == [[4, 2, 15, 13], [10, 10, 25, 20]]
+    np.testing.assert_allclose(
+        examples[_ALBATROSS]["objects"]["bbox"][1], [10 / 16, 0.5, 1.0, 1.0]
+    )
+    assert "box (30, 2, 35, 10) (x0, y0, x1, y1) is outside the 20 x 16" in (
+        caplog.text
+    )
+    assert "box (-9, -9, -2, -2)" in caplog.text
+    assert "boxes_clipped 1" in caplog.text
+    assert "boxes_outside_images 2" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "file, replace, extra, reason",
+    [
+        (
+            "image_sizes.txt",
+            (f"{_ALBATROSS},20,16", f"{_ALBATROSS},16,20"),
+            (),
+            "states 16 x 20 .* the file is 20 x 16: width and height swapped",
+        ),
+        (
+            "image_sizes.txt",
+            (f"{_ALBATROSS},20,16", f"{_ALBATROSS},40,32"),
+            (),
+            "states 40 x 32 .* the file is 20 x 16$",
+        ),
+        (
+            "class_labels.txt",
+            None,
+            (f"{_ALBATROSS},5",),
+            "has label 5 here and 0 on an earlier line",
+        ),
+        (
+            "image_sizes.txt",
+            None,
+            (f"{_ALBATROSS},21,16",),
+            r"has size \(21, 16\) here and \(20, 16\) on an earlier line",
+        ),
+    ],
+    ids=["sizes_swapped", "sizes_differ", "second_label", "second_size"],
+)
+def test_an_image_whose_metadata_disagrees_is_named_and_skipped(
+    tmp_path, caplog, file, replace, extra, reason
+):
+    manual = _edited(tmp_path, file, extra, replace)
+    with caplog.at_level("WARNING"):
+        examples = _test_split(manual, tmp_path)
+    assert _ALBATROSS not in examples and len(examples) == 1
+    assert re.search(reason, caplog.text, re.M), caplog.text
+    # "strict" stops at it (the train split, the dummy's own bad lines
+    # replaced by the edited test split's).
+    metadata = manual / "metadata" / "CUB"
+    shutil.rmtree(metadata / "train")
+    shutil.copytree(metadata / "test", metadata / "train")
+    with pytest.raises(ValueError, match=reason.rstrip("$")):
+        _test_split(manual, tmp_path / "strict", config="strict")
