@@ -98,16 +98,39 @@ def npy_loader(path) -> Callable[[], np.ndarray]:
     return load
 
 
+# Steps by which per-stream files of one video may differ (optical flow
+# needs frame pairs: some extractions give one flow snippet less); beyond
+# it the streams are not of the same video or extraction.
+STREAM_SLACK = 1
+
+
+def join_streams(parts, names) -> np.ndarray:
+    """Joins per-stream `[T_i, D_i]` features along D, cut to the shorter
+    T when the streams differ by at most `STREAM_SLACK` steps.
+
+    Raises:
+      ValueError: lengths further apart, naming each stream's file and T.
+    """
+    lengths = [len(p) for p in parts]
+    if max(lengths) - min(lengths) > STREAM_SLACK:
+        raise ValueError(
+            "Expected the streams of one video to have the same length (at "
+            f"most {STREAM_SLACK} step apart). Received: "
+            + ", ".join(f"{n}: T = {t}" for n, t in zip(names, lengths))
+        )
+    steps = min(lengths)
+    return np.concatenate([p[:steps] for p in parts], 1).astype(np.float32)
+
+
 def joined_loader(*paths) -> Callable[[], np.ndarray]:
-    """Loads per-stream files and joins them along D (cut to the shorter T)."""
+    """Loads per-stream files and joins them along D (`join_streams`)."""
 
     def load():
         parts = []
         for path in paths:
             with path.open("rb") as f:
                 parts.append(np.load(f))
-        steps = min(len(p) for p in parts)
-        return np.concatenate([p[:steps] for p in parts], 1).astype(np.float32)
+        return join_streams(parts, [os.fspath(p) for p in paths])
 
     return load
 
@@ -344,6 +367,17 @@ def examples(
                 f"Expected at least one feature step for {video.name}. "
                 f"Received: shape {features.shape}"
             )
+        finite = np.isfinite(features)
+        if not finite.all():
+            rows = np.flatnonzero(~finite.all(axis=1))
+            raise ValueError(
+                f"Expected finite features for {video.name} ({dataset}, "
+                f"layout {layout}). Received: {int((~finite).sum())} NaN or "
+                f"infinite values in {len(rows)} of {len(features)} steps, "
+                f"the first at step {int(rows[0])}: the file is damaged or "
+                "was written from a failed extraction."
+            )
+        _check_segments(video, dataset)
         try:
             check_length(video, len(features), layout)
         except ValueError as error:
@@ -388,6 +422,25 @@ def examples(
         len(kept),
         len(skipped),
     )
+
+
+def _check_segments(video: Video, dataset: str) -> None:
+    """Refuses an annotated segment that ends before it starts or starts
+    before the video (they were stored as they came)."""
+    for start, end, label in video.segments or []:
+        if not (np.isfinite(start) and np.isfinite(end)):
+            problem = "is not finite"
+        elif start < 0:
+            problem = "starts before the video (start < 0)"
+        elif end < start:
+            problem = "ends before it starts (end < start)"
+        else:
+            continue
+        raise ValueError(
+            f"Expected segments within {video.name} ({dataset}). Received: "
+            f"{label} [{start}, {end}] s {problem}: check the annotation "
+            "file."
+        )
 
 
 def check_length(video: Video, steps: int, layout: str) -> None:

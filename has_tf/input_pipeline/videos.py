@@ -32,8 +32,30 @@ def feature_mean(dataset: tf.data.Dataset) -> np.ndarray:
 
     The hidden segments' fill (the paper's dataset-mean feature), from
     `has_tf.channel_moments` over the examples' "features".
+
+    Raises:
+      ValueError: the mean is not finite, naming the videos whose features
+        hold NaN or infinite values (at most five; the builders refuse such
+        features since 0.4: a dataset built before needs building again).
     """
-    return channel_moments(dataset, key="features").mean.astype(np.float32)
+    mean = channel_moments(dataset, key="features").mean.astype(np.float32)
+    if np.isfinite(mean).all():
+        return mean
+    bad = dataset.filter(
+        lambda e: tf.logical_not(
+            tf.reduce_all(tf.math.is_finite(e["features"]))
+        )
+    )
+    named = [
+        e["video"].decode() if "video" in e else "(unnamed)"
+        for e in bad.take(5).as_numpy_iterator()
+    ]
+    raise ValueError(
+        "The training split's mean feature (the hiding fill) is not finite: "
+        f"NaN or infinite features in {', '.join(named) or 'its videos'}. "
+        "Rebuild the dataset from the downloaded files (python -m "
+        "has_tf.datasets ...): its builder names the video and file."
+    )
 
 
 SAMPLINGS = vocabulary.VIDEO_SAMPLINGS

@@ -231,3 +231,58 @@ def test_a_pickled_bundle_is_read_only_on_the_users_word(tmp_path, run_app):
     done = run_app(*command, "--allow_pickle")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "{'validation': 2, 'test': 2}" in done.stdout
+
+
+_VIDEO = "video_validation_0000051"
+
+
+def _basnet_file(root, stream):
+    return root / "features" / "train" / stream / f"{_VIDEO}.npy"
+
+
+def test_nan_features_stop_the_build_naming_the_video(tmp_path):
+    root = fx.write("basnet", tmp_path / "manual")
+    rgb = np.load(_basnet_file(root, "rgb"))
+    rgb[7, 3] = np.nan
+    rgb[9, 0] = np.inf
+    np.save(_basnet_file(root, "rgb"), rgb)
+    with pytest.raises(ValueError, match="NaN or infinite") as error:
+        _load(tmp_path)
+    message = str(error.value)
+    assert _VIDEO in message and "layout basnet" in message
+    assert "2 NaN or infinite values in 2 of 50 steps, the first at step 7" in (
+        message
+    )
+
+
+def test_streams_of_different_lengths_are_refused_naming_both(tmp_path):
+    for manual, cut in (("one", 1), ("five", 5)):
+        root = fx.write("basnet", tmp_path / manual)
+        flow = np.load(_basnet_file(root, "flow"))
+        np.save(_basnet_file(root, "flow"), flow[:-cut])
+    # One step apart (optical flow's usual): cut to the shorter.
+    videos, _ = _load(tmp_path, manual="one")
+    assert videos[_VIDEO]["features"].shape == (49, 2048)
+    with pytest.raises(ValueError, match="same length") as error:
+        _load(tmp_path, manual="five")
+    message = str(error.value)
+    assert f"rgb/{_VIDEO}.npy: T = 50" in message
+    assert f"flow/{_VIDEO}.npy: T = 45" in message
+
+
+@pytest.mark.parametrize(
+    "segment, problem",
+    [([3.5, 1.0], "ends before it starts"), ([-2.0, 1.0], "starts before")],
+)
+def test_reversed_or_negative_segments_are_refused(tmp_path, segment, problem):
+    import json
+
+    root = fx.write("basnet", tmp_path / "manual")
+    gt = json.loads((root / "gt.json").read_text())
+    gt["database"][_VIDEO]["annotations"][0]["segment"] = [
+        str(v) for v in segment
+    ]
+    (root / "gt.json").write_text(json.dumps(gt))
+    with pytest.raises(ValueError, match=problem) as error:
+        _load(tmp_path)
+    assert _VIDEO in str(error.value) and "HighJump" in str(error.value)

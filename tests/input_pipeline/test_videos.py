@@ -1,6 +1,7 @@
 """Temporal pipelines: resampling, segment hiding with the mean feature."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from has_tf.input_pipeline import videos as tp
@@ -54,6 +55,22 @@ def _videos(lengths, dim=3):
 def test_feature_mean():
     mean = tp.feature_mean(_videos([2, 4], dim=1))
     np.testing.assert_allclose(mean, [(1 + 2 + 1 + 2 + 3 + 4) / 6])
+
+
+def test_a_non_finite_mean_names_the_videos():
+    """A dataset built before the builders refused NaN features: training
+    stopped at the fill ("Expected a finite `fill_value`"), naming no
+    video."""
+
+    def poison(example):
+        bad = tf.equal(example["video"], "v1")
+        features = tf.where(bad, np.nan, example["features"])
+        return {**example, "features": features}
+
+    data = _videos([2, 4, 3]).map(poison)
+    with pytest.raises(ValueError, match="not finite: NaN or infinite") as e:
+        tp.feature_mean(data)
+    assert "features in v1." in str(e.value)
 
 
 def test_eval_pipeline_resamples_without_hiding():

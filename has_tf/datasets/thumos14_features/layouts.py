@@ -315,8 +315,7 @@ def _npz(*paths) -> Callable[[], np.ndarray]:
             if feature.ndim == 3:
                 feature = feature.mean(0)
             parts.append(feature)
-        steps = min(len(p) for p in parts)
-        return np.concatenate([p[:steps] for p in parts], 1)
+        return bundles.join_streams(parts, [os.fspath(p) for p in paths])
 
     return load
 
