@@ -393,6 +393,11 @@ def _fit(config: TrainConfig, run: _Run, out_dir: str) -> _Fitted:
     counter = StepCounter()
     callbacks = [
         backup,
+        *(
+            [data_service.StallWatch(config.data_service)]
+            if config.data_service
+            else []
+        ),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard")),
         *run.callbacks,

@@ -2,6 +2,7 @@
 
 import json
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -190,3 +191,97 @@ def test_a_port_that_is_no_dispatcher_fails_the_probe():
         data_service.wait_for_dispatcher(address, timeout_s=5)  # Passes.
         with pytest.raises(ConnectionError, match=address):
             data_service.probe(address, timeout_s=10)
+
+
+def test_a_stall_ends_the_process_naming_what_died(capsys):
+    """No batch for `timeout_s`: the watch says whether the dispatcher
+    still answers and ends the process (here a recorded call)."""
+    exits = []
+    nobody = f"grpc://localhost:{_free_port()}"
+    watch = data_service.StallWatch(nobody, timeout_s=0.3, exit=exits.append)
+    watch.on_train_batch_end(0)
+    watch._thread.join(timeout=10)
+    assert exits == [1]
+    err = capsys.readouterr().err
+    assert (
+        f"No batch from the tf.data service at --data_service={nobody}" in err
+    )
+    assert "no longer answers" in err and "resumes the run" in err
+    with socket.socket() as listening:
+        listening.bind(("localhost", 0))
+        listening.listen()
+        address = f"grpc://localhost:{listening.getsockname()[1]}"
+        assert "still answers, so no worker delivers" in (
+            data_service.stall_message(address, 5)
+        )
+    # Batches that keep coming keep it quiet; the end of training stops it.
+    exits.clear()
+    watch = data_service.StallWatch(nobody, timeout_s=0.5, exit=exits.append)
+    for batch in range(8):
+        watch.on_train_batch_end(batch)
+        time.sleep(0.1)
+    watch.on_train_end()
+    watch._thread.join(timeout=10)
+    assert exits == []
+
+
+def test_a_bad_timeout_is_named(monkeypatch):
+    monkeypatch.setenv("HAS_TF_DATA_SERVICE_TIMEOUT_S", "soon")
+    with pytest.raises(
+        ValueError, match="HAS_TF_DATA_SERVICE_TIMEOUT_S.*'soon'"
+    ):
+        data_service.StallWatch("grpc://localhost:5050")
+
+
+@pytest.mark.slow
+def test_training_stops_when_its_only_worker_dies(tmp_path):
+    """The audit's hang: the trainer waited without a word for ever."""
+    port = _free_port()
+    address = f"grpc://localhost:{port}"
+    command = ["-m", "has_tf.data_service"]
+    dispatcher = app_server.start(
+        [*command, "--role=dispatcher", f"--port={port}"]
+    )
+    servers = [dispatcher]
+    try:
+        data_service.wait_for_dispatcher(address, timeout_s=60)
+        worker = app_server.start(
+            [*command, "--role=worker", f"--dispatcher={address}"]
+        )
+        servers.append(worker)
+        run = tmp_path / "run"
+        trainer = app_server.start(
+            [
+                "-m",
+                "has_tf.train",
+                "--dataset=synthetic_parts/tiny",
+                f"--data_dir={tmp_path / 'data'}",
+                f"--model_dir={run}",
+                "--image_size=24",
+                "--resize_size=28",
+                "--patch_sizes=",
+                "--batch_size=2",
+                "--epochs=1",
+                "--steps_per_epoch=100000",
+                "--checkpoint_steps=5",
+                "--tensorboard_images=0",
+                f"--data_service={address}",
+            ],
+            env={"HAS_TF_DATA_SERVICE_TIMEOUT_S": "3"},
+        )
+        servers.append(trainer)
+        deadline = time.time() + 120
+        while not list((run / "backup").glob("ckpt-*")):
+            assert trainer.poll() is None, trainer.stderr[-2000:]
+            assert time.time() < deadline
+            time.sleep(0.2)
+        worker.kill()
+        worker.wait()
+        assert trainer.wait(timeout=120) == 1
+        assert "still answers, so no worker delivers" in trainer.stderr
+        assert list((run / "backup").glob("ckpt-*"))  # Kept for a restart.
+    finally:
+        for server in servers:
+            if server.poll() is None:
+                server.kill()
+                server.wait()

@@ -35,7 +35,12 @@ the trainer takes batches from whichever worker has one ready.
 
 `--data_service` is checked before training: it must read
 `grpc://host:port`, and a dispatcher must accept a connection there within
-`DISPATCHER_TIMEOUT_S` seconds.
+`DISPATCHER_TIMEOUT_S` seconds. During training, `StallWatch` ends the
+process (exit status 1, naming the address and whether the dispatcher
+still answers) when no batch has come for `STALL_TIMEOUT_S` seconds
+(`HAS_TF_DATA_SERVICE_TIMEOUT_S`, default 300): tf.data service itself
+waits without end for a dispatcher or a worker that died. The run keeps
+its last checkpoint; the same command resumes it once the cluster is up.
 """
 
 from __future__ import annotations
@@ -44,8 +49,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
+import keras
 import tensorflow as tf
 
 from has_tf import _checks
@@ -54,6 +61,8 @@ __all__ = [
     "DISPATCHER_TIMEOUT_S",
     "PROBE_TIMEOUT_S",
     "ROLES",
+    "STALL_TIMEOUT_S",
+    "StallWatch",
     "distribute",
     "parse_address",
     "probe",
@@ -159,6 +168,100 @@ def probe(address: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
             f"The tf.data service at --data_service={address} failed a "
             f"one-element probe: {last[:300]}"
         )
+
+
+STALL_TIMEOUT_S = 300.0
+
+
+def _stall_timeout() -> float:
+    value = os.environ.get(
+        "HAS_TF_DATA_SERVICE_TIMEOUT_S", f"{STALL_TIMEOUT_S:g}"
+    )
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise ValueError(
+            "Expected HAS_TF_DATA_SERVICE_TIMEOUT_S to be a number of "
+            f"seconds > 0. Received: {value!r}"
+        )
+    return seconds
+
+
+def stall_message(address: str, seconds: float) -> str:
+    """Why training stopped: the dispatcher is gone, or no worker delivers."""
+    host, port = parse_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=5.0):
+            answers = True
+    except OSError:
+        answers = False
+    cause = (
+        f"its dispatcher at {host}:{port} still answers, so no worker "
+        "delivers (a worker died or hangs; start one with `python -m "
+        f"has_tf.data_service --role=worker --dispatcher={address}`)"
+        if answers
+        else f"its dispatcher at {host}:{port} no longer answers (start it "
+        "again with the same --port, and the workers)"
+    )
+    return (
+        f"No batch from the tf.data service at --data_service={address} for "
+        f"{seconds:g} s: {cause}. Training stopped; its last checkpoint is "
+        "kept, and the same command resumes the run "
+        "(HAS_TF_DATA_SERVICE_TIMEOUT_S sets the wait)."
+    )
+
+
+class StallWatch(keras.callbacks.Callback):
+    """Ends a training process whose tf.data service stopped delivering.
+
+    After the first batch, a thread checks that batches keep coming; when
+    none has for `timeout_s` seconds it writes `stall_message` to stderr
+    and ends the process with status 1 (`exit`, default `os._exit`: the
+    main thread is blocked inside TensorFlow, waiting for the service).
+    Checkpoints are atomic, so nothing written is lost.
+
+    Args:
+      address: the `--data_service` address.
+      timeout_s: seconds without a batch; None: `HAS_TF_DATA_SERVICE_TIMEOUT_S`
+        (default 300).
+      exit: called with 1 to end the process (tests pass their own).
+    """
+
+    def __init__(self, address: str, timeout_s=None, exit=os._exit):
+        super().__init__()
+        parse_address(address)
+        self.address = address
+        self.timeout_s = _stall_timeout() if timeout_s is None else timeout_s
+        self._exit = exit
+        self._last = None
+        self._stop = threading.Event()
+        self._thread = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._last = time.monotonic()
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._watch,
+                name="has_tf-data-service-watch",
+                daemon=True,
+            )
+            self._thread.start()
+
+    def _watch(self):
+        period = min(5.0, self.timeout_s / 4)
+        while not self._stop.wait(period):
+            waited = time.monotonic() - self._last
+            if waited > self.timeout_s:
+                message = stall_message(self.address, self.timeout_s)
+                print(f"has_tf.train: error: {message}", file=sys.stderr)
+                sys.stderr.flush()
+                self._exit(1)
+                return
+
+    def on_train_end(self, logs=None):
+        self._stop.set()
 
 
 def distribute(dataset: tf.data.Dataset, address: str) -> tf.data.Dataset:
