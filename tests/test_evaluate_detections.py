@@ -201,3 +201,114 @@ def test_detections_of_videos_the_ground_truth_lacks_are_counted_or_refused(
     )
     assert result["videos_without_ground_truth"] == 1
     assert result["map"]["0.5"] > 0
+
+
+# Malformed inputs, each refused naming its file (and line, video or
+# detection): before 0.4 all 20 raised KeyError, AttributeError, TypeError
+# or a ValueError that did not start with the file's name.
+_DETECTIONS = "{'label': name, 'score': number, 'segment': [start, end]}"
+_BAD_JSON = {
+    "no_results": ({"version": 1}, "expected ActivityNet results"),
+    "results_list": ({"results": []}, "expected ActivityNet results"),
+    "item_without_segment": (
+        {"results": {"v1": [{"label": "A", "score": 1}]}},
+        "video 'v1' detection 0: expected",
+    ),
+    "segment_of_3": (
+        {"results": {"v1": [{"label": "A", "score": 1, "segment": [1, 2, 3]}]}},
+        r"with a \[start, end\] segment",
+    ),
+    "score_a_word": (
+        {"results": {"v1": [{"label": "A", "score": "x", "segment": [1, 2]}]}},
+        r"\(finite numbers\)",
+    ),
+    "items_not_a_list": (
+        {"results": {"v1": {"label": "A"}}},
+        "video 'v1': expected a list of detections",
+    ),
+    "segment_a_string": (
+        {"results": {"v1": [{"label": "A", "score": 1, "segment": "1-2"}]}},
+        r"with a \[start, end\] segment",
+    ),
+    "nan_score": (
+        {
+            "results": {
+                "v1": [{"label": "A", "score": "NaN", "segment": [1, 2]}]
+            }
+        },
+        r"\(finite numbers\)",
+    ),
+    "reversed": (
+        {"results": {"v1": [{"label": "A", "score": 1, "segment": [3, 1]}]}},
+        "detection 0: expected start <= end",
+    ),
+}
+_BAD_KIT_LINES = {
+    "start_a_word": ("video_test_0000004 abc 2 7 0.5", ":1: expected"),
+    "score_a_word": ("video_test_0000004 1 2 7 high", ":1: expected"),
+    "class_102": ("video_test_0000004 1 2 102 0.5", ":1: Expected a THUMOS14"),
+    "class_1": ("video_test_0000004 1 2 1 0.5", ":1: Expected a THUMOS14"),
+    "nan_start": ("video_test_0000004 nan 2 7 0.5", ":1: expected"),
+    "reversed": ("video_test_0000004 3 2 7 0.5", ":1: expected start <= end"),
+}
+_BAD_GROUND_TRUTH = {
+    "database_a_list": ({"database": []}, "'database' to map videos"),
+    "entry_a_string": ({"database": {"v1": "x"}}, "video 'v1': expected"),
+    "annotations_not_a_list": (
+        {"database": {"v1": {"subset": "validation", "annotations": {}}}},
+        "video 'v1': expected",
+    ),
+    "reversed": (
+        {
+            "database": {
+                "v1": {
+                    "subset": "validation",
+                    "annotations": [{"segment": [3, 1], "label": "A"}],
+                }
+            }
+        },
+        "annotation 0: expected start <= end",
+    ),
+    "nan": (
+        {
+            "database": {
+                "v1": {
+                    "subset": "validation",
+                    "annotations": [{"segment": ["nan", 1], "label": "A"}],
+                }
+            }
+        },
+        r"annotation 0: .*\(finite numbers\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_JSON))
+def test_malformed_results_json_is_named(tmp_path, case):
+    content, reason = _BAD_JSON[case]
+    gt = _ground_truth_json(tmp_path / "gt.json", [("v1", 1, 2, 0)], ["A"])
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(ValueError, match=reason) as error:
+        evaluate_detections.score(str(path), gt, "activitynet")
+    assert str(error.value).startswith(str(path))
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_KIT_LINES))
+def test_malformed_kit_lines_are_named_with_their_line(tmp_path, case):
+    line, reason = _BAD_KIT_LINES[case]
+    path = tmp_path / "detections.txt"
+    path.write_text(line + "\n")
+    with pytest.raises(ValueError, match=reason) as error:
+        detection_files.read_thumos_detections(str(path))
+    assert str(error.value).startswith(f"{path}:1:")
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_GROUND_TRUTH))
+def test_malformed_ground_truth_json_is_named(tmp_path, case):
+    content, reason = _BAD_GROUND_TRUTH[case]
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(ValueError, match=reason) as error:
+        detection_files.read_activitynet_ground_truth(str(path))
+    assert str(error.value).startswith(str(path))

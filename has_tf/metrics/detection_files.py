@@ -20,6 +20,7 @@ Formats:
 from __future__ import annotations
 
 import json
+import math
 
 # The 20 THUMOS14 detection classes and their ids in the 101-class list.
 THUMOS14_CLASSES = (
@@ -241,32 +242,69 @@ def write_thumos_detections(
     return path
 
 
+def _numbers(values, where: str, form: str) -> tuple:
+    """`values` as finite floats, or a ValueError naming `where`."""
+    try:
+        numbers = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        numbers = (float("nan"),)
+    if not all(math.isfinite(n) for n in numbers):
+        raise ValueError(
+            f"{where}: expected {form} (finite numbers). Received: "
+            f"{list(values)!r}"
+        )
+    return numbers
+
+
+def _segment(values, where: str, form: str) -> tuple:
+    """`(start, end)` seconds, finite, start <= end, or a ValueError
+    naming `where`."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        values = [values]
+    if len(values) != 2:
+        raise ValueError(
+            f"{where}: expected {form} with a [start, end] segment. "
+            f"Received: {values!r}"
+        )
+    start, end = _numbers(values, where, form)
+    if start > end:
+        raise ValueError(
+            f"{where}: expected start <= end. Received: [{start}, {end}]"
+        )
+    return start, end
+
+
 def read_thumos_detections(path: str) -> list:
-    """Reads the kit's detection lines into rows (class ids -> 0..19)."""
+    """Reads the kit's detection lines into rows (class ids -> 0..19).
+
+    Raises:
+      ValueError: a malformed line, naming `path:line`: not five fields,
+        times or score not finite numbers, start > end, a class id that is
+        not a whole number or not one of THUMOS14's 20.
+    """
     rows = []
     with open(path) as f:
         text = f.read()
     form = "video start end class-id score"
     for number, fields in parse_rows(text, path, 5, form, exact=True):
         video, start, end, class_id, score = fields
+        where = f"{path}:{number}"
+        start, end = _segment((start, end), where, f"'{form}'")
+        (score,) = _numbers((score,), where, f"'{form}'")
         try:
             whole = float(class_id)
         except ValueError:
             whole = float("nan")
         if not whole.is_integer():
             raise ValueError(
-                f"{path}:{number}: expected a whole class id (the kit's "
+                f"{where}: expected a whole class id (the kit's "
                 f"1-101). Received: {class_id!r}"
             )
-        rows.append(
-            (
-                video,
-                float(start),
-                float(end),
-                class_index_of_id(int(whole)),
-                float(score),
-            )
-        )
+        try:
+            index = class_index_of_id(int(whole))
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+        rows.append((video, start, end, index, score))
     return rows
 
 
@@ -322,31 +360,61 @@ def write_activitynet_json(
     return path
 
 
+_DETECTION = "{'label': name, 'score': number, 'segment': [start, end]}"
+
+
 def read_activitynet_json(path: str, class_names=THUMOS14_CLASSES) -> list:
     """Reads ActivityNet-style JSON results into detection rows, video by
     video in the file's order, as ActivityNet's evaluator reads them (the
-    order that decides how it ranks tied scores)."""
+    order that decides how it ranks tied scores).
+
+    Raises:
+      ValueError: not `{"results": {video: [detection, ...]}}`, or a
+        detection that is not `_DETECTION` with finite numbers and start <=
+        end, or of an unknown label (naming the file, video and detection).
+    """
     index_of = {name: index for index, name in enumerate(class_names)}
     with open(path) as f:
-        results = json.load(f)["results"]
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not JSON ({error}).") from None
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, dict):
+        raise ValueError(
+            f"{path}: expected ActivityNet results, a JSON object with "
+            f"'results': {{video: [detections]}}. Received: {_kind(data)}"
+            + (
+                f", 'results' {_kind(results)}"
+                if isinstance(data, dict)
+                else ""
+            )
+        )
     rows = []
     for video, items in results.items():
-        for item in items:
+        if not isinstance(items, list):
+            raise ValueError(
+                f"{path}: video {video!r}: expected a list of detections. "
+                f"Received: {_kind(items)}"
+            )
+        for number, item in enumerate(items):
+            where = f"{path}: video {video!r} detection {number}"
+            if not isinstance(item, dict) or not {
+                "label",
+                "score",
+                "segment",
+            } <= set(item):
+                raise ValueError(
+                    f"{where}: expected {_DETECTION}. Received: {item!r}"
+                )
             if item["label"] not in index_of:
                 raise ValueError(
-                    f"{path}: unknown label {item['label']!r} in video "
-                    f"{video!r}; expected one of {list(class_names)}"
+                    f"{where}: unknown label {item['label']!r}; expected one "
+                    f"of {list(class_names)}"
                 )
-            start, end = item["segment"]
-            rows.append(
-                (
-                    video,
-                    float(start),
-                    float(end),
-                    index_of[item["label"]],
-                    float(item["score"]),
-                )
-            )
+            start, end = _segment(item["segment"], where, _DETECTION)
+            (score,) = _numbers((item["score"],), where, _DETECTION)
+            rows.append((video, start, end, index_of[item["label"]], score))
     return rows
 
 
@@ -383,20 +451,32 @@ def read_activitynet_ground_truth(path: str, subset: str = "validation"):
             f"{path}: expected ActivityNet ground truth, a JSON object with "
             f"a 'database'. Received: {_kind(data)}"
         )
+    if not isinstance(data["database"], dict):
+        raise ValueError(
+            f"{path}: expected 'database' to map videos to their entries. "
+            f"Received: {_kind(data['database'])}"
+        )
     rows, names = [], {}
+    form = "{'segment': [start, end], 'label': name}"
     for video, entry in data["database"].items():
+        annotations = (
+            entry.get("annotations", []) if isinstance(entry, dict) else None
+        )
+        if not isinstance(annotations, list):
+            raise ValueError(
+                f"{path}: video {video!r}: expected {{'subset': ..., "
+                f"'annotations': [...]}}. Received: {entry!r}"[:300]
+            )
         if subset and entry.get("subset") != subset:
             continue
-        for number, ann in enumerate(entry.get("annotations", [])):
-            try:
-                start, end = (float(t) for t in ann["segment"])
-                label = ann["label"]
-            except (KeyError, TypeError, ValueError):
-                raise ValueError(
-                    f"{path}: video {video!r} annotation {number}: expected "
-                    f"{{'segment': [start, end], 'label': name}}. Received: "
-                    f"{ann!r}"
-                ) from None
+        for number, ann in enumerate(annotations):
+            where = f"{path}: video {video!r} annotation {number}"
+            if not isinstance(ann, dict) or not {"segment", "label"} <= set(
+                ann
+            ):
+                raise ValueError(f"{where}: expected {form}. Received: {ann!r}")
+            start, end = _segment(ann["segment"], where, form)
+            label = ann["label"]
             index = names.setdefault(label, len(names))
             rows.append((video, start, end, index))
     if not rows:
