@@ -8,6 +8,7 @@ tensors (dtype, rank) stay with the TensorFlow code that owns them.
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import numpy as np
@@ -149,3 +150,41 @@ def grpc_address(address, name: str) -> tuple[str, int]:
             f"service dispatcher). Received: --{name}={address!r}"
         )
     return match["host"].strip("[]"), port
+
+
+@contextlib.contextmanager
+def json_record(path, what: str):
+    """Reading a JSON record `what` (e.g. "the JSON python -m has_tf.seeds
+    writes") from `path`: within it, an error its structure causes (a
+    missing key, a wrong type, a value that is no number) becomes a
+    `ValueError` naming `path`, what it should be and the fault. An error
+    that already names `path` passes as it is."""
+    try:
+        yield
+    except (
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        ValueError,
+    ) as error:
+        text = str(error)
+        if isinstance(error, ValueError) and text.startswith(str(path)):
+            raise
+        fault = (
+            f"no {text} field"
+            if isinstance(error, KeyError)
+            else f"{type(error).__name__}: {text}"
+        )
+        raise ValueError(f"{path}: expected {what} ({fault}).") from None
+
+
+def of_type(value, kind, what: str):
+    """`value` if it is a `kind`, else a TypeError naming `what` (for
+    `json_record`)."""
+    if not isinstance(value, kind):
+        names = getattr(kind, "__name__", None) or " or ".join(
+            k.__name__ for k in kind
+        )
+        raise TypeError(f"{what} is a {type(value).__name__}, not a {names}")
+    return value

@@ -22,6 +22,7 @@ import sys
 
 from absl import flags
 
+from has_tf import _checks
 from has_tf import _cli
 from has_tf import config as config_lib
 from has_tf import tasks
@@ -177,16 +178,18 @@ def compare(model_dirs) -> str:
     """
     columns = []
     for model_dir in model_dirs:
+        path = os.path.join(model_dir, "eval", "metrics.json")
         try:
             result = tasks.read_metrics(model_dir)
         except json.JSONDecodeError as error:
-            raise ValueError(
-                f"Unreadable {os.path.join(model_dir, 'eval', 'metrics.json')}"
-                f": {error}"
-            ) from None
-        _check_scored(model_dir, result)
-        figures = tasks.for_result(result).figures(result)
-        columns.append({**figures, "count": result["count"]})
+            raise ValueError(f"Unreadable {path}: {error}") from None
+        with _checks.json_record(
+            path, "the metrics.json python -m has_tf.evaluate writes"
+        ):
+            _checks.of_type(result, dict, "the file")
+            _check_scored(model_dir, result)
+            figures = tasks.for_result(result).figures(result)
+            columns.append({**figures, "count": result["count"]})
     rows = list(dict.fromkeys(key for column in columns for key in column))
     width = max(14, *(len(d) for d in model_dirs))
     label = max(16, *(len(r) + 2 for r in rows))

@@ -53,6 +53,7 @@ import sys
 import numpy as np
 from absl import flags
 
+from has_tf import _checks
 from has_tf import _cli
 from has_tf import _progress
 from has_tf import config as config_lib
@@ -346,8 +347,13 @@ def run(
     with run_dir.RunLock(search_dir):
         report = {**identity, "results": [], "chosen": None, "test": None}
         if os.path.exists(path):
-            with open(path) as f:
-                earlier = json.load(f)
+            with open(path) as f, _checks.json_record(path, "a search.json"):
+                earlier = _checks.of_type(json.load(f), dict, "the file")
+                for row in _checks.of_type(
+                    earlier["results"], list, "'results'"
+                ):
+                    _checks.of_type(row, dict, "a result")["status"]
+                    row["trial"]
             differ = [k for k in identity if earlier.get(k) != identity[k]]
             if differ:
                 raise ValueError(

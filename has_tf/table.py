@@ -25,6 +25,7 @@ import re
 import numpy as np
 from absl import flags
 
+from has_tf import _checks
 from has_tf import _cli
 
 _SEEDS = flags.DEFINE_list(
@@ -72,14 +73,34 @@ def _method(info: dict) -> str:
     return "?"  # Runs from before --method.
 
 
+_SEEDS_JSON = (
+    "the JSON python -m has_tf.seeds writes, {flagfile: {'runs': [{'seed', "
+    "'model_dir', figures...}]}}"
+)
+_SEARCH_JSON = "the search.json python -m has_tf.search writes"
+
+
 def seeds_rows(path: str) -> list[dict]:
     """One row per flagfile of a seeds JSON: means and standard deviations
-    (over the runs that finished) of every figure."""
-    with open(path) as f:
-        report = json.load(f)
+    (over the runs that finished) of every figure.
+
+    Raises:
+      ValueError: not JSON, or not a seeds JSON (naming the file and the
+        field at fault).
+    """
+    with open(path) as f, _checks.json_record(path, _SEEDS_JSON):
+        return _seeds_rows(json.load(f))
+
+
+def _seeds_rows(report) -> list[dict]:
     rows = []
-    for flagfile, entry in report.items():
-        done = [r for r in entry["runs"] if "error" not in r]
+    for flagfile, entry in _checks.of_type(report, dict, "the file").items():
+        runs = _checks.of_type(
+            _checks.of_type(entry, dict, flagfile)["runs"], list, "'runs'"
+        )
+        for run in runs:
+            _checks.of_type(run, dict, "a run")
+        done = [r for r in runs if "error" not in r]
         info = _run_info(done[0]["model_dir"]) if done else {}
         figures = {}
         for key in done[0] if done else ():
@@ -103,10 +124,14 @@ def seeds_rows(path: str) -> list[dict]:
 def search_rows(directory: str) -> list[dict]:
     """The row of one search: its chosen trial's test figures."""
     path = os.path.join(directory, "search.json")
-    with open(path) as f:
-        report = json.load(f)
-    if not report.get("test"):
-        raise ValueError(f"{path}: the search has no test figures yet.")
+    with open(path) as f, _checks.json_record(path, _SEARCH_JSON):
+        report = _checks.of_type(json.load(f), dict, "the file")
+        if not report.get("test"):
+            raise ValueError(f"{path}: the search has no test figures yet.")
+        return _search_row(report)
+
+
+def _search_row(report) -> list[dict]:
     info = _run_info(report["chosen"]["model_dir"])
     return [
         {

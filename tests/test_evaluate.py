@@ -203,3 +203,23 @@ def test_a_run_of_version_0_2_float_input_still_evaluates(
         assert results[0][key] == results[1][key], key
     assert results[0]["count"] == 6
     assert os.path.exists(os.path.join(twin, "eval", "overlay_000.png"))
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        [1],
+        {"count": 1},
+        {"task": "image_localization", "count": 1},
+        {"task": "no_such_task", "count": 1},
+        {"task": "action_localization", "map": {}},
+    ],
+    ids=["a_list", "no_task", "no_figures", "unknown_task", "no_count"],
+)
+def test_compare_names_a_malformed_metrics_json(tmp_path, metrics):
+    (tmp_path / "eval").mkdir()
+    path = tmp_path / "eval" / "metrics.json"
+    path.write_text(json.dumps(metrics))
+    with pytest.raises(ValueError, match="expected the metrics.json") as e:
+        evaluate.compare([str(tmp_path)])
+    assert str(e.value).startswith(str(path))

@@ -215,3 +215,18 @@ def test_a_failed_trial_stops_the_choice_and_is_retried(tmp_path, monkeypatch):
         "trial_001",
     ]
     assert report["chosen"] is not None and report["test"] is not None
+
+
+@pytest.mark.parametrize(
+    "record",
+    [[1], {"results": {}}, {"results": ["x"]}, {"results": [{"trial": 0}]}],
+    ids=["a_list", "results_an_object", "result_a_string", "no_status"],
+)
+def test_a_malformed_search_json_is_named_on_resume(tmp_path, record):
+    space = _space(tmp_path, {"learning_rate": {"choice": [0.01]}})
+    (tmp_path / "s").mkdir()
+    path = tmp_path / "s" / "search.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="expected a search.json") as e:
+        search.run(_flagfile(tmp_path), space, 1, 0, str(tmp_path / "s"))
+    assert str(e.value).startswith(str(path))

@@ -99,3 +99,51 @@ def test_bad_inputs_are_one_line(tmp_path, run_app):
         table.search_rows(str(unfinished))
     missing = run_app("has_tf.table", f"--from_searches={tmp_path / 'nope'}")
     assert missing.returncode == 1 and "nope" in missing.stderr
+
+
+# Structurally wrong records: each a ValueError naming the file (they were
+# KeyError, AttributeError, TypeError, or for 'runs' as an object a row of
+# no seeds).
+_BAD_SEEDS = {
+    "a_list": [1],
+    "entry_a_string": {"a.cfg": "x"},
+    "no_runs": {"a.cfg": {}},
+    "runs_an_object": {"a.cfg": {"runs": {}}},
+    "run_a_string": {"a.cfg": {"runs": ["x"]}},
+    "figure_a_word": {
+        "a.cfg": {"runs": [{"seed": 0, "model_dir": "m", "top1_loc": "x"}]}
+    },
+}
+_BAD_SEARCHES = {
+    "a_list": [1],
+    "test_without_figures": {
+        "test": {"x": 1},
+        "chosen": {"model_dir": "m"},
+        "flagfile": "f",
+        "results": [],
+    },
+    "nothing_chosen": {"test": {"figures": {}}, "chosen": None},
+    "figure_a_word": {
+        "test": {"figures": {"a": "x"}},
+        "chosen": {"model_dir": "m"},
+        "flagfile": "f",
+        "results": [],
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_SEEDS))
+def test_a_malformed_seeds_json_is_named(tmp_path, case):
+    path = tmp_path / "seeds.json"
+    path.write_text(json.dumps(_BAD_SEEDS[case]))
+    with pytest.raises(ValueError, match="expected the JSON python -m") as e:
+        table.seeds_rows(str(path))
+    assert str(e.value).startswith(str(path))
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_SEARCHES))
+def test_a_malformed_search_json_is_named(tmp_path, case):
+    (tmp_path / "search.json").write_text(json.dumps(_BAD_SEARCHES[case]))
+    with pytest.raises(ValueError, match="expected the search.json") as e:
+        table.search_rows(str(tmp_path))
+    assert str(e.value).startswith(str(tmp_path / "search.json"))
