@@ -275,3 +275,44 @@ def test_cutmix_outside_a_model_mixes_and_always_gives_soft_labels():
     same, one_hot = layer((images, labels), training=False)
     np.testing.assert_array_equal(np_(same), images)
     np.testing.assert_array_equal(np_(one_hot), np.eye(4, dtype="float32"))
+
+
+# Bad input is named the same way under every backend (under JAX the
+# keras.ops path raised broadcasting and index errors; CutMix gave rows of
+# zeros for labels outside [0, num_classes)).
+@pytest.mark.parametrize(
+    "make, shape, match",
+    [
+        (lambda: HideAndSeekLayer((2,), 0.5), (4, 4), "`images` of rank 3"),
+        (lambda: HideAndSeekLayer((2,), 0.5), (1, 2, 4, 4, 3), "of rank 3"),
+        (
+            lambda: HideAndSeekLayer((2,), 0.5, [1.0, 2.0]),
+            (2, 4, 4, 3),
+            r"one value per channel \(3\)",
+        ),
+        (lambda: HideSegments(2, 0.5), (4,), "`sequences` of rank 2"),
+        (
+            lambda: HideSegments(2, 0.5, [1.0, 2.0]),
+            (2, 6, 3),
+            r"one value per channel \(3\)",
+        ),
+    ],
+    ids=[
+        "rank_2",
+        "rank_5",
+        "fill_2_for_3",
+        "segments_rank_1",
+        "segments_fill",
+    ],
+)
+def test_bad_input_is_named_under_every_backend(make, shape, match):
+    with pytest.raises(ValueError, match=match):
+        make()(np.ones(shape, "float32"), training=True)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("labels", [[0, 5], [-1, 0]], ids=["above", "below"])
+def test_cutmix_refuses_labels_outside_its_classes(labels, training):
+    images = np.ones((2, 4, 4, 3), "float32")
+    with pytest.raises(ValueError, match=r"`labels` in \[0, 3\)"):
+        CutMix(3, seed=1)((images, np.array(labels)), training=training)

@@ -20,7 +20,13 @@ from has_tf.augmentation import cutmix_ops
 from has_tf.augmentation.cutmix_ops import check_beta
 from has_tf.augmentation.cutmix_ops import static_sizes
 
-__all__ = ["TF_OPS", "check_beta", "cutmix_batch", "sample_cutmix"]
+__all__ = [
+    "TF_OPS",
+    "check_beta",
+    "cutmix_batch",
+    "one_hot",
+    "sample_cutmix",
+]
 
 # The few ops `cutmix_ops` calls, by their keras.ops names.
 TF_OPS = types.SimpleNamespace(
@@ -81,6 +87,30 @@ def sample_cutmix(seed, batch_size, height: int, width: int, beta, prob):
     }
 
 
+def one_hot(labels, num_classes: int) -> tf.Tensor:
+    """`cutmix_ops.one_hot` in TensorFlow ops, int labels checked in
+    [0, num_classes) (out of range they gave rows of zeros): eagerly a
+    ValueError, in a graph (`tf.data`) an InvalidArgumentError when the
+    batch is reached, both naming the range."""
+    labels = tf.convert_to_tensor(labels)
+    if labels.shape.rank == 1 and tf.executing_eagerly():
+        cutmix_ops.check_labels(labels, num_classes)  # A ValueError.
+    elif labels.shape.rank == 1:
+        message = (
+            f"Expected `labels` in [0, {num_classes}) "
+            f"(num_classes={num_classes}), one class per image"
+        )
+        checks = [
+            tf.debugging.assert_non_negative(labels, message=message),
+            tf.debugging.assert_less(
+                labels, tf.cast(num_classes, labels.dtype), message=message
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            labels = tf.identity(labels)
+    return cutmix_ops.one_hot(labels, num_classes, xp=TF_OPS)
+
+
 def cutmix_batch(images, labels, num_classes: int, beta, prob, seed):
     """CutMix on one batch (TensorFlow ops).
 
@@ -111,7 +141,7 @@ def cutmix_batch(images, labels, num_classes: int, beta, prob, seed):
     )
     mixed, soft, _ = cutmix_ops.apply_cutmix(
         images,
-        cutmix_ops.one_hot(labels, num_classes, xp=TF_OPS),
+        one_hot(labels, num_classes),
         box,
         draw["permutation"],
         draw["applied"],

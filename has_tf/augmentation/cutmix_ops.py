@@ -30,6 +30,7 @@ tf.data, and applies with the same `apply_cutmix`.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 __all__ = ["apply_cutmix", "cutmix_box", "draw_cutmix", "one_hot"]
@@ -102,9 +103,33 @@ def cutmix_box(lam, centre, height: int, width: int, xp=ops):
     return xp.concatenate([low, high], axis=0)
 
 
+def check_labels(labels, num_classes: int) -> None:
+    """Refuses int labels `[B]` outside [0, num_classes) when their values
+    are known (arrays, eager tensors); traced values pass unchecked (the
+    TensorFlow path asserts them in its graph: `cutmix.one_hot`).
+
+    Raises:
+      ValueError: naming the range and the labels outside it.
+    """
+    if len(labels.shape) != 1:
+        return
+    try:
+        values = np.asarray(ops.convert_to_numpy(labels))
+    except Exception:  # A traced value (jit, tf.function): no values yet.
+        return
+    bad = values[(values < 0) | (values >= num_classes)]
+    if bad.size:
+        raise ValueError(
+            f"Expected `labels` in [0, {num_classes}) (num_classes="
+            f"{num_classes}), one class per image. Received: "
+            f"{bad[:5].tolist()}"
+        )
+
+
 def one_hot(labels, num_classes: int, xp=ops):
     """Int labels `[B]` -> float32 one-hot `[B, num_classes]`; float
-    labels `[B, num_classes]` (already soft) pass as they are."""
+    labels `[B, num_classes]` (already soft) pass as they are (values
+    outside [0, num_classes) give a row of zeros: `check_labels`)."""
     if len(labels.shape) == 2:
         return xp.cast(labels, "float32")
     return xp.one_hot(xp.cast(labels, "int32"), num_classes)

@@ -179,6 +179,7 @@ class _HidingLayer(keras.layers.Layer):
             return None
         if self._tensorflow_ops(data):
             return {"seed": _stateless_seed(self, data, seed)}
+        self._check_input(data)
         return self._draw(
             keras.ops.shape(self._batched(data)),
             self.seed_generator if seed is None else seed,
@@ -186,6 +187,34 @@ class _HidingLayer(keras.layers.Layer):
 
     def _batched(self, data):
         return data[None] if len(data.shape) == self._unbatched_rank else data
+
+    def _check_input(self, data) -> None:
+        """The checks the TensorFlow ops make, for the `keras.ops` path
+        (JAX, PyTorch): the rank and the fill's length, named."""
+        name, layouts = self._data_name, self._layouts
+        ranks = (self._unbatched_rank, self._unbatched_rank + 1)
+        shape = tuple(data.shape)
+        if len(shape) not in ranks:
+            raise ValueError(
+                f"Expected `{name}` of rank {ranks[0]} {layouts[0]} or rank "
+                f"{ranks[1]} {layouts[1]}. Received: {name}.shape={shape}"
+            )
+        fill = np.asarray(self.fill_value)
+        channels = shape[-1]
+        if (
+            fill.ndim == 1
+            and channels is not None
+            and len(fill)
+            not in (
+                1,
+                channels,
+            )
+        ):
+            raise ValueError(
+                "Expected `fill_value` to be a scalar or to hold one value "
+                f"per channel ({channels}). Received: fill_value of shape "
+                f"{fill.shape} ({self.fill_value!r})"
+            )
 
     def call(self, inputs, training=None):
         data = inputs[self._data_key] if isinstance(inputs, dict) else inputs
@@ -260,6 +289,9 @@ class HideAndSeekLayer(_HidingLayer):
       Weakly-supervised Object and Action Localization", ICCV 2017.
     """
 
+    _data_name = "images"
+    _layouts = ("[H, W, C]", "[B, H, W, C]")
+
     def __init__(
         self,
         patch_sizes: Sequence[int] | int = (32,),
@@ -325,6 +357,8 @@ class HideSegments(_HidingLayer):
     """
 
     _data_key = "sequences"
+    _data_name = "sequences"
+    _layouts = ("[T, D]", "[B, T, D]")
 
     def __init__(
         self,
@@ -597,7 +631,7 @@ class CutMix(keras.layers.Layer):
             )
             mixed, soft, _ = cutmix_ops.apply_cutmix(
                 images,
-                cutmix_ops.one_hot(labels, self.num_classes),
+                self._soft_labels(images, labels),
                 box,
                 draw["permutation"],
                 draw["applied"],
@@ -611,14 +645,12 @@ class CutMix(keras.layers.Layer):
         if _is_tf_tensor(images) and (
             keras.backend.backend() == "tensorflow" or _foreign_graph(images)
         ):
-            return cutmix_ops.one_hot(
-                _tf().convert_to_tensor(labels),
-                self.num_classes,
-                xp=_tf("has_tf.augmentation.cutmix").TF_OPS,
+            return _tf("has_tf.augmentation.cutmix").one_hot(
+                labels, self.num_classes
             )
-        return cutmix_ops.one_hot(
-            keras.ops.convert_to_tensor(labels), self.num_classes
-        )
+        labels = keras.ops.convert_to_tensor(labels)
+        cutmix_ops.check_labels(labels, self.num_classes)
+        return cutmix_ops.one_hot(labels, self.num_classes)
 
     def compute_output_shape(self, input_shape):
         images = (
