@@ -323,7 +323,8 @@ def detect(
       Rows `(start_s, end_s, class_index, score)` in the preset's order.
 
     Raises:
-      ValueError: an unknown preset, bad shapes or a non-positive span.
+      ValueError: an unknown preset, bad shapes, no step, NaN or infinite
+        values, or a non-positive span.
     """
     if preset not in PRESETS:
         raise ValueError(
@@ -343,6 +344,9 @@ def detect(
             raise ValueError(
                 f"Expected {name} [{steps}]. Received: shape {np.shape(value)}"
             )
+        if value is not None and not np.all(np.isfinite(value)):
+            raise ValueError(f"Expected a finite {name}.")
+
     if preset == "has_paper":
         return _segments.tcam_to_segments(
             cas, video_scores, span_s, **has_paper_options

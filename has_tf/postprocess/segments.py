@@ -93,8 +93,9 @@ def check_tcam(
     """`(tcam, scores)` as float64 after checking them for one video.
 
     Raises:
-      ValueError: `tcam` not `[T, N]`, `scores` not `[N]`, a non-finite
-        T-CAM or `seconds` not positive (named by `names`).
+      ValueError: `tcam` not `[T, N]` with T >= 1, `scores` not `[N]`, a
+        non-finite T-CAM or scores, or `seconds` not positive (named by
+        `names`).
     """
     tcam_name, scores_name, seconds_name = names
     tcam = np.asarray(tcam, np.float64)
@@ -104,8 +105,17 @@ def check_tcam(
             f"Expected {tcam_name} [T, N] and {scores_name} [N]. Received: "
             f"{tcam_name} {tcam.shape}, {scores_name} {scores.shape}"
         )
+    if tcam.shape[0] < 1:
+        raise ValueError(
+            f"Expected {tcam_name} of at least one step. Received: "
+            f"{tcam_name} {tcam.shape}"
+        )
     if not np.all(np.isfinite(tcam)):
         raise ValueError(f"Expected a finite {tcam_name}.")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError(
+            f"Expected finite {scores_name}. Received: {scores.tolist()[:8]}"
+        )
     if not seconds > 0:
         raise ValueError(f"Expected {seconds_name} > 0. Received: {seconds}")
     return tcam, scores

@@ -72,6 +72,32 @@ def test_detect_names_bad_input():
         presets.detect("cola", np.zeros((4, 2)), [0.5, 0.5], 0.0)
 
 
+@pytest.mark.parametrize("preset", presets.PRESETS)
+def test_detect_refuses_nan_and_empty_input(preset):
+    """They were scored (NaN scores and attention gave detections or none,
+    silently) or crashed with ZeroDivisionError (T = 0)."""
+    cas, scores = (
+        np.random.default_rng(0).uniform(size=(10, 3)),
+        [0.5, 0.3, 0.2],
+    )
+    extra = dict(attention=np.ones(10), background=np.zeros(10))
+    with pytest.raises(ValueError, match="finite video_scores"):
+        presets.detect(preset, cas, [np.nan, 0.3, 0.2], 5.0, **extra)
+    for name in ("attention", "background", "actionness"):
+        bad = {**extra, name: np.full(10, np.inf)}
+        with pytest.raises(ValueError, match=f"finite {name}"):
+            presets.detect(preset, cas, scores, 5.0, **bad)
+    with pytest.raises(ValueError, match=r"at least one step.*\(0, 3\)"):
+        presets.detect(
+            preset,
+            np.zeros((0, 3)),
+            scores,
+            5.0,
+            attention=np.ones(0),
+            background=np.zeros(0),
+        )
+
+
 def test_blocks_by_hand():
     np.testing.assert_allclose(
         blocks.upsample_linear(np.array([0.0, 1.0, 3.0]), 2),
