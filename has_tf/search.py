@@ -11,9 +11,10 @@ OpenImages val), choose the best by `--metric` (MaxBoxAccV2 for boxes,
 PxAP for masks) and evaluate only the chosen run, once, on `--test_split`.
 
 Each trial is the flagfile with the drawn values on top, trained into
-`<search_dir>/trial_NNN` and scored into its `eval_val/`; the chosen one's
-test figures (on the whole split: `--samples_per_class` trims validation
-only) go to its `eval_test/`. `<search_dir>/search.json` holds the
+`<search_dir>/trial_NNN` (its `model.keras`; no `saved_model/`) and scored
+into its `eval_val/`; the chosen one's test figures (on the whole split:
+`--samples_per_class` trims validation only) go to its `eval_test/`, and
+its serving export to its `saved_model/`. `<search_dir>/search.json` holds the
 space, every trial (values, figures, status), the choice and the test
 figures, rewritten after every trial. A killed search started again with
 the same arguments resumes: finished trials are kept, the interrupted one
@@ -382,7 +383,11 @@ def run(
             row = {"trial": index, "values": values, "model_dir": model_dir}
             task = tasks.for_dataset(flag_values["dataset"].value)
             try:
-                train.train(config_lib.train_config(flag_values))
+                # No serving export per trial (hundreds of MB each for the
+                # tool's backbones): the chosen one's is written below.
+                train.train(
+                    config_lib.train_config(flag_values), saved_model=False
+                )
                 result = _scored(model_dir, flag_values, "eval_val")
                 name = _pick_metric(metric, result, task)
                 row.update(
@@ -425,6 +430,10 @@ def run(
             values["samples_per_class"].value = 0
             task = tasks.for_dataset(values["dataset"].value)
             result = _scored(best["model_dir"], values, "eval_test")
+            if not os.path.exists(
+                os.path.join(best["model_dir"], "saved_model")
+            ):
+                train.export_run(best["model_dir"])
             report["test"] = {
                 "split": test_split,
                 "figures": task.figures(result),

@@ -60,6 +60,7 @@ __all__ = [
     "TrainConfig",
     "build_optimizer",
     "build_strategy",
+    "export_run",
     "export_saved_model",
     "train",
 ]
@@ -166,12 +167,30 @@ def export_saved_model(
     return serving.export(task.serving(model, run_info), path)
 
 
-def train(config: TrainConfig, flags_text: str | None = None) -> dict:
+def export_run(model_dir: str) -> str:
+    """Writes a trained run's `saved_model/` from its `model.keras` (a
+    search's chosen trial); returns its path."""
+    model, run_info = tasks.load_run(model_dir)
+    return export_saved_model(
+        model,
+        os.path.join(model_dir, "saved_model"),
+        tasks.for_run(model_dir),
+        run_info,
+    )
+
+
+def train(
+    config: TrainConfig,
+    flags_text: str | None = None,
+    saved_model: bool = True,
+) -> dict:
     """Runs (or resumes) training; returns the history as a dict.
 
     Args:
       config: the run.
       flags_text: the resolved flags, written to `flags.txt` if given.
+      saved_model: write `saved_model/` (the serving export) at the end;
+        a search's trials skip it (`export_run` writes it later).
 
     Returns:
       `{"loss": [...], "accuracy": [...], ...}` per checkpoint interval run
@@ -203,7 +222,7 @@ def train(config: TrainConfig, flags_text: str | None = None) -> dict:
             _files.write_atomically(
                 os.path.join(out_dir, "flags.txt"), flags_text
             )
-        return _train(config, strategy, out_dir)
+        return _train(config, strategy, out_dir, saved_model)
 
 
 def _check_initial_weights(out_dir: str, run_info: dict) -> None:
@@ -265,7 +284,9 @@ class _Fitted:
     newest_checkpoint: str | None
 
 
-def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
+def _train(
+    config: TrainConfig, strategy, out_dir: str, saved_model: bool = True
+) -> dict:
     """`train` inside its run directory's lock."""
     run = _start(config, strategy, out_dir)
     if config.strategy == "multi_worker":
@@ -274,9 +295,13 @@ def _train(config: TrainConfig, strategy, out_dir: str) -> dict:
         fitted = _fit(config, run, out_dir)
     _refuse_non_finite(run.model, fitted)
     checkpoints.save_model(run.model, os.path.join(out_dir, "model.keras"))
-    export_saved_model(
-        run.model, os.path.join(out_dir, "saved_model"), run.task, run.run_info
-    )
+    if saved_model:
+        export_saved_model(
+            run.model,
+            os.path.join(out_dir, "saved_model"),
+            run.task,
+            run.run_info,
+        )
     record = {
         **fitted.history,
         "task": run.task.name,

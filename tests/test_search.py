@@ -112,6 +112,13 @@ def test_a_diverged_trial_is_recorded_and_the_search_goes_on(tmp_path):
     assert "max_box_acc_v2" in report["test"]["figures"]
     chosen_dir = report["chosen"]["model_dir"]
     assert os.path.exists(os.path.join(chosen_dir, "eval_test", "metrics.json"))
+    # Only the chosen trial has a serving export.
+    exported = sorted(
+        name
+        for name in os.listdir(tmp_path / "s")
+        if os.path.exists(tmp_path / "s" / name / "saved_model")
+    )
+    assert exported == [os.path.basename(chosen_dir)]
     # Another search in the same directory is refused.
     other = _space(tmp_path, {"learning_rate": {"choice": [0.02]}}, "b.json")
     with pytest.raises(ValueError, match="holds another search.*space"):
@@ -189,14 +196,14 @@ def test_a_failed_trial_stops_the_choice_and_is_retried(tmp_path, monkeypatch):
     real_train = search.train.train
     calls = []
 
-    def flaky(config):
+    def flaky(config, **options):
         calls.append(config.model_dir)
         if (
             config.model_dir.endswith("trial_001")
             and calls.count(config.model_dir) == 1
         ):
             raise OSError(28, "No space left on device")
-        return real_train(config)
+        return real_train(config, **options)
 
     monkeypatch.setattr(search.train, "train", flaky)
     with pytest.raises(search.TrialsFailed, match="trial 1: OSError") as caught:
