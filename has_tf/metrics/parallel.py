@@ -15,8 +15,9 @@ or the first `start_after` items, are scored in the calling process with no
 start-up cost. Given the job's size (`total`) and the workers' start-up
 (`startup_s`), the calling process times its first items and starts the
 workers only when the rest would take longer on one core than the workers
-need to start and share it (with a margin of 2): a small job never pays a
-start-up it cannot win back. NumPy only.
+need to start and share it (with a margin of 2; the median time of the
+items scored so far, so the first item's kernel loading does not count):
+a small job never pays a start-up it cannot win back. NumPy only.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import collections
 import concurrent.futures
 import multiprocessing
 import os
+import statistics
 import time
 from collections.abc import Callable
 
@@ -122,7 +124,7 @@ class ParallelScoring:
         self._start_after = start_after
         self._total = total
         self._startup_s = float(startup_s)
-        self._here_s = 0.0  # Seconds spent scoring items here.
+        self._timed: list = []  # Seconds per item scored here.
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
             raise ValueError(
                 f"Expected an int chunk_size. Received: {chunk_size!r}"
@@ -160,14 +162,15 @@ class ParallelScoring:
         if self._here():
             start = time.perf_counter()
             self._score(self.evaluator, item)
-            self._here_s += time.perf_counter() - start
+            self._timed.append(time.perf_counter() - start)
             self._count(1)
             return
         self._buffer.append(item)
         if len(self._buffer) >= self._chunk_size:
             self._submit()
 
-    # Items timed here before the size rule decides.
+    # Items timed here before the size rule decides (their median: the
+    # first item also loads the compiled kernels).
     _TIMED = 8
 
     def _here(self) -> bool:
@@ -180,7 +183,8 @@ class ParallelScoring:
             return False
         if self._done < self._TIMED:
             return True
-        rest = (self._total - self._done) * self._here_s / self._done
+        per_item = statistics.median(self._timed[-32:])
+        rest = (self._total - self._done) * per_item
         return rest * (1 - 1 / self.workers) <= 2 * self._startup_s
 
     def _count(self, items: int) -> None:

@@ -99,6 +99,19 @@ def test_workers_start_only_when_the_timed_rest_wins_back_their_start_up(
     # Without a size the rule cannot judge: the workers start at once.
     _, started = _score(items, "has_tf", workers=2, chunk_size=4)
     assert started
+    # A slow first item (kernels loading) does not make the rest look long.
+    reads = {"count": 0}
+
+    def warm_up_first():
+        reads["count"] += 1
+        clock["now"] += 10.0 if reads["count"] == 2 else 0.005
+        return clock["now"]
+
+    monkeypatch.setattr(parallel.time, "perf_counter", warm_up_first)
+    _, started = _score(
+        items, "has_tf", workers=2, chunk_size=4, total=40, startup_s=2.0
+    )
+    assert not started
 
 
 def test_a_workers_error_reaches_the_caller():
