@@ -156,15 +156,46 @@ def _crop_window(offset, crop_size, resize_size, method):
     return window_of
 
 
+# The leading bytes of the formats `tf.io.decode_image` reads.
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"RIFF")
+
+
+def checked_encoding(image, name=None):
+    """`image`, asserted to start like a format TensorFlow decodes (JPEG,
+    PNG, GIF, BMP, WebP) when encoded: bytes of no image format fail
+    naming `name` (the example's file name; its decode would fail naming
+    nothing). A file cut short or damaged inside still fails in the
+    decoder, unnamed (`has_tf.datasets.undecodable` names those)."""
+    if image.dtype != tf.string:
+        return image
+    known = tf.reduce_any(
+        [
+            tf.equal(tf.strings.substr(image, 0, len(magic)), magic)
+            for magic in _IMAGE_MAGIC
+        ]
+    )
+    check = tf.debugging.Assert(
+        known,
+        [
+            "Expected an encoded image (JPEG, PNG, GIF, BMP or WebP); "
+            "these bytes are none:",
+            "(unnamed)" if name is None else name,
+        ],
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(image)
+
+
 def example_fields(example: dict):
     """Pulls `(image, label, boxes)` out of a TFDS example.
 
     Returns:
-      image: as stored (decoded uint8 `[H, W, 1 or 3]` or encoded bytes;
-      `decode_image` decodes either to RGB); label: int64 `[]`; boxes:
-      float32 `[N, 4]` normalised yxyx (N may be 0).
+      image: as stored (decoded uint8 `[H, W, 1 or 3]` or encoded bytes,
+      checked by `checked_encoding`; `decode_image` decodes either to RGB);
+      label: int64 `[]`; boxes: float32 `[N, 4]` normalised yxyx (N may
+      be 0).
     """
-    image = example["image"]
+    image = checked_encoding(example["image"], example.get("file_name"))
     if "objects" in example and "bbox" in example["objects"]:
         boxes = example["objects"]["bbox"]
     elif "bbox" in example:

@@ -242,3 +242,35 @@ def test_uint8_evaluation_batches_are_the_float_ones_before_normalising(
     for key in floats:
         if key != "image":
             np.testing.assert_array_equal(pixels[key], floats[key])
+
+
+@pytest.mark.parametrize("pipeline", ["train", "eval"])
+def test_bytes_of_no_image_format_are_named(pipeline):
+    """The bare pipelines name the file whose bytes are no image (TF's
+    decoder said "Unknown image file format", naming nothing); good JPEG
+    and PNG files pass."""
+    jpeg = tf.io.encode_jpeg(tf.zeros([40, 40, 3], tf.uint8)).numpy()
+    png = tf.io.encode_png(tf.zeros([40, 40, 3], tf.uint8)).numpy()
+    data = tf.data.Dataset.from_tensor_slices(
+        {
+            "image": [jpeg, png, b"<html>not found</html>" * 4],
+            "label": [0, 1, 2],
+            "file_name": ["a.jpg", "b.png", "c.jpg"],
+        }
+    )
+    if pipeline == "train":
+        batches = ip.train_pipeline(
+            data,
+            1,
+            augmentation=ip.ImageAugmentation(image_size=32, resize_size=36),
+            seed=0,
+            shuffle_buffer=1,  # In order: the bad file last.
+            repeat=False,
+        )
+    else:
+        batches = ip.eval_pipeline(data, 1, "resize", image_size=32)
+    iterator = iter(batches)
+    next(iterator), next(iterator)  # The JPEG and the PNG.
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        next(iterator)
+    assert "these bytes are none:] [c.jpg]" in str(error.value)
