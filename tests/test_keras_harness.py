@@ -39,45 +39,43 @@ def harness():
     keras.config.set_dtype_policy("float32")
 
 
+def _same_shape(layer_cls, init_kwargs, shape, **expected):
+    """A case whose output has the input's shape, called in training, with
+    one seed generator unless `expected` says otherwise."""
+    return dict(
+        layer_cls=layer_cls,
+        init_kwargs=init_kwargs,
+        input_shape=shape,
+        expected_output_shape=shape,
+        call_kwargs={"training": True},
+        **{"expected_num_seed_generators": 1, **expected},
+    )
+
+
 # One row per public layer (and per mode of a layer): the arguments it is
 # built with, the input it takes and what comes back.
 CASES = {
-    "hide_and_seek": dict(
-        layer_cls=HideAndSeekLayer,
-        init_kwargs={"patch_sizes": (2, 4), "hide_prob": 0.5, "seed": 1},
-        input_shape=(2, 8, 8, 3),
-        expected_output_shape=(2, 8, 8, 3),
-        expected_num_seed_generators=1,
-        call_kwargs={"training": True},
+    "hide_and_seek": _same_shape(
+        HideAndSeekLayer,
+        {"patch_sizes": (2, 4), "hide_prob": 0.5, "seed": 1},
+        (2, 8, 8, 3),
     ),
-    "hide_segments": dict(
-        layer_cls=HideSegments,
-        init_kwargs={"segment_size": 3, "fill_value": -1.0, "seed": 2},
-        input_shape=(2, 10, 4),
-        expected_output_shape=(2, 10, 4),
-        expected_num_seed_generators=1,
-        call_kwargs={"training": True},
+    "hide_segments": _same_shape(
+        HideSegments,
+        {"segment_size": 3, "fill_value": -1.0, "seed": 2},
+        (2, 10, 4),
     ),
-    "pixel_normalization": dict(
-        layer_cls=PixelNormalization,
-        init_kwargs={"mean": [1.0, 2.0, 3.0], "std": [2.0, 2.0, 4.0]},
-        input_shape=(2, 8, 8, 3),
-        expected_output_shape=(2, 8, 8, 3),
+    "pixel_normalization": _same_shape(
+        PixelNormalization,
+        {"mean": [1.0, 2.0, 3.0], "std": [2.0, 2.0, 4.0]},
+        (2, 8, 8, 3),
         expected_output_dtype="float32",
         expected_num_seed_generators=0,
     ),
-    "pixel_normalization_hiding": dict(
-        layer_cls=PixelNormalization,
-        init_kwargs={
-            "mean": 100.0,
-            "std": 50.0,
-            "patch_sizes": (4,),
-            "seed": 3,
-        },
-        input_shape=(2, 8, 8, 3),
-        expected_output_shape=(2, 8, 8, 3),
-        expected_num_seed_generators=1,
-        call_kwargs={"training": True},
+    "pixel_normalization_hiding": _same_shape(
+        PixelNormalization,
+        {"mean": 100.0, "std": 50.0, "patch_sizes": (4,), "seed": 3},
+        (2, 8, 8, 3),
     ),
     "cutmix": dict(
         layer_cls=CutMix,
@@ -90,13 +88,8 @@ CASES = {
         expected_num_seed_generators=1,
         call_kwargs={"training": True},
     ),
-    "adl": dict(
-        layer_cls=ADL,
-        init_kwargs={"drop_rate": 0.5, "threshold": 0.8, "seed": 5},
-        input_shape=(2, 6, 6, 4),
-        expected_output_shape=(2, 6, 6, 4),
-        expected_num_seed_generators=1,
-        call_kwargs={"training": True},
+    "adl": _same_shape(
+        ADL, {"drop_rate": 0.5, "threshold": 0.8, "seed": 5}, (2, 6, 6, 4)
     ),
     "acol_heads": dict(
         layer_cls=AcolHeads,
@@ -174,6 +167,20 @@ def test_cutmix_in_tf_data_with_an_unknown_batch_size():
     np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-6)
 
 
+def _call_and_spec(layer, data, symbolic_inputs, training):
+    """The layer's eager output on `data` and its declared output spec for
+    `symbolic_inputs` (a dict input goes in as keyword arguments)."""
+    if isinstance(data, dict):
+        return (
+            layer(**data, training=training),
+            layer.compute_output_spec(**symbolic_inputs),
+        )
+    return (
+        layer(data, training=training),
+        layer.compute_output_spec(symbolic_inputs),
+    )
+
+
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_symbolic_and_eager_outputs_agree(case, training):
@@ -186,12 +193,7 @@ def test_symbolic_and_eager_outputs_agree(case, training):
         ),
         data,
     )
-    if isinstance(data, dict):
-        eager = layer(**data, training=training)
-        symbolic = layer.compute_output_spec(**symbolic_inputs)
-    else:
-        eager = layer(data, training=training)
-        symbolic = layer.compute_output_spec(symbolic_inputs)
+    eager, symbolic = _call_and_spec(layer, data, symbolic_inputs, training)
     shapes = keras.tree.map_structure(lambda x: tuple(x.shape), eager)
     declared = keras.tree.map_structure(lambda x: tuple(x.shape), symbolic)
     assert keras.tree.flatten(shapes) == keras.tree.flatten(declared)
@@ -219,12 +221,7 @@ def test_mixed_precision_outputs_match_their_specs(case):
 
     symbolic_inputs = keras.tree.map_structure(symbolic, data)
     for training in (True, False):
-        if isinstance(data, dict):
-            out = layer(**data, training=training)
-            declared = layer.compute_output_spec(**symbolic_inputs)
-        else:
-            out = layer(data, training=training)
-            declared = layer.compute_output_spec(symbolic_inputs)
+        out, declared = _call_and_spec(layer, data, symbolic_inputs, training)
         got = [
             keras.backend.standardize_dtype(x.dtype)
             for x in keras.tree.flatten(out)
