@@ -31,7 +31,7 @@ _EXPORTS = {
     "sample_uniform": "has_tf.augmentation.hiding",
     "ADL": "has_tf.models.adl",
     "AcolHeads": "has_tf.models.acol",
-    "CutMix": "has_tf.augmentation.layers",
+    "CutMix": "has_tf.augmentation.cutmix_layer",
     "HideAndSeekLayer": "has_tf.augmentation.layers",
     "HideSegments": "has_tf.augmentation.layers",
     "PixelNormalization": "has_tf.augmentation.layers",

@@ -32,6 +32,7 @@ import warnings
 
 # The modules that define has_tf's registered Keras objects.
 MODULES = (
+    "has_tf.augmentation.cutmix_layer",
     "has_tf.augmentation.layers",
     "has_tf.models",
     "has_tf.training.losses",

@@ -66,7 +66,7 @@ def _models():
     import keras
 
     from has_tf import models
-    from has_tf.augmentation.layers import CutMix
+    from has_tf.augmentation.cutmix_layer import CutMix
     from has_tf.augmentation.layers import HideSegments
     from has_tf.training.losses import sparse_crossentropy
     from has_tf.training.optimizers import GroupSGD

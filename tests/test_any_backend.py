@@ -339,7 +339,7 @@ def test_adl_and_acol_models_train_and_give_the_reference_rules(tmp_path):
 
 
 def test_cutmix_layer_keras_ops_path_mixes_and_mixes_labels():
-    from has_tf.augmentation.layers import CutMix
+    from has_tf.augmentation.cutmix_layer import CutMix
 
     images = _images(6, dtype="uint8")
     labels = np.array([0, 1, 2, 0, 1, 2])

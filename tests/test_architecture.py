@@ -58,6 +58,8 @@ BACKEND_NEUTRAL = [
 _TENSORFLOW_LAYERS = [
     "has_tf.augmentation.hiding",
     "has_tf.augmentation.layers",
+    "has_tf.augmentation.cutmix_layer",
+    "has_tf.augmentation._layer_basics",
     "has_tf.models",
     "has_tf.input_pipeline",
     "has_tf.tasks",
@@ -100,7 +102,17 @@ FORBIDDEN = {
         "has_tf.input_pipeline",
         "has_tf.config",
     ],
+    "has_tf.augmentation._layer_basics": [
+        "has_tf.augmentation.cutmix",
+        "has_tf.augmentation.hiding",
+        "has_tf.augmentation.layers",
+        "has_tf.models",
+        "has_tf.tasks",
+        "has_tf.input_pipeline",
+        "has_tf.config",
+    ],
     "has_tf.augmentation.layers": [
+        "has_tf.augmentation.cutmix_layer",
         "has_tf.models",
         "has_tf.tasks",
         "has_tf.input_pipeline",

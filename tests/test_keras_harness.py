@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 from keras.src.testing import TestCase
 
-from has_tf.augmentation.layers import CutMix
+from has_tf.augmentation.cutmix_layer import CutMix
 from has_tf.augmentation.layers import HideAndSeekLayer
 from has_tf.augmentation.layers import HideSegments
 from has_tf.augmentation.layers import PixelNormalization

@@ -22,114 +22,22 @@ everywhere; each backend has its own random stream.
 Under JAX or PyTorch this module loads no TensorFlow: the TensorFlow ops are
 imported when a TensorFlow tensor first reaches a layer (nothing else makes
 one), so registering the layers for `.keras` files stays light
-(`has_tf.registration`).
+(`has_tf.registration`). What the layers share is in `_layer_basics`;
+`CutMix` is in `cutmix_layer`.
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Sequence
 
 import keras
 import numpy as np
-from keras.src.backend.common import global_state
 
 from has_tf import _checks
-from has_tf.augmentation import cutmix_ops
+from has_tf.augmentation import _layer_basics as _basics
 from has_tf.augmentation import hiding_ops
 
-__all__ = ["CutMix", "HideAndSeekLayer", "HideSegments", "PixelNormalization"]
-
-
-def _tf(name: str = "tensorflow"):
-    """TensorFlow (or one of has_tf's TensorFlow op modules), imported on
-    first use: under the TensorFlow backend, or for TensorFlow tensors."""
-    return importlib.import_module(name)
-
-
-def _is_tf_tensor(value) -> bool:
-    """A TensorFlow tensor or variable (False while TensorFlow is not
-    loaded: then nothing can have made one)."""
-    tf = sys.modules.get("tensorflow")
-    return tf is not None and (
-        tf.is_tensor(value) or isinstance(value, tf.Variable)
-    )
-
-
-def _plain(value):
-    """Turns a fill value into JSON-friendly Python numbers for configs."""
-    if _is_tf_tensor(value):
-        value = value.numpy()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _check_fill(fill_value):
-    array = np.asarray(fill_value)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise ValueError(
-            "Expected `fill_value` to be a number or a list of numbers. "
-            f"Received: fill_value={fill_value!r}"
-        )
-    if array.ndim > 1:
-        raise ValueError(
-            "Expected `fill_value` to be a scalar or one value per channel. "
-            f"Received: fill_value={fill_value!r}"
-        )
-    if not np.isfinite(array).all():
-        raise ValueError(
-            "Expected a finite `fill_value` (a NaN or infinite fill would "
-            f"poison every hidden pixel). Received: fill_value={fill_value!r}"
-        )
-    return _plain(fill_value)
-
-
-def _training(data, training):
-    """Keras's convention for the training argument of a random layer.
-
-    Given explicitly, it rules. Otherwise a call on data outside any
-    layer's call (eager, or a `tf.data` map) augments, as Keras's own
-    random preprocessing layers do; a call inside a model (Keras's call
-    context is open) or on symbolic inputs (building a model) leaves it to
-    the model's flag: None here, which the layer reads as inference.
-    """
-    if training is not None:
-        return training
-    if isinstance(data, keras.KerasTensor):
-        return None
-    if global_state.get_global_attribute("current_call_ctx") is not None:
-        return None
-    return True
-
-
-def _foreign_graph(data) -> bool:
-    """A TF graph (tf.data) under another backend: the TF ops run."""
-    return (
-        keras.backend.backend() != "tensorflow"
-        and _is_tf_tensor(data)
-        and not _tf().executing_eagerly()
-    )
-
-
-def _stateless_seed(layer, data, seed=None):
-    """An int64 `[2]` stateless seed for one call of a random layer under
-    the TensorFlow ops: `seed` if given, else the layer's generator's next
-    one (under another backend, TensorFlow's random state seeded by the
-    layer's `seed`, since the generator lives in that backend)."""
-    tf = _tf()
-    if seed is None and _foreign_graph(data):
-        seed = tf.random.uniform(
-            [2], 0, tf.int64.max, tf.int64, seed=layer.seed
-        )
-    if seed is None:
-        seed = layer.seed_generator.next()
-    return tf.cast(seed, tf.int64)
+__all__ = ["HideAndSeekLayer", "HideSegments", "PixelNormalization"]
 
 
 class _HidingLayer(keras.layers.Layer):
@@ -140,20 +48,22 @@ class _HidingLayer(keras.layers.Layer):
     def __init__(self, hide_prob, fill_value, seed, **kwargs):
         super().__init__(**kwargs)
         self.hide_prob = _checks.probability(hide_prob, "hide_prob")
-        self.fill_value = _check_fill(fill_value)
+        self.fill_value = _basics.check_fill(fill_value)
         self.seed = _checks.optional_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_jit = True
 
     def _foreign_graph(self, data) -> bool:
-        return _foreign_graph(data)
+        return _basics.foreign_graph(data)
 
     def _tensorflow_ops(self, data) -> bool:
-        return keras.backend.backend() == "tensorflow" or _foreign_graph(data)
+        return keras.backend.backend() == "tensorflow" or _basics.foreign_graph(
+            data
+        )
 
     def __call__(self, inputs, training=None, **kwargs):
         data = inputs[self._data_key] if isinstance(inputs, dict) else inputs
-        training = _training(data, training)
+        training = _basics.training_flag(data, training)
         if self._foreign_graph(data):
             # Keras would convert the graph tensors to the backend's arrays;
             # the layer has no weights, so its call runs as it is.
@@ -178,7 +88,7 @@ class _HidingLayer(keras.layers.Layer):
         if not training:
             return None
         if self._tensorflow_ops(data):
-            return {"seed": _stateless_seed(self, data, seed)}
+            return {"seed": _basics.stateless_seed(self, data, seed)}
         self._check_input(data)
         return self._draw(
             keras.ops.shape(self._batched(data)),
@@ -245,7 +155,7 @@ class _HidingLayer(keras.layers.Layer):
         config.update(
             hide_prob=self.hide_prob,
             fill_value=self.fill_value,
-            seed=_plain(self.seed),
+            seed=_basics.plain(self.seed),
         )
         return config
 
@@ -310,7 +220,7 @@ class HideAndSeekLayer(_HidingLayer):
         return self._transform(images, transformation)
 
     def _tensorflow_transform(self, images, seed):
-        return _tf("has_tf.augmentation.hiding").hide_patches(
+        return _basics.tf_module("has_tf.augmentation.hiding").hide_patches(
             images, self.patch_sizes, self.hide_prob, self.fill_value, seed=seed
         )
 
@@ -378,7 +288,7 @@ class HideSegments(_HidingLayer):
         return self._transform(sequences, transformation)
 
     def _tensorflow_transform(self, sequences, seed):
-        return _tf("has_tf.augmentation.hiding").hide_segments(
+        return _basics.tf_module("has_tf.augmentation.hiding").hide_segments(
             sequences,
             self.segment_size,
             self.hide_prob,
@@ -493,15 +403,15 @@ class PixelNormalization(keras.layers.Layer):
         self.built = True
 
     def __call__(self, inputs, training=None, **kwargs):
-        training = _training(inputs, training)
-        if _foreign_graph(inputs):
+        training = _basics.training_flag(inputs, training)
+        if _basics.foreign_graph(inputs):
             # In tf.data under another backend: TensorFlow's ops, as Keras's
             # own Normalization runs there.
             return self._tf_data_call(inputs, training)
         return super().__call__(inputs, training=training, **kwargs)
 
     def _tf_data_call(self, inputs, training):
-        tf = _tf()
+        tf = _basics.tf_module()
         pixels = tf.cast(inputs, tf.float32)
         quotient = tf.math.divide_no_nan(pixels - self.mean, self.std)
         normalized = tf.cast(quotient, self.compute_dtype)
@@ -519,7 +429,9 @@ class PixelNormalization(keras.layers.Layer):
             # into a multiplication by its reciprocal (an ulp off the
             # host's tf.data division); DivNoNan it leaves alone, and with
             # std > 0 it is the division.
-            quotient = _tf().math.divide_no_nan(pixels - mean, std)
+            quotient = _basics.tf_module().math.divide_no_nan(
+                pixels - mean, std
+            )
         else:
             quotient = (pixels - mean) / std
         normalized = ops.cast(quotient, self.compute_dtype)
@@ -539,145 +451,5 @@ class PixelNormalization(keras.layers.Layer):
                 None if self.patch_sizes is None else list(self.patch_sizes)
             ),
             "hide_prob": self.hide_prob,
-            "seed": _plain(self.seed),
-        }
-
-
-@keras.saving.register_keras_serializable(package="has_tf")
-class CutMix(keras.layers.Layer):
-    """CutMix on a batch of images and labels, as wsolevaluation runs it.
-
-    One lambda ~ Beta(beta, beta), one box and one permutation per batch,
-    applied with probability `prob`; each image takes the box from another
-    image of the batch and the labels become the area-weighted mixture of
-    the two one-hot labels (`augmentation.cutmix_ops`, which states the rule). A
-    model trained on them with categorical cross-entropy gets the tool's
-    loss, `lam * CE(y) + (1 - lam) * CE(y[perm])`.
-
-    Mixes when training (outside a model: unless called with
-    `training=False`, as in a tf.data pipeline
-    `dataset.map(lambda x, y: cutmix((x, y)))`); otherwise the images pass
-    as they are and the labels come back one-hot.
-    Under TensorFlow and inside tf.data under any backend it runs
-    `augmentation.cutmix.cutmix_batch` (stateless seeds); under JAX or PyTorch
-    on arrays, the same rule in `keras.ops` drawn with the layer's
-    `SeedGenerator`.
-
-    Args:
-      num_classes: the labels' classes, >= 1.
-      beta: Beta's parameter, > 0 (`--cutmix_beta`, 1.0).
-      prob: probability of mixing a batch (`--cutmix_prob`, 1.0).
-      seed: None or an int, for the layer's `keras.random.SeedGenerator`.
-
-    Input: `(images, labels)` or `{"images": ..., "labels": ...}`; images
-    `[B, H, W, C]` with a static height and width (the batch size may be
-    unknown, as after `dataset.batch(n)`), any dtype; labels int `[B]` or
-    float `[B, num_classes]`.
-
-    Output: the same structure; images of the input dtype, labels float32
-    `[B, num_classes]`.
-    """
-
-    def __init__(
-        self,
-        num_classes: int,
-        beta: float = 1.0,
-        prob: float = 1.0,
-        seed: int | None = None,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.num_classes = _checks.positive_int(num_classes, "num_classes")
-        self.beta = cutmix_ops.check_beta(beta)
-        self.prob = _checks.probability(prob, "cutmix_prob")
-        self.seed = _checks.optional_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def __call__(self, inputs, training=None, **kwargs):
-        images = inputs["images"] if isinstance(inputs, dict) else inputs[0]
-        training = _training(images, training)
-        if _foreign_graph(images):
-            return self.call(inputs, training=training)
-        return super().__call__(inputs, training=training, **kwargs)
-
-    def call(self, inputs, training=None):
-        if isinstance(inputs, dict):
-            images, labels = inputs["images"], inputs["labels"]
-        else:
-            images, labels = inputs
-        if not training:
-            soft = self._soft_labels(images, labels)
-            if isinstance(inputs, dict):
-                return {**inputs, "labels": soft}
-            return images, soft
-        if keras.backend.backend() == "tensorflow" or _foreign_graph(images):
-            mixed, soft = _tf("has_tf.augmentation.cutmix").cutmix_batch(
-                images,
-                labels,
-                self.num_classes,
-                self.beta,
-                self.prob,
-                _stateless_seed(self, images),
-            )
-        else:
-            batch, height, width = cutmix_ops.static_sizes(images)
-            if batch is None:
-                batch = keras.ops.shape(images)[0]
-            draw = cutmix_ops.draw_cutmix(
-                batch, height, width, self.beta, self.prob, self.seed_generator
-            )
-            box = cutmix_ops.cutmix_box(
-                draw["lam"], draw["centre"], height, width
-            )
-            mixed, soft, _ = cutmix_ops.apply_cutmix(
-                images,
-                self._soft_labels(images, labels),
-                box,
-                draw["permutation"],
-                draw["applied"],
-            )
-        if isinstance(inputs, dict):
-            return {**inputs, "images": mixed, "labels": soft}
-        return mixed, soft
-
-    def _soft_labels(self, images, labels):
-        """The labels as CutMix returns them unmixed: float32 `[B, N]`."""
-        if _is_tf_tensor(images) and (
-            keras.backend.backend() == "tensorflow" or _foreign_graph(images)
-        ):
-            return _tf("has_tf.augmentation.cutmix").one_hot(
-                labels, self.num_classes
-            )
-        labels = keras.ops.convert_to_tensor(labels)
-        cutmix_ops.check_labels(labels, self.num_classes)
-        return cutmix_ops.one_hot(labels, self.num_classes)
-
-    def compute_output_shape(self, input_shape):
-        images = (
-            input_shape["images"]
-            if isinstance(input_shape, dict)
-            else input_shape[0]
-        )
-        labels = (images[0], self.num_classes)
-        if isinstance(input_shape, dict):
-            return {**input_shape, "labels": labels}
-        return images, labels
-
-    def compute_output_spec(self, inputs, training=None):
-        images = inputs["images"] if isinstance(inputs, dict) else inputs[0]
-        images = keras.KerasTensor(images.shape, dtype=images.dtype)
-        labels = keras.KerasTensor(
-            (images.shape[0], self.num_classes), dtype="float32"
-        )
-        if isinstance(inputs, dict):
-            return {**inputs, "images": images, "labels": labels}
-        return images, labels
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "num_classes": self.num_classes,
-            "beta": self.beta,
-            "prob": self.prob,
-            "seed": _plain(self.seed),
+            "seed": _basics.plain(self.seed),
         }
