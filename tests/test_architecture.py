@@ -66,6 +66,13 @@ _TENSORFLOW_LAYERS = [
     "has_tf.config",
     "has_tf.datasets",
 ]
+# What the augmentation modules may not import: the layers built on them.
+_ABOVE_AUGMENTATION = [
+    "has_tf.models",
+    "has_tf.tasks",
+    "has_tf.input_pipeline",
+    "has_tf.config",
+]
 # importer prefix -> prefixes it may not import.
 FORBIDDEN = {
     "has_tf._checks": ["has_tf."],
@@ -73,50 +80,32 @@ FORBIDDEN = {
     "has_tf.vocabulary": ["has_tf."],
     "has_tf.augmentation.hiding": [
         "has_tf.augmentation.layers",
-        "has_tf.models",
-        "has_tf.tasks",
-        "has_tf.input_pipeline",
-        "has_tf.config",
+        *_ABOVE_AUGMENTATION,
     ],
     "has_tf.augmentation.cutmix": [
         "has_tf.augmentation.layers",
-        "has_tf.models",
-        "has_tf.tasks",
-        "has_tf.input_pipeline",
-        "has_tf.config",
+        *_ABOVE_AUGMENTATION,
     ],
     "has_tf.augmentation.cutmix_ops": [
         "has_tf.augmentation.cutmix",
         "has_tf.augmentation.hiding",
         "has_tf.augmentation.layers",
-        "has_tf.models",
-        "has_tf.tasks",
-        "has_tf.input_pipeline",
-        "has_tf.config",
+        *_ABOVE_AUGMENTATION,
     ],
     "has_tf.augmentation.hiding_ops": [
         "has_tf.augmentation.hiding",
         "has_tf.augmentation.layers",
-        "has_tf.models",
-        "has_tf.tasks",
-        "has_tf.input_pipeline",
-        "has_tf.config",
+        *_ABOVE_AUGMENTATION,
     ],
     "has_tf.augmentation._layer_basics": [
         "has_tf.augmentation.cutmix",
         "has_tf.augmentation.hiding",
         "has_tf.augmentation.layers",
-        "has_tf.models",
-        "has_tf.tasks",
-        "has_tf.input_pipeline",
-        "has_tf.config",
+        *_ABOVE_AUGMENTATION,
     ],
     "has_tf.augmentation.layers": [
         "has_tf.augmentation.cutmix_layer",
-        "has_tf.models",
-        "has_tf.tasks",
-        "has_tf.input_pipeline",
-        "has_tf.config",
+        *_ABOVE_AUGMENTATION,
     ],
     "has_tf.models": [
         "has_tf.tasks",
