@@ -5,6 +5,8 @@
 - `videos`: resample feature sequences, hide segments per batch;
 - `image_windows`: decoding and the crop windows `images` shares between
   training and evaluation;
+- `named_map`: a parallel, ordered map whose failures name the example
+  (an image that does not decode);
 - `dataset_stats`: per-channel mean and std in one streaming pass (the
   normalisation and the hiding fill), cached beside the dataset.
 

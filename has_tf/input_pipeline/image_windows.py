@@ -164,8 +164,9 @@ def checked_encoding(image, name=None):
     """`image`, asserted to start like a format TensorFlow decodes (JPEG,
     PNG, GIF, BMP, WebP) when encoded: bytes of no image format fail
     naming `name` (the example's file name; its decode would fail naming
-    nothing). A file cut short or damaged inside still fails in the
-    decoder, unnamed (`has_tf.datasets.undecodable` names those)."""
+    nothing). A file cut short or damaged inside fails in the decoder,
+    which names nothing: the pipelines map examples through
+    `named_map.map_examples`, which names those too."""
     if image.dtype != tf.string:
         return image
     known = tf.reduce_any(

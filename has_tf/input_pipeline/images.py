@@ -70,6 +70,7 @@ from has_tf.input_pipeline.image_windows import _resize
 from has_tf.input_pipeline.image_windows import crop_boxes
 from has_tf.input_pipeline.image_windows import decode_image
 from has_tf.input_pipeline.image_windows import example_fields
+from has_tf.input_pipeline.named_map import map_examples
 from has_tf.postprocess.ten_crop import ten_crop_offsets
 
 __all__ = [
@@ -382,7 +383,7 @@ def train_pipeline(
         image = tf.image.stateless_random_flip_left_right(image, flip_seed)
         return image, label
 
-    dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = map_examples(dataset, augment)
     dataset = dataset.batch(batch_size, drop_remainder=True)
 
     @tf.autograph.experimental.do_not_convert
@@ -571,5 +572,5 @@ def eval_pipeline(
             **(extra if crop == "resize" else {}),
         }
 
-    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = map_examples(dataset, prepare)
     return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -244,16 +244,36 @@ def test_uint8_evaluation_batches_are_the_float_ones_before_normalising(
             np.testing.assert_array_equal(pixels[key], floats[key])
 
 
-@pytest.mark.parametrize("pipeline", ["train", "eval"])
-def test_bytes_of_no_image_format_are_named(pipeline):
-    """The bare pipelines name the file whose bytes are no image (TF's
-    decoder said "Unknown image file format", naming nothing); good JPEG
-    and PNG files pass."""
+def _damaged_jpegs() -> dict:
+    """A JPEG's bytes damaged three ways, each failing in TensorFlow's
+    decoder (whole or windowed): cut short (a download's end), its Huffman
+    table overwritten (damaged inside), and bytes of no image format."""
+    pixels = np.random.default_rng(0).integers(0, 256, (40, 40, 3))
+    jpeg = tf.io.encode_jpeg(pixels.astype(np.uint8)).numpy()
+    table = jpeg.find(b"\xff\xc4")  # The first Huffman table segment.
+    damaged = bytearray(jpeg)
+    damaged[table + 5 : table + 21] = b"\xff" * 16
+    return {
+        "cut_short": jpeg[: len(jpeg) // 3],
+        "damaged_inside": bytes(damaged),
+        "no_image_format": b"<html>not found</html>" * 4,
+    }
+
+
+@pytest.mark.parametrize(
+    "damage", ["cut_short", "damaged_inside", "no_image_format"]
+)
+@pytest.mark.parametrize("pipeline", ["train", "center_crop", "resize"])
+def test_an_image_that_does_not_decode_is_named(pipeline, damage):
+    """The bare pipelines name the file whose image fails to decode (TF's
+    decoder says "Invalid JPEG data or crop window" or "Unknown image file
+    format", naming nothing); good JPEG and PNG files before it pass, in
+    order."""
     jpeg = tf.io.encode_jpeg(tf.zeros([40, 40, 3], tf.uint8)).numpy()
-    png = tf.io.encode_png(tf.zeros([40, 40, 3], tf.uint8)).numpy()
+    png = tf.io.encode_png(tf.fill([40, 40, 3], tf.constant(9, tf.uint8)))
     data = tf.data.Dataset.from_tensor_slices(
         {
-            "image": [jpeg, png, b"<html>not found</html>" * 4],
+            "image": [jpeg, png.numpy(), _damaged_jpegs()[damage]],
             "label": [0, 1, 2],
             "file_name": ["a.jpg", "b.png", "c.jpg"],
         }
@@ -262,15 +282,24 @@ def test_bytes_of_no_image_format_are_named(pipeline):
         batches = ip.train_pipeline(
             data,
             1,
-            augmentation=ip.ImageAugmentation(image_size=32, resize_size=36),
+            augmentation=ip.ImageAugmentation(
+                image_size=32, resize_size=36, patch_sizes=None
+            ),
             seed=0,
-            shuffle_buffer=1,  # In order: the bad file last.
+            shuffle_buffer=0,  # In order: the bad file last.
             repeat=False,
+            normalize=False,
         )
     else:
-        batches = ip.eval_pipeline(data, 1, "resize", image_size=32)
+        batches = ip.eval_pipeline(
+            data, 1, pipeline, image_size=32, resize_size=36, normalize=False
+        )
     iterator = iter(batches)
-    next(iterator), next(iterator)  # The JPEG and the PNG.
+    first, second = next(iterator), next(iterator)
+    images = [
+        b[0] if pipeline == "train" else b["image"] for b in (first, second)
+    ]
+    assert [int(np.max(i)) for i in images] == [0, 9]  # a.jpg, then b.png.
     with pytest.raises(tf.errors.InvalidArgumentError) as error:
         next(iterator)
-    assert "these bytes are none:] [c.jpg]" in str(error.value)
+    assert "no image format:] [c.jpg]" in str(error.value)
