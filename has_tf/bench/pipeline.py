@@ -12,7 +12,10 @@ normalise), hiding on the host (`host`, mixed sizes) or not
 float on the host as has_tf 0.2 did (`device_float`); and the evaluation
 pipeline for each crop (uint8 out). Runs alternate round by round; each
 rate is also given as a ratio to decode-only and to its own windows,
-hiding's cost as `1 - host / device`, and `goals` compares the
+hiding's cost as `1 - host / device`, naming an image that fails to
+decode as `windows_*_naming_cost` (`1 - named / plain` over the crops' own
+windows, `input_pipeline.named_map`, which the training pipeline's rows
+include), and `goals` compares the
 accelerator recipe's two ratios with their aims.
 """
 
@@ -27,6 +30,7 @@ import tensorflow as tf
 from has_tf.bench import _timing
 from has_tf.bench import data
 from has_tf.input_pipeline import images as image_pipeline
+from has_tf.input_pipeline import named_map
 
 
 def _one_thread(dataset):
@@ -66,10 +70,11 @@ GOALS = {
 }
 
 
-def _windows_only(source, crop, method, batch):
+def _windows_only(source, crop, method, batch, named=False):
     """Decoding each training crop's own window, nothing else: the floor
     a crop's pipeline is measured against (`decode_training_window`, the
-    same windows and seeds as the pipeline draws)."""
+    same windows and seeds as the pipeline draws). `named`: through
+    `named_map`, as the pipelines map examples, for its cost."""
     seeds = tf.data.Dataset.random(seed=0).batch(2, drop_remainder=True)
 
     def decode(example, seed):
@@ -78,9 +83,10 @@ def _windows_only(source, crop, method, batch):
         )
         return tf.shape(window)
 
-    return (
-        tf.data.Dataset.zip((source.repeat(), seeds)).map(decode).batch(batch)
-    )
+    pairs = tf.data.Dataset.zip((source.repeat(), seeds))
+    if named:
+        return named_map.map_examples(pairs, decode).batch(batch)
+    return pairs.map(decode).batch(batch)
 
 
 def run(batch: int = 64, batches: int = 20, repeats: int = 5) -> dict:
@@ -106,9 +112,10 @@ def run(batch: int = 64, batches: int = 20, repeats: int = 5) -> dict:
     }
     for crop in image_pipeline.TRAIN_CROPS:
         for method in image_pipeline.RESIZE_METHODS:
-            pipelines[f"windows_{crop}_{method}"] = _windows_only(
-                source, crop, method, batch
-            )
+            for named in (False, True):
+                pipelines[
+                    f"windows_{crop}_{method}" + ("_named" if named else "")
+                ] = _windows_only(source, crop, method, batch, named)
             # uint8 out (the models normalise): hiding on the host, or
             # none on the host (--hide_on=device); and the float
             # normalised output of has_tf 0.2 for comparison.
@@ -154,6 +161,10 @@ def run(batch: int = 64, batches: int = 20, repeats: int = 5) -> dict:
                 )
             results[f"{key}_hiding_cost"] = (
                 1.0 - rates[f"{key}_host"] / rates[f"{key}_device"]
+            )
+            windows = f"windows_{crop}_{method}"
+            results[f"{windows}_naming_cost"] = (
+                1.0 - rates[f"{windows}_named"] / own
             )
     goals = {
         key: {"value": results[key], "aim": aim, "met": results[key] >= aim}

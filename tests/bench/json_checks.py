@@ -50,7 +50,10 @@ def boxes(out):
 
 
 def pipeline(out):
-    assert out["results"]["decode_only_images_per_s"] > 0
+    results = out["results"]
+    assert results["decode_only_images_per_s"] > 0
+    costs = [k for k in results if k.endswith("_naming_cost")]
+    assert len(costs) == 4 and all(results[k] < 1 for k in costs)
     for goal in out["goals"].values():
         assert goal["met"] == (goal["value"] >= goal["aim"])
 
