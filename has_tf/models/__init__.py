@@ -9,7 +9,8 @@ images and hides them in training; `BuiltIn` is what a method builds into
 a backbone (`has_tf.methods`).
 
 Modules: one per image classifier (`alexnet_gap`, `googlenet_gap`,
-`small_gap`, `vgg16_cam`, `resnet50_cam`, `inception_v3_cam`) and
+`small_gap`, `vgg16_cam`, `resnet50_cam`, `inception_v3_cam`; `deit`: timm's
+DeiT backbones, their attention and timm's weights, as three CAM models) and
 `classifier` (`cam_classifier`, a CAM head on any backbone); `videos` (the
 action network and its T-CAM); `cam` (CAM outputs of any of them);
 `common` (blocks, `ModelInput`, `BuiltIn`, the checks); `table`;
@@ -35,6 +36,10 @@ from has_tf.models.common import POOLINGS
 from has_tf.models.common import BuiltIn
 from has_tf.models.common import LocalResponseNorm
 from has_tf.models.common import ModelInput
+from has_tf.models.deit import deit_base
+from has_tf.models.deit import deit_small
+from has_tf.models.deit import deit_tiny
+from has_tf.models.deit import vision_transformer
 from has_tf.models.googlenet_gap import googlenet_gap
 from has_tf.models.inception_v3_cam import inception_v3_cam
 from has_tf.models.resnet50_cam import resnet50_cam
@@ -56,8 +61,10 @@ from has_tf.models.videos import temporal_net
 IMAGE_MODELS = table.view("build")
 INPUT_SIDES = table.view("input_side")
 NEW_LAYERS = table.view("new_layers")
-# The backbones that take pretrained weights (`pretrained.load`).
-PRETRAINED_BACKBONES = pretrained.BACKBONES
+# The models that take pretrained weights (`pretrained.load`): the
+# torchvision/keras.applications backbones and those with a table row's
+# own `WeightsReader` (timm's DeiT).
+PRETRAINED_BACKBONES = table.names(pretrained=True)
 
 __all__ = [
     "ADL",
@@ -73,6 +80,10 @@ __all__ = [
     "TEMPORAL_LOSSES",
     "TEMPORAL_POOLINGS",
     "ClassActivationMaps",
+    "deit_base",
+    "deit_small",
+    "deit_tiny",
+    "vision_transformer",
     "LocalResponseNorm",
     "CAM_HEADS",
     "alexnet_gap",

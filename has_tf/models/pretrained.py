@@ -1,6 +1,7 @@
 """Pretrained ImageNet weights from a local file into the field's backbones.
 
-Nothing downloads: the file is the user's. Two kinds are read:
+Nothing downloads: the file is the user's. Two kinds are read (a model
+whose table row has a `WeightsReader`, timm's DeiT, reads its own):
 
 - **torchvision's ImageNet weights as safetensors** (`.safetensors`): the
   files timm publishes on the Hugging Face Hub as `timm/vgg16.tv_in1k`,
@@ -48,13 +49,13 @@ import re
 import numpy as np
 
 from has_tf import vocabulary
+from has_tf.models import table
 
 __all__ = [
     "BACKBONES",
     "FORMATS",
     "WeightsError",
     "WeightsInfo",
-    "copy_layers",
     "describe",
     "file_sha256",
     "load",
@@ -207,6 +208,11 @@ def _format_of(path) -> str:
     )
 
 
+def _reader(backbone):
+    """The table row's own `WeightsReader`, if it has one."""
+    return table.view("weights_reader").get(backbone)
+
+
 def _check_backbone(backbone):
     if backbone not in BACKBONES:
         raise ValueError(
@@ -222,9 +228,18 @@ def describe(path, backbone: str) -> WeightsInfo:
       WeightsError: no such file, an unknown format, or a format this
         backbone cannot take (Keras's ResNet50).
     """
-    _check_backbone(backbone)
+    reader = _reader(backbone)
+    if reader is None:
+        _check_backbone(backbone)
     fmt = _format_of(path)
-    if (fmt, backbone) not in _NORMALIZATIONS:
+    known = reader.normalizations if reader else _NORMALIZATIONS
+    key = fmt if reader else (fmt, backbone)
+    if reader and key not in known:
+        raise WeightsError(
+            f"{backbone}: takes {sorted(known)} weights files, not {fmt!r} "
+            f"ones. Received: {path!r}"
+        )
+    if key not in known:
         raise WeightsError(
             f"{backbone}: keras.applications' ResNet50 weights do not fit: "
             "Keras's ResNet50 is ResNet v1 (stride on each stage's first "
@@ -232,7 +247,7 @@ def describe(path, backbone: str) -> WeightsInfo:
             "torchvision's v1.5 that wsolevaluation uses; use torchvision's "
             f"weights (timm/resnet50.tv_in1k). Received: {path!r}"
         )
-    mean, std = _NORMALIZATIONS[(fmt, backbone)]
+    mean, std = known[key]
     return WeightsInfo(path, file_sha256(path), fmt, mean, std)
 
 
@@ -538,49 +553,14 @@ def load(model, path, backbone: str) -> WeightsInfo:
       WeightsError: the file does not fit: a missing tensor, a wrong shape
         or an unknown tensor, each named.
     """
-    info = describe(path, backbone)
+    info, reader = describe(path, backbone), _reader(backbone)
     tensors = read_tensors(path)
-    loader = _load_torchvision if info.format == "torchvision" else _load_keras
-    loaded, fresh, dropped = loader(model, tensors, backbone)
+    loader = {"torchvision": _load_torchvision, "keras": _load_keras}
+    loaded, fresh, dropped = (
+        reader.load(model, tensors, path)
+        if reader is not None
+        else loader[info.format](model, tensors, backbone)
+    )
     return dataclasses.replace(
         info, loaded=tuple(loaded), fresh=tuple(fresh), dropped=tuple(dropped)
     )
-
-
-def copy_layers(model, source, source_name: str) -> tuple:
-    """Copies every layer of `source` with `model`'s name and shapes.
-
-    What starts a run from another run (`--init_from=<run directory>`):
-    e.g. a CUB run from an ILSVRC one, whose classifier (1000 classes)
-    does not fit and stays fresh.
-
-    Args:
-      model: the model to initialise.
-      source: a trained `keras.Model` (a has_tf run's `model.keras`).
-      source_name: what to call it in errors.
-
-    Returns:
-      `(loaded, fresh)`: the layer names copied and those left as
-      initialised.
-
-    Raises:
-      WeightsError: no layer fits (another architecture).
-    """
-    theirs = {layer.name: layer for layer in source.layers if layer.weights}
-    loaded, fresh = [], []
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        other = theirs.get(layer.name)
-        shapes = [tuple(w.shape) for w in layer.weights]
-        if other is None or [tuple(w.shape) for w in other.weights] != shapes:
-            fresh.append(layer.name)
-            continue
-        layer.set_weights(other.get_weights())
-        loaded.append(layer.name)
-    if not loaded:
-        raise WeightsError(
-            f"No layer of {source_name} ({source.name}) has the name and "
-            f"shapes of a layer of {model.name}: is it another architecture?"
-        )
-    return tuple(loaded), tuple(fresh)

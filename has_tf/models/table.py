@@ -18,9 +18,35 @@ import dataclasses
 from collections.abc import Callable
 from collections.abc import Mapping
 
-__all__ = ["ImageModel", "get", "names", "register", "rows", "view"]
+__all__ = [
+    "ImageModel",
+    "WeightsReader",
+    "get",
+    "names",
+    "register",
+    "rows",
+    "view",
+]
 
 _MODELS: dict = {}  # name -> ImageModel, in registration order.
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsReader:
+    """How a model reads pretrained files of its own (timm's DeiT), where
+    `models.pretrained` has no rule for it.
+
+    Attributes:
+      normalizations: format (`pretrained.FORMATS`) -> `(mean, std)`, the
+        inputs the files expect in pixel units, RGB.
+      load: `(model, tensors, path) -> (loaded, fresh, dropped)`: sets the
+        model's weights from the file's tensors by name; returns the layer
+        names set, those left as initialised and the tensors unused on
+        purpose; raises `pretrained.WeightsError` naming what does not fit.
+    """
+
+    normalizations: Mapping
+    load: Callable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +70,8 @@ class ImageModel:
       conv1_hiding: its builder takes a `ModelInput` with
         `conv1_hide_patch_sizes`.
       large_feature_map: its builder takes `large_feature_map`.
+      weights_reader: a `WeightsReader` for a model that reads its own
+        pretrained files (None: `models.pretrained`'s rules).
     """
 
     name: str
@@ -54,6 +82,7 @@ class ImageModel:
     method_places: bool = False
     conv1_hiding: bool = False
     large_feature_map: bool = False
+    weights_reader: WeightsReader | None = None
 
 
 def register(model: ImageModel) -> ImageModel:

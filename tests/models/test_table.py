@@ -21,8 +21,11 @@ def fresh_table(monkeypatch):
     monkeypatch.setattr(table, "_MODELS", dict(table._MODELS))
 
 
-def test_the_table_holds_the_six_classifiers():
+def test_the_table_holds_the_nine_classifiers():
     assert set(table.names()) == {
+        "deit_tiny",
+        "deit_small",
+        "deit_base",
         "small_gap",
         "alexnet_gap",
         "googlenet_gap",
@@ -30,7 +33,12 @@ def test_the_table_holds_the_six_classifiers():
         "resnet50_cam",
         "inception_v3_cam",
     }
-    assert set(table.names(pretrained=True)) == set(pretrained.BACKBONES)
+    assert set(table.names(pretrained=True)) == set(pretrained.BACKBONES) | {
+        "deit_tiny",
+        "deit_small",
+        "deit_base",
+    }
+    assert models.PRETRAINED_BACKBONES == table.names(pretrained=True)
     assert set(table.names(conv1_hiding=True)) == {"alexnet_gap", "small_gap"}
 
 

@@ -249,7 +249,7 @@ def _log_own_normalization(model, run_info):
 def _initialise(model, path, model_name):
     if os.path.isdir(path):
         source, _ = load_run(path)
-        loaded, fresh = pretrained.copy_layers(model, source, path)
+        loaded, fresh = copy_layers(model, source, path)
     else:
         info = pretrained.load(model, path, model_name)
         loaded, fresh = info.loaded, info.fresh
@@ -260,3 +260,42 @@ def _initialise(model, path, model_name):
         len(fresh),
         ", ".join(fresh[:6]) + (" ..." if len(fresh) > 6 else ""),
     )
+
+
+def copy_layers(model, source, source_name: str) -> tuple:
+    """Copies every layer of `source` with `model`'s name and shapes.
+
+    What starts a run from another run (`--init_from=<run directory>`):
+    e.g. a CUB run from an ILSVRC one, whose classifier (1000 classes)
+    does not fit and stays fresh.
+
+    Args:
+      model: the model to initialise.
+      source: a trained `keras.Model` (a has_tf run's `model.keras`).
+      source_name: what to call it in errors.
+
+    Returns:
+      `(loaded, fresh)`: the layer names copied and those left as
+      initialised.
+
+    Raises:
+      pretrained.WeightsError: no layer fits (another architecture).
+    """
+    theirs = {layer.name: layer for layer in source.layers if layer.weights}
+    loaded, fresh = [], []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        other = theirs.get(layer.name)
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if other is None or [tuple(w.shape) for w in other.weights] != shapes:
+            fresh.append(layer.name)
+            continue
+        layer.set_weights(other.get_weights())
+        loaded.append(layer.name)
+    if not loaded:
+        raise pretrained.WeightsError(
+            f"No layer of {source_name} ({source.name}) has the name and "
+            f"shapes of a layer of {model.name}: is it another architecture?"
+        )
+    return tuple(loaded), tuple(fresh)

@@ -1,0 +1,556 @@
+"""DeiT backbones as timm's `VisionTransformer` builds them (Touvron et
+al., ICML 2021; the non-distilled `deit_*_patch16_224.fb_in1k` models).
+
+Patch embedding (a 16x16 conv at stride 16), a class token and a learned
+position embedding, then pre-norm blocks: `x + attn(norm1(x))`,
+`x + mlp(norm2(x))` with LayerNorm epsilon 1e-6, one fused `qkv` dense
+with bias, softmax attention scaled by `head_dim ** -0.5`, an MLP of 4x
+width with exact GELU; a final LayerNorm. Widths, depths, heads
+(`VARIANTS`): tiny 192 / 12 / 3, small 384 / 12 / 6, base 768 / 12 / 12.
+Parameters without a head: 5,524,416 (tiny), 21,665,664 (small),
+85,798,656 (base) at 224 (the position embedding grows with the input).
+
+Layer names follow timm's modules with "_" for ".": `patch_embed_proj`,
+`tokens` (class token and position embedding), `blocks_{i}_norm1`,
+`blocks_{i}_attn_qkv`, `blocks_{i}_attn` (the attention itself, no
+weights), `blocks_{i}_attn_proj`, `blocks_{i}_norm2`,
+`blocks_{i}_mlp_fc1`, `blocks_{i}_mlp_fc2`, `norm`, and `head` (timm's
+classifier on the class token) when asked.
+
+`deit_tiny`, `deit_small` and `deit_base` are the table's models: the
+backbone, its patch tokens on their grid and `common.cam_head` (pooling
+and a classifier): a CAM of `side / 16` per side (14 x 14 at 224).
+
+`resample_position_embedding` resizes a position embedding to another
+grid exactly as timm's `resample_abs_pos_embed` does (bicubic with
+antialiasing, PyTorch's kernel), in NumPy.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers
+from keras import ops
+
+from has_tf import vocabulary
+from has_tf.models import common
+from has_tf.models import pretrained
+from has_tf.models import table
+from has_tf.models.pretrained import WeightsError
+
+PATCH = 16
+LN_EPSILON = 1e-6
+MLP_RATIO = 4
+# name -> (width, depth, heads).
+VARIANTS = {
+    "deit_tiny": (192, 12, 3),
+    "deit_small": (384, 12, 6),
+    "deit_base": (768, 12, 12),
+}
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+class TokenEmbedding(layers.Layer):
+    """Prepends the class token to patch tokens and adds the learned
+    position embedding (timm's `cls_token`, `pos_embed`).
+
+    Input float `[B, N, D]` patch tokens (N = `grid[0] * grid[1]`, row
+    major); output `[B, 1 + N, D]`, the class token first.
+    """
+
+    def __init__(self, grid, width, **kwargs):
+        super().__init__(**kwargs)
+        self.grid = tuple(int(g) for g in grid)
+        self.width = int(width)
+
+    def build(self, input_shape):
+        tokens = 1 + self.grid[0] * self.grid[1]
+        # timm's initialisation: normal(1e-6) and truncated normal(0.02).
+        self.cls_token = self.add_weight(
+            shape=(1, 1, self.width),
+            initializer=keras.initializers.RandomNormal(stddev=1e-6),
+            name="cls_token",
+        )
+        self.pos_embed = self.add_weight(
+            shape=(1, tokens, self.width),
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            name="pos_embed",
+        )
+
+    def call(self, x):
+        cls = ops.broadcast_to(
+            ops.cast(self.cls_token, x.dtype), (ops.shape(x)[0], 1, self.width)
+        )
+        return ops.concatenate([cls, x], axis=1) + ops.cast(
+            self.pos_embed, x.dtype
+        )
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1 + self.grid[0] * self.grid[1], self.width)
+
+    def get_config(self):
+        return {**super().get_config(), "grid": self.grid, "width": self.width}
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+class SelfAttention(layers.Layer):
+    """Multi-head softmax attention from a fused `qkv` projection, as timm's
+    `Attention` computes it between its `qkv` and `proj` layers.
+
+    Input `[B, T, 3 * D]` (q, k, v, each head's `D / heads` channels in
+    order); output `(values [B, T, D], probabilities [B, heads, T, T])`,
+    the probabilities' rows summing to 1.
+    """
+
+    def __init__(self, heads, **kwargs):
+        super().__init__(**kwargs)
+        self.heads = int(heads)
+
+    def call(self, qkv):
+        batch, tokens = ops.shape(qkv)[0], ops.shape(qkv)[1]
+        width = qkv.shape[-1] // 3
+        head_dim = width // self.heads
+        parts = ops.reshape(qkv, (batch, tokens, 3, self.heads, head_dim))
+        parts = ops.transpose(parts, (2, 0, 3, 1, 4))
+        q, k, v = parts[0], parts[1], parts[2]
+        scores = ops.matmul(q * head_dim**-0.5, ops.swapaxes(k, -1, -2))
+        probabilities = ops.softmax(scores, axis=-1)
+        values = ops.transpose(ops.matmul(probabilities, v), (0, 2, 1, 3))
+        return ops.reshape(values, (batch, tokens, width)), probabilities
+
+    def compute_output_shape(self, input_shape):
+        batch, tokens, fused = input_shape
+        return (
+            (batch, tokens, fused // 3),
+            (batch, self.heads, tokens, tokens),
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "heads": self.heads}
+
+
+def grid_of(input_shape) -> tuple:
+    """The patch grid `(rows, cols)` of an input `(H, W, 3)`."""
+    return input_shape[0] // PATCH, input_shape[1] // PATCH
+
+
+def check_variant(variant) -> tuple:
+    """`(width, depth, heads)` of a `VARIANTS` name, or of such a tuple
+    (a ViT of another size, as timm's `VisionTransformer(embed_dim,
+    depth, num_heads)`; the width a multiple of the heads).
+
+    Raises:
+      ValueError: naming `variant` and the known names.
+    """
+    if isinstance(variant, str) and variant in VARIANTS:
+        return VARIANTS[variant]
+    if (
+        isinstance(variant, tuple)
+        and len(variant) == 3
+        and all(isinstance(v, int) and v >= 1 for v in variant)
+        and variant[0] % variant[2] == 0
+    ):
+        return variant
+    raise ValueError(
+        f"Expected `variant` in {tuple(VARIANTS)} or a (width, depth, "
+        "heads) tuple of ints, width a multiple of heads. Received: "
+        f"variant={variant!r}"
+    )
+
+
+def _dense(x, units, name):
+    # timm initialises its Linear layers truncated normal(0.02), zero bias.
+    return layers.Dense(
+        units,
+        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        name=name,
+    )(x)
+
+
+def _norm(x, name):
+    return layers.LayerNormalization(epsilon=LN_EPSILON, name=name)(x)
+
+
+def _block(x, width, heads, name):
+    """One pre-norm block; returns `(tokens, attention probabilities)`."""
+    qkv = _dense(_norm(x, f"{name}_norm1"), 3 * width, f"{name}_attn_qkv")
+    values, probabilities = SelfAttention(heads, name=f"{name}_attn")(qkv)
+    x = layers.Add(name=f"{name}_add1")(
+        [x, _dense(values, width, f"{name}_attn_proj")]
+    )
+    hidden = _dense(
+        _norm(x, f"{name}_norm2"), MLP_RATIO * width, f"{name}_mlp_fc1"
+    )
+    # Keras's "gelu" is the exact one (erf), as timm's nn.GELU.
+    hidden = layers.Activation("gelu", name=f"{name}_mlp_act")(hidden)
+    x = layers.Add(name=f"{name}_add2")(
+        [x, _dense(hidden, width, f"{name}_mlp_fc2")]
+    )
+    return x, probabilities
+
+
+def tokens_and_attention(images, variant, input_shape):
+    """The backbone on a functional input: `(tokens, attention)`.
+
+    Args:
+      images: float `[B, H, W, 3]`, normalised as the weights were.
+      variant: a `VARIANTS` name.
+      input_shape: `(H, W, 3)`, both sides multiples of 16 (timm drops no
+        pixels either: it refuses other sizes).
+
+    Returns:
+      tokens: `[B, 1 + N, D]` after the final LayerNorm, the class token
+        first, then the N = (H / 16) x (W / 16) patch tokens row by row.
+      attention: a list, one `[B, heads, 1 + N, 1 + N]` per block, the
+        softmax probabilities (rows: queries).
+    """
+    width, depth, heads = check_variant(variant)
+    grid = grid_of(input_shape)
+    if input_shape[0] % PATCH or input_shape[1] % PATCH or min(grid) < 1:
+        raise ValueError(
+            f"{variant}: expected an input whose sides are multiples of "
+            f"{PATCH} (the patches). Received: input_shape={tuple(input_shape)}"
+        )
+    x = layers.Conv2D(width, PATCH, strides=PATCH, name="patch_embed_proj")(
+        images
+    )
+    x = layers.Reshape((grid[0] * grid[1], width), name="patch_tokens")(x)
+    x = TokenEmbedding(grid, width, name="tokens")(x)
+    attention = []
+    for index in range(depth):
+        x, probabilities = _block(x, width, heads, f"blocks_{index}")
+        attention.append(probabilities)
+    return _norm(x, "norm"), attention
+
+
+def vision_transformer(
+    variant: str = "deit_small",
+    input_shape=(224, 224, 3),
+    num_classes: int | None = None,
+    attention: bool = False,
+    name: str | None = None,
+) -> keras.Model:
+    """timm's DeiT as a Keras model.
+
+    Args:
+      variant: "deit_tiny", "deit_small" or "deit_base".
+      input_shape: `(H, W, 3)`, sides multiples of 16.
+      num_classes: None: no head, the model gives the tokens; else timm's
+        classifier (`head`) on the class token gives float logits
+        `[B, num_classes]`.
+      attention: also give every block's attention probabilities.
+      name: the model's name (default: the variant).
+
+    Returns:
+      A `keras.Model` from normalised float images `[B, H, W, 3]` to the
+      tokens `[B, 1 + N, D]` (or the logits), followed by the `depth`
+      attention tensors `[B, heads, 1 + N, 1 + N]` when `attention`.
+    """
+    images = keras.Input(tuple(input_shape), name="images")
+    tokens, probabilities = tokens_and_attention(images, variant, input_shape)
+    out = tokens
+    if num_classes is not None:
+        out = _dense(tokens[:, 0], num_classes, "head")
+    outputs = [out, *probabilities] if attention else out
+    default = variant if isinstance(variant, str) else "vision_transformer"
+    return keras.Model(images, outputs, name=name or default)
+
+
+def parameters_without_head(variant, input_shape=(224, 224, 3)) -> int:
+    """timm's parameter count of the backbone (no classifier)."""
+    width, depth, _ = check_variant(variant)
+    grid = grid_of(input_shape)
+    tokens = 1 + grid[0] * grid[1]
+    block = (
+        2 * 2 * width  # two LayerNorms
+        + width * 3 * width
+        + 3 * width  # qkv
+        + width * width
+        + width  # proj
+        + width * MLP_RATIO * width
+        + MLP_RATIO * width  # fc1
+        + MLP_RATIO * width * width
+        + width  # fc2
+    )
+    embed = 3 * PATCH * PATCH * width + width
+    return embed + width + tokens * width + depth * block + 2 * width
+
+
+def _cam_builder(variant):
+    """The table's builder of a DeiT with a CAM head (module docstring)."""
+
+    def build(
+        num_classes: int = 1000,
+        input_shape=(224, 224, 3),
+        pooling: str = "avg",
+        dropout_rate: float = 0.0,
+        dropout_at_test: bool = False,
+        model_input: common.ModelInput | None = None,
+        weights: str | None = None,
+        name: str = variant,
+    ) -> keras.Model:
+        shape = common.check_common(
+            variant, num_classes, input_shape, pooling, dropout_rate
+        )
+        model_input = common.check_model_input(variant, model_input)
+        inputs, x = common.input_layers(shape, model_input)
+        tokens, _ = tokens_and_attention(x, variant, shape)
+        grid = grid_of(shape)
+        patches = layers.Reshape((*grid, tokens.shape[-1]), name="patch_grid")(
+            tokens[:, 1:]
+        )
+        logits = common.cam_head(
+            patches,
+            num_classes,
+            (),
+            False,
+            pooling,
+            dropout_rate,
+            dropout_at_test,
+            dense_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        )
+        model = keras.Model(inputs, logits, name=name)
+        if weights is not None:
+            pretrained.load(model, weights, variant)
+        return model
+
+    build.__name__ = variant
+    build.__doc__ = f"""Builds {variant} with a CAM head: its patch tokens
+    laid on their grid, global pooling and a dense classifier (`cam_head`),
+    so `cam_model` gives a CAM of `input_side / 16` per side.
+
+    Args:
+      num_classes: classifier width, >= 1.
+      input_shape: `(H, W, 3)`, sides multiples of 16.
+      pooling: "avg" or "max" over the patch grid.
+      dropout_rate, dropout_at_test: dropout before the classifier.
+      model_input: how the model takes its images (`ModelInput`).
+      weights: timm's `deit_*_patch16_224.fb_in1k` `model.safetensors`
+        of this size (`load_timm`; the position embedding resampled to
+        `input_shape`, timm's classifier dropped), or None.
+      name: the model's name.
+
+    Returns:
+      A `keras.Model` from images `[B, H, W, 3]` to float32 logits
+      `[B, num_classes]`.
+    """
+    return build
+
+
+deit_tiny = _cam_builder("deit_tiny")
+deit_small = _cam_builder("deit_small")
+deit_base = _cam_builder("deit_base")
+
+
+def _read_file(model, tensors, path) -> tuple:
+    """`WeightsReader.load`: timm's tensors into a table model."""
+    dropped = load_timm(model, tensors, path)
+    with_weights = [layer.name for layer in model.layers if layer.weights]
+    fresh = [name for name in with_weights if name.startswith(NEW_LAYERS)]
+    loaded = [name for name in with_weights if name not in fresh]
+    return loaded, fresh, dropped
+
+
+# The layers the CAM models add to the backbone (`--lr_multiplier`).
+NEW_LAYERS = ("cam_conv", "logits")
+# timm's DeiT files expect ImageNet's mean and std (timm's
+# IMAGENET_DEFAULT_MEAN / STD), RGB in [0, 1].
+READER = table.WeightsReader(
+    {
+        "torchvision": (
+            vocabulary.IMAGENET_MEAN_RGB,
+            vocabulary.IMAGENET_STD_RGB,
+        )
+    },
+    _read_file,
+)
+# The table of models: the three DeiTs with a CAM head, at 224.
+MODELS = tuple(
+    table.register(
+        table.ImageModel(
+            builder.__name__,
+            builder,
+            input_side=224,
+            pretrained=("torchvision",),
+            new_layers=NEW_LAYERS,
+            weights_reader=READER,
+        )
+    )
+    for builder in (deit_tiny, deit_small, deit_base)
+)
+
+
+# --- timm's position embedding resampling, in NumPy --------------------------
+
+
+def _cubic(x, a=-0.5):
+    x = np.abs(x)
+    return np.where(
+        x < 1,
+        ((a + 2) * x - (a + 3)) * x * x + 1,
+        np.where(x < 2, (((x - 5) * x + 8) * x - 4) * a, 0.0),
+    )
+
+
+def _aa_weights(in_size, out_size):
+    """`[out_size, in_size]` interpolation weights of PyTorch's bicubic
+    with `antialias=True` (align_corners False): PIL's kernel (a = -0.5),
+    widened by the scale when shrinking, each row normalised."""
+    scale = in_size / out_size
+    support = 2.0 * max(scale, 1.0)
+    invscale = 1.0 / scale if scale > 1.0 else 1.0
+    weights = np.zeros((out_size, in_size))
+    for i in range(out_size):
+        center = scale * (i + 0.5)
+        xmin = max(int(center - support + 0.5), 0)
+        xmax = min(int(center + support + 0.5), in_size)
+        j = np.arange(xmin, xmax)
+        w = _cubic((j - center + 0.5) * invscale)
+        total = w.sum()
+        weights[i, xmin:xmax] = w / total if total != 0 else w
+    return weights
+
+
+def resample_position_embedding(pos_embed, old_grid, new_grid, prefix=1):
+    """timm's `resample_abs_pos_embed`: the grid part of a position
+    embedding resized bicubically (with antialiasing) to `new_grid`, the
+    `prefix` tokens (the class token's) kept.
+
+    Args:
+      pos_embed: float `[1, prefix + old_grid[0] * old_grid[1], D]`.
+      old_grid, new_grid: `(rows, cols)`.
+
+    Returns:
+      float32 `[1, prefix + new_grid[0] * new_grid[1], D]`.
+    """
+    pos_embed = np.asarray(pos_embed, np.float64)
+    old_grid, new_grid = tuple(old_grid), tuple(new_grid)
+    expected = prefix + old_grid[0] * old_grid[1]
+    if pos_embed.ndim != 3 or pos_embed.shape[1] != expected:
+        raise ValueError(
+            f"Expected `pos_embed` of shape [1, {expected}, D] for a "
+            f"{old_grid} grid. Received: shape={pos_embed.shape}"
+        )
+    if old_grid == new_grid:
+        return pos_embed.astype(np.float32)
+    grid = pos_embed[0, prefix:].reshape(*old_grid, -1)
+    rows = _aa_weights(old_grid[0], new_grid[0])
+    cols = _aa_weights(old_grid[1], new_grid[1])
+    resized = np.einsum("ri,cj,ijd->rcd", rows, cols, grid)
+    out = np.concatenate(
+        [pos_embed[0, :prefix], resized.reshape(-1, grid.shape[-1])]
+    )
+    return out[np.newaxis].astype(np.float32)
+
+
+# --- timm's weights ---------------------------------------------------------
+
+
+def _timm_layers(depth) -> dict:
+    """Keras layer -> [(timm tensor, Keras weight index, transform)]."""
+    linear = lambda w: w.T  # noqa: E731 - [out, in] -> [in, out]
+    same = lambda w: w  # noqa: E731
+    rows = {
+        "patch_embed_proj": [
+            ("patch_embed.proj.weight", 0, lambda w: w.transpose(2, 3, 1, 0)),
+            ("patch_embed.proj.bias", 1, same),
+        ],
+        "norm": [("norm.weight", 0, same), ("norm.bias", 1, same)],
+        "head": [("head.weight", 0, linear), ("head.bias", 1, same)],
+    }
+    for i in range(depth):
+        for keras_name, timm_name in (
+            ("norm1", "norm1"),
+            ("attn_qkv", "attn.qkv"),
+            ("attn_proj", "attn.proj"),
+            ("norm2", "norm2"),
+            ("mlp_fc1", "mlp.fc1"),
+            ("mlp_fc2", "mlp.fc2"),
+        ):
+            dense = not keras_name.startswith("norm")
+            rows[f"blocks_{i}_{keras_name}"] = [
+                (
+                    f"blocks.{i}.{timm_name}.weight",
+                    0,
+                    linear if dense else same,
+                ),
+                (f"blocks.{i}.{timm_name}.bias", 1, same),
+            ]
+    return rows
+
+
+def load_timm(model, tensors: dict, source: str = "the weights") -> tuple:
+    """Sets a `vision_transformer` model's weights from timm's state dict.
+
+    Args:
+      model: built by `vision_transformer` (any input size: the position
+        embedding is resampled from the file's square grid as timm does).
+      tensors: timm's `VisionTransformer` tensors by name (float arrays,
+        e.g. a `model.safetensors` read by `pretrained.read_tensors`).
+      source: the file, for messages.
+
+    Returns:
+      The file's tensors left unused on purpose: the classifier (`head.*`)
+      when the model has none.
+
+    Raises:
+      WeightsError: naming any missing, unexpected or mis-shaped tensor.
+    """
+    depth = sum(1 for layer in model.layers if layer.name.endswith("_attn"))
+    rows = _timm_layers(depth)
+    has_head = any(layer.name == "head" for layer in model.layers)
+    wanted = {name for pairs in rows.values() for name, _, _ in pairs}
+    wanted |= {"cls_token", "pos_embed"}
+    if not has_head:
+        wanted -= {"head.weight", "head.bias"}
+    dropped = tuple(
+        sorted(k for k in tensors if k.startswith("head.") and not has_head)
+    )
+    missing = sorted(wanted - set(tensors))
+    unexpected = sorted(set(tensors) - wanted - set(dropped))
+    if missing or unexpected:
+        raise WeightsError(
+            f"{source}: not timm's VisionTransformer of this size: missing "
+            f"{missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    for layer_name, pairs in rows.items():
+        if layer_name == "head" and not has_head:
+            continue
+        layer = model.get_layer(layer_name)
+        values = [np.asarray(w) for w in layer.get_weights()]
+        for name, index, transform in pairs:
+            values[index] = _checked(
+                transform(np.asarray(tensors[name])),
+                values[index],
+                name,
+                source,
+            )
+        layer.set_weights(values)
+    tokens = model.get_layer("tokens")
+    old = np.asarray(tensors["pos_embed"])
+    side = int(round((old.shape[1] - 1) ** 0.5))
+    if side * side != old.shape[1] - 1:
+        raise WeightsError(
+            f"{source}: pos_embed {old.shape} is no square grid with a class "
+            "token"
+        )
+    pos = resample_position_embedding(old, (side, side), tokens.grid)
+    cls = np.asarray(tensors["cls_token"])
+    current = tokens.get_weights()
+    tokens.set_weights(
+        [
+            _checked(cls, current[0], "cls_token", source),
+            _checked(pos, current[1], "pos_embed", source),
+        ]
+    )
+    return dropped
+
+
+def _checked(value, current, name, source):
+    if value.shape != current.shape:
+        raise WeightsError(
+            f"{source}: tensor {name!r} has shape {value.shape}; this model "
+            f"takes {current.shape}"
+        )
+    return value.astype(current.dtype)
