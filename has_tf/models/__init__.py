@@ -10,7 +10,8 @@ a backbone (`has_tf.methods`).
 
 Modules: one per image classifier (`alexnet_gap`, `googlenet_gap`,
 `small_gap`, `vgg16_cam`, `resnet50_cam`, `inception_v3_cam`; `deit`: timm's
-DeiT backbones, their attention and timm's weights, as three CAM models) and
+DeiT backbones, their attention and timm's weights, as three CAM models;
+`tscam`: TS-CAM's network on a DeiT and its attention-weighted CAMs) and
 `classifier` (`cam_classifier`, a CAM head on any backbone); `videos` (the
 action network and its T-CAM); `cam` (CAM outputs of any of them);
 `common` (blocks, `ModelInput`, `BuiltIn`, the checks); `table`;
@@ -45,6 +46,8 @@ from has_tf.models.inception_v3_cam import inception_v3_cam
 from has_tf.models.resnet50_cam import resnet50_cam
 from has_tf.models.small_gap import small_gap
 from has_tf.models.table import ImageModel
+from has_tf.models.tscam import tscam
+from has_tf.models.tscam import tscam_cam_model
 from has_tf.models.vgg16_cam import vgg16_cam
 from has_tf.models.videos import LOSSES as TEMPORAL_LOSSES
 from has_tf.models.videos import POOLINGS as TEMPORAL_POOLINGS
@@ -105,5 +108,7 @@ __all__ = [
     "images_only",
     "net_inputs",
     "takes_labels",
+    "tscam",
+    "tscam_cam_model",
     "vgg16_cam",
 ]

@@ -1,0 +1,153 @@
+"""TS-CAM's network (Gao et al., ICCV 2021; vasgaowei/TS-CAM,
+`lib/models/deit.py`, class `TSCAM`) on has_tf's DeiT (`models.deit`).
+
+The DeiT's patch tokens, after the final LayerNorm, laid on their grid;
+a 3x3 convolution (stride 1, padding 1, with bias: its `head`) turns them
+into one semantic map per class, `[B, h, w, K]`, whose spatial means are
+the logits. The CAM of class k (its evaluation mode) is that class's
+semantic map times the class token's attention to each patch, averaged
+over the heads and summed over all blocks:
+`sum_blocks(mean_heads(A))[:, 0, 1:]` on the grid. `tscam_cam_model`
+gives both, as `cam_model` does for the CNNs (`{"logits", "cams"}`).
+
+`load_tscam` reads TS-CAM's state dict (timm's names for the DeiT and
+`head.weight` `[K, D, 3, 3]`, `head.bias`); TS-CAM itself starts from
+timm's DeiT weights, whose classifier it drops (`deit.load_timm`).
+Tested against the reference's own `TSCAM` on recorded random weights
+(`tests/fixtures/tscam/`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import layers
+from keras import ops
+
+from has_tf.models import common
+from has_tf.models import deit
+from has_tf.models.pretrained import WeightsError
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+class TokenAttentionMaps(layers.Layer):
+    """TS-CAM's CAM from semantic maps and every block's attention.
+
+    Inputs `[semantic_maps, attention_1, ..., attention_L]`: semantic maps
+    float `[B, h, w, K]`, each attention `[B, heads, 1 + h * w, 1 + h * w]`
+    (softmax rows, the class token first). Output `[B, h, w, K]`: each
+    class's map times the class token's attention to the patches, averaged
+    over heads and summed over blocks (values >= 0 where the maps are).
+    """
+
+    def call(self, inputs):
+        maps, attention = inputs[0], inputs[1:]
+        height, width = maps.shape[1], maps.shape[2]
+        summed = ops.sum(
+            ops.stack([ops.mean(a, axis=1) for a in attention]), axis=0
+        )
+        to_patches = ops.reshape(summed[:, 0, 1:], (-1, height, width, 1))
+        return ops.cast(to_patches, maps.dtype) * maps
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+
+def _head_initializers(width):
+    """PyTorch's default `nn.Conv2d` initialisation, which TS-CAM's head
+    keeps (its `_init_weights` touches only Linear and LayerNorm layers):
+    kaiming uniform with a = sqrt(5), and a uniform bias, both within
+    1 / sqrt(fan_in)."""
+    bound = 1.0 / math.sqrt(width * 9)
+    kernel = keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
+    return kernel, keras.initializers.RandomUniform(-bound, bound)
+
+
+def tscam(
+    variant="deit_small",
+    num_classes: int = 200,
+    input_shape=(224, 224, 3),
+    model_input: common.ModelInput | None = None,
+    name: str = "tscam",
+) -> keras.Model:
+    """TS-CAM's network on a DeiT.
+
+    Args:
+      variant: a `deit.VARIANTS` name or `(width, depth, heads)`.
+      num_classes: semantic maps and logits, >= 1.
+      input_shape: `(H, W, 3)`, sides multiples of 16.
+      model_input: how the model takes its images (`ModelInput`); None:
+        float images normalised as the weights expect.
+      name: the model's name.
+
+    Returns:
+      A `keras.Model` from images `[B, H, W, 3]` to float32 logits
+      `[B, num_classes]` (the semantic maps' means); layers `tscam_head`
+      (the 3x3 conv), `semantic_maps` and the DeiT's (`deit`).
+    """
+    shape = common.check_common("tscam", num_classes, input_shape, "avg", 0.0)
+    model_input = common.check_model_input("tscam", model_input)
+    inputs, x = common.input_layers(shape, model_input)
+    tokens, _ = deit.tokens_and_attention(x, variant, shape)
+    grid = deit.grid_of(shape)
+    patches = layers.Reshape((*grid, tokens.shape[-1]), name="patch_grid")(
+        tokens[:, 1:]
+    )
+    kernel, bias = _head_initializers(tokens.shape[-1])
+    maps = layers.Conv2D(
+        num_classes,
+        3,
+        padding="same",
+        kernel_initializer=kernel,
+        bias_initializer=bias,
+        name="tscam_head",
+    )(patches)
+    maps = layers.Activation("linear", dtype="float32", name="semantic_maps")(
+        maps
+    )
+    logits = layers.GlobalAveragePooling2D(name="logits")(maps)
+    return keras.Model(inputs, logits, name=name)
+
+
+def tscam_cam_model(model: keras.Model) -> keras.Model:
+    """`{"logits": [B, K], "cams": [B, h, w, K]}` of a `tscam` model (the
+    same weights): TS-CAM's evaluation-mode outputs."""
+    attention = [
+        layer.output[1]
+        for layer in model.layers
+        if isinstance(layer, deit.SelfAttention)
+    ]
+    maps = model.get_layer("semantic_maps").output
+    cams = TokenAttentionMaps(name="tscam_cams")([maps, *attention])
+    return keras.Model(model.inputs, {"logits": model.outputs[0], "cams": cams})
+
+
+def load_tscam(model: keras.Model, tensors: dict, source="the weights"):
+    """Sets a `tscam` model's weights from TS-CAM's state dict.
+
+    Args:
+      model: built by `tscam`.
+      tensors: the DeiT's tensors under timm's names plus `head.weight`
+        `[K, D, 3, 3]` and `head.bias` `[K]`.
+      source: the file, for messages.
+
+    Raises:
+      WeightsError: naming a missing, unexpected or mis-shaped tensor.
+    """
+    head = {k: v for k, v in tensors.items() if k.startswith("head.")}
+    missing = sorted({"head.weight", "head.bias"} - set(head))
+    if missing:
+        raise WeightsError(f"{source}: no TS-CAM head: missing {missing}")
+    deit.load_timm(model, tensors, source)  # Drops head.* (no "head").
+    layer = model.get_layer("tscam_head")
+    kernel = np.asarray(head["head.weight"]).transpose(2, 3, 1, 0)
+    current = layer.get_weights()
+    if kernel.shape != current[0].shape:
+        raise WeightsError(
+            f"{source}: tensor 'head.weight' has shape "
+            f"{head['head.weight'].shape}; this model takes a kernel of "
+            f"{current[0].shape} (HWIO)"
+        )
+    layer.set_weights([kernel, np.asarray(head["head.bias"])])
