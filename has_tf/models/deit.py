@@ -195,9 +195,9 @@ def tokens_and_attention(images, variant, input_shape):
 
     Args:
       images: float `[B, H, W, 3]`, normalised as the weights were.
-      variant: a `VARIANTS` name.
-      input_shape: `(H, W, 3)`, both sides multiples of 16 (timm drops no
-        pixels either: it refuses other sizes).
+      variant: a `VARIANTS` name or `(width, depth, heads)`.
+      input_shape: `(H, W, 3)`, both sides multiples of 16 (so no pixel
+        is dropped).
 
     Returns:
       tokens: `[B, 1 + N, D]` after the final LayerNorm, the class token
@@ -234,7 +234,8 @@ def vision_transformer(
     """timm's DeiT as a Keras model.
 
     Args:
-      variant: "deit_tiny", "deit_small" or "deit_base".
+      variant: "deit_tiny", "deit_small", "deit_base" or `(width, depth,
+        heads)`.
       input_shape: `(H, W, 3)`, sides multiples of 16.
       num_classes: None: no head, the model gives the tokens; else timm's
         classifier (`head`) on the class token gives float logits
