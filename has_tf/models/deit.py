@@ -258,24 +258,32 @@ def vision_transformer(
     return keras.Model(images, outputs, name=name or default)
 
 
-def parameters_without_head(variant, input_shape=(224, 224, 3)) -> int:
-    """timm's parameter count of the backbone (no classifier)."""
-    width, depth, _ = check_variant(variant)
-    grid = grid_of(input_shape)
-    tokens = 1 + grid[0] * grid[1]
-    block = (
-        2 * 2 * width  # two LayerNorms
-        + width * 3 * width
-        + 3 * width  # qkv
-        + width * width
-        + width  # proj
-        + width * MLP_RATIO * width
-        + MLP_RATIO * width  # fc1
-        + MLP_RATIO * width * width
-        + width  # fc2
+def patch_grid(
+    model_name,
+    variant,
+    num_classes,
+    input_shape,
+    model_input,
+    pooling="avg",
+    dropout_rate=0.0,
+):
+    """A DeiT model's checked arguments, input and patch tokens on their
+    grid: `(inputs, patches)`, patches `[B, H / 16, W / 16, D]` after the
+    final LayerNorm (the class token left out).
+
+    Raises:
+      ValueError: bad arguments, each named with `model_name`.
+    """
+    shape = common.check_common(
+        model_name, num_classes, input_shape, pooling, dropout_rate
     )
-    embed = 3 * PATCH * PATCH * width + width
-    return embed + width + tokens * width + depth * block + 2 * width
+    model_input = common.check_model_input(model_name, model_input)
+    inputs, x = common.input_layers(shape, model_input)
+    tokens, _ = tokens_and_attention(x, variant, shape)
+    patches = layers.Reshape(
+        (*grid_of(shape), tokens.shape[-1]), name="patch_grid"
+    )(tokens[:, 1:])
+    return inputs, patches
 
 
 def _cam_builder(variant):
@@ -291,15 +299,14 @@ def _cam_builder(variant):
         weights: str | None = None,
         name: str = variant,
     ) -> keras.Model:
-        shape = common.check_common(
-            variant, num_classes, input_shape, pooling, dropout_rate
-        )
-        model_input = common.check_model_input(variant, model_input)
-        inputs, x = common.input_layers(shape, model_input)
-        tokens, _ = tokens_and_attention(x, variant, shape)
-        grid = grid_of(shape)
-        patches = layers.Reshape((*grid, tokens.shape[-1]), name="patch_grid")(
-            tokens[:, 1:]
+        inputs, patches = patch_grid(
+            variant,
+            variant,
+            num_classes,
+            input_shape,
+            model_input,
+            pooling,
+            dropout_rate,
         )
         logits = common.cam_head(
             patches,

@@ -232,14 +232,16 @@ def describe(path, backbone: str) -> WeightsInfo:
     if reader is None:
         _check_backbone(backbone)
     fmt = _format_of(path)
-    known = reader.normalizations if reader else _NORMALIZATIONS
-    key = fmt if reader else (fmt, backbone)
-    if reader and key not in known:
-        raise WeightsError(
-            f"{backbone}: takes {sorted(known)} weights files, not {fmt!r} "
-            f"ones. Received: {path!r}"
-        )
-    if key not in known:
+    if reader is not None:
+        if fmt not in reader.normalizations:
+            raise WeightsError(
+                f"{backbone}: takes {sorted(reader.normalizations)} weights "
+                f"files, not {fmt!r} ones. Received: {path!r}"
+            )
+        mean, std = reader.normalizations[fmt]
+    elif (fmt, backbone) in _NORMALIZATIONS:
+        mean, std = _NORMALIZATIONS[(fmt, backbone)]
+    else:
         raise WeightsError(
             f"{backbone}: keras.applications' ResNet50 weights do not fit: "
             "Keras's ResNet50 is ResNet v1 (stride on each stage's first "
@@ -247,7 +249,6 @@ def describe(path, backbone: str) -> WeightsInfo:
             "torchvision's v1.5 that wsolevaluation uses; use torchvision's "
             f"weights (timm/resnet50.tv_in1k). Received: {path!r}"
         )
-    mean, std = known[key]
     return WeightsInfo(path, file_sha256(path), fmt, mean, std)
 
 

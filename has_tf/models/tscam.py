@@ -87,15 +87,10 @@ def tscam(
       `[B, num_classes]` (the semantic maps' means); layers `tscam_head`
       (the 3x3 conv), `semantic_maps` and the DeiT's (`deit`).
     """
-    shape = common.check_common("tscam", num_classes, input_shape, "avg", 0.0)
-    model_input = common.check_model_input("tscam", model_input)
-    inputs, x = common.input_layers(shape, model_input)
-    tokens, _ = deit.tokens_and_attention(x, variant, shape)
-    grid = deit.grid_of(shape)
-    patches = layers.Reshape((*grid, tokens.shape[-1]), name="patch_grid")(
-        tokens[:, 1:]
+    inputs, patches = deit.patch_grid(
+        "tscam", variant, num_classes, input_shape, model_input
     )
-    kernel, bias = _head_initializers(tokens.shape[-1])
+    kernel, bias = _head_initializers(patches.shape[-1])
     maps = layers.Conv2D(
         num_classes,
         3,
