@@ -81,12 +81,12 @@ def build_strategy(name: str):
 
 
 def build_optimizer(config: TrainConfig, total_steps: int):
-    """SGD with momentum, weight decay and the paper's step schedule.
+    """The run's optimizer on the paper's step schedule.
 
-    Keras's SGD (decoupled decay) unless the run asks for L2 decay or a
-    learning-rate multiplier; then `training.optimizers.GroupSGD`,
-    PyTorch's update with the new layers (`models.NEW_LAYERS`) at
-    `lr_multiplier` times the rate.
+    `--optimizer=adamw`: `training.optimizers.timm_adamw`. SGD: Keras's
+    (decoupled decay) unless the run asks for L2 decay or a learning-rate
+    multiplier; then `training.optimizers.GroupSGD`, PyTorch's update with
+    the new layers (`models.NEW_LAYERS`) at `lr_multiplier` times the rate.
     """
     boundaries = [max(1, int(b * total_steps)) for b in config.lr_boundaries]
     rates = [
@@ -96,6 +96,8 @@ def build_optimizer(config: TrainConfig, total_steps: int):
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
         boundaries, rates
     )
+    if config.optimizer == "adamw":
+        return optimizers.timm_adamw(schedule, config.weight_decay)
     if config.weight_decay_type == "decoupled" and config.lr_multiplier == 1:
         return keras.optimizers.SGD(
             schedule,

@@ -46,6 +46,9 @@ IMAGENET_STD_RGB = (58.395, 57.12, 57.375)
 # Weight decay: Keras's decoupled `w -= lr * wd * w`, or L2 added to the
 # gradient (PyTorch's and Torch7's SGD; `has_tf.training.optimizers`).
 WEIGHT_DECAY_TYPES = ("decoupled", "l2")
+# The optimizer: SGD with momentum (the paper's, wsolevaluation's) or
+# AdamW (timm's, which the transformer methods train with).
+OPTIMIZERS = ("sgd", "adamw")
 # How training resamples a video to F steps, and keeps its features.
 VIDEO_SAMPLINGS = ("uniform", "random_perturb")
 VIDEO_CACHES = ("memory", "memory_float16", "none")

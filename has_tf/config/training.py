@@ -82,6 +82,17 @@ class TrainConfig(RunConfig):
         "(a 28x28 CAM at 224 instead of 14x14), wsolevaluation's option.",
         task="images",
     )
+    drop_path_rate: float = option(
+        0.0,
+        "A transformer's stochastic depth in training (timm's "
+        "drop_path_rate: block i of L dropped per example with probability "
+        "rate * i / (L - 1)); deit_tiny, deit_small, deit_base. TS-CAM "
+        "trains with 0.1.",
+        lower=0.0,
+        upper=1.0,
+        upper_open=True,
+        task="images",
+    )
     image_size: int = option(224, "Training crop side.", lower=8, task="images")
     crop: str = option(
         "resize_crop",
@@ -143,6 +154,23 @@ class TrainConfig(RunConfig):
         upper=1.0,
         task="images",
     )
+    token_patch_sizes: tuple = option(
+        (),
+        "Hide grid cells of a transformer's patch tokens, sides in tokens "
+        "(one drawn per image, 0 hides nothing), each replaced by a learned "
+        "mask token before the position embedding; empty: off. deit_tiny, "
+        "deit_small, deit_base.",
+        item=int,
+        lower=0,
+        task="images",
+    )
+    token_hide_prob: float = option(
+        0.5,
+        "Hiding probability of the token cells.",
+        lower=0.0,
+        upper=1.0,
+        task="images",
+    )
     normalization: str = option(
         "dataset",
         "Mean/std (and fill) from the training split, ImageNet's, or the "
@@ -154,6 +182,15 @@ class TrainConfig(RunConfig):
     epochs: int = option(10, "Epochs.", lower=1)
     steps_per_epoch: int = option(
         0, "Steps per epoch; 0: the split's size / batch.", lower=0
+    )
+    optimizer: str = option(
+        "sgd",
+        "sgd: SGD with --momentum (the paper's, wsolevaluation's); adamw: "
+        "AdamW as timm's create_optimizer makes it (betas 0.9/0.999, eps "
+        "1e-8, decoupled --weight_decay, none on biases, normalisation "
+        "scales and shifts, the class token and the position embedding), "
+        "what TS-CAM, SCM and SAT train with.",
+        choices=vocabulary.OPTIMIZERS,
     )
     learning_rate: float = option(0.01, "Initial learning rate.", lower=0.0)
     lr_boundaries: tuple = option(
@@ -365,6 +402,21 @@ class TrainConfig(RunConfig):
                 "lr_boundaries",
                 "expected increasing fractions in (0, 1).",
                 self.lr_boundaries,
+            )
+        if self.optimizer != "adamw":
+            return
+        for flag, value, why in (
+            ("weight_decay_type", "l2", "AdamW's decay is decoupled"),
+            ("nesterov", True, "Nesterov momentum is SGD's"),
+        ):
+            if getattr(self, flag) == value:
+                fail(flag, f"{why} (--optimizer=adamw).", value)
+        if self.lr_multiplier != 1:
+            fail(
+                "lr_multiplier",
+                "--optimizer=adamw trains every layer at one rate, as timm's "
+                "does; leave it at 1.",
+                self.lr_multiplier,
             )
 
     def _check_videos(self):

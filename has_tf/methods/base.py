@@ -20,8 +20,9 @@ from typing import Any
 TASKS = ("images", "videos")
 # How a method changes the training input, if it does.
 INPUT_CHANGES = ("none", "hide", "mix")
-# Where it can do so: the tf.data pipeline, the model's first op, conv1.
-INPUT_PLACES = ("host", "device", "conv1")
+# Where it can do so: the tf.data pipeline, the model's first op, conv1,
+# a transformer's patch tokens.
+INPUT_PLACES = ("host", "device", "conv1", "tokens")
 
 __all__ = ["INPUT_CHANGES", "INPUT_PLACES", "TASKS", "Method", "Option"]
 
@@ -66,10 +67,15 @@ class Method:
         (parts of the input take the fill) or "mix" (parts come from
         another example).
       input_places: where it changes it: "host" (the tf.data pipeline),
-        "device" (the model's first op), "conv1" (conv1's feature maps).
+        "device" (the model's first op), "conv1" (conv1's feature maps),
+        "tokens" (a transformer's patch tokens).
       built_in: the places in the backbone where the method builds layers
         (a description, e.g. "three stage boundaries", "the head"); ()
         for a plain classifier.
+      hiding: Hide-and-Seek composes with it: with `--patch_sizes` set
+        (other than its default) the training input is hidden as
+        `--method=has` hides it, beside what the method itself does
+        (`has.optional_hiding`); without, nothing is hidden.
       soft_labels: training labels are float `[B, N]` class weights (the
         loss is then the soft cross-entropy), not int `[B]`.
       labels_in: the model takes the labels as a second input, in
@@ -112,6 +118,7 @@ class Method:
     changes_input: str = "none"
     input_places: tuple = ()
     built_in: tuple = ()
+    hiding: bool = False
     soft_labels: bool = False
     labels_in: bool = False
     losses: tuple = ("cross_entropy",)

@@ -47,7 +47,6 @@ from has_tf.models.resnet50_cam import resnet50_cam
 from has_tf.models.small_gap import small_gap
 from has_tf.models.table import ImageModel
 from has_tf.models.tscam import tscam
-from has_tf.models.tscam import tscam_cam_model
 from has_tf.models.vgg16_cam import vgg16_cam
 from has_tf.models.videos import LOSSES as TEMPORAL_LOSSES
 from has_tf.models.videos import POOLINGS as TEMPORAL_POOLINGS
@@ -109,6 +108,5 @@ __all__ = [
     "net_inputs",
     "takes_labels",
     "tscam",
-    "tscam_cam_model",
     "vgg16_cam",
 ]

@@ -136,6 +136,10 @@ def cam_model(model: keras.Model) -> keras.Model:
         with a global pooling layer named `gap`/`gmp` on the CAM feature
         maps and a dense classifier named `logits`).
 
+    A layer of `model` with a `cams_of(model)` method (TS-CAM's
+    `SemanticMaps`) says how the model's CAMs are read: they are what it
+    returns, a tensor of the model's graph.
+
     Returns:
       A `keras.Model` from the same inputs to
       `{"logits": float32 [B, N], "cams": float32 [B, h, w, N]}`. For an
@@ -149,6 +153,12 @@ def cam_model(model: keras.Model) -> keras.Model:
     for layer in model.layers:
         if isinstance(layer, AcolHeads):
             return _acol_cam_model(model, layer)
+        if callable(getattr(layer, "cams_of", None)):
+            return keras.Model(
+                model.inputs,
+                {"logits": model.outputs[0], "cams": layer.cams_of(model)},
+                name=f"{model.name}_cam",
+            )
     pool = _pool_layer(model)
     try:
         classifier = model.get_layer("logits")

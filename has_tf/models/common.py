@@ -130,6 +130,11 @@ class ModelInput:
         None: off. Only a model whose table row has `conv1_hiding` takes
         it. Hidden activations are 0.
       conv1_hide_prob: their hiding probability, in [0, 1].
+      token_hide_patch_sizes: hide grid cells of a transformer's patch
+        tokens in training, sides in tokens (`augmentation.token_hiding.
+        HideTokens`: a learned mask token in their place); None: off. Only
+        a model whose table row has `token_hiding` takes it.
+      token_hide_prob: their hiding probability, in [0, 1].
 
     Raises:
       ValueError: a bad field, named with the value received.
@@ -140,6 +145,8 @@ class ModelInput:
     hide_prob: float = 0.5
     conv1_hide_patch_sizes: tuple | None = None
     conv1_hide_prob: float = 0.5
+    token_hide_patch_sizes: tuple | None = None
+    token_hide_prob: float = 0.5
 
     def __post_init__(self):
         norm = self.normalization
@@ -150,7 +157,11 @@ class ModelInput:
                 "ModelInput: expected `normalization` to be None or "
                 f"(mean, std) in pixel units. Received: normalization={norm!r}"
             )
-        for field in ("hide_patch_sizes", "conv1_hide_patch_sizes"):
+        for field in (
+            "hide_patch_sizes",
+            "conv1_hide_patch_sizes",
+            "token_hide_patch_sizes",
+        ):
             sizes = getattr(self, field)
             if sizes is None:
                 continue
@@ -165,7 +176,7 @@ class ModelInput:
             object.__setattr__(self, field, tuple(sizes))
         if norm is not None:
             object.__setattr__(self, "normalization", tuple(norm))
-        for field in ("hide_prob", "conv1_hide_prob"):
+        for field in ("hide_prob", "conv1_hide_prob", "token_hide_prob"):
             prob = getattr(self, field)
             if isinstance(prob, bool) or not 0.0 <= prob <= 1.0:
                 raise ValueError(
@@ -174,17 +185,24 @@ class ModelInput:
                 )
 
 
-def check_model_input(model_name, model_input, conv1_hiding=False):
+def check_model_input(
+    model_name, model_input, conv1_hiding=False, token_hiding=False
+):
     """`model_input` (None or a `ModelInput`) as a `ModelInput`; refuses
-    conv1 hiding on a model without it (`conv1_hiding=False`)."""
+    conv1 hiding on a model without it (`conv1_hiding=False`), and token
+    hiding likewise (`token_hiding=False`)."""
     model_input = _record(model_name, "model_input", model_input, ModelInput)
-    if model_input.conv1_hide_patch_sizes is not None and not conv1_hiding:
-        raise ValueError(
-            f"{model_name}: has no conv1 hiding (the models with it have "
-            "`conv1_hiding` in `has_tf.models.table`). Received: "
-            "model_input.conv1_hide_patch_sizes="
-            f"{model_input.conv1_hide_patch_sizes!r}"
-        )
+    for field, has_it, what in (
+        ("conv1_hide_patch_sizes", conv1_hiding, "conv1_hiding"),
+        ("token_hide_patch_sizes", token_hiding, "token_hiding"),
+    ):
+        if getattr(model_input, field) is not None and not has_it:
+            raise ValueError(
+                f"{model_name}: has no {what.replace('_', ' ')} (the models "
+                f"with it have `{what}` in `has_tf.models.table`). "
+                f"Received: model_input.{field}="
+                f"{getattr(model_input, field)!r}"
+            )
     return model_input
 
 

@@ -21,9 +21,8 @@ classifier on the class token) when asked.
 backbone, its patch tokens on their grid and `common.cam_head` (pooling
 and a classifier): a CAM of `side / 16` per side (14 x 14 at 224).
 
-`resample_position_embedding` resizes a position embedding to another
-grid exactly as timm's `resample_abs_pos_embed` does (bicubic with
-antialiasing, PyTorch's kernel), in NumPy.
+timm's files are read by `vit_weights` (`load_timm`, with the position
+embedding resampled to the model's grid).
 """
 
 from __future__ import annotations
@@ -34,10 +33,11 @@ from keras import layers
 from keras import ops
 
 from has_tf import vocabulary
+from has_tf.augmentation.token_hiding import HideTokens
 from has_tf.models import common
 from has_tf.models import pretrained
 from has_tf.models import table
-from has_tf.models.pretrained import WeightsError
+from has_tf.models import vit_weights
 
 PATCH = 16
 LN_EPSILON = 1e-6
@@ -130,6 +130,37 @@ class SelfAttention(layers.Layer):
         return {**super().get_config(), "heads": self.heads}
 
 
+@keras.saving.register_keras_serializable(package="has_tf")
+class DropPath(layers.Layer):
+    """timm's stochastic depth on a residual branch `[B, ...]`: in training
+    each example's branch is zeroed with probability `rate` and kept ones
+    are scaled by `1 / (1 - rate)`; the identity at inference."""
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(
+                f"Expected `rate` in [0, 1). Received: rate={rate!r}"
+            )
+        self.rate = float(rate)
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=None):
+        if not training or not self.rate:
+            return x
+        keep = 1.0 - self.rate
+        shape = (ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
+        draw = keras.random.uniform(shape, seed=self.generator, dtype=x.dtype)
+        return x * ops.floor(keep + draw) / keep
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
 def grid_of(input_shape) -> tuple:
     """The patch grid `(rows, cols)` of an input `(H, W, 3)`."""
     return input_shape[0] // PATCH, input_shape[1] // PATCH
@@ -172,12 +203,19 @@ def _norm(x, name):
     return layers.LayerNormalization(epsilon=LN_EPSILON, name=name)(x)
 
 
-def _block(x, width, heads, name):
-    """One pre-norm block; returns `(tokens, attention probabilities)`."""
+def _block(x, width, heads, name, drop_path=0.0):
+    """One pre-norm block; returns `(tokens, attention probabilities)`.
+    `drop_path`: its branches' stochastic depth (none when 0)."""
+
+    def branch(y, suffix):
+        if not drop_path:
+            return y
+        return DropPath(drop_path, name=f"{name}_drop_path{suffix}")(y)
+
     qkv = _dense(_norm(x, f"{name}_norm1"), 3 * width, f"{name}_attn_qkv")
     values, probabilities = SelfAttention(heads, name=f"{name}_attn")(qkv)
     x = layers.Add(name=f"{name}_add1")(
-        [x, _dense(values, width, f"{name}_attn_proj")]
+        [x, branch(_dense(values, width, f"{name}_attn_proj"), 1)]
     )
     hidden = _dense(
         _norm(x, f"{name}_norm2"), MLP_RATIO * width, f"{name}_mlp_fc1"
@@ -185,12 +223,14 @@ def _block(x, width, heads, name):
     # Keras's "gelu" is the exact one (erf), as timm's nn.GELU.
     hidden = layers.Activation("gelu", name=f"{name}_mlp_act")(hidden)
     x = layers.Add(name=f"{name}_add2")(
-        [x, _dense(hidden, width, f"{name}_mlp_fc2")]
+        [x, branch(_dense(hidden, width, f"{name}_mlp_fc2"), 2)]
     )
     return x, probabilities
 
 
-def tokens_and_attention(images, variant, input_shape):
+def tokens_and_attention(
+    images, variant, input_shape, drop_path_rate=0.0, model_input=None
+):
     """The backbone on a functional input: `(tokens, attention)`.
 
     Args:
@@ -198,6 +238,12 @@ def tokens_and_attention(images, variant, input_shape):
       variant: a `VARIANTS` name or `(width, depth, heads)`.
       input_shape: `(H, W, 3)`, both sides multiples of 16 (so no pixel
         is dropped).
+      drop_path_rate: timm's `drop_path_rate`, in [0, 1): block i's
+        branches dropped with probability `rate * i / (depth - 1)` in
+        training (`DropPath`; timm's linear rule).
+      model_input: None, or a `common.ModelInput` whose
+        `token_hide_patch_sizes` hides patch tokens in training
+        (`HideTokens`, named `token_hide`, before the position embedding).
 
     Returns:
       tokens: `[B, 1 + N, D]` after the final LayerNorm, the class token
@@ -206,6 +252,12 @@ def tokens_and_attention(images, variant, input_shape):
         softmax probabilities (rows: queries).
     """
     width, depth, heads = check_variant(variant)
+    if not 0.0 <= drop_path_rate < 1.0:
+        raise ValueError(
+            f"{variant}: expected `drop_path_rate` in [0, 1). Received: "
+            f"drop_path_rate={drop_path_rate!r}"
+        )
+    rates = np.linspace(0.0, drop_path_rate, depth)
     grid = grid_of(input_shape)
     if input_shape[0] % PATCH or input_shape[1] % PATCH or min(grid) < 1:
         raise ValueError(
@@ -215,11 +267,19 @@ def tokens_and_attention(images, variant, input_shape):
     x = layers.Conv2D(width, PATCH, strides=PATCH, name="patch_embed_proj")(
         images
     )
+    if model_input is not None and model_input.token_hide_patch_sizes:
+        x = HideTokens(
+            model_input.token_hide_patch_sizes,
+            model_input.token_hide_prob,
+            name="token_hide",
+        )(x)
     x = layers.Reshape((grid[0] * grid[1], width), name="patch_tokens")(x)
     x = TokenEmbedding(grid, width, name="tokens")(x)
     attention = []
     for index in range(depth):
-        x, probabilities = _block(x, width, heads, f"blocks_{index}")
+        x, probabilities = _block(
+            x, width, heads, f"blocks_{index}", float(rates[index])
+        )
         attention.append(probabilities)
     return _norm(x, "norm"), attention
 
@@ -230,6 +290,7 @@ def vision_transformer(
     num_classes: int | None = None,
     attention: bool = False,
     name: str | None = None,
+    drop_path_rate: float = 0.0,
 ) -> keras.Model:
     """timm's DeiT as a Keras model.
 
@@ -242,6 +303,7 @@ def vision_transformer(
         `[B, num_classes]`.
       attention: also give every block's attention probabilities.
       name: the model's name (default: the variant).
+      drop_path_rate: stochastic depth in training (`tokens_and_attention`).
 
     Returns:
       A `keras.Model` from normalised float images `[B, H, W, 3]` to the
@@ -249,7 +311,9 @@ def vision_transformer(
       attention tensors `[B, heads, 1 + N, 1 + N]` when `attention`.
     """
     images = keras.Input(tuple(input_shape), name="images")
-    tokens, probabilities = tokens_and_attention(images, variant, input_shape)
+    tokens, probabilities = tokens_and_attention(
+        images, variant, input_shape, drop_path_rate
+    )
     out = tokens
     if num_classes is not None:
         out = _dense(tokens[:, 0], num_classes, "head")
@@ -266,10 +330,12 @@ def patch_grid(
     model_input,
     pooling="avg",
     dropout_rate=0.0,
+    drop_path_rate=0.0,
 ):
     """A DeiT model's checked arguments, input and patch tokens on their
     grid: `(inputs, patches)`, patches `[B, H / 16, W / 16, D]` after the
-    final LayerNorm (the class token left out).
+    final LayerNorm (the class token left out); `drop_path_rate`: the
+    blocks' stochastic depth in training.
 
     Raises:
       ValueError: bad arguments, each named with `model_name`.
@@ -277,9 +343,13 @@ def patch_grid(
     shape = common.check_common(
         model_name, num_classes, input_shape, pooling, dropout_rate
     )
-    model_input = common.check_model_input(model_name, model_input)
+    model_input = common.check_model_input(
+        model_name, model_input, token_hiding=True
+    )
     inputs, x = common.input_layers(shape, model_input)
-    tokens, _ = tokens_and_attention(x, variant, shape)
+    tokens, _ = tokens_and_attention(
+        x, variant, shape, drop_path_rate, model_input
+    )
     patches = layers.Reshape(
         (*grid_of(shape), tokens.shape[-1]), name="patch_grid"
     )(tokens[:, 1:])
@@ -296,9 +366,12 @@ def _cam_builder(variant):
         dropout_rate: float = 0.0,
         dropout_at_test: bool = False,
         model_input: common.ModelInput | None = None,
+        method: common.BuiltIn | None = None,
+        drop_path_rate: float = 0.0,
         weights: str | None = None,
         name: str = variant,
     ) -> keras.Model:
+        method = _head_only(variant, method)
         inputs, patches = patch_grid(
             variant,
             variant,
@@ -307,17 +380,29 @@ def _cam_builder(variant):
             model_input,
             pooling,
             dropout_rate,
+            drop_path_rate,
         )
-        logits = common.cam_head(
-            patches,
-            num_classes,
-            (),
-            False,
-            pooling,
-            dropout_rate,
-            dropout_at_test,
-            dense_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-        )
+        if method.head is not None:
+            inputs, logits = method.head(
+                inputs,
+                patches,
+                num_classes,
+                patches.shape[-1],
+                "glorot_uniform",
+            )
+        else:
+            logits = common.cam_head(
+                patches,
+                num_classes,
+                (),
+                False,
+                pooling,
+                dropout_rate,
+                dropout_at_test,
+                dense_initializer=keras.initializers.TruncatedNormal(
+                    stddev=0.02
+                ),
+            )
         model = keras.Model(inputs, logits, name=name)
         if weights is not None:
             pretrained.load(model, weights, variant)
@@ -334,9 +419,14 @@ def _cam_builder(variant):
       pooling: "avg" or "max" over the patch grid.
       dropout_rate, dropout_at_test: dropout before the classifier.
       model_input: how the model takes its images (`ModelInput`).
+      method: None, or a `BuiltIn` with a head of its own in place of the
+        CAM head (`tscam.built_in()`: TS-CAM); a transformer has no
+        stages, so no `stage` layers.
+      drop_path_rate: the blocks' stochastic depth in training, timm's
+        `drop_path_rate` (rising linearly to it over the blocks), [0, 1).
       weights: timm's `deit_*_patch16_224.fb_in1k` `model.safetensors`
-        of this size (`load_timm`; the position embedding resampled to
-        `input_shape`, timm's classifier dropped), or None.
+        of this size (`vit_weights.load_timm`; the position embedding
+        resampled to `input_shape`, timm's classifier dropped), or None.
       name: the model's name.
 
     Returns:
@@ -346,6 +436,18 @@ def _cam_builder(variant):
     return build
 
 
+def _head_only(variant, method) -> common.BuiltIn:
+    """`method` checked: a DeiT takes a method's head, not its stages."""
+    method = common.check_method(variant, method)
+    if method.stage is not None:
+        raise ValueError(
+            f"{variant}: a transformer has no stages where a method's layers "
+            "go (ADL's places); it takes a head of its own only "
+            f"(BuiltIn.head, e.g. TS-CAM's). Received: method={method!r}"
+        )
+    return method
+
+
 deit_tiny = _cam_builder("deit_tiny")
 deit_small = _cam_builder("deit_small")
 deit_base = _cam_builder("deit_base")
@@ -353,15 +455,17 @@ deit_base = _cam_builder("deit_base")
 
 def _read_file(model, tensors, path) -> tuple:
     """`WeightsReader.load`: timm's tensors into a table model."""
-    dropped = load_timm(model, tensors, path)
+    dropped = vit_weights.load_timm(model, tensors, path)
     with_weights = [layer.name for layer in model.layers if layer.weights]
     fresh = [name for name in with_weights if name.startswith(NEW_LAYERS)]
     loaded = [name for name in with_weights if name not in fresh]
     return loaded, fresh, dropped
 
 
-# The layers the CAM models add to the backbone (`--lr_multiplier`).
-NEW_LAYERS = ("cam_conv", "logits")
+# The layers the CAM models add to the backbone (`--lr_multiplier`; left
+# as initialised by timm's files): the CAM head's or TS-CAM's, and the
+# mask token of token hiding.
+NEW_LAYERS = ("cam_conv", "logits", "tscam_head", "token_hide")
 # timm's DeiT files expect ImageNet's mean and std (timm's
 # IMAGENET_DEFAULT_MEAN / STD), RGB in [0, 1].
 READER = table.WeightsReader(
@@ -382,183 +486,12 @@ MODELS = tuple(
             input_side=224,
             pretrained=("torchvision",),
             new_layers=NEW_LAYERS,
+            method_places=True,
+            drop_path=True,
+            token_hiding=True,
             weights_reader=READER,
+            timm_name=f"{builder.__name__}_patch16_224",
         )
     )
     for builder in (deit_tiny, deit_small, deit_base)
 )
-
-
-# --- timm's position embedding resampling, in NumPy --------------------------
-
-
-def _cubic(x, a=-0.5):
-    x = np.abs(x)
-    return np.where(
-        x < 1,
-        ((a + 2) * x - (a + 3)) * x * x + 1,
-        np.where(x < 2, (((x - 5) * x + 8) * x - 4) * a, 0.0),
-    )
-
-
-def _aa_weights(in_size, out_size):
-    """`[out_size, in_size]` interpolation weights of PyTorch's bicubic
-    with `antialias=True` (align_corners False): PIL's kernel (a = -0.5),
-    widened by the scale when shrinking, each row normalised."""
-    scale = in_size / out_size
-    support = 2.0 * max(scale, 1.0)
-    invscale = 1.0 / scale if scale > 1.0 else 1.0
-    weights = np.zeros((out_size, in_size))
-    for i in range(out_size):
-        center = scale * (i + 0.5)
-        xmin = max(int(center - support + 0.5), 0)
-        xmax = min(int(center + support + 0.5), in_size)
-        j = np.arange(xmin, xmax)
-        w = _cubic((j - center + 0.5) * invscale)
-        total = w.sum()
-        weights[i, xmin:xmax] = w / total if total != 0 else w
-    return weights
-
-
-def resample_position_embedding(pos_embed, old_grid, new_grid, prefix=1):
-    """timm's `resample_abs_pos_embed`: the grid part of a position
-    embedding resized bicubically (with antialiasing) to `new_grid`, the
-    `prefix` tokens (the class token's) kept.
-
-    Args:
-      pos_embed: float `[1, prefix + old_grid[0] * old_grid[1], D]`.
-      old_grid, new_grid: `(rows, cols)`.
-
-    Returns:
-      float32 `[1, prefix + new_grid[0] * new_grid[1], D]`.
-    """
-    pos_embed = np.asarray(pos_embed, np.float64)
-    old_grid, new_grid = tuple(old_grid), tuple(new_grid)
-    expected = prefix + old_grid[0] * old_grid[1]
-    if pos_embed.ndim != 3 or pos_embed.shape[1] != expected:
-        raise ValueError(
-            f"Expected `pos_embed` of shape [1, {expected}, D] for a "
-            f"{old_grid} grid. Received: shape={pos_embed.shape}"
-        )
-    if old_grid == new_grid:
-        return pos_embed.astype(np.float32)
-    grid = pos_embed[0, prefix:].reshape(*old_grid, -1)
-    rows = _aa_weights(old_grid[0], new_grid[0])
-    cols = _aa_weights(old_grid[1], new_grid[1])
-    resized = np.einsum("ri,cj,ijd->rcd", rows, cols, grid)
-    out = np.concatenate(
-        [pos_embed[0, :prefix], resized.reshape(-1, grid.shape[-1])]
-    )
-    return out[np.newaxis].astype(np.float32)
-
-
-# --- timm's weights ---------------------------------------------------------
-
-
-def _timm_layers(depth) -> dict:
-    """Keras layer -> [(timm tensor, Keras weight index, transform)]."""
-    linear = lambda w: w.T  # noqa: E731 - [out, in] -> [in, out]
-    same = lambda w: w  # noqa: E731
-    rows = {
-        "patch_embed_proj": [
-            ("patch_embed.proj.weight", 0, lambda w: w.transpose(2, 3, 1, 0)),
-            ("patch_embed.proj.bias", 1, same),
-        ],
-        "norm": [("norm.weight", 0, same), ("norm.bias", 1, same)],
-        "head": [("head.weight", 0, linear), ("head.bias", 1, same)],
-    }
-    for i in range(depth):
-        for keras_name, timm_name in (
-            ("norm1", "norm1"),
-            ("attn_qkv", "attn.qkv"),
-            ("attn_proj", "attn.proj"),
-            ("norm2", "norm2"),
-            ("mlp_fc1", "mlp.fc1"),
-            ("mlp_fc2", "mlp.fc2"),
-        ):
-            dense = not keras_name.startswith("norm")
-            rows[f"blocks_{i}_{keras_name}"] = [
-                (
-                    f"blocks.{i}.{timm_name}.weight",
-                    0,
-                    linear if dense else same,
-                ),
-                (f"blocks.{i}.{timm_name}.bias", 1, same),
-            ]
-    return rows
-
-
-def load_timm(model, tensors: dict, source: str = "the weights") -> tuple:
-    """Sets a `vision_transformer` model's weights from timm's state dict.
-
-    Args:
-      model: built by `vision_transformer` (any input size: the position
-        embedding is resampled from the file's square grid as timm does).
-      tensors: timm's `VisionTransformer` tensors by name (float arrays,
-        e.g. a `model.safetensors` read by `pretrained.read_tensors`).
-      source: the file, for messages.
-
-    Returns:
-      The file's tensors left unused on purpose: the classifier (`head.*`)
-      when the model has none.
-
-    Raises:
-      WeightsError: naming any missing, unexpected or mis-shaped tensor.
-    """
-    depth = sum(1 for layer in model.layers if layer.name.endswith("_attn"))
-    rows = _timm_layers(depth)
-    has_head = any(layer.name == "head" for layer in model.layers)
-    wanted = {name for pairs in rows.values() for name, _, _ in pairs}
-    wanted |= {"cls_token", "pos_embed"}
-    if not has_head:
-        wanted -= {"head.weight", "head.bias"}
-    dropped = tuple(
-        sorted(k for k in tensors if k.startswith("head.") and not has_head)
-    )
-    missing = sorted(wanted - set(tensors))
-    unexpected = sorted(set(tensors) - wanted - set(dropped))
-    if missing or unexpected:
-        raise WeightsError(
-            f"{source}: not timm's VisionTransformer of this size: missing "
-            f"{missing[:5]}, unexpected {unexpected[:5]}"
-        )
-    for layer_name, pairs in rows.items():
-        if layer_name == "head" and not has_head:
-            continue
-        layer = model.get_layer(layer_name)
-        values = [np.asarray(w) for w in layer.get_weights()]
-        for name, index, transform in pairs:
-            values[index] = _checked(
-                transform(np.asarray(tensors[name])),
-                values[index],
-                name,
-                source,
-            )
-        layer.set_weights(values)
-    tokens = model.get_layer("tokens")
-    old = np.asarray(tensors["pos_embed"])
-    side = int(round((old.shape[1] - 1) ** 0.5))
-    if side * side != old.shape[1] - 1:
-        raise WeightsError(
-            f"{source}: pos_embed {old.shape} is no square grid with a class "
-            "token"
-        )
-    pos = resample_position_embedding(old, (side, side), tokens.grid)
-    cls = np.asarray(tensors["cls_token"])
-    current = tokens.get_weights()
-    tokens.set_weights(
-        [
-            _checked(cls, current[0], "cls_token", source),
-            _checked(pos, current[1], "pos_embed", source),
-        ]
-    )
-    return dropped
-
-
-def _checked(value, current, name, source):
-    if value.shape != current.shape:
-        raise WeightsError(
-            f"{source}: tensor {name!r} has shape {value.shape}; this model "
-            f"takes {current.shape}"
-        )
-    return value.astype(current.dtype)

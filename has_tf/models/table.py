@@ -70,8 +70,15 @@ class ImageModel:
       conv1_hiding: its builder takes a `ModelInput` with
         `conv1_hide_patch_sizes`.
       large_feature_map: its builder takes `large_feature_map`.
+      drop_path: its builder takes `drop_path_rate` (a transformer's
+        stochastic depth).
+      token_hiding: its builder takes a `ModelInput` with
+        `token_hide_patch_sizes` (a transformer's patch tokens hidden).
       weights_reader: a `WeightsReader` for a model that reads its own
         pretrained files (None: `models.pretrained`'s rules).
+      timm_name: timm's name of the same backbone, which `python -m
+        has_tf.bench models` times beside it where PyTorch and timm are
+        installed; None: none.
     """
 
     name: str
@@ -82,7 +89,10 @@ class ImageModel:
     method_places: bool = False
     conv1_hiding: bool = False
     large_feature_map: bool = False
+    drop_path: bool = False
+    token_hiding: bool = False
     weights_reader: WeightsReader | None = None
+    timm_name: str | None = None
 
 
 def register(model: ImageModel) -> ImageModel:

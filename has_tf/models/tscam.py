@@ -7,12 +7,16 @@ into one semantic map per class, `[B, h, w, K]`, whose spatial means are
 the logits. The CAM of class k (its evaluation mode) is that class's
 semantic map times the class token's attention to each patch, averaged
 over the heads and summed over all blocks:
-`sum_blocks(mean_heads(A))[:, 0, 1:]` on the grid. `tscam_cam_model`
-gives both, as `cam_model` does for the CNNs (`{"logits", "cams"}`).
+`sum_blocks(mean_heads(A))[:, 0, 1:]` on the grid. The `SemanticMaps`
+layer knows how the model's CAMs are read, so `cam_model` gives both
+(`{"logits", "cams"}`) as it does for the CNNs.
+
+`tscam` builds the network on any DeiT variant; `built_in` is the same
+head as a `BuiltIn` for the table's `deit_*` models (`--method=tscam`).
 
 `load_tscam` reads TS-CAM's state dict (timm's names for the DeiT and
 `head.weight` `[K, D, 3, 3]`, `head.bias`); TS-CAM itself starts from
-timm's DeiT weights, whose classifier it drops (`deit.load_timm`).
+timm's DeiT weights, whose classifier it drops (`vit_weights.load_timm`).
 Tested against the reference's own `TSCAM` on recorded random weights
 (`tests/fixtures/tscam/`).
 """
@@ -28,7 +32,37 @@ from keras import ops
 
 from has_tf.models import common
 from has_tf.models import deit
+from has_tf.models import vit_weights
 from has_tf.models.pretrained import WeightsError
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+class SemanticMaps(layers.Layer):
+    """TS-CAM's semantic maps `[B, h, w, K]` as float32 (the identity
+    otherwise); the layer `cam_model` asks for the model's CAMs
+    (`cams_of`)."""
+
+    def call(self, maps):
+        return ops.cast(maps, "float32")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def cams_of(self, model: keras.Model):
+        """The CAMs of `model` (whose layer this is), a tensor of its
+        graph: `TokenAttentionMaps` over this layer's output and every
+        block's attention."""
+        attention = [
+            layer.output[1]
+            for layer in model.layers
+            if isinstance(layer, deit.SelfAttention)
+        ]
+        if not attention:
+            raise ValueError(
+                "Expected TS-CAM's semantic maps on a DeiT (its attention "
+                f"layers). Received: model {model.name!r} without any"
+            )
+        return TokenAttentionMaps(name="tscam_cams")([self.output, *attention])
 
 
 @keras.saving.register_keras_serializable(package="has_tf")
@@ -65,12 +99,39 @@ def _head_initializers(width):
     return kernel, keras.initializers.RandomUniform(-bound, bound)
 
 
+def _head(patches, num_classes):
+    """TS-CAM's head on the patch grid: float32 logits `[B, K]`."""
+    kernel, bias = _head_initializers(patches.shape[-1])
+    maps = layers.Conv2D(
+        num_classes,
+        3,
+        padding="same",
+        kernel_initializer=kernel,
+        bias_initializer=bias,
+        name="tscam_head",
+    )(patches)
+    maps = SemanticMaps(name="semantic_maps")(maps)
+    return layers.GlobalAveragePooling2D(name="logits", dtype="float32")(maps)
+
+
+def built_in() -> common.BuiltIn:
+    """TS-CAM's head in place of the CAM head of a table DeiT
+    (`deit_tiny`, `deit_small`, `deit_base`; `method=` of their builders):
+    the same layers as `tscam`'s."""
+
+    def head(inputs, x, num_classes, width, kernel_initializer):
+        return inputs, _head(x, num_classes)
+
+    return common.BuiltIn(head=head)
+
+
 def tscam(
     variant="deit_small",
     num_classes: int = 200,
     input_shape=(224, 224, 3),
     model_input: common.ModelInput | None = None,
     name: str = "tscam",
+    drop_path_rate: float = 0.0,
 ) -> keras.Model:
     """TS-CAM's network on a DeiT.
 
@@ -81,42 +142,25 @@ def tscam(
       model_input: how the model takes its images (`ModelInput`); None:
         float images normalised as the weights expect.
       name: the model's name.
+      drop_path_rate: the blocks' stochastic depth in training (TS-CAM
+        trains with 0.1).
 
     Returns:
       A `keras.Model` from images `[B, H, W, 3]` to float32 logits
       `[B, num_classes]` (the semantic maps' means); layers `tscam_head`
-      (the 3x3 conv), `semantic_maps` and the DeiT's (`deit`).
+      (the 3x3 conv), `semantic_maps` (`SemanticMaps`) and the DeiT's
+      (`deit`). `cam_model` gives its logits and CAMs.
     """
     inputs, patches = deit.patch_grid(
-        "tscam", variant, num_classes, input_shape, model_input
-    )
-    kernel, bias = _head_initializers(patches.shape[-1])
-    maps = layers.Conv2D(
+        "tscam",
+        variant,
         num_classes,
-        3,
-        padding="same",
-        kernel_initializer=kernel,
-        bias_initializer=bias,
-        name="tscam_head",
-    )(patches)
-    maps = layers.Activation("linear", dtype="float32", name="semantic_maps")(
-        maps
+        input_shape,
+        model_input,
+        drop_path_rate=drop_path_rate,
     )
-    logits = layers.GlobalAveragePooling2D(name="logits")(maps)
+    logits = _head(patches, num_classes)
     return keras.Model(inputs, logits, name=name)
-
-
-def tscam_cam_model(model: keras.Model) -> keras.Model:
-    """`{"logits": [B, K], "cams": [B, h, w, K]}` of a `tscam` model (the
-    same weights): TS-CAM's evaluation-mode outputs."""
-    attention = [
-        layer.output[1]
-        for layer in model.layers
-        if isinstance(layer, deit.SelfAttention)
-    ]
-    maps = model.get_layer("semantic_maps").output
-    cams = TokenAttentionMaps(name="tscam_cams")([maps, *attention])
-    return keras.Model(model.inputs, {"logits": model.outputs[0], "cams": cams})
 
 
 def load_tscam(model: keras.Model, tensors: dict, source="the weights"):
@@ -135,7 +179,7 @@ def load_tscam(model: keras.Model, tensors: dict, source="the weights"):
     missing = sorted({"head.weight", "head.bias"} - set(head))
     if missing:
         raise WeightsError(f"{source}: no TS-CAM head: missing {missing}")
-    deit.load_timm(model, tensors, source)  # Drops head.* (no "head").
+    vit_weights.load_timm(model, tensors, source)  # Drops head.* (no "head").
     layer = model.get_layer("tscam_head")
     kernel = np.asarray(head["head.weight"]).transpose(2, 3, 1, 0)
     current = layer.get_weights()

@@ -13,6 +13,8 @@ differs from `keras.optimizers.SGD` in two ways:
   into its buffer, which only differs after the rate changes (a step
   schedule's boundary).
 
+`timm_adamw` is the AdamW the transformer methods train with.
+
 `GroupSGD` does PyTorch's update with either kind of decay and a factor
 on the learning rate of the variables whose layer name starts with one of
 the given prefixes. `has_tf.train.build_optimizer` uses it when a run asks
@@ -27,9 +29,44 @@ from keras import ops
 
 from has_tf import vocabulary
 
-__all__ = ["GroupSGD", "WEIGHT_DECAY_TYPES"]
+__all__ = ["GroupSGD", "NO_DECAY", "WEIGHT_DECAY_TYPES", "timm_adamw"]
 
 WEIGHT_DECAY_TYPES = vocabulary.WEIGHT_DECAY_TYPES
+# Variable names timm's `create_optimizer` trains without weight decay:
+# every one-dimensional parameter (biases, the normalisations' scales and
+# shifts: Keras's `bias`, `gamma`, `beta`) and a ViT's `no_weight_decay()`
+# (`cls_token`, `pos_embed`).
+NO_DECAY = ("bias", "gamma", "beta", "cls_token", "pos_embed")
+
+
+def timm_adamw(learning_rate, weight_decay: float):
+    """AdamW as timm's `create_optimizer(opt="adamw")` makes it for the
+    transformer methods (TS-CAM, SCM, SAT): betas 0.9 / 0.999, epsilon
+    1e-8, decoupled weight decay (`w -= lr * wd * w`) except on
+    `NO_DECAY`'s variables.
+
+    Keras's Adam adds epsilon to `sqrt(v)` before the bias correction of
+    `v` and PyTorch's after it: the two differ by `eps / sqrt(1 - beta2^t)`
+    in the denominator, below 1e-6 of it after the first steps.
+
+    Args:
+      learning_rate: float or a `keras.optimizers.schedules` schedule.
+      weight_decay: the decoupled decay, >= 0 (timm's 0.05).
+    """
+    if weight_decay < 0:
+        raise ValueError(
+            "Expected `weight_decay` >= 0. Received: "
+            f"weight_decay={weight_decay}"
+        )
+    optimizer = keras.optimizers.AdamW(
+        learning_rate,
+        weight_decay=weight_decay,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+    )
+    optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
+    return optimizer
 
 
 def _layer_name(variable) -> str:

@@ -34,6 +34,7 @@ def test_the_built_in_methods_of_each_task():
         "cutmix",
         "adl",
         "acol",
+        "tscam",
     }
     assert set(methods.names("videos")) == {"cam", "has"}
 
@@ -143,7 +144,9 @@ def test_each_record_declares_what_the_apps_used_to_decide_by_name():
     )
     assert image["acol"].labels_in and not image["adl"].labels_in
     assert image["has"].changes_input == "hide"
-    assert {"host", "device", "conv1"} == set(image["has"].input_places)
+    assert {"host", "device", "conv1", "tokens"} == set(
+        image["has"].input_places
+    )
     assert image["adl"].option_names == ("adl_drop_rate", "adl_threshold")
     assert image["cam"].backbones is None
     config = _config(method="cutmix", cutmix_beta=2.0)
@@ -172,8 +175,9 @@ def test_the_recipes_search_spaces_hold_the_methods_entries(name):
 
 def test_no_module_but_the_methods_names_a_rival():
     """A method's name is written in its own module and the registry
-    only (and in the layer modules of the methods built into models)."""
-    for name in ("cutmix", "adl", "acol"):
+    only (and in the layer modules of the methods built into models, and
+    `has_tf.models`' exports of them)."""
+    for name in ("cutmix", "adl", "acol", "tscam"):
         found = subprocess.run(
             ["grep", "-rln", f'"{name}"', "has_tf/"],
             cwd=ROOT,
@@ -183,6 +187,7 @@ def test_no_module_but_the_methods_names_a_rival():
         allowed = {
             f"has_tf/methods/images/{name}.py",
             f"has_tf/models/{name}.py",
+            "has_tf/models/__init__.py",
         }
         assert set(found) <= allowed, (name, found)
 

@@ -9,6 +9,7 @@ import pytest
 
 from has_tf.models import deit
 from has_tf.models import pretrained
+from has_tf.models import vit_weights
 
 FIXTURES = pathlib.Path(__file__).parent.parent / "fixtures" / "deit"
 # The fixture's reduced DeiT: width 48, depth 2, 3 heads, 5 classes.
@@ -44,7 +45,7 @@ def test_logits_and_attention_equal_timms(size):
         SIZE, (*size, 3), num_classes=5, attention=True
     )
     tensors = pretrained.read_tensors(str(FIXTURES / "golden.safetensors"))
-    assert deit.load_timm(model, tensors) == ()
+    assert vit_weights.load_timm(model, tensors) == ()
     np.testing.assert_allclose(
         model.get_layer("tokens").get_weights()[1],
         golden[f"pos_embed_{key}"],
@@ -66,21 +67,26 @@ def test_logits_and_attention_equal_timms(size):
 def test_a_file_that_does_not_fit_is_named():
     tensors = pretrained.read_tensors(str(FIXTURES / "golden.safetensors"))
     model = deit.vision_transformer(SIZE, (64, 64, 3))  # No head: dropped.
-    assert deit.load_timm(model, dict(tensors)) == ("head.bias", "head.weight")
+    assert vit_weights.load_timm(model, dict(tensors)) == (
+        "head.bias",
+        "head.weight",
+    )
     short = {k: v for k, v in tensors.items() if k != "blocks.1.mlp.fc2.bias"}
     with pytest.raises(pretrained.WeightsError, match="blocks.1.mlp.fc2.bias"):
-        deit.load_timm(model, short, "x.safetensors")
+        vit_weights.load_timm(model, short, "x.safetensors")
     wide = dict(tensors, **{"norm.weight": np.ones(49, np.float32)})
     with pytest.raises(pretrained.WeightsError, match="'norm.weight'"):
-        deit.load_timm(model, wide, "x.safetensors")
+        vit_weights.load_timm(model, wide, "x.safetensors")
     other = deit.vision_transformer((48, 3, 3), (64, 64, 3))
     with pytest.raises(pretrained.WeightsError, match="missing"):
-        deit.load_timm(other, dict(tensors), "x.safetensors")
+        vit_weights.load_timm(other, dict(tensors), "x.safetensors")
 
 
 def test_position_embedding_resampling_checks_its_input():
     with pytest.raises(ValueError, match="Received: shape"):
-        deit.resample_position_embedding(np.zeros((1, 11, 4)), (3, 3), (4, 4))
+        vit_weights.resample_position_embedding(
+            np.zeros((1, 11, 4)), (3, 3), (4, 4)
+        )
     with pytest.raises(ValueError, match="Received: variant="):
         deit.vision_transformer("deit_huge")
     with pytest.raises(ValueError, match="multiples of 16"):
@@ -134,7 +140,7 @@ def _timm_file(path, variant="deit_tiny"):
     model = deit.vision_transformer(variant, num_classes=1000)
     rng = np.random.default_rng(0)
     tensors = {}
-    for layer_name, pairs in deit._timm_layers(depth).items():
+    for layer_name, pairs in vit_weights._timm_layers(depth).items():
         weights = model.get_layer(layer_name).get_weights()
         for name, index, _ in pairs:
             shape = weights[index].shape
@@ -169,7 +175,7 @@ def test_timms_deit_file_loads_into_the_cam_model(tmp_path):
     pos = model.get_layer("tokens").get_weights()[1]
     np.testing.assert_allclose(
         pos,
-        deit.resample_position_embedding(
+        vit_weights.resample_position_embedding(
             tensors["pos_embed"], (14, 14), (4, 4)
         ),
     )
@@ -183,3 +189,39 @@ def test_timms_deit_file_loads_into_the_cam_model(tmp_path):
         pretrained.WeightsError, match=r"takes \['torchvision'\]"
     ):
         pretrained.describe(str(h5), "deit_tiny")
+
+
+def test_stochastic_depth_follows_timms_rule():
+    """timm's drop path: block i of L at `rate * i / (L - 1)`, each
+    example's branch zeroed or scaled by 1 / keep in training, the
+    identity at inference (and no layer at all at rate 0)."""
+    model = deit.vision_transformer((8, 3, 2), (32, 32, 3), drop_path_rate=0.3)
+    rates = {
+        layer.name: layer.rate
+        for layer in model.layers
+        if isinstance(layer, deit.DropPath)
+    }
+    assert rates == {
+        "blocks_1_drop_path1": pytest.approx(0.15),
+        "blocks_1_drop_path2": pytest.approx(0.15),
+        "blocks_2_drop_path1": pytest.approx(0.3),
+        "blocks_2_drop_path2": pytest.approx(0.3),
+    }
+    plain = deit.vision_transformer((8, 3, 2), (32, 32, 3))
+    assert not any(isinstance(x, deit.DropPath) for x in plain.layers)
+    images = np.random.default_rng(0).normal(size=(2, 32, 32, 3))
+    plain.set_weights(model.get_weights())
+    np.testing.assert_allclose(model(images), plain(images), rtol=1e-6)
+
+    layer = deit.DropPath(0.25, seed=1)
+    x = np.ones((4000, 3, 2), "float32")
+    out = np.asarray(layer(x, training=True))
+    kept = out[:, 0, 0] > 0
+    np.testing.assert_allclose(out[kept], 1 / 0.75, rtol=1e-6)
+    np.testing.assert_array_equal(out[~kept], 0.0)
+    assert abs(kept.mean() - 0.75) < 0.03
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    with pytest.raises(ValueError, match="Received: rate=1.0"):
+        deit.DropPath(1.0)
+    with pytest.raises(ValueError, match="drop_path_rate=-0.1"):
+        deit.vision_transformer("deit_tiny", drop_path_rate=-0.1)

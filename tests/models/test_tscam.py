@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from has_tf.models import pretrained
+from has_tf.models.cam import cam_model
 from has_tf.models.tscam import load_tscam
 from has_tf.models.tscam import tscam
-from has_tf.models.tscam import tscam_cam_model
 
 FIXTURES = pathlib.Path(__file__).parent.parent / "fixtures" / "tscam"
 
@@ -38,7 +38,7 @@ def test_cams_equal_the_references(loaded):
     """Each class's semantic map times the class token's attention to the
     patches, mean over heads, sum over blocks."""
     model, golden = loaded
-    out = tscam_cam_model(model)(golden["images"])
+    out = cam_model(model)(golden["images"])
     want = golden["cams"]
     assert out["cams"].shape == want.shape == (2, 4, 4, 5)
     np.testing.assert_allclose(
@@ -75,7 +75,7 @@ def test_the_model_round_trips_as_keras(tmp_path):
     loaded_model = keras.saving.load_model(tmp_path / "tscam.keras")
     pixels = np.random.default_rng(0).integers(0, 256, (1, 32, 48, 3))
     pixels = pixels.astype("uint8")
-    cams = tscam_cam_model(loaded_model)(pixels)["cams"]
+    cams = cam_model(loaded_model)(pixels)["cams"]
     assert tuple(cams.shape) == (1, 2, 3, 3)
     np.testing.assert_allclose(
         np.asarray(loaded_model(pixels)), np.asarray(model(pixels)), atol=1e-5

@@ -4,7 +4,9 @@ import keras
 import numpy as np
 import pytest
 
+from has_tf.training.optimizers import NO_DECAY
 from has_tf.training.optimizers import GroupSGD
+from has_tf.training.optimizers import timm_adamw
 
 
 def _model():
@@ -98,3 +100,81 @@ def test_round_trips_through_a_saved_model(tmp_path):
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         GroupSGD(0.1, **kwargs)
+
+
+def _torch_adamw(
+    w, grads, lr, wd, decay, b1=0.9, b2=0.999, eps=1e-8, keras_eps=False
+):
+    """torch.optim.AdamW's documented update, written out; `keras_eps`:
+    epsilon added before `v`'s bias correction, as Keras adds it
+    (`eps / sqrt(1 - b2^t)` after it)."""
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    for t, g in enumerate(grads, start=1):
+        if decay:
+            w = w * (1 - lr * wd)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat = m / (1 - b1**t)
+        v_hat = v / (1 - b2**t)
+        eps_t = eps / np.sqrt(1 - b2**t) if keras_eps else eps
+        w = w - lr * m_hat / (np.sqrt(v_hat) + eps_t)
+    return w
+
+
+def test_timm_adamw_is_torchs_adamw_without_decay_where_timm_has_none():
+    """Three steps of `timm_adamw` on a DeiT-like set of variables equal
+    torch's AdamW with timm's groups (decay on kernels, none on biases,
+    LayerNorm scales and shifts, the class token, the position
+    embedding), but for where epsilon is added (the docstring's
+    difference)."""
+    from has_tf.models import deit
+
+    model = deit.vision_transformer((8, 1, 2), (32, 32, 3), num_classes=3)
+    opt = timm_adamw(0.01, 0.05)
+    opt.build(model.trainable_variables)
+    rng = np.random.default_rng(0)
+    start = [v.numpy() for v in model.trainable_variables]
+    grads = [
+        [rng.normal(size=v.shape).astype("f4") for v in start] for _ in range(3)
+    ]
+    for step in grads:
+        opt.apply(step, model.trainable_variables)
+    decayed = {}
+    for index, variable in enumerate(model.trainable_variables):
+        decay = variable.name not in NO_DECAY
+        decayed[variable.name] = decay
+        expected = _torch_adamw(
+            start[index],
+            [g[index] for g in grads],
+            0.01,
+            0.05,
+            decay,
+            keras_eps=True,
+        )
+        np.testing.assert_allclose(
+            variable.numpy(), expected, rtol=1e-5, atol=1e-6
+        )
+    assert decayed == {
+        "kernel": True,
+        "bias": False,
+        "gamma": False,
+        "beta": False,
+        "cls_token": False,
+        "pos_embed": False,
+    }
+
+
+def test_adamw_refuses_what_it_does_not_have():
+    from has_tf import config as config_lib
+
+    base = dict(model_dir="/tmp/unused", optimizer="adamw")
+    for options, match in (
+        (dict(weight_decay_type="l2"), "weight_decay_type.*decoupled"),
+        (dict(nesterov=True), "nesterov"),
+        (dict(lr_multiplier=10.0), "lr_multiplier"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            config_lib.TrainConfig(**base, **options)
+    with pytest.raises(ValueError, match="weight_decay"):
+        timm_adamw(0.01, -1.0)

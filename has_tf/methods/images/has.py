@@ -14,12 +14,24 @@ from __future__ import annotations
 from has_tf.methods import registry
 from has_tf.methods.base import Method
 
-__all__ = ["METHOD", "hides", "hides_nothing"]
+__all__ = [
+    "METHOD",
+    "hides",
+    "hides_nothing",
+    "hiding_model",
+    "hiding_pipeline",
+    "optional_hiding",
+]
 
 
 def hides(config) -> bool:
-    """Whether `config` hides patches of the image or of conv1."""
-    return bool(config.patch_sizes) or bool(config.conv1_patch_sizes)
+    """Whether `config` hides patches of the image, of conv1 or of a
+    transformer's tokens."""
+    return (
+        bool(config.patch_sizes)
+        or bool(config.conv1_patch_sizes)
+        or bool(config.token_patch_sizes)
+    )
 
 
 def hides_nothing(config) -> None:
@@ -30,22 +42,51 @@ def hides_nothing(config) -> None:
       ValueError: naming `--method` and the hiding flags.
     """
     default = type(config).__dataclass_fields__["patch_sizes"].default
-    if config.conv1_patch_sizes or (
-        config.patch_sizes and tuple(config.patch_sizes) != tuple(default)
+    if (
+        config.conv1_patch_sizes
+        or config.token_patch_sizes
+        or (config.patch_sizes and tuple(config.patch_sizes) != tuple(default))
     ):
         raise ValueError(
             f"--method: {config.method} hides no patches; drop "
-            "--patch_sizes / --conv1_patch_sizes (or use --method=has). "
-            f"Received: {config.method!r}"
+            "--patch_sizes / --conv1_patch_sizes / --token_patch_sizes (or "
+            f"use --method=has). Received: {config.method!r}"
         )
     config.patch_sizes = ()
+
+
+def optional_hiding(config, multiple: int = 1) -> None:
+    """The check of a method Hide-and-Seek composes with (`Method.hiding`):
+    `--patch_sizes` left at its default hides nothing (it is emptied);
+    set, it is checked as `--method=has` checks it, and each size must be
+    a multiple of `multiple` (a transformer's token side, so that every
+    cell hides whole tokens).
+
+    Raises:
+      ValueError: naming the flag and the value.
+    """
+    default = type(config).__dataclass_fields__["patch_sizes"].default
+    if tuple(config.patch_sizes) == tuple(default):
+        config.patch_sizes = ()
+    if not hides(config):
+        return
+    _check(config)
+    off = [s for s in config.patch_sizes if s % multiple]
+    if off:
+        raise ValueError(
+            f"--patch_sizes: --method={config.method} hides whole "
+            f"{multiple}-pixel tokens, so each size must be a multiple of "
+            f"{multiple} (0 hides nothing). Received: "
+            f"{tuple(config.patch_sizes)!r}"
+        )
 
 
 def _check(config) -> None:
     if not hides(config):
         raise ValueError(
             "--method: has hides patches: set --patch_sizes (or "
-            f"--conv1_patch_sizes). Received: {config.method!r}"
+            "--conv1_patch_sizes, --token_patch_sizes). Received: "
+            f"{config.method!r}"
         )
     if any(s > config.image_size for s in config.patch_sizes):
         raise ValueError(
@@ -55,7 +96,8 @@ def _check(config) -> None:
         )
 
 
-def _pipeline(config) -> dict:
+def hiding_pipeline(config) -> dict:
+    """`Method.pipeline` of Hide-and-Seek: the host's hiding, if any."""
     on_host = config.hide_on == "host" and config.patch_sizes
     return {
         "patch_sizes": tuple(config.patch_sizes) if on_host else None,
@@ -63,9 +105,10 @@ def _pipeline(config) -> dict:
     }
 
 
-def _model(config) -> dict:
-    """The model's own hiding (`--hide_on=device`, `--conv1_patch_sizes`)
-    as a `ModelInput` without normalisation (the task adds it)."""
+def hiding_model(config) -> dict:
+    """The model's own hiding (`--hide_on=device`, `--conv1_patch_sizes`,
+    `--token_patch_sizes`) as a `ModelInput` without normalisation (the
+    task adds it)."""
     hiding = {}
     if config.hide_on == "device" and config.patch_sizes:
         hiding.update(
@@ -76,6 +119,11 @@ def _model(config) -> dict:
         hiding.update(
             conv1_hide_patch_sizes=tuple(config.conv1_patch_sizes),
             conv1_hide_prob=config.conv1_hide_prob,
+        )
+    if config.token_patch_sizes:
+        hiding.update(
+            token_hide_patch_sizes=tuple(config.token_patch_sizes),
+            token_hide_prob=config.token_hide_prob,
         )
     if not hiding:
         return {}
@@ -92,7 +140,7 @@ METHOD = registry.register(
         task="images",
         summary="Hide-and-Seek: hide random patches of training images",
         changes_input="hide",
-        input_places=("host", "device", "conv1"),
+        input_places=("host", "device", "conv1", "tokens"),
         reads=("patch_sizes", "hide_prob", "hide_on"),
         search={
             "patch_sizes": {
@@ -103,7 +151,7 @@ METHOD = registry.register(
         reference="Singh & Lee, ICCV 2017 (krsingh/hide-and-seek)",
         chosen_by_auto=hides,
         check=_check,
-        pipeline=_pipeline,
-        model=_model,
+        pipeline=hiding_pipeline,
+        model=hiding_model,
     )
 )

@@ -123,10 +123,23 @@ def resolve(config) -> methods.Method:
         "conv1 hiding is built into {having} only (--model={model}).",
     )
     takes(
+        "token_hiding",
+        "token_patch_sizes",
+        config.token_patch_sizes,
+        "token hiding is built into {having} only (--model={model}).",
+    )
+    takes(
         "large_feature_map",
         "large_feature_map",
         config.large_feature_map,
         "only {having} have one (--model={model}).",
+    )
+    takes(
+        "drop_path",
+        "drop_path_rate",
+        config.drop_path_rate,
+        "stochastic depth drops the residual blocks of {having} only "
+        "(--model={model}).",
     )
     takes(
         "pretrained",
@@ -176,8 +189,11 @@ def build_model(
         options.get("model_input") or models.ModelInput(),
         normalization=(run_info["mean"], run_info["std"]),
     )
-    if models.table.get(config.model).large_feature_map:
+    row = models.table.get(config.model)
+    if row.large_feature_map:
         options.update(large_feature_map=config.large_feature_map)
+    if row.drop_path:
+        options.update(drop_path_rate=config.drop_path_rate)
     model = models.IMAGE_MODELS[config.model](
         num_classes,
         input_shape=(side, side, 3),

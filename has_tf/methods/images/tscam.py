@@ -1,0 +1,80 @@
+"""TS-CAM, token semantic coupled attention maps (Gao et al., ICCV 2021),
+as vasgaowei/TS-CAM runs it: the method's record.
+
+On a DeiT (`--model=deit_tiny|deit_small|deit_base`): a 3x3 conv on the
+patch-token grid gives one semantic map per class, whose means are the
+logits (one cross-entropy); the CAM of a class is its semantic map times
+the class token's attention to the patches, averaged over the heads and
+summed over the blocks (`has_tf.models.tscam`). Hide-and-Seek composes
+with it: `--patch_sizes` (multiples of the 16-pixel tokens) hides grid
+cells of whole tokens in training, on the host or the device (left at
+its default, nothing is hidden), and `--token_patch_sizes` hides cells of
+patch tokens behind a learned mask token.
+"""
+
+from __future__ import annotations
+
+from has_tf.methods import registry
+from has_tf.methods.base import Method
+from has_tf.methods.images import has
+
+__all__ = ["BACKBONES", "METHOD", "TOKEN_SIDE"]
+
+# The table's DeiTs (`has_tf.models.deit`), the backbones TS-CAM is
+# published on, and their token's side in pixels (`deit.PATCH`): hiding
+# cells are multiples of it, so each hides whole tokens.
+BACKBONES = ("deit_tiny", "deit_small", "deit_base")
+TOKEN_SIDE = 16
+
+
+def _check(config) -> None:
+    if config.pooling != "avg":
+        raise ValueError(
+            "--pooling: TS-CAM's logits are its semantic maps' means; "
+            f"it has no max pooling. Received: {config.pooling!r}"
+        )
+    if config.dropout_rate:
+        raise ValueError(
+            "--dropout_rate: TS-CAM's head has no dropout (set 0). "
+            f"Received: {config.dropout_rate!r}"
+        )
+    has.optional_hiding(config, TOKEN_SIDE)
+
+
+def _model(config) -> dict:
+    # Imported when a model is built, so that the config (which reads this
+    # record) does not load TensorFlow.
+    from has_tf.models.tscam import built_in
+
+    return {"method": built_in(), **has.hiding_model(config)}
+
+
+METHOD = registry.register(
+    Method(
+        name="tscam",
+        task="images",
+        summary=(
+            "TS-CAM: class maps on a DeiT's patch tokens, weighted by the "
+            "class token's attention"
+        ),
+        built_in=("the head",),
+        hiding=True,
+        input_places=("host", "device", "tokens"),
+        cam=(
+            "each class's semantic map times the class token's attention "
+            "to the patches (mean over heads, sum over blocks)"
+        ),
+        reads=(
+            "patch_sizes",
+            "hide_prob",
+            "hide_on",
+            "token_patch_sizes",
+            "token_hide_prob",
+        ),
+        backbones=BACKBONES,
+        reference="Gao et al., ICCV 2021; vasgaowei/TS-CAM (25aece4)",
+        check=_check,
+        pipeline=has.hiding_pipeline,
+        model=_model,
+    )
+)
