@@ -67,7 +67,10 @@ def test_flagfile_gives_a_valid_config(path):
     if path.endswith("_gap.cfg") or (wsol and path.endswith("_cam.cfg")):
         assert not config.patch_sizes and not config.conv1_patch_sizes
     if wsol and path.endswith("_has.cfg"):
-        assert config.patch_sizes == (0, 16, 32, 44, 56)
+        # On a DeiT the paper's sizes become whole 16-pixel tokens.
+        assert config.patch_sizes == (
+            (0, 16, 32, 48, 64) if "_deit_" in path else (0, 16, 32, 44, 56)
+        )
     for method in ("cutmix", "adl", "acol"):
         if path.endswith(f"_{method}.cfg"):
             assert config.method == method and not config.patch_sizes
@@ -245,6 +248,62 @@ def test_wsol_recipes_quote_the_tools_table(dataset, backbone, method):
     assert config.lr_boundaries == (0.3, 0.6, 0.9)
     assert config.batch_size == 32 and config.nesterov
     assert config.weight_decay_type == "l2" and config.lr_multiplier == 10
+
+
+# The transformer methods' rows (../shared/FIELD_FIGURES.md, "Images since
+# 2021"), transcribed independently of the flagfiles: method -> dataset ->
+# (Top-1 Loc, GT-known Loc, Top-1 Clas) on DeiT-S, and the method's own
+# schedule (its configs, scripts and README): epochs, batch, rate, steps,
+# CAM threshold.
+TRANSFORMER_ROWS = {
+    "tscam": {
+        "cub": ((71.3, 87.7, 80.3), (60, 128, 5e-5, (30, 60), 0.1)),
+        "imagenet": ((53.4, 67.6, 74.3), (20, 256, 5e-4, (10, 12, 20), 0.12)),
+    },
+    "scm": {
+        "cub": ((76.4, 96.6, 78.5), (30, 16, 5e-5, (30,), 0.1)),
+        "imagenet": ((56.1, 68.8, 76.7), (20, 512, 1e-6, (10, 12, 20), 0.12)),
+    },
+}
+
+
+@pytest.mark.parametrize("method", sorted(TRANSFORMER_ROWS))
+@pytest.mark.parametrize("dataset", ["cub", "imagenet"])
+@pytest.mark.parametrize("hiding", [False, True])
+def test_transformer_recipes_quote_the_row_and_follow_its_schedule(
+    method, dataset, hiding
+):
+    name = f"{dataset}_deit_small_{method}{'_has' if hiding else ''}"
+    path = os.path.join("flags", "wsol", f"{name}.cfg")
+    header = " ".join(_header(path).split())
+    (top1, known, clas), schedule = TRANSFORMER_ROWS[method][dataset]
+    assert (
+        f"Top-1 Loc {top1}, GT-known Loc {known}, Top-1 Clas {clas}" in header
+    )
+    assert "not run here" in header
+    assert ("no published row" in header) == hiding
+    config = config_lib.train_config_from_flagfile(path, model_dir="unused")
+    methods.resolve(config, "images")
+    epochs, batch, rate, steps, threshold = schedule
+    assert (config.method, config.model) == (method, "deit_small")
+    assert config.optimizer == "adamw" and config.weight_decay == 0.05
+    assert config.drop_path_rate == 0.1
+    assert (config.epochs, config.batch_size) == (epochs, batch)
+    assert config.learning_rate == rate
+    values = config_lib.read_flagfile(path)
+    assert values.cam_threshold == threshold and values.eval_crop == "resize"
+    # The rate drops at the start of each epoch a step divides: after
+    # epoch - 1 whole epochs.
+    decays = sorted(
+        {e for e in range(1, epochs + 1) for s in steps if e % s == 0}
+    )
+    assert [int(b * epochs * 1000) for b in config.lr_boundaries] == [
+        (e - 1) * 1000 for e in decays
+    ]
+    assert config.init_from.endswith(
+        "deit_small_patch16_224.fb_in1k/model.safetensors"
+    )
+    assert bool(config.patch_sizes) == hiding
 
 
 @pytest.mark.parametrize("space", ["cam", "has", "cutmix", "adl", "acol"])

@@ -403,6 +403,8 @@ class BuiltIn:
         VGG16 (the tool's ACoL VGG initialises its whole model so).
       head_dropout: Inception-v3's head keeps its three dropouts (the
         tool's InceptionAdl and ACoL heads have none).
+      attention: its head also takes a transformer's attention, every
+        block's `[B, heads, T, T]` in a list, as `attention=` (SCM's).
     """
 
     stage: Callable | None = None
@@ -410,6 +412,7 @@ class BuiltIn:
     overlapping_pools: bool = False
     backbone_init: str | None = None
     head_dropout: bool = True
+    attention: bool = False
 
     def at(self, x, index: int):
         """`x` after the method's layers at place `index` (1, 2, 3)."""

@@ -332,10 +332,11 @@ def patch_grid(
     dropout_rate=0.0,
     drop_path_rate=0.0,
 ):
-    """A DeiT model's checked arguments, input and patch tokens on their
-    grid: `(inputs, patches)`, patches `[B, H / 16, W / 16, D]` after the
-    final LayerNorm (the class token left out); `drop_path_rate`: the
-    blocks' stochastic depth in training.
+    """A DeiT model's checked arguments, input, patch tokens on their grid
+    and attention: `(inputs, patches, attention)`, patches `[B, H / 16,
+    W / 16, D]` after the final LayerNorm (the class token left out),
+    attention a list of every block's `[B, heads, 1 + N, 1 + N]`;
+    `drop_path_rate`: the blocks' stochastic depth in training.
 
     Raises:
       ValueError: bad arguments, each named with `model_name`.
@@ -347,13 +348,13 @@ def patch_grid(
         model_name, model_input, token_hiding=True
     )
     inputs, x = common.input_layers(shape, model_input)
-    tokens, _ = tokens_and_attention(
+    tokens, attention = tokens_and_attention(
         x, variant, shape, drop_path_rate, model_input
     )
     patches = layers.Reshape(
         (*grid_of(shape), tokens.shape[-1]), name="patch_grid"
     )(tokens[:, 1:])
-    return inputs, patches
+    return inputs, patches, attention
 
 
 def _cam_builder(variant):
@@ -372,7 +373,7 @@ def _cam_builder(variant):
         name: str = variant,
     ) -> keras.Model:
         method = _head_only(variant, method)
-        inputs, patches = patch_grid(
+        inputs, patches, attention = patch_grid(
             variant,
             variant,
             num_classes,
@@ -383,12 +384,14 @@ def _cam_builder(variant):
             drop_path_rate,
         )
         if method.head is not None:
+            extra = {"attention": attention} if method.attention else {}
             inputs, logits = method.head(
                 inputs,
                 patches,
                 num_classes,
                 patches.shape[-1],
                 "glorot_uniform",
+                **extra,
             )
         else:
             logits = common.cam_head(

@@ -40,7 +40,22 @@ from has_tf.models.pretrained import WeightsError
 class SemanticMaps(layers.Layer):
     """TS-CAM's semantic maps `[B, h, w, K]` as float32 (the identity
     otherwise); the layer `cam_model` asks for the model's CAMs
-    (`cams_of`)."""
+    (`cams_of`).
+
+    Args:
+      normalize_attention: min-max normalise the attention map over the
+        patches before it weights the maps (SCM's CAM); TS-CAM's is raw.
+    """
+
+    def __init__(self, normalize_attention: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.normalize_attention = bool(normalize_attention)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "normalize_attention": self.normalize_attention,
+        }
 
     def call(self, maps):
         return ops.cast(maps, "float32")
@@ -62,7 +77,9 @@ class SemanticMaps(layers.Layer):
                 "Expected TS-CAM's semantic maps on a DeiT (its attention "
                 f"layers). Received: model {model.name!r} without any"
             )
-        return TokenAttentionMaps(name="tscam_cams")([self.output, *attention])
+        return TokenAttentionMaps(self.normalize_attention, name="tscam_cams")(
+            [self.output, *attention]
+        )
 
 
 @keras.saving.register_keras_serializable(package="has_tf")
@@ -73,20 +90,43 @@ class TokenAttentionMaps(layers.Layer):
     float `[B, h, w, K]`, each attention `[B, heads, 1 + h * w, 1 + h * w]`
     (softmax rows, the class token first). Output `[B, h, w, K]`: each
     class's map times the class token's attention to the patches, averaged
-    over heads and summed over blocks (values >= 0 where the maps are).
+    over heads and summed over blocks (`attention_map`; min-max normalised
+    over the patches first with `normalize`, SCM's way).
     """
+
+    def __init__(self, normalize: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.normalize = bool(normalize)
+
+    def get_config(self):
+        return {**super().get_config(), "normalize": self.normalize}
 
     def call(self, inputs):
         maps, attention = inputs[0], inputs[1:]
         height, width = maps.shape[1], maps.shape[2]
-        summed = ops.sum(
-            ops.stack([ops.mean(a, axis=1) for a in attention]), axis=0
-        )
-        to_patches = ops.reshape(summed[:, 0, 1:], (-1, height, width, 1))
+        weights = attention_map(attention)
+        if self.normalize:
+            weights = min_max(weights)
+        to_patches = ops.reshape(weights, (-1, height, width, 1))
         return ops.cast(to_patches, maps.dtype) * maps
 
     def compute_output_shape(self, input_shapes):
         return input_shapes[0]
+
+
+def attention_map(attention):
+    """The class token's attention to the patches, averaged over heads and
+    summed over blocks: float `[B, N]` from `[B, heads, 1 + N, 1 + N]`
+    each."""
+    summed = ops.sum(ops.stack([ops.mean(a, axis=1) for a in attention]), 0)
+    return summed[:, 0, 1:]
+
+
+def min_max(values):
+    """`[B, N]` rescaled to [0, 1] per row, as SCM's `norm_cam` (no
+    epsilon: a constant row gives NaN there too)."""
+    values = values - ops.min(values, axis=1, keepdims=True)
+    return values / ops.max(values, axis=1, keepdims=True)
 
 
 def _head_initializers(width):
@@ -99,8 +139,9 @@ def _head_initializers(width):
     return kernel, keras.initializers.RandomUniform(-bound, bound)
 
 
-def _head(patches, num_classes):
-    """TS-CAM's head on the patch grid: float32 logits `[B, K]`."""
+def semantic_maps(patches, num_classes, normalize_attention=False):
+    """TS-CAM's 3x3 conv `tscam_head` on the patch grid and its
+    `SemanticMaps`: float32 `[B, h, w, K]`."""
     kernel, bias = _head_initializers(patches.shape[-1])
     maps = layers.Conv2D(
         num_classes,
@@ -110,7 +151,11 @@ def _head(patches, num_classes):
         bias_initializer=bias,
         name="tscam_head",
     )(patches)
-    maps = SemanticMaps(name="semantic_maps")(maps)
+    return SemanticMaps(normalize_attention, name="semantic_maps")(maps)
+
+
+def logits_of(maps):
+    """The maps' spatial means: float32 logits `[B, K]`, named `logits`."""
     return layers.GlobalAveragePooling2D(name="logits", dtype="float32")(maps)
 
 
@@ -120,7 +165,7 @@ def built_in() -> common.BuiltIn:
     the same layers as `tscam`'s."""
 
     def head(inputs, x, num_classes, width, kernel_initializer):
-        return inputs, _head(x, num_classes)
+        return inputs, logits_of(semantic_maps(x, num_classes))
 
     return common.BuiltIn(head=head)
 
@@ -151,7 +196,7 @@ def tscam(
       (the 3x3 conv), `semantic_maps` (`SemanticMaps`) and the DeiT's
       (`deit`). `cam_model` gives its logits and CAMs.
     """
-    inputs, patches = deit.patch_grid(
+    inputs, patches, _ = deit.patch_grid(
         "tscam",
         variant,
         num_classes,
@@ -159,7 +204,7 @@ def tscam(
         model_input,
         drop_path_rate=drop_path_rate,
     )
-    logits = _head(patches, num_classes)
+    logits = logits_of(semantic_maps(patches, num_classes))
     return keras.Model(inputs, logits, name=name)
 
 

@@ -29,21 +29,41 @@ from keras import ops
 
 from has_tf import vocabulary
 
-__all__ = ["GroupSGD", "NO_DECAY", "WEIGHT_DECAY_TYPES", "timm_adamw"]
+__all__ = [
+    "GroupSGD",
+    "NO_DECAY",
+    "TimmAdamW",
+    "WEIGHT_DECAY_TYPES",
+    "timm_adamw",
+]
 
 WEIGHT_DECAY_TYPES = vocabulary.WEIGHT_DECAY_TYPES
-# Variable names timm's `create_optimizer` trains without weight decay:
-# every one-dimensional parameter (biases, the normalisations' scales and
-# shifts: Keras's `bias`, `gamma`, `beta`) and a ViT's `no_weight_decay()`
-# (`cls_token`, `pos_embed`).
-NO_DECAY = ("bias", "gamma", "beta", "cls_token", "pos_embed")
+# What timm's `create_optimizer` trains without weight decay besides every
+# parameter of one dimension (biases, the normalisations' scales and
+# shifts, SCM's scalars): a ViT's `no_weight_decay()`, by variable name.
+NO_DECAY = ("cls_token", "pos_embed")
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+class TimmAdamW(keras.optimizers.AdamW):
+    """Keras's AdamW with timm's decay groups: no decay on variables of
+    rank <= 1 nor on those named in `NO_DECAY` (set when the optimizer is
+    built from the model's variables)."""
+
+    def build(self, var_list):
+        if not self.built:
+            self.exclude_from_weight_decay(
+                var_list=[v for v in var_list if len(v.shape) <= 1],
+                var_names=list(NO_DECAY),
+            )
+        super().build(var_list)
 
 
 def timm_adamw(learning_rate, weight_decay: float):
     """AdamW as timm's `create_optimizer(opt="adamw")` makes it for the
     transformer methods (TS-CAM, SCM, SAT): betas 0.9 / 0.999, epsilon
     1e-8, decoupled weight decay (`w -= lr * wd * w`) except on
-    `NO_DECAY`'s variables.
+    one-dimensional variables and `NO_DECAY`'s (`TimmAdamW`).
 
     Keras's Adam adds epsilon to `sqrt(v)` before the bias correction of
     `v` and PyTorch's after it: the two differ by `eps / sqrt(1 - beta2^t)`
@@ -58,15 +78,13 @@ def timm_adamw(learning_rate, weight_decay: float):
             "Expected `weight_decay` >= 0. Received: "
             f"weight_decay={weight_decay}"
         )
-    optimizer = keras.optimizers.AdamW(
+    return TimmAdamW(
         learning_rate,
         weight_decay=weight_decay,
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
     )
-    optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
-    return optimizer
 
 
 def _layer_name(variable) -> str:

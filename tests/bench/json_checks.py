@@ -32,6 +32,12 @@ def models(out):
         assert entry["xla_speedup_forward"] == pytest.approx(
             entry["forward_ms"] / entry["xla_forward_ms"]
         )
+        if "timm_forward_ms" in entry:  # PyTorch and timm installed.
+            assert entry["ratio_forward_backward"] == pytest.approx(
+                entry["timm_forward_backward_ms"] / entry["forward_backward_ms"]
+            )
+        elif "timm" in entry:
+            assert "not installed" in entry["timm"]
 
 
 def boxes(out):

@@ -79,3 +79,26 @@ def test_video_memory_rows_and_generated_lengths():
         row = video_memory.measure(mode, videos=8, dim=4, batch=4)
         assert row["mode"] == mode and row["batches"] == 4
         assert row["peak_gib"] >= row["growth_gib"] >= 0
+
+
+def test_a_deit_row_is_timed_beside_timm_or_says_why_not(monkeypatch):
+    from has_tf.bench import models as bench_models
+
+    monkeypatch.setattr(bench_models, "torch_available", lambda: False)
+    out = bench_models.run(batch=1, repeats=1, models_list="deit_tiny")
+    row = out["results"]["deit_tiny"]
+    assert row["timm"] == (
+        "deit_tiny_patch16_224 not timed: PyTorch and timm are not installed"
+    )
+    ms = {
+        "forward": 2.0,
+        "forward_backward": 8.0,
+        "xla_forward": 1.0,
+        "xla_forward_backward": 4.0,
+        "timm_forward": 1.0,
+        "timm_forward_backward": 6.0,
+    }
+    figures = bench_models._timm_figures("deit_tiny_patch16_224", ms, 4)
+    assert figures["ratio_forward_backward"] == 0.75
+    assert figures["ratio_xla_forward_backward"] == 1.5
+    assert figures["timm_forward_images_per_s"] == 4000.0

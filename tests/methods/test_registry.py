@@ -35,6 +35,7 @@ def test_the_built_in_methods_of_each_task():
         "adl",
         "acol",
         "tscam",
+        "scm",
     }
     assert set(methods.names("videos")) == {"cam", "has"}
 
@@ -177,7 +178,7 @@ def test_no_module_but_the_methods_names_a_rival():
     """A method's name is written in its own module and the registry
     only (and in the layer modules of the methods built into models, and
     `has_tf.models`' exports of them)."""
-    for name in ("cutmix", "adl", "acol", "tscam"):
+    for name in ("cutmix", "adl", "acol", "tscam", "scm"):
         found = subprocess.run(
             ["grep", "-rln", f'"{name}"', "has_tf/"],
             cwd=ROOT,

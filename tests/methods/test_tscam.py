@@ -1,6 +1,7 @@
-"""--method=tscam: its record's rules, Hide-and-Seek composed with it, the
-head it builds into the table's DeiTs (the network `models.tscam` is
-golden-tested against), and a run through train and evaluate."""
+"""--method=tscam and --method=scm: their records' rules, Hide-and-Seek
+composed with them, the heads they build into the table's DeiTs (the
+networks `models.tscam` and `models.scm` are golden-tested against), and a
+run of each through train and evaluate."""
 
 import json
 import os
@@ -70,6 +71,8 @@ def test_token_aligned_hiding_composes(hide_on):
         (dict(patch_sizes=(16, 24)), r"Received: \(16, 24\)"),
         (dict(patch_sizes=(48,)), "larger than the crop"),
         (dict(model="resnet50_cam"), "tscam goes with deit_tiny"),
+        (dict(model="vgg16_cam", method="scm"), "scm goes with deit_tiny"),
+        (dict(method="scm", pooling="max"), "scm's logits"),
         (dict(model="small_gap"), "--method"),
         (dict(pooling="max"), "--pooling"),
         (dict(dropout_rate=0.5), "--dropout_rate"),
@@ -80,17 +83,19 @@ def test_combinations_that_make_no_sense_are_refused(options, match):
         _config(**options)
 
 
-def test_the_table_deit_with_tscam_is_tscams_network():
-    """`--method=tscam` on `deit_tiny` builds the layers `models.tscam`
-    builds (golden-tested against the reference's own TSCAM): the same
-    weights give the same logits and CAMs."""
+@pytest.mark.parametrize("method", ["tscam", "scm"])
+def test_the_table_deit_with_the_method_is_its_network(method):
+    """`--method=tscam` (`scm`) on `deit_tiny` builds the layers
+    `models.tscam` (`models.scm`) builds, golden-tested against the
+    reference's own TSCAM (SCM): the same weights give the same logits,
+    in training and at inference, and CAMs."""
     from has_tf import models
     from has_tf.tasks.image_localization import model as model_lib
 
-    config = _config()
+    config = _config(method=method)
     info = {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
     built = model_lib.build_model(config, 3, info)
-    reference = models.tscam(
+    reference = getattr(models, method)(
         "deit_tiny",
         3,
         (32, 32, 3),
@@ -105,6 +110,11 @@ def test_the_table_deit_with_tscam_is_tscams_network():
     )
     built.set_weights(reference.get_weights())
     pixels = rng.integers(0, 256, (2, 32, 32, 3)).astype("uint8")
+    np.testing.assert_allclose(
+        built(pixels, training=True),
+        reference(pixels, training=True),
+        rtol=1e-5,
+    )
     ours = models.cam_model(built)(pixels)
     theirs = models.cam_model(reference)(pixels)
     assert ours["cams"].shape == (2, 2, 2, 3)
@@ -119,6 +129,9 @@ def test_the_table_deit_with_tscam_is_tscams_network():
         np.mean(semantic, axis=(1, 2)), ours["logits"], rtol=1e-5, atol=1e-6
     )
     assert not np.allclose(semantic, ours["cams"])
+    calibrated = method == "scm"
+    trained = built(pixels, training=True)
+    assert np.allclose(trained, ours["logits"], rtol=1e-4) != calibrated
 
 
 def test_a_transformer_refuses_a_methods_stage_layers():
@@ -129,7 +142,8 @@ def test_a_transformer_refuses_a_methods_stage_layers():
 
 
 @pytest.mark.slow
-def test_a_tscam_run_with_hiding_trains_evaluates_and_serves(tmp_path):
+@pytest.mark.parametrize("method", ["tscam", "scm"])
+def test_a_run_with_hiding_trains_evaluates_and_serves(tmp_path, method):
     import tensorflow as tf
 
     from has_tf import evaluate
@@ -145,7 +159,7 @@ def test_a_tscam_run_with_hiding_trains_evaluates_and_serves(tmp_path):
         train.TrainConfig(
             **where,
             model="deit_tiny",
-            method="tscam",
+            method=method,
             patch_sizes=(0, 16),
             token_patch_sizes=(1,),
             image_size=32,
@@ -164,7 +178,7 @@ def test_a_tscam_run_with_hiding_trains_evaluates_and_serves(tmp_path):
     )
     info = json.loads((model_dir / "run_info.json").read_text())
     assert info["method"] == {
-        "name": "tscam",
+        "name": method,
         "patch_sizes": [0, 16],
         "hide_prob": 0.5,
         "hide_on": "host",

@@ -18,7 +18,7 @@ from has_tf.methods import registry
 from has_tf.methods.base import Method
 from has_tf.methods.images import has
 
-__all__ = ["BACKBONES", "METHOD", "TOKEN_SIDE"]
+__all__ = ["BACKBONES", "METHOD", "TOKEN_SIDE", "check", "hiding_reads"]
 
 # The table's DeiTs (`has_tf.models.deit`), the backbones TS-CAM is
 # published on, and their token's side in pixels (`deit.PATCH`): hiding
@@ -27,16 +27,32 @@ BACKBONES = ("deit_tiny", "deit_small", "deit_base")
 TOKEN_SIDE = 16
 
 
-def _check(config) -> None:
+# The hiding options a method on TS-CAM's head records with it.
+hiding_reads = (
+    "patch_sizes",
+    "hide_prob",
+    "hide_on",
+    "token_patch_sizes",
+    "token_hide_prob",
+)
+
+
+def check(config) -> None:
+    """The check of a method on TS-CAM's head (TS-CAM, SCM): average
+    pooling, no dropout, Hide-and-Seek's cells of whole tokens if any.
+
+    Raises:
+      ValueError: naming the flag and the value.
+    """
     if config.pooling != "avg":
         raise ValueError(
-            "--pooling: TS-CAM's logits are its semantic maps' means; "
-            f"it has no max pooling. Received: {config.pooling!r}"
+            f"--pooling: {config.method}'s logits are its semantic maps' "
+            f"means; it has no max pooling. Received: {config.pooling!r}"
         )
     if config.dropout_rate:
         raise ValueError(
-            "--dropout_rate: TS-CAM's head has no dropout (set 0). "
-            f"Received: {config.dropout_rate!r}"
+            f"--dropout_rate: {config.method}'s head has no dropout (set "
+            f"0). Received: {config.dropout_rate!r}"
         )
     has.optional_hiding(config, TOKEN_SIDE)
 
@@ -64,16 +80,10 @@ METHOD = registry.register(
             "each class's semantic map times the class token's attention "
             "to the patches (mean over heads, sum over blocks)"
         ),
-        reads=(
-            "patch_sizes",
-            "hide_prob",
-            "hide_on",
-            "token_patch_sizes",
-            "token_hide_prob",
-        ),
+        reads=hiding_reads,
         backbones=BACKBONES,
         reference="Gao et al., ICCV 2021; vasgaowei/TS-CAM (25aece4)",
-        check=_check,
+        check=check,
         pipeline=has.hiding_pipeline,
         model=_model,
     )
