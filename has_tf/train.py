@@ -93,8 +93,11 @@ def build_optimizer(config: TrainConfig, total_steps: int):
         config.learning_rate * config.lr_decay**i
         for i in range(len(boundaries) + 1)
     ]
-    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
-        boundaries, rates
+    # No boundaries: a constant rate (Keras's schedule needs one at least).
+    schedule = (
+        keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, rates)
+        if boundaries
+        else config.learning_rate
     )
     if config.optimizer == "adamw":
         return optimizers.timm_adamw(schedule, config.weight_decay)

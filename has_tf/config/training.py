@@ -197,7 +197,7 @@ class TrainConfig(RunConfig):
         (0.5, 0.75),
         "The paper's step schedule: increasing fractions of "
         "training where the rate is multiplied by --lr_decay (1e-2 -> 1e-3 "
-        "-> 1e-4 by default).",
+        "-> 1e-4 by default); empty: a constant rate.",
         item=float,
         lower=0.0,
         upper=1.0,

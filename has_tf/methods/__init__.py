@@ -6,7 +6,8 @@ own module; everything else asks the record (`registry.resolve` turns
 
 - `base.py`: `Method` and `Option`, the record and its options;
 - `registry.py`: `register`, `get`, `names`, `resolve`, `load_plugins`;
-- `images/`: cam, has (Hide-and-Seek), cutmix, adl, acol, tscam, scm;
+- `images/`: cam, has (Hide-and-Seek), cutmix, adl, acol, tscam, scm,
+  sat;
 - `videos/`: cam, has (Hide-and-Seek's frame segments).
 
 A method of your own: a module that calls `register(Method(...))`, named
@@ -22,6 +23,7 @@ from has_tf.methods.images import adl as _images_adl  # noqa: F401
 from has_tf.methods.images import cam as _images_cam  # noqa: F401
 from has_tf.methods.images import cutmix as _images_cutmix  # noqa: F401
 from has_tf.methods.images import has as _images_has  # noqa: F401
+from has_tf.methods.images import sat as _images_sat  # noqa: F401
 from has_tf.methods.images import scm as _images_scm  # noqa: F401
 from has_tf.methods.images import tscam as _images_tscam  # noqa: F401
 from has_tf.methods.registry import get

@@ -12,7 +12,8 @@ Modules: one per image classifier (`alexnet_gap`, `googlenet_gap`,
 `small_gap`, `vgg16_cam`, `resnet50_cam`, `inception_v3_cam`; `deit`: timm's
 DeiT backbones, their attention and timm's weights, as three CAM models;
 `tscam`: TS-CAM's network on a DeiT and its attention-weighted CAMs;
-`scm`: SCM's, TS-CAM's with its spatial calibration in training) and
+`scm`: SCM's, TS-CAM's with its spatial calibration in training; `sat`:
+SAT's spatial-aware token) and
 `classifier` (`cam_classifier`, a CAM head on any backbone); `videos` (the
 action network and its T-CAM); `cam` (CAM outputs of any of them);
 `common` (blocks, `ModelInput`, `BuiltIn`, the checks); `table`;
@@ -45,6 +46,7 @@ from has_tf.models.deit import vision_transformer
 from has_tf.models.googlenet_gap import googlenet_gap
 from has_tf.models.inception_v3_cam import inception_v3_cam
 from has_tf.models.resnet50_cam import resnet50_cam
+from has_tf.models.sat import sat
 from has_tf.models.scm import scm
 from has_tf.models.small_gap import small_gap
 from has_tf.models.table import ImageModel
@@ -109,6 +111,7 @@ __all__ = [
     "images_only",
     "net_inputs",
     "takes_labels",
+    "sat",
     "scm",
     "tscam",
     "vgg16_cam",

@@ -404,7 +404,11 @@ class BuiltIn:
       head_dropout: Inception-v3's head keeps its three dropouts (the
         tool's InceptionAdl and ACoL heads have none).
       attention: its head also takes a transformer's attention, every
-        block's `[B, heads, T, T]` in a list, as `attention=` (SCM's).
+        block's `[B, heads, T, T]` in a list, as `attention=` (SCM's), or
+        what `backbone` gives in its place.
+      backbone: None, or a transformer's token network in place of a
+        DeiT's, with `deit.tokens_and_attention`'s arguments and results
+        (SAT's spatial token).
     """
 
     stage: Callable | None = None
@@ -413,6 +417,7 @@ class BuiltIn:
     backbone_init: str | None = None
     head_dropout: bool = True
     attention: bool = False
+    backbone: Callable | None = None
 
     def at(self, x, index: int):
         """`x` after the method's layers at place `index` (1, 2, 3)."""

@@ -100,14 +100,16 @@ class SelfAttention(layers.Layer):
 
     Input `[B, T, 3 * D]` (q, k, v, each head's `D / heads` channels in
     order); output `(values [B, T, D], probabilities [B, heads, T, T])`,
-    the probabilities' rows summing to 1.
+    the probabilities' rows summing to 1. With `key_weights` (float
+    `[B, T]`) each key's column of the probabilities is scaled by its
+    weight after the softmax (SAT's spatial-query attention).
     """
 
     def __init__(self, heads, **kwargs):
         super().__init__(**kwargs)
         self.heads = int(heads)
 
-    def call(self, qkv):
+    def call(self, qkv, key_weights=None):
         batch, tokens = ops.shape(qkv)[0], ops.shape(qkv)[1]
         width = qkv.shape[-1] // 3
         head_dim = width // self.heads
@@ -116,11 +118,15 @@ class SelfAttention(layers.Layer):
         q, k, v = parts[0], parts[1], parts[2]
         scores = ops.matmul(q * head_dim**-0.5, ops.swapaxes(k, -1, -2))
         probabilities = ops.softmax(scores, axis=-1)
+        if key_weights is not None:
+            probabilities = probabilities * ops.cast(
+                key_weights[:, None, None, :], probabilities.dtype
+            )
         values = ops.transpose(ops.matmul(probabilities, v), (0, 2, 1, 3))
         return ops.reshape(values, (batch, tokens, width)), probabilities
 
-    def compute_output_shape(self, input_shape):
-        batch, tokens, fused = input_shape
+    def compute_output_shape(self, qkv_shape, key_weights_shape=None):
+        batch, tokens, fused = qkv_shape
         return (
             (batch, tokens, fused // 3),
             (batch, self.heads, tokens, tokens),
@@ -203,9 +209,12 @@ def _norm(x, name):
     return layers.LayerNormalization(epsilon=LN_EPSILON, name=name)(x)
 
 
-def _block(x, width, heads, name, drop_path=0.0):
+def _block(x, width, heads, name, drop_path=0.0, attend=None):
     """One pre-norm block; returns `(tokens, attention probabilities)`.
-    `drop_path`: its branches' stochastic depth (none when 0)."""
+    `drop_path`: its branches' stochastic depth (none when 0); `attend`:
+    None, or `qkv -> (values, output)` in place of `SelfAttention` (its
+    attention layer named `{name}_attn`), whose output is returned in the
+    probabilities' place."""
 
     def branch(y, suffix):
         if not drop_path:
@@ -213,7 +222,8 @@ def _block(x, width, heads, name, drop_path=0.0):
         return DropPath(drop_path, name=f"{name}_drop_path{suffix}")(y)
 
     qkv = _dense(_norm(x, f"{name}_norm1"), 3 * width, f"{name}_attn_qkv")
-    values, probabilities = SelfAttention(heads, name=f"{name}_attn")(qkv)
+    attend = attend or SelfAttention(heads, name=f"{name}_attn")
+    values, probabilities = attend(qkv)
     x = layers.Add(name=f"{name}_add1")(
         [x, branch(_dense(values, width, f"{name}_attn_proj"), 1)]
     )
@@ -229,7 +239,13 @@ def _block(x, width, heads, name, drop_path=0.0):
 
 
 def tokens_and_attention(
-    images, variant, input_shape, drop_path_rate=0.0, model_input=None
+    images,
+    variant,
+    input_shape,
+    drop_path_rate=0.0,
+    model_input=None,
+    tokens_hook=None,
+    attention_hook=None,
 ):
     """The backbone on a functional input: `(tokens, attention)`.
 
@@ -244,6 +260,10 @@ def tokens_and_attention(
       model_input: None, or a `common.ModelInput` whose
         `token_hide_patch_sizes` hides patch tokens in training
         (`HideTokens`, named `token_hide`, before the position embedding).
+      tokens_hook: None, or `tokens -> tokens` after the position
+        embedding (SAT appends its spatial token).
+      attention_hook: None, or `(block index, depth, heads, name) ->
+        attend` (`_block`'s) for the blocks it returns one for.
 
     Returns:
       tokens: `[B, 1 + N, D]` after the final LayerNorm, the class token
@@ -275,10 +295,14 @@ def tokens_and_attention(
         )(x)
     x = layers.Reshape((grid[0] * grid[1], width), name="patch_tokens")(x)
     x = TokenEmbedding(grid, width, name="tokens")(x)
+    if tokens_hook is not None:
+        x = tokens_hook(x)
     attention = []
     for index in range(depth):
+        name = f"blocks_{index}"
+        attend = attention_hook and attention_hook(index, depth, heads, name)
         x, probabilities = _block(
-            x, width, heads, f"blocks_{index}", float(rates[index])
+            x, width, heads, name, float(rates[index]), attend
         )
         attention.append(probabilities)
     return _norm(x, "norm"), attention
@@ -331,12 +355,15 @@ def patch_grid(
     pooling="avg",
     dropout_rate=0.0,
     drop_path_rate=0.0,
+    backbone=None,
 ):
     """A DeiT model's checked arguments, input, patch tokens on their grid
     and attention: `(inputs, patches, attention)`, patches `[B, H / 16,
     W / 16, D]` after the final LayerNorm (the class token left out),
     attention a list of every block's `[B, heads, 1 + N, 1 + N]`;
-    `drop_path_rate`: the blocks' stochastic depth in training.
+    `drop_path_rate`: the blocks' stochastic depth in training;
+    `backbone`: None, or a function with `tokens_and_attention`'s
+    arguments and results in its place (a method's own token network).
 
     Raises:
       ValueError: bad arguments, each named with `model_name`.
@@ -348,7 +375,7 @@ def patch_grid(
         model_name, model_input, token_hiding=True
     )
     inputs, x = common.input_layers(shape, model_input)
-    tokens, attention = tokens_and_attention(
+    tokens, attention = (backbone or tokens_and_attention)(
         x, variant, shape, drop_path_rate, model_input
     )
     patches = layers.Reshape(
@@ -382,6 +409,7 @@ def _cam_builder(variant):
             pooling,
             dropout_rate,
             drop_path_rate,
+            method.backbone,
         )
         if method.head is not None:
             extra = {"attention": attention} if method.attention else {}
@@ -466,9 +494,9 @@ def _read_file(model, tensors, path) -> tuple:
 
 
 # The layers the CAM models add to the backbone (`--lr_multiplier`; left
-# as initialised by timm's files): the CAM head's or TS-CAM's, and the
-# mask token of token hiding.
-NEW_LAYERS = ("cam_conv", "logits", "tscam_head", "token_hide")
+# as initialised by timm's files): the CAM head's or TS-CAM's, the mask
+# token of token hiding and SAT's spatial token.
+NEW_LAYERS = ("cam_conv", "logits", "tscam_head", "token_hide", "sat_token")
 # timm's DeiT files expect ImageNet's mean and std (timm's
 # IMAGENET_DEFAULT_MEAN / STD), RGB in [0, 1].
 READER = table.WeightsReader(

@@ -129,7 +129,7 @@ def min_max(values):
     return values / ops.max(values, axis=1, keepdims=True)
 
 
-def _head_initializers(width):
+def head_initializers(width):
     """PyTorch's default `nn.Conv2d` initialisation, which TS-CAM's head
     keeps (its `_init_weights` touches only Linear and LayerNorm layers):
     kaiming uniform with a = sqrt(5), and a uniform bias, both within
@@ -142,7 +142,7 @@ def _head_initializers(width):
 def semantic_maps(patches, num_classes, normalize_attention=False):
     """TS-CAM's 3x3 conv `tscam_head` on the patch grid and its
     `SemanticMaps`: float32 `[B, h, w, K]`."""
-    kernel, bias = _head_initializers(patches.shape[-1])
+    kernel, bias = head_initializers(patches.shape[-1])
     maps = layers.Conv2D(
         num_classes,
         3,

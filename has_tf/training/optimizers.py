@@ -40,8 +40,9 @@ __all__ = [
 WEIGHT_DECAY_TYPES = vocabulary.WEIGHT_DECAY_TYPES
 # What timm's `create_optimizer` trains without weight decay besides every
 # parameter of one dimension (biases, the normalisations' scales and
-# shifts, SCM's scalars): a ViT's `no_weight_decay()`, by variable name.
-NO_DECAY = ("cls_token", "pos_embed")
+# shifts, SCM's scalars): a ViT's `no_weight_decay()`, by variable name
+# (SAT's adds its spatial token and its position embedding).
+NO_DECAY = ("cls_token", "pos_embed", "loc_token", "loc_embed")
 
 
 @keras.saving.register_keras_serializable(package="has_tf")

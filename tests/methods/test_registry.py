@@ -36,6 +36,7 @@ def test_the_built_in_methods_of_each_task():
         "acol",
         "tscam",
         "scm",
+        "sat",
     }
     assert set(methods.names("videos")) == {"cam", "has"}
 
@@ -163,7 +164,7 @@ def test_each_record_declares_what_the_apps_used_to_decide_by_name():
     }
 
 
-@pytest.mark.parametrize("name", ["cutmix", "adl", "acol", "has"])
+@pytest.mark.parametrize("name", ["cutmix", "adl", "acol", "has", "sat"])
 def test_the_recipes_search_spaces_hold_the_methods_entries(name):
     """flags/spaces/<method>.json: wsolevaluation's common entries plus
     the method's own (its record's `search`)."""
@@ -178,7 +179,7 @@ def test_no_module_but_the_methods_names_a_rival():
     """A method's name is written in its own module and the registry
     only (and in the layer modules of the methods built into models, and
     `has_tf.models`' exports of them)."""
-    for name in ("cutmix", "adl", "acol", "tscam", "scm"):
+    for name in ("cutmix", "adl", "acol", "tscam", "scm", "sat"):
         found = subprocess.run(
             ["grep", "-rln", f'"{name}"', "has_tf/"],
             cwd=ROOT,

@@ -73,6 +73,8 @@ def test_token_aligned_hiding_composes(hide_on):
         (dict(model="resnet50_cam"), "tscam goes with deit_tiny"),
         (dict(model="vgg16_cam", method="scm"), "scm goes with deit_tiny"),
         (dict(method="scm", pooling="max"), "scm's logits"),
+        (dict(method="sat", model="small_gap"), "sat goes with deit_tiny"),
+        (dict(method="sat", sat_area=1.0), "sat_area"),
         (dict(model="small_gap"), "--method"),
         (dict(pooling="max"), "--pooling"),
         (dict(dropout_rate=0.5), "--dropout_rate"),
@@ -83,7 +85,7 @@ def test_combinations_that_make_no_sense_are_refused(options, match):
         _config(**options)
 
 
-@pytest.mark.parametrize("method", ["tscam", "scm"])
+@pytest.mark.parametrize("method", ["tscam", "scm", "sat"])
 def test_the_table_deit_with_the_method_is_its_network(method):
     """`--method=tscam` (`scm`) on `deit_tiny` builds the layers
     `models.tscam` (`models.scm`) builds, golden-tested against the
@@ -120,6 +122,13 @@ def test_the_table_deit_with_the_method_is_its_network(method):
     assert ours["cams"].shape == (2, 2, 2, 3)
     np.testing.assert_allclose(ours["logits"], theirs["logits"], rtol=1e-6)
     np.testing.assert_allclose(ours["cams"], theirs["cams"], rtol=1e-6)
+    trained = built(pixels, training=True)
+    if method == "sat":
+        # One map for every class; training adds its two losses.
+        cams = np.asarray(ours["cams"])
+        np.testing.assert_allclose(cams[..., 0], cams[..., 2])
+        assert len(built.losses) == 2
+        return
     # The logits are the semantic maps' means; the CAMs weight them.
     maps = built.get_layer("semantic_maps").output
     import keras
@@ -130,7 +139,6 @@ def test_the_table_deit_with_the_method_is_its_network(method):
     )
     assert not np.allclose(semantic, ours["cams"])
     calibrated = method == "scm"
-    trained = built(pixels, training=True)
     assert np.allclose(trained, ours["logits"], rtol=1e-4) != calibrated
 
 
@@ -142,7 +150,7 @@ def test_a_transformer_refuses_a_methods_stage_layers():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["tscam", "scm"])
+@pytest.mark.parametrize("method", ["tscam", "scm", "sat"])
 def test_a_run_with_hiding_trains_evaluates_and_serves(tmp_path, method):
     import tensorflow as tf
 
@@ -184,6 +192,7 @@ def test_a_run_with_hiding_trains_evaluates_and_serves(tmp_path, method):
         "hide_on": "host",
         "token_patch_sizes": [1],
         "token_hide_prob": 0.5,
+        **({"sat_area": 0.25} if method == "sat" else {}),
     }
     metrics = json.loads((model_dir / "eval" / "metrics.json").read_text())
     assert metrics["count"] == 6 and 0 <= metrics["max_box_acc_v2"] <= 1

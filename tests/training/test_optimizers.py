@@ -178,3 +178,20 @@ def test_adamw_refuses_what_it_does_not_have():
             config_lib.TrainConfig(**base, **options)
     with pytest.raises(ValueError, match="weight_decay"):
         timm_adamw(0.01, -1.0)
+
+
+def test_no_boundaries_is_a_constant_rate():
+    from has_tf import config as config_lib
+    from has_tf import train
+
+    for optimizer in ("sgd", "adamw"):
+        config = config_lib.TrainConfig(
+            model_dir="/tmp/unused",
+            optimizer=optimizer,
+            lr_boundaries=(),
+            learning_rate=0.003,
+        )
+        built = train.build_optimizer(config, 100)
+        assert float(built.learning_rate) == pytest.approx(0.003)
+        built.iterations.assign(99)
+        assert float(built.learning_rate) == pytest.approx(0.003)
