@@ -384,6 +384,48 @@ def patch_grid(
     return inputs, patches, attention
 
 
+def method_network(
+    model_name,
+    variant,
+    num_classes,
+    input_shape,
+    model_input,
+    method: common.BuiltIn,
+    drop_path_rate=0.0,
+    name=None,
+) -> keras.Model:
+    """A DeiT with a method's own head in place of the CAM head, and its
+    own token network where it has one (`method.backbone`): TS-CAM's, SCM's,
+    SAT's networks, for the table's DeiTs and any `(width, depth, heads)`.
+
+    Returns:
+      A `keras.Model` named `name` (default `model_name`) from images to
+      the head's float32 logits `[B, num_classes]`.
+
+    Raises:
+      ValueError: bad arguments, each named with `model_name`.
+    """
+    inputs, patches, attention = patch_grid(
+        model_name,
+        variant,
+        num_classes,
+        input_shape,
+        model_input,
+        drop_path_rate=drop_path_rate,
+        backbone=method.backbone,
+    )
+    extra = {"attention": attention} if method.attention else {}
+    inputs, logits = method.head(
+        inputs,
+        patches,
+        num_classes,
+        patches.shape[-1],
+        "glorot_uniform",
+        **extra,
+    )
+    return keras.Model(inputs, logits, name=name or model_name)
+
+
 def _cam_builder(variant):
     """The table's builder of a DeiT with a CAM head (module docstring)."""
 
@@ -400,28 +442,28 @@ def _cam_builder(variant):
         name: str = variant,
     ) -> keras.Model:
         method = _head_only(variant, method)
-        inputs, patches, attention = patch_grid(
-            variant,
-            variant,
-            num_classes,
-            input_shape,
-            model_input,
-            pooling,
-            dropout_rate,
-            drop_path_rate,
-            method.backbone,
-        )
         if method.head is not None:
-            extra = {"attention": attention} if method.attention else {}
-            inputs, logits = method.head(
-                inputs,
-                patches,
+            model = method_network(
+                variant,
+                variant,
                 num_classes,
-                patches.shape[-1],
-                "glorot_uniform",
-                **extra,
+                input_shape,
+                model_input,
+                method,
+                drop_path_rate,
+                name,
             )
         else:
+            inputs, patches, _ = patch_grid(
+                variant,
+                variant,
+                num_classes,
+                input_shape,
+                model_input,
+                pooling,
+                dropout_rate,
+                drop_path_rate,
+            )
             logits = common.cam_head(
                 patches,
                 num_classes,
@@ -434,7 +476,7 @@ def _cam_builder(variant):
                     stddev=0.02
                 ),
             )
-        model = keras.Model(inputs, logits, name=name)
+            model = keras.Model(inputs, logits, name=name)
         if weights is not None:
             pretrained.load(model, weights, variant)
         return model

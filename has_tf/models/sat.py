@@ -31,7 +31,7 @@ from keras import ops
 from has_tf.models import common
 from has_tf.models import deit
 from has_tf.models.pretrained import WeightsError
-from has_tf.models.tscam import head_initializers
+from has_tf.models.tscam import head_conv
 from has_tf.models.tscam import load_tscam
 
 __all__ = [
@@ -221,16 +221,9 @@ def spatial_map(masks, rows, cols):
 
 
 def _head(x, num_classes, masks, area):
-    # TS-CAM's head initialisation, which SAT keeps.
-    kernel, bias = head_initializers(x.shape[-1])
-    maps = layers.Conv2D(
-        num_classes,
-        3,
-        padding="same",
-        kernel_initializer=kernel,
-        bias_initializer=bias,
-        name="tscam_head",
-    )(x)
+    # TS-CAM's head (and initialisation), which SAT keeps; not its
+    # SemanticMaps, whose CAMs are not SAT's.
+    maps = head_conv(x, num_classes)
     maps = SpatialLosses(area, name="sat_losses")([maps, *masks])
     return layers.GlobalAveragePooling2D(name="logits", dtype="float32")(maps)
 
@@ -272,17 +265,15 @@ def sat(
       `sat_token`, `blocks_{i}_spatial_query`, `tscam_head`, `sat_losses`
       and the DeiT's. `cam_model` gives its logits and maps.
     """
-    inputs, patches, masks = deit.patch_grid(
+    return deit.method_network(
         "sat",
         variant,
         num_classes,
         input_shape,
         model_input,
-        drop_path_rate=drop_path_rate,
-        backbone=backbone,
-    )
-    return keras.Model(
-        inputs, _head(patches, num_classes, masks, area), name=name
+        built_in(area),
+        drop_path_rate,
+        name,
     )
 
 

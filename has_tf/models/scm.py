@@ -191,16 +191,15 @@ def scm(
       `scm_calibration` and the DeiT's. `cam_model` gives its logits and
       CAMs.
     """
-    inputs, patches, attention = deit.patch_grid(
+    return deit.method_network(
         "scm",
         variant,
         num_classes,
         input_shape,
         model_input,
-        drop_path_rate=drop_path_rate,
-    )
-    return keras.Model(
-        inputs, _head(patches, num_classes, attention), name=name
+        built_in(),
+        drop_path_rate,
+        name,
     )
 
 

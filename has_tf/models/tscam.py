@@ -139,11 +139,12 @@ def head_initializers(width):
     return kernel, keras.initializers.RandomUniform(-bound, bound)
 
 
-def semantic_maps(patches, num_classes, normalize_attention=False):
-    """TS-CAM's 3x3 conv `tscam_head` on the patch grid and its
-    `SemanticMaps`: float32 `[B, h, w, K]`."""
+def head_conv(patches, num_classes):
+    """TS-CAM's head: a 3x3 conv (stride 1, padding 1, with bias) named
+    `tscam_head` on the patch grid, one map per class `[B, h, w, K]`
+    (SCM's and SAT's too)."""
     kernel, bias = head_initializers(patches.shape[-1])
-    maps = layers.Conv2D(
+    return layers.Conv2D(
         num_classes,
         3,
         padding="same",
@@ -151,6 +152,11 @@ def semantic_maps(patches, num_classes, normalize_attention=False):
         bias_initializer=bias,
         name="tscam_head",
     )(patches)
+
+
+def semantic_maps(patches, num_classes, normalize_attention=False):
+    """`head_conv` and its `SemanticMaps`: float32 `[B, h, w, K]`."""
+    maps = head_conv(patches, num_classes)
     return SemanticMaps(normalize_attention, name="semantic_maps")(maps)
 
 
@@ -196,16 +202,16 @@ def tscam(
       (the 3x3 conv), `semantic_maps` (`SemanticMaps`) and the DeiT's
       (`deit`). `cam_model` gives its logits and CAMs.
     """
-    inputs, patches, _ = deit.patch_grid(
+    return deit.method_network(
         "tscam",
         variant,
         num_classes,
         input_shape,
         model_input,
-        drop_path_rate=drop_path_rate,
+        built_in(),
+        drop_path_rate,
+        name,
     )
-    logits = logits_of(semantic_maps(patches, num_classes))
-    return keras.Model(inputs, logits, name=name)
 
 
 def load_tscam(model: keras.Model, tensors: dict, source="the weights"):
