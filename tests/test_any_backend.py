@@ -175,6 +175,18 @@ def _gap_identity(cam_net, x):
     return cams
 
 
+def test_a_transformer_backbone_gets_a_cam_head():
+    """cam_classifier lays a ViT's tokens on their grid, on this backend
+    (a random DeiT of width 16, one block)."""
+    from has_tf.models import deit
+
+    keras.utils.set_random_seed(0)
+    backbone = deit.vision_transformer((16, 1, 2), (32, 32, 3))
+    net = models.cam_model(models.cam_classifier(backbone, 3, head="gap_dense"))
+    x = np.random.default_rng(3).normal(size=(2, 32, 32, 3)).astype("f4")
+    assert _gap_identity(net, x).shape == (2, 2, 2, 3)
+
+
 # The smallest input each builder takes (its CAM at least 1x1).
 _SIDES = {
     "small_gap": 32,

@@ -143,3 +143,55 @@ def test_a_bad_model_option_is_named_when_the_run_resolves(tmp_path):
         resolved(model="absent.keras")
     with pytest.raises(ValueError, match="hide_patch_sizes"):
         resolved(model=_model_file(tmp_path), hide_on="device")
+
+
+def test_a_transformers_tokens_are_laid_on_their_grid():
+    """A ViT's tokens `[B, 1 + N, D]` (the class token first): the CAM
+    head sits on the patches, row by row; the GAP identity holds."""
+    from has_tf.models import deit
+
+    keras.utils.set_random_seed(0)
+    backbone = deit.vision_transformer((48, 2, 3), (64, 64, 3))
+    model = models.cam_classifier(backbone, 4, head="gap_dense")
+    grid = model.get_layer(backbone.name)  # The trunk: images to the grid.
+    x = np.random.default_rng(1).normal(size=(2, 64, 64, 3)).astype("f4")
+    tokens = np.asarray(backbone(x))
+    np.testing.assert_allclose(
+        np.asarray(grid(x)), tokens[:, 1:].reshape(2, 4, 4, 48), rtol=1e-5
+    )
+    out = _scaled_logits(model, x)
+    bias = np.asarray(model.get_layer("logits").bias)
+    assert out["cams"].shape == (2, 4, 4, 4)
+    np.testing.assert_allclose(
+        out["logits"], out["cams"].mean((1, 2)) + bias, rtol=1e-4, atol=1e-5
+    )
+
+
+def _registers_backbone():
+    """DINOv2's layout: a class token and 4 registers before 14-pixel
+    patches (`[B, 5 + 16, 8]` at 56 x 56), and a pyramid output."""
+    images = keras.Input((56, 56, 3))
+    maps = keras.layers.Conv2D(8, 14, strides=14, name="patches")(images)
+    patches = keras.layers.Reshape((16, 8))(maps)
+    prefix = keras.ops.ones_like(patches[:, :5])
+    tokens = keras.layers.Concatenate(axis=1)([prefix, patches])
+    backbone = keras.Model(images, tokens, name="registers")
+    backbone.pyramid_outputs = {"P3": maps}
+    return backbone, maps
+
+
+def test_register_tokens_are_dropped_and_pyramid_keys_read():
+    backbone, maps = _registers_backbone()
+    model = models.cam_classifier(backbone, 3, head="gap_dense")
+    x = np.random.default_rng(2).normal(size=(2, 56, 56, 3)).astype("f4")
+    grid = model.get_layer(backbone.name)  # The trunk: images to the grid.
+    want = keras.Model(backbone.inputs, maps)(x)
+    np.testing.assert_allclose(np.asarray(grid(x)), want, rtol=1e-6)
+    pyramid = models.cam_classifier(
+        backbone, 3, feature_layer="P3", head="gap_dense"
+    )
+    assert models.cam_model(pyramid)(x)["cams"].shape == (2, 4, 4, 3)
+    with pytest.raises(ValueError, match="T=21, patch_size=16"):
+        models.cam_classifier(backbone, 3, patch_size=16)
+    with pytest.raises(ValueError, match="prefix_tokens=2"):
+        models.cam_classifier(backbone, 3, prefix_tokens=2)
