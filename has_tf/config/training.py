@@ -50,7 +50,8 @@ class TrainConfig(RunConfig):
         "small_gap",
         "The image classifier: a name in has_tf.models.table (small_gap, "
         "alexnet_gap, googlenet_gap, vgg16_cam, resnet50_cam, "
-        "inception_v3_cam; a plugin's own), or a .keras file of a CAM "
+        "inception_v3_cam, deit_tiny, deit_small, deit_base; a plugin's "
+        "own), or a .keras file of a CAM "
         "classifier on any backbone "
         "(has_tf.cam_classifier; its own head is used, so --pooling and "
         "--dropout_rate do not apply).",
@@ -105,8 +106,11 @@ class TrainConfig(RunConfig):
         "The method (has_tf.methods). Images: cam (no hiding), has "
         "(Hide-and-Seek, --patch_sizes), and as wsolevaluation runs them "
         "cutmix (--cutmix_beta, --cutmix_prob), adl (--adl_drop_rate, "
-        "--adl_threshold), acol (--acol_threshold); methods other than has "
-        "hide nothing (leave --patch_sizes at its default or empty). "
+        "--adl_threshold), acol (--acol_threshold); on deit_tiny/small/base "
+        "tscam, scm and sat (--sat_area), with which hiding composes "
+        "(--patch_sizes in multiples of 16, --token_patch_sizes); the other "
+        "methods hide nothing (leave --patch_sizes at its default or "
+        "empty). "
         "Videos: cam, has (--segment_size). auto: has when something is "
         "hidden, else cam. A method of your own: --plugins.",
     )
@@ -230,7 +234,8 @@ class TrainConfig(RunConfig):
         "",
         "Initial weights: a pretrained weights file for vgg16_cam, "
         "resnet50_cam or inception_v3_cam (torchvision/timm .safetensors or "
-        "a keras.applications .h5; has_tf.models.pretrained), or a has_tf "
+        "a keras.applications .h5; has_tf.models.pretrained) or for the "
+        "DeiTs (timm's model.safetensors), or a has_tf "
         "run directory (its model.keras: every layer of the same name and "
         "shape, e.g. CUB from an ILSVRC run). Empty: random.",
         task="images",
