@@ -33,6 +33,7 @@ from has_tf.models import deit
 from has_tf.models.pretrained import WeightsError
 from has_tf.models.tscam import head_conv
 from has_tf.models.tscam import load_tscam
+from has_tf.models.tscam import logits_of
 
 __all__ = [
     "SpatialLosses",
@@ -172,6 +173,7 @@ class SpatialLosses(layers.Layer):
                 f"Expected `area` in (0, 1). Received: area={area!r}"
             )
         self.area = float(area)
+        self._kernel = gaussian_kernel()[:, :, None, None]
 
     def call(self, inputs, training=None):
         maps = ops.cast(inputs[0], "float32")
@@ -179,9 +181,7 @@ class SpatialLosses(layers.Layer):
             rows, cols = maps.shape[1], maps.shape[2]
             spatial = spatial_map(inputs[1:], rows, cols)  # [B, h, w]
             area = ops.mean(ops.mean(spatial, axis=(1, 2)))
-            kernel = ops.convert_to_tensor(
-                gaussian_kernel()[:, :, None, None], "float32"
-            )
+            kernel = ops.convert_to_tensor(self._kernel, "float32")
             smooth = ops.conv(spatial[..., None], kernel, padding="same")
             self.add_loss(ops.abs(area - self.area))
             self.add_loss(ops.mean((1.0 - smooth) * smooth))
@@ -225,7 +225,7 @@ def _head(x, num_classes, masks, area):
     # SemanticMaps, whose CAMs are not SAT's.
     maps = head_conv(x, num_classes)
     maps = SpatialLosses(area, name="sat_losses")([maps, *masks])
-    return layers.GlobalAveragePooling2D(name="logits", dtype="float32")(maps)
+    return logits_of(maps)
 
 
 def built_in(area: float = AREA) -> common.BuiltIn:

@@ -34,6 +34,12 @@ def hides(config) -> bool:
     )
 
 
+def _default_patch_sizes(config) -> tuple:
+    """`--patch_sizes`' default, which a method that hides nothing (or
+    hides only when asked) reads as "not given"."""
+    return tuple(type(config).__dataclass_fields__["patch_sizes"].default)
+
+
 def hides_nothing(config) -> None:
     """The check of an image method that hides no patches: `--patch_sizes`
     left at its default (then emptied) or empty, no conv1 hiding.
@@ -41,11 +47,13 @@ def hides_nothing(config) -> None:
     Raises:
       ValueError: naming `--method` and the hiding flags.
     """
-    default = type(config).__dataclass_fields__["patch_sizes"].default
     if (
         config.conv1_patch_sizes
         or config.token_patch_sizes
-        or (config.patch_sizes and tuple(config.patch_sizes) != tuple(default))
+        or (
+            config.patch_sizes
+            and tuple(config.patch_sizes) != _default_patch_sizes(config)
+        )
     ):
         raise ValueError(
             f"--method: {config.method} hides no patches; drop "
@@ -65,8 +73,7 @@ def optional_hiding(config, multiple: int = 1) -> None:
     Raises:
       ValueError: naming the flag and the value.
     """
-    default = type(config).__dataclass_fields__["patch_sizes"].default
-    if tuple(config.patch_sizes) == tuple(default):
+    if tuple(config.patch_sizes) == _default_patch_sizes(config):
         config.patch_sizes = ()
     if not hides(config):
         return
