@@ -64,6 +64,11 @@ POSTPROCESS_PRESETS = ("has_paper", "stpn", "wtalc", "basnet", "cola", "co2")
 
 # Scoring rules (`has_tf.metrics`).
 BOX_PROTOCOLS = ("has_tf", "wsolevaluation")
+# The paper protocol's box from a map, as each method's code draws it
+# (`postprocess.box_rules`; `--box_rule`, `Method.box_rule`).
+BOX_RULES = ("paper", "cams_deit", "sat_evaluator")
+# `--box_rule`: "method" takes the run's method's own rule.
+BOX_RULE_CHOICES = ("method", *BOX_RULES)
 MAP_PROTOCOLS = ("thumos14", "activitynet")
 
 # How training is spread and its dtype policy (Keras's names).

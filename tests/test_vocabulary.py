@@ -66,7 +66,7 @@ def test_no_word_means_two_things():
     a word on purpose (the pooling "max"/"avg", both tasks' pooling)."""
     shared = {"max", "avg"}  # Image pooling, temporal pooling, CAM scaling.
     # Lists that pick some choices of another, meaning the same.
-    subsets = {}
+    subsets = {"BOX_RULES": "BOX_RULE_CHOICES"}
     for subset, of in subsets.items():
         assert set(getattr(vocabulary, subset)) < set(getattr(vocabulary, of))
     seen = {}

@@ -10,6 +10,7 @@ from has_tf.config.fields import RunConfig
 from has_tf.config.fields import check_fields
 from has_tf.config.fields import fail
 from has_tf.config.fields import option
+from has_tf.postprocess import box_rules
 
 
 def _box_protocol_option():
@@ -77,6 +78,22 @@ class EvalConfig(RunConfig):
         "paper: 0.2 AlexNet, 0.3 GoogLeNet).",
         lower=0.0,
         upper=1.0,
+        task="images",
+    )
+    box_rule: str = option(
+        "method",
+        "How the paper protocol's box (Top-1 / Top-5 / GT-known Loc) is "
+        "drawn from the map (has_tf.postprocess.box_rules): method (the "
+        "run's method's own: cams_deit for TS-CAM and SCM, sat_evaluator "
+        "for SAT, paper otherwise), paper (the CAM at the frame, >= "
+        "threshold x max, the largest component, continuous boxes), "
+        "cams_deit (TS-CAM's and SCM's lib/cams_deit.py: OpenCV bilinear "
+        "resize, min-max, 8 bits, the largest contour, inclusive IoU, "
+        "Top-k Loc at IoU > 0.5) or sat_evaluator (SAT's evaluator.py: "
+        "min-max, bilinear resize, > threshold, the largest component, "
+        "inclusive IoU). cams_deit and sat_evaluator read the CAM at the "
+        "model's size: not with --eval_crop=ten_crop.",
+        choices=vocabulary.BOX_RULE_CHOICES,
         task="images",
     )
     threshold_step: float = option(
@@ -160,6 +177,8 @@ class EvalConfig(RunConfig):
                 f"--eval_crop={self.eval_crop}).",
                 self.box_protocol,
             )
+        if self.box_rule != "method":
+            box_rules.check_crop(self.box_rule, self.eval_crop)
 
 
 @dataclasses.dataclass

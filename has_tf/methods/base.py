@@ -16,6 +16,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from has_tf import vocabulary
+
 # The tasks' inputs, as config tags its options.
 TASKS = ("images", "videos")
 # How a method changes the training input, if it does.
@@ -85,6 +87,9 @@ class Method:
         and the docs; terms beyond the cross-entropy are added by the
         model's own layers).
       cam: how its class activation map is read.
+      box_rule: how its own code draws the paper protocol's box from the
+        map (`postprocess.box_rules`, `vocabulary.BOX_RULES`): what
+        `has_tf.evaluate --box_rule=method` scores its runs with.
       options: its own options (`Option`s), each a flag and a config
         value.
       reads: options of the config it reads (beside its own), recorded
@@ -123,6 +128,7 @@ class Method:
     labels_in: bool = False
     losses: tuple = ("cross_entropy",)
     cam: str = "the class's map of the CAM head"
+    box_rule: str = "paper"
     options: tuple = ()
     reads: tuple = ()
     search: dict = dataclasses.field(default_factory=dict)
@@ -147,6 +153,7 @@ class Method:
         for field, value, allowed in (
             ("task", self.task, TASKS),
             ("changes_input", self.changes_input, INPUT_CHANGES),
+            ("box_rule", self.box_rule, vocabulary.BOX_RULES),
         ):
             if value not in allowed:
                 raise ValueError(

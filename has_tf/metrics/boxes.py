@@ -33,6 +33,7 @@ import numpy as np
 
 from has_tf import _checks
 from has_tf import vocabulary
+from has_tf.postprocess import box_rules
 from has_tf.postprocess import boxes as postprocess_boxes
 from has_tf.postprocess import wsolevaluation
 
@@ -108,8 +109,9 @@ def _best_iou(boxes, gt_boxes) -> np.ndarray:
     return box_iou(boxes, gt_boxes).max(axis=1)
 
 
-def _matches(pred_box, gt_boxes, iou_threshold) -> bool:
-    return bool((box_iou(pred_box, gt_boxes) >= iou_threshold).any())
+def _matches(pred_box, gt_boxes, iou_threshold, iou=box_iou, strict=False):
+    best = iou(np.reshape(pred_box, (1, 4)), gt_boxes).max()
+    return bool(best > iou_threshold if strict else best >= iou_threshold)
 
 
 def _fraction(hits, count):
@@ -124,17 +126,28 @@ class PaperLocalization:
 
     Args:
       iou_threshold: the IoU a box needs with some ground-truth box (0.5).
+      box_rule: the rule the boxes were drawn by (`postprocess.box_rules`;
+        `vocabulary.BOX_RULES`): "paper", continuous pixel boxes and
+        their IoU; "cams_deit" or "sat_evaluator", integer corners (boxes
+        and ground truth alike, `box_rules.gt_corners`) and the inclusive
+        IoU, with
+        TS-CAM's Top-1 / Top-5 Loc needing an IoU above the threshold,
+        not at it.
     """
 
     _KEYS = ("top1_loc", "top5_loc", "gt_known_loc", "top1_cls", "top5_cls")
 
-    def __init__(self, iou_threshold: float = 0.5):
+    def __init__(self, iou_threshold: float = 0.5, box_rule: str = "paper"):
         if not 0.0 < iou_threshold <= 1.0:
             raise ValueError(
                 "Expected `iou_threshold` in (0, 1]. "
                 f"Received: iou_threshold={iou_threshold!r}"
             )
         self.iou_threshold = iou_threshold
+        self.rule = box_rules.get(box_rule)
+        self._iou = (
+            wsolevaluation.inclusive_box_iou if self.rule.integer else box_iou
+        )
         self._totals = dict.fromkeys(self._KEYS, 0)
         self._count = 0
         self._per_class: dict[int, dict] = {}
@@ -170,7 +183,13 @@ class PaperLocalization:
             raise ValueError("Expected at least one ground-truth box.")
         label = int(label)
         hits = [
-            _matches(top_boxes[i], gt_boxes, self.iou_threshold)
+            _matches(
+                top_boxes[i],
+                gt_boxes,
+                self.iou_threshold,
+                self._iou,
+                self.rule.strict_top_k,
+            )
             for i in range(min(5, len(top_classes)))
         ]
         right = [c == label for c in top_classes[:5]]
@@ -178,7 +197,7 @@ class PaperLocalization:
             "top1_loc": right[0] and hits[0],
             "top5_loc": any(r and h for r, h in zip(right, hits)),
             "gt_known_loc": _matches(
-                gt_known_box, gt_boxes, self.iou_threshold
+                gt_known_box, gt_boxes, self.iou_threshold, self._iou
             ),
             "top1_cls": right[0],
             "top5_cls": any(right),
@@ -200,6 +219,7 @@ class PaperLocalization:
         }
         out["count"] = self._count
         out["iou_threshold"] = self.iou_threshold
+        out["box_rule"] = self.rule.name
         out["per_class"] = {
             str(label): {
                 "count": s["count"],

@@ -7,6 +7,8 @@ One module per output, as in every layer of has_tf:
 - `segments`: a temporal CAM (T-CAM) -> scored action segments in seconds;
 - `wsolevaluation`: the official wsolevaluation tool's rules (its boxes,
   IoU and bicubic resize), reproduced exactly;
+- `box_rules`: the paper protocol's box as each method's own code draws
+  it (TS-CAM's and SCM's, SAT's), reproduced exactly;
 - `ten_crop`: the ten crops' geometry and their CAMs' merge;
 - `presets`: the field's T-CAM post-processing recipes (STPN, W-TALC,
   BaS-Net, CoLA, CO2-Net), each as its reference code runs it, built from
@@ -16,9 +18,10 @@ One module per output, as in every layer of has_tf:
 The package exports its modules, not their names.
 """
 
+from has_tf.postprocess import box_rules
 from has_tf.postprocess import boxes
 from has_tf.postprocess import segments
 from has_tf.postprocess import ten_crop
 from has_tf.postprocess import wsolevaluation
 
-__all__ = ["boxes", "segments", "ten_crop", "wsolevaluation"]
+__all__ = ["box_rules", "boxes", "segments", "ten_crop", "wsolevaluation"]

@@ -33,6 +33,7 @@ from has_tf.postprocess import _sweep
 
 __all__ = [
     "inclusive_box_iou",
+    "largest_contour_boxes",
     "resize_cam_bicubic",
     "threshold_groups",
     "wsolevaluation_boxes",
@@ -145,8 +146,7 @@ def wsolevaluation_boxes(scoremap, thresholds: Sequence[float]):
     levels = _levels(quantized, values)
     # Kept pixels at threshold k: quantized >= levels[k] + 1.
     kept = levels + 1.0
-    filled = _sweep.outside_levels(quantized).astype(np.float64)
-    largest, _, _ = _sweep.sweep(filled, kept, 8, False, by_area=True)
+    largest = _largest_by_area(quantized, kept)
     _, fg_counts, fg_boxes = _sweep.sweep(
         quantized.astype(np.float64), kept, 8, True
     )
@@ -180,6 +180,42 @@ def wsolevaluation_boxes(scoremap, thresholds: Sequence[float]):
     largest = _as_corners(largest, height, width)
     largest[none] = 0
     return largest, counts, boxes
+
+
+def _largest_by_area(quantized, kept) -> np.ndarray:
+    """float64 `[K, 4]` pixel boxes (ends exclusive) of the contour of
+    largest `contourArea` at each level of `kept` (NaN rows: no pixel)."""
+    filled = _sweep.outside_levels(quantized).astype(np.float64)
+    largest, _, _ = _sweep.sweep(filled, kept, 8, False, by_area=True)
+    return largest
+
+
+def largest_contour_boxes(quantized, thresholds: Sequence[float]):
+    """The box of the largest OpenCV contour of an 8-bit map at each
+    threshold, before any tool's clipping.
+
+    `cv2.threshold(quantized, int(t * max), 255, THRESH_TOZERO)`, then
+    `findContours(RETR_TREE)` and `max(contours, key=contourArea)`, then
+    `boundingRect`: the rule `wsolevaluation_boxes` reads MaxBoxAcc's box
+    with (points 1-3 there), shared by TS-CAM's and SCM's `get_bboxes`.
+
+    Args:
+      quantized: uint8 `[H, W]` map.
+      thresholds: K fractions in [0, 1].
+
+    Returns:
+      float64 `[K, 4]` pixel boxes `(y0, x0, y1, x1)`, ends exclusive
+      (`boundingRect`'s `(y, x, y + h, x + w)`); NaN rows where no pixel is
+      above the threshold's level.
+    """
+    values = _checks.thresholds(thresholds)
+    quantized = np.asarray(quantized)
+    if quantized.dtype != np.uint8 or quantized.ndim != 2:
+        raise ValueError(
+            "Expected `quantized` to be a uint8 [H, W] map. Received: "
+            f"dtype {quantized.dtype}, shape {quantized.shape}"
+        )
+    return _largest_by_area(quantized, _levels(quantized, values) + 1.0)
 
 
 def _as_corners(boxes, height: int, width: int) -> np.ndarray:

@@ -59,6 +59,7 @@ METHOD = registry.register(
                 upper_open=True,
             ),
         ),
+        box_rule="sat_evaluator",
         reads=tscam.hiding_reads,
         search={"sat_area": {"uniform": [0.1, 0.6]}},
         backbones=tscam.BACKBONES,

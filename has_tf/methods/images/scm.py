@@ -45,6 +45,7 @@ METHOD = registry.register(
             "to the patches (mean over heads, sum over blocks), min-max "
             "normalised"
         ),
+        box_rule="cams_deit",
         reads=tscam.hiding_reads,
         backbones=tscam.BACKBONES,
         reference="Bai et al., ECCV 2022; hbai98/SCM (be5bdfa)",

@@ -80,6 +80,7 @@ METHOD = registry.register(
             "each class's semantic map times the class token's attention "
             "to the patches (mean over heads, sum over blocks)"
         ),
+        box_rule="cams_deit",
         reads=hiding_reads,
         backbones=BACKBONES,
         reference="Gao et al., ICCV 2021; vasgaowei/TS-CAM (25aece4)",

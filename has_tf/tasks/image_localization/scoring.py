@@ -17,6 +17,7 @@ from has_tf import visualize
 from has_tf.input_pipeline import images as image_pipeline
 from has_tf.metrics import boxes as metric_boxes
 from has_tf.metrics import parallel
+from has_tf.postprocess import box_rules
 from has_tf.postprocess import boxes as postprocess_boxes
 from has_tf.postprocess import ten_crop
 from has_tf.tasks.base import load_run
@@ -156,6 +157,8 @@ class ImageOutputs:
       image_sizes: int `[B, 2]` original (width, height) ("resize" only).
       masks, ignores: uint8 `[B, F, F]` foreground and ignore masks, for
         datasets with masks ("resize" only).
+      raw_cams_of: `classes [B] -> float [B, h, w]` those classes' CAMs at
+        the model's CAM size (None for "ten_crop").
     """
 
     labels: np.ndarray
@@ -170,6 +173,7 @@ class ImageOutputs:
     image_sizes: np.ndarray | None = None
     masks: np.ndarray | None = None
     ignores: np.ndarray | None = None
+    raw_cams_of: Callable | None = None
 
 
 class ImageStep:
@@ -230,6 +234,7 @@ class ImageStep:
             ],
             keep=keep,
             frame_of=frame_of,
+            raw_cams_of=raw_cams_of,
             **extra,
         )
 
@@ -240,32 +245,47 @@ class PaperScorer:
     (localized: one of the five best classes is the true one and its
     CAM's box matches).
 
-    The box of a CAM is `postprocess.boxes.cam_to_box` at
-    `cam_threshold` of its max; `metrics.boxes.PaperLocalization` scores
-    it (IoU >= 0.5).
+    The box of a CAM is drawn by `box_rule` (`postprocess.box_rules`):
+    "paper", `postprocess.boxes.cam_to_box` at `cam_threshold` of its
+    max on the CAM at the frame; "cams_deit" or "sat_evaluator", the
+    method's own code's
+    rule on the CAM at the model's size (`ImageOutputs.raw_cams_of`).
+    `metrics.boxes.PaperLocalization` scores it under the same rule.
     """
 
     FIGURES = ("top1_loc", "top5_loc", "gt_known_loc", "top1_cls", "top5_cls")
 
-    def __init__(self, cam_threshold: float):
+    def __init__(self, cam_threshold: float, box_rule: str = "paper"):
         self.cam_threshold = cam_threshold
-        self.metric = metric_boxes.PaperLocalization()
+        self.metric = metric_boxes.PaperLocalization(box_rule=box_rule)
+        self.rule = self.metric.rule
 
     def update(self, outputs: ImageOutputs) -> None:
-        for i in np.flatnonzero(outputs.keep):
-            boxes = [
-                postprocess_boxes.cam_to_box(c[i], self.cam_threshold)
-                for c in outputs.top_cams
+        rule, keep = self.rule, np.flatnonzero(outputs.keep)
+        if not keep.size:
+            return
+        if rule.cam_at_model_size:
+            if outputs.raw_cams_of is None:
+                raise ValueError(
+                    f"--box_rule: the {rule.name} rule reads each CAM at "
+                    "the model's size, which this crop does not give."
+                )
+            known = outputs.raw_cams_of(outputs.labels)
+            top_cams = [
+                outputs.raw_cams_of(outputs.top5[:, k])
+                for k in range(outputs.top5.shape[1])
             ]
-            known_box = postprocess_boxes.cam_to_box(
-                outputs.known[i], self.cam_threshold
-            )
+        else:
+            known, top_cams = outputs.known, outputs.top_cams
+        side = outputs.known.shape[-1]
+        for i in keep:
+            boxes = [rule.box(c[i], self.cam_threshold, side) for c in top_cams]
+            known_box = rule.box(known[i], self.cam_threshold, side)
+            gt = outputs.gt_boxes[i]
+            if rule.integer:
+                gt = box_rules.gt_corners(gt, side)
             self.metric.update(
-                outputs.labels[i],
-                outputs.top5[i],
-                boxes,
-                known_box,
-                outputs.gt_boxes[i],
+                outputs.labels[i], outputs.top5[i], boxes, known_box, gt
             )
 
     def result(self) -> dict:

@@ -11,6 +11,7 @@ from has_tf import datasets
 from has_tf import methods
 from has_tf import models
 from has_tf.input_pipeline import images as image_pipeline
+from has_tf.postprocess import box_rules
 from has_tf.tasks.base import TrainingSetup
 from has_tf.tasks.base import check_classes
 from has_tf.tasks.base import load_run
@@ -35,6 +36,24 @@ from has_tf.tasks.image_localization.scoring import images_to_score
 from has_tf.training import serving
 from has_tf.training.losses import soft_crossentropy
 from has_tf.training.losses import sparse_crossentropy
+
+
+def box_rule(config, run_info: dict) -> str:
+    """The paper protocol's box rule for this evaluation: `--box_rule`, or
+    with "method" the rule of the run's method (`Method.box_rule`;
+    paper for runs from before `--method`).
+
+    Raises:
+      ValueError: naming --box_rule, for a rule that needs the CAM at the
+        model's size under `--eval_crop=ten_crop`.
+    """
+    rule = config.box_rule
+    if rule == "method":
+        method = run_info.get("method")
+        name = method.get("name") if isinstance(method, dict) else None
+        rule = methods.get(name, "images").box_rule if name else "paper"
+    box_rules.check_crop(rule, config.eval_crop)
+    return rule
 
 
 class ImageLocalization:
@@ -172,7 +191,8 @@ class ImageLocalization:
             run_info["image_size"],
             config.resize_size,
         )
-        paper = PaperScorer(config.cam_threshold)
+        rule = box_rule(config, run_info)
+        paper = PaperScorer(config.cam_threshold, rule)
         free = ThresholdFreeScorer(
             config.threshold_step,
             config.box_protocol,
@@ -227,12 +247,13 @@ class ImageLocalization:
             "skipped_without_boxes": step.without_boxes,
             "cam_threshold": config.cam_threshold,
             "eval_crop": config.eval_crop,
+            "box_rule": rule,
             # The scoring rules of each figure.
             "protocols": {
                 **dict.fromkeys(
                     PaperScorer.FIGURES,
-                    "paper: the box at cam_threshold of the CAM's max, "
-                    "IoU >= 0.5",
+                    f"paper at cam_threshold, box rule {rule}: "
+                    + paper.rule.summary,
                 ),
                 **dict.fromkeys(
                     ("max_box_acc", "max_box_acc_v2", "pxap"),
