@@ -187,6 +187,35 @@ def test_a_transformer_backbone_gets_a_cam_head():
     assert _gap_identity(net, x).shape == (2, 2, 2, 3)
 
 
+def test_a_convnext_equals_timms_on_this_backend():
+    """timm's ConvNeXt file (tests/fixtures/convnext) in has_tf's, its map
+    equal to timm's forward pass, its CAM head's CAMs."""
+    import pathlib
+
+    from has_tf.models import common
+    from has_tf.models import convnext
+    from has_tf.models import pretrained
+
+    here = pathlib.Path(__file__).parent / "fixtures" / "convnext"
+    golden = np.load(here / "golden.npz")
+    images = golden["images_square"]
+    inputs = keras.Input(images.shape[1:])
+    features = convnext.stages(inputs, ((1, 1, 2, 1), (8, 16, 24, 32)), "c")
+    model = keras.Model(
+        inputs, common.cam_head(features, 5, (), False, "avg", 0.0)
+    )
+    tensors = pretrained.read_tensors(str(here / "golden.safetensors"))
+    convnext._read_file(model, tensors, "golden")
+    want = golden["features_square"]
+    np.testing.assert_allclose(
+        np_(keras.Model(inputs, features)(images)),
+        want,
+        rtol=0,
+        atol=1e-4 * np.abs(want).max(),
+    )
+    assert _gap_identity(models.cam_model(model), images).shape == (2, 2, 2, 5)
+
+
 # The smallest input each builder takes (its CAM at least 1x1).
 _SIDES = {
     "small_gap": 32,

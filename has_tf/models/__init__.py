@@ -9,7 +9,8 @@ images and hides them in training; `BuiltIn` is what a method builds into
 a backbone (`has_tf.methods`).
 
 Modules: one per image classifier (`alexnet_gap`, `googlenet_gap`,
-`small_gap`, `vgg16_cam`, `resnet50_cam`, `inception_v3_cam`; `deit`: timm's
+`small_gap`, `vgg16_cam`, `resnet50_cam`, `inception_v3_cam`; `convnext`:
+timm's and keras.applications' ConvNeXts with a CAM head; `deit`: timm's
 DeiT backbones, their attention and timm's weights, as three CAM models;
 `tscam`: TS-CAM's network on a DeiT and its attention-weighted CAMs;
 `scm`: SCM's, TS-CAM's with its spatial calibration in training; `sat`:
@@ -39,6 +40,10 @@ from has_tf.models.common import POOLINGS
 from has_tf.models.common import BuiltIn
 from has_tf.models.common import LocalResponseNorm
 from has_tf.models.common import ModelInput
+from has_tf.models.convnext import convnext_base
+from has_tf.models.convnext import convnext_large
+from has_tf.models.convnext import convnext_small
+from has_tf.models.convnext import convnext_tiny
 from has_tf.models.deit import deit_base
 from has_tf.models.deit import deit_small
 from has_tf.models.deit import deit_tiny
@@ -86,6 +91,10 @@ __all__ = [
     "TEMPORAL_LOSSES",
     "TEMPORAL_POOLINGS",
     "ClassActivationMaps",
+    "convnext_base",
+    "convnext_large",
+    "convnext_small",
+    "convnext_tiny",
     "deit_base",
     "deit_small",
     "deit_tiny",

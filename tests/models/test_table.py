@@ -23,6 +23,10 @@ def fresh_table(monkeypatch):
 
 def test_the_table_holds_the_nine_classifiers():
     assert set(table.names()) == {
+        "convnext_tiny",
+        "convnext_small",
+        "convnext_base",
+        "convnext_large",
         "deit_tiny",
         "deit_small",
         "deit_base",
@@ -34,6 +38,10 @@ def test_the_table_holds_the_nine_classifiers():
         "inception_v3_cam",
     }
     assert set(table.names(pretrained=True)) == set(pretrained.BACKBONES) | {
+        "convnext_tiny",
+        "convnext_small",
+        "convnext_base",
+        "convnext_large",
         "deit_tiny",
         "deit_small",
         "deit_base",
