@@ -64,6 +64,10 @@ POSTPROCESS_PRESETS = ("has_paper", "stpn", "wtalc", "basnet", "cola", "co2")
 
 # Scoring rules (`has_tf.metrics`).
 BOX_PROTOCOLS = ("has_tf", "wsolevaluation")
+# What map a class's box is drawn from (`--localization_map`): its CAM,
+# or the first principal component of the CAM head's features
+# (`postprocess.pc1`).
+LOCALIZATION_MAPS = ("cam", "pc1")
 # The paper protocol's box from a map, as each method's code draws it
 # (`postprocess.box_rules`; `--box_rule`, `Method.box_rule`).
 BOX_RULES = ("paper", "cams_deit", "sat_evaluator")

@@ -223,3 +223,55 @@ def test_compare_names_a_malformed_metrics_json(tmp_path, metrics):
     with pytest.raises(ValueError, match="expected the metrics.json") as e:
         evaluate.compare([str(tmp_path)])
     assert str(e.value).startswith(str(path))
+
+
+def test_pc1_maps_are_scored_by_every_protocol(tmp_path, one_step_run):
+    import numpy as np
+
+    from has_tf.postprocess import pc1
+    from has_tf.tasks.image_localization import scoring
+
+    run = one_step_run(tensorboard_images=0)
+    cam = evaluate.evaluate(
+        run, "synthetic_parts/tiny", "test", str(tmp_path), num_pictures=0
+    )
+    maps = evaluate.evaluate(
+        run,
+        "synthetic_parts/tiny",
+        "test",
+        str(tmp_path),
+        num_pictures=1,
+        localization_map="pc1",
+    )
+    assert cam["localization_map"] == "cam"
+    assert maps["localization_map"] == "pc1"
+    # The classes are the model's either way; the boxes are not.
+    assert maps["top1_cls"] == cam["top1_cls"]
+    assert maps["threshold_free"] != cam["threshold_free"]
+    # predict_cams gives the maps pc1_map makes of the CAM head's features.
+    images = np.random.default_rng(0).integers(0, 256, (2, 40, 40, 3))
+    predict = image_localization.predict_cams
+    out = predict(run, images, labels=[0, 2])
+    got = predict(run, images, [0, 2], localization_map="pc1")
+    assert not np.allclose(got["cams"], out["cams"])
+    import tensorflow as tf
+
+    from has_tf import models
+    from has_tf import tasks
+
+    model, info = tasks.load_run(run)
+    assert image_localization.takes_pixels(model)
+    net = models.cam_model(model, features=True)
+    side = info["image_size"]
+    pixels = tf.image.resize(tf.cast(images, tf.float32), (side, side))
+    pixels = tf.cast(tf.round(tf.clip_by_value(pixels, 0, 255)), tf.uint8)
+    features = np.asarray(net(pixels)["features"])
+    kernel = np.asarray(net.get_layer("logits").kernel)
+    raw = np.stack(
+        [pc1.pc1_map(features[i], kernel[:, c]) for i, c in enumerate([0, 2])]
+    )
+    want = np.asarray(models.upsample_cams(raw, (side, side)))
+    np.testing.assert_allclose(got["cams"], want, rtol=1e-5, atol=1e-5)
+    assert scoring.pc1_maps(features, [0, 2], kernel).dtype == np.float32
+    with pytest.raises(ValueError, match="localization_map"):
+        predict(run, images, localization_map="pc2")

@@ -80,6 +80,17 @@ class EvalConfig(RunConfig):
         upper=1.0,
         task="images",
     )
+    localization_map: str = option(
+        "cam",
+        "The map a class's box is drawn from, by every protocol: cam (its "
+        "CAM, or its method's map) or pc1 (CAM Back Again's: the first "
+        "principal component of the CAM head's feature map, each channel "
+        "weighed by the class and min-max normalised; "
+        "has_tf.postprocess.pc1). pc1 needs a model whose maps its CAM head "
+        "makes, not a method's own layer (TS-CAM, SCM, SAT, ACoL).",
+        choices=vocabulary.LOCALIZATION_MAPS,
+        task="images",
+    )
     box_rule: str = option(
         "method",
         "How the paper protocol's box (Top-1 / Top-5 / GT-known Loc) is "

@@ -109,9 +109,8 @@ def _best_iou(boxes, gt_boxes) -> np.ndarray:
     return box_iou(boxes, gt_boxes).max(axis=1)
 
 
-def _matches(pred_box, gt_boxes, iou_threshold, iou=box_iou, strict=False):
-    best = iou(np.reshape(pred_box, (1, 4)), gt_boxes).max()
-    return bool(best > iou_threshold if strict else best >= iou_threshold)
+def _best(pred_box, gt_boxes, iou=box_iou) -> float:
+    return float(iou(np.reshape(pred_box, (1, 4)), gt_boxes).max())
 
 
 def _fraction(hits, count):
@@ -126,13 +125,10 @@ class PaperLocalization:
 
     Args:
       iou_threshold: the IoU a box needs with some ground-truth box (0.5).
-      box_rule: the rule the boxes were drawn by (`postprocess.box_rules`;
-        `vocabulary.BOX_RULES`): "paper", continuous pixel boxes and
-        their IoU; "cams_deit" or "sat_evaluator", integer corners (boxes
-        and ground truth alike, `box_rules.gt_corners`) and the inclusive
-        IoU, with
-        TS-CAM's Top-1 / Top-5 Loc needing an IoU above the threshold,
-        not at it.
+      box_rule: the `postprocess.box_rules` rule that drew the boxes:
+        "paper" (continuous boxes), "cams_deit" or "sat_evaluator"
+        (integer corners, ground truth too, and the inclusive IoU;
+        TS-CAM's Top-k Loc needs an IoU above the threshold).
     """
 
     _KEYS = ("top1_loc", "top5_loc", "gt_known_loc", "top1_cls", "top5_cls")
@@ -145,9 +141,8 @@ class PaperLocalization:
             )
         self.iou_threshold = iou_threshold
         self.rule = box_rules.get(box_rule)
-        self._iou = (
-            wsolevaluation.inclusive_box_iou if self.rule.integer else box_iou
-        )
+        integer = self.rule.integer
+        self._iou = wsolevaluation.inclusive_box_iou if integer else box_iou
         self._totals = dict.fromkeys(self._KEYS, 0)
         self._count = 0
         self._per_class: dict[int, dict] = {}
@@ -182,23 +177,15 @@ class PaperLocalization:
         if len(gt_boxes) == 0:
             raise ValueError("Expected at least one ground-truth box.")
         label = int(label)
-        hits = [
-            _matches(
-                top_boxes[i],
-                gt_boxes,
-                self.iou_threshold,
-                self._iou,
-                self.rule.strict_top_k,
-            )
-            for i in range(min(5, len(top_classes)))
-        ]
+        ious = [_best(b, gt_boxes, self._iou) for b in top_boxes[:5]]
+        strict, threshold = self.rule.strict_top_k, self.iou_threshold
+        hits = [v > threshold if strict else v >= threshold for v in ious]
         right = [c == label for c in top_classes[:5]]
+        known = _best(gt_known_box, gt_boxes, self._iou) >= threshold
         outcome = {
             "top1_loc": right[0] and hits[0],
             "top5_loc": any(r and h for r, h in zip(right, hits)),
-            "gt_known_loc": _matches(
-                gt_known_box, gt_boxes, self.iou_threshold, self._iou
-            ),
+            "gt_known_loc": known,
             "top1_cls": right[0],
             "top5_cls": any(right),
         }

@@ -128,13 +128,18 @@ def _pool_layer(model: keras.Model):
     )
 
 
-def cam_model(model: keras.Model) -> keras.Model:
+def cam_model(model: keras.Model, features: bool = False) -> keras.Model:
     """A model sharing `model`'s weights that also outputs the CAMs.
 
     Args:
       model: a classifier built by `has_tf.models` (or any functional model
         with a global pooling layer named `gap`/`gmp` on the CAM feature
         maps and a dense classifier named `logits`).
+      features: also output the feature map the CAM head reads,
+        `"features"` float `[B, h, w, K]` (the input of its pooling, whose
+        channels the `logits` kernel `[K, N]` weighs): what PC1 maps are
+        made of (`has_tf.postprocess.pc1`). Only for a model whose CAMs
+        are its CAM head's.
 
     A layer of `model` with a `cams_of(model)` method (TS-CAM's
     `SemanticMaps`) says how the model's CAMs are read: they are what it
@@ -148,9 +153,20 @@ def cam_model(model: keras.Model) -> keras.Model:
       that class (`net_inputs` builds them).
 
     Raises:
-      ValueError: the model lacks those layers.
+      ValueError: the model lacks those layers; `features` for a model
+        whose CAMs a method's own layer makes.
     """
     for layer in model.layers:
+        own = isinstance(layer, AcolHeads) or callable(
+            getattr(layer, "cams_of", None)
+        )
+        if own and features:
+            raise ValueError(
+                "--localization_map=pc1 reads the feature map a CAM head "
+                f"weighs; model {model.name!r} makes its maps in its "
+                f"method's own layer {layer.name!r} "
+                f"({type(layer).__name__}). Use --localization_map=cam."
+            )
         if isinstance(layer, AcolHeads):
             return _acol_cam_model(model, layer)
         if callable(getattr(layer, "cams_of", None)):
@@ -174,11 +190,10 @@ def cam_model(model: keras.Model) -> keras.Model:
         )
     cams = ClassActivationMaps(classifier, name="cams")(pool.input)
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    return keras.Model(
-        inputs,
-        {"logits": model.outputs[0], "cams": cams},
-        name=f"{model.name}_cam",
-    )
+    outputs = {"logits": model.outputs[0], "cams": cams}
+    if features:
+        outputs["features"] = pool.input
+    return keras.Model(inputs, outputs, name=f"{model.name}_cam")
 
 
 def class_cams(cams, classes=None, logits=None):

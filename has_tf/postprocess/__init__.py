@@ -9,6 +9,8 @@ One module per output, as in every layer of has_tf:
   IoU and bicubic resize), reproduced exactly;
 - `box_rules`: the paper protocol's box as each method's own code draws
   it (TS-CAM's and SCM's, SAT's), reproduced exactly;
+- `pc1`: CAM Back Again's PC1 map, the first principal component of a
+  feature map, a localization map beside the CAM;
 - `ten_crop`: the ten crops' geometry and their CAMs' merge;
 - `presets`: the field's T-CAM post-processing recipes (STPN, W-TALC,
   BaS-Net, CoLA, CO2-Net), each as its reference code runs it, built from
@@ -20,8 +22,16 @@ The package exports its modules, not their names.
 
 from has_tf.postprocess import box_rules
 from has_tf.postprocess import boxes
+from has_tf.postprocess import pc1
 from has_tf.postprocess import segments
 from has_tf.postprocess import ten_crop
 from has_tf.postprocess import wsolevaluation
 
-__all__ = ["box_rules", "boxes", "segments", "ten_crop", "wsolevaluation"]
+__all__ = [
+    "box_rules",
+    "boxes",
+    "pc1",
+    "segments",
+    "ten_crop",
+    "wsolevaluation",
+]

@@ -231,3 +231,19 @@ def test_drop_path_reaches_a_deit_and_is_refused_elsewhere():
     assert len(rates) == 22 and max(rates) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="--drop_path_rate.*deit_tiny"):
         _config(model="small_gap", method="cam", drop_path_rate=0.1)
+
+
+def test_pc1_is_refused_where_a_methods_layer_makes_the_maps():
+    import importlib
+
+    from has_tf import models
+
+    tscam = importlib.import_module("has_tf.models.tscam")
+    model = models.deit_tiny(3, (32, 32, 3), method=tscam.built_in())
+    assert "features" not in models.cam_model(model).output
+    with pytest.raises(ValueError, match="localization_map=pc1.*SemanticMaps"):
+        models.cam_model(model, features=True)
+    # The CAM head's feature map is there for PC1.
+    plain = models.deit_tiny(3, (32, 32, 3))
+    out = models.cam_model(plain, features=True).output
+    assert tuple(out["features"].shape) == (None, 2, 2, 192)

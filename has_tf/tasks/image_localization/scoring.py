@@ -11,14 +11,17 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from has_tf import _checks
 from has_tf import datasets
 from has_tf import models
 from has_tf import visualize
+from has_tf import vocabulary
 from has_tf.input_pipeline import images as image_pipeline
 from has_tf.metrics import boxes as metric_boxes
 from has_tf.metrics import parallel
 from has_tf.postprocess import box_rules
 from has_tf.postprocess import boxes as postprocess_boxes
+from has_tf.postprocess import pc1
 from has_tf.postprocess import ten_crop
 from has_tf.tasks.base import load_run
 from has_tf.tasks.image_localization.model import takes_pixels
@@ -36,7 +39,11 @@ HEADLINE = (
 
 
 def predict_cams(
-    model_dir: str, images, labels=None, cam_threshold: float = 0.2
+    model_dir: str,
+    images,
+    labels=None,
+    cam_threshold: float = 0.2,
+    localization_map: str = "cam",
 ) -> dict:
     """CAMs, boxes and predictions of a trained model on raw images.
 
@@ -46,15 +53,23 @@ def predict_cams(
         the model's input side.
       labels: `[K]` classes whose CAMs to return; None: the top-1 classes.
       cam_threshold: the paper's box threshold (fraction of the max).
+      localization_map: "cam", the class's CAM; or "pc1", the first
+        principal component of the CAM head's features weighed by the
+        class (`has_tf.postprocess.pc1`, CAM Back Again's).
 
     Returns:
-      `{"images": float32 [K, S, S, 3] resized pixels, "cams": [K, S, S],
-      "boxes": [K, 4] pixel boxes at side S, "top1": [K]}`.
+      `{"images": float32 [K, S, S, 3] resized pixels, "cams": [K, S, S]
+      the maps (bilinear from the model's size), "boxes": [K, 4] pixel
+      boxes at side S, "top1": [K]}`.
     """
+    _checks.choice(
+        localization_map, "localization_map", vocabulary.LOCALIZATION_MAPS
+    )
     model, run_info = load_run(model_dir)
     size = run_info["image_size"]
     pixels = tf.image.resize(tf.cast(images, tf.float32), (size, size))
-    net = models.cam_model(model)
+    pc1_wanted = localization_map == "pc1"
+    net = models.cam_model(model, features=pc1_wanted)
     if takes_pixels(model):
         inputs = tf.cast(tf.round(tf.clip_by_value(pixels, 0, 255)), tf.uint8)
     else:
@@ -64,7 +79,14 @@ def predict_cams(
     classes = top1 if labels is None else np.asarray(labels)
     if labels is not None and models.takes_labels(net):
         out = net(models.net_inputs(net, inputs, classes), training=False)
-    cams = models.class_cams_at_size(out["cams"], classes, (size, size)).numpy()
+    if pc1_wanted:
+        weights = np.asarray(net.get_layer("logits").kernel, np.float32)
+        raw = pc1_maps(out["features"], classes, weights)
+        cams = np.asarray(models.upsample_cams(raw, (size, size)))
+    else:
+        cams = models.class_cams_at_size(
+            out["cams"], classes, (size, size)
+        ).numpy()
     boxes = np.stack(
         [postprocess_boxes.cam_to_box(c, cam_threshold) for c in cams]
     )
@@ -183,14 +205,23 @@ class ImageStep:
     "ten_crop", whose class scores are the softmax averaged over the
     crops and whose CAMs are the crops' merged by
     `postprocess.ten_crop.merge_ten_crop_cams`. Counts in `without_boxes`
-    the images with no ground-truth box (counted, not scored).
+    the images with no ground-truth box (counted, not scored). With
+    `localization_map="pc1"` the maps of a class are the PC1 maps of the
+    CAM head's features (`postprocess.pc1`), not its CAMs: `cam_net` is
+    then a `cam_model(model, features=True)`.
     """
 
-    def __init__(self, cam_net, eval_crop, size, resize_size):
+    def __init__(
+        self, cam_net, eval_crop, size, resize_size, localization_map="cam"
+    ):
         self.cam_net, self.eval_crop = cam_net, eval_crop
         self.size, self.resize_size = size, resize_size
         self.frame = resize_size if eval_crop == "ten_crop" else size
         self.without_boxes = 0
+        self.pc1_weights = None
+        if localization_map == "pc1":
+            kernel = cam_net.get_layer("logits").kernel
+            self.pc1_weights = np.asarray(kernel, np.float32)
 
     def __call__(self, batch) -> ImageOutputs:
         scores, cams_of, frame_of, raw_cams_of = score_batch(
@@ -199,6 +230,7 @@ class ImageStep:
             self.eval_crop,
             self.size,
             self.resize_size,
+            self.pc1_weights,
         )
         labels = batch["label"].numpy()
         counts = batch["num_boxes"].numpy()
@@ -414,8 +446,27 @@ class OverlayScorer:
         return {"pictures": self.written}
 
 
-def score_batch(cam_net, batch_images, eval_crop, size, resize_size):
+def pc1_maps(features, classes, weights) -> np.ndarray:
+    """float32 `[B, h, w]`: image i's PC1 map (`postprocess.pc1`) of its
+    features `[h, w, K]` weighed by class `classes[i]`'s column of the
+    classifier kernel `weights` `[K, N]`."""
+    features = np.asarray(features)
+    return np.stack(
+        [
+            pc1.pc1_map(features[i], weights[:, int(c)])
+            for i, c in enumerate(np.asarray(classes))
+        ]
+    ).astype(np.float32)
+
+
+def score_batch(
+    cam_net, batch_images, eval_crop, size, resize_size, pc1_weights=None
+):
     """Class scores and CAMs of one batch, in the frame its boxes use.
+
+    With `pc1_weights` (the classifier kernel `[K, N]`; `cam_net` outputs
+    "features") every map is the class's PC1 map (`pc1_maps`), not its
+    CAM.
 
     Returns:
       `(scores [B, N], cams_of, frame_of, raw_cams_of)`: `cams_of(classes
@@ -443,13 +494,18 @@ def score_batch(cam_net, batch_images, eval_crop, size, resize_size):
                 rerun[key] = cam_net(inputs, training=False)["cams"]
             return rerun[key]
 
+        def raw_cams_of(classes):
+            if pc1_weights is not None:
+                return pc1_maps(out["features"], classes, pc1_weights)
+            return np.asarray(models.class_cams(maps(classes), classes))
+
         def cams_of(classes):
+            if pc1_weights is not None:
+                raw = raw_cams_of(classes)
+                return np.asarray(models.upsample_cams(raw, (size, size)))
             return models.class_cams_at_size(
                 maps(classes), classes, (size, size)
             ).numpy()
-
-        def raw_cams_of(classes):
-            return models.class_cams(maps(classes), classes).numpy()
 
         return (
             out["logits"].numpy(),
@@ -480,11 +536,12 @@ def score_batch(cam_net, batch_images, eval_crop, size, resize_size):
         if models.takes_labels(cam_net):
             inputs = models.net_inputs(cam_net, flat, repeated)
             maps = cam_net(inputs, training=False)["cams"]
-        cams = (
-            models.class_cams_at_size(maps, repeated, (size, size))
-            .numpy()
-            .reshape(count, 10, size, size)
-        )
+        if pc1_weights is not None:
+            raw = pc1_maps(out["features"], repeated, pc1_weights)
+            cams = models.upsample_cams(raw, (size, size))
+        else:
+            cams = models.class_cams_at_size(maps, repeated, (size, size))
+        cams = np.asarray(cams).reshape(count, 10, size, size)
         return np.stack(
             [ten_crop.merge_ten_crop_cams(c, resize_size) for c in cams]
         )

@@ -185,11 +185,13 @@ class ImageLocalization:
         model, run_info = load_run(model_dir)
         out_dir = out_dir or os.path.join(model_dir, "eval")
         os.makedirs(out_dir, exist_ok=True)
+        pc1_wanted = config.localization_map == "pc1"
         step = ImageStep(
-            models.cam_model(model),
+            models.cam_model(model, features=pc1_wanted),
             config.eval_crop,
             run_info["image_size"],
             config.resize_size,
+            config.localization_map,
         )
         rule = box_rule(config, run_info)
         paper = PaperScorer(config.cam_threshold, rule)
@@ -248,6 +250,7 @@ class ImageLocalization:
             "cam_threshold": config.cam_threshold,
             "eval_crop": config.eval_crop,
             "box_rule": rule,
+            "localization_map": config.localization_map,
             # The scoring rules of each figure.
             "protocols": {
                 **dict.fromkeys(
