@@ -11,6 +11,8 @@ One module per output, as in every layer of has_tf:
   it (TS-CAM's and SCM's, SAT's), reproduced exactly;
 - `pc1`: CAM Back Again's PC1 map, the first principal component of a
   feature map, a localization map beside the CAM;
+- `ddt`: DDT's class-agnostic pseudo-boxes of a class's images, PSOL's
+  first stage;
 - `ten_crop`: the ten crops' geometry and their CAMs' merge;
 - `presets`: the field's T-CAM post-processing recipes (STPN, W-TALC,
   BaS-Net, CoLA, CO2-Net), each as its reference code runs it, built from
@@ -22,6 +24,7 @@ The package exports its modules, not their names.
 
 from has_tf.postprocess import box_rules
 from has_tf.postprocess import boxes
+from has_tf.postprocess import ddt
 from has_tf.postprocess import pc1
 from has_tf.postprocess import segments
 from has_tf.postprocess import ten_crop
@@ -30,6 +33,7 @@ from has_tf.postprocess import wsolevaluation
 __all__ = [
     "box_rules",
     "boxes",
+    "ddt",
     "pc1",
     "segments",
     "ten_crop",
