@@ -275,3 +275,45 @@ def test_pc1_maps_are_scored_by_every_protocol(tmp_path, one_step_run):
     assert scoring.pc1_maps(features, [0, 2], kernel).dtype == np.float32
     with pytest.raises(ValueError, match="localization_map"):
         predict(run, images, localization_map="pc2")
+
+
+def test_classes_from_another_run_or_a_file(tmp_path, one_step_run):
+    import tensorflow_datasets as tfds
+
+    from has_tf.metrics import class_files
+
+    run = one_step_run(tensorboard_images=0)
+    args = (run, "synthetic_parts/tiny", "test", str(tmp_path))
+    own = evaluate.evaluate(*args, num_pictures=0)
+    assert own["predictions"] == "predictions.csv"
+    path = os.path.join(run, "eval", "predictions.csv")
+    written = class_files.read_classes(path, 3)
+    assert sorted(written.classes, key=int) == [str(i) for i in range(6)]
+    # A run's own classes back: the same figures.
+    again = evaluate.evaluate(*args, num_pictures=0, classes_from=run)
+    assert again["classes_from"]["path"] == os.path.abspath(path)
+    for key in ("top1_loc", "top5_loc", "top1_cls", "gt_known_loc"):
+        assert again[key] == own[key], key
+    # Classes that are always right: Top-1 Loc is GT-known Loc.
+    labels = [
+        int(x["label"])
+        for x in tfds.load(
+            "synthetic_parts/tiny", split="test", data_dir=str(tmp_path)
+        ).as_numpy_iterator()
+    ]
+    right = tmp_path / "right.csv"
+    class_files.write_classes(
+        str(right), [str(i) for i in range(6)], [[c] for c in labels]
+    )
+    oracle = evaluate.evaluate(*args, num_pictures=0, classes_from=str(right))
+    assert oracle["top1_cls"] == oracle["top5_cls"] == 1.0
+    assert oracle["top1_loc"] == oracle["gt_known_loc"] == own["gt_known_loc"]
+    # A file naming an image the split does not have, by its line.
+    extra = tmp_path / "extra.csv"
+    extra.write_text(right.read_text() + "6,0\n")
+    with pytest.raises(ValueError, match="line 8: image '6' is not in"):
+        evaluate.evaluate(*args, num_pictures=0, classes_from=str(extra))
+    # A run scored on another split.
+    evaluate.evaluate(run, "synthetic_parts/tiny", "train", str(tmp_path))
+    with pytest.raises(ValueError, match="scored on dataset/split"):
+        evaluate.evaluate(*args, classes_from=run)

@@ -91,6 +91,16 @@ class EvalConfig(RunConfig):
         choices=vocabulary.LOCALIZATION_MAPS,
         task="images",
     )
+    classes_from: str | None = option(
+        None,
+        "Score Top-1 / Top-5 Loc and Clas with another classifier's "
+        "classes: a .csv or .jsonl file of per-image classes "
+        "(has_tf.metrics.class_files), or a run directory whose "
+        "eval/predictions.csv scored this dataset and split; the boxes stay "
+        "this run's (drawn from its maps of those classes). Every "
+        "evaluation writes its own eval/predictions.csv.",
+        task="images",
+    )
     box_rule: str = option(
         "method",
         "How the paper protocol's box (Top-1 / Top-5 / GT-known Loc) is "

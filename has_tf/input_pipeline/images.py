@@ -525,6 +525,8 @@ def eval_pipeline(
       original image, padded), "num_wsol_boxes" `[B]`, "image_size" int32
       `[B, 2]` (width, height), and for datasets with masks "mask" and
       "ignore" uint8 `[B, S, S]` (nearest-resized as OpenCV does).
+      Every crop adds "image_id" tf.string `[B]` where the examples have
+      an "image_id" (or an "index", their position in the split).
     """
     _check_sizes(batch_size, image_size, resize_size)
     if crop not in EVAL_CROPS:
@@ -570,7 +572,19 @@ def eval_pipeline(
             "boxes": boxes,
             "num_boxes": tf.shape(boxes)[0],
             **(extra if crop == "resize" else {}),
+            **_image_id(example),
         }
 
     dataset = map_examples(dataset, prepare)
     return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _image_id(example) -> dict:
+    """`{"image_id": tf.string}`: the dataset's id, else the example's
+    position in its split ("index", as `enumerate` gives it), else
+    nothing."""
+    if "image_id" in example:
+        return {"image_id": example["image_id"]}
+    if "index" in example:
+        return {"image_id": tf.strings.as_string(example["index"])}
+    return {}

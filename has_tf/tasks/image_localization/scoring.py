@@ -137,6 +137,9 @@ def eval_batches(config, run_info: dict, normalize: bool = True):
         decode_images=False,
         try_autocache=not config.max_images,
     )
+    # Each example's position in the split: the id of an image of a
+    # dataset without image ids (`metrics.class_files`).
+    data = data.enumerate().map(lambda i, example: {**example, "index": i})
     if config.samples_per_class:
         data = first_per_class(
             data,
@@ -181,6 +184,9 @@ class ImageOutputs:
         datasets with masks ("resize" only).
       raw_cams_of: `classes [B] -> float [B, h, w]` those classes' CAMs at
         the model's CAM size (None for "ten_crop").
+      image_ids: `[B]` str, the images' ids (`metrics.class_files`).
+      own_top5: int `[B, 5]` the model's own classes by score (`top5`
+        holds those of `--classes_from` when given).
     """
 
     labels: np.ndarray
@@ -196,6 +202,8 @@ class ImageOutputs:
     masks: np.ndarray | None = None
     ignores: np.ndarray | None = None
     raw_cams_of: Callable | None = None
+    image_ids: list | None = None
+    own_top5: np.ndarray | None = None
 
 
 class ImageStep:
@@ -212,12 +220,21 @@ class ImageStep:
     """
 
     def __init__(
-        self, cam_net, eval_crop, size, resize_size, localization_map="cam"
+        self,
+        cam_net,
+        eval_crop,
+        size,
+        resize_size,
+        localization_map="cam",
+        classes=None,
     ):
         self.cam_net, self.eval_crop = cam_net, eval_crop
         self.size, self.resize_size = size, resize_size
         self.frame = resize_size if eval_crop == "ten_crop" else size
         self.without_boxes = 0
+        # `metrics.class_files.ClassPredictions` in place of the model's
+        # classes for the paper figures, and the images it was asked for.
+        self.classes, self.seen = classes, []
         self.pc1_weights = None
         if localization_map == "pc1":
             kernel = cam_net.get_layer("logits").kernel
@@ -237,7 +254,18 @@ class ImageStep:
         keep = counts > 0
         self.without_boxes += int((~keep).sum())
         all_gt = batch["boxes"].numpy()
-        top5 = np.argsort(-scores, axis=1)[:, :5]
+        own_top5 = top5 = np.argsort(-scores, axis=1)[:, :5]
+        ids = None
+        if "image_id" in batch:
+            ids = [i.decode() for i in batch["image_id"].numpy()]
+        if self.classes is not None:
+            if ids is None:
+                raise ValueError(
+                    "--classes_from: the images of this dataset carry no "
+                    "ids to match the file's lines with"
+                )
+            self.seen.extend(ids)
+            top5 = np.array([self.classes.of(i) for i in ids])
         extra = {}
         if "wsol_boxes" in batch:
             corners = batch["wsol_boxes"].numpy()
@@ -267,6 +295,8 @@ class ImageStep:
             keep=keep,
             frame_of=frame_of,
             raw_cams_of=raw_cams_of,
+            image_ids=ids,
+            own_top5=own_top5,
             **extra,
         )
 

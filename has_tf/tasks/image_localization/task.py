@@ -18,6 +18,7 @@ from has_tf.tasks.base import load_run
 from has_tf.tasks.base import progress_scorers
 from has_tf.tasks.base import score
 from has_tf.tasks.base import write_metrics
+from has_tf.tasks.image_localization import predictions
 from has_tf.tasks.image_localization.callbacks import CamImages
 from has_tf.tasks.image_localization.callbacks import fixed_eval_batch
 from has_tf.tasks.image_localization.model import build_model
@@ -186,12 +187,20 @@ class ImageLocalization:
         out_dir = out_dir or os.path.join(model_dir, "eval")
         os.makedirs(out_dir, exist_ok=True)
         pc1_wanted = config.localization_map == "pc1"
+        pixels = takes_pixels(model)
+        builder, batches = eval_batches(config, run_info, normalize=not pixels)
+        num_classes = builder.info.features["label"].num_classes
+        check_classes(model, num_classes, model_dir, config.dataset)
+        classes, classes_record = predictions.classes_source(
+            config, num_classes
+        )
         step = ImageStep(
             models.cam_model(model, features=pc1_wanted),
             config.eval_crop,
             run_info["image_size"],
             config.resize_size,
             config.localization_map,
+            classes,
         )
         rule = box_rule(config, run_info)
         paper = PaperScorer(config.cam_threshold, rule)
@@ -201,7 +210,6 @@ class ImageLocalization:
             config.iou_thresholds,
             workers=config.workers,
         )
-        pixels = takes_pixels(model)
         pictures = OverlayScorer(
             out_dir,
             config.num_pictures,
@@ -209,13 +217,7 @@ class ImageLocalization:
             run_info,
             pixels=pixels,
         )
-        builder, batches = eval_batches(config, run_info, normalize=not pixels)
-        check_classes(
-            model,
-            builder.info.features["label"].num_classes,
-            model_dir,
-            config.dataset,
-        )
+        written = predictions.PredictionsScorer(out_dir)
         with free.scoring:  # Its worker processes stop on any exit.
             try:
                 score(
@@ -225,6 +227,7 @@ class ImageLocalization:
                         paper,
                         free,
                         pictures,
+                        written,
                         *progress_scorers(
                             progress, images_to_score(builder, config), "images"
                         ),
@@ -239,6 +242,10 @@ class ImageLocalization:
                     error,
                 ) from error
             result_paper, result_free = paper.result(), free.result()
+        if classes is not None and not (
+            config.max_images or config.samples_per_class
+        ):
+            classes.unknown(step.seen)  # The whole split: no line left.
         result = {
             "task": self.name,
             **{k: result_paper[k] for k in PaperScorer.FIGURES},
@@ -251,6 +258,8 @@ class ImageLocalization:
             "eval_crop": config.eval_crop,
             "box_rule": rule,
             "localization_map": config.localization_map,
+            **written.result(),
+            **({"classes_from": classes_record} if classes_record else {}),
             # The scoring rules of each figure.
             "protocols": {
                 **dict.fromkeys(
