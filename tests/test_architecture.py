@@ -298,6 +298,20 @@ def test_numpy_only_modules_load_no_tensorflow():
         assert done.returncode == 0, done.stderr[-2000:]
 
 
+def test_the_config_loads_no_scoring_kernels():
+    """Flags and their checks (every app's `--help`) stay plain Python:
+    the config imports neither the compiled sweep nor SciPy."""
+    code = (
+        "import sys, has_tf.config\n"
+        "loaded = [m for m in ('numba', 'scipy') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_every_app_runs_through_the_cli_convention():
     """Each app's entry point is `_cli.run` (one error style, exit 1)."""
     for app in APPS:

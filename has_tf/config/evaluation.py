@@ -10,7 +10,6 @@ from has_tf.config.fields import RunConfig
 from has_tf.config.fields import check_fields
 from has_tf.config.fields import fail
 from has_tf.config.fields import option
-from has_tf.postprocess import box_rules
 
 
 def _box_protocol_option():
@@ -198,8 +197,6 @@ class EvalConfig(RunConfig):
                 f"--eval_crop={self.eval_crop}).",
                 self.box_protocol,
             )
-        if self.box_rule != "method":
-            box_rules.check_crop(self.box_rule, self.eval_crop)
 
 
 @dataclasses.dataclass

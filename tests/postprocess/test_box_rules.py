@@ -174,13 +174,11 @@ def test_bad_maps_are_named():
 
 
 def test_ten_crops_are_refused_by_the_rules_at_the_model_size():
-    from has_tf import config
-
     with pytest.raises(ValueError, match="--box_rule: the cams_deit rule"):
-        config.EvalConfig(box_rule="cams_deit", eval_crop="ten_crop")
+        box_rules.check_crop("cams_deit", "ten_crop")
     # The paper's rule scores the merged CAMs; the others any other crop.
-    config.EvalConfig(box_rule="paper", eval_crop="ten_crop")
-    config.EvalConfig(box_rule="sat_evaluator", eval_crop="center_crop")
+    box_rules.check_crop("paper", "ten_crop")
+    box_rules.check_crop("sat_evaluator", "center_crop")
 
 
 def test_method_takes_the_runs_method_rule():
@@ -199,3 +197,5 @@ def test_method_takes_the_runs_method_rule():
     assert rule({"name": "tscam"}, flag="paper") == "paper"
     with pytest.raises(ValueError, match="--box_rule: the cams_deit rule"):
         rule({"name": "tscam"}, crop="ten_crop")
+    with pytest.raises(ValueError, match="--box_rule: the sat_evaluator rule"):
+        rule({"name": "has"}, flag="sat_evaluator", crop="ten_crop")

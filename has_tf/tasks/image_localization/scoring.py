@@ -524,9 +524,18 @@ def score_batch(
                 rerun[key] = cam_net(inputs, training=False)["cams"]
             return rerun[key]
 
+        pc1_done = {}
+
         def raw_cams_of(classes):
             if pc1_weights is not None:
-                return pc1_maps(out["features"], classes, pc1_weights)
+                # An SVD per image: once per batch and classes, however
+                # many scorers ask (the frame's maps, the raw ones).
+                key = np.asarray(classes).tobytes()
+                if key not in pc1_done:
+                    pc1_done[key] = pc1_maps(
+                        out["features"], classes, pc1_weights
+                    )
+                return pc1_done[key]
             return np.asarray(models.class_cams(maps(classes), classes))
 
         def cams_of(classes):
