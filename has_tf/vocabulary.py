@@ -74,6 +74,10 @@ BOX_RULES = ("paper", "cams_deit", "sat_evaluator")
 # `--box_rule`: "method" takes the run's method's own rule.
 BOX_RULE_CHOICES = ("method", *BOX_RULES)
 MAP_PROTOCOLS = ("thumos14", "activitynet")
+# How `python -m has_tf.pseudo_labels` draws a split's pseudo-labels: the
+# run's rule at --cam_threshold, at the threshold best on a selection
+# split's boxes, or PSOL's DDT boxes from the features.
+PSEUDO_RULES = ("threshold", "best_threshold", "ddt")
 
 # How training is spread and its dtype policy (Keras's names).
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")

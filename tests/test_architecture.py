@@ -27,6 +27,7 @@ APPS = {
     "has_tf.table",
     "has_tf.bench.__main__",
     "has_tf.datasets.__main__",
+    "has_tf.pseudo_labels.__main__",
 }
 # Promised to load neither TensorFlow nor Keras when imported.
 NUMPY_ONLY = [

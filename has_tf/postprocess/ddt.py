@@ -30,7 +30,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["ddt_axis", "ddt_boxes", "ddt_maps"]
+__all__ = [
+    "axis_from_moments",
+    "boxes_of_maps",
+    "ddt_axis",
+    "ddt_boxes",
+    "ddt_maps",
+    "ddt_moments",
+]
 
 _EIGHT = np.ones((3, 3), bool)
 
@@ -51,6 +58,41 @@ def _check(features) -> np.ndarray:
     return features
 
 
+def ddt_moments(features) -> tuple:
+    """What a class's axis needs of some of its images, summable over
+    batches: `(count, total, outer)`, the positions counted, float64 `[C]`
+    their sum and float64 `[C, C]` the sum of their outer products.
+
+    Args:
+      features: float `[N, h, w, C]`: maps of images of one class.
+    """
+    features = _check(features)
+    samples = features.reshape(-1, features.shape[3])
+    return len(samples), samples.sum(axis=0), samples.T @ samples
+
+
+def axis_from_moments(count, total, outer) -> tuple:
+    """`(mean, axis)` of a class from its summed `ddt_moments` (what
+    `ddt_axis` returns)."""
+    total = np.asarray(total, np.float64)
+    outer = np.asarray(outer, np.float64)
+    if count < 1 or total.ndim != 1 or outer.shape != (len(total),) * 2:
+        raise ValueError(
+            "Expected moments of at least one position: count >= 1, total "
+            f"[C], outer [C, C]. Received: count={count}, total "
+            f"{total.shape}, outer {outer.shape}"
+        )
+    mean = total / count
+    # The centred samples' scatter, whose top eigenvector is the first
+    # right singular vector of the centred samples.
+    scatter = outer - count * np.outer(mean, mean)
+    values, vectors = np.linalg.eigh((scatter + scatter.T) / 2)
+    axis = vectors[:, np.argmax(values)]
+    if axis[np.argmax(np.abs(axis))] < 0:
+        axis = -axis
+    return mean, axis
+
+
 def ddt_axis(features) -> tuple:
     """The class's mean and first principal axis of its positions.
 
@@ -62,17 +104,7 @@ def ddt_axis(features) -> tuple:
       `trans_matrix[0]`); the axis of unit length, its largest-magnitude
       entry positive.
     """
-    features = _check(features)
-    samples = features.reshape(-1, features.shape[3])
-    mean = samples.mean(axis=0)
-    centred = samples - mean
-    # The top eigenvector of the scatter matrix: the first right singular
-    # vector of the centred samples.
-    values, vectors = np.linalg.eigh(centred.T @ centred)
-    axis = vectors[:, np.argmax(values)]
-    if axis[np.argmax(np.abs(axis))] < 0:
-        axis = -axis
-    return mean, axis
+    return axis_from_moments(*ddt_moments(features))
 
 
 def ddt_maps(features, mean, axis) -> np.ndarray:
@@ -107,7 +139,26 @@ def ddt_boxes(features, side: int = 448) -> np.ndarray:
       [0, 1]; `(0, 0, 1, 1)` for an image with no cell above 0.
     """
     mean, axis = ddt_axis(features)
-    maps = ddt_maps(features, mean, axis)
+    return boxes_of_maps(ddt_maps(features, mean, axis), side)
+
+
+def boxes_of_maps(maps, side: int = 448) -> np.ndarray:
+    """PSOL's box of each projected map (`ddt_maps`): the largest
+    8-connected component of the cells above 0, at side `side`.
+
+    Args:
+      maps: float `[N, h, w]`.
+      side: the side S the images were resized to.
+
+    Returns:
+      float64 `[N, 4]` normalised `(ymin, xmin, ymax, xmax)`; the whole
+      image where no cell is above 0.
+    """
+    maps = np.asarray(maps, np.float64)
+    if maps.ndim != 3:
+        raise ValueError(
+            f"Expected `maps` of shape [N, h, w]. Received: {maps.shape}"
+        )
     _, height, width = maps.shape
     boxes = np.zeros((len(maps), 4))
     for i, projected in enumerate(maps):

@@ -135,6 +135,25 @@ class Task(Protocol):
           FileNotFoundError: `model_dir` holds no trained model.
         """
 
+    # What its pseudo-labels are (`metrics.pseudo_label_files.KINDS`).
+    pseudo_kind: str
+
+    def pseudo_labels(
+        self,
+        model_dir: str,
+        config: EvalConfig,
+        rule: str,
+        selection_split: str | None = None,
+        start: int = 0,
+        state=None,
+        progress: bool = False,
+    ):
+        """`(provenance, records)`: the boxes or segments the run's maps
+        give every example of `config.eval_split` under `rule`
+        (`vocabulary.PSEUDO_RULES`), the first `start` left out; `state`
+        keeps what a resumed job reuses (`python -m
+        has_tf.pseudo_labels`)."""
+
     def headline(self, result: dict) -> str:
         """The printed summary of an `evaluate` result."""
 

@@ -95,6 +95,41 @@ def _row(values, i):
     return None if values is None else values[i]
 
 
+def detect_video(config, outputs: VideoOutputs, i: int, scores=None) -> list:
+    """Video i's detections under `config.postprocess` (the preset with
+    its own thresholds; `has_paper` with the config's):
+    `[(video, start_s, end_s, class, score)]` in the video's seconds.
+    `scores`: float `[N]` class scores in place of the model's (the true
+    classes, for pseudo-labels)."""
+    video = outputs.videos[i]
+    offset = float(outputs.offsets[i])
+    duration = float(outputs.durations[i])
+    return [
+        (video, *segments.to_video_time(row, offset, duration))
+        for row in presets.detect(
+            config.postprocess,
+            outputs.tcams[i],
+            outputs.scores[i] if scores is None else scores,
+            float(outputs.spans[i]),
+            attention=_row(outputs.attention, i),
+            background=_row(outputs.background, i),
+            ambiguous=[
+                (s - offset, e - offset) for _, s, e in outputs.ambiguous[i]
+            ],
+            **(
+                {
+                    "class_threshold": config.class_threshold,
+                    "cam_threshold": config.tcam_threshold,
+                    "score": config.segment_score,
+                    "nms_iou": config.nms_iou or None,
+                }
+                if config.postprocess == "has_paper"
+                else {}
+            ),
+        )
+    ]
+
+
 class DetectionScorer:
     """T-CAMs -> scored segments (`postprocess.segments.tcam_to_segments`),
     kept with the ground truth; `result` scores them by `temporal_map`
@@ -106,36 +141,9 @@ class DetectionScorer:
         self.last = []  # The last batch's detections, per video.
 
     def update(self, outputs: VideoOutputs) -> None:
-        config = self.config
         self.last = []
-        for i, video in enumerate(outputs.videos):
-            offset = float(outputs.offsets[i])
-            duration = float(outputs.durations[i])
-            found = [
-                (video, *segments.to_video_time(row, offset, duration))
-                for row in presets.detect(
-                    config.postprocess,
-                    outputs.tcams[i],
-                    outputs.scores[i],
-                    float(outputs.spans[i]),
-                    attention=_row(outputs.attention, i),
-                    background=_row(outputs.background, i),
-                    ambiguous=[
-                        (s - offset, e - offset)
-                        for _, s, e in outputs.ambiguous[i]
-                    ],
-                    **(
-                        {
-                            "class_threshold": config.class_threshold,
-                            "cam_threshold": config.tcam_threshold,
-                            "score": config.segment_score,
-                            "nms_iou": config.nms_iou or None,
-                        }
-                        if config.postprocess == "has_paper"
-                        else {}
-                    ),
-                )
-            ]
+        for i in range(len(outputs.videos)):
+            found = detect_video(self.config, outputs, i)
             self.ground_truth += outputs.truth[i]
             self.ambiguous += outputs.ambiguous[i]
             self.detections += found

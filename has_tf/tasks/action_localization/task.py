@@ -14,6 +14,7 @@ from has_tf import methods
 from has_tf import models
 from has_tf.input_pipeline import videos
 from has_tf.models import videos as temporal_models
+from has_tf.tasks.action_localization import pseudo_labels
 from has_tf.tasks.action_localization.scoring import ClassificationScorer
 from has_tf.tasks.action_localization.scoring import DetectionScorer
 from has_tf.tasks.action_localization.scoring import TcamPlotScorer
@@ -33,6 +34,7 @@ class ActionLocalization:
 
     name = "action_localization"
     inputs = "videos"
+    pseudo_kind = "segments"
 
     def resolve(self, config) -> methods.Method:
         """The run's method (`methods.resolve` for videos)."""
@@ -203,6 +205,11 @@ class ActionLocalization:
         write_metrics(out_dir, result)
         rules.write_detections(out_dir, found.detections, names)
         return result
+
+    def pseudo_labels(self, model_dir, config, rule, **kwargs):
+        """The segments of each video's true classes
+        (`pseudo_labels.pseudo_segments`)."""
+        return pseudo_labels.pseudo_segments(model_dir, config, rule, **kwargs)
 
     def headline(self, result: dict) -> str:
         """One line per protocol: mAP at IoU 0.1..0.5 in percent (the whole

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from has_tf import _checks
 from has_tf import datasets
+from has_tf import methods
 from has_tf import models
 from has_tf import visualize
 from has_tf import vocabulary
@@ -36,6 +37,24 @@ HEADLINE = (
     "max_box_acc",
     "max_box_acc_v2",
 )
+
+
+def box_rule(config, run_info: dict) -> str:
+    """The paper protocol's box rule for this evaluation: `--box_rule`, or
+    with "method" the rule of the run's method (`Method.box_rule`;
+    paper for runs from before `--method`).
+
+    Raises:
+      ValueError: naming --box_rule, for a rule that needs the CAM at the
+        model's size under `--eval_crop=ten_crop`.
+    """
+    rule = config.box_rule
+    if rule == "method":
+        method = run_info.get("method")
+        name = method.get("name") if isinstance(method, dict) else None
+        rule = methods.get(name, "images").box_rule if name else "paper"
+    box_rules.check_crop(rule, config.eval_crop)
+    return rule
 
 
 def predict_cams(
@@ -124,11 +143,12 @@ def images_to_score(builder, config) -> int | None:
     return min(count, config.max_images) if config.max_images else count
 
 
-def eval_batches(config, run_info: dict, normalize: bool = True):
+def eval_batches(config, run_info: dict, normalize: bool = True, skip: int = 0):
     """`(builder, batches)`: the split's evaluation batches
     (`input_pipeline.images.eval_pipeline`, images decoded from their
     encoded bytes, crop windows only; uint8 pixels unless `normalize`)
-    and its TFDS builder."""
+    and its TFDS builder; the first `skip` images left out (a resumed
+    job), their positions kept."""
     data, builder = datasets.load(
         config.dataset,
         config.eval_split,
@@ -148,6 +168,8 @@ def eval_batches(config, run_info: dict, normalize: bool = True):
         )
     if config.max_images:
         data = data.take(config.max_images)
+    if skip:
+        data = data.skip(skip)
     return builder, image_pipeline.eval_pipeline(
         data,
         config.eval_batch_size,

@@ -11,7 +11,6 @@ from has_tf import datasets
 from has_tf import methods
 from has_tf import models
 from has_tf.input_pipeline import images as image_pipeline
-from has_tf.postprocess import box_rules
 from has_tf.tasks.base import TrainingSetup
 from has_tf.tasks.base import check_classes
 from has_tf.tasks.base import load_run
@@ -19,6 +18,7 @@ from has_tf.tasks.base import progress_scorers
 from has_tf.tasks.base import score
 from has_tf.tasks.base import write_metrics
 from has_tf.tasks.image_localization import predictions
+from has_tf.tasks.image_localization import pseudo_labels
 from has_tf.tasks.image_localization.callbacks import CamImages
 from has_tf.tasks.image_localization.callbacks import fixed_eval_batch
 from has_tf.tasks.image_localization.model import build_model
@@ -32,6 +32,7 @@ from has_tf.tasks.image_localization.scoring import ImageStep
 from has_tf.tasks.image_localization.scoring import OverlayScorer
 from has_tf.tasks.image_localization.scoring import PaperScorer
 from has_tf.tasks.image_localization.scoring import ThresholdFreeScorer
+from has_tf.tasks.image_localization.scoring import box_rule
 from has_tf.tasks.image_localization.scoring import eval_batches
 from has_tf.tasks.image_localization.scoring import images_to_score
 from has_tf.training import serving
@@ -39,29 +40,12 @@ from has_tf.training.losses import soft_crossentropy
 from has_tf.training.losses import sparse_crossentropy
 
 
-def box_rule(config, run_info: dict) -> str:
-    """The paper protocol's box rule for this evaluation: `--box_rule`, or
-    with "method" the rule of the run's method (`Method.box_rule`;
-    paper for runs from before `--method`).
-
-    Raises:
-      ValueError: naming --box_rule, for a rule that needs the CAM at the
-        model's size under `--eval_crop=ten_crop`.
-    """
-    rule = config.box_rule
-    if rule == "method":
-        method = run_info.get("method")
-        name = method.get("name") if isinstance(method, dict) else None
-        rule = methods.get(name, "images").box_rule if name else "paper"
-    box_rules.check_crop(rule, config.eval_crop)
-    return rule
-
-
 class ImageLocalization:
     """CAM classifiers on image datasets (module docstring)."""
 
     name = "image_localization"
     inputs = "images"
+    pseudo_kind = "boxes"
 
     def resolve(self, config) -> methods.Method:
         """The run's method, checked with its model (`resolve`)."""
@@ -277,6 +261,10 @@ class ImageLocalization:
         }
         write_metrics(out_dir, result)
         return result
+
+    def pseudo_labels(self, model_dir, config, rule, **kwargs):
+        """One box per image of the split (`pseudo_labels.pseudo_boxes`)."""
+        return pseudo_labels.pseudo_boxes(model_dir, config, rule, **kwargs)
 
     def headline(self, result: dict) -> str:
         figures = self.figures(result)
