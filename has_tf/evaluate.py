@@ -71,11 +71,13 @@ def run_config(
     """
     task = tasks.for_dataset(config.dataset)
     trained = tasks.for_run(model_dir)
-    if trained is not None and trained.name != task.name:
+    if trained is not None and trained.inputs != task.inputs:
         raise ValueError(
             f"--model_dir={model_dir} holds a {trained.name} run, but "
             f"--dataset={config.dataset} is a {task.name} dataset."
         )
+    # The run's own task: a box regressor is scored as one.
+    task = trained or task
     model_path = tasks.base.trained_model(model_dir)
     # Not while the run trains (or another evaluation writes eval/).
     with run_dir.RunLock(model_dir):

@@ -45,13 +45,12 @@ flagfile: given on this command line they are refused.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import math
 import os
 import sys
 
-import numpy as np
 from absl import flags
 
 from has_tf import _checks
@@ -61,6 +60,10 @@ from has_tf import config as config_lib
 from has_tf import evaluate
 from has_tf import tasks
 from has_tf import train
+from has_tf.config.spaces import DISTRIBUTIONS
+from has_tf.config.spaces import draw_trials
+from has_tf.config.spaces import read_space
+from has_tf.metrics import pseudo_label_files
 from has_tf.runs import files as _files
 from has_tf.runs import run_dir
 from has_tf.training import checkpoints
@@ -74,7 +77,6 @@ __all__ = [
     "run",
 ]
 
-DISTRIBUTIONS = ("log_uniform", "uniform", "int_uniform", "choice")
 # The figure a search picks by, in order of preference: masks, then boxes.
 _AUTO_METRICS = ("pxap", "max_box_acc_v2")
 SEARCH_JSON = "search.json"
@@ -96,105 +98,19 @@ _VAL = flags.DEFINE_string(
 _TEST = flags.DEFINE_string(
     "test_split", "test", "The split the chosen trial is scored on, once."
 )
+_SELECT = flags.DEFINE_string(
+    "select_on",
+    "ground_truth",
+    "What trials are chosen on: ground_truth (--val_split's boxes) or "
+    "pseudo_boxes:<file> (a pseudo-label file, e.g. of the train split, "
+    "python -m has_tf.pseudo_labels: the WACV 2025 realistic protocol). "
+    "With pseudo-boxes every trial is also scored on --val_split, and "
+    "search.json records the trial ground truth would have chosen.",
+)
 
 
 def _fail(problems):
     raise ValueError("The search cannot start:\n  " + "\n  ".join(problems))
-
-
-def read_space(path: str) -> dict:
-    """Reads and checks a search space file (module docstring).
-
-    Returns:
-      `{flag name: (distribution, argument)}`.
-
-    Raises:
-      ValueError: an unreadable file, an unknown flag or distribution, or
-        bad bounds, each named.
-    """
-    try:
-        with open(path) as f:
-            raw = json.load(f)
-    except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"--space={path}: {error}") from None
-    if not isinstance(raw, dict) or not raw:
-        raise ValueError(
-            f"--space={path}: expected a JSON object of flag name -> "
-            f"distribution. Received: {str(raw)[:100]}"
-        )
-    known = {f.name for f in config_lib.flag_fields(config_lib.TrainConfig)}
-    space, problems = {}, []
-    for name, spec in raw.items():
-        if name not in known:
-            problems.append(f"{name}: not a training flag")
-            continue
-        if not isinstance(spec, dict) or len(spec) != 1:
-            problems.append(
-                f"{name}: expected one of {DISTRIBUTIONS} as the only key. "
-                f"Received: {spec!r}"
-            )
-            continue
-        ((kind, argument),) = spec.items()
-        if kind not in DISTRIBUTIONS:
-            problems.append(
-                f"{name}: unknown distribution {kind!r}; expected one of "
-                f"{DISTRIBUTIONS}"
-            )
-        elif kind == "choice":
-            if not isinstance(argument, list) or not argument:
-                problems.append(
-                    f"{name}: choice takes a non-empty list. Received: "
-                    f"{argument!r}"
-                )
-        elif not (
-            isinstance(argument, list)
-            and len(argument) == 2
-            and all(
-                isinstance(a, (int, float)) and not isinstance(a, bool)
-                for a in argument
-            )
-            and argument[0] < argument[1]
-            and (kind != "log_uniform" or argument[0] > 0)
-            and (
-                kind != "int_uniform"
-                or all(float(a).is_integer() for a in argument)
-            )
-        ):
-            problems.append(
-                f"{name}: {kind} takes [low, high] with low < high"
-                + (" and low > 0" if kind == "log_uniform" else "")
-                + (" (integers)" if kind == "int_uniform" else "")
-                + f". Received: {argument!r}"
-            )
-        space[name] = (kind, argument)
-    if problems:
-        raise ValueError(f"--space={path}:\n  " + "\n  ".join(problems))
-    return space
-
-
-def draw_trials(space: dict, trials: int, seed: int) -> list:
-    """`trials` dicts of flag values, drawn in a fixed order.
-
-    Each trial draws every flag in sorted name order from one generator
-    seeded by `seed`, so trial k depends only on the space and the seed.
-    """
-    rng = np.random.default_rng(seed)
-    drawn = []
-    for _ in range(trials):
-        values = {}
-        for name in sorted(space):
-            kind, argument = space[name]
-            if kind == "choice":
-                values[name] = argument[int(rng.integers(len(argument)))]
-            elif kind == "uniform":
-                values[name] = float(rng.uniform(*argument))
-            elif kind == "log_uniform":
-                low, high = (math.log(a) for a in argument)
-                values[name] = float(math.exp(rng.uniform(low, high)))
-            else:
-                values[name] = int(rng.integers(argument[0], argument[1] + 1))
-        drawn.append(values)
-    return drawn
 
 
 def _flag_text(value) -> str:
@@ -255,7 +171,7 @@ def plan(flagfile, space_path, trials, seed, search_dir, val_split):
 
 
 def _identity(
-    flagfile, space_path, trials, seed, metric, val_split, test_split
+    flagfile, space_path, trials, seed, metric, val_split, test_split, select
 ) -> dict:
     with open(flagfile, "rb") as f:
         flags_sha = hashlib.sha256(f.read()).hexdigest()
@@ -270,7 +186,31 @@ def _identity(
         "metric": metric,
         "val_split": val_split,
         "test_split": test_split,
+        "select_on": select,
     }
+
+
+def _selection(select_on: str):
+    """`None` for ground truth, else `(file, its split)` of
+    `pseudo_boxes:<file>`.
+
+    Raises:
+      ValueError: naming --select_on: another form, no such file, not a
+        pseudo-box file.
+    """
+    if select_on == "ground_truth":
+        return None
+    kind, _, path = select_on.partition(":")
+    if kind != "pseudo_boxes" or not path:
+        raise ValueError(
+            "--select_on: expected ground_truth or pseudo_boxes:<file>. "
+            f"Received: {select_on!r}"
+        )
+    try:
+        read = pseudo_label_files.read_pseudo_labels(path, "boxes")
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--select_on: {error}") from None
+    return path, read.provenance.get("split", "train")
 
 
 def _pick_metric(metric, result, task):
@@ -290,10 +230,15 @@ def _pick_metric(metric, result, task):
     return next(iter(task.figures(result)))
 
 
-def _scored(model_dir, flag_values, out_name):
-    return evaluate.run_config(
-        model_dir, config_lib.eval_config(flag_values), out_name=out_name
-    )[0]
+def _scored(model_dir, flag_values, out_name, boxes=None):
+    """Evaluates a trial into `out_name`; with `boxes` (`(file, split)`),
+    on that split against the file's boxes (`--boxes_from`)."""
+    config = config_lib.eval_config(flag_values)
+    if boxes is not None:
+        config = dataclasses.replace(
+            config, boxes_from=boxes[0], eval_split=boxes[1]
+        )
+    return evaluate.run_config(model_dir, config, out_name=out_name)[0]
 
 
 class TrialsFailed(RuntimeError):
@@ -324,8 +269,16 @@ def run(
     val_split="validation",
     test_split="test",
     progress: bool = False,
+    select_on="ground_truth",
 ) -> dict:
     """Runs (or resumes) a search; returns what `search.json` holds.
+
+    `select_on`: "ground_truth", or "pseudo_boxes:<file>": each trial is
+    scored on the file's split against its boxes (`eval_select/`, the
+    figure chosen by) and on `val_split` (`eval_val/`,
+    "figure_ground_truth"); the report adds "ground_truth_choice" (the
+    trial ground truth would choose, and its test figures when it is
+    another) and "same_choice".
 
     `progress`: trial k of n, the time left and the best trial so far on
     stderr (`has_tf._progress`).
@@ -336,12 +289,20 @@ def run(
       TrialsFailed: a trial failed other than by diverging; nothing was
         chosen (the trials are recorded; a new run retries the failed).
     """
+    boxes = _selection(select_on)
     space, planned = plan(
         flagfile, space_path, trials, seed, search_dir, val_split
     )
     del space
     identity = _identity(
-        flagfile, space_path, trials, seed, metric, val_split, test_split
+        flagfile,
+        space_path,
+        trials,
+        seed,
+        metric,
+        val_split,
+        test_split,
+        select_on,
     )
     path = os.path.join(search_dir, SEARCH_JSON)
     os.makedirs(search_dir, exist_ok=True)
@@ -381,7 +342,7 @@ def run(
                 continue
             model_dir = flag_values["model_dir"].value
             row = {"trial": index, "values": values, "model_dir": model_dir}
-            task = tasks.for_dataset(flag_values["dataset"].value)
+            task = tasks.for_config(config_lib.train_config(flag_values))
             try:
                 # No serving export per trial (hundreds of MB each for the
                 # tool's backbones): the chosen one's is written below.
@@ -389,12 +350,18 @@ def run(
                     config_lib.train_config(flag_values), saved_model=False
                 )
                 result = _scored(model_dir, flag_values, "eval_val")
+                row["figures"] = task.figures(result)
+                if boxes is not None:  # No masks there: a box figure.
+                    truth = result
+                    result = _scored(
+                        model_dir, flag_values, "eval_select", boxes
+                    )
+                    row["figures_selected_on"] = task.figures(result)
                 name = _pick_metric(metric, result, task)
+                if boxes is not None:
+                    row["figure_ground_truth"] = float(truth[name])
                 row.update(
-                    status="done",
-                    metric=name,
-                    figure=float(result[name]),
-                    figures=task.figures(result),
+                    status="done", metric=name, figure=float(result[name])
                 )
             except Exception as error:  # Recorded; the search goes on.
                 diverged = isinstance(error, checkpoints.Diverged)
@@ -424,27 +391,44 @@ def run(
         if done and report["test"] is None:
             best = max(done, key=lambda r: (r["figure"], -r["trial"]))
             report["chosen"] = best
-            values = planned[best["trial"]][1]
-            values["eval_split"].value = test_split
-            # The whole test split, whatever trimmed the validation one.
-            values["samples_per_class"].value = 0
-            task = tasks.for_dataset(values["dataset"].value)
-            result = _scored(best["model_dir"], values, "eval_test")
-            if not os.path.exists(
-                os.path.join(best["model_dir"], "saved_model")
-            ):
-                train.export_run(best["model_dir"])
-            report["test"] = {
-                "split": test_split,
-                "figures": task.figures(result),
-                **(
-                    {best["metric"]: float(result[best["metric"]])}
-                    if best["metric"] in result
-                    else {}
-                ),
-            }
+            report["test"] = _tested(planned, best, test_split, export=True)
+            if boxes is not None:
+                truth = max(
+                    done,
+                    key=lambda r: (r["figure_ground_truth"], -r["trial"]),
+                )
+                same = truth["trial"] == best["trial"]
+                report["same_choice"] = same
+                report["ground_truth_choice"] = {
+                    "trial": truth["trial"],
+                    "figure_ground_truth": truth["figure_ground_truth"],
+                    # For comparison only: not the search's result.
+                    "test": report["test"]
+                    if same
+                    else _tested(planned, truth, test_split, export=False),
+                }
             _files.write_json_atomically(path, report, indent=2)
     return report
+
+
+def _tested(planned, row, test_split, export) -> dict:
+    """Scores a trial once on the whole test split (into `eval_test/`);
+    `export`: write its serving export too."""
+    values = planned[row["trial"]][1]
+    values["eval_split"].value = test_split
+    # The whole test split, whatever trimmed the validation one.
+    values["samples_per_class"].value = 0
+    task = tasks.for_config(config_lib.train_config(values))
+    result = _scored(row["model_dir"], values, "eval_test")
+    saved = os.path.join(row["model_dir"], "saved_model")
+    if export and not os.path.exists(saved):
+        train.export_run(row["model_dir"])
+    metric = row["metric"]
+    return {
+        "split": test_split,
+        "figures": task.figures(result),
+        **({metric: float(result[metric])} if metric in result else {}),
+    }
 
 
 # The search's own flags; `--seed` (a training flag) seeds the draws.
@@ -457,6 +441,7 @@ _OWN = (
     "metric",
     "val_split",
     "test_split",
+    "select_on",
 )
 
 
@@ -500,6 +485,7 @@ def main(argv):
             val_split=_VAL.value,
             test_split=_TEST.value,
             progress=True,
+            select_on=_SELECT.value,
         )
     except (ValueError, OSError) as error:
         raise _cli.UsageError(str(error)) from None
@@ -514,6 +500,17 @@ def main(argv):
             f"{report['val_split']}); {report['test_split']}: "
             + ", ".join(
                 f"{k} {v:.4f}" for k, v in report["test"]["figures"].items()
+            )
+        )
+    if "same_choice" in report:
+        other = report["ground_truth_choice"]["trial"]
+        print(
+            "Ground truth on "
+            + report["val_split"]
+            + (
+                " chooses the same trial."
+                if report["same_choice"]
+                else f" would choose trial {other}."
             )
         )
     print(f"Written {os.path.join(_DIR.value, SEARCH_JSON)}")

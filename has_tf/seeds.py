@@ -81,7 +81,6 @@ def plan(flagfiles, seeds) -> list:
                 values["model_dir"].value = f"{base['model_dir'].value}_s{seed}"
                 tasks.resolve(config_lib.train_config(values))
                 config_lib.eval_config(values)
-                tasks.for_dataset(values["dataset"].value)
             except (flags.Error, ValueError) as error:
                 problems.append(f"{path} (seed {seed}): {error}")
                 continue
@@ -125,7 +124,7 @@ def run(
     bar = _progress.Progress(len(runs), "runs", "seeds") if progress else None
     for path, seed, values in runs:
         entry = report.setdefault(path, {"runs": []})
-        task = tasks.for_dataset(values["dataset"].value)
+        task = tasks.for_config(config_lib.train_config(values))
         model_dir = values["model_dir"].value
         start = time.time()
         try:

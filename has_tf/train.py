@@ -5,8 +5,9 @@
 Flags (or a flagfile) configure a run from the command line; they fill a
 `has_tf.config.TrainConfig`, and the real work is in importable functions
 (`train(config)`), so tests and notebooks train without flags. The
-dataset picks the task (`has_tf.tasks.for_dataset`): image or action
-localization; everything here is shared by both. A run writes into
+dataset picks the task (`has_tf.tasks.for_config`): image or action
+localization, or with `--pseudo_labels` the box regressor; everything
+here is shared by them. A run writes into
 `--model_dir`: `flags.txt` (the resolved flags), `run_info.json` (what
 evaluation needs: normalisation or fill, input size, classes, model),
 `backup/` (`checkpoints.AtomicBackup`: a killed run resumes from its
@@ -80,13 +81,16 @@ def build_strategy(name: str):
     return tf.distribute.get_strategy()
 
 
-def build_optimizer(config: TrainConfig, total_steps: int):
+def build_optimizer(
+    config: TrainConfig, total_steps: int, new_layers: tuple | None = None
+):
     """The run's optimizer on the paper's step schedule.
 
     `--optimizer=adamw`: `training.optimizers.timm_adamw`. SGD: Keras's
     (decoupled decay) unless the run asks for L2 decay or a learning-rate
     multiplier; then `training.optimizers.GroupSGD`, PyTorch's update with
-    the new layers (`models.NEW_LAYERS`) at `lr_multiplier` times the rate.
+    the new layers (`new_layers`, name prefixes; None: the model table's
+    `models.NEW_LAYERS`) at `lr_multiplier` times the rate.
     """
     boundaries = [max(1, int(b * total_steps)) for b in config.lr_boundaries]
     rates = [
@@ -108,11 +112,13 @@ def build_optimizer(config: TrainConfig, total_steps: int):
             nesterov=config.nesterov,
             weight_decay=config.weight_decay or None,
         )
-    groups = [
-        (prefix, config.lr_multiplier)
-        for prefix in models.NEW_LAYERS.get(
+    if new_layers is None:
+        new_layers = models.NEW_LAYERS.get(
             config.model, models.classifier.NEW_LAYERS
         )
+    groups = [
+        (prefix, config.lr_multiplier)
+        for prefix in new_layers
         if config.lr_multiplier != 1
     ]
     return optimizers.GroupSGD(
@@ -348,7 +354,7 @@ def _start(config: TrainConfig, strategy, out_dir: str) -> _Run:
     datasets.screen(
         config.dataset, config.eval_split, config.data_dir, config.manual_dir
     )
-    task = tasks.for_dataset(config.dataset)
+    task = tasks.for_config(config)
     setup = task.training(config, dataset, builder)
     # Preparing the data (once per data_dir) creates TensorFlow ops; seed
     # again so the model and the input stream do not depend on whether it
@@ -393,7 +399,9 @@ def _start(config: TrainConfig, strategy, out_dir: str) -> _Run:
     with strategy.scope():
         model = setup.build_model()
         model.compile(
-            optimizer=build_optimizer(config, steps * config.epochs),
+            optimizer=build_optimizer(
+                config, steps * config.epochs, setup.new_layers
+            ),
             loss=setup.loss,
             metrics=setup.metrics,
             jit_compile=config.jit_compile,

@@ -6,6 +6,7 @@ import dataclasses
 import importlib
 import os
 
+import keras
 import numpy as np
 import pytest
 
@@ -19,7 +20,7 @@ from has_tf.metrics import pseudo_label_files
 from has_tf.postprocess import ddt
 from has_tf.runs import files as run_files
 from has_tf.tasks import base as task_base
-from has_tf.tasks.image_localization import scoring
+from has_tf.tasks.image_localization import batches
 
 app = importlib.import_module("has_tf.pseudo_labels.__main__")
 
@@ -117,9 +118,9 @@ def test_ddt_boxes_equal_the_ddt_of_the_runs_features(image_run, tmp_path):
     read = pseudo_label_files.read_pseudo_labels(out)
     model, info = task_base.load_run(run)
     net = models.cam_model(model, features=True)
-    _, batches = scoring.eval_batches(config, info, normalize=False)
+    _, data = batches.eval_batches(config, info, normalize=False)
     features, labels = [], []
-    for batch in batches:
+    for batch in data:
         inputs = models.net_inputs(net, batch["image"])
         features.append(np.asarray(net(inputs, training=False)["features"]))
         labels.append(batch["label"].numpy())
@@ -129,6 +130,43 @@ def test_ddt_boxes_equal_the_ddt_of_the_runs_features(image_run, tmp_path):
         expected = ddt.ddt_boxes(features[labels == c], side=28)
         np.testing.assert_allclose(found[labels == c], expected, atol=1e-12)
     assert read.provenance["rule"] == "ddt"
+
+
+def test_ddt_reads_a_named_layer_max_pooled(image_run, tmp_path):
+    """PSOL's DDT reads a pretrained VGG16's pool5: a layer's output,
+    max-pooled 2 x 2 (floor), as PyTorch's MaxPool2d(2, 2)."""
+    run, data = image_run
+    config = _config(run, data, "train")
+    out = app.label(
+        run,
+        config,
+        "ddt",
+        out=str(tmp_path / "ddt.jsonl"),
+        ddt_layer="conv3_relu",
+        ddt_pool=2,
+    )
+    read = pseudo_label_files.read_pseudo_labels(out)
+    assert read.provenance["ddt_layer"] == "conv3_relu"
+    model, info = task_base.load_run(run)
+    net = keras.Model(model.inputs, model.get_layer("conv3_relu").output)
+    _, data = batches.eval_batches(config, info, normalize=False)
+    features, labels = [], []
+    for batch in data:
+        maps = np.asarray(net(batch["image"], training=False))  # 7 x 7
+        pooled = maps[:, :6, :6].reshape(len(maps), 3, 2, 3, 2, -1)
+        features.append(pooled.max(axis=(2, 4)))
+        labels.append(batch["label"].numpy())
+    features, labels = np.concatenate(features), np.concatenate(labels)
+    found = np.array([read.of(str(i))[0] for i in range(len(labels))])
+    for c in np.unique(labels):
+        expected = ddt.ddt_boxes(features[labels == c], side=28)
+        np.testing.assert_allclose(found[labels == c], expected, atol=1e-12)
+    with pytest.raises(ValueError, match="--ddt_layer: .*no layer 'conv9'"):
+        app.label(
+            run, config, "ddt", out=str(tmp_path / "x"), ddt_layer="conv9"
+        )
+    with pytest.raises(ValueError, match="--ddt_layer, --ddt_pool"):
+        app.label(run, config, out=str(tmp_path / "y"), ddt_pool=2)
 
 
 def test_a_killed_job_resumes_to_the_same_file(
@@ -268,3 +306,25 @@ def test_video_runs_give_the_segments_of_their_true_classes(tmp_path):
     assert read.provenance["postprocess"] == "has_paper"
     with pytest.raises(ValueError, match="--pseudo_rule: .*Received: 'ddt'"):
         app.label(run, config, "ddt", out=str(tmp_path / "w.jsonl"))
+
+
+def test_evaluation_against_a_runs_own_boxes_finds_them(image_run, tmp_path):
+    """--boxes_from puts the file's boxes in place of the ground truth: a
+    run scored against its own boxes at the same threshold finds every
+    one (against the true boxes it does not)."""
+    run, data = image_run
+    out = app.label(
+        run,
+        _config(run, data, "test", cam_threshold=0.2),
+        out=str(tmp_path / "own.jsonl"),
+    )
+    own = evaluate.evaluate(
+        run, TINY["dataset"], split="test", data_dir=data, boxes_from=out
+    )
+    true = evaluate.evaluate(run, TINY["dataset"], split="test", data_dir=data)
+    assert own["gt_known_loc"] == 1.0 and true["gt_known_loc"] < 1.0
+    assert own["count"] == true["count"] == 6
+    with pytest.raises(ValueError, match="--boxes_from: .*'test'"):
+        evaluate.evaluate(
+            run, TINY["dataset"], split="train", data_dir=data, boxes_from=out
+        )

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from has_tf import config as config_lib
 from has_tf import search
 from tests import app_server
 
@@ -237,3 +238,69 @@ def test_a_malformed_search_json_is_named_on_resume(tmp_path, record):
     with pytest.raises(ValueError, match="expected a search.json") as e:
         search.run(_flagfile(tmp_path), space, 1, 0, str(tmp_path / "s"))
     assert str(e.value).startswith(str(path))
+
+
+def test_selection_on_pseudo_boxes_records_both_choices(tmp_path):
+    """WACV 2025's protocol: trials chosen on a run's pseudo-boxes of the
+    train split; each also scored on the validation boxes, and the report
+    says which trial ground truth would have chosen."""
+    import importlib
+
+    from has_tf import train
+
+    labels_app = importlib.import_module("has_tf.pseudo_labels.__main__")
+    first = str(tmp_path / "first")
+    options = dict(
+        dataset="synthetic_parts/tiny",
+        data_dir=str(tmp_path / "data"),
+        image_size=28,
+        resize_size=32,
+        batch_size=4,
+        patch_sizes=(0, 8),
+    )
+    train.train(
+        train.TrainConfig(
+            model_dir=first, epochs=1, steps_per_epoch=3, **options
+        )
+    )
+    boxes = labels_app.label(
+        first,
+        config_lib.EvalConfig(
+            model_dir=first,
+            dataset=options["dataset"],
+            data_dir=options["data_dir"],
+            eval_split="train",
+        ),
+        out=str(tmp_path / "train_boxes.jsonl"),
+    )
+    space = _space(tmp_path, {"learning_rate": {"log_uniform": [1e-3, 1e-1]}})
+    report = search.run(
+        _flagfile(tmp_path),
+        space,
+        3,
+        0,
+        str(tmp_path / "s"),
+        select_on=f"pseudo_boxes:{boxes}",
+    )
+    done = report["results"]
+    assert len(done) == 3 and all(r["status"] == "done" for r in done)
+    best = max(done, key=lambda r: (r["figure"], -r["trial"]))
+    truth = max(done, key=lambda r: (r["figure_ground_truth"], -r["trial"]))
+    assert report["chosen"]["trial"] == best["trial"]
+    assert report["ground_truth_choice"]["trial"] == truth["trial"]
+    assert report["same_choice"] == (best["trial"] == truth["trial"])
+    for row in done:
+        scored = json.load(
+            open(os.path.join(row["model_dir"], "eval_select", "metrics.json"))
+        )["scored"]
+        assert scored["split"] == "train"
+        assert scored["options"]["boxes_from"] == boxes
+        val = json.load(
+            open(os.path.join(row["model_dir"], "eval_val", "metrics.json"))
+        )
+        assert val["max_box_acc_v2"] == row["figure_ground_truth"]
+        assert row["figures_selected_on"]["max_box_acc_v2"] == row["figure"]
+    with pytest.raises(ValueError, match="--select_on: expected"):
+        search.run(
+            _flagfile(tmp_path), space, 3, 0, str(tmp_path / "t"), select_on="x"
+        )

@@ -100,6 +100,16 @@ class EvalConfig(RunConfig):
         "evaluation writes its own eval/predictions.csv.",
         task="images",
     )
+    boxes_from: str | None = option(
+        None,
+        "Score against a pseudo-label file's boxes (python -m "
+        "has_tf.pseudo_labels) in place of the split's ground truth: model "
+        "selection without test boxes, as the WACV 2025 realistic protocol "
+        "selects on the train split's pseudo-boxes (has_tf.search "
+        "--select_on). --eval_split must be the file's split; masks (PxAP) "
+        "are not scored.",
+        task="images",
+    )
     box_rule: str = option(
         "method",
         "How the paper protocol's box (Top-1 / Top-5 / GT-known Loc) is "

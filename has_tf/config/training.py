@@ -183,7 +183,13 @@ class TrainConfig(RunConfig):
         task="images",
     )
     batch_size: int = option(64, "Global batch size.", lower=1)
-    epochs: int = option(10, "Epochs.", lower=1)
+    epochs: int = option(
+        10,
+        "Epochs; 0: no step, the run holds its initial weights (--init_from: "
+        "a pretrained backbone, e.g. for python -m has_tf.pseudo_labels "
+        "--pseudo_rule=ddt).",
+        lower=0,
+    )
     steps_per_epoch: int = option(
         0, "Steps per epoch; 0: the split's size / batch.", lower=0
     )
@@ -228,6 +234,16 @@ class TrainConfig(RunConfig):
         "too, as wsolevaluation groups them); its recipes use 10.",
         lower=0.0,
         lower_open=True,
+        task="images",
+    )
+    pseudo_labels: str = option(
+        "",
+        "Train PSOL's class-agnostic box regressor "
+        "(has_tf.models.box_regressor) on this pseudo-label file (python -m "
+        "has_tf.pseudo_labels, boxes of --train_split of --dataset) instead "
+        "of a CAM classifier: --model is its backbone, --init_from its "
+        "weights, --lr_multiplier the head's rate (PSOL: 2); its evaluation "
+        "scores Top-1 / Top-5 Loc with --classes_from's classes.",
         task="images",
     )
     init_from: str = option(

@@ -14,9 +14,13 @@ and split, the map, the rule and its threshold. Rules (`--pseudo_rule`):
   (videos: the post-processing's own thresholds, `--postprocess`);
 - best_threshold: the threshold of the best GT-known Loc on
   `--selection_split`'s boxes, the same rule (images);
-- ddt: PSOL's DDT boxes: each class's first principal axis of the CAM
-  head's features over the split, the largest positive component of each
-  image's projection (images).
+- ddt: PSOL's DDT boxes: each class's first principal axis of the
+  features over the split (the CAM head's input, or `--ddt_layer`'s
+  output max-pooled by `--ddt_pool`), the largest positive component of
+  each image's projection (images). PSOL's own: a pretrained VGG16's
+  pool5 at 448 x 448, here a run of `--model=vgg16_cam
+  --init_from=<weights> --image_size=448 --epochs=0` with
+  `--ddt_layer=conv5_3_relu --ddt_pool=2`.
 
 The dataset is the run's (`run_config.json`); `--dataset` naming another
 is refused. Written to `--pseudo_labels_out` (default
@@ -70,6 +74,20 @@ _OUT = flags.DEFINE_string(
     None,
     "The file to write; default "
     "<model_dir>/pseudo_labels/<split>_<rule>.jsonl.",
+)
+_DDT_LAYER = flags.DEFINE_string(
+    "ddt_layer",
+    None,
+    "--pseudo_rule=ddt: the layer whose output DDT reads (e.g. vgg16_cam's "
+    "conv5_3_relu, PSOL's pretrained VGG16 features); default the CAM "
+    "head's input.",
+)
+_DDT_POOL = flags.DEFINE_integer(
+    "ddt_pool",
+    1,
+    "--pseudo_rule=ddt: max-pool the features p x p first (2: PSOL's "
+    "pool5, which vgg16_cam drops).",
+    lower_bound=1,
 )
 _SHARD = flags.DEFINE_integer(
     "shard_size",
@@ -149,6 +167,8 @@ def label(
     out: str | None = None,
     shard_size: int = 1000,
     progress: bool = False,
+    ddt_layer: str | None = None,
+    ddt_pool: int = 1,
 ) -> str:
     """Writes the pseudo-labels of `config.eval_split`; returns the file.
 
@@ -161,6 +181,7 @@ def label(
       out: the file; None: `default_out`.
       shard_size: examples per progress shard.
       progress: progress lines on stderr.
+      ddt_layer, ddt_pool: DDT's features (`--ddt_layer`, `--ddt_pool`).
 
     Raises:
       FileNotFoundError: no trained model in `model_dir`.
@@ -175,11 +196,17 @@ def label(
             f"{trained!r}; its pseudo-labels are for that dataset's images. "
             f"Received: {config.dataset!r}"
         )
-    task = tasks.for_dataset(config.dataset)
+    task = tasks.for_run(model_dir) or tasks.for_dataset(config.dataset)
     out = out or default_out(model_dir, config.eval_split, rule)
     partial = out + ".partial"
     with run_dir.RunLock(model_dir):
+        ddt = (
+            {"ddt_layer": ddt_layer, "ddt_pool": ddt_pool}
+            if ddt_layer or ddt_pool != 1
+            else {}
+        )
         job = _job(model_dir, config, rule, selection_split)
+        job.update(ddt)
         if os.path.isdir(partial):
             state = _State(partial, job)
             if state.values.get("job") != job:
@@ -205,6 +232,7 @@ def label(
             start=done,
             state=state,
             progress=progress,
+            **ddt,
         )
         number, lines = len(shards), []
 
@@ -254,6 +282,8 @@ def main(argv):
             _OUT.value,
             _SHARD.value,
             progress=True,
+            ddt_layer=_DDT_LAYER.value,
+            ddt_pool=_DDT_POOL.value,
         )
     except (FileNotFoundError, ValueError, run_dir.RunLockedError) as error:
         raise _cli.UsageError(str(error)) from None

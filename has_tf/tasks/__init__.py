@@ -13,6 +13,8 @@ action evaluation holds `map`).
 
 - `image_localization`: CAM classifiers on images (boxes).
 - `action_localization`: the action network on video features (segments).
+- `box_regression`: PSOL's class-agnostic box regressor on images,
+  trained on a pseudo-label file (`--pseudo_labels`; `for_config`).
 """
 
 from __future__ import annotations
@@ -27,15 +29,18 @@ from has_tf.tasks.base import Task
 from has_tf.tasks.base import TrainingSetup
 from has_tf.tasks.base import load_run
 from has_tf.tasks.base import read_metrics
+from has_tf.tasks.box_regression import BoxRegression
 from has_tf.tasks.image_localization import ImageLocalization
 
 __all__ = [
     "ActionLocalization",
+    "BoxRegression",
     "ImageLocalization",
     "TASKS",
     "Task",
     "TrainingSetup",
     "by_name",
+    "for_config",
     "for_dataset",
     "for_result",
     "for_run",
@@ -45,7 +50,10 @@ __all__ = [
 ]
 
 # Every task by the name it records.
-TASKS = {task.name: task for task in (ImageLocalization, ActionLocalization)}
+TASKS = {
+    task.name: task
+    for task in (ImageLocalization, ActionLocalization, BoxRegression)
+}
 
 
 def by_name(name: str) -> Task:
@@ -72,6 +80,14 @@ def for_dataset(name: str) -> Task:
     return ImageLocalization()
 
 
+def for_config(config) -> Task:
+    """The task a training config asks for: the box regressor when it
+    names `--pseudo_labels`, else its dataset's (`for_dataset`)."""
+    if getattr(config, "pseudo_labels", ""):
+        return BoxRegression()
+    return for_dataset(config.dataset)
+
+
 def resolve(config):
     """The `has_tf.methods.Method` the run trains with: `config.method`
     (or "auto") resolved for its dataset's task, its options and the model
@@ -80,7 +96,7 @@ def resolve(config):
     Raises:
       ValueError: naming the flag and the value.
     """
-    return for_dataset(config.dataset).resolve(config)
+    return for_config(config).resolve(config)
 
 
 def for_run(model_dir: str) -> Task | None:

@@ -84,6 +84,8 @@ class TrainingSetup:
       metrics: Keras metrics for `compile`, one named "accuracy".
       callbacks: `(model, out_dir) -> list` of Keras callbacks run after
         every checkpoint interval (e.g. CAM images for TensorBoard).
+      new_layers: the name prefixes of the layers `--lr_multiplier`
+        speeds up; None: the model table's (`models.NEW_LAYERS`).
     """
 
     num_examples: int
@@ -93,6 +95,7 @@ class TrainingSetup:
     loss: Callable
     metrics: list
     callbacks: Callable[[keras.Model, str], list]
+    new_layers: tuple | None = None
 
 
 class Task(Protocol):

@@ -35,6 +35,8 @@ def pseudo_segments(
     start: int = 0,
     state=None,
     progress: bool = False,
+    ddt_layer: str | None = None,
+    ddt_pool: int = 1,
 ):
     """The pseudo-segments of `config.eval_split`, one video at a time.
 
@@ -46,6 +48,7 @@ def pseudo_segments(
       selection_split, state: unused (the image rules' needs).
       start: videos already written: the first `start` are left out.
       progress: progress lines on stderr.
+      ddt_layer, ddt_pool: refused (DDT's, an image rule).
 
     Returns:
       `(provenance, records)`: the header's dict and an iterator of
@@ -56,7 +59,8 @@ def pseudo_segments(
         another class count.
     """
     del selection_split, state
-    if rule != "threshold":
+    rule = "ddt" if ddt_layer or ddt_pool != 1 else rule
+    if rule != "threshold" or ddt_layer or ddt_pool != 1:
         raise ValueError(
             "--pseudo_rule: a video run's segments come from its "
             "post-processing's thresholds (--postprocess); only threshold "

@@ -23,6 +23,7 @@ classifier built), `callbacks` (TensorBoard CAMs), `scoring` (evaluation:
 (`ImageLocalization`, the `tasks.base.Task` contract).
 """
 
+from has_tf.tasks.image_localization.batches import first_per_class
 from has_tf.tasks.image_localization.callbacks import CamImages
 from has_tf.tasks.image_localization.model import build_model
 from has_tf.tasks.image_localization.model import initial_weights
@@ -35,7 +36,6 @@ from has_tf.tasks.image_localization.scoring import ImageOutputs
 from has_tf.tasks.image_localization.scoring import OverlayScorer
 from has_tf.tasks.image_localization.scoring import PaperScorer
 from has_tf.tasks.image_localization.scoring import ThresholdFreeScorer
-from has_tf.tasks.image_localization.scoring import first_per_class
 from has_tf.tasks.image_localization.scoring import predict_cams
 from has_tf.tasks.image_localization.scoring import score_batch
 from has_tf.tasks.image_localization.task import ImageLocalization

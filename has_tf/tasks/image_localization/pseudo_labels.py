@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import keras
 import numpy as np
 
 from has_tf import _progress
@@ -36,11 +37,11 @@ from has_tf.tasks.base import check_classes
 from has_tf.tasks.base import fingerprint
 from has_tf.tasks.base import load_run
 from has_tf.tasks.base import trained_model
+from has_tf.tasks.image_localization.batches import eval_batches
+from has_tf.tasks.image_localization.batches import images_to_score
 from has_tf.tasks.image_localization.model import takes_pixels
 from has_tf.tasks.image_localization.scoring import ImageStep
 from has_tf.tasks.image_localization.scoring import box_rule
-from has_tf.tasks.image_localization.scoring import eval_batches
-from has_tf.tasks.image_localization.scoring import images_to_score
 
 __all__ = ["best_threshold", "ddt_axes", "pseudo_boxes"]
 
@@ -55,9 +56,32 @@ class _Setup:
     pixels: bool
     side: int
     rule: box_rules.BoxRule
+    ddt_pool: int = 1
 
 
-def _setup(model_dir, config, features: bool) -> _Setup:
+def _ddt_net(model, layer_name: str):
+    """The model up to layer `layer_name`, its output as "features"."""
+    try:
+        layer = model.get_layer(layer_name)
+    except ValueError:
+        names = [layer.name for layer in model.layers if layer.weights]
+        raise ValueError(
+            f"--ddt_layer: model {model.name!r} has no layer "
+            f"{layer_name!r} (its layers with weights end "
+            f"{names[-6:]}). Received: {layer_name!r}"
+        ) from None
+    if len(layer.output.shape) != 4:
+        raise ValueError(
+            f"--ddt_layer: expected a layer with a feature map [B, h, w, C]; "
+            f"{layer_name!r} gives {tuple(layer.output.shape)}. Received: "
+            f"{layer_name!r}"
+        )
+    return keras.Model(model.inputs, {"features": layer.output})
+
+
+def _setup(
+    model_dir, config, features: bool, ddt_layer=None, ddt_pool=1
+) -> _Setup:
     if config.eval_crop != "resize":
         raise ValueError(
             "--eval_crop: pseudo-labels are drawn on each whole image "
@@ -68,10 +92,15 @@ def _setup(model_dir, config, features: bool) -> _Setup:
     return _Setup(
         config=config,
         run_info=run_info,
-        net=models.cam_model(model, features=features),
+        net=(
+            _ddt_net(model, ddt_layer)
+            if ddt_layer
+            else models.cam_model(model, features=features)
+        ),
         pixels=takes_pixels(model),
         side=run_info["image_size"],
         rule=box_rules.get(box_rule(config, run_info)),
+        ddt_pool=ddt_pool,
     )
 
 
@@ -178,8 +207,25 @@ def best_threshold(setup: _Setup, split: str, progress: bool = False) -> dict:
 
 
 def _features(setup: _Setup, batch) -> np.ndarray:
+    """The batch's feature maps `[B, h, w, C]`, max-pooled by `ddt_pool`
+    (PyTorch's `MaxPool2d(p, p)`: windows p x p, the rest dropped)."""
     inputs = models.net_inputs(setup.net, batch["image"])
-    return np.asarray(setup.net(inputs, training=False)["features"])
+    features = np.asarray(setup.net(inputs, training=False)["features"])
+    pool = setup.ddt_pool
+    if pool > 1:
+        count, height, width, channels = features.shape
+        height, width = height // pool, width // pool
+        if not height or not width:
+            raise ValueError(
+                f"--ddt_pool: the feature map {features.shape[1:3]} is "
+                f"smaller than the pool. Received: {pool}"
+            )
+        features = (
+            features[:, : height * pool, : width * pool]
+            .reshape(count, height, pool, width, pool, channels)
+            .max(axis=(2, 4))
+        )
+    return features
 
 
 def ddt_axes(setup: _Setup, split: str, progress: bool = False) -> dict:
@@ -221,6 +267,8 @@ def pseudo_boxes(
     start: int = 0,
     state=None,
     progress: bool = False,
+    ddt_layer: str | None = None,
+    ddt_pool: int = 1,
 ):
     """The pseudo-boxes of `config.eval_split`, one image at a time.
 
@@ -238,6 +286,11 @@ def pseudo_boxes(
         JSON values): the selected threshold, the DDT axes. None: kept
         nowhere.
       progress: progress lines on stderr.
+      ddt_layer: DDT's features: this layer's output (e.g. VGG16's
+        `conv5_3_relu`, as PSOL's pretrained `features`); None: the CAM
+        head's input.
+      ddt_pool: DDT's features max-pooled p x p first (PSOL's VGG16 ends
+        in pool5, which wsolevaluation's `vgg16_cam` drops: 2).
 
     Returns:
       `(provenance, records)`: the dict the file's header records, and an
@@ -261,10 +314,21 @@ def pseudo_boxes(
             "its own axis, no map of a class. Received: "
             f"{config.localization_map!r}"
         )
+    if rule != "ddt" and (ddt_layer or ddt_pool != 1):
+        raise ValueError(
+            "--ddt_layer, --ddt_pool: options of --pseudo_rule=ddt. "
+            f"Received: --pseudo_rule={rule}"
+        )
+    if not isinstance(ddt_pool, int) or ddt_pool < 1:
+        raise ValueError(
+            f"--ddt_pool: expected an int >= 1. Received: {ddt_pool!r}"
+        )
     setup = _setup(
         model_dir,
         config,
         features=rule == "ddt" or config.localization_map == "pc1",
+        ddt_layer=ddt_layer if rule == "ddt" else None,
+        ddt_pool=ddt_pool,
     )
     state = state if state is not None else _Memory()
     split = config.eval_split
@@ -290,7 +354,12 @@ def pseudo_boxes(
         if axes is None:
             axes = ddt_axes(setup, split, progress)
             state.put("ddt_axes", axes)
-        provenance.update(map="ddt: the CAM head's features", box_rule="ddt")
+        provenance.update(
+            map=f"ddt: {ddt_layer or 'the CAM head input'}'s features",
+            ddt_layer=ddt_layer,
+            ddt_pool=ddt_pool,
+            box_rule="ddt",
+        )
     else:
         threshold = config.cam_threshold
         if rule == "best_threshold":

@@ -12,12 +12,10 @@ import numpy as np
 import tensorflow as tf
 
 from has_tf import _checks
-from has_tf import datasets
 from has_tf import methods
 from has_tf import models
 from has_tf import visualize
 from has_tf import vocabulary
-from has_tf.input_pipeline import images as image_pipeline
 from has_tf.metrics import boxes as metric_boxes
 from has_tf.metrics import parallel
 from has_tf.postprocess import box_rules
@@ -115,72 +113,6 @@ def predict_cams(
         "boxes": boxes,
         "top1": top1,
     }
-
-
-def first_per_class(data, count: int, num_classes: int):
-    """The first `count` examples of each class, in the dataset's order
-    (a class with fewer keeps all of them)."""
-
-    def keep(seen, example):
-        label = tf.cast(example["label"], tf.int32)
-        before = seen[label]
-        seen = tf.tensor_scatter_nd_add(seen, [[label]], [1])
-        return seen, (example, before < count)
-
-    return (
-        data.scan(tf.zeros([num_classes], tf.int32), keep)
-        .filter(lambda example, kept: kept)
-        .map(lambda example, kept: example)
-    )
-
-
-def images_to_score(builder, config) -> int | None:
-    """How many images `eval_batches` gives: the split's, or
-    `--max_images`; None under `--samples_per_class` (known once read)."""
-    if config.samples_per_class:
-        return None
-    count = builder.info.splits[config.eval_split].num_examples
-    return min(count, config.max_images) if config.max_images else count
-
-
-def eval_batches(config, run_info: dict, normalize: bool = True, skip: int = 0):
-    """`(builder, batches)`: the split's evaluation batches
-    (`input_pipeline.images.eval_pipeline`, images decoded from their
-    encoded bytes, crop windows only; uint8 pixels unless `normalize`)
-    and its TFDS builder; the first `skip` images left out (a resumed
-    job), their positions kept."""
-    data, builder = datasets.load(
-        config.dataset,
-        config.eval_split,
-        config.data_dir,
-        config.manual_dir,
-        decode_images=False,
-        try_autocache=not config.max_images,
-    )
-    # Each example's position in the split: the id of an image of a
-    # dataset without image ids (`metrics.class_files`).
-    data = data.enumerate().map(lambda i, example: {**example, "index": i})
-    if config.samples_per_class:
-        data = first_per_class(
-            data,
-            config.samples_per_class,
-            builder.info.features["label"].num_classes,
-        )
-    if config.max_images:
-        data = data.take(config.max_images)
-    if skip:
-        data = data.skip(skip)
-    return builder, image_pipeline.eval_pipeline(
-        data,
-        config.eval_batch_size,
-        config.eval_crop,
-        image_size=run_info["image_size"],
-        resize_size=config.resize_size,
-        mean=run_info["mean"],
-        std=run_info["std"],
-        resize_method=config.resize_method,
-        normalize=normalize,
-    )
 
 
 @dataclasses.dataclass

@@ -19,6 +19,8 @@ from has_tf.tasks.base import score
 from has_tf.tasks.base import write_metrics
 from has_tf.tasks.image_localization import predictions
 from has_tf.tasks.image_localization import pseudo_labels
+from has_tf.tasks.image_localization.batches import eval_batches
+from has_tf.tasks.image_localization.batches import images_to_score
 from has_tf.tasks.image_localization.callbacks import CamImages
 from has_tf.tasks.image_localization.callbacks import fixed_eval_batch
 from has_tf.tasks.image_localization.model import build_model
@@ -33,8 +35,6 @@ from has_tf.tasks.image_localization.scoring import OverlayScorer
 from has_tf.tasks.image_localization.scoring import PaperScorer
 from has_tf.tasks.image_localization.scoring import ThresholdFreeScorer
 from has_tf.tasks.image_localization.scoring import box_rule
-from has_tf.tasks.image_localization.scoring import eval_batches
-from has_tf.tasks.image_localization.scoring import images_to_score
 from has_tf.training import serving
 from has_tf.training.losses import soft_crossentropy
 from has_tf.training.losses import sparse_crossentropy
