@@ -7,6 +7,7 @@ import os
 
 import keras
 import tensorflow as tf
+from absl import logging
 
 from has_tf import datasets
 from has_tf.input_pipeline import box_regression as box_pipeline
@@ -38,6 +39,10 @@ def _fail(flag, message, value):
 def read_pseudo_boxes(config, builder, num_classes: int):
     """The run's pseudo-label file, checked against the training split.
 
+    A file written with `--max_images` labels the split's first images:
+    the run trains on those (logged). Any other file with fewer images
+    than the split is refused.
+
     Raises:
       ValueError: naming --pseudo_labels: no such file, a bad line, a file
         of another dataset or split, or one with fewer images than the
@@ -64,12 +69,20 @@ def read_pseudo_boxes(config, builder, num_classes: int):
             path,
         )
     count = builder.info.splits[config.train_split].num_examples
-    if len(pseudo.items) < count:
+    if len(pseudo.items) < count and not pseudo.provenance.get("max_images"):
         _fail(
             "pseudo_labels",
             f"the file has boxes of {len(pseudo.items)} images, the split "
-            f"{count} (written with --max_images?).",
+            f"{count}.",
             path,
+        )
+    if len(pseudo.items) < count:
+        logging.warning(
+            "--pseudo_labels=%s labels the first %d of the split's %d "
+            "images (written with --max_images): training on those.",
+            path,
+            len(pseudo.items),
+            count,
         )
     return pseudo
 
@@ -111,8 +124,11 @@ class BoxRegression:
             config.manual_dir,
             decode_images=False,
         )
-        ordered = ordered.enumerate().map(
-            lambda i, example: {**example, "index": i}
+        # The file's images: the split's first (all, or --max_images').
+        ordered = (
+            ordered.enumerate()
+            .map(lambda i, example: {**example, "index": i})
+            .take(len(pseudo.items))
         )
         boxes = {key: value[0] for key, value in pseudo.items.items()}
 
@@ -128,7 +144,7 @@ class BoxRegression:
             )
 
         return TrainingSetup(
-            num_examples=builder.info.splits[config.train_split].num_examples,
+            num_examples=len(pseudo.items),
             run_info={
                 **run_info,
                 "image_size": config.image_size,
@@ -139,6 +155,7 @@ class BoxRegression:
                     "path": os.path.abspath(config.pseudo_labels),
                     "sha256": fingerprint(config.pseudo_labels),
                     "provenance": pseudo.provenance,
+                    "images": len(pseudo.items),
                 },
             },
             inputs=inputs,
