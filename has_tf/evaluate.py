@@ -15,10 +15,13 @@ side by side instead. Training and evaluation read the same flags
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import sys
+import tempfile
 
 from absl import flags
 
@@ -26,8 +29,10 @@ from has_tf import _checks
 from has_tf import _cli
 from has_tf import config as config_lib
 from has_tf import tasks
+from has_tf.metrics import pseudo_label_files
 from has_tf.runs import files as _files
 from has_tf.runs import run_dir
+from has_tf.training import checkpoints
 
 # The config's options as this app's flags (defined once per process).
 config_lib.define_flags(flags.FLAGS)
@@ -67,7 +72,9 @@ def run_config(
         another evaluation of it runs.
 
     `eval/metrics.json` records what was scored under "scored": the
-    SHA-256 of `model.keras`, the dataset, split and options.
+    SHA-256 of `model.keras`, the dataset, split and options; with
+    `--checkpoint=best`, under "checkpoint" the epoch chosen, what it was
+    chosen on and every kept checkpoint's figure (`_best_checkpoint`).
     """
     task = tasks.for_dataset(config.dataset)
     trained = tasks.for_run(model_dir)
@@ -93,20 +100,115 @@ def run_config(
             },
         }
         found = {}
+        with contextlib.ExitStack() as stack:
+            source, chosen = model_dir, None
+            if config.checkpoint == "best":
+                work = stack.enter_context(
+                    tempfile.TemporaryDirectory(
+                        prefix=".tmp-checkpoints-", dir=model_dir
+                    )
+                )
+                chosen, source = _best_checkpoint(model_dir, config, task, work)
 
-        def build(out_dir):
-            result = task.evaluate(
-                model_dir, config, out_dir=out_dir, progress=progress
-            )
-            result["scored"] = scored
-            tasks.base.write_metrics(out_dir, result)
-            found["result"] = result
+            def build(out_dir):
+                result = task.evaluate(
+                    source, config, out_dir=out_dir, progress=progress
+                )
+                result["scored"] = scored
+                if chosen is not None:
+                    result["checkpoint"] = chosen
+                tasks.base.write_metrics(out_dir, result)
+                found["result"] = result
 
-        # eval/ is built aside and swapped in whole: no mix of two
-        # evaluations, no figures beside pictures of another model.
-        _files.replace_directory(build, os.path.join(model_dir, out_name))
+            # eval/ is built aside and swapped in whole: no mix of two
+            # evaluations, no figures beside pictures of another model.
+            _files.replace_directory(build, os.path.join(model_dir, out_name))
     result = found["result"]
     return result, task.headline(result)
+
+
+def _metric(name: str, result: dict, task) -> str:
+    """`--checkpoint_metric`: a figure of the result (auto: MaxBoxAccV2
+    for images, GT-known Loc for a box regressor, else the first)."""
+    if name == "auto":
+        for candidate in ("max_box_acc_v2", "gt_known_loc"):
+            if candidate in result:
+                return candidate
+        return next(iter(task.figures(result)))
+    if not isinstance(result.get(name), float):
+        raise ValueError(
+            f"--checkpoint_metric: the evaluation has no figure {name!r}; "
+            f"it has {sorted(task.figures(result))}"
+        )
+    return name
+
+
+def _best_checkpoint(model_dir: str, config, task, work: str):
+    """`--checkpoint=best`: scores every checkpoint kept in `backup/` on
+    `--checkpoint_select` and returns `(record, run)`: what metrics.json
+    records of the choice, and a run directory in `work` holding the
+    chosen weights (the first of equals, the oldest).
+
+    Raises:
+      ValueError: naming the flag: no checkpoint, a selection the task
+        cannot score, an unknown metric.
+    """
+    kept = checkpoints.committed(os.path.join(model_dir, "backup"))
+    if not kept:
+        raise ValueError(
+            f"--checkpoint=best: {model_dir}/backup holds no checkpoint to "
+            "choose among (train with --keep_checkpoints=0 to keep every one)."
+        )
+    kind, _, value = config.checkpoint_select.partition(":")
+    select = dataclasses.replace(
+        config,
+        checkpoint="last",
+        checkpoint_select="",
+        classes_from=None,
+        num_pictures=0,
+        num_plots=0,
+        eval_split=value,
+    )
+    if kind == "pseudo_boxes":
+        if task.inputs != "images":
+            raise ValueError(
+                "--checkpoint_select: pseudo-boxes choose image runs; "
+                f"{model_dir} holds a {task.name} run. Received: "
+                f"{config.checkpoint_select!r}"
+            )
+        try:
+            labels = pseudo_label_files.read_pseudo_labels(value, "boxes")
+        except (OSError, ValueError) as error:
+            raise ValueError(f"--checkpoint_select: {error}") from None
+        split = labels.provenance.get("split", "train")
+        select = dataclasses.replace(select, eval_split=split, boxes_from=value)
+    model, _ = tasks.load_run(model_dir)
+    figures, best, metric = {}, None, None
+    for epoch, weights in kept:
+        model.load_weights(weights)
+        run = os.path.join(work, f"ckpt-{epoch:06d}")
+        os.makedirs(run)
+        for name in (tasks.base.RUN_INFO, run_dir.RUN_CONFIG):
+            if os.path.exists(os.path.join(model_dir, name)):
+                shutil.copy(os.path.join(model_dir, name), run)
+        checkpoints.save_model(model, os.path.join(run, "model.keras"))
+        result = task.evaluate(run, select, out_dir=os.path.join(run, "eval"))
+        metric = _metric(config.checkpoint_metric, result, task)
+        figures[str(epoch)] = float(result[metric])
+        if best is None or figures[str(epoch)] > figures[str(best)]:
+            if best is not None:
+                shutil.rmtree(os.path.join(work, f"ckpt-{best:06d}"))
+            best = epoch
+        else:
+            shutil.rmtree(run)
+    record = {
+        "chosen": best,
+        "select_on": config.checkpoint_select,
+        "split": select.eval_split,
+        "metric": metric,
+        "figures": figures,
+    }
+    return record, os.path.join(work, f"ckpt-{best:06d}")
 
 
 def _check_scored(model_dir: str, result: dict) -> None:

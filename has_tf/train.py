@@ -427,7 +427,11 @@ def _start(config: TrainConfig, strategy, out_dir: str) -> _Run:
 def _fit(config: TrainConfig, run: _Run, out_dir: str) -> _Fitted:
     """One host's loop: Keras `fit`, an atomic checkpoint per interval."""
     backup_dir = os.path.join(out_dir, "backup")
-    backup = checkpoints.AtomicBackup(backup_dir, expected_step=run.start_step)
+    backup = checkpoints.AtomicBackup(
+        backup_dir,
+        keep=config.keep_checkpoints,
+        expected_step=run.start_step,
+    )
     counter = StepCounter()
     callbacks = [
         backup,

@@ -317,3 +317,76 @@ def test_classes_from_another_run_or_a_file(tmp_path, one_step_run):
     evaluate.evaluate(run, "synthetic_parts/tiny", "train", str(tmp_path))
     with pytest.raises(ValueError, match="scored on dataset/split"):
         evaluate.evaluate(*args, classes_from=run)
+
+
+def test_the_best_checkpoint_is_chosen_on_a_split_never_scored(
+    tmp_path, one_step_run
+):
+    """--checkpoint=best scores every kept checkpoint on the selection
+    split and the chosen one on --eval_split; the last checkpoint's figure
+    is model.keras's."""
+    import glob
+    import importlib
+
+    from has_tf import config as config_lib
+
+    run = one_step_run(epochs=3, steps_per_epoch=2, keep_checkpoints=0)
+    data = str(tmp_path)
+    assert len(glob.glob(os.path.join(run, "backup", "ckpt-*.json"))) == 3
+    last = evaluate.evaluate(
+        run, "synthetic_parts/tiny", split="validation", data_dir=data
+    )
+    result = evaluate.evaluate(
+        run,
+        "synthetic_parts/tiny",
+        data_dir=data,
+        checkpoint="best",
+        checkpoint_select="ground_truth:validation",
+    )
+    chosen = result["checkpoint"]
+    assert chosen["split"] == "validation"
+    assert chosen["metric"] == "max_box_acc_v2"
+    assert sorted(chosen["figures"]) == ["1", "2", "3"]
+    assert chosen["figures"]["3"] == last["max_box_acc_v2"]
+    best = max(chosen["figures"].values())
+    assert chosen["figures"][str(chosen["chosen"])] == best
+    assert (
+        min(int(e) for e, v in chosen["figures"].items() if v == best)
+        == (chosen["chosen"])
+    )
+    assert result["count"] == 6  # The test split, scored once.
+    leftovers = [n for n in os.listdir(run) if n.startswith(".tmp")]
+    assert not leftovers
+    # On pseudo-boxes of the train split, as the WACV 2025 protocol.
+    labels_app = importlib.import_module("has_tf.pseudo_labels.__main__")
+    boxes = labels_app.label(
+        run,
+        config_lib.EvalConfig(
+            model_dir=run,
+            dataset="synthetic_parts/tiny",
+            data_dir=data,
+            eval_split="train",
+        ),
+        out=str(tmp_path / "boxes.jsonl"),
+    )
+    result = evaluate.evaluate(
+        run,
+        "synthetic_parts/tiny",
+        data_dir=data,
+        checkpoint="best",
+        checkpoint_select=f"pseudo_boxes:{boxes}",
+    )
+    assert result["checkpoint"]["split"] == "train"
+    assert sorted(result["checkpoint"]["figures"]) == ["1", "2", "3"]
+    with pytest.raises(ValueError, match="--checkpoint_select: the split"):
+        evaluate.evaluate(
+            run,
+            "synthetic_parts/tiny",
+            data_dir=data,
+            checkpoint="best",
+            checkpoint_select="ground_truth:test",
+        )
+    with pytest.raises(ValueError, match="--checkpoint_select"):
+        evaluate.evaluate(
+            run, "synthetic_parts/tiny", data_dir=data, checkpoint="best"
+        )

@@ -62,6 +62,33 @@ def _workers_option():
 class EvalConfig(RunConfig):
     """How `has_tf.evaluate` scores a run (images and videos)."""
 
+    def _check_checkpoint(self):
+        select = self.checkpoint_select
+        kind, _, value = select.partition(":")
+        if self.checkpoint == "last":
+            if select:
+                fail(
+                    "checkpoint_select",
+                    "it says what --checkpoint=best chooses on; "
+                    "--checkpoint=last scores model.keras.",
+                    select,
+                )
+            return
+        if kind not in ("ground_truth", "pseudo_boxes") or not value:
+            fail(
+                "checkpoint_select",
+                "--checkpoint=best chooses on ground_truth:<split> or "
+                "pseudo_boxes:<file>.",
+                select,
+            )
+        if kind == "ground_truth" and value == self.eval_split:
+            fail(
+                "checkpoint_select",
+                f"the split scored (--eval_split={self.eval_split}) cannot "
+                "also choose the checkpoint.",
+                select,
+            )
+
     workers: int = _workers_option()
     eval_crop: str = option(
         "resize",
@@ -125,6 +152,27 @@ class EvalConfig(RunConfig):
         "model's size: not with --eval_crop=ten_crop.",
         choices=vocabulary.BOX_RULE_CHOICES,
         task="images",
+    )
+    checkpoint: str = option(
+        "last",
+        "Which weights are scored: last (model.keras) or best (each "
+        "checkpoint kept in backup/, train with --keep_checkpoints=0 to keep "
+        "every one, scored on --checkpoint_select by --checkpoint_metric; the "
+        "best, the first of equals, is scored on --eval_split). metrics.json "
+        "records the choice and every checkpoint's figure.",
+        choices=("last", "best"),
+    )
+    checkpoint_select: str = option(
+        "",
+        "What --checkpoint=best chooses on: ground_truth:<split> (a split "
+        "with boxes or segments, never the one scored) or "
+        "pseudo_boxes:<file> (a pseudo-label file's split and boxes, the "
+        "WACV 2025 realistic protocol).",
+    )
+    checkpoint_metric: str = option(
+        "auto",
+        "The figure --checkpoint=best chooses by; auto: max_box_acc_v2 "
+        "(images), the first headline figure (videos).",
     )
     threshold_step: float = option(
         0.01,
@@ -199,6 +247,7 @@ class EvalConfig(RunConfig):
 
     def __post_init__(self):
         super().__post_init__()
+        self._check_checkpoint()
         if self.box_protocol == "wsolevaluation" and self.eval_crop != "resize":
             fail(
                 "box_protocol",

@@ -287,6 +287,14 @@ class TrainConfig(RunConfig):
         "resumes from the last one.",
         lower=0,
     )
+    keep_checkpoints: int = option(
+        2,
+        "Complete checkpoints kept in backup/, the newest; 0: every one, "
+        "for python -m has_tf.evaluate --checkpoint=best to choose among "
+        "(single-host strategies).",
+        lower=0,
+        shapes_run=False,
+    )
     tensorboard_images: int = option(
         8,
         "CAMs of this many fixed --eval_split images logged to "

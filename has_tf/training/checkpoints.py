@@ -45,6 +45,7 @@ _NAME = re.compile(r"^ckpt-(\d+)\.json$")
 
 __all__ = [
     "AtomicBackup",
+    "committed",
     "Diverged",
     "newest",
     "nonfinite_variables",
@@ -125,6 +126,17 @@ def newest(directory: str) -> str | None:
     return complete[0][2] if complete else None
 
 
+def committed(directory: str) -> list:
+    """`(epoch, weights path)` of the committed checkpoints that read back
+    (finite), oldest first: what `has_tf.evaluate --checkpoint=best`
+    chooses among."""
+    return [
+        (epoch, weights_path)
+        for epoch, meta_path, weights_path in reversed(_complete(directory))
+        if _readable(meta_path, weights_path, epoch) is not None
+    ]
+
+
 def resume_step(directory: str) -> int:
     """The optimizer step of the newest checkpoint that reads back; 0."""
     for epoch, meta_path, weights_path in _complete(directory):
@@ -173,7 +185,7 @@ class AtomicBackup(keras.callbacks.Callback):
 
     Args:
       directory: where the checkpoints go.
-      keep: complete checkpoints kept (>= 1; the newest ones).
+      keep: complete checkpoints kept (the newest ones); 0: all.
       expected_step: the step `resume_step` gave, from which the input
         stream was built; restoring another is an error (a resume must
         not silently desynchronise data and weights).
@@ -183,7 +195,7 @@ class AtomicBackup(keras.callbacks.Callback):
         super().__init__()
         self.directory = directory
         self.expected_step = expected_step
-        self.keep = max(1, int(keep))
+        self.keep = None if int(keep) == 0 else max(1, int(keep))
         self.restored = None  # The checkpoint used, for tests and logs.
         self.diverged = None  # The interval that diverged, if one did.
         # The run's history, interval by interval, as committed: restored
@@ -313,7 +325,9 @@ class AtomicBackup(keras.callbacks.Callback):
             },
         )
         self.history = history
-        for _, meta_path, weights_path in self._complete()[self.keep :]:
+        for _, meta_path, weights_path in (
+            self._complete()[self.keep :] if self.keep else []
+        ):
             os.remove(meta_path)  # The commit first, then the weights.
             if os.path.exists(weights_path):
                 os.remove(weights_path)
