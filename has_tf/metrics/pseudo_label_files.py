@@ -33,12 +33,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 
 __all__ = [
     "FORMAT",
     "KINDS",
     "PseudoLabels",
     "header_line",
+    "read_for",
     "read_pseudo_labels",
     "record_line",
 ]
@@ -228,3 +230,31 @@ def read_pseudo_labels(
         items=items,
         labels=labels,
     )
+
+
+def read_for(
+    path: str, flag: str, dataset: str, split: str, num_classes=None
+) -> PseudoLabels:
+    """A pseudo-box file given to `--<flag>`, checked: it must label
+    `dataset`'s `split` (its header says so).
+
+    Raises:
+      ValueError: naming the flag: no such file, a bad line, a file of
+        segments, of another dataset or split.
+    """
+    if not os.path.isfile(path):
+        raise ValueError(f"--{flag}: no such file. Received: {path!r}")
+    try:
+        read = read_pseudo_labels(path, "boxes", num_classes)
+    except ValueError as error:
+        raise ValueError(f"--{flag}: {error}") from None
+    theirs = (
+        read.provenance.get("dataset", dataset),
+        read.provenance.get("split", split),
+    )
+    if theirs != (dataset, split):
+        raise ValueError(
+            f"--{flag}: {path} labels dataset/split {theirs}; expected "
+            f"{(dataset, split)}."
+        )
+    return read

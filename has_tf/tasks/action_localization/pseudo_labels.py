@@ -13,15 +13,12 @@ import dataclasses
 import numpy as np
 
 from has_tf import _progress
-from has_tf import datasets
 from has_tf import models
 from has_tf.input_pipeline import videos
-from has_tf.models import videos as temporal_models
 from has_tf.tasks.action_localization.scoring import VideoStep
 from has_tf.tasks.action_localization.scoring import detect_video
-from has_tf.tasks.base import check_classes
+from has_tf.tasks.action_localization.scoring import run_and_split
 from has_tf.tasks.base import fingerprint
-from has_tf.tasks.base import load_run
 from has_tf.tasks.base import trained_model
 
 __all__ = ["pseudo_segments"]
@@ -66,23 +63,7 @@ def pseudo_segments(
             "post-processing's thresholds (--postprocess); only threshold "
             f"applies. Received: {rule!r}"
         )
-    model, run_info = load_run(model_dir)
-    data, builder = datasets.load(
-        config.dataset,
-        config.eval_split,
-        config.data_dir,
-        config.manual_dir,
-        try_autocache=not config.max_images,
-        allow_pickle=config.allow_pickle,
-    )
-    names = builder.info.features["segments"]["label"].names
-    check_classes(
-        model,
-        len(names),
-        model_dir,
-        config.dataset,
-        outputs=temporal_models.action_classes(model),
-    )
+    model, run_info, data, builder, _ = run_and_split(model_dir, config)
     if config.max_images:
         data = data.take(config.max_images)
     total = builder.info.splits[config.eval_split].num_examples

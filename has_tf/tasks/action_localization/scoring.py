@@ -11,12 +11,16 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from has_tf import datasets
 from has_tf import visualize
 from has_tf.datasets import thumos14_features
 from has_tf.metrics import detection_files
 from has_tf.metrics import segments as metric_segments
+from has_tf.models import videos as temporal_models
 from has_tf.postprocess import presets
 from has_tf.postprocess import segments
+from has_tf.tasks.base import check_classes
+from has_tf.tasks.base import load_run
 
 
 @dataclasses.dataclass
@@ -89,6 +93,34 @@ class VideoStep:
                 for i, video in enumerate(videos_)
             ],
         )
+
+
+def run_and_split(model_dir: str, config):
+    """`(model, run_info, data, builder, names)`: the run's network and
+    the split `config.eval_split` (TFDS examples, its builder, the class
+    names), checked to have as many classes.
+
+    Raises:
+      ValueError: the model scores another number of classes.
+    """
+    model, run_info = load_run(model_dir)
+    data, builder = datasets.load(
+        config.dataset,
+        config.eval_split,
+        config.data_dir,
+        config.manual_dir,
+        try_autocache=not config.max_images,
+        allow_pickle=config.allow_pickle,
+    )
+    names = builder.info.features["segments"]["label"].names
+    check_classes(
+        model,
+        len(names),
+        model_dir,
+        config.dataset,
+        outputs=temporal_models.action_classes(model),
+    )
+    return model, run_info, data, builder, names
 
 
 def _row(values, i):

@@ -9,7 +9,6 @@ import os
 import keras
 import tensorflow as tf
 
-from has_tf import datasets
 from has_tf import methods
 from has_tf import models
 from has_tf.input_pipeline import videos
@@ -20,9 +19,8 @@ from has_tf.tasks.action_localization.scoring import DetectionScorer
 from has_tf.tasks.action_localization.scoring import TcamPlotScorer
 from has_tf.tasks.action_localization.scoring import VideoStep
 from has_tf.tasks.action_localization.scoring import dataset_rules
+from has_tf.tasks.action_localization.scoring import run_and_split
 from has_tf.tasks.base import TrainingSetup
-from has_tf.tasks.base import check_classes
-from has_tf.tasks.base import load_run
 from has_tf.tasks.base import progress_scorers
 from has_tf.tasks.base import score
 from has_tf.tasks.base import write_metrics
@@ -140,27 +138,11 @@ class ActionLocalization:
           "ground_truth_segments", the options used, and what the
           dataset's rules add (THUMOS14: "test_list").
         """
-        model, run_info = load_run(model_dir)
-        data, builder = datasets.load(
-            config.dataset,
-            config.eval_split,
-            config.data_dir,
-            config.manual_dir,
-            try_autocache=not config.max_images,
-            allow_pickle=config.allow_pickle,
-        )
+        model, run_info, data, builder, names = run_and_split(model_dir, config)
         rules = dataset_rules(config)
         data = rules.scored(data)
         if config.max_images:
             data = data.take(config.max_images)
-        names = builder.info.features["segments"]["label"].names
-        check_classes(
-            model,
-            len(names),
-            model_dir,
-            config.dataset,
-            outputs=temporal_models.action_classes(model),
-        )
         out_dir = out_dir or os.path.join(model_dir, "eval")
         os.makedirs(out_dir, exist_ok=True)
         step = VideoStep(

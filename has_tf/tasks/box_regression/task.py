@@ -49,25 +49,9 @@ def read_pseudo_boxes(config, builder, num_classes: int):
         split.
     """
     path = config.pseudo_labels
-    if not os.path.isfile(path):
-        _fail("pseudo_labels", "no such file.", path)
-    try:
-        pseudo = pseudo_label_files.read_pseudo_labels(
-            path, "boxes", num_classes
-        )
-    except ValueError as error:
-        raise ValueError(f"--pseudo_labels: {error}") from None
-    theirs = (
-        pseudo.provenance.get("dataset", config.dataset),
-        pseudo.provenance.get("split", config.train_split),
+    pseudo = pseudo_label_files.read_for(
+        path, "pseudo_labels", config.dataset, config.train_split, num_classes
     )
-    if theirs != (config.dataset, config.train_split):
-        _fail(
-            "pseudo_labels",
-            f"the file labels dataset/split {theirs}; this run trains on "
-            f"{(config.dataset, config.train_split)}.",
-            path,
-        )
     count = builder.info.splits[config.train_split].num_examples
     if len(pseudo.items) < count and not pseudo.provenance.get("max_images"):
         _fail(

@@ -5,8 +5,6 @@ per class (`first_per_class`), their boxes from a pseudo-label file
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
@@ -91,24 +89,13 @@ def _boxes_from(config, num_classes: int):
     """An example map putting `--boxes_from`'s boxes in place of the
     split's ground truth (the tool's integer boxes and the masks dropped:
     the tool's corners are derived from them)."""
-    path = config.boxes_from
-    if not os.path.isfile(path):
-        raise ValueError(f"--boxes_from: no such file. Received: {path!r}")
-    try:
-        pseudo = pseudo_label_files.read_pseudo_labels(
-            path, "boxes", num_classes
-        )
-    except ValueError as error:
-        raise ValueError(f"--boxes_from: {error}") from None
-    theirs = (
-        pseudo.provenance.get("dataset", config.dataset),
-        pseudo.provenance.get("split", config.eval_split),
+    pseudo = pseudo_label_files.read_for(
+        config.boxes_from,
+        "boxes_from",
+        config.dataset,
+        config.eval_split,
+        num_classes,
     )
-    if theirs != (config.dataset, config.eval_split):
-        raise ValueError(
-            f"--boxes_from: {path} labels dataset/split {theirs}; this "
-            f"evaluation scores {(config.dataset, config.eval_split)}."
-        )
     ids = list(pseudo.items)
     most = max(len(b) for b in pseudo.items.values())
     boxes = np.zeros((len(ids), most, 4), np.float32)
