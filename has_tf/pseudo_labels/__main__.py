@@ -249,6 +249,7 @@ def label(
                 flush()
         flush()
         provenance["run"] = os.path.abspath(model_dir)
+        provenance["model_sha256"] = job["model_sha256"]
         parts = [pseudo_label_files.header_line(task.pseudo_kind, provenance)]
         for shard in _shards(partial):
             with open(shard) as f:

@@ -18,8 +18,6 @@ from has_tf.input_pipeline import videos
 from has_tf.tasks.action_localization.scoring import VideoStep
 from has_tf.tasks.action_localization.scoring import detect_video
 from has_tf.tasks.action_localization.scoring import run_and_split
-from has_tf.tasks.base import fingerprint
-from has_tf.tasks.base import trained_model
 
 __all__ = ["pseudo_segments"]
 
@@ -82,7 +80,6 @@ def pseudo_segments(
     }
     provenance = {
         "run": model_dir,
-        "model_sha256": fingerprint(trained_model(model_dir)),
         "dataset": config.dataset,
         "split": config.eval_split,
         "rule": rule,

@@ -34,9 +34,7 @@ from has_tf.postprocess import boxes as postprocess_boxes
 from has_tf.postprocess import ddt
 from has_tf.postprocess import wsolevaluation
 from has_tf.tasks.base import check_classes
-from has_tf.tasks.base import fingerprint
 from has_tf.tasks.base import load_run
-from has_tf.tasks.base import trained_model
 from has_tf.tasks.image_localization.batches import eval_batches
 from has_tf.tasks.image_localization.batches import images_to_score
 from has_tf.tasks.image_localization.model import takes_pixels
@@ -51,6 +49,7 @@ class _Setup:
     """What every pass over a split shares."""
 
     config: object
+    model: object
     run_info: dict
     net: object
     pixels: bool
@@ -91,6 +90,7 @@ def _setup(
     model, run_info = load_run(model_dir)
     return _Setup(
         config=config,
+        model=model,
         run_info=run_info,
         net=(
             _ddt_net(model, ddt_layer)
@@ -332,16 +332,15 @@ def pseudo_boxes(
     )
     state = state if state is not None else _Memory()
     split = config.eval_split
-    builder, _ = _batches(setup, split)
+    builder, batches = _batches(setup, split, skip=start)
     check_classes(
-        load_run(model_dir)[0],
+        setup.model,
         builder.info.features["label"].num_classes,
         model_dir,
         config.dataset,
     )
     provenance = {
         "run": model_dir,
-        "model_sha256": fingerprint(trained_model(model_dir)),
         "dataset": config.dataset,
         "split": split,
         "rule": rule,
@@ -374,7 +373,6 @@ def pseudo_boxes(
             box_rule=setup.rule.name,
             threshold=threshold,
         )
-    builder, batches = _batches(setup, split, skip=start)
     bar = _bar(progress, builder, setup, split, start, "pseudo_labels")
 
     def records():
