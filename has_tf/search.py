@@ -471,6 +471,11 @@ def _command_line(argv):
     return paths[0]
 
 
+def _chosen_on(report) -> str:
+    select = report.get("select_on", "ground_truth")
+    return report["val_split"] if select == "ground_truth" else select
+
+
 def main(argv):
     _cli.no_arguments(argv)
     flagfile = _command_line(sys.argv)
@@ -497,7 +502,7 @@ def main(argv):
         print(
             f"Chosen: trial {chosen['trial']} {chosen['values']} "
             f"({chosen['metric']} {chosen['figure']:.4f} on "
-            f"{report['val_split']}); {report['test_split']}: "
+            f"{_chosen_on(report)}); {report['test_split']}: "
             + ", ".join(
                 f"{k} {v:.4f}" for k, v in report["test"]["figures"].items()
             )

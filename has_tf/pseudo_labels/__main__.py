@@ -2,7 +2,7 @@
 has_tf.pseudo_labels`.
 
     python -m has_tf.pseudo_labels --model_dir=runs/quickstart \\
-        --split=train --pseudo_rule=best_threshold --selection_split=test
+        --split=train --pseudo_rule=best_threshold --selection_split=validation
 
 For every image of `--split` the box its map of the true class gives
 (for a video run, the segments of its true classes), as one JSON Lines
