@@ -23,7 +23,7 @@ TensorFlow.
 from __future__ import annotations
 
 # The tasks (`has_tf.tasks`), by the name runs record.
-TASKS = ("image_localization", "action_localization")
+TASKS = ("image_localization", "action_localization", "box_regression")
 
 # Global pooling of the image classifiers: GAP, or the GMP ablation.
 POOLINGS = ("avg", "max")
@@ -74,6 +74,9 @@ BOX_RULES = ("paper", "cams_deit", "sat_evaluator")
 # `--box_rule`: "method" takes the run's method's own rule.
 BOX_RULE_CHOICES = ("method", *BOX_RULES)
 MAP_PROTOCOLS = ("thumos14", "activitynet")
+# Which weights `python -m has_tf.evaluate --checkpoint` scores: the
+# final model, or the checkpoint best on a selection split.
+CHECKPOINTS = ("last", "best")
 # How `python -m has_tf.pseudo_labels` draws a split's pseudo-labels: the
 # run's rule at --cam_threshold, at the threshold best on a selection
 # split's boxes, or PSOL's DDT boxes from the features.

@@ -160,7 +160,7 @@ class EvalConfig(RunConfig):
         "every one, scored on --checkpoint_select by --checkpoint_metric; the "
         "best, the first of equals, is scored on --eval_split). metrics.json "
         "records the choice and every checkpoint's figure.",
-        choices=("last", "best"),
+        choices=vocabulary.CHECKPOINTS,
     )
     checkpoint_select: str = option(
         "",
