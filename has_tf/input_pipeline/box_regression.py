@@ -33,7 +33,7 @@ import tensorflow as tf
 from has_tf import _checks
 from has_tf.input_pipeline.image_windows import checked_encoding
 from has_tf.input_pipeline.image_windows import decode_image
-from has_tf.input_pipeline.images import _seed_pairs
+from has_tf.input_pipeline.images import seeded_stream
 from has_tf.input_pipeline.named_map import map_examples
 
 __all__ = [
@@ -216,18 +216,15 @@ def train_pipeline(
         default_value=-1,
     )
     rows = tf.constant(list(pseudo_boxes.values()), tf.float32)
-    if input_context is not None:
-        dataset = dataset.shard(
-            input_context.num_input_pipelines, input_context.input_pipeline_id
-        )
-    if shuffle_buffer:
-        dataset = dataset.shuffle(
-            shuffle_buffer, seed=seed, reshuffle_each_iteration=True
-        )
-    dataset = tf.data.Dataset.zip((dataset.repeat(), _seed_pairs(seed, 0)))
-    start_batch = _checks.nonnegative_int(start_batch, "start_batch")
-    if start_batch:
-        dataset = dataset.skip(start_batch * batch_size)
+    dataset = seeded_stream(
+        dataset,
+        batch_size,
+        seed,
+        shuffle_buffer,
+        input_context,
+        True,
+        start_batch,
+    )
 
     @tf.autograph.experimental.do_not_convert
     def augment(example, pair):

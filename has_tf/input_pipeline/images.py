@@ -119,6 +119,36 @@ def _seed_pairs(seed, stream: int) -> tf.data.Dataset:
     return tf.data.Dataset.counter().map(pair)
 
 
+def seeded_stream(
+    dataset,
+    batch_size,
+    seed,
+    shuffle_buffer,
+    input_context=None,
+    repeat=True,
+    start_batch=0,
+):
+    """A training stream's examples, each zipped with its stateless seed
+    pair (`_seed_pairs(seed, 0)`): this worker's shard, shuffled,
+    repeated, from example `start_batch * batch_size` on (a resumed run
+    sees what an uninterrupted one does from that batch)."""
+    if input_context is not None:
+        dataset = dataset.shard(
+            input_context.num_input_pipelines, input_context.input_pipeline_id
+        )
+    if shuffle_buffer:
+        dataset = dataset.shuffle(
+            shuffle_buffer, seed=seed, reshuffle_each_iteration=True
+        )
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = tf.data.Dataset.zip((dataset, _seed_pairs(seed, 0)))
+    start_batch = _checks.nonnegative_int(start_batch, "start_batch")
+    if start_batch:
+        dataset = dataset.skip(start_batch * batch_size)
+    return dataset
+
+
 def _check_resize_method(resize_method):
     if resize_method not in RESIZE_METHODS:
         raise ValueError(
@@ -351,20 +381,15 @@ def train_pipeline(
     if aug.cutmix_beta is not None:
         num_classes = _checks.positive_int(num_classes, "num_classes")
 
-    if input_context is not None:
-        dataset = dataset.shard(
-            input_context.num_input_pipelines, input_context.input_pipeline_id
-        )
-    if shuffle_buffer:
-        dataset = dataset.shuffle(
-            shuffle_buffer, seed=seed, reshuffle_each_iteration=True
-        )
-    if repeat:
-        dataset = dataset.repeat()
-    dataset = tf.data.Dataset.zip((dataset, _seed_pairs(seed, 0)))
-    start_batch = _checks.nonnegative_int(start_batch, "start_batch")
-    if start_batch:
-        dataset = dataset.skip(start_batch * batch_size)
+    dataset = seeded_stream(
+        dataset,
+        batch_size,
+        seed,
+        shuffle_buffer,
+        input_context,
+        repeat,
+        start_batch,
+    )
 
     @tf.autograph.experimental.do_not_convert
     def augment(example, pair):
