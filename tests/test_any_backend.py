@@ -187,25 +187,48 @@ def test_a_transformer_backbone_gets_a_cam_head():
     assert _gap_identity(net, x).shape == (2, 2, 2, 3)
 
 
-def test_a_convnext_equals_timms_on_this_backend():
-    """timm's ConvNeXt file (tests/fixtures/convnext) in has_tf's, its map
-    equal to timm's forward pass, its CAM head's CAMs."""
+def _convnext_features(inputs):
+    from has_tf.models import convnext
+
+    return convnext.stages(inputs, ((1, 1, 2, 1), (8, 16, 24, 32)), "c")
+
+
+def _densenet_features(inputs):
+    from has_tf.models import densenet
+
+    return densenet.features(inputs, (8, (2, 1, 2, 1), 16))
+
+
+@pytest.mark.parametrize(
+    "family, features_of, module",
+    [
+        ("convnext", _convnext_features, "convnext"),
+        ("densenet", _densenet_features, "densenet"),
+    ],
+)
+def test_a_golden_backbone_equals_its_reference_on_this_backend(
+    family, features_of, module
+):
+    """timm's ConvNeXt and torchvision's DenseNet files
+    (tests/fixtures/<family>) in has_tf's, the map equal to the
+    reference's forward pass, the CAM head's CAMs."""
+    import importlib
     import pathlib
 
     from has_tf.models import common
-    from has_tf.models import convnext
     from has_tf.models import pretrained
 
-    here = pathlib.Path(__file__).parent / "fixtures" / "convnext"
+    reader = importlib.import_module(f"has_tf.models.{module}")._read_file
+    here = pathlib.Path(__file__).parent / "fixtures" / family
     golden = np.load(here / "golden.npz")
     images = golden["images_square"]
     inputs = keras.Input(images.shape[1:])
-    features = convnext.stages(inputs, ((1, 1, 2, 1), (8, 16, 24, 32)), "c")
+    features = features_of(inputs)
     model = keras.Model(
         inputs, common.cam_head(features, 5, (), False, "avg", 0.0)
     )
     tensors = pretrained.read_tensors(str(here / "golden.safetensors"))
-    convnext._read_file(model, tensors, "golden")
+    reader(model, tensors, "golden")
     want = golden["features_square"]
     np.testing.assert_allclose(
         np_(keras.Model(inputs, features)(images)),

@@ -394,3 +394,50 @@ def test_activitynet_recipes_quote_the_anchors(version):
     assert evaluation.iou_thresholds == tuple(
         round(0.5 + 0.05 * i, 2) for i in range(10)
     )
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        path
+        for path in glob.glob("flags/wsol/*_psol_*.cfg")
+        if "_ddt_" not in path and "base_" not in path
+    ),
+)
+def test_psol_regressor_recipes_follow_its_schedule(path):
+    """PSOL_training.py's schedule whatever the backbone's base says (the
+    VGG16 base's weight decay is 5e-4), and a feature map the model has."""
+    from has_tf import models
+
+    config = config_lib.train_config_from_flagfile(path, model_dir="unused")
+    assert config.pseudo_labels.endswith(
+        "_psol_ddt_vgg16/pseudo_labels/train_ddt.jsonl"
+    )
+    assert (config.batch_size, config.learning_rate, config.epochs) == (
+        256,
+        0.001,
+        6,
+    )
+    assert (config.weight_decay, config.weight_decay_type) == (0.0001, "l2")
+    assert config.lr_multiplier == 2 and config.resize_size == 256
+    backbone = path.rsplit("_psol_", 1)[1].removesuffix(".cfg")
+    assert (
+        config.model
+        == {
+            "resnet50": "resnet50_cam",
+            "densenet161": "densenet161",
+            "vgggap": "vgg16_cam",
+        }[backbone]
+    )
+    if backbone == "vgggap":
+        # torchvision's VGG16 features end at pool5: conv5_3, pooled 2 x 2.
+        assert (config.box_features, config.box_features_pool) == (
+            "conv5_3_relu",
+            2,
+        )
+        model = models.vgg16_cam(3, (32, 32, 3))
+        assert models.feature_map(model, config.box_features, "x").shape[
+            1:
+        ] == (2, 2, 512)
+    else:
+        assert (config.box_features, config.box_features_pool) == ("", 1)

@@ -246,6 +246,22 @@ class TrainConfig(RunConfig):
         "scores Top-1 / Top-5 Loc with --classes_from's classes.",
         task="images",
     )
+    box_features: str = option(
+        "",
+        "With --pseudo_labels: the --model layer whose feature map the box "
+        "regressor pools (e.g. vgg16_cam's conv5_3_relu with "
+        "--box_features_pool=2: PSOL's vgggap, which pools torchvision's "
+        "VGG16 features through pool5). Empty: the CAM head's input "
+        "(densenet161's relu5, resnet50_cam's layer 4).",
+        task="images",
+    )
+    box_features_pool: int = option(
+        1,
+        "With --pseudo_labels: max-pool --box_features' map p x p, stride "
+        "p, before the regressor's average pooling (PyTorch's MaxPool2d(p)).",
+        lower=1,
+        task="images",
+    )
     init_from: str = option(
         "",
         "Initial weights: a pretrained weights file for vgg16_cam, "
@@ -417,6 +433,15 @@ class TrainConfig(RunConfig):
                 "deletes before the weights are read: copy them out of the "
                 "run first, or leave --overwrite off.",
                 self.init_from,
+            )
+        if not self.pseudo_labels and (
+            self.box_features or self.box_features_pool != 1
+        ):
+            fail(
+                "box_features" if self.box_features else "box_features_pool",
+                "an option of the box regressor, which trains with "
+                "--pseudo_labels; --pseudo_labels is empty.",
+                self.box_features or self.box_features_pool,
             )
         if self.crop == "resize_crop" and self.image_size > self.resize_size:
             fail(

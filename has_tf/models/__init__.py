@@ -10,7 +10,8 @@ a backbone (`has_tf.methods`).
 
 Modules: one per image classifier (`alexnet_gap`, `googlenet_gap`,
 `small_gap`, `vgg16_cam`, `resnet50_cam`, `inception_v3_cam`; `convnext`:
-timm's and keras.applications' ConvNeXts with a CAM head; `deit`: timm's
+timm's and keras.applications' ConvNeXts with a CAM head; `densenet`:
+torchvision's DenseNet-161 with a CAM head; `deit`: timm's
 DeiT backbones, their attention and timm's weights, as three CAM models;
 `tscam`: TS-CAM's network on a DeiT and its attention-weighted CAMs;
 `scm`: SCM's, TS-CAM's with its spatial calibration in training; `sat`:
@@ -30,6 +31,7 @@ from has_tf.models.cam import ClassActivationMaps
 from has_tf.models.cam import cam_model
 from has_tf.models.cam import class_cams
 from has_tf.models.cam import class_cams_at_size
+from has_tf.models.cam import feature_map
 from has_tf.models.cam import images_only
 from has_tf.models.cam import net_inputs
 from has_tf.models.cam import takes_labels
@@ -48,6 +50,7 @@ from has_tf.models.deit import deit_base
 from has_tf.models.deit import deit_small
 from has_tf.models.deit import deit_tiny
 from has_tf.models.deit import vision_transformer
+from has_tf.models.densenet import densenet161
 from has_tf.models.googlenet_gap import googlenet_gap
 from has_tf.models.inception_v3_cam import inception_v3_cam
 from has_tf.models.resnet50_cam import resnet50_cam
@@ -95,6 +98,7 @@ __all__ = [
     "convnext_large",
     "convnext_small",
     "convnext_tiny",
+    "densenet161",
     "deit_base",
     "deit_small",
     "deit_tiny",
@@ -105,6 +109,7 @@ __all__ = [
     "cam_classifier",
     "cam_model",
     "class_cams",
+    "feature_map",
     "class_cams_at_size",
     "googlenet_gap",
     "inception_v3_cam",

@@ -18,10 +18,13 @@ as predicted, `x + w` may pass 1). The loss is PSOL's: 50 times the
 mean squared error over the four numbers (`box_loss`).
 
 Here the backbone is any CAM classifier of the model table (its feature
-map is the input of its `gap`/`gmp` pooling), e.g. wsolevaluation's
-`vgg16_cam` and `resnet50_cam`, whose layer 4 keeps stride 1 (PSOL's
-torchvision ResNet50 halves it; the weights are the same) and whose VGG16
-carries wsolevaluation's extra conv6 (PSOL's `vgggap` pools conv5).
+map is the input of its `gap`/`gmp` pooling, or another layer's with
+`features_layer`), e.g. torchvision's `densenet161` (PSOL's map exactly:
+`features` then ReLU), wsolevaluation's `resnet50_cam`, whose layer 4
+keeps stride 1 (PSOL's torchvision ResNet50 halves it; the weights are the
+same), and `vgg16_cam`, whose CAM head reads wsolevaluation's extra conv6:
+PSOL's `vgggap` pools conv5 after pool5, `features_layer="conv5_3_relu"`,
+`features_pool=2`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from keras import layers
 from keras import ops
 
 from has_tf.models.cam import _pool_layer
+from has_tf.models.cam import feature_map
 
 __all__ = [
     "HEAD_LAYERS",
@@ -58,7 +62,11 @@ def _torch_linear(fan_in: int, seed):
 
 
 def box_regressor(
-    classifier: keras.Model, hidden: int = HIDDEN, seed: int | None = None
+    classifier: keras.Model,
+    hidden: int = HIDDEN,
+    seed: int | None = None,
+    features_layer: str = "",
+    features_pool: int = 1,
 ) -> keras.Model:
     """PSOL's regressor on a CAM classifier's feature map.
 
@@ -67,6 +75,13 @@ def box_regressor(
         feature map); its weights are shared, its `logits` left out.
       hidden: the head's hidden units (PSOL: 512).
       seed: the head's initialisation seed (None: Keras's global one).
+      features_layer: the layer whose map the head pools
+        (`--box_features`); empty: the CAM head's input. PSOL's `vgggap`
+        pools torchvision's VGG16 `features`, pool5 included: on
+        `vgg16_cam`, `conv5_3_relu` with `features_pool=2`.
+      features_pool: max-pool that map `p x p` with stride `p` first
+        (PyTorch's `MaxPool2d(p)`: the last rows and columns that fill no
+        window dropped), >= 1.
 
     Returns:
       A `keras.Model` from the classifier's input (uint8 pixels `[B, S,
@@ -74,9 +89,28 @@ def box_regressor(
       w, h)`, fractions of the crop in [0, 1].
 
     Raises:
-      ValueError: a model without the pooling layer.
+      ValueError: a model without the pooling layer, an unknown
+        `features_layer` or a map smaller than `features_pool`.
     """
-    features = _pool_layer(classifier).input
+    if not isinstance(features_pool, int) or features_pool < 1:
+        raise ValueError(
+            "--box_features_pool: expected an int >= 1. Received: "
+            f"{features_pool!r}"
+        )
+    if features_layer:
+        features = feature_map(classifier, features_layer, "--box_features")
+    else:
+        features = _pool_layer(classifier).input
+    if features_pool > 1:
+        sides = [side for side in features.shape[1:3] if side is not None]
+        if any(side < features_pool for side in sides):
+            raise ValueError(
+                f"--box_features_pool: the feature map {features.shape[1:3]} "
+                f"is smaller than the pool. Received: {features_pool}"
+            )
+        features = layers.MaxPooling2D(
+            features_pool, features_pool, name="box_features_pool"
+        )(features)
     channels = int(features.shape[-1])
     x = layers.GlobalAveragePooling2D(name="box_pool")(features)
     x = layers.Dense(

@@ -128,6 +128,34 @@ def _pool_layer(model: keras.Model):
     )
 
 
+def feature_map(model: keras.Model, layer_name: str, option: str):
+    """The output `[B, h, w, C]` of `model`'s layer `layer_name` (a
+    symbolic tensor of the functional graph), for options that read a
+    feature map other than the CAM head's (`--ddt_layer`,
+    `--box_features`).
+
+    Raises:
+      ValueError: naming `option` and the value: no such layer, or one
+        whose output is not a 4-D map.
+    """
+    try:
+        layer = model.get_layer(layer_name)
+    except ValueError:
+        names = [layer.name for layer in model.layers if layer.weights]
+        raise ValueError(
+            f"{option}: model {model.name!r} has no layer {layer_name!r} "
+            f"(its layers with weights end {names[-6:]}). Received: "
+            f"{layer_name!r}"
+        ) from None
+    if len(layer.output.shape) != 4:
+        raise ValueError(
+            f"{option}: expected a layer with a feature map [B, h, w, C]; "
+            f"{layer_name!r} gives {tuple(layer.output.shape)}. Received: "
+            f"{layer_name!r}"
+        )
+    return layer.output
+
+
 def cam_model(model: keras.Model, features: bool = False) -> keras.Model:
     """A model sharing `model`'s weights that also outputs the CAMs.
 

@@ -320,6 +320,55 @@ def cam_head(
     )(x)
 
 
+def cam_network(
+    model_name: str,
+    backbone: Callable,
+    side_of: Callable,
+    num_classes,
+    input_shape,
+    pooling,
+    dropout_rate,
+    dropout_at_test,
+    model_input,
+    name: str,
+    dense_initializer="glorot_uniform",
+) -> keras.Model:
+    """A backbone with the plain CAM head (no new convs), its arguments
+    checked: what the ConvNeXt and DenseNet builders share.
+
+    Args:
+      model_name: the builder's name, for error messages.
+      backbone: `x [B, H, W, 3] -> feature map [B, h, w, C]` on the
+        normalised images.
+      side_of: input side -> feature side (`check_min_size`).
+      num_classes, input_shape, pooling, dropout_rate, dropout_at_test:
+        as every builder takes them (`check_common`, `cam_head`).
+      model_input: a `ModelInput` or None.
+      name: the model's name.
+      dense_initializer: the classifier kernel's initializer.
+
+    Returns:
+      A `keras.Model` from images to float32 logits `[B, num_classes]`.
+    """
+    shape = check_common(
+        model_name, num_classes, input_shape, pooling, dropout_rate
+    )
+    check_min_size(model_name, shape, side_of)
+    model_input = check_model_input(model_name, model_input)
+    inputs, x = input_layers(shape, model_input)
+    logits = cam_head(
+        backbone(x),
+        num_classes,
+        (),
+        False,
+        pooling,
+        dropout_rate,
+        dropout_at_test,
+        dense_initializer=dense_initializer,
+    )
+    return keras.Model(inputs, logits, name=name)
+
+
 def check_common(model_name, num_classes, input_shape, pooling, dropout_rate):
     """Validates the arguments every model builder takes."""
     if (

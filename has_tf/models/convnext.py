@@ -210,24 +210,19 @@ def _cam_builder(variant):
         weights: str | None = None,
         name: str = variant,
     ) -> keras.Model:
-        shape = common.check_common(
-            variant, num_classes, input_shape, pooling, dropout_rate
-        )
-        common.check_min_size(variant, shape, lambda n: n // STRIDE)
-        model_input = common.check_model_input(variant, model_input)
-        inputs, x = common.input_layers(shape, model_input)
-        x = stages(x, variant, variant, drop_path_rate)
-        logits = common.cam_head(
-            x,
+        model = common.cam_network(
+            variant,
+            lambda x: stages(x, variant, variant, drop_path_rate),
+            lambda n: n // STRIDE,
             num_classes,
-            (),
-            False,
+            input_shape,
             pooling,
             dropout_rate,
             dropout_at_test,
+            model_input,
+            name,
             dense_initializer=_INIT,
         )
-        model = keras.Model(inputs, logits, name=name)
         if weights is not None:
             pretrained.load(model, weights, variant)
         return model
@@ -311,36 +306,6 @@ def _torch_to_keras(value, layer):
     return value
 
 
-def _set(model, values, source):
-    """Sets each layer's weights from `{layer: {index: array}}`; every
-    weight of those layers must be given."""
-    for layer_name, given in values.items():
-        try:
-            layer = model.get_layer(layer_name)
-        except ValueError:
-            raise pretrained.WeightsError(
-                f"{source}: a tensor for layer {layer_name!r}, which this "
-                "model does not have (another ConvNeXt size?)"
-            ) from None
-        current = layer.get_weights()
-        if sorted(given) != list(range(len(current))):
-            raise pretrained.WeightsError(
-                f"{source}: layer {layer_name!r} takes {len(current)} "
-                f"tensors; the file gives {len(given)}"
-            )
-        new = []
-        for index, old in enumerate(current):
-            value = np.asarray(given[index])
-            if value.shape != old.shape:
-                raise pretrained.WeightsError(
-                    f"{source}: {layer_name!r} weight {index} has shape "
-                    f"{value.shape} in the file; this model takes "
-                    f"{old.shape}"
-                )
-            new.append(value.astype(old.dtype))
-        layer.set_weights(new)
-
-
 def _backbone_layers(model, prefix):
     return [
         layer.name
@@ -374,7 +339,7 @@ def _load_timm(model, tensors, source, prefix):
             f"{source}: not timm's ConvNeXt of this size: unexpected "
             f"{sorted(unknown)[:5]}, layers without tensors {missing[:5]}"
         )
-    _set(model, values, source)
+    pretrained.set_weights(model, values, source, "another ConvNeXt size?")
     return sorted(dropped)
 
 
@@ -440,7 +405,7 @@ def _load_keras(model, tensors, source, prefix):
             f"{source}: not keras.applications' ConvNeXt of this size: "
             f"layers without tensors {missing[:5]}"
         )
-    _set(model, values, source)
+    pretrained.set_weights(model, values, source, "another ConvNeXt size?")
     return sorted(dropped)
 
 

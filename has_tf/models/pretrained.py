@@ -60,6 +60,7 @@ __all__ = [
     "file_sha256",
     "load",
     "read_tensors",
+    "set_weights",
 ]
 
 BACKBONES = ("vgg16_cam", "resnet50_cam", "inception_v3_cam")
@@ -305,6 +306,49 @@ def _read_h5(path) -> dict:
                 )
                 tensors[f"{layer}/{weight}"] = np.asarray(group[layer][weight])
     return tensors
+
+
+def set_weights(model, values: dict, source, hint: str = "") -> None:
+    """Sets each layer's weights from `{layer name: {index: array}}`, for
+    the models that read their own files (`table.WeightsReader`).
+
+    Args:
+      model: the Keras model.
+      values: every weight of each named layer, by its index in
+        `layer.get_weights()`, already in Keras's layout.
+      source: the file, for messages.
+      hint: a guess added to the message of a layer the model lacks
+        (e.g. "another ConvNeXt size?").
+
+    Raises:
+      WeightsError: a layer the model does not have, a layer not given
+        all its weights, or a shape that differs, each named.
+    """
+    for layer_name, given in values.items():
+        try:
+            layer = model.get_layer(layer_name)
+        except ValueError:
+            raise WeightsError(
+                f"{source}: a tensor for layer {layer_name!r}, which this "
+                f"model does not have{f' ({hint})' if hint else ''}"
+            ) from None
+        current = layer.get_weights()
+        if sorted(given) != list(range(len(current))):
+            raise WeightsError(
+                f"{source}: layer {layer_name!r} takes {len(current)} "
+                f"tensors; the file gives {len(given)}"
+            )
+        new = []
+        for index, old in enumerate(current):
+            value = np.asarray(given[index])
+            if value.shape != old.shape:
+                raise WeightsError(
+                    f"{source}: {layer_name!r} weight {index} has shape "
+                    f"{value.shape} in the file; this model takes "
+                    f"{old.shape}"
+                )
+            new.append(value.astype(old.dtype))
+        layer.set_weights(new)
 
 
 # --- torchvision names -------------------------------------------------

@@ -5,6 +5,7 @@ import pathlib
 
 import keras
 import numpy as np
+import pytest
 
 from has_tf.models import box_regressor
 
@@ -52,3 +53,43 @@ def test_head_init_is_pytorchs_linear():
     assert [layer.name for layer in net.layers][-3:] == list(
         box_regressor.HEAD_LAYERS
     )
+
+
+def test_an_earlier_map_max_pooled_is_psols_vgggap():
+    """`features_layer` + `features_pool`: torchvision's pool5
+    (`MaxPool2d(2)`, the odd row and column dropped) then the head."""
+    inputs = keras.Input((7, 5, 6))
+    conv5 = keras.layers.Conv2D(8, 1, name="conv5")(inputs)
+    after = keras.layers.Conv2D(4, 1, name="cam_conv")(conv5)
+    pooled = keras.layers.GlobalAveragePooling2D(name="gap")(after)
+    classifier = keras.Model(
+        inputs, keras.layers.Dense(3, name="logits")(pooled)
+    )
+    net = box_regressor.box_regressor(
+        classifier, seed=0, features_layer="conv5", features_pool=2
+    )
+    x = np.random.default_rng(0).normal(size=(2, 7, 5, 6)).astype("f4")
+    maps = np.asarray(keras.Model(inputs, conv5)(x))[:, :6, :4]
+    maps = maps.reshape(2, 3, 2, 2, 2, 8).max(axis=(2, 4)).mean(axis=(1, 2))
+    w1, b1 = net.get_layer("box_fc1").get_weights()
+    w2, b2 = net.get_layer("box_fc2").get_weights()
+    expected = 1 / (1 + np.exp(-(np.maximum(maps @ w1 + b1, 0) @ w2 + b2)))
+    np.testing.assert_allclose(np.asarray(net(x)), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="--box_features: .*'conv6'"):
+        box_regressor.box_regressor(classifier, features_layer="conv6")
+    with pytest.raises(ValueError, match="--box_features: .*'gap'"):
+        box_regressor.box_regressor(classifier, features_layer="gap")
+    with pytest.raises(ValueError, match="--box_features_pool: .*9"):
+        box_regressor.box_regressor(classifier, features_pool=9)
+    with pytest.raises(ValueError, match="--box_features_pool: .*0"):
+        box_regressor.box_regressor(classifier, features_pool=0)
+
+
+def test_densenet161_gives_psols_map():
+    """PSOL's densenet161 regressor pools torchvision's features after
+    its ReLU: the CAM head's input, 2208 channels."""
+    from has_tf import models
+
+    net = box_regressor.box_regressor(models.densenet161(3, (64, 64, 3)))
+    assert net.get_layer("box_pool").input.shape[1:] == (2, 2, 2208)
+    assert net.get_layer("box_fc1").get_weights()[0].shape == (2208, 512)

@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -99,6 +100,9 @@ def two_stage(tmp_path_factory):
         patch_sizes=(),
         model="small_gap",
         pseudo_labels=labels,
+        # PSOL's vgggap way: an earlier map, max-pooled, then the head.
+        box_features="conv3_relu",
+        box_features_pool=2,
         lr_multiplier=2.0,
         **TINY,
     )
@@ -123,6 +127,11 @@ def test_a_regressor_trains_on_pseudo_boxes_and_is_scored(two_stage):
     )
     assert info["task"] == "box_regression"
     assert info["pseudo_labels"]["provenance"]["rule"] == "threshold"
+    assert info["box_features"] == {"layer": "conv3_relu", "pool": 2}
+    model = keras.saving.load_model(
+        os.path.join(two_stage["regressor"], "model.keras"), compile=False
+    )
+    assert model.get_layer("box_pool").input.shape[1:] == (3, 3, 128)
     data = two_stage["data"]
     alone = evaluate.evaluate(
         two_stage["regressor"], TINY["dataset"], data_dir=data
@@ -179,6 +188,29 @@ def test_refusals_name_the_flag(two_stage, tmp_path):
     options = dict(two_stage["options"], model_dir=str(tmp_path / "r"))
     with pytest.raises(ValueError, match="--method: .*'has'"):
         train.train(train.TrainConfig(**dict(options, patch_sizes=(0, 8))))
+    with pytest.raises(ValueError, match="--box_features: .*'conv9'"):
+        train.train(
+            train.TrainConfig(
+                **dict(
+                    options,
+                    box_features="conv9",
+                    model_dir=str(tmp_path / "conv9"),
+                )
+            )
+        )
+    with pytest.raises(ValueError, match="--box_features_pool: .*8"):
+        train.train(
+            train.TrainConfig(
+                **dict(
+                    options,
+                    box_features_pool=8,
+                    model_dir=str(tmp_path / "pool8"),
+                )
+            )
+        )
+    plain = dict(TINY, model_dir=str(tmp_path / "p"), box_features="conv3")
+    with pytest.raises(ValueError, match="--box_features: .*--pseudo_labels"):
+        train.TrainConfig(**plain)
     other = tmp_path / "other.jsonl"
     text = open(two_stage["labels"]).read().splitlines()
     header = json.loads(text[0])

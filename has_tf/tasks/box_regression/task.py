@@ -134,6 +134,10 @@ class BoxRegression:
                 "image_size": config.image_size,
                 "num_classes": num_classes,
                 "model": config.model,
+                "box_features": {
+                    "layer": config.box_features or "the CAM head's input",
+                    "pool": config.box_features_pool,
+                },
                 "method": method.record(config),
                 "pseudo_labels": {
                     "path": os.path.abspath(config.pseudo_labels),
@@ -146,6 +150,8 @@ class BoxRegression:
             build_model=lambda: box_regressor.box_regressor(
                 build_model(config, num_classes, run_info, method),
                 seed=config.seed,
+                features_layer=config.box_features,
+                features_pool=config.box_features_pool,
             ),
             loss=box_regressor.box_loss,
             metrics=[

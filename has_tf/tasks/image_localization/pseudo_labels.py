@@ -60,22 +60,8 @@ class _Setup:
 
 def _ddt_net(model, layer_name: str):
     """The model up to layer `layer_name`, its output as "features"."""
-    try:
-        layer = model.get_layer(layer_name)
-    except ValueError:
-        names = [layer.name for layer in model.layers if layer.weights]
-        raise ValueError(
-            f"--ddt_layer: model {model.name!r} has no layer "
-            f"{layer_name!r} (its layers with weights end "
-            f"{names[-6:]}). Received: {layer_name!r}"
-        ) from None
-    if len(layer.output.shape) != 4:
-        raise ValueError(
-            f"--ddt_layer: expected a layer with a feature map [B, h, w, C]; "
-            f"{layer_name!r} gives {tuple(layer.output.shape)}. Received: "
-            f"{layer_name!r}"
-        )
-    return keras.Model(model.inputs, {"features": layer.output})
+    features = models.feature_map(model, layer_name, "--ddt_layer")
+    return keras.Model(model.inputs, {"features": features})
 
 
 def _setup(
