@@ -86,7 +86,8 @@ def build_optimizer(
 ):
     """The run's optimizer on the paper's step schedule.
 
-    `--optimizer=adamw`: `training.optimizers.timm_adamw`. SGD: Keras's
+    `--optimizer=adamw`: `training.optimizers.timm_adamw`; `adam`:
+    `training.optimizers.torch_adam`. SGD: Keras's
     (decoupled decay) unless the run asks for L2 decay or a learning-rate
     multiplier; then `training.optimizers.GroupSGD`, PyTorch's update with
     the new layers (`new_layers`, name prefixes; None: the model table's
@@ -105,6 +106,10 @@ def build_optimizer(
     )
     if config.optimizer == "adamw":
         return optimizers.timm_adamw(schedule, config.weight_decay)
+    if config.optimizer == "adam":
+        return optimizers.torch_adam(
+            schedule, config.weight_decay, config.weight_decay_type
+        )
     if config.weight_decay_type == "decoupled" and config.lr_multiplier == 1:
         return keras.optimizers.SGD(
             schedule,

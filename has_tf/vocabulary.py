@@ -48,7 +48,7 @@ IMAGENET_STD_RGB = (58.395, 57.12, 57.375)
 WEIGHT_DECAY_TYPES = ("decoupled", "l2")
 # The optimizer: SGD with momentum (the paper's, wsolevaluation's) or
 # AdamW (timm's, which the transformer methods train with).
-OPTIMIZERS = ("sgd", "adamw")
+OPTIMIZERS = ("sgd", "adamw", "adam")
 # How training resamples a video to F steps, and keeps its features.
 VIDEO_SAMPLINGS = ("uniform", "random_perturb")
 VIDEO_CACHES = ("memory", "memory_float16", "none")

@@ -349,7 +349,7 @@ def test_wtal_recipes_quote_the_anchors_and_use_the_modern_grid(path):
     assert config.train_split == "validation"
     evaluation = config_lib.eval_config(config_lib.read_flagfile(path))
     assert evaluation.iou_thresholds == (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-    preset = os.path.basename(path).split("_")[2]
+    preset = os.path.basename(path).removesuffix(".cfg").split("_")[2]
     expected = {"paper": "has_paper", "full101": "has_paper"}.get(
         preset, preset
     )
@@ -357,7 +357,9 @@ def test_wtal_recipes_quote_the_anchors_and_use_the_modern_grid(path):
 
 
 def test_there_is_a_wtal_recipe_per_preset():
-    names = {os.path.basename(p).split("_")[2] for p in WTAL}
+    names = {
+        os.path.basename(p).removesuffix(".cfg").split("_")[2] for p in WTAL
+    }
     assert names == {
         "paper",
         "full101",
@@ -441,3 +443,23 @@ def test_psol_regressor_recipes_follow_its_schedule(path):
         ] == (2, 2, 512)
     else:
         assert (config.box_features, config.box_features_pool) == ("", 1)
+
+
+@pytest.mark.parametrize("name", ["cola", "cola_has"])
+def test_method_recipes_train_the_method_they_name(name):
+    """A recipe named after a method trains it (--method), with its
+    code's schedule; its _has twin only adds the hiding."""
+    path = os.path.join("flags", "wtal", f"thumos14_i3d_{name}.cfg")
+    config = config_lib.train_config_from_flagfile(path, model_dir="unused")
+    method = methods.resolve(config, "videos")
+    assert method.name == name.split("_")[0] and method.network is not None
+    assert (config.optimizer, config.learning_rate, config.weight_decay) == (
+        "adam",
+        0.0001,
+        0.0005,
+    )
+    assert config.weight_decay_type == "l2" and config.batch_size == 16
+    assert config.epochs * config.steps_per_epoch == 6000
+    assert config.num_steps == 750 and config.video_sampling == "random_perturb"
+    assert config.units == 2048  # CoLA's embedding
+    assert (config.segment_size > 0) == name.endswith("_has")

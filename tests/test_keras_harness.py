@@ -20,6 +20,7 @@ from has_tf.augmentation.layers import HideSegments
 from has_tf.augmentation.layers import PixelNormalization
 from has_tf.models.acol import AcolHeads
 from has_tf.models.adl import ADL
+from has_tf.models.cola import SnippetContrast
 
 pytestmark = pytest.mark.any_backend
 np_ = keras.ops.convert_to_numpy
@@ -99,6 +100,24 @@ CASES = {
         expected_output_shape=(2, 3),
         expected_output_dtype="float32",
         expected_num_trainable_weights=12,
+        expected_num_losses=1,
+        call_kwargs={"training": True},
+    ),
+    "cola_snippet_contrast": dict(
+        layer_cls=SnippetContrast,
+        init_kwargs={"seed": 6},
+        input_shape={
+            "logits_shape": (2, 3),
+            "actionness_shape": (2, 40),
+            "embeddings_shape": (2, 40, 8),
+        },
+        input_dtype={
+            "logits_shape": "float32",
+            "actionness_shape": "float32",
+            "embeddings_shape": "float32",
+        },
+        expected_output_shape=(2, 3),
+        expected_num_seed_generators=1,
         expected_num_losses=1,
         call_kwargs={"training": True},
     ),

@@ -111,8 +111,10 @@ class TrainConfig(RunConfig):
         "(--patch_sizes in multiples of 16, --token_patch_sizes); the other "
         "methods hide nothing (leave --patch_sizes at its default or "
         "empty). "
-        "Videos: cam, has (--segment_size). auto: has when something is "
-        "hidden, else cam. A method of your own: --plugins.",
+        "Videos: cam, has (--segment_size), cola (CoLA's network and "
+        "snippet contrast, --cola_*; hiding composes: --segment_size set). "
+        "auto: has when something is hidden, else cam. A method of your "
+        "own: --plugins.",
     )
     method_options: dict = dataclasses.field(
         default_factory=dict,
@@ -199,7 +201,10 @@ class TrainConfig(RunConfig):
         "AdamW as timm's create_optimizer makes it (betas 0.9/0.999, eps "
         "1e-8, decoupled --weight_decay, none on biases, normalisation "
         "scales and shifts, the class token and the position embedding), "
-        "what TS-CAM, SCM and SAT train with.",
+        "what TS-CAM, SCM and SAT train with; adam: PyTorch's Adam (betas "
+        "0.9/0.999, eps 1e-8), --weight_decay L2 (--weight_decay_type=l2, "
+        "torch.optim.Adam's) or decoupled, what CoLA, AICL and DELU train "
+        "with.",
         choices=vocabulary.OPTIMIZERS,
     )
     learning_rate: float = option(0.01, "Initial learning rate.", lower=0.0)
@@ -457,19 +462,21 @@ class TrainConfig(RunConfig):
                 "expected increasing fractions in (0, 1).",
                 self.lr_boundaries,
             )
-        if self.optimizer != "adamw":
+        if self.optimizer == "sgd":
             return
-        for flag, value, why in (
-            ("weight_decay_type", "l2", "AdamW's decay is decoupled"),
-            ("nesterov", True, "Nesterov momentum is SGD's"),
-        ):
+        checks = [("nesterov", True, "Nesterov momentum is SGD's")]
+        if self.optimizer == "adamw":
+            checks.append(
+                ("weight_decay_type", "l2", "AdamW's decay is decoupled")
+            )
+        for flag, value, why in checks:
             if getattr(self, flag) == value:
-                fail(flag, f"{why} (--optimizer=adamw).", value)
+                fail(flag, f"{why} (--optimizer={self.optimizer}).", value)
         if self.lr_multiplier != 1:
             fail(
                 "lr_multiplier",
-                "--optimizer=adamw trains every layer at one rate, as timm's "
-                "does; leave it at 1.",
+                f"--optimizer={self.optimizer} trains every layer at one "
+                "rate; leave it at 1.",
                 self.lr_multiplier,
             )
 

@@ -8,7 +8,8 @@ own module; everything else asks the record (`registry.resolve` turns
 - `registry.py`: `register`, `get`, `names`, `resolve`, `load_plugins`;
 - `images/`: cam, has (Hide-and-Seek), cutmix, adl, acol, tscam, scm,
   sat;
-- `videos/`: cam, has (Hide-and-Seek's frame segments).
+- `videos/`: cam, has (Hide-and-Seek's frame segments), cola (CoLA's
+  network and snippet contrast; hiding composes with it).
 
 A method of your own: a module that calls `register(Method(...))`, named
 with `--plugins=<module>` (docs/adding_a_method.md). Plain Python: no
@@ -35,6 +36,7 @@ from has_tf.methods.registry import plugins
 from has_tf.methods.registry import register
 from has_tf.methods.registry import resolve
 from has_tf.methods.videos import cam as _videos_cam  # noqa: F401
+from has_tf.methods.videos import cola as _videos_cola  # noqa: F401
 from has_tf.methods.videos import has as _videos_has  # noqa: F401
 
 __all__ = [

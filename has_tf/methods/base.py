@@ -115,6 +115,15 @@ class Method:
         `model_input`, a `has_tf.models.ModelInput` of the model's own
         hiding (device, conv1) whose normalisation the task fills in;
         `method`, a `has_tf.models.BuiltIn` of the layers it builds in.
+      network: a video method's own network and objective, `(config,
+        num_classes, feature_dim) -> (build_model, loss)`: `build_model()`
+        makes (under the run's strategy) a `keras.Model` from
+        float `[B, T, D]` features to float32 logits `[B, N]` (whose
+        softmax is the video's class scores; its T-CAM readable by
+        `models.temporal_cam_model`; terms beyond `loss` added by its own
+        layers) and the per-video loss `(labels [B, N], logits) -> [B]`.
+        None: the task's network (`models.temporal_net` and
+        `--temporal_loss`).
     """
 
     name: str
@@ -138,6 +147,7 @@ class Method:
     check: Callable[[Any], None] | None = None
     pipeline: Callable[..., dict] = _nothing
     model: Callable[..., dict] = _nothing
+    network: Callable[..., Any] | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.isidentifier():

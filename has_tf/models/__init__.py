@@ -17,7 +17,8 @@ DeiT backbones, their attention and timm's weights, as three CAM models;
 `scm`: SCM's, TS-CAM's with its spatial calibration in training; `sat`:
 SAT's spatial-aware token) and
 `classifier` (`cam_classifier`, a CAM head on any backbone); `videos` (the
-action network and its T-CAM); `cam` (CAM outputs of any of them);
+action network and its T-CAM); `cola` (CoLA's network and SniCo loss);
+`cam` (CAM outputs of any of them);
 `common` (blocks, `ModelInput`, `BuiltIn`, the checks); `table`;
 `pretrained` (weights files); `torch_style` (PyTorch's padding and
 pooling rules); `adl` and `acol` (the layers those methods build in)."""
@@ -38,6 +39,7 @@ from has_tf.models.cam import takes_labels
 from has_tf.models.cam import upsample_cams
 from has_tf.models.classifier import HEADS as CAM_HEADS
 from has_tf.models.classifier import cam_classifier
+from has_tf.models.cola import cola_net
 from has_tf.models.common import POOLINGS
 from has_tf.models.common import BuiltIn
 from has_tf.models.common import LocalResponseNorm
@@ -107,6 +109,7 @@ __all__ = [
     "CAM_HEADS",
     "alexnet_gap",
     "cam_classifier",
+    "cola_net",
     "cam_model",
     "class_cams",
     "feature_map",

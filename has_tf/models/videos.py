@@ -272,9 +272,11 @@ def has_background(model: keras.Model) -> bool:
 
 
 def action_classes(model: keras.Model) -> int:
-    """N, the action classes of a `temporal_net` (background not counted)."""
-    classes = model.get_layer("classifier").num_classes
-    return classes - 1 if has_background(model) else classes
+    """N, the action classes of a `temporal_net` (background not counted)
+    or of a method's own network (its output's width)."""
+    if has_background(model):
+        return model.get_layer("classifier").num_classes - 1
+    return int(model.output.shape[-1])
 
 
 def temporal_cam_model(model: keras.Model) -> keras.Model:
@@ -287,9 +289,25 @@ def temporal_cam_model(model: keras.Model) -> keras.Model:
       "logits" are the suppressed branch's N + 1 (background last) and
       "background" its background CAS `[B, T]`.
 
+    A network whose T-CAM is a layer of its own (CoLA's, `has_tf.models.
+    cola`: layers "cas" `[B, T, N]` and "actionness" `[B, T]`) gives
+    `{"logits", "tcam": the "cas" output, "actionness"}`.
+
     Raises:
-      ValueError: `model` has no `TemporalClassifier` named "classifier".
+      ValueError: `model` has no `TemporalClassifier` named "classifier"
+        nor a "cas" and an "actionness" layer.
     """
+    names = {layer.name for layer in model.layers}
+    if {"cas", "actionness"} <= names:
+        return keras.Model(
+            model.input,
+            {
+                "logits": model.output,
+                "tcam": model.get_layer("cas").output,
+                "actionness": model.get_layer("actionness").output,
+            },
+            name=f"{model.name}_tcam",
+        )
     try:
         classifier = model.get_layer("classifier")
     except ValueError:

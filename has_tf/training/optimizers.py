@@ -13,7 +13,9 @@ differs from `keras.optimizers.SGD` in two ways:
   into its buffer, which only differs after the rate changes (a step
   schedule's boundary).
 
-`timm_adamw` is the AdamW the transformer methods train with.
+`timm_adamw` is the AdamW the transformer methods train with;
+`torch_adam` PyTorch's Adam with its L2 weight decay, which the action
+methods (CoLA, AICL, DELU) train with.
 
 `GroupSGD` does PyTorch's update with either kind of decay and a factor
 on the learning rate of the variables whose layer name starts with one of
@@ -33,8 +35,10 @@ __all__ = [
     "GroupSGD",
     "NO_DECAY",
     "TimmAdamW",
+    "TorchAdam",
     "WEIGHT_DECAY_TYPES",
     "timm_adamw",
+    "torch_adam",
 ]
 
 WEIGHT_DECAY_TYPES = vocabulary.WEIGHT_DECAY_TYPES
@@ -85,6 +89,66 @@ def timm_adamw(learning_rate, weight_decay: float):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+    )
+
+
+@keras.saving.register_keras_serializable(package="has_tf")
+class TorchAdam(keras.optimizers.Adam):
+    """`torch.optim.Adam(weight_decay=l2)`'s update: `l2 * w` added to each
+    gradient before the moments (not AdamW's decoupled decay), and epsilon
+    added after the bias correction of `sqrt(v)`, as PyTorch adds it
+    (Keras's Adam adds it before)."""
+
+    def __init__(self, *args, l2: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.l2 = float(l2)
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        rate = ops.cast(learning_rate, dtype)
+        gradient = ops.cast(gradient, dtype)
+        if self.l2:
+            gradient = gradient + ops.cast(self.l2, dtype) * variable
+        step = ops.cast(self.iterations + 1, dtype)
+        beta_1 = ops.cast(self.beta_1, dtype)
+        beta_2 = ops.cast(self.beta_2, dtype)
+        index = self._get_variable_index(variable)
+        m, v = self._momentums[index], self._velocities[index]
+        self.assign_add(m, (gradient - m) * (1 - beta_1))
+        self.assign_add(v, (ops.square(gradient) - v) * (1 - beta_2))
+        denominator = ops.sqrt(v) / ops.sqrt(
+            1 - ops.power(beta_2, step)
+        ) + ops.cast(self.epsilon, dtype)
+        self.assign_sub(
+            variable, rate / (1 - ops.power(beta_1, step)) * m / denominator
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "l2": self.l2}
+
+
+def torch_adam(learning_rate, weight_decay: float, weight_decay_type: str):
+    """Adam as `torch.optim.Adam(lr, betas=(0.9, 0.999), eps=1e-8,
+    weight_decay=wd)` runs it (CoLA's `main_cola.py`, AICL's and DELU's
+    `main.py`): with `weight_decay_type="l2"` PyTorch's decay on every
+    variable (`TorchAdam`); "decoupled" Keras's (`w -= lr * wd * w`, that
+    is AdamW, whose epsilon is Keras's, as in `timm_adamw`).
+
+    Args:
+      learning_rate: float or a `keras.optimizers.schedules` schedule.
+      weight_decay: >= 0.
+      weight_decay_type: one of `WEIGHT_DECAY_TYPES`.
+    """
+    if weight_decay < 0:
+        raise ValueError(
+            "Expected `weight_decay` >= 0. Received: "
+            f"weight_decay={weight_decay}"
+        )
+    options = dict(beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+    if weight_decay_type == "l2":
+        return TorchAdam(learning_rate, l2=weight_decay, **options)
+    return keras.optimizers.Adam(
+        learning_rate, weight_decay=weight_decay or None, **options
     )
 
 

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from has_tf.training import optimizers
 from has_tf.training.optimizers import NO_DECAY
 from has_tf.training.optimizers import GroupSGD
 from has_tf.training.optimizers import timm_adamw
@@ -195,3 +196,28 @@ def test_no_boundaries_is_a_constant_rate():
         assert float(built.learning_rate) == pytest.approx(0.003)
         built.iterations.assign(99)
         assert float(built.learning_rate) == pytest.approx(0.003)
+
+
+def test_torch_adam_steps_equal_pytorchs():
+    """`torch_adam(..., "l2")` against torch.optim.Adam's own steps
+    (tests/fixtures/torch_adam, made under PyTorch)."""
+    import pathlib
+
+    golden = np.load(
+        pathlib.Path(__file__).parents[1]
+        / "fixtures"
+        / "torch_adam"
+        / "golden.npz"
+    )
+    variable = keras.Variable(golden["w0"])
+    optimizer = optimizers.torch_adam(0.05, 0.1, "l2")
+    for grad, expected in zip(golden["grads"], golden["w"]):
+        optimizer.apply_gradients(
+            [(keras.ops.convert_to_tensor(grad), variable)]
+        )
+        np.testing.assert_allclose(np.asarray(variable), expected, atol=2e-7)
+    decoupled = optimizers.torch_adam(0.05, 0.1, "decoupled")
+    assert not isinstance(decoupled, optimizers.TorchAdam)
+    assert decoupled.weight_decay == 0.1
+    with pytest.raises(ValueError, match="weight_decay"):
+        optimizers.torch_adam(0.05, -1.0, "l2")

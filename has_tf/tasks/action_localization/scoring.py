@@ -42,6 +42,7 @@ class VideoOutputs:
       background: float `[B, T]` the background class's CAS (nets with
         `--temporal_background`), or None (the presets then use the N
         classes alone).
+      actionness: float `[B, T]` (CoLA's network), or None.
     """
 
     videos: list
@@ -55,6 +56,7 @@ class VideoOutputs:
     ambiguous: list
     attention: np.ndarray | None = None
     background: np.ndarray | None = None
+    actionness: np.ndarray | None = None
 
 
 class VideoStep:
@@ -83,6 +85,9 @@ class VideoStep:
             attention=out["attention"].numpy() if "attention" in out else None,
             background=(
                 out["background"].numpy() if "background" in out else None
+            ),
+            actionness=(
+                out["actionness"].numpy() if "actionness" in out else None
             ),
             truth=[
                 [(video, s, e, int(c)) for s, e, c in segments_[i] if c >= 0]
@@ -145,6 +150,7 @@ def detect_video(config, outputs: VideoOutputs, i: int, scores=None) -> list:
             float(outputs.spans[i]),
             attention=_row(outputs.attention, i),
             background=_row(outputs.background, i),
+            actionness=_row(outputs.actionness, i),
             ambiguous=[
                 (s - offset, e - offset) for _, s, e in outputs.ambiguous[i]
             ],

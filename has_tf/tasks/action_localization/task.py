@@ -68,19 +68,32 @@ class ActionLocalization:
                 **{"segment_size": 0, **method.pipeline(config)},
             )
 
-        def build_model():
-            return models.temporal_net(
-                num_classes,
-                dim,
-                steps=config.num_steps,
-                units=config.units,
-                pooling=config.temporal_pooling,
-                dropout_rate=config.dropout_rate,
-                kernel_size=config.temporal_kernel_size,
-                attention=config.temporal_attention,
-                attention_l1=config.attention_l1,
-                background=config.temporal_background,
+        if method.network is not None:
+            # The method's own network and objective (`Method.network`).
+            build_model, loss = method.network(config, num_classes, dim)
+            model_name = method.name
+        else:
+
+            def build_model():
+                return models.temporal_net(
+                    num_classes,
+                    dim,
+                    steps=config.num_steps,
+                    units=config.units,
+                    pooling=config.temporal_pooling,
+                    dropout_rate=config.dropout_rate,
+                    kernel_size=config.temporal_kernel_size,
+                    attention=config.temporal_attention,
+                    attention_l1=config.attention_l1,
+                    background=config.temporal_background,
+                )
+
+            loss = (
+                temporal_models.background_suppression_loss
+                if config.temporal_background
+                else models.temporal_loss(config.temporal_loss)
             )
+            model_name = "temporal_net"
 
         return TrainingSetup(
             num_examples=builder.info.splits[config.train_split].num_examples,
@@ -88,17 +101,13 @@ class ActionLocalization:
                 "fill": mean.tolist(),
                 "num_steps": config.num_steps,
                 "num_classes": num_classes,
-                "model": "temporal_net",
+                "model": model_name,
                 "temporal_loss": config.temporal_loss,
                 "method": method.record(config),
             },
             inputs=inputs,
             build_model=build_model,
-            loss=(
-                temporal_models.background_suppression_loss
-                if config.temporal_background
-                else models.temporal_loss(config.temporal_loss)
-            ),
+            loss=loss,
             metrics=[
                 keras.metrics.MeanMetricWrapper(
                     temporal_models.suppressed_accuracy, name="accuracy"

@@ -1,0 +1,114 @@
+"""Video methods with a network of their own (`Method.network`): CoLA
+trained, evaluated and resumed through the apps, Hide-and-Seek composed
+with it, the task network's options refused."""
+
+import dataclasses
+import json
+import pathlib
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+from has_tf import evaluate
+from has_tf import methods
+from has_tf import train
+
+TINY = dict(
+    dataset="synthetic_actions/tiny",
+    num_steps=40,
+    batch_size=4,
+    learning_rate=1e-3,
+    optimizer="adam",
+    nesterov=False,
+    weight_decay=5e-4,
+    weight_decay_type="l2",
+    patch_sizes=(),
+    tensorboard_images=0,
+    method="cola",
+    units=32,
+)
+
+
+def _config(tmp_path, **options):
+    return train.TrainConfig(
+        model_dir=str(tmp_path / "run"),
+        data_dir=str(tmp_path / "data"),
+        **{**TINY, **options},
+    )
+
+
+@pytest.mark.slow
+def test_cola_with_hiding_trains_evaluates_and_resumes_exactly(tmp_path):
+    """A CoLA run with hiding, killed after its checkpoint at step 3 of 4,
+    resumes to the weights of the run never stopped (the mining's draws,
+    the dropout's and PyTorch-Adam's moments are checkpointed)."""
+    options = dict(
+        segment_size=8,
+        epochs=2,
+        steps_per_epoch=2,
+        checkpoint_steps=1,
+        deterministic=True,
+    )
+    whole = _config(tmp_path, **options)
+    record = train.train(whole)
+    assert record["steps_done"] == 4 and np.all(np.isfinite(record["loss"]))
+    run = pathlib.Path(whole.model_dir)
+    info = json.loads((run / "run_info.json").read_text())
+    assert info["model"] == "cola"
+    assert info["method"]["name"] == "cola"
+    assert info["method"]["segment_size"] == 8  # hiding composed
+    assert info["method"]["cola_snico_weight"] == 0.01
+    cut = tmp_path / "cut"
+    shutil.copytree(run, cut)
+    backup = cut / "backup"
+    newest = sorted(backup.glob("ckpt-*.json"))[-1]
+    newest.unlink()
+    newest.with_suffix(".weights.h5").unlink()
+    (cut / "model.keras").unlink()
+    (cut / "history.json").unlink()
+    record = train.train(dataclasses.replace(whole, model_dir=str(cut)))
+    assert record["steps_this_run"] == 1
+    a = keras.models.load_model(run / "model.keras", compile=False)
+    b = keras.models.load_model(cut / "model.keras", compile=False)
+    for x, y in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    result = evaluate.evaluate(
+        str(run),
+        TINY["dataset"],
+        data_dir=whole.data_dir,
+        num_plots=0,
+        postprocess="cola",
+    )
+    assert result["count"] == 6 and result["options"]["postprocess"] == "cola"
+    for values in result["map"].values():
+        assert all(0.0 <= v <= 1.0 for v in values.values())
+
+
+def test_hiding_composes_only_when_asked(tmp_path):
+    # --segment_size at its default (100; --num_steps at least that).
+    config = _config(tmp_path, num_steps=120)
+    method = methods.resolve(config, "videos")
+    assert config.segment_size == 0
+    assert method.pipeline(config)["segment_size"] == 0
+    config = _config(tmp_path, segment_size=8)
+    method = methods.resolve(config, "videos")
+    assert method.pipeline(config) == {"segment_size": 8, "hide_prob": 0.5}
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"temporal_attention": True}, "--temporal_attention: .*cola"),
+        ({"temporal_pooling": "topk"}, "--temporal_pooling"),
+        ({"dropout_rate": 0.5}, "--dropout_rate"),
+        ({"cola_r_hard": 50}, "--cola_r_hard: .*num_steps=40"),
+        ({"cola_small_window": 6}, "--cola_small_window: .*6"),
+    ],
+)
+def test_cola_refuses_what_does_not_fit(tmp_path, options, match):
+    cola = {k: options.pop(k) for k in list(options) if k.startswith("cola_")}
+    config = _config(tmp_path, method_options=cola, segment_size=8, **options)
+    with pytest.raises(ValueError, match=match):
+        methods.resolve(config, "videos")
