@@ -9,7 +9,9 @@ Each flagfile is trained and evaluated once per seed, in
 evaluated again, not retrained from scratch). The whole sweep is checked
 before the first run (every flagfile and seed's options); a run that fails
 is recorded and the sweep goes on. Prints every run's figures, training
-wall time, and the mean per flagfile, rewrites it all as JSON to `--out`
+wall time, and per flagfile each figure's mean, standard deviation, minimum
+and maximum (`metrics.spread`) and the best seed, labelled a best-of-N;
+rewrites it all as JSON to `--out`
 after every run, and exits with status 1 if a run failed.
 """
 
@@ -19,7 +21,6 @@ import json
 import os
 import time
 
-import numpy as np
 from absl import flags
 
 from has_tf import _cli
@@ -28,6 +29,7 @@ from has_tf import config as config_lib
 from has_tf import evaluate
 from has_tf import tasks
 from has_tf import train
+from has_tf.metrics import spread
 from has_tf.runs import files as _files
 
 _FLAGFILES = flags.DEFINE_list("flagfiles", [], "Experiments to run.")
@@ -96,7 +98,11 @@ def _summary(report: dict, path: str) -> None:
     keys = (
         [k for k in done[0] if k not in ("seed", "model_dir")] if done else []
     )
-    entry["mean"] = {k: float(np.mean([r[k] for r in done])) for k in keys}
+    entry["spread"] = {k: spread.spread(r[k] for r in done) for k in keys}
+    entry["mean"] = {k: v["mean"] for k, v in entry["spread"].items()}
+    figures = [k for k in keys if k != "train_seconds"]
+    if figures:  # The first figure of the task's (its headline's).
+        entry["best_of"] = spread.best_of(done, figures[0])
     entry["failed"] = len(entry["runs"]) - len(done)
 
 
@@ -113,8 +119,11 @@ def run(
 
     Returns:
       `{flagfile: {"runs": [{"seed", "model_dir", "train_seconds",
-      figures...} or {"seed", "model_dir", "error"}], "mean": {figure:
-      mean over the runs that finished}, "failed": count}}`.
+      figures...} or {"seed", "model_dir", "error"}], "spread": {figure:
+      {"mean", "std", "min", "max", "n"} over the runs that finished
+      (`metrics.spread`)}, "mean": {figure: its mean}, "best_of": {"seed",
+      "figure", "value", "of"} (the best run on the task's first figure, a
+      best-of-N, not the result), "failed": count}}`.
 
     Raises:
       ValueError: the sweep cannot start (`plan`).
@@ -186,9 +195,19 @@ def main(argv):
         raise _cli.UsageError(str(error)) from None
     failed = []
     for path, entry in report.items():
-        means = ", ".join(f"{k} {v:.3f}" for k, v in entry["mean"].items())
         done = len(entry["runs"]) - entry["failed"]
-        print(f"{path} (mean of {done} of {len(entry['runs'])} seeds): {means}")
+        print(f"{path} ({done} of {len(entry['runs'])} seeds finished):")
+        for name, value in entry["spread"].items():
+            print(
+                f"  {name}: mean {value['mean']:.4f} sd {value['std']:.4f} "
+                f"min {value['min']:.4f} max {value['max']:.4f}"
+            )
+        if "best_of" in entry:
+            best = entry["best_of"]
+            print(
+                f"  best of {best['of']} seeds, not the result: seed "
+                f"{best['seed']}, {best['figure']} {best['value']:.4f}"
+            )
         failed += [
             f"{path} seed {r['seed']}: {r['error']}"
             for r in entry["runs"]

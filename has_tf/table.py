@@ -5,7 +5,8 @@
         --from_searches=runs/search/cub_vgg16_cam,runs/search/cub_vgg16_acol
 
 Reads what `python -m has_tf.seeds` wrote (`--from_seeds`, its `--out` JSON:
-each flagfile's mean and spread over its seeds) and what
+each flagfile's mean, standard deviation, minimum and maximum over its
+seeds, and its best seed on a row labelled best-of-N) and what
 `python -m has_tf.search` wrote (`--from_searches`, search directories: each
 search's chosen trial scored once on test), and prints one Markdown table:
 a row per experiment with its method (`--method`, as its runs recorded
@@ -22,11 +23,11 @@ import json
 import os
 import re
 
-import numpy as np
 from absl import flags
 
 from has_tf import _checks
 from has_tf import _cli
+from has_tf.metrics import spread
 
 _SEEDS = flags.DEFINE_list(
     "from_seeds", [], "JSON files written by python -m has_tf.seeds --out."
@@ -81,8 +82,10 @@ _SEARCH_JSON = "the search.json python -m has_tf.search writes"
 
 
 def seeds_rows(path: str) -> list[dict]:
-    """One row per flagfile of a seeds JSON: means and standard deviations
-    (over the runs that finished) of every figure.
+    """One row per flagfile of a seeds JSON: each figure's mean, standard
+    deviation, minimum and maximum over the runs that finished
+    (`metrics.spread`), then, with two runs or more, a row of the best
+    seed on the first figure, labelled a best-of-N, not the result.
 
     Raises:
       ValueError: not JSON, or not a seeds JSON (naming the file and the
@@ -102,22 +105,35 @@ def _seeds_rows(report) -> list[dict]:
             _checks.of_type(run, dict, "a run")
         done = [r for r in runs if "error" not in r]
         info = _run_info(done[0]["model_dir"]) if done else {}
-        figures = {}
-        for key in done[0] if done else ():
-            if key in ("seed", "model_dir", "train_seconds"):
-                continue
-            values = np.array([r[key] for r in done], float)
-            figures[key] = (float(values.mean()), float(values.std()))
-        rows.append(
-            {
-                "experiment": flagfile,
-                "method": _method(info),
-                "model": info.get("model", "?"),
-                "runs": f"{len(done)} seeds",
-                "figures": figures,
-                "reported": reported(flagfile),
-            }
-        )
+        names = [
+            key
+            for key in (done[0] if done else ())
+            if key not in ("seed", "model_dir", "train_seconds")
+        ]
+        row = {
+            "experiment": flagfile,
+            "method": _method(info),
+            "model": info.get("model", "?"),
+            "runs": f"{len(done)} seeds",
+            "figures": {
+                key: spread.spread(r[key] for r in done) for key in names
+            },
+            "reported": reported(flagfile),
+        }
+        rows.append(row)
+        if len(done) > 1 and names:
+            # The best seed on the first figure, labelled as what it is.
+            best = spread.best_of(done, names[0])
+            run = next(r for r in done if r["seed"] == best["seed"])
+            rows.append(
+                {
+                    **row,
+                    "runs": f"best of {len(done)} seeds (seed "
+                    f"{best['seed']} by {names[0]}): not the result",
+                    "figures": {key: {"mean": run[key]} for key in names},
+                    "reported": "",
+                }
+            )
     return rows
 
 
@@ -140,7 +156,7 @@ def _search_row(report) -> list[dict]:
             "model": info.get("model", "?"),
             "runs": f"best of {len(report['results'])} trials",
             "figures": {
-                k: (float(v), None)
+                k: {"mean": float(v)}
                 for k, v in report["test"]["figures"].items()
             },
             "reported": reported(report["flagfile"]),
@@ -149,7 +165,9 @@ def _search_row(report) -> list[dict]:
 
 
 def markdown(rows: list[dict], figures) -> str:
-    """The rows as a Markdown table; figures in % (mean +- sd for seeds)."""
+    """The rows as a Markdown table; figures in % (for seeds: mean ± sd
+    (min–max), `metrics.spread`; the best seed on a row of its own,
+    labelled a best-of-N)."""
     shown = [f for f in figures if any(f in r["figures"] for r in rows)]
     head = ["experiment", "method", "model", "runs", *shown, "reported"]
     lines = [
@@ -163,10 +181,13 @@ def markdown(rows: list[dict], figures) -> str:
             if name not in row["figures"]:
                 cells.append("")
                 continue
-            mean, spread = row["figures"][name]
-            text = f"{100 * mean:.1f}"
-            if spread is not None:
-                text += f" ± {100 * spread:.1f}"
+            value = row["figures"][name]
+            text = f"{100 * value['mean']:.1f}"
+            if "std" in value:
+                text += (
+                    f" ± {100 * value['std']:.1f} ({100 * value['min']:.1f}"
+                    f"–{100 * value['max']:.1f})"
+                )
             cells.append(text)
         cells.append(row["reported"])
         lines.append("| " + " | ".join(cells) + " |")

@@ -25,9 +25,15 @@ def test_sweep_over_two_seeds(tmp_path):
     assert runs[1]["model_dir"].endswith("run_s1")
     assert (tmp_path / "run_s1" / "eval" / "metrics.json").exists()
     mean = report[str(cfg)]["mean"]["thumos14_map@0.5"]
-    assert mean == pytest.approx(
-        (runs[0]["thumos14_map@0.5"] + runs[1]["thumos14_map@0.5"]) / 2
-    )
+    values = [r["thumos14_map@0.5"] for r in runs]
+    assert mean == pytest.approx(sum(values) / 2)
+    figure = report[str(cfg)]["spread"]["thumos14_map@0.5"]
+    assert figure["n"] == 2
+    assert (figure["min"], figure["max"]) == (min(values), max(values))
+    assert figure["std"] == pytest.approx(abs(values[0] - values[1]) / 2)
+    best = report[str(cfg)]["best_of"]
+    assert best["of"] == 2 and best["figure"] == "top1_cls"
+    assert best["value"] == max(r["top1_cls"] for r in runs)
 
 
 def _tiny_actions(tmp_path, name="tiny.cfg", segment_size=4):

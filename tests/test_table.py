@@ -70,10 +70,15 @@ def test_seeds_and_searches_in_one_table(tmp_path, run_app):
         "max_box_acc_v2 | pxap | reported |"
     )
     assert lines[2] == (
-        f"| `{cam}` | cam | vgg16_cam | 2 seeds | 60.0 ± 10.0 | 30.0 ± 5.0 "
-        "|  | MaxBoxAccV2 63.7 |"
+        f"| `{cam}` | cam | vgg16_cam | 2 seeds | 60.0 ± 10.0 (50.0–70.0) | "
+        "30.0 ± 5.0 (25.0–35.0) |  | MaxBoxAccV2 63.7 |"
     )
+    # The best seed has a row of its own, never the result's.
     assert lines[3] == (
+        f"| `{cam}` | cam | vgg16_cam | best of 2 seeds (seed 1 by "
+        "gt_known_loc): not the result | 70.0 | 35.0 |  |  |"
+    )
+    assert lines[4] == (
         f"| `{cutmix}` | cutmix | vgg16_cam | best of 3 trials | 80.0 |  | "
         "25.0 |  |"
     )
