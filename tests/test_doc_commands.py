@@ -287,6 +287,7 @@ _BENCH_SIZES = {
     ],
     "pipeline": ["--batch=2", "--batches=1", "--repeats=1"],
     "video_memory": ["--videos=2", "--batch=2", "--dim=8", "--old_videos=2"],
+    "video_methods": ["--batch=2", "--dim=8", "--steps=40", "--repeats=1"],
 }
 
 

@@ -1,6 +1,7 @@
 """Runs one benchmark: `python -m has_tf.bench NAME [--flags]`.
 
-NAME is hiding, models, boxes, pipeline or video_memory (`has_tf.bench`);
+NAME is hiding, models, boxes, pipeline, video_memory or video_methods
+(`has_tf.bench`);
 the JSON goes to stdout. A flag a benchmark does not take is an error; one
 not given keeps that benchmark's default. Only the named benchmark's
 module is imported (the boxes benchmark loads no TensorFlow), after the
@@ -21,17 +22,18 @@ from has_tf.bench import BENCHMARKS
 
 _FLAGS = {
     "batch": "Images or videos per batch (hiding 64, models 32, pipeline "
-    "64, video_memory 16).",
+    "64, video_memory 16, video_methods 16).",
     "size": "Image or CAM side (hiding, boxes: 224).",
     "repeats": "Timed runs per figure, the median reported (hiding 7, "
-    "models 3, boxes 3, pipeline 5).",
+    "models 3, boxes 3, pipeline 5, video_methods 3).",
     "images": "CAMs timed (boxes: 8).",
     "end_to_end_images": "CAM files python -m has_tf.evaluate_cams scores "
     "end to end (boxes: 1000).",
     "batches": "Batches per timed run (pipeline: 20).",
     "num_classes": "Classifier classes (models: 1000).",
     "videos": "Generated videos (video_memory: 1010).",
-    "dim": "Feature dimension (video_memory: 2048).",
+    "dim": "Feature dimension (video_memory, video_methods: 2048).",
+    "steps": "Steps per video (video_methods: 750).",
     "old_videos": "Videos through the 0.3 pipeline (video_memory: 100).",
 }
 for _name, _help in _FLAGS.items():

@@ -74,10 +74,24 @@ def video_memory(out):
         assert row["peak_gib"] > 0 and row["growth_gib"] >= 0
 
 
+def video_methods(out):
+    rows = out["rows"]
+    assert "paper" in rows and "cola" in rows
+    for row in rows.values():
+        assert row["parameters"] > 0 and row["train_step_ms"] > 0
+        assert row["over_paper"] == pytest.approx(
+            row["train_step_ms"] / rows["paper"]["train_step_ms"]
+        )
+        assert row["videos_per_s"] == pytest.approx(
+            out["batch"] / row["train_step_ms"] * 1e3
+        )
+
+
 CHECKS = {
     "hiding": hiding,
     "models": models,
     "boxes": boxes,
     "pipeline": pipeline,
     "video_memory": video_memory,
+    "video_methods": video_methods,
 }
