@@ -19,6 +19,7 @@ written atomically; `run.lock` and `run_config.json`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import json
@@ -238,7 +239,29 @@ def train(
             _files.write_atomically(
                 os.path.join(out_dir, "flags.txt"), flags_text
             )
-        return _train(config, strategy, out_dir, saved_model)
+        with _op_determinism(config.deterministic):
+            return _train(config, strategy, out_dir, saved_model)
+
+
+@contextlib.contextmanager
+def _op_determinism(on: bool):
+    """TensorFlow's op determinism during the run (`--deterministic`),
+    then as it was: the switch is process-wide, and a caller's later
+    pipelines (an unseeded shuffle, which determinism refuses) must not
+    inherit it."""
+    from tensorflow.python.framework import config as tf_config
+
+    before = tf_config.is_op_determinism_enabled()
+    if on:
+        # Every op picks a deterministic kernel; with the seeds and the
+        # pipelines' fixed order, a run repeats bit for bit on one
+        # machine and TensorFlow build.
+        tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if on and not before:
+            tf_config.disable_op_determinism()
 
 
 def _check_initial_weights(out_dir: str, run_info: dict) -> None:
@@ -338,11 +361,6 @@ def _start(config: TrainConfig, strategy, out_dir: str) -> _Run:
     """Seeds, loads the data, records the run (`run_info.json`, its
     options) and builds the compiled model and the resumed input."""
     keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-        # Every op picks a deterministic kernel; with the seeds above and
-        # the pipelines' fixed order, a run repeats bit for bit on one
-        # machine and TensorFlow build.
-        tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy(config.mixed_precision)
     dataset, builder = datasets.load(
         config.dataset,

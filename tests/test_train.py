@@ -395,3 +395,34 @@ def test_fine_tuning_options_are_checked(tmp_path, tiny, options, match):
         tasks.resolve(
             train.TrainConfig(model_dir=str(tmp_path), **{**tiny, **options})
         )
+
+
+def test_deterministic_ends_with_the_run(tmp_path):
+    """--deterministic switches TensorFlow's op determinism on for the run
+    only: after it an unseeded shuffle, which determinism refuses, runs."""
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    from has_tf import train as train_lib
+
+    assert not tf_config.is_op_determinism_enabled()
+    train_lib.train(
+        train_lib.TrainConfig(
+            model_dir=str(tmp_path / "run"),
+            data_dir=str(tmp_path / "data"),
+            dataset="synthetic_actions/tiny",
+            num_steps=32,
+            segment_size=4,
+            units=8,
+            batch_size=4,
+            epochs=1,
+            steps_per_epoch=1,
+            patch_sizes=(),
+            tensorboard_images=0,
+            deterministic=True,
+        ),
+        saved_model=False,
+    )
+    assert not tf_config.is_op_determinism_enabled()
+    shuffled = tf.data.Dataset.range(8).shuffle(8)
+    assert sorted(int(x) for x in shuffled) == list(range(8))
