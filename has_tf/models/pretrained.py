@@ -214,14 +214,6 @@ def _reader(backbone):
     return table.view("weights_reader").get(backbone)
 
 
-def _check_backbone(backbone):
-    if backbone not in BACKBONES:
-        raise ValueError(
-            f"Expected `backbone` in {BACKBONES}. Received: "
-            f"backbone={backbone!r}"
-        )
-
-
 def describe(path, backbone: str) -> WeightsInfo:
     """The format, hash and input normalisation of a weights file.
 
@@ -230,8 +222,11 @@ def describe(path, backbone: str) -> WeightsInfo:
         backbone cannot take (Keras's ResNet50).
     """
     reader = _reader(backbone)
-    if reader is None:
-        _check_backbone(backbone)
+    if reader is None and backbone not in BACKBONES:
+        raise ValueError(
+            f"Expected `backbone` in {BACKBONES}. Received: "
+            f"backbone={backbone!r}"
+        )
     fmt = _format_of(path)
     if reader is not None:
         if fmt not in reader.normalizations:
@@ -309,20 +304,14 @@ def _read_h5(path) -> dict:
 
 
 def set_weights(model, values: dict, source, hint: str = "") -> None:
-    """Sets each layer's weights from `{layer name: {index: array}}`, for
-    the models that read their own files (`table.WeightsReader`).
-
-    Args:
-      model: the Keras model.
-      values: every weight of each named layer, by its index in
-        `layer.get_weights()`, already in Keras's layout.
-      source: the file, for messages.
-      hint: a guess added to the message of a layer the model lacks
-        (e.g. "another ConvNeXt size?").
+    """Sets each layer's weights from `{layer name: {index: array}}` (all
+    of a layer's, in Keras's layout), for models that read their own files
+    (`table.WeightsReader`). `source` names the file; `hint` is added to
+    the message of a layer the model lacks ("another ConvNeXt size?").
 
     Raises:
-      WeightsError: a layer the model does not have, a layer not given
-        all its weights, or a shape that differs, each named.
+      WeightsError: a layer the model lacks, one not given all its
+        weights, or a shape that differs, each named.
     """
     for layer_name, given in values.items():
         try:
@@ -338,17 +327,15 @@ def set_weights(model, values: dict, source, hint: str = "") -> None:
                 f"{source}: layer {layer_name!r} takes {len(current)} "
                 f"tensors; the file gives {len(given)}"
             )
-        new = []
-        for index, old in enumerate(current):
-            value = np.asarray(given[index])
+        new = [np.asarray(given[i]) for i in range(len(current))]
+        for index, (value, old) in enumerate(zip(new, current)):
             if value.shape != old.shape:
                 raise WeightsError(
                     f"{source}: {layer_name!r} weight {index} has shape "
                     f"{value.shape} in the file; this model takes "
                     f"{old.shape}"
                 )
-            new.append(value.astype(old.dtype))
-        layer.set_weights(new)
+        layer.set_weights([v.astype(o.dtype) for v, o in zip(new, current)])
 
 
 # --- torchvision names -------------------------------------------------
