@@ -60,7 +60,15 @@ CAM_NORMALIZATIONS = ("max", "minmax")
 CONNECTIVITIES = (8, 4)
 SEGMENT_SCORES = ("mean", "outer_inner")
 # T-CAM -> segments as each method's code does it (`postprocess.presets`).
-POSTPROCESS_PRESETS = ("has_paper", "stpn", "wtalc", "basnet", "cola", "co2")
+POSTPROCESS_PRESETS = (
+    "has_paper",
+    "stpn",
+    "wtalc",
+    "basnet",
+    "cola",
+    "co2",
+    "aicl",
+)
 
 # Scoring rules (`has_tf.metrics`).
 BOX_PROTOCOLS = ("has_tf", "wsolevaluation")

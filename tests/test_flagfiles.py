@@ -368,6 +368,7 @@ def test_there_is_a_wtal_recipe_per_preset():
         "basnet",
         "cola",
         "co2",
+        "aicl",
     }
 
 
@@ -445,7 +446,13 @@ def test_psol_regressor_recipes_follow_its_schedule(path):
         assert (config.box_features, config.box_features_pool) == ("", 1)
 
 
-@pytest.mark.parametrize("name", ["cola", "cola_has"])
+# Each method's code: (embedding units, iterations, seed).
+METHOD_SCHEDULES = {"cola": (2048, 6000, 0), "aicl": (512, 11700, 1)}
+
+
+@pytest.mark.parametrize(
+    "name", [f"{m}{h}" for m in METHOD_SCHEDULES for h in ("", "_has")]
+)
 def test_method_recipes_train_the_method_they_name(name):
     """A recipe named after a method trains it (--method), with its
     code's schedule; its _has twin only adds the hiding."""
@@ -459,7 +466,10 @@ def test_method_recipes_train_the_method_they_name(name):
         0.0005,
     )
     assert config.weight_decay_type == "l2" and config.batch_size == 16
-    assert config.epochs * config.steps_per_epoch == 6000
+    units, iterations, seed = METHOD_SCHEDULES[method.name]
+    assert config.epochs * config.steps_per_epoch == iterations
     assert config.num_steps == 750 and config.video_sampling == "random_perturb"
-    assert config.units == 2048  # CoLA's embedding
+    assert (config.units, config.seed) == (units, seed)
     assert (config.segment_size > 0) == name.endswith("_has")
+    evaluation = config_lib.eval_config(config_lib.read_flagfile(path))
+    assert evaluation.postprocess == method.name

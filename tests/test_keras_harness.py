@@ -20,6 +20,9 @@ from has_tf.augmentation.layers import HideSegments
 from has_tf.augmentation.layers import PixelNormalization
 from has_tf.models.acol import AcolHeads
 from has_tf.models.adl import ADL
+from has_tf.models.aicl import AiclObjective
+from has_tf.models.aicl import CombinedCas
+from has_tf.models.aicl import TopStepsMean
 from has_tf.models.cola import SnippetContrast
 
 pytestmark = pytest.mark.any_backend
@@ -120,6 +123,64 @@ CASES = {
         expected_num_seed_generators=1,
         expected_num_losses=1,
         call_kwargs={"training": True},
+    ),
+    "aicl_objective": dict(
+        layer_cls=AiclObjective,
+        init_kwargs={"r_mine": 10},
+        input_shape={
+            "logits_shape": (2, 3),
+            "labels_shape": (2, 3),
+            "combined_shape": (2, 40, 3),
+            **{
+                f"{name}_shape": (2, 40)
+                for name in ("flow", "rgb", "actionness1", "actionness2")
+            },
+            **{
+                f"{name}_shape": (2, 40, 8)
+                for name in ("embedding", "embedding_rgb", "embedding_flow")
+            },
+        },
+        input_dtype=dict.fromkeys(
+            ["logits_shape", "labels_shape", "combined_shape"]
+            + [
+                f"{name}_shape"
+                for name in (
+                    "flow",
+                    "rgb",
+                    "actionness1",
+                    "actionness2",
+                    "embedding",
+                    "embedding_rgb",
+                    "embedding_flow",
+                )
+            ],
+            "float32",
+        ),
+        expected_output_shape=(2, 3),
+        expected_num_losses=1,
+        call_kwargs={"training": True},
+    ),
+    "aicl_combined_cas": dict(
+        layer_cls=CombinedCas,
+        init_kwargs={},
+        input_shape={
+            "cas_shape": (2, 40, 3),
+            "flow_shape": (2, 40),
+            "rgb_shape": (2, 40),
+        },
+        input_dtype=dict.fromkeys(
+            ["cas_shape", "flow_shape", "rgb_shape"], "float32"
+        ),
+        expected_output_shape=(2, 40, 3),
+        expected_output_dtype="float32",
+    ),
+    "aicl_top_steps_mean": dict(
+        layer_cls=TopStepsMean,
+        init_kwargs={"divisor": 8},
+        input_shape={"values_shape": (2, 40, 3), "ranking_shape": (2, 40, 3)},
+        input_dtype={"values_shape": "float32", "ranking_shape": "float32"},
+        expected_output_shape=(2, 3),
+        expected_output_dtype="float32",
     ),
 }
 

@@ -6,8 +6,10 @@
 Rows: the paper's network (`models.temporal_net`: two width-1 convs of
 500 units, max over time of the features, the softmax loss) and every
 registered video method with a network of its own (`Method.network`, e.g.
-CoLA), each built as its THUMOS14 recipe builds it (CoLA: a 2048-unit
-embedding, `flags/wtal/thumos14_i3d_cola.cfg`) and trained by Keras's
+CoLA, AICL), each built as its THUMOS14 recipe builds it (its options
+and `--units` read from `flags/wtal/thumos14_i3d_<method>.cfg` when run
+from the repository: CoLA's 2048-unit embedding, AICL's 512; else the
+defaults) and trained by Keras's
 compiled step with PyTorch's Adam on one batch of `batch` videos of
 `steps` x `dim` features (THUMOS14's I3D: 750 x 2048), random labels; the
 median of `repeats` steps, interleaved (`_timing.interleaved_ms`), after
@@ -17,6 +19,8 @@ pipeline feeds them all): `python -m has_tf.bench video_memory`.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from has_tf.bench import _timing
@@ -25,7 +29,12 @@ CLASSES = 20  # THUMOS14's.
 
 
 def _networks(batch, dim, steps) -> dict:
-    """name -> (model, loss): the paper's and every method's own."""
+    """name -> (model, loss, units): the paper's and every method's own.
+
+    Raises:
+      ValueError: a recipe's options do not fit `steps` (as training
+        would refuse them).
+    """
     from has_tf import config as config_lib
     from has_tf import methods
     from has_tf import models
@@ -34,24 +43,35 @@ def _networks(batch, dim, steps) -> dict:
         "paper": (
             models.temporal_net(CLASSES, dim, steps=steps, units=500),
             models.temporal_loss("softmax"),
+            500,
         )
     }
     for method in methods.methods("videos"):
         if method.network is None:
             continue
-        config = config_lib.TrainConfig(
-            model_dir="unused",
-            dataset="synthetic_actions",
+        recipe = os.path.join(
+            "flags", "wtal", f"thumos14_i3d_{method.name}.cfg"
+        )
+        options = dict(
             method=method.name,
             num_steps=steps,
             segment_size=0,
-            units=2048,
-            patch_sizes=(),
             batch_size=batch,
         )
+        if os.path.exists(recipe):
+            config = config_lib.train_config_from_flagfile(
+                recipe, model_dir="unused", **options
+            )
+        else:
+            config = config_lib.TrainConfig(
+                model_dir="unused",
+                dataset="synthetic_actions",
+                patch_sizes=(),
+                **options,
+            )
         methods.resolve(config, "videos")
         build, loss = method.network(config, CLASSES, dim)
-        nets[method.name] = (build(), loss)
+        nets[method.name] = (build(), loss, config.units)
     return nets
 
 
@@ -63,17 +83,23 @@ def run(batch: int = 16, dim: int = 2048, steps: int = 750, repeats: int = 3):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, steps, dim)).astype(np.float32)
     y = np.eye(CLASSES, dtype=np.float32)[rng.integers(0, CLASSES, batch)]
-    steps_fns, parameters = {}, {}
-    for name, (model, loss) in _networks(batch, dim, steps).items():
+    steps_fns, parameters, units = {}, {}, {}
+    for name, (model, loss, width) in _networks(batch, dim, steps).items():
+        units[name] = width
         model.compile(
             optimizer=optimizers.torch_adam(1e-4, 5e-4, "l2"), loss=loss
         )
         parameters[name] = int(model.count_params())
-        steps_fns[name] = (lambda m: lambda: m.train_on_batch(x, y))(model)
+        # A network that takes the labels too (AICL) gets them.
+        inputs = [x, y] if len(model.inputs) == 2 else x
+        steps_fns[name] = (lambda m, i: lambda: m.train_on_batch(i, y))(
+            model, inputs
+        )
     times = _timing.interleaved_ms(steps_fns, repeats)
     rows = {
         name: {
             "parameters": parameters[name],
+            "units": units[name],
             "train_step_ms": times[name],
             "videos_per_s": batch / times[name] * 1e3,
             "over_paper": times[name] / times["paper"],

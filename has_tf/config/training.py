@@ -112,7 +112,8 @@ class TrainConfig(RunConfig):
         "methods hide nothing (leave --patch_sizes at its default or "
         "empty). "
         "Videos: cam, has (--segment_size), cola (CoLA's network and "
-        "snippet contrast, --cola_*; hiding composes: --segment_size set). "
+        "snippet contrast, --cola_*), aicl (AICL's network and objective, "
+        "--aicl_*); hiding composes with both: --segment_size set. "
         "auto: has when something is hidden, else cam. A method of your "
         "own: --plugins.",
     )

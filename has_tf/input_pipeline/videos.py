@@ -116,8 +116,10 @@ def train_pipeline(
     start_batch: int = 0,
     sampling: str = "uniform",
     cache: str = "memory",
+    labels_as_input: bool = False,
 ) -> tf.data.Dataset:
-    """Endless training batches `(features [B, F, D], labels [B, N])`.
+    """Endless training batches `(features [B, F, D], labels [B, N])`
+    (`((features, labels), labels)` with `labels_as_input`).
 
     Args:
       dataset: temporal-feature examples.
@@ -138,6 +140,9 @@ def train_pipeline(
       cache: how the videos' own features are kept between epochs:
         "memory" (float32, exact), "memory_float16" (half the bytes,
         rounded), "none" (read from the dataset each epoch).
+      labels_as_input: the labels are an input of the model too (a
+        network whose objective needs them in its layers, e.g. AICL's
+        pseudo target).
 
     Returns:
       float32 features and float32 multi-hot labels, batch after batch.
@@ -194,6 +199,12 @@ def train_pipeline(
 
         dataset = dataset.enumerate(start=start_batch).map(
             hide, num_parallel_calls=tf.data.AUTOTUNE
+        )
+    if labels_as_input:
+        dataset = dataset.map(
+            tf.autograph.experimental.do_not_convert(
+                lambda features, labels: ((features, labels), labels)
+            )
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
 

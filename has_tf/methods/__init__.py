@@ -9,7 +9,8 @@ own module; everything else asks the record (`registry.resolve` turns
 - `images/`: cam, has (Hide-and-Seek), cutmix, adl, acol, tscam, scm,
   sat;
 - `videos/`: cam, has (Hide-and-Seek's frame segments), cola (CoLA's
-  network and snippet contrast; hiding composes with it).
+  network and snippet contrast), aicl (AICL's network and contrast of
+  consistent and inconsistent snippets); hiding composes with both.
 
 A method of your own: a module that calls `register(Method(...))`, named
 with `--plugins=<module>` (docs/adding_a_method.md). Plain Python: no
@@ -35,6 +36,7 @@ from has_tf.methods.registry import options
 from has_tf.methods.registry import plugins
 from has_tf.methods.registry import register
 from has_tf.methods.registry import resolve
+from has_tf.methods.videos import aicl as _videos_aicl  # noqa: F401
 from has_tf.methods.videos import cam as _videos_cam  # noqa: F401
 from has_tf.methods.videos import cola as _videos_cola  # noqa: F401
 from has_tf.methods.videos import has as _videos_has  # noqa: F401

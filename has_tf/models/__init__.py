@@ -18,7 +18,7 @@ DeiT backbones, their attention and timm's weights, as three CAM models;
 SAT's spatial-aware token) and
 `classifier` (`cam_classifier`, a CAM head on any backbone); `videos` (the
 action network and its T-CAM); `cola` (CoLA's network and SniCo loss);
-`cam` (CAM outputs of any of them);
+`aicl` (AICL's network and objective); `cam` (CAM outputs of any of them);
 `common` (blocks, `ModelInput`, `BuiltIn`, the checks); `table`;
 `pretrained` (weights files); `torch_style` (PyTorch's padding and
 pooling rules); `adl` and `acol` (the layers those methods build in)."""
@@ -27,6 +27,7 @@ from has_tf.models import pretrained
 from has_tf.models import table
 from has_tf.models.acol import AcolHeads
 from has_tf.models.adl import ADL
+from has_tf.models.aicl import aicl_net
 from has_tf.models.alexnet_gap import alexnet_gap
 from has_tf.models.cam import ClassActivationMaps
 from has_tf.models.cam import cam_model
@@ -109,6 +110,7 @@ __all__ = [
     "CAM_HEADS",
     "alexnet_gap",
     "cam_classifier",
+    "aicl_net",
     "cola_net",
     "cam_model",
     "class_cams",

@@ -41,6 +41,8 @@ import keras
 from keras import layers
 from keras import ops
 
+from has_tf import _checks
+
 __all__ = [
     "EMBED_UNITS",
     "SnippetContrast",
@@ -356,11 +358,7 @@ def cola_net(
         ("small", small),
         ("large", large),
     ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(
-                f"cola_net: expected `{arg}` an int >= 1. Received: "
-                f"{arg}={value!r}"
-            )
+        _checks.positive_int(value, arg)
     if steps // r_easy < 1 or steps // r_hard < 1:
         raise ValueError(
             f"cola_net: `steps` {steps} gives no snippet to mine: expected "

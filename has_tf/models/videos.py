@@ -289,25 +289,28 @@ def temporal_cam_model(model: keras.Model) -> keras.Model:
       "logits" are the suppressed branch's N + 1 (background last) and
       "background" its background CAS `[B, T]`.
 
-    A network whose T-CAM is a layer of its own (CoLA's, `has_tf.models.
-    cola`: layers "cas" `[B, T, N]` and "actionness" `[B, T]`) gives
-    `{"logits", "tcam": the "cas" output, "actionness"}`.
+    A method's own network (CoLA's, AICL's: a "video_logits" layer, the
+    logits from the features alone, and a "tcam" or else a "cas" layer
+    `[B, T, N]`) gives `{"logits": video_logits, "tcam", "actionness"
+    (its "actionness" layer `[B, T]`, if any)}` from its first input
+    (the features; a network that also takes the labels needs them in
+    training only).
 
     Raises:
       ValueError: `model` has no `TemporalClassifier` named "classifier"
-        nor a "cas" and an "actionness" layer.
+        nor a "video_logits" layer.
     """
     names = {layer.name for layer in model.layers}
-    if {"cas", "actionness"} <= names:
-        return keras.Model(
-            model.input,
-            {
-                "logits": model.output,
-                "tcam": model.get_layer("cas").output,
-                "actionness": model.get_layer("actionness").output,
-            },
-            name=f"{model.name}_tcam",
-        )
+    if "video_logits" in names:
+        outputs = {
+            "logits": model.get_layer("video_logits").output,
+            "tcam": model.get_layer(
+                "tcam" if "tcam" in names else "cas"
+            ).output,
+        }
+        if "actionness" in names:
+            outputs["actionness"] = model.get_layer("actionness").output
+        return keras.Model(model.inputs[0], outputs, name=f"{model.name}_tcam")
     try:
         classifier = model.get_layer("classifier")
     except ValueError:

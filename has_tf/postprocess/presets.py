@@ -23,6 +23,11 @@ references' `16 x v_len / (scale x N x fps)` for their 16-frame features.
 - `co2`: classes p >= 0.2 (else the top one) of softmax(top-T/10 mean of
   attention x CAS); runs where attention > 0.1:0.9 (10); outer-inner +
   0.2 p; Gaussian soft-NMS (sigma 0.3).
+- `aicl`: classes p >= 0.25 (else the top one); the T-CAM handed over
+  is AICL's combined CAS (`has_tf.models.aicl`), upsampled x24, no
+  normalisation; thresholds 0.1:0.1:0.9; outer-inner on the uncut CAS
+  + 0.2 p; NMS at 0.4 rescoring what it drops (`exp(-IoU^2 / 0.35)`,
+  AICL's `--soft_nms`, which its train script sets).
 
 Quirks reproduced (named so results can be read against the papers):
 
@@ -39,7 +44,12 @@ Quirks reproduced (named so results can be read against the papers):
 - `basnet`: the class scores are binarised before the score uses them,
   so "+ 0.2 x score" adds a constant 0.2; the outer-inner score is taken
   on the thresholded CAS.
-- `basnet`, `cola`: NMS adds 1 (second) to every length and overlap.
+- `basnet`, `cola`, `aicl`: NMS adds 1 (second) to every length and
+  overlap.
+- `aicl`: its inference passes `--gamma` (0.2) where `get_proposal_oic`
+  takes lambda, so the outer margins are 0.2 x the run's length (the
+  others' 0.25), and the class bonus is the default 0.2; a dropped
+  detection is rescored once, by the detection that dropped it.
 - `cola`: actionness runs are scored on the CAS (not on actionness);
   runs of one step are dropped. Where the reference raises IndexError (a
   class all of whose runs are one step long), this gives that class
@@ -77,6 +87,7 @@ _UP = 24  # STPN's, BaS-Net's and CoLA's upsampling.
 _CAS_GRID = tuple(np.arange(0.0, 0.25, 0.025))
 _ACTIONNESS_GRID = tuple(np.arange(0.1, 0.925, 0.025))
 _ATTENTION_GRID = tuple(np.linspace(0.1, 0.9, 10))
+_AICL_GRID = tuple(np.arange(0.1, 1.0, 0.1))
 
 
 def _rows_to_seconds(rows, seconds_per_step):
@@ -246,6 +257,43 @@ def _cola(
     return [(a, b, int(c), float(s)) for c, s, a, b in kept]
 
 
+def _aicl(
+    tcam,
+    scores,
+    span_s,
+    class_threshold=0.25,
+    thresholds=_AICL_GRID,
+    scale=_UP,
+    gamma=0.2,
+    lambda_=0.2,
+    nms_iou=0.4,
+    soft_alpha=0.35,
+):
+    steps = tcam.shape[0]
+    pred = np.flatnonzero(scores >= class_threshold)
+    if len(pred) == 0:
+        pred = np.array([int(np.argmax(scores))])
+    up = blocks.upsample_linear(tcam[:, pred], scale)
+    factor = span_s / (scale * steps)
+    proposals = {}
+    for threshold in thresholds:
+        for i, klass in enumerate(pred):
+            rows = _oic_runs(
+                up[:, i],
+                up[:, i] >= threshold,
+                klass,
+                gamma * scores[klass],
+                lambda_,
+                1,
+            )
+            _collect(proposals, rows, factor)
+    kept = _merge_nms(
+        proposals,
+        lambda rows: blocks.hard_nms_plus_one(rows, nms_iou, soft_alpha),
+    )
+    return [(a, b, int(c), float(s)) for c, s, a, b in kept]
+
+
 def _co2(
     cas,
     attention,
@@ -362,5 +410,7 @@ def detect(
     if preset == "cola":
         aness = attention if actionness is None else np.asarray(actionness)
         return _cola(cas, aness, video_scores, span_s)
+    if preset == "aicl":
+        return _aicl(cas, video_scores, span_s)
     background = None if background is None else np.asarray(background)
     return _co2(cas, attention, background, span_s, list(ambiguous))

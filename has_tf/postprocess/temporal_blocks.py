@@ -14,9 +14,10 @@ steps, each method its own mix (`presets` assembles them):
 - `outer_inner_score`: the mean inside a run minus the mean of a margin of
   `lambda_` x its length on each side (AutoLoc's outer-inner contrast, as
   BaS-Net writes it), to which the presets add gamma x the class score;
-- `hard_nms_plus_one`, `soft_nms_gaussian`: the NMS of BaS-Net / CoLA and
-  of CO2-Net, both with the "+1" of image-box NMS in their lengths and
-  intersections (in seconds for BaS-Net and CoLA, in steps for CO2-Net);
+- `hard_nms_plus_one`, `soft_nms_gaussian`: the NMS of BaS-Net / CoLA
+  (AICL's rescoring what it drops) and of CO2-Net, both with the "+1"
+  of image-box NMS in their lengths and intersections (in seconds for
+  BaS-Net and CoLA, in steps for CO2-Net);
 - `overlaps_ambiguous`: W-TALC's and CO2-Net's filter of detections that
   touch an Ambiguous interval, on integer step ranges.
 
@@ -113,13 +114,18 @@ def outer_inner_score(values, run, lambda_: float = 0.25) -> float:
     return inner - (float(np.mean(values[outer])) if outer else 0.0)
 
 
-def hard_nms_plus_one(rows, iou: float) -> list:
+def hard_nms_plus_one(rows, iou: float, soft_alpha: float | None = None):
     """BaS-Net's and CoLA's NMS of `[class, score, start, end]` rows.
 
     Greedy by score (`argsort()[::-1]`); a row is dropped when its IoU
     with a kept one is >= `iou`, lengths and intersections counted with
     "+1" (`end - start + 1`): a quirk of image-box NMS that, in seconds,
     treats every segment as a second longer than it is.
+
+    `soft_alpha` (AICL's `basnet_nms(..., soft_nms=True)`): a dropped row
+    is not lost but rescored once, `score x exp(-IoU^2 / soft_alpha)` with
+    the row that dropped it, and listed after all the kept rows, in the
+    order they were dropped. Returns a list of rows.
     """
     rows = np.asarray(rows, np.float64)
     if rows.size == 0:
@@ -127,7 +133,7 @@ def hard_nms_plus_one(rows, iou: float) -> list:
     x1, x2, scores = rows[:, 2], rows[:, 3], rows[:, 1]
     areas = x2 - x1 + 1
     order = scores.argsort()[::-1]
-    keep = []
+    keep, dropped = [], []
     while order.size > 0:
         i = order[0]
         keep.append(rows[i].tolist())
@@ -135,8 +141,13 @@ def hard_nms_plus_one(rows, iou: float) -> list:
         xx2 = np.minimum(x2[i], x2[order[1:]])
         inter = np.maximum(0.0, xx2 - xx1 + 1)
         overlap = inter / (areas[i] + areas[order[1:]] - inter)
+        if soft_alpha is not None:
+            hit = np.flatnonzero(overlap >= iou)
+            decayed = rows[order[hit + 1]].copy()
+            decayed[:, 1] *= np.exp(-np.square(overlap[hit]) / soft_alpha)
+            dropped.extend(decayed.tolist())
         order = order[np.flatnonzero(overlap < iou) + 1]
-    return keep
+    return keep + dropped
 
 
 def soft_nms_gaussian(rows, sigma: float = 0.3) -> list:

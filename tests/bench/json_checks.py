@@ -76,9 +76,10 @@ def video_memory(out):
 
 def video_methods(out):
     rows = out["rows"]
-    assert "paper" in rows and "cola" in rows
+    assert {"paper", "cola", "aicl"} <= set(rows)
     for row in rows.values():
         assert row["parameters"] > 0 and row["train_step_ms"] > 0
+        assert row["units"] >= 1
         assert row["over_paper"] == pytest.approx(
             row["train_step_ms"] / rows["paper"]["train_step_ms"]
         )

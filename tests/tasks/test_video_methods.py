@@ -112,3 +112,62 @@ def test_cola_refuses_what_does_not_fit(tmp_path, options, match):
     config = _config(tmp_path, method_options=cola, segment_size=8, **options)
     with pytest.raises(ValueError, match=match):
         methods.resolve(config, "videos")
+
+
+@pytest.mark.slow
+def test_aicl_with_hiding_trains_and_evaluates(tmp_path):
+    """AICL takes the labels as its second input in training (its pseudo
+    target); evaluation runs its network on the features alone and hands
+    the combined CAS to --postprocess=aicl."""
+    config = _config(
+        tmp_path,
+        method="aicl",
+        segment_size=8,
+        epochs=1,
+        steps_per_epoch=3,
+        method_options={"aicl_r_mine": 8},
+    )
+    record = train.train(config)
+    assert record["steps_done"] == 3 and np.all(np.isfinite(record["loss"]))
+    run = pathlib.Path(config.model_dir)
+    info = json.loads((run / "run_info.json").read_text())
+    assert info["model"] == "aicl"
+    assert info["method"]["segment_size"] == 8
+    assert info["method"]["aicl_q"] == 0.7
+    model = keras.models.load_model(run / "model.keras", compile=False)
+    classes = model.output.shape[-1]
+    assert [tuple(x.shape) for x in model.inputs] == [
+        (None, 40, 32),
+        (None, classes),
+    ]
+    result = evaluate.evaluate(
+        config.model_dir,
+        TINY["dataset"],
+        data_dir=config.data_dir,
+        num_plots=0,
+        postprocess="aicl",
+    )
+    assert result["count"] == 6 and result["options"]["postprocess"] == "aicl"
+    assert sum(len(v) for v in result["map"].values()) > 0
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"temporal_attention": True}, "--temporal_attention: .*aicl"),
+        ({"aicl_r_mine": 50}, "--aicl_r_mine: .*num_steps=40"),
+        ({"aicl_top_divisor": 41}, "--aicl_top_divisor: .*num_steps=40"),
+        ({"aicl_q": 0.0}, r"--aicl_q: expected values in \(0.0, 1.0\]"),
+    ],
+)
+def test_aicl_refuses_what_does_not_fit(tmp_path, options, match):
+    aicl = {k: options.pop(k) for k in list(options) if k.startswith("aicl_")}
+    with pytest.raises(ValueError, match=match):
+        config = _config(
+            tmp_path,
+            method="aicl",
+            method_options=aicl,
+            segment_size=8,
+            **options,
+        )
+        methods.resolve(config, "videos")

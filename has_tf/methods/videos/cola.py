@@ -46,13 +46,9 @@ def _network(config, num_classes: int, feature_dim: int):
 
 def _check(config) -> None:
     own_network.check(config)
-    for name in ("cola_r_easy", "cola_r_hard"):
-        if config.num_steps // getattr(config, name) < 1:
-            raise ValueError(
-                f"--{name}: --num_steps={config.num_steps} gives no "
-                f"snippet to mine (k = num_steps // {name} = 0). "
-                f"Received: {getattr(config, name)!r}"
-            )
+    own_network.check_picks(
+        config, ("cola_r_easy", "cola_r_hard"), "snippet to mine"
+    )
     if config.cola_small_window >= config.cola_large_window:
         raise ValueError(
             "--cola_small_window: expected below --cola_large_window="

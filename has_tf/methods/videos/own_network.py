@@ -7,7 +7,7 @@ Plain Python: no TensorFlow on import.
 
 from __future__ import annotations
 
-__all__ = ["TEMPORAL_NET_OPTIONS", "check", "pipeline"]
+__all__ = ["TEMPORAL_NET_OPTIONS", "check", "check_picks", "pipeline"]
 
 # `models.temporal_net`'s options (and its loss): a method's own network
 # has its own pooling, heads and objective (--units, the width of the
@@ -47,6 +47,22 @@ def check(config) -> None:
             )
     if config.segment_size == _default(config, "segment_size"):
         config.segment_size = 0
+
+
+def check_picks(config, names, what: str) -> None:
+    """Each option of `names` is a divisor r of `--num_steps` whose
+    `num_steps // r` steps the method picks; refuses one that picks none.
+
+    Raises:
+      ValueError: naming the option, its value and `--num_steps`.
+    """
+    for name in names:
+        if config.num_steps // getattr(config, name) < 1:
+            raise ValueError(
+                f"--{name}: --num_steps={config.num_steps} gives no "
+                f"{what} (k = num_steps // {name} = 0). "
+                f"Received: {getattr(config, name)!r}"
+            )
 
 
 def pipeline(config) -> dict:
