@@ -51,6 +51,8 @@ WEIGHT_DECAY_TYPES = ("decoupled", "l2")
 OPTIMIZERS = ("sgd", "adamw", "adam")
 # How training resamples a video to F steps, and keeps its features.
 VIDEO_SAMPLINGS = ("uniform", "random_perturb")
+# DELU's evidential loss (`models.delu`): THUMOS14's, ActivityNet's.
+DELU_EDL_LOSSES = ("log", "mse")
 VIDEO_CACHES = ("memory", "memory_float16", "none")
 # Where images are hidden: the tf.data pipeline, or the model's first op.
 HIDE_ON = ("host", "device")
@@ -68,6 +70,7 @@ POSTPROCESS_PRESETS = (
     "cola",
     "co2",
     "aicl",
+    "delu",
 )
 
 # Scoring rules (`has_tf.metrics`).

@@ -121,7 +121,7 @@ _IMAGE_SHRINK = [
 _VIDEO_SHRINK = [
     "--epochs=1",
     "--steps_per_epoch=1",
-    "--batch_size=2",
+    "--batch_size=6",  # DELU's batches open with 3 pairs
     "--eval_batch_size=2",
     "--num_plots=0",
 ]
@@ -287,7 +287,7 @@ _BENCH_SIZES = {
     ],
     "pipeline": ["--batch=2", "--batches=1", "--repeats=1"],
     "video_memory": ["--videos=2", "--batch=2", "--dim=8", "--old_videos=2"],
-    "video_methods": ["--batch=2", "--dim=8", "--steps=40", "--repeats=1"],
+    "video_methods": ["--batch=6", "--dim=8", "--steps=40", "--repeats=1"],
 }
 
 

@@ -369,6 +369,7 @@ def test_there_is_a_wtal_recipe_per_preset():
         "cola",
         "co2",
         "aicl",
+        "delu",
     }
 
 
@@ -446,8 +447,12 @@ def test_psol_regressor_recipes_follow_its_schedule(path):
         assert (config.box_features, config.box_features_pool) == ("", 1)
 
 
-# Each method's code: (embedding units, iterations, seed).
-METHOD_SCHEDULES = {"cola": (2048, 6000, 0), "aicl": (512, 11700, 1)}
+# Each method's code: units, iterations, seed, rate, L2 decay, batch, steps.
+METHOD_SCHEDULES = {
+    "cola": (2048, 6000, 0, 0.0001, 0.0005, 16, 750),
+    "aicl": (512, 11700, 1, 0.0001, 0.0005, 16, 750),
+    "delu": (512, 5000, 0, 0.00005, 0.001, 10, 320),
+}
 
 
 @pytest.mark.parametrize(
@@ -460,16 +465,36 @@ def test_method_recipes_train_the_method_they_name(name):
     config = config_lib.train_config_from_flagfile(path, model_dir="unused")
     method = methods.resolve(config, "videos")
     assert method.name == name.split("_")[0] and method.network is not None
+    units, iterations, seed, rate, decay, batch, steps = METHOD_SCHEDULES[
+        method.name
+    ]
     assert (config.optimizer, config.learning_rate, config.weight_decay) == (
         "adam",
-        0.0001,
-        0.0005,
+        rate,
+        decay,
     )
-    assert config.weight_decay_type == "l2" and config.batch_size == 16
-    units, iterations, seed = METHOD_SCHEDULES[method.name]
+    assert config.weight_decay_type == "l2" and config.batch_size == batch
     assert config.epochs * config.steps_per_epoch == iterations
-    assert config.num_steps == 750 and config.video_sampling == "random_perturb"
+    assert config.num_steps == steps
+    assert config.video_sampling == "random_perturb"
     assert (config.units, config.seed) == (units, seed)
     assert (config.segment_size > 0) == name.endswith("_has")
     evaluation = config_lib.eval_config(config_lib.read_flagfile(path))
     assert evaluation.postprocess == method.name
+
+
+def test_delus_activitynet_recipe_follows_its_script():
+    path = os.path.join("flags", "wtal", "activitynet_v1_2_i3d_delu.cfg")
+    config = config_lib.train_config_from_flagfile(path, model_dir="unused")
+    methods.resolve(config, "videos")
+    assert (config.learning_rate, config.weight_decay) == (0.00003, 0.0005)
+    assert config.epochs * config.steps_per_epoch == 22000
+    assert (config.num_steps, config.batch_size) == (60, 10)
+    assert (config.delu_edl, config.delu_smoothing) == ("mse", 13)
+    assert (60 // 5) // 2 * 2 + 1 == config.delu_smoothing  # max_seqlen, t
+    assert (config.delu_rat_atn, config.delu_k) == (5, 5)
+    assert (config.delu_alpha_edl, config.delu_alpha_uct) == (1.2, 0.2)
+    assert (config.delu_amplitude, config.delu_alpha_guide) == (0.2, 0.8)
+    evaluation = config_lib.eval_config(config_lib.read_flagfile(path))
+    assert evaluation.postprocess == "delu"
+    assert evaluation.iou_thresholds[0] == 0.5

@@ -24,6 +24,9 @@ from has_tf.models.aicl import AiclObjective
 from has_tf.models.aicl import CombinedCas
 from has_tf.models.aicl import TopStepsMean
 from has_tf.models.cola import SnippetContrast
+from has_tf.models.delu import BoxSmooth
+from has_tf.models.delu import ClassTopMean
+from has_tf.models.delu import DeluObjective
 
 pytestmark = pytest.mark.any_backend
 np_ = keras.ops.convert_to_numpy
@@ -172,6 +175,48 @@ CASES = {
             ["cas_shape", "flow_shape", "rgb_shape"], "float32"
         ),
         expected_output_shape=(2, 40, 3),
+        expected_output_dtype="float32",
+    ),
+    "delu_objective": dict(
+        layer_cls=DeluObjective,
+        init_kwargs={"total_iterations": 10, "pairs": 1},
+        input_shape={
+            "logits_shape": (2, 3),
+            "labels_shape": (2, 3),
+            "cas_shape": (2, 20, 4),
+            "attention_shape": (2, 20),
+            "rgb_attention_shape": (2, 20),
+            "flow_attention_shape": (2, 20),
+            "feat_shape": (2, 20, 6),
+        },
+        input_dtype=dict.fromkeys(
+            [
+                "logits_shape",
+                "labels_shape",
+                "cas_shape",
+                "attention_shape",
+                "rgb_attention_shape",
+                "flow_attention_shape",
+                "feat_shape",
+            ],
+            "float32",
+        ),
+        expected_output_shape=(2, 3),
+        expected_num_non_trainable_weights=1,
+        expected_num_losses=1,
+        call_kwargs={"training": True},
+    ),
+    "delu_box_smooth": dict(
+        layer_cls=BoxSmooth,
+        init_kwargs={"kernel": 5},
+        input_shape=(2, 20, 3),
+        expected_output_shape=(2, 20, 3),
+    ),
+    "delu_class_top_mean": dict(
+        layer_cls=ClassTopMean,
+        init_kwargs={"classes": 3},
+        input_shape=(2, 20, 4),
+        expected_output_shape=(2, 3),
         expected_output_dtype="float32",
     ),
     "aicl_top_steps_mean": dict(

@@ -13,6 +13,7 @@ from has_tf.input_pipeline import images
 from has_tf.metrics import boxes as box_metrics
 from has_tf.metrics import segments as segment_metrics
 from has_tf.models import common
+from has_tf.models import delu
 from has_tf.models import videos
 from has_tf.postprocess import boxes
 from has_tf.postprocess import segments
@@ -26,6 +27,7 @@ OWNERS = [
     (models, "POOLINGS", "POOLINGS"),
     (videos, "POOLINGS", "TEMPORAL_POOLINGS"),
     (videos, "LOSSES", "TEMPORAL_LOSSES"),
+    (delu, "EDL_LOSSES", "DELU_EDL_LOSSES"),
     (boxes, "CAM_NORMALIZATIONS", "CAM_NORMALIZATIONS"),
     (boxes, "CONNECTIVITIES", "CONNECTIVITIES"),
     (segments, "SCORES", "SEGMENT_SCORES"),

@@ -6,7 +6,7 @@
 Rows: the paper's network (`models.temporal_net`: two width-1 convs of
 500 units, max over time of the features, the softmax loss) and every
 registered video method with a network of its own (`Method.network`, e.g.
-CoLA, AICL), each built as its THUMOS14 recipe builds it (its options
+CoLA, AICL, DELU), each built as its THUMOS14 recipe builds it (its options
 and `--units` read from `flags/wtal/thumos14_i3d_<method>.cfg` when run
 from the repository: CoLA's 2048-unit embedding, AICL's 512; else the
 defaults) and trained by Keras's

@@ -232,7 +232,8 @@ class EvalConfig(RunConfig):
         "T-CAM -> segments as a method's code does it "
         "(has_tf.postprocess.presets): has_paper (the rule of "
         "--tcam_threshold, --class_threshold, --segment_score, --nms_iou), "
-        "stpn, wtalc, basnet, cola, co2 or aicl (their own thresholds).",
+        "stpn, wtalc, basnet, cola, co2, aicl or delu (their own "
+        "thresholds).",
         choices=vocabulary.POSTPROCESS_PRESETS,
         task="videos",
     )

@@ -113,7 +113,8 @@ class TrainConfig(RunConfig):
         "empty). "
         "Videos: cam, has (--segment_size), cola (CoLA's network and "
         "snippet contrast, --cola_*), aicl (AICL's network and objective, "
-        "--aicl_*); hiding composes with both: --segment_size set. "
+        "--aicl_*), delu (DELU's, --delu_*); hiding composes with each: "
+        "--segment_size set. "
         "auto: has when something is hidden, else cam. A method of your "
         "own: --plugins.",
     )

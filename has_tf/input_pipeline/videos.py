@@ -24,6 +24,7 @@ import tensorflow as tf
 from has_tf import _checks
 from has_tf import vocabulary
 from has_tf.augmentation import hiding
+from has_tf.input_pipeline import similar_pairs as similar_pairs_lib
 from has_tf.input_pipeline.dataset_stats import channel_moments
 
 
@@ -117,6 +118,7 @@ def train_pipeline(
     sampling: str = "uniform",
     cache: str = "memory",
     labels_as_input: bool = False,
+    similar_pairs: int = 0,
 ) -> tf.data.Dataset:
     """Endless training batches `(features [B, F, D], labels [B, N])`
     (`((features, labels), labels)` with `labels_as_input`).
@@ -143,6 +145,10 @@ def train_pipeline(
       labels_as_input: the labels are an input of the model too (a
         network whose objective needs them in its layers, e.g. AICL's
         pseudo target).
+      similar_pairs: P > 0 opens each batch with P pairs of videos that
+        share a class (W-TALC's, CO2-Net's and DELU's `load_data`:
+        `similar_pairs.paired_batches`), then `batch_size - 2 P` from the
+        shuffled stream; 0: the shuffled stream alone.
 
     Returns:
       float32 features and float32 multi-hot labels, batch after batch.
@@ -164,24 +170,36 @@ def train_pipeline(
     dataset = dataset.map(compact, num_parallel_calls=tf.data.AUTOTUNE)
     if cache != "none":
         dataset = dataset.cache()
-    dataset = dataset.shuffle(shuffle_buffer, seed=seed).repeat()
     shard = input_context.input_pipeline_id if input_context else 0
 
     @tf.autograph.experimental.do_not_convert
-    def resample(index, features, labels):
+    def resample(stream, index, features, labels):
         features = tf.cast(features, tf.float32)
         if sampling == "uniform":
             return hiding.sample_uniform(features, num_steps), labels
-        seeds = tf.stack([tf.constant(seed, tf.int64) * 1000 + shard, index])
+        base = tf.constant(seed, tf.int64) * 1000 + shard
+        # Stream 0 is the shuffled one (its seeds as before pairs existed).
+        seeds = tf.stack([base, tf.cast(stream, tf.int64) * 2**40 + index])
         return sample_random_perturb(features, num_steps, seeds), labels
 
-    dataset = dataset.enumerate().map(
-        tf.autograph.experimental.do_not_convert(
-            lambda index, pair: resample(index, *pair)
-        ),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
-    dataset = dataset.batch(batch_size, drop_remainder=True)
+    if similar_pairs:
+        dataset = similar_pairs_lib.paired_batches(
+            dataset,
+            batch_size,
+            similar_pairs,
+            resample,
+            seed,
+            shuffle_buffer,
+        )
+    else:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed).repeat()
+        dataset = dataset.enumerate().map(
+            tf.autograph.experimental.do_not_convert(
+                lambda index, pair: resample(0, index, *pair)
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        dataset = dataset.batch(batch_size, drop_remainder=True)
     start_batch = _checks.nonnegative_int(start_batch, "start_batch")
     if start_batch:
         dataset = dataset.skip(start_batch)

@@ -10,7 +10,8 @@ own module; everything else asks the record (`registry.resolve` turns
   sat;
 - `videos/`: cam, has (Hide-and-Seek's frame segments), cola (CoLA's
   network and snippet contrast), aicl (AICL's network and contrast of
-  consistent and inconsistent snippets); hiding composes with both.
+  consistent and inconsistent snippets), delu (DELU's network and
+  evidential objective); hiding composes with each.
 
 A method of your own: a module that calls `register(Method(...))`, named
 with `--plugins=<module>` (docs/adding_a_method.md). Plain Python: no
@@ -39,6 +40,7 @@ from has_tf.methods.registry import resolve
 from has_tf.methods.videos import aicl as _videos_aicl  # noqa: F401
 from has_tf.methods.videos import cam as _videos_cam  # noqa: F401
 from has_tf.methods.videos import cola as _videos_cola  # noqa: F401
+from has_tf.methods.videos import delu as _videos_delu  # noqa: F401
 from has_tf.methods.videos import has as _videos_has  # noqa: F401
 
 __all__ = [

@@ -18,7 +18,8 @@ DeiT backbones, their attention and timm's weights, as three CAM models;
 SAT's spatial-aware token) and
 `classifier` (`cam_classifier`, a CAM head on any backbone); `videos` (the
 action network and its T-CAM); `cola` (CoLA's network and SniCo loss);
-`aicl` (AICL's network and objective); `cam` (CAM outputs of any of them);
+`aicl` (AICL's network and objective); `delu` (DELU's); `cam` (CAM
+outputs of any of them);
 `common` (blocks, `ModelInput`, `BuiltIn`, the checks); `table`;
 `pretrained` (weights files); `torch_style` (PyTorch's padding and
 pooling rules); `adl` and `acol` (the layers those methods build in)."""
@@ -53,6 +54,7 @@ from has_tf.models.deit import deit_base
 from has_tf.models.deit import deit_small
 from has_tf.models.deit import deit_tiny
 from has_tf.models.deit import vision_transformer
+from has_tf.models.delu import delu_net
 from has_tf.models.densenet import densenet161
 from has_tf.models.googlenet_gap import googlenet_gap
 from has_tf.models.inception_v3_cam import inception_v3_cam
@@ -112,6 +114,7 @@ __all__ = [
     "cam_classifier",
     "aicl_net",
     "cola_net",
+    "delu_net",
     "cam_model",
     "class_cams",
     "feature_map",

@@ -289,12 +289,14 @@ def temporal_cam_model(model: keras.Model) -> keras.Model:
       "logits" are the suppressed branch's N + 1 (background last) and
       "background" its background CAS `[B, T]`.
 
-    A method's own network (CoLA's, AICL's: a "video_logits" layer, the
-    logits from the features alone, and a "tcam" or else a "cas" layer
-    `[B, T, N]`) gives `{"logits": video_logits, "tcam", "actionness"
-    (its "actionness" layer `[B, T]`, if any)}` from its first input
-    (the features; a network that also takes the labels needs them in
-    training only).
+    A method's own network (CoLA's, AICL's, DELU's: a "video_logits"
+    layer, the logits from the features alone, and a "tcam" or "cas"
+    layer `[B, T, N]`, or a "cas_full" one `[B, T, N + 1]` whose last
+    column is the background) gives `{"logits": video_logits, "tcam"}`
+    with "background" (from "cas_full"), "actionness" and "attention"
+    (its layers of those names, `[B, T]`) where it has them, from its
+    first input (the features; a network that also takes the labels
+    needs them in training only).
 
     Raises:
       ValueError: `model` has no `TemporalClassifier` named "classifier"
@@ -302,14 +304,20 @@ def temporal_cam_model(model: keras.Model) -> keras.Model:
     """
     names = {layer.name for layer in model.layers}
     if "video_logits" in names:
-        outputs = {
-            "logits": model.get_layer("video_logits").output,
-            "tcam": model.get_layer(
-                "tcam" if "tcam" in names else "cas"
-            ).output,
-        }
-        if "actionness" in names:
-            outputs["actionness"] = model.get_layer("actionness").output
+        logits = model.get_layer("video_logits").output
+        outputs = {"logits": logits}
+        if "cas_full" in names:
+            full, classes = model.get_layer("cas_full").output, logits.shape[-1]
+            outputs["tcam"] = TakeColumns(0, classes, name="tcam")(full)
+            outputs["background"] = layers.Reshape((-1,), name="background")(
+                TakeColumns(classes, classes + 1, name="background_cas")(full)
+            )
+        else:
+            layer = "tcam" if "tcam" in names else "cas"
+            outputs["tcam"] = model.get_layer(layer).output
+        for name in ("actionness", "attention"):
+            if name in names:
+                outputs[name] = model.get_layer(name).output
         return keras.Model(model.inputs[0], outputs, name=f"{model.name}_tcam")
     try:
         classifier = model.get_layer("classifier")

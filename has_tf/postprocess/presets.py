@@ -23,6 +23,8 @@ references' `16 x v_len / (scale x N x fps)` for their 16-frame features.
 - `co2`: classes p >= 0.2 (else the top one) of softmax(top-T/10 mean of
   attention x CAS); runs where attention > 0.1:0.9 (10); outer-inner +
   0.2 p; Gaussian soft-NMS (sigma 0.3).
+- `delu`: `co2` with 20 thresholds (0.1:0.9) and, as its test, no
+  detection of one step or less.
 - `aicl`: classes p >= 0.25 (else the top one); the T-CAM handed over
   is AICL's combined CAS (`has_tf.models.aicl`), upsampled x24, no
   normalisation; thresholds 0.1:0.1:0.9; outer-inner on the uncut CAS
@@ -88,6 +90,7 @@ _CAS_GRID = tuple(np.arange(0.0, 0.25, 0.025))
 _ACTIONNESS_GRID = tuple(np.arange(0.1, 0.925, 0.025))
 _ATTENTION_GRID = tuple(np.linspace(0.1, 0.9, 10))
 _AICL_GRID = tuple(np.arange(0.1, 1.0, 0.1))
+_DELU_GRID = tuple(np.linspace(0.1, 0.9, 20))
 
 
 def _rows_to_seconds(rows, seconds_per_step):
@@ -306,6 +309,7 @@ def _co2(
     lambda_=0.25,
     sigma=0.3,
     topk_ratio=10,
+    longer_than=None,
 ):
     steps, classes = cas.shape
     full = (
@@ -341,6 +345,8 @@ def _co2(
             for r in kept
             if not blocks.overlaps_ambiguous(r[2], r[3], ambiguous, rate)
         ]
+    if longer_than is not None:  # DELU's test: t-end - t-start > 1 step.
+        kept = [r for r in kept if r[3] - r[2] > longer_than]
     return _rows_to_seconds(kept, span_s / steps)
 
 
@@ -413,4 +419,14 @@ def detect(
     if preset == "aicl":
         return _aicl(cas, video_scores, span_s)
     background = None if background is None else np.asarray(background)
+    if preset == "delu":
+        return _co2(
+            cas,
+            attention,
+            background,
+            span_s,
+            list(ambiguous),
+            thresholds=_DELU_GRID,
+            longer_than=1,
+        )
     return _co2(cas, attention, background, span_s, list(ambiguous))

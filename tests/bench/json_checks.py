@@ -76,7 +76,7 @@ def video_memory(out):
 
 def video_methods(out):
     rows = out["rows"]
-    assert {"paper", "cola", "aicl"} <= set(rows)
+    assert {"paper", "cola", "aicl", "delu"} <= set(rows)
     for row in rows.values():
         assert row["parameters"] > 0 and row["train_step_ms"] > 0
         assert row["units"] >= 1

@@ -38,7 +38,13 @@ def test_the_built_in_methods_of_each_task():
         "scm",
         "sat",
     }
-    assert set(methods.names("videos")) == {"cam", "has", "cola", "aicl"}
+    assert set(methods.names("videos")) == {
+        "cam",
+        "has",
+        "cola",
+        "aicl",
+        "delu",
+    }
 
 
 @pytest.mark.parametrize(

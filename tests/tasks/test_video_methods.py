@@ -171,3 +171,76 @@ def test_aicl_refuses_what_does_not_fit(tmp_path, options, match):
             **options,
         )
         methods.resolve(config, "videos")
+
+
+@pytest.mark.slow
+def test_delu_with_hiding_trains_evaluates_and_resumes_exactly(tmp_path):
+    """DELU's batches open with pairs sharing a class, its labels are an
+    input, its iteration counter (the progressive curve's) is
+    checkpointed: a run killed after step 3 of 4 resumes to the weights
+    of the run never stopped."""
+    options = dict(
+        method="delu",
+        segment_size=8,
+        batch_size=6,
+        epochs=2,
+        steps_per_epoch=2,
+        checkpoint_steps=1,
+        deterministic=True,
+        method_options={"delu_similar_pairs": 2},
+    )
+    whole = _config(tmp_path, **options)
+    record = train.train(whole)
+    assert record["steps_done"] == 4 and np.all(np.isfinite(record["loss"]))
+    run = pathlib.Path(whole.model_dir)
+    info = json.loads((run / "run_info.json").read_text())
+    assert info["model"] == "delu" and info["method"]["delu_edl"] == "log"
+    cut = tmp_path / "cut"
+    shutil.copytree(run, cut)
+    newest = sorted((cut / "backup").glob("ckpt-*.json"))[-1]
+    newest.unlink()
+    newest.with_suffix(".weights.h5").unlink()
+    (cut / "model.keras").unlink()
+    (cut / "history.json").unlink()
+    record = train.train(dataclasses.replace(whole, model_dir=str(cut)))
+    assert record["steps_this_run"] == 1
+    a = keras.models.load_model(run / "model.keras", compile=False)
+    b = keras.models.load_model(cut / "model.keras", compile=False)
+    assert float(a.get_layer("objective").iteration) == 4.0
+    for x, y in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    result = evaluate.evaluate(
+        str(run),
+        TINY["dataset"],
+        data_dir=whole.data_dir,
+        num_plots=0,
+        postprocess="delu",
+    )
+    assert result["count"] == 6 and result["options"]["postprocess"] == "delu"
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"steps_per_epoch": 0}, "--steps_per_epoch: DELU"),
+        ({"batch_size": 4}, "--batch_size: .*2 x --delu_similar_pairs = 6"),
+        ({"delu_k": 50}, "--delu_k: .*num_steps=40"),
+        ({"delu_smoothing": 4}, "--delu_smoothing: .*odd"),
+        ({"delu_edl": "kl"}, "delu_edl"),
+    ],
+)
+def test_delu_refuses_what_does_not_fit(tmp_path, options, match):
+    delu = {k: options.pop(k) for k in list(options) if k.startswith("delu_")}
+    with pytest.raises(ValueError, match=match):
+        config = _config(
+            tmp_path,
+            **{
+                "method": "delu",
+                "method_options": delu,
+                "segment_size": 8,
+                "steps_per_epoch": 2,
+                "batch_size": 6,
+                **options,
+            },
+        )
+        methods.resolve(config, "videos")

@@ -3,6 +3,7 @@ each.
 
 - `cam`: the plain T-CAM action network;
 - `has`: Hide-and-Seek's frame segments (Singh & Lee, ICCV 2017);
-- `cola`, `aicl`: CoLA's and AICL's own networks and objectives, with
-  which Hide-and-Seek's hiding composes (`own_network`).
+- `cola`, `aicl`, `delu`: CoLA's, AICL's and DELU's own networks and
+  objectives, with which Hide-and-Seek's hiding composes
+  (`own_network`).
 """

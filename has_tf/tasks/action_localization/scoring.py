@@ -69,7 +69,8 @@ class VideoStep:
         out = self.net(batch["features"], training=False)
         logits = out["logits"]
         scores = tf.sigmoid(logits) if self.sigmoid else tf.nn.softmax(logits)
-        if "background" in out:  # Softmax over N + 1; the N action scores.
+        if logits.shape[-1] == out["tcam"].shape[-1] + 1:
+            # Softmax over N + 1 (the background last); the N action scores.
             scores = scores[:, :-1]
         videos_ = [v.decode() for v in batch["video"].numpy()]
         segments_ = batch["segments"].numpy()
