@@ -1,5 +1,6 @@
 """Every flagfile parses with the apps' flags into a valid config."""
 
+import dataclasses
 import glob
 import os
 import re
@@ -15,6 +16,7 @@ FILES = sorted(
     glob.glob(os.path.join("flags", "*.cfg"))
     + glob.glob(os.path.join("flags", "wsol", "*.cfg"))
     + glob.glob(os.path.join("flags", "wtal", "*.cfg"))
+    + glob.glob(os.path.join("flags", "actions", "*.cfg"))
 )
 
 
@@ -136,7 +138,7 @@ def _header(path):
 @pytest.mark.parametrize("path", FILES, ids=os.path.basename)
 def test_paper_experiments_quote_their_table_row_and_figures(path):
     name = os.path.basename(path)[: -len(".cfg")]
-    if os.path.dirname(path).endswith(("wsol", "wtal")):  # Tables: below.
+    if os.path.dirname(path).endswith(("wsol", "wtal", "actions")):  # Below.
         return
     if any(part in name for part in NOT_IN_THE_PAPER):
         assert name not in PAPER
@@ -498,3 +500,26 @@ def test_delus_activitynet_recipe_follows_its_script():
     evaluation = config_lib.eval_config(config_lib.read_flagfile(path))
     assert evaluation.postprocess == "delu"
     assert evaluation.iou_thresholds[0] == 0.5
+
+
+@pytest.mark.parametrize("network", ["paper", "cola", "aicl", "delu"])
+def test_the_action_methods_table_trains_what_it_names(network):
+    """flags/actions/: each network with and without hiding, nothing else
+    different (docs/results.md's table)."""
+    configs = {}
+    for hiding in ("", "_has"):
+        path = os.path.join("flags", "actions", f"{network}{hiding}.cfg")
+        config = config_lib.train_config_from_flagfile(path, model_dir="x")
+        method = methods.resolve(config, "videos")
+        expected = (
+            network if network != "paper" else ("has" if hiding else "cam")
+        )
+        assert method.name == expected
+        assert (config.segment_size > 0) == bool(hiding)
+        configs[hiding] = config
+    differ = {
+        f.name
+        for f in dataclasses.fields(configs[""])
+        if getattr(configs[""], f.name) != getattr(configs["_has"], f.name)
+    }
+    assert differ <= {"segment_size", "method", "model_dir", "method_options"}
