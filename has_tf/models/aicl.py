@@ -52,7 +52,7 @@ from keras import ops
 
 from has_tf import _checks
 from has_tf.models import cola as _cola
-from has_tf.models.videos import TakeColumns
+from has_tf.models.videos import two_streams
 
 __all__ = [
     "AiclObjective",
@@ -373,11 +373,6 @@ def aicl_net(
         ("r_mine", r_mine),
     ):
         _checks.positive_int(value, arg)
-    if feature_dim % 2:
-        raise ValueError(
-            "aicl_net: expected an even `feature_dim` (RGB then flow, "
-            f"half each). Received: feature_dim={feature_dim}"
-        )
     if steps // top_divisor < 1 or steps // r_mine < 1:
         raise ValueError(
             f"aicl_net: `steps` {steps} gives no step to pick: expected at "
@@ -385,16 +380,17 @@ def aicl_net(
         )
     if not 0 < q <= 1:
         raise ValueError(f"aicl_net: expected `q` in (0, 1]. Received: q={q!r}")
-    half = feature_dim // 2
     features = keras.Input((steps, feature_dim), name="features")
     labels = keras.Input((num_classes,), name="labels")
     embedding = _conv(units, 3, feature_dim, "embed", "relu")(features)
     cas = _conv(num_classes, 1, units, "cas")(embedding)
     cas = layers.Activation("linear", dtype="float32", name="cas_float32")(cas)
     streams = {}
-    for stream, (start, stop) in (("rgb", (0, half)), ("flow", (half, None))):
-        part = TakeColumns(start, stop or feature_dim, name=stream)(features)
-        embedded = _conv(units, 3, half, f"embed_{stream}", "relu")(part)
+    halves = two_streams(features, "aicl_net")
+    for stream, part in zip(("rgb", "flow"), halves):
+        embedded = _conv(units, 3, part.shape[-1], f"embed_{stream}", "relu")(
+            part
+        )
         score = _conv(1, 1, units, f"cls_{stream}", "sigmoid")(embedded)
         streams[stream] = (
             embedded,

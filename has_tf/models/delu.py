@@ -54,7 +54,7 @@ from keras import ops
 
 from has_tf import _checks
 from has_tf import vocabulary
-from has_tf.models.videos import TakeColumns
+from has_tf.models.videos import two_streams
 
 __all__ = ["BoxSmooth", "DeluObjective", "bwa_block", "delu_net"]
 
@@ -461,17 +461,10 @@ def delu_net(
         ("units", units),
     ):
         _checks.positive_int(value, arg)
-    if feature_dim % 2:
-        raise ValueError(
-            "delu_net: expected an even `feature_dim` (RGB then flow, half "
-            f"each). Received: feature_dim={feature_dim}"
-        )
     _checks.nonnegative_int(smoothing, "smoothing", "0: none")
-    half = feature_dim // 2
     features = keras.Input((steps, feature_dim), name="features")
     labels = keras.Input((num_classes,), name="labels")
-    rgb = TakeColumns(0, half, name="rgb")(features)
-    flow = TakeColumns(half, feature_dim, name="flow")(features)
+    rgb, flow = two_streams(features, "delu_net")
     dropout = _Dropouts(seed)
     rgb_atn, rgb_gated = bwa_block(rgb, flow, units, dropout, "rgb")
     flow_atn, flow_gated = bwa_block(flow, rgb, units, dropout, "flow")

@@ -160,6 +160,27 @@ class TakeColumns(layers.Layer):
         return {**super().get_config(), "start": self.start, "stop": self.stop}
 
 
+def two_streams(features, owner: str):
+    """The RGB and the flow half of two-stream features `[B, T, D]` (I3D's
+    1024 + 1024, RGB first), as layers "rgb" and "flow": two
+    `[B, T, D / 2]`.
+
+    Raises:
+      ValueError: an odd D, naming `owner`'s `feature_dim`.
+    """
+    dim = features.shape[-1]
+    if dim % 2:
+        raise ValueError(
+            f"{owner}: expected an even `feature_dim` (RGB then flow, half "
+            f"each). Received: feature_dim={dim}"
+        )
+    half = dim // 2
+    return (
+        TakeColumns(0, half, name="rgb")(features),
+        TakeColumns(half, dim, name="flow")(features),
+    )
+
+
 def temporal_net(
     num_classes: int,
     feature_dim: int,

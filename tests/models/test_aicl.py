@@ -11,6 +11,8 @@ import pytest
 
 from has_tf import models
 from has_tf.models import aicl
+from tests.models.golden_checks import close
+from tests.models.golden_checks import mined_steps
 
 HERE = pathlib.Path(__file__).parents[1] / "fixtures" / "aicl"
 GOLDEN = np.load(HERE / "golden.npz")
@@ -63,26 +65,6 @@ def _parts(net):
     return {key: np.asarray(value) for key, value in out.items()}
 
 
-def _close(ours, theirs, atol=1e-5):
-    theirs = np.asarray(theirs)
-    scale = max(np.abs(theirs).max(), 1.0)
-    np.testing.assert_allclose(
-        np.asarray(ours), theirs, rtol=0, atol=atol * scale
-    )
-
-
-def _steps(mined, embeddings):
-    return np.array(
-        [
-            [
-                np.flatnonzero((embeddings[b] == row).all(axis=1))[0]
-                for row in rows
-            ]
-            for b, rows in enumerate(mined)
-        ]
-    )
-
-
 def test_the_network_equals_aicls():
     out = _parts(_net())
     for key in (
@@ -94,10 +76,10 @@ def test_the_network_equals_aicls():
         "combined_cas",
         "cas_top",
     ):
-        _close(out[key], GOLDEN[key])
+        close(out[key], GOLDEN[key])
     for key in ("embedding", "embedding_rgb", "embedding_flow"):
-        _close(out[key][..., :64], GOLDEN[f"{key}_head"])
-    _close(keras.ops.softmax(out["cas_top"]), GOLDEN["video_scores"])
+        close(out[key][..., :64], GOLDEN[f"{key}_head"])
+    close(keras.ops.softmax(out["cas_top"]), GOLDEN["video_scores"])
 
 
 def test_the_pseudo_target_and_the_top_steps_are_aicls():
@@ -120,7 +102,7 @@ def test_mining_and_every_loss_term_equal_aicls():
         )
         for key in ("CA", "CB", "IA", "IB"):
             np.testing.assert_array_equal(
-                _steps(np.asarray(pairs[key]), out[name]),
+                mined_steps(np.asarray(pairs[key]), out[name]),
                 GOLDEN[f"{key}_steps"],
                 f"{name} {key}",
             )
@@ -135,13 +117,13 @@ def test_mining_and_every_loss_term_equal_aicls():
         **{k: out[k] for k in ("embedding", "embedding_rgb", "embedding_flow")},
     }
     terms = {k: float(v) for k, v in objective.terms(parts).items()}
-    _close(terms["class_agnostic"], GOLDEN["loss_class_agnostic"])
-    _close(terms["modality"], 5.0 * GOLDEN["loss_modality"])
-    _close(terms["contrast"], 0.01 * GOLDEN["loss_contrastive"])
-    _close(terms["actionness"], 0.1 * GOLDEN["loss_action_consistent"])
+    close(terms["class_agnostic"], GOLDEN["loss_class_agnostic"])
+    close(terms["modality"], 5.0 * GOLDEN["loss_modality"])
+    close(terms["contrast"], 0.01 * GOLDEN["loss_contrastive"])
+    close(terms["actionness"], 0.1 * GOLDEN["loss_action_consistent"])
     base = np.mean(aicl.base_loss(GOLDEN["labels"], out["cas_top"]))
-    _close(base, GOLDEN["loss_base"])
-    _close(base + sum(terms.values()), GOLDEN["loss_total"])
+    close(base, GOLDEN["loss_base"])
+    close(base + sum(terms.values()), GOLDEN["loss_total"])
 
 
 def test_training_adds_the_objective_and_saves(tmp_path):
@@ -152,7 +134,7 @@ def test_training_adds_the_objective_and_saves(tmp_path):
     net([features, labels], training=True)
     (extra,) = net.losses
     base = float(np.mean(aicl.base_loss(labels, net([features, labels]))))
-    _close(float(extra) + base, GOLDEN["loss_total"])
+    close(float(extra) + base, GOLDEN["loss_total"])
     net.compile(optimizer="adam", loss=aicl.base_loss)
     history = net.fit([features, labels], labels, epochs=2, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))

@@ -12,6 +12,8 @@ from scipy import ndimage
 
 from has_tf import models
 from has_tf.models import cola
+from tests.models.golden_checks import close
+from tests.models.golden_checks import mined_steps
 
 HERE = pathlib.Path(__file__).parents[1] / "fixtures" / "cola"
 GOLDEN = np.load(HERE / "golden.npz")
@@ -48,27 +50,6 @@ def _net(seed=0):
     return net
 
 
-def _steps(mined, embeddings):
-    """The step of each mined row `[B, k]` (rows equal one step's)."""
-    return np.array(
-        [
-            [
-                np.flatnonzero((embeddings[b] == row).all(axis=1))[0]
-                for row in rows
-            ]
-            for b, rows in enumerate(mined)
-        ]
-    )
-
-
-def _close(ours, theirs, atol=1e-5):
-    theirs = np.asarray(theirs)
-    scale = max(np.abs(theirs).max(), 1.0)
-    np.testing.assert_allclose(
-        np.asarray(ours), theirs, rtol=0, atol=atol * scale
-    )
-
-
 @pytest.mark.parametrize("size", range(1, 8))
 def test_erosion_and_dilation_are_scipys(size):
     binary = (np.random.default_rng(size).uniform(size=(5, 40)) < 0.6).astype(
@@ -97,11 +78,11 @@ def test_the_network_equals_colas():
         },
     )
     out = parts(GOLDEN["features"], training=False)
-    _close(np.asarray(out["embed"])[..., :128], GOLDEN["embeddings_head"])
-    _close(out["cas"], GOLDEN["cas"])
-    _close(out["actionness"], GOLDEN["actionness"])
+    close(np.asarray(out["embed"])[..., :128], GOLDEN["embeddings_head"])
+    close(out["cas"], GOLDEN["cas"])
+    close(out["actionness"], GOLDEN["actionness"])
     scores = keras.ops.softmax(out["logits"], axis=-1)
-    _close(scores, GOLDEN["video_scores"])
+    close(scores, GOLDEN["video_scores"])
 
 
 def test_mining_and_losses_equal_colas():
@@ -119,18 +100,18 @@ def test_mining_and_losses_equal_colas():
     )
     embeddings = np.asarray(embeddings)
     for key in ("EA", "EB", "HA", "HB"):
-        ours = _steps(np.asarray(pairs[key]), embeddings)
+        ours = mined_steps(np.asarray(pairs[key]), embeddings)
         theirs = GOLDEN[f"{key}_steps"]
         # The same steps; among steps of equal score (actionness 0 where
         # every class's CAS is cut by the ReLU) the order is the sort's.
         np.testing.assert_array_equal(
             np.sort(ours, axis=1), np.sort(theirs, axis=1), key
         )
-    _close(cola.snico_loss(pairs), GOLDEN["loss_snico"])
+    close(cola.snico_loss(pairs), GOLDEN["loss_snico"])
     logits = net(GOLDEN["features"], training=False)
     action = np.mean(cola.action_loss(GOLDEN["labels"], logits))
-    _close(action, GOLDEN["loss_action"])
-    _close(
+    close(action, GOLDEN["loss_action"])
+    close(
         action + cola.SNICO_WEIGHT * cola.snico_loss(pairs),
         GOLDEN["loss_total"],
     )

@@ -11,6 +11,7 @@ import pytest
 
 from has_tf import models
 from has_tf.models import delu
+from tests.models.golden_checks import close
 
 HERE = pathlib.Path(__file__).parents[1] / "fixtures" / "delu"
 GOLDEN = np.load(HERE / "golden.npz")
@@ -111,19 +112,11 @@ def _outputs(net):
     return {key: np.asarray(value) for key, value in out.items()}
 
 
-def _close(ours, theirs, atol=1e-5):
-    theirs = np.asarray(theirs)
-    scale = max(np.abs(theirs).max(), 1.0)
-    np.testing.assert_allclose(
-        np.asarray(ours), theirs, rtol=0, atol=atol * scale
-    )
-
-
 @pytest.mark.parametrize("name", sorted(OBJECTIVES))
 def test_the_network_equals_delus(name):
     out = _outputs(_net(name))
     for key in ("cas", "attn", "v_atn", "f_atn", "feat"):
-        _close(out[key], GOLDEN[f"{name}_{key}"])
+        close(out[key], GOLDEN[f"{name}_{key}"])
 
 
 @pytest.mark.parametrize("name", sorted(OBJECTIVES))
@@ -150,8 +143,8 @@ def test_every_loss_term_equals_delus(name):
         ("norm", "norm_loss"),
         ("guide", "guide_loss"),
     ):
-        _close(float(terms[ours]), GOLDEN[f"{name}_loss_{theirs}"])
-    _close(float(sum(terms.values())), GOLDEN[f"{name}_loss_total_loss"])
+        close(float(terms[ours]), GOLDEN[f"{name}_loss_{theirs}"])
+    close(float(sum(terms.values())), GOLDEN[f"{name}_loss_total_loss"])
 
 
 def test_training_counts_iterations_adds_the_objective_and_saves(tmp_path):
