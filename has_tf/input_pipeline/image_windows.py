@@ -1,8 +1,10 @@
 """Decoding and the crop windows of `images`: an example's image decoded
 (a JPEG only within its crop's window, with a small margin), resized and
 cropped by one rule for training and evaluation, its boxes carried along.
-`images` re-exports the public names (`decode_image`, `example_fields`,
-`crop_boxes`).
+The resize to uint8 pixels and OpenCV's nearest resize of masks live
+here too. `images` re-exports the public names (`decode_image`,
+`example_fields`, `crop_boxes`, `nearest_indices`,
+`resize_mask_nearest`).
 """
 
 from __future__ import annotations
@@ -228,3 +230,36 @@ def crop_boxes(boxes, offset, crop_size, image_size) -> tf.Tensor:
     start = tf.cast(tf.stack([offset[0], offset[1]] * 2), tf.float32)
     extent = tf.cast(tf.stack([crop_size[0], crop_size[1]] * 2), tf.float32)
     return tf.clip_by_value((boxes * size - start) / extent, 0.0, 1.0)
+
+
+def _to_uint8(image):
+    """Rounds resized pixels to uint8.
+
+    Only for `_resize`'s output of uint8 pixels: bilinear and triangle
+    weights are non-negative and sum to one, so every value lies in
+    [0, 255] up to float rounding and needs no clip (a clip costs as much
+    as the round and the cast together on one core; tested on extremes).
+    """
+    return tf.cast(tf.round(image), tf.uint8)
+
+
+def _resize_uint8(image, size, method):
+    return _to_uint8(_resize(image, size, method))
+
+
+def nearest_indices(source, target: int) -> tf.Tensor:
+    """OpenCV's INTER_NEAREST source index of each of `target` outputs:
+    floor(i / (target / source)) in double precision, clamped (the rule of
+    `metrics.cam_evaluation.resize_nearest`)."""
+    source = tf.cast(source, tf.float64)
+    inverse = 1.0 / (tf.constant(float(target), tf.float64) / source)
+    index = tf.floor(tf.range(target, dtype=tf.float64) * inverse)
+    return tf.minimum(tf.cast(index, tf.int32), tf.cast(source, tf.int32) - 1)
+
+
+def resize_mask_nearest(mask, size) -> tf.Tensor:
+    """uint8 `[H, W, 1]` -> `[h, w]`, as OpenCV's nearest resize."""
+    shape = tf.shape(mask)
+    rows = nearest_indices(shape[0], size[0])
+    cols = nearest_indices(shape[1], size[1])
+    return tf.gather(tf.gather(mask[..., 0], rows), cols, axis=1)

@@ -67,9 +67,13 @@ from has_tf.input_pipeline.image_windows import _crop_of_resize
 from has_tf.input_pipeline.image_windows import _crop_window
 from has_tf.input_pipeline.image_windows import _decode_window
 from has_tf.input_pipeline.image_windows import _resize
+from has_tf.input_pipeline.image_windows import _resize_uint8
+from has_tf.input_pipeline.image_windows import _to_uint8
 from has_tf.input_pipeline.image_windows import crop_boxes
 from has_tf.input_pipeline.image_windows import decode_image
 from has_tf.input_pipeline.image_windows import example_fields
+from has_tf.input_pipeline.image_windows import nearest_indices
+from has_tf.input_pipeline.image_windows import resize_mask_nearest
 from has_tf.input_pipeline.named_map import map_examples
 from has_tf.postprocess.ten_crop import ten_crop_offsets
 
@@ -441,39 +445,6 @@ def train_pipeline(
     options = tf.data.Options()
     options.deterministic = True
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
-
-
-def _to_uint8(image):
-    """Rounds resized pixels to uint8.
-
-    Only for `_resize`'s output of uint8 pixels: bilinear and triangle
-    weights are non-negative and sum to one, so every value lies in
-    [0, 255] up to float rounding and needs no clip (a clip costs as much
-    as the round and the cast together on one core; tested on extremes).
-    """
-    return tf.cast(tf.round(image), tf.uint8)
-
-
-def _resize_uint8(image, size, method):
-    return _to_uint8(_resize(image, size, method))
-
-
-def nearest_indices(source, target: int) -> tf.Tensor:
-    """OpenCV's INTER_NEAREST source index of each of `target` outputs:
-    floor(i / (target / source)) in double precision, clamped (the rule of
-    `metrics.cam_evaluation.resize_nearest`)."""
-    source = tf.cast(source, tf.float64)
-    inverse = 1.0 / (tf.constant(float(target), tf.float64) / source)
-    index = tf.floor(tf.range(target, dtype=tf.float64) * inverse)
-    return tf.minimum(tf.cast(index, tf.int32), tf.cast(source, tf.int32) - 1)
-
-
-def resize_mask_nearest(mask, size) -> tf.Tensor:
-    """uint8 `[H, W, 1]` -> `[h, w]`, as OpenCV's nearest resize."""
-    shape = tf.shape(mask)
-    rows = nearest_indices(shape[0], size[0])
-    cols = nearest_indices(shape[1], size[1])
-    return tf.gather(tf.gather(mask[..., 0], rows), cols, axis=1)
 
 
 def _resize_extras(example, boxes, shape, size) -> dict:
